@@ -1,0 +1,3 @@
+module github.com/podwarden/podwarden/deployments
+
+go 1.26.8

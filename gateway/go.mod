@@ -1,0 +1,3 @@
+module github.com/podwarden/podwarden/gateway
+
+go 1.26.8
