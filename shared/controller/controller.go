@@ -1,0 +1,161 @@
+// Package controller is the reconcile loop every controller runs: a keyed queue that
+// deduplicates, N workers calling an idempotent, level-triggered Sync, rate-limited
+// retries (per-key exponential back-off plus a global token bucket, capped), and a
+// periodic resync of every key. Event handlers only Enqueue.
+package controller
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// SyncFunc reconciles one key ("namespace/name"). It must be idempotent.
+type SyncFunc func(ctx context.Context, key string) error
+
+// ListFunc lists every key, for the periodic resync.
+type ListFunc func(ctx context.Context) ([]string, error)
+
+// Config describes a controller.
+type Config struct {
+	Name    string
+	Workers int
+	Sync    SyncFunc
+	// List and Resync enable the periodic resync (Resync 0 disables it).
+	List   ListFunc
+	Resync time.Duration
+	// MaxRetries before a failing key is dropped until its next event or resync (default 15).
+	MaxRetries int
+	Log        *slog.Logger
+}
+
+// Controller runs Config.Sync for enqueued keys while Run is running.
+type Controller struct {
+	cfg   Config
+	queue atomic.Pointer[workqueue.TypedRateLimitingInterface[string]]
+}
+
+// New returns a controller; it does nothing until Run.
+func New(cfg Config) *Controller {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = 15
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Controller{cfg: cfg}
+}
+
+// Enqueue adds a key; a no-op while the controller is not running (not leader).
+func (c *Controller) Enqueue(key string) {
+	if q := c.queue.Load(); q != nil {
+		(*q).Add(key)
+	}
+}
+
+// EnqueueAfter adds a key after a delay.
+func (c *Controller) EnqueueAfter(key string, d time.Duration) {
+	if q := c.queue.Load(); q != nil {
+		(*q).AddAfter(key, d)
+	}
+}
+
+// Running reports whether Run is processing keys.
+func (c *Controller) Running() bool { return c.queue.Load() != nil }
+
+// Len is the number of keys waiting.
+func (c *Controller) Len() int {
+	if q := c.queue.Load(); q != nil {
+		return (*q).Len()
+	}
+	return 0
+}
+
+func newRateLimiter() workqueue.TypedRateLimiter[string] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, 60*time.Second),
+		&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(50), 300)},
+	)
+}
+
+// Run processes keys until ctx ends. It can be called again after it returns
+// (a new leadership term gets a fresh queue).
+func (c *Controller) Run(ctx context.Context) {
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(newRateLimiter(), workqueue.TypedRateLimitingQueueConfig[string]{Name: c.cfg.Name})
+	c.queue.Store(&q)
+	var wg sync.WaitGroup
+	for range c.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.processNext(ctx, q) {
+			}
+		}()
+	}
+	if c.cfg.List != nil {
+		c.resyncAll(ctx, q)
+		if c.cfg.Resync > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t := time.NewTicker(c.cfg.Resync)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						c.resyncAll(ctx, q)
+					}
+				}
+			}()
+		}
+	}
+	<-ctx.Done()
+	c.queue.CompareAndSwap(&q, nil)
+	q.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) resyncAll(ctx context.Context, q workqueue.TypedRateLimitingInterface[string]) {
+	keys, err := c.cfg.List(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.cfg.Log.Warn("resync list failed", "controller", c.cfg.Name, "err", err)
+		}
+		return
+	}
+	for _, k := range keys {
+		q.Add(k)
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context, q workqueue.TypedRateLimitingInterface[string]) bool {
+	key, shutdown := q.Get()
+	if shutdown {
+		return false
+	}
+	defer q.Done(key)
+	err := c.cfg.Sync(ctx, key)
+	switch {
+	case err == nil:
+		q.Forget(key)
+	case ctx.Err() != nil:
+		// Shutting down: the next leader resyncs.
+	case q.NumRequeues(key) < c.cfg.MaxRetries:
+		c.cfg.Log.Debug("sync failed; retrying", "controller", c.cfg.Name, "key", key, "err", err)
+		q.AddRateLimited(key)
+	default:
+		c.cfg.Log.Warn("sync failed; dropping key until its next change", "controller", c.cfg.Name, "key", key, "err", err)
+		q.Forget(key)
+	}
+	return true
+}

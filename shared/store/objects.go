@@ -1,0 +1,332 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+)
+
+// Object is any stored Kubernetes object: a proto message with ObjectMeta.
+type Object interface {
+	proto.Message
+	GetMetadata() *corev1.ObjectMeta
+}
+
+// Change types written to the change log and sent to watchers.
+const (
+	Added    = "ADDED"
+	Modified = "MODIFIED"
+	Deleted  = "DELETED"
+)
+
+// Kind is the typed access to the rows of one kind in the objects table.
+type Kind[T Object] struct {
+	// Name is the Kubernetes kind ("Deployment").
+	Name string
+	// New returns an empty message of the kind.
+	New func() T
+	// Watch records every change in the change log, for Watch RPCs.
+	Watch bool
+}
+
+const objectColumns = "data, resource_version"
+
+func (k Kind[T]) decode(data []byte, rv int64) (T, error) {
+	obj := k.New()
+	if err := proto.Unmarshal(data, obj); err != nil {
+		return obj, fmt.Errorf("decode %s: %w", k.Name, err)
+	}
+	if obj.GetMetadata() == nil {
+		return obj, fmt.Errorf("decode %s: no metadata", k.Name)
+	}
+	obj.GetMetadata().ResourceVersion = strconv.FormatInt(rv, 10)
+	return obj, nil
+}
+
+// Get reads one object.
+func (k Kind[T]) Get(ctx context.Context, q Querier, namespace, name string) (T, error) {
+	var data []byte
+	var rv int64
+	err := q.QueryRow(ctx, "SELECT "+objectColumns+" FROM objects WHERE kind=$1 AND namespace=$2 AND name=$3",
+		k.Name, namespace, name).Scan(&data, &rv)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var zero T
+		return zero, ErrNotFound
+	}
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("get %s %s/%s: %w", k.Name, namespace, name, err)
+	}
+	return k.decode(data, rv)
+}
+
+// GetForUpdate reads one object and locks its row until the transaction ends.
+func (k Kind[T]) GetForUpdate(ctx context.Context, tx pgx.Tx, namespace, name string) (T, error) {
+	var data []byte
+	var rv int64
+	err := tx.QueryRow(ctx, "SELECT "+objectColumns+" FROM objects WHERE kind=$1 AND namespace=$2 AND name=$3 FOR UPDATE",
+		k.Name, namespace, name).Scan(&data, &rv)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var zero T
+		return zero, ErrNotFound
+	}
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("get %s %s/%s: %w", k.Name, namespace, name, err)
+	}
+	return k.decode(data, rv)
+}
+
+// ListOptions narrows a List. Zero values mean no filter.
+type ListOptions struct {
+	Namespace string
+	// OwnerUID keeps objects whose controller ownerReference has this uid.
+	OwnerUID string
+	// Labels keeps objects whose labels contain all of these (the selector's equality part; the
+	// caller applies the full selector).
+	Labels map[string]string
+}
+
+// List reads objects of the kind, ordered by namespace and name.
+func (k Kind[T]) List(ctx context.Context, q Querier, opts ListOptions) ([]T, error) {
+	sql := "SELECT " + objectColumns + " FROM objects WHERE kind=$1"
+	args := []any{k.Name}
+	if opts.Namespace != "" {
+		args = append(args, opts.Namespace)
+		sql += fmt.Sprintf(" AND namespace=$%d", len(args))
+	}
+	if opts.OwnerUID != "" {
+		args = append(args, opts.OwnerUID)
+		sql += fmt.Sprintf(" AND owner_uid=$%d", len(args))
+	}
+	if len(opts.Labels) > 0 {
+		b, _ := json.Marshal(opts.Labels)
+		args = append(args, string(b))
+		sql += fmt.Sprintf(" AND labels @> $%d::jsonb", len(args))
+	}
+	sql += " ORDER BY namespace, name"
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", k.Name, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var data []byte
+		var rv int64
+		if err := rows.Scan(&data, &rv); err != nil {
+			return nil, fmt.Errorf("list %s: %w", k.Name, err)
+		}
+		obj, err := k.decode(data, rv)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, rows.Err()
+}
+
+// ControllerUID is the uid of the controller ownerReference, or "".
+func ControllerUID(m *corev1.ObjectMeta) string {
+	for _, o := range m.GetOwnerReferences() {
+		if o.GetController() {
+			return o.GetUid()
+		}
+	}
+	return ""
+}
+
+func labelsJSON(m *corev1.ObjectMeta) string {
+	if len(m.GetLabels()) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m.GetLabels())
+	return string(b)
+}
+
+func nextRV(ctx context.Context, q Querier) (int64, error) {
+	var rv int64
+	err := q.QueryRow(ctx, "SELECT nextval('resource_version_seq')").Scan(&rv)
+	return rv, err
+}
+
+// Create stores a new object: it sets uid (when empty), creationTimestamp (when unset),
+// generation 1 and a fresh resourceVersion, and returns the stored object.
+// ErrAlreadyExists when the name is taken.
+func (k Kind[T]) Create(ctx context.Context, q Querier, obj T) (T, error) {
+	m := obj.GetMetadata()
+	if m.Uid == "" {
+		m.Uid = uuid.NewString()
+	}
+	if m.CreationTimestamp == nil {
+		m.CreationTimestamp = timestamppb.New(time.Now().Truncate(time.Second))
+	}
+	if m.Generation == 0 {
+		m.Generation = 1
+	}
+	rv, err := nextRV(ctx, q)
+	if err != nil {
+		return obj, fmt.Errorf("create %s: %w", k.Name, err)
+	}
+	m.ResourceVersion = ""
+	data, err := proto.Marshal(obj)
+	if err != nil {
+		return obj, fmt.Errorf("encode %s: %w", k.Name, err)
+	}
+	_, err = q.Exec(ctx, `INSERT INTO objects (kind, namespace, name, uid, resource_version, owner_uid, labels, data)
+		VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8)`,
+		k.Name, m.Namespace, m.Name, m.Uid, rv, ControllerUID(m), labelsJSON(m), data)
+	if isUniqueViolation(err) {
+		return obj, ErrAlreadyExists
+	}
+	if err != nil {
+		return obj, fmt.Errorf("create %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
+	}
+	m.ResourceVersion = strconv.FormatInt(rv, 10)
+	return obj, k.changed(ctx, q, Added, obj, data, rv)
+}
+
+// Update replaces a stored object identified by namespace/name and uid. When the
+// object carries a resourceVersion it must be the stored one (else ErrConflict);
+// an empty resourceVersion updates unconditionally. It returns the stored object.
+func (k Kind[T]) Update(ctx context.Context, q Querier, obj T) (T, error) {
+	m := obj.GetMetadata()
+	var expect *int64
+	if m.ResourceVersion != "" {
+		v, err := strconv.ParseInt(m.ResourceVersion, 10, 64)
+		if err != nil {
+			return obj, ErrConflict
+		}
+		expect = &v
+	}
+	rv, err := nextRV(ctx, q)
+	if err != nil {
+		return obj, fmt.Errorf("update %s: %w", k.Name, err)
+	}
+	m.ResourceVersion = ""
+	data, err := proto.Marshal(obj)
+	if err != nil {
+		return obj, fmt.Errorf("encode %s: %w", k.Name, err)
+	}
+	tag, err := q.Exec(ctx, `UPDATE objects SET resource_version=$5, owner_uid=$6, labels=$7::jsonb, data=$8
+		WHERE kind=$1 AND namespace=$2 AND name=$3 AND uid=$4 AND ($9::bigint IS NULL OR resource_version=$9)`,
+		k.Name, m.Namespace, m.Name, m.Uid, rv, ControllerUID(m), labelsJSON(m), data, expect)
+	if err != nil {
+		return obj, fmt.Errorf("update %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		if expect != nil {
+			m.ResourceVersion = strconv.FormatInt(*expect, 10)
+		}
+		// Distinguish a missing object from a stale one.
+		var one int
+		err := q.QueryRow(ctx, "SELECT 1 FROM objects WHERE kind=$1 AND namespace=$2 AND name=$3 AND uid=$4",
+			k.Name, m.Namespace, m.Name, m.Uid).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return obj, ErrNotFound
+		}
+		return obj, ErrConflict
+	}
+	m.ResourceVersion = strconv.FormatInt(rv, 10)
+	return obj, k.changed(ctx, q, Modified, obj, data, rv)
+}
+
+// Delete removes an object. A non-empty uid must match (else ErrConflict, as a
+// precondition). It returns the object as it was.
+func (k Kind[T]) Delete(ctx context.Context, q Querier, namespace, name, uid string) (T, error) {
+	var data []byte
+	var oldRV int64
+	err := q.QueryRow(ctx, `DELETE FROM objects WHERE kind=$1 AND namespace=$2 AND name=$3 AND ($4 = '' OR uid=$4)
+		RETURNING data, resource_version`, k.Name, namespace, name, uid).Scan(&data, &oldRV)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var zero T
+		if _, gerr := k.Get(ctx, q, namespace, name); gerr == nil {
+			return zero, ErrConflict
+		}
+		return zero, ErrNotFound
+	}
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("delete %s %s/%s: %w", k.Name, namespace, name, err)
+	}
+	rv, err := nextRV(ctx, q)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("delete %s: %w", k.Name, err)
+	}
+	obj, err := k.decode(data, rv)
+	if err != nil {
+		return obj, err
+	}
+	return obj, k.changed(ctx, q, Deleted, obj, data, rv)
+}
+
+// changed appends to the change log (for watched kinds) and notifies listeners
+// (delivered on commit): the payload is "kind/namespace/name".
+func (k Kind[T]) changed(ctx context.Context, q Querier, typ string, obj T, data []byte, rv int64) error {
+	m := obj.GetMetadata()
+	if k.Watch {
+		if _, err := q.Exec(ctx, `INSERT INTO changes (resource_version, kind, namespace, name, type, data) VALUES ($1,$2,$3,$4,$5,$6)`,
+			rv, k.Name, m.Namespace, m.Name, typ, data); err != nil {
+			return fmt.Errorf("record change of %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
+		}
+	}
+	_, err := q.Exec(ctx, "SELECT pg_notify(current_schema() || '_objects', $1)", k.Name+"/"+m.Namespace+"/"+m.Name)
+	if err != nil {
+		return fmt.Errorf("notify change of %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
+	}
+	return nil
+}
+
+// Change is one entry of the change log.
+type Change[T Object] struct {
+	Type   string
+	Object T
+	RV     int64
+}
+
+// ChangesSince reads the change log of the kind after resource version rv, oldest first.
+func (k Kind[T]) ChangesSince(ctx context.Context, q Querier, rv int64, limit int) ([]Change[T], error) {
+	rows, err := q.Query(ctx, `SELECT resource_version, type, data FROM changes WHERE kind=$1 AND resource_version>$2
+		ORDER BY resource_version LIMIT $3`, k.Name, rv, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read changes of %s: %w", k.Name, err)
+	}
+	defer rows.Close()
+	var out []Change[T]
+	for rows.Next() {
+		var c Change[T]
+		var data []byte
+		if err := rows.Scan(&c.RV, &c.Type, &data); err != nil {
+			return nil, err
+		}
+		if c.Object, err = k.decode(data, c.RV); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CurrentRV is the newest resource version handed out in this schema.
+func CurrentRV(ctx context.Context, q Querier) (int64, error) {
+	var rv int64
+	err := q.QueryRow(ctx, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM resource_version_seq").Scan(&rv)
+	return rv, err
+}
+
+// TrimChanges deletes change log entries older than keep.
+func TrimChanges(ctx context.Context, q Querier, keep time.Duration) error {
+	_, err := q.Exec(ctx, "DELETE FROM changes WHERE at < now() - $1::interval", fmt.Sprintf("%d seconds", int(keep.Seconds())))
+	return err
+}

@@ -1,0 +1,219 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/testenv"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var pods = store.Kind[*corev1.Pod]{Name: "Pod", New: func() *corev1.Pod { return &corev1.Pod{} }, Watch: true}
+
+func openDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), testenv.PostgresDSN(t), testenv.Schema(t, "store"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+func pod(name string, labels map[string]string, owner string) *corev1.Pod {
+	p := &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: name, Namespace: "default", Labels: labels}}
+	if owner != "" {
+		c := true
+		p.Metadata.OwnerReferences = []*corev1.OwnerReference{{Kind: "ReplicaSet", Uid: owner, Controller: &c}}
+	}
+	return p
+}
+
+func TestCreateGetUpdateDelete(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	created, err := pods.Create(ctx, db.Pool, pod("a", map[string]string{"app": "x"}, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := created.Metadata
+	if m.Uid == "" || m.ResourceVersion == "" || m.Generation != 1 || m.CreationTimestamp == nil {
+		t.Fatalf("create did not fill metadata: %v", m)
+	}
+	if _, err := pods.Create(ctx, db.Pool, pod("a", nil, "")); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("duplicate create: got %v, want ErrAlreadyExists", err)
+	}
+	got, err := pods.Get(ctx, db.Pool, "default", "a")
+	if err != nil || got.Metadata.ResourceVersion != m.ResourceVersion {
+		t.Fatalf("get: %v %v", got, err)
+	}
+	stale := got.Metadata.ResourceVersion
+	got.Metadata.Labels["app"] = "y"
+	updated, err := pods.Update(ctx, db.Pool, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated.Metadata.ResourceVersion == stale {
+		t.Fatal("update did not bump resourceVersion")
+	}
+	got.Metadata.ResourceVersion = stale
+	if _, err := pods.Update(ctx, db.Pool, got); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale update: got %v, want ErrConflict", err)
+	}
+	got.Metadata.ResourceVersion = ""
+	if _, err := pods.Update(ctx, db.Pool, got); err != nil {
+		t.Fatalf("unconditional update: %v", err)
+	}
+	if _, err := pods.Delete(ctx, db.Pool, "default", "a", "wrong-uid"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("delete with wrong uid: got %v, want ErrConflict", err)
+	}
+	if _, err := pods.Delete(ctx, db.Pool, "default", "a", m.Uid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Get(ctx, db.Pool, "default", "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get after delete: got %v, want ErrNotFound", err)
+	}
+	if _, err := pods.Delete(ctx, db.Pool, "default", "a", ""); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestListFiltersAndChangeLog(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	start, err := store.CurrentRV(ctx, db.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*corev1.Pod{
+		pod("a", map[string]string{"app": "x", "tier": "web"}, "rs1"),
+		pod("b", map[string]string{"app": "x"}, "rs2"),
+		pod("c", map[string]string{"app": "z"}, "rs1"),
+	} {
+		if _, err := pods.Create(ctx, db.Pool, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := map[string]struct {
+		opts store.ListOptions
+		want []string
+	}{
+		"all":          {opts: store.ListOptions{}, want: []string{"a", "b", "c"}},
+		"by owner":     {opts: store.ListOptions{OwnerUID: "rs1"}, want: []string{"a", "c"}},
+		"by labels":    {opts: store.ListOptions{Labels: map[string]string{"app": "x"}}, want: []string{"a", "b"}},
+		"other ns":     {opts: store.ListOptions{Namespace: "other"}, want: nil},
+		"owner+labels": {opts: store.ListOptions{OwnerUID: "rs1", Labels: map[string]string{"tier": "web"}}, want: []string{"a"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := pods.List(ctx, db.Pool, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, p := range got {
+				names = append(names, p.Metadata.Name)
+			}
+			if len(names) != len(tc.want) {
+				t.Fatalf("got %v, want %v", names, tc.want)
+			}
+			for i := range names {
+				if names[i] != tc.want[i] {
+					t.Fatalf("got %v, want %v", names, tc.want)
+				}
+			}
+		})
+	}
+	if _, err := pods.Delete(ctx, db.Pool, "default", "b", ""); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := pods.ChangesSince(ctx, db.Pool, start, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, c := range changes {
+		types = append(types, c.Type+":"+c.Object.Metadata.Name)
+	}
+	want := []string{"ADDED:a", "ADDED:b", "ADDED:c", "DELETED:b"}
+	if len(types) != len(want) {
+		t.Fatalf("changes %v, want %v", types, want)
+	}
+	for i := range want {
+		if types[i] != want[i] {
+			t.Fatalf("changes %v, want %v", types, want)
+		}
+	}
+}
+
+func TestNotificationsAndOutboxAreTransactional(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := openDB(t)
+	var mu sync.Mutex
+	var got []string
+	go db.Listen(ctx, testLog(t), func(ch, payload string) {
+		if payload == "" {
+			return
+		}
+		mu.Lock()
+		got = append(got, ch+":"+payload)
+		mu.Unlock()
+	}, "objects", "outbox")
+	seen := func(s string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, g := range got {
+			if g == s {
+				return true
+			}
+		}
+		return false
+	}
+	// Wait until LISTEN is active: notifications before it are covered by the catch-up call.
+	testenv.Eventually(t, 5*time.Second, "listener", func() bool {
+		_, _ = pods.Create(ctx, db.Pool, pod("probe", nil, ""))
+		_, _ = pods.Delete(ctx, db.Pool, "default", "probe", "")
+		return seen("objects:Pod/default/probe")
+	})
+	// A rolled-back transaction leaves neither rows nor notifications nor outbox messages.
+	errRollback := errors.New("rollback")
+	err := db.InTx(ctx, func(tx pgxTx) error {
+		if _, err := pods.Create(ctx, tx, pod("ghost", nil, "")); err != nil {
+			return err
+		}
+		if err := store.Enqueue(ctx, tx, "pods.cmd.default", "ghost", pod("ghost", nil, "")); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	if err := db.InTx(ctx, func(tx pgxTx) error {
+		if _, err := pods.Create(ctx, tx, pod("real", nil, "")); err != nil {
+			return err
+		}
+		return store.Enqueue(ctx, tx, "pods.cmd.default", "real", pod("real", nil, ""))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 5*time.Second, "notification of real", func() bool { return seen("objects:Pod/default/real") })
+	if seen("objects:Pod/default/ghost") {
+		t.Fatal("rolled-back create was notified")
+	}
+	pending, err := store.PendingOutbox(ctx, db.Pool, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 || pending[0].MsgID != "real" {
+		t.Fatalf("outbox %v, want only 'real'", pending)
+	}
+}
