@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/podwarden/podwarden/shared/apierr"
 )
 
 //go:embed migrations/*.sql
@@ -159,11 +161,12 @@ func hashString(s string) uint32 {
 	return h
 }
 
-// Errors of the object store. The API layer maps them to Kubernetes errors.
+// Errors of the object store: apierr's sentinels, so apierr.FromStore maps them to
+// Kubernetes errors (404, 409).
 var (
-	ErrNotFound      = errors.New("not found")
-	ErrAlreadyExists = errors.New("already exists")
-	ErrConflict      = errors.New("the object has been modified")
+	ErrNotFound      = apierr.ErrNotFound
+	ErrAlreadyExists = apierr.ErrAlreadyExists
+	ErrConflict      = apierr.ErrConflict
 )
 
 func isUniqueViolation(err error) bool {

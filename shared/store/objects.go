@@ -37,6 +37,8 @@ type Kind[T Object] struct {
 	New func() T
 	// Watch records every change in the change log, for Watch RPCs.
 	Watch bool
+	// Quiet skips the NOTIFY of changes (kinds no listener needs to hear about).
+	Quiet bool
 }
 
 const objectColumns = "data, resource_version"
@@ -92,6 +94,8 @@ type ListOptions struct {
 	Namespace string
 	// OwnerUID keeps objects whose controller ownerReference has this uid.
 	OwnerUID string
+	// Unowned keeps objects with no controller ownerReference.
+	Unowned bool
 	// Labels keeps objects whose labels contain all of these (the selector's equality part; the
 	// caller applies the full selector).
 	Labels map[string]string
@@ -108,6 +112,9 @@ func (k Kind[T]) List(ctx context.Context, q Querier, opts ListOptions) ([]T, er
 	if opts.OwnerUID != "" {
 		args = append(args, opts.OwnerUID)
 		sql += fmt.Sprintf(" AND owner_uid=$%d", len(args))
+	}
+	if opts.Unowned {
+		sql += " AND owner_uid = ''"
 	}
 	if len(opts.Labels) > 0 {
 		b, _ := json.Marshal(opts.Labels)
@@ -281,6 +288,9 @@ func (k Kind[T]) changed(ctx context.Context, q Querier, typ string, obj T, data
 			return fmt.Errorf("record change of %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
 		}
 	}
+	if k.Quiet {
+		return nil
+	}
 	_, err := q.Exec(ctx, "SELECT pg_notify(current_schema() || '_objects', $1)", k.Name+"/"+m.Namespace+"/"+m.Name)
 	if err != nil {
 		return fmt.Errorf("notify change of %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
@@ -329,4 +339,30 @@ func CurrentRV(ctx context.Context, q Querier) (int64, error) {
 func TrimChanges(ctx context.Context, q Querier, keep time.Duration) error {
 	_, err := q.Exec(ctx, "DELETE FROM changes WHERE at < now() - $1::interval", fmt.Sprintf("%d seconds", int(keep.Seconds())))
 	return err
+}
+
+// Orphans lists objects of the kind whose controller owner (by uid) no longer exists
+// in this schema: what garbage collection deletes after a Background deletion.
+func (k Kind[T]) Orphans(ctx context.Context, q Querier) ([]T, error) {
+	rows, err := q.Query(ctx, `SELECT c.data, c.resource_version FROM objects c
+		WHERE c.kind=$1 AND c.owner_uid <> '' AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.uid = c.owner_uid)
+		ORDER BY c.namespace, c.name`, k.Name)
+	if err != nil {
+		return nil, fmt.Errorf("list orphaned %s: %w", k.Name, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var data []byte
+		var rv int64
+		if err := rows.Scan(&data, &rv); err != nil {
+			return nil, err
+		}
+		obj, err := k.decode(data, rv)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, rows.Err()
 }

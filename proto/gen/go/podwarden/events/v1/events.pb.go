@@ -32,6 +32,8 @@ const (
 	PodCommand_OP_CREATE PodCommand_Op = 1
 	// OP_DELETE deletes the pod with this uid, gracefully.
 	PodCommand_OP_DELETE PodCommand_Op = 2
+	// OP_UPDATE replaces the pod's labels, annotations and ownerReferences (orphaning, adoption).
+	PodCommand_OP_UPDATE PodCommand_Op = 3
 )
 
 // Enum value maps for PodCommand_Op.
@@ -40,11 +42,13 @@ var (
 		0: "OP_UNSPECIFIED",
 		1: "OP_CREATE",
 		2: "OP_DELETE",
+		3: "OP_UPDATE",
 	}
 	PodCommand_Op_value = map[string]int32{
 		"OP_UNSPECIFIED": 0,
 		"OP_CREATE":      1,
 		"OP_DELETE":      2,
+		"OP_UPDATE":      3,
 	}
 )
 
@@ -372,16 +376,17 @@ var File_podwarden_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_podwarden_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	" podwarden/events/v1/events.proto\x12\x13podwarden.events.v1\x1a\x1bpodwarden/core/v1/pod.proto\x1a\x1dpodwarden/node/v1/types.proto\"\xf2\x01\n" +
+	" podwarden/events/v1/events.proto\x12\x13podwarden.events.v1\x1a\x1bpodwarden/core/v1/pod.proto\x1a\x1dpodwarden/node/v1/types.proto\"\x81\x02\n" +
 	"\n" +
 	"PodCommand\x122\n" +
 	"\x02op\x18\x01 \x01(\x0e2\".podwarden.events.v1.PodCommand.OpR\x02op\x12(\n" +
 	"\x03pod\x18\x02 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\x125\n" +
-	"\x14grace_period_seconds\x18\x03 \x01(\x03H\x00R\x12gracePeriodSeconds\x88\x01\x01\"6\n" +
+	"\x14grace_period_seconds\x18\x03 \x01(\x03H\x00R\x12gracePeriodSeconds\x88\x01\x01\"E\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tOP_CREATE\x10\x01\x12\r\n" +
-	"\tOP_DELETE\x10\x02B\x17\n" +
+	"\tOP_DELETE\x10\x02\x12\r\n" +
+	"\tOP_UPDATE\x10\x03B\x17\n" +
 	"\x15_grace_period_seconds\"\xd9\x01\n" +
 	"\bPodEvent\x126\n" +
 	"\x04type\x18\x01 \x01(\x0e2\".podwarden.events.v1.PodEvent.TypeR\x04type\x12(\n" +

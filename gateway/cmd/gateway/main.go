@@ -1,0 +1,82 @@
+// Command gateway serves podwarden's Kubernetes-style REST API in front of the
+// backend services' gRPC APIs.
+//
+// Every flag has an environment variable; a flag given on the command line wins.
+// An empty backend address means the backend is not deployed.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/podwarden/podwarden/gateway"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	def := gateway.DefaultConfig()
+	var (
+		cfg      gateway.Config
+		logLevel string
+	)
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.StringVar(&cfg.ListenAddr, "listen", env("PODWARDEN_GATEWAY_LISTEN", def.ListenAddr), "HTTP listen address [PODWARDEN_GATEWAY_LISTEN]")
+	fs.StringVar(&cfg.DeploymentAddr, "deployment-addr", env("PODWARDEN_DEPLOYMENT_ADDR", def.DeploymentAddr), "deployment service gRPC address [PODWARDEN_DEPLOYMENT_ADDR]")
+	fs.StringVar(&cfg.StatefulSetAddr, "statefulset-addr", env("PODWARDEN_STATEFULSET_ADDR", def.StatefulSetAddr), "statefulset service gRPC address, e.g. "+gateway.DefaultStatefulSetAddr+" [PODWARDEN_STATEFULSET_ADDR]")
+	fs.StringVar(&cfg.DaemonSetAddr, "daemonset-addr", env("PODWARDEN_DAEMONSET_ADDR", def.DaemonSetAddr), "daemonset service gRPC address, e.g. "+gateway.DefaultDaemonSetAddr+" [PODWARDEN_DAEMONSET_ADDR]")
+	fs.StringVar(&cfg.JobAddr, "job-addr", env("PODWARDEN_JOB_ADDR", def.JobAddr), "job service gRPC address, e.g. "+gateway.DefaultJobAddr+" [PODWARDEN_JOB_ADDR]")
+	fs.StringVar(&cfg.AutoscalerAddr, "autoscaler-addr", env("PODWARDEN_AUTOSCALER_ADDR", def.AutoscalerAddr), "autoscaler service gRPC address, e.g. "+gateway.DefaultAutoscalerAddr+" [PODWARDEN_AUTOSCALER_ADDR]")
+	fs.StringVar(&cfg.NodeAddr, "node-addr", env("PODWARDEN_NODE_ADDR", def.NodeAddr), "node service gRPC address [PODWARDEN_NODE_ADDR]")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", envInt("PODWARDEN_GATEWAY_MAX_BODY_BYTES", def.MaxBodyBytes), "largest accepted request body [PODWARDEN_GATEWAY_MAX_BODY_BYTES]")
+	fs.DurationVar(&cfg.ReadyTimeout, "ready-timeout", envDuration("PODWARDEN_GATEWAY_READY_TIMEOUT", def.ReadyTimeout), "timeout of each backend health check in /readyz [PODWARDEN_GATEWAY_READY_TIMEOUT]")
+	fs.StringVar(&logLevel, "log-level", env("PODWARDEN_LOG_LEVEL", "info"), "debug, info, warn or error [PODWARDEN_LOG_LEVEL]")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("log level %q: %w", logLevel, err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("component", "gateway")
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return gateway.Run(ctx, cfg)
+}
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(key string, def int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv(key), 10, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,131 @@
+// Package gateway is podwarden's REST facade: Kubernetes' API paths, bodies and
+// errors, turned into gRPC calls on the backend services (grpc-gateway), plus the
+// pieces kube-apiserver has that a gRPC mapping cannot express: PATCH, ?watch=true
+// on list paths, events merged from every service, namespaces, discovery, health.
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Default addresses of the gateway and of the backend services (DESIGN.md, "Running it").
+const (
+	DefaultListenAddr      = "127.0.0.1:8080"
+	DefaultDeploymentAddr  = "127.0.0.1:9101"
+	DefaultStatefulSetAddr = "127.0.0.1:9102"
+	DefaultDaemonSetAddr   = "127.0.0.1:9103"
+	DefaultJobAddr         = "127.0.0.1:9104"
+	DefaultAutoscalerAddr  = "127.0.0.1:9105"
+	DefaultNodeAddr        = "127.0.0.1:9106"
+
+	// DefaultMaxBodyBytes is kube-apiserver's limit on a request body (3 MiB).
+	DefaultMaxBodyBytes = 3 << 20
+	// DefaultReadyTimeout bounds one backend health check of /readyz.
+	DefaultReadyTimeout = 2 * time.Second
+)
+
+// Config configures the gateway. The zero value of a field means its default,
+// except for the backend addresses: an empty address means "not deployed", and
+// that backend is skipped (no routes, not in /readyz, not asked for events).
+type Config struct {
+	// ListenAddr is the HTTP listen address (default 127.0.0.1:8080).
+	ListenAddr string
+
+	// gRPC addresses of the backends (host:port). Empty: not deployed.
+	DeploymentAddr  string
+	StatefulSetAddr string
+	DaemonSetAddr   string
+	JobAddr         string
+	AutoscalerAddr  string
+	NodeAddr        string
+
+	// MaxBodyBytes caps a request body; larger requests get 413 (default 3 MiB).
+	MaxBodyBytes int64
+	// ReadyTimeout bounds each backend's health check in /readyz (default 2s).
+	ReadyTimeout time.Duration
+	// Logger receives the request log and warnings (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// DefaultConfig is the configuration of a local run: the backends that exist
+// today (deployment, node) at their default addresses, the others not deployed.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddr:     DefaultListenAddr,
+		DeploymentAddr: DefaultDeploymentAddr,
+		NodeAddr:       DefaultNodeAddr,
+		MaxBodyBytes:   DefaultMaxBodyBytes,
+		ReadyTimeout:   DefaultReadyTimeout,
+	}
+}
+
+// withDefaults fills the zero fields that have a default.
+func (c Config) withDefaults() Config {
+	if c.ListenAddr == "" {
+		c.ListenAddr = DefaultListenAddr
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("max body bytes %d: must not be negative", c.MaxBodyBytes))
+	}
+	if c.ReadyTimeout < 0 {
+		errs = append(errs, fmt.Errorf("ready timeout %s: must not be negative", c.ReadyTimeout))
+	}
+	seen := map[string]string{}
+	for _, b := range c.backendAddrs() {
+		if b.addr == "" {
+			continue
+		}
+		if other, ok := seen[b.addr]; ok {
+			// Every service registers EventService and health on its own port:
+			// two backends on one address would answer events twice.
+			errs = append(errs, fmt.Errorf("backends %s and %s share the address %s", other, b.name, b.addr))
+		}
+		seen[b.addr] = b.name
+	}
+	return errors.Join(errs...)
+}
+
+// Backend names, as used in logs, /readyz and errors.
+const (
+	BackendDeployment  = "deployment"
+	BackendStatefulSet = "statefulset"
+	BackendDaemonSet   = "daemonset"
+	BackendJob         = "job"
+	BackendAutoscaler  = "autoscaler"
+	BackendNode        = "node"
+)
+
+type backendAddr struct {
+	name string
+	addr string
+}
+
+// backendAddrs lists every backend with its address, in a fixed order.
+func (c Config) backendAddrs() []backendAddr {
+	return []backendAddr{
+		{BackendDeployment, c.DeploymentAddr},
+		{BackendStatefulSet, c.StatefulSetAddr},
+		{BackendDaemonSet, c.DaemonSetAddr},
+		{BackendJob, c.JobAddr},
+		{BackendAutoscaler, c.AutoscalerAddr},
+		{BackendNode, c.NodeAddr},
+	}
+}

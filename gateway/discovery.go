@@ -1,0 +1,229 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	goruntime "runtime"
+	"slices"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/podwarden/podwarden/proto/openapi"
+)
+
+// KubernetesVersion is the Kubernetes release whose API the gateway mirrors
+// (the k8s.io/apimachinery the project builds on), reported by /version.
+var KubernetesVersion = struct{ Major, Minor, GitVersion string }{"1", "37", "v1.37.2+podwarden"}
+
+// apiResource is metav1.APIResource, one row of `kubectl api-resources`.
+type apiResource struct {
+	Name         string   `json:"name"`
+	SingularName string   `json:"singularName"`
+	Namespaced   bool     `json:"namespaced"`
+	Group        string   `json:"group,omitempty"`
+	Version      string   `json:"version,omitempty"`
+	Kind         string   `json:"kind"`
+	Verbs        []string `json:"verbs"`
+	ShortNames   []string `json:"shortNames,omitempty"`
+	Categories   []string `json:"categories,omitempty"`
+}
+
+// groupResource is a resource with the group/version that serves it ("v1" for core).
+type groupResource struct {
+	groupVersion string
+	apiResource
+}
+
+var (
+	objectVerbs      = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+	subresourceVerbs = []string{"get", "patch", "update"}
+)
+
+// Resources served through the deployment backend.
+var deploymentResources = []groupResource{
+	{"apps/v1", apiResource{Name: "deployments", SingularName: "deployment", Namespaced: true, Kind: "Deployment", Verbs: objectVerbs, ShortNames: []string{"deploy"}, Categories: []string{"all"}}},
+	{"apps/v1", apiResource{Name: "deployments/scale", Namespaced: true, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: subresourceVerbs}},
+	{"apps/v1", apiResource{Name: "deployments/status", Namespaced: true, Kind: "Deployment", Verbs: subresourceVerbs}},
+	{"apps/v1", apiResource{Name: "replicasets", SingularName: "replicaset", Namespaced: true, Kind: "ReplicaSet", Verbs: objectVerbs, ShortNames: []string{"rs"}, Categories: []string{"all"}}},
+	{"apps/v1", apiResource{Name: "replicasets/scale", Namespaced: true, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: subresourceVerbs}},
+	{"apps/v1", apiResource{Name: "replicasets/status", Namespaced: true, Kind: "ReplicaSet", Verbs: subresourceVerbs}},
+	{"v1", apiResource{Name: "replicationcontrollers", SingularName: "replicationcontroller", Namespaced: true, Kind: "ReplicationController", Verbs: objectVerbs, ShortNames: []string{"rc"}, Categories: []string{"all"}}},
+	{"v1", apiResource{Name: "replicationcontrollers/scale", Namespaced: true, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: subresourceVerbs}},
+	{"v1", apiResource{Name: "replicationcontrollers/status", Namespaced: true, Kind: "ReplicationController", Verbs: subresourceVerbs}},
+}
+
+// Resources served through the node backend.
+var nodeResources = []groupResource{
+	{"v1", apiResource{Name: "nodes", SingularName: "node", Kind: "Node", Verbs: objectVerbs, ShortNames: []string{"no"}}},
+	{"v1", apiResource{Name: "nodes/status", Kind: "Node", Verbs: []string{"get"}}},
+	{"v1", apiResource{Name: "pods", SingularName: "pod", Namespaced: true, Kind: "Pod", Verbs: objectVerbs, ShortNames: []string{"po"}, Categories: []string{"all"}}},
+	{"v1", apiResource{Name: "pods/status", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}}},
+}
+
+// Resources the gateway serves itself.
+var coreResources = []groupResource{
+	{"v1", apiResource{Name: "events", SingularName: "event", Namespaced: true, Kind: "Event", Verbs: []string{"list"}, ShortNames: []string{"ev"}}},
+	{"v1", apiResource{Name: "namespaces", SingularName: "namespace", Kind: "Namespace", Verbs: []string{"create", "get", "list"}, ShortNames: []string{"ns"}}},
+}
+
+// discovery is what /api and /apis describe: the resources of every
+// group/version actually served (a backend that is not deployed adds none).
+type discovery struct {
+	resources map[string][]apiResource // by group/version
+}
+
+func (d *discovery) add(rs ...groupResource) {
+	if d.resources == nil {
+		d.resources = map[string][]apiResource{}
+	}
+	for _, r := range rs {
+		d.resources[r.groupVersion] = append(d.resources[r.groupVersion], r.apiResource)
+	}
+}
+
+// groups lists the named API groups served, sorted ("apps", ...).
+func (d *discovery) groups() []apiGroup {
+	var out []apiGroup
+	for gv := range d.resources {
+		group, version, ok := splitGroupVersion(gv)
+		if !ok {
+			continue // core "v1" is under /api
+		}
+		v := groupVersionForDiscovery{GroupVersion: gv, Version: version}
+		out = append(out, apiGroup{Kind: "APIGroup", APIVersion: "v1", Name: group, Versions: []groupVersionForDiscovery{v}, PreferredVersion: v})
+	}
+	slices.SortFunc(out, func(a, b apiGroup) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func splitGroupVersion(gv string) (group, version string, ok bool) {
+	for i := range len(gv) {
+		if gv[i] == '/' {
+			return gv[:i], gv[i+1:], true
+		}
+	}
+	return "", gv, false
+}
+
+type groupVersionForDiscovery struct {
+	GroupVersion string `json:"groupVersion"`
+	Version      string `json:"version"`
+}
+
+type apiGroup struct {
+	Kind             string                     `json:"kind,omitempty"`
+	APIVersion       string                     `json:"apiVersion,omitempty"`
+	Name             string                     `json:"name"`
+	Versions         []groupVersionForDiscovery `json:"versions"`
+	PreferredVersion groupVersionForDiscovery   `json:"preferredVersion"`
+}
+
+type apiResourceList struct {
+	Kind         string        `json:"kind"`
+	APIVersion   string        `json:"apiVersion"`
+	GroupVersion string        `json:"groupVersion"`
+	Resources    []apiResource `json:"resources"`
+}
+
+type serverAddressByClientCIDR struct {
+	ClientCIDR    string `json:"clientCIDR"`
+	ServerAddress string `json:"serverAddress"`
+}
+
+// apiVersions serves GET /api (metav1.APIVersions).
+func (g *gateway) apiVersions(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	g.writeValue(w, r, http.StatusOK, struct {
+		Kind                       string                      `json:"kind"`
+		Versions                   []string                    `json:"versions"`
+		ServerAddressByClientCIDRs []serverAddressByClientCIDR `json:"serverAddressByClientCIDRs"`
+	}{"APIVersions", []string{"v1"}, []serverAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0", ServerAddress: r.Host}}})
+}
+
+// coreResourceList serves GET /api/v1.
+func (g *gateway) coreResourceList(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	g.writeResourceList(w, r, "v1")
+}
+
+// apiGroupList serves GET /apis (metav1.APIGroupList).
+func (g *gateway) apiGroupList(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	groups := g.discovery.groups()
+	for i := range groups {
+		groups[i].Kind, groups[i].APIVersion = "", "" // not repeated inside a list
+	}
+	g.writeValue(w, r, http.StatusOK, struct {
+		Kind       string     `json:"kind"`
+		APIVersion string     `json:"apiVersion"`
+		Groups     []apiGroup `json:"groups"`
+	}{"APIGroupList", "v1", groups})
+}
+
+// apiGroup serves GET /apis/{group}.
+func (g *gateway) apiGroup(w http.ResponseWriter, r *http.Request, params map[string]string) {
+	for _, grp := range g.discovery.groups() {
+		if grp.Name == params["group"] {
+			g.writeValue(w, r, http.StatusOK, grp)
+			return
+		}
+	}
+	g.writeError(w, r, newAPIError(ReasonNotFound, "the server could not find the requested resource"))
+}
+
+// groupResourceList serves GET /apis/{group}/{version}.
+func (g *gateway) groupResourceList(w http.ResponseWriter, r *http.Request, params map[string]string) {
+	g.writeResourceList(w, r, params["group"]+"/"+params["version"])
+}
+
+func (g *gateway) writeResourceList(w http.ResponseWriter, r *http.Request, gv string) {
+	resources, ok := g.discovery.resources[gv]
+	if !ok {
+		g.writeError(w, r, newAPIError(ReasonNotFound, "the server could not find the requested resource"))
+		return
+	}
+	g.writeValue(w, r, http.StatusOK, apiResourceList{Kind: "APIResourceList", APIVersion: "v1", GroupVersion: gv, Resources: resources})
+}
+
+// version serves GET /version (k8s.io/apimachinery/pkg/version.Info).
+func (g *gateway) version(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	g.writeValue(w, r, http.StatusOK, map[string]string{
+		"major":        KubernetesVersion.Major,
+		"minor":        KubernetesVersion.Minor,
+		"gitVersion":   KubernetesVersion.GitVersion,
+		"gitCommit":    "",
+		"gitTreeState": "",
+		"buildDate":    "",
+		"goVersion":    goruntime.Version(),
+		"compiler":     goruntime.Compiler,
+		"platform":     goruntime.GOOS + "/" + goruntime.GOARCH,
+	})
+}
+
+// openAPI serves GET /openapi/v2: the document generated from the protos.
+func (g *gateway) openAPI(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	w.Header().Set("Content-Type", mimeJSON)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(openapi.JSON)
+}
+
+// writeValue answers a plain Go value as JSON (or YAML when asked).
+func (g *gateway) writeValue(w http.ResponseWriter, r *http.Request, code int, v any) {
+	body, err := json.Marshal(v)
+	if err == nil && g.outbound(r) == g.yaml {
+		body, err = yaml.JSONToYAML(body)
+	}
+	if err != nil {
+		g.writeError(w, r, newAPIError(ReasonInternalError, fmt.Sprintf("encode response: %v", err)))
+		return
+	}
+	w.Header().Set("Content-Type", g.outbound(r).ContentType(nil))
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,288 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
+	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
+)
+
+// Backends holds one gRPC connection per backend service. A nil field is a
+// backend that is not deployed: its routes are not registered, /readyz does not
+// wait for it, and events are not asked from it. Any grpc.ClientConnInterface
+// works (a *grpc.ClientConn, or an in-process channel in tests and all-in-one).
+type Backends struct {
+	Deployment  grpc.ClientConnInterface
+	StatefulSet grpc.ClientConnInterface
+	DaemonSet   grpc.ClientConnInterface
+	Job         grpc.ClientConnInterface
+	Autoscaler  grpc.ClientConnInterface
+	Node        grpc.ClientConnInterface
+}
+
+type namedConn struct {
+	name string
+	conn grpc.ClientConnInterface
+}
+
+// list returns the deployed backends in a fixed order.
+func (b Backends) list() []namedConn {
+	all := []namedConn{
+		{BackendDeployment, b.Deployment},
+		{BackendStatefulSet, b.StatefulSet},
+		{BackendDaemonSet, b.DaemonSet},
+		{BackendJob, b.Job},
+		{BackendAutoscaler, b.Autoscaler},
+		{BackendNode, b.Node},
+	}
+	out := all[:0]
+	for _, nc := range all {
+		if nc.conn != nil {
+			out = append(out, nc)
+		}
+	}
+	return out
+}
+
+// maxRecvMsgSize lets a list of thousands of pods through (gRPC's default is 4 MiB).
+const maxRecvMsgSize = 256 << 20
+
+// Dial creates a client connection to every backend of cfg that has an address.
+// grpc.NewClient does no I/O: a backend that is down makes its requests fail
+// with 503 and /readyz answer 503, it does not fail Dial. closeAll closes them.
+func Dial(cfg Config) (b Backends, closeAll func() error, err error) {
+	var conns []*grpc.ClientConn
+	closeAll = func() error {
+		var errs []error
+		for _, c := range conns {
+			errs = append(errs, c.Close())
+		}
+		return errors.Join(errs...)
+	}
+	slots := map[string]*grpc.ClientConnInterface{
+		BackendDeployment:  &b.Deployment,
+		BackendStatefulSet: &b.StatefulSet,
+		BackendDaemonSet:   &b.DaemonSet,
+		BackendJob:         &b.Job,
+		BackendAutoscaler:  &b.Autoscaler,
+		BackendNode:        &b.Node,
+	}
+	for _, ba := range cfg.backendAddrs() {
+		if ba.addr == "" {
+			continue
+		}
+		conn, err := grpc.NewClient(ba.addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
+		)
+		if err != nil {
+			_ = closeAll()
+			return Backends{}, nil, fmt.Errorf("dial %s backend %s: %w", ba.name, ba.addr, err)
+		}
+		conns = append(conns, conn)
+		*slots[ba.name] = conn
+	}
+	return b, closeAll, nil
+}
+
+// gateway is the state shared by the hand-written handlers.
+type gateway struct {
+	cfg        Config
+	log        *slog.Logger
+	mux        *runtime.ServeMux
+	backends   []namedConn
+	json       *jsonMarshaler
+	yaml       *yamlMarshaler
+	namespaces *namespaceRegistry
+	discovery  discovery
+}
+
+// NewHandler builds the REST surface over backends: the generated grpc-gateway
+// routes plus the hand-written ones, behind request logging, panic recovery, the
+// body size limit and content negotiation. It starts nothing and does not own
+// the connections. ctx bounds the registration only.
+func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handler, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("gateway config: %w", err)
+	}
+	jm := newJSONMarshaler()
+	g := &gateway{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		backends:   backends.list(),
+		json:       jm,
+		yaml:       &yamlMarshaler{json: jm},
+		namespaces: newNamespaceRegistry(time.Now()),
+	}
+	g.mux = runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, g.json),
+		runtime.WithMarshalerOption(mimeJSON, g.json),
+		runtime.WithMarshalerOption(mimeYAML, g.yaml),
+		runtime.WithMarshalerOption(mimeXYAML, g.yaml),
+		runtime.WithErrorHandler(g.errorHandler),
+		runtime.WithRoutingErrorHandler(g.routingErrorHandler),
+		runtime.WithForwardResponseOption(forwardResponse),
+	)
+
+	var patchRoutes []patchRoute
+	if conn := backends.Deployment; conn != nil {
+		regs := []func() error{
+			func() error {
+				return deploymentv1.RegisterDeploymentServiceHandlerClient(ctx, g.mux, deploymentv1.NewDeploymentServiceClient(conn))
+			},
+			func() error {
+				return deploymentv1.RegisterReplicaSetServiceHandlerClient(ctx, g.mux, deploymentv1.NewReplicaSetServiceClient(conn))
+			},
+			func() error {
+				return deploymentv1.RegisterReplicationControllerServiceHandlerClient(ctx, g.mux, deploymentv1.NewReplicationControllerServiceClient(conn))
+			},
+		}
+		for _, reg := range regs {
+			if err := reg(); err != nil {
+				return nil, fmt.Errorf("register deployment backend routes: %w", err)
+			}
+		}
+		patchRoutes = append(patchRoutes, deploymentPatchRoutes...)
+		g.discovery.add(deploymentResources...)
+	}
+	if conn := backends.Node; conn != nil {
+		if err := nodev1.RegisterNodeServiceHandlerClient(ctx, g.mux, nodev1.NewNodeServiceClient(conn)); err != nil {
+			return nil, fmt.Errorf("register node backend routes: %w", err)
+		}
+		if err := nodev1.RegisterPodServiceHandlerClient(ctx, g.mux, nodev1.NewPodServiceClient(conn)); err != nil {
+			return nil, fmt.Errorf("register pod backend routes: %w", err)
+		}
+		patchRoutes = append(patchRoutes, nodePatchRoutes...)
+		g.discovery.add(nodeResources...)
+	}
+	g.discovery.add(coreResources...)
+
+	handlePaths := []struct {
+		method, path string
+		h            runtime.HandlerFunc
+	}{
+		{http.MethodGet, "/healthz", g.healthz},
+		{http.MethodGet, "/livez", g.healthz},
+		{http.MethodGet, "/readyz", g.readyz},
+		{http.MethodGet, "/version", g.version},
+		{http.MethodGet, "/openapi/v2", g.openAPI},
+		{http.MethodGet, "/api", g.apiVersions},
+		{http.MethodGet, "/api/v1", g.coreResourceList},
+		{http.MethodGet, "/apis", g.apiGroupList},
+		{http.MethodGet, "/apis/{group}", g.apiGroup},
+		{http.MethodGet, "/apis/{group}/{version}", g.groupResourceList},
+		{http.MethodGet, "/api/v1/events", g.listEvents},
+		{http.MethodGet, "/api/v1/namespaces/{namespace}/events", g.listEvents},
+		{http.MethodGet, "/api/v1/namespaces", g.listNamespaces},
+		{http.MethodPost, "/api/v1/namespaces", g.createNamespace},
+		{http.MethodGet, "/api/v1/namespaces/{name}", g.getNamespace},
+	}
+	for _, rt := range patchRoutes {
+		handlePaths = append(handlePaths, struct {
+			method, path string
+			h            runtime.HandlerFunc
+		}{http.MethodPatch, rt.pattern, g.patchHandler(rt)})
+	}
+	for _, hp := range handlePaths {
+		if err := g.mux.HandlePath(hp.method, hp.path, hp.h); err != nil {
+			return nil, fmt.Errorf("register %s %s: %w", hp.method, hp.path, err)
+		}
+	}
+
+	var h http.Handler = g.mux
+	h = g.namespaces.track(h)
+	h = g.watchDispatch(h)
+	h = negotiate(h)
+	h = g.limitBody(h)
+	h = g.logRequests(h) // outermost: logs and recovers everything above
+	return h, nil
+}
+
+// forwardResponse runs before a response is written: it answers 201 Created to a
+// create (grpc-gateway answers 200), and sends the headers of a server stream at
+// once (resp is nil there), so a watch client is not left waiting for the first
+// event to learn that the watch is established.
+func forwardResponse(ctx context.Context, w http.ResponseWriter, resp proto.Message) error {
+	if resp == nil {
+		w.Header().Set("Content-Type", mimeJSON)
+		w.WriteHeader(http.StatusOK)
+		if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
+	}
+	if method, ok := runtime.RPCMethod(ctx); ok {
+		if name := method[strings.LastIndex(method, "/")+1:]; strings.HasPrefix(name, "Create") {
+			w.WriteHeader(http.StatusCreated)
+		}
+	}
+	return nil
+}
+
+// Run serves the gateway on cfg.ListenAddr until ctx is done, then shuts down
+// (in-flight requests get a few seconds; watches are cut).
+func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("gateway config: %w", err)
+	}
+	backends, closeConns, err := Dial(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = closeConns() }()
+	handler, err := NewHandler(ctx, cfg, backends)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("gateway listen: %w", err)
+	}
+	return Serve(ctx, cfg, lis, handler)
+}
+
+// shutdownGrace is how long in-flight requests get when the gateway stops.
+const shutdownGrace = 5 * time.Second
+
+// Serve serves handler on lis until ctx is done; it closes lis.
+func Serve(ctx context.Context, cfg Config, lis net.Listener, handler http.Handler) error {
+	cfg = cfg.withDefaults()
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	cfg.Logger.Info("gateway listening", "addr", lis.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		// Watches never end by themselves: cut them.
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway serve: %w", err)
+	}
+	return nil
+}

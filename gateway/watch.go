@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// watchDispatch serves Kubernetes' list-path watches: GET <list path>?watch=true
+// (or watch=1) goes to the generated watch route, with the rest of the query
+// (labelSelector, fieldSelector, resourceVersion) kept:
+//
+//	/apis/apps/v1/namespaces/{ns}/deployments  -> /apis/apps/v1/watch/namespaces/{ns}/deployments
+//	/api/v1/pods                               -> /api/v1/watch/pods
+//	/apis/apps/v1/namespaces/{ns}/deployments/{name}/rolloutstatus -> .../rolloutstatus/watch
+//
+// The answer is newline-delimited {"type":...,"object":...}, flushed per event.
+// timeoutSeconds ends the watch cleanly after that many seconds, as in Kubernetes.
+func (g *gateway) watchDispatch(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if r.Method != http.MethodGet || !isTrue(q.Get("watch")) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		target, ok := watchPath(r.URL.Path)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := r.Context()
+		if ts, err := strconv.Atoi(q.Get("timeoutSeconds")); err == nil && ts > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(ts)*time.Second)
+			defer cancel()
+			w = &quietEndWriter{ResponseWriter: w, ctx: ctx}
+		}
+		q.Del("watch")
+		r2 := r.Clone(ctx)
+		r2.URL.Path = target
+		r2.URL.RawPath = ""
+		r2.URL.RawQuery = q.Encode()
+		r2.RequestURI = r2.URL.RequestURI()
+		r2.Header.Set("Accept", mimeJSON)
+		next.ServeHTTP(w, r2)
+	})
+}
+
+func isTrue(v string) bool { return v == "true" || v == "1" }
+
+// watchPath maps a list path (or a rollout status path) to its watch path.
+func watchPath(p string) (string, bool) {
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	var prefix int
+	switch {
+	case len(segs) >= 3 && segs[0] == "api":
+		prefix = 2 // api/v1
+	case len(segs) >= 4 && segs[0] == "apis":
+		prefix = 3 // apis/{group}/{version}
+	default:
+		return "", false
+	}
+	base, rest := "/"+strings.Join(segs[:prefix], "/"), segs[prefix:]
+	switch {
+	case rest[0] == "watch":
+		return "", false
+	case len(rest) == 1:
+		return base + "/watch/" + rest[0], true
+	case len(rest) == 3 && rest[0] == "namespaces":
+		return base + "/watch/namespaces/" + rest[1] + "/" + rest[2], true
+	case len(rest) == 5 && rest[0] == "namespaces" && rest[4] == "rolloutstatus":
+		return "/" + strings.Join(segs, "/") + "/watch", true
+	}
+	return "", false
+}
+
+// quietEndWriter ends a watch whose timeoutSeconds ran out the way Kubernetes
+// does, by closing the stream: once ctx is done it drops the ERROR event that
+// grpc-gateway writes for the cancelled gRPC stream (and that event's newline).
+type quietEndWriter struct {
+	http.ResponseWriter
+	ctx         context.Context
+	droppedLast bool
+}
+
+var errorEventPrefix = []byte(`{"type":"ERROR"`)
+
+func (w *quietEndWriter) Write(b []byte) (int, error) {
+	if w.ctx.Err() != nil {
+		if bytes.HasPrefix(b, errorEventPrefix) {
+			w.droppedLast = true
+			return len(b), nil
+		}
+		if w.droppedLast && bytes.Equal(b, []byte("\n")) {
+			w.droppedLast = false
+			return len(b), nil
+		}
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *quietEndWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

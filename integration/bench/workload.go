@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/podwarden/podwarden/integration/harness"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
+)
+
+type workload struct {
+	s       *harness.System
+	cfg     config
+	d       deploymentv1.DeploymentServiceClient
+	pods    nodev1.PodServiceClient
+	figures map[string]figure
+}
+
+func newWorkload(s *harness.System, cfg config) *workload {
+	return &workload{s: s, cfg: cfg, figures: map[string]figure{},
+		d:    deploymentv1.NewDeploymentServiceClient(s.Conn("deployment")),
+		pods: nodev1.NewPodServiceClient(s.Conn("node"))}
+}
+
+func (w *workload) add(name string, v float64, unit string) {
+	w.figures[name] = figure{value: v, unit: unit, seq: len(w.figures)}
+}
+
+func deploymentName(i int) string { return fmt.Sprintf("bench-%03d", i) }
+
+func benchDeployment(i, replicas int) *deploymentv1.Deployment {
+	labels := map[string]string{"app": deploymentName(i)}
+	return &deploymentv1.Deployment{
+		Metadata: &corev1.ObjectMeta{Name: deploymentName(i)},
+		Spec: &deploymentv1.DeploymentSpec{
+			Replicas: proto.Int32(int32(replicas)),
+			Selector: &corev1.LabelSelector{MatchLabels: labels},
+			Template: &corev1.PodTemplateSpec{
+				Metadata: &corev1.ObjectMeta{Labels: labels},
+				Spec:     &corev1.PodSpec{Containers: []*corev1.Container{{Name: "app", Image: "nginx:1.23"}}},
+			},
+		},
+	}
+}
+
+func (w *workload) run(ctx context.Context) (map[string]figure, error) {
+	cpu0 := cpuSeconds(w.s.PIDs())
+	pg0 := postgresCPUSeconds()
+	total := w.cfg.deployments * w.cfg.replicas
+
+	start := time.Now()
+	if err := parallel(w.cfg.deployments, 16, func(i int) error {
+		_, err := w.d.CreateDeployment(ctx, &deploymentv1.CreateDeploymentRequest{Namespace: "default", Deployment: benchDeployment(i, w.cfg.replicas)})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	if err := w.waitRolledOut(ctx, 1); err != nil {
+		return nil, err
+	}
+	ready := time.Since(start).Seconds()
+	w.add("w1_pods_ready_seconds", ready, "s")
+	w.add("w1_pods_ready_per_s", float64(total)/ready, "pods/s")
+
+	start = time.Now()
+	if err := parallel(w.cfg.deployments, 16, func(i int) error {
+		g, err := w.d.GetDeployment(ctx, &deploymentv1.GetDeploymentRequest{Namespace: "default", Name: deploymentName(i)})
+		if err != nil {
+			return err
+		}
+		g.Deployment.Spec.Template.Spec.Containers[0].Image = "nginx:1.25"
+		_, err = w.d.UpdateDeployment(ctx, &deploymentv1.UpdateDeploymentRequest{Namespace: "default", Name: deploymentName(i), Deployment: g.Deployment})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("update: %w", err)
+	}
+	if err := w.waitRolledOut(ctx, 2); err != nil {
+		return nil, err
+	}
+	w.add("w2_rolling_update_seconds", time.Since(start).Seconds(), "s")
+
+	if err := w.latency(ctx); err != nil {
+		return nil, err
+	}
+
+	start = time.Now()
+	if err := parallel(w.cfg.deployments, 16, func(i int) error {
+		_, err := w.d.DeleteDeployment(ctx, &deploymentv1.DeleteDeploymentRequest{Namespace: "default", Name: deploymentName(i)})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("delete: %w", err)
+	}
+	if err := poll(ctx, 5*time.Minute, "all pods gone", func() (bool, error) {
+		r, err := w.pods.ListPods(ctx, &nodev1.ListPodsRequest{})
+		return err == nil && len(r.GetItems()) == 0, err
+	}); err != nil {
+		return nil, err
+	}
+	w.add("w3_delete_all_seconds", time.Since(start).Seconds(), "s")
+
+	w.add("system_cpu_seconds", cpuSeconds(w.s.PIDs())-cpu0, "cpu-s")
+	w.add("postgres_cpu_seconds", postgresCPUSeconds()-pg0, "cpu-s")
+	w.add("services_peak_rss_mib", float64(peakRSS(w.s.PIDs()))/1024, "MiB")
+	return w.figures, nil
+}
+
+// waitRolledOut waits until every Deployment reports all replicas updated, ready and
+// available for the given revision's generation, and no old replicas.
+func (w *workload) waitRolledOut(ctx context.Context, generation int64) error {
+	return poll(ctx, 5*time.Minute, fmt.Sprintf("rollout of generation %d", generation), func() (bool, error) {
+		r, err := w.d.ListDeployments(ctx, &deploymentv1.ListDeploymentsRequest{Namespace: "default"})
+		if err != nil {
+			return false, err
+		}
+		done := 0
+		want := int32(w.cfg.replicas)
+		for _, d := range r.Items {
+			st := d.GetStatus()
+			if d.Metadata.Generation == generation && st.GetObservedGeneration() == generation && st.GetReplicas() == want &&
+				st.GetUpdatedReplicas() == want && st.GetReadyReplicas() == want && st.GetAvailableReplicas() == want {
+				done++
+			}
+		}
+		return done == w.cfg.deployments, nil
+	})
+}
+
+// latency measures Get and Scale under concurrent clients.
+func (w *workload) latency(ctx context.Context) error {
+	measure := func(op func(i int) error) ([]time.Duration, error) {
+		var mu sync.Mutex
+		var all []time.Duration
+		err := parallel(w.cfg.clients, w.cfg.clients, func(c int) error {
+			lat := make([]time.Duration, 0, w.cfg.requests)
+			for r := range w.cfg.requests {
+				t := time.Now()
+				if err := op(c*w.cfg.requests + r); err != nil {
+					return err
+				}
+				lat = append(lat, time.Since(t))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+			return nil
+		})
+		sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+		return all, err
+	}
+	gets, err := measure(func(i int) error {
+		_, err := w.d.GetDeployment(ctx, &deploymentv1.GetDeploymentRequest{Namespace: "default", Name: deploymentName(i % w.cfg.deployments)})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	scales, err := measure(func(i int) error {
+		name := deploymentName(i % w.cfg.deployments)
+		_, err := w.d.UpdateDeploymentScale(ctx, &deploymentv1.UpdateDeploymentScaleRequest{Namespace: "default", Name: name,
+			Scale: &corev1.Scale{Spec: &corev1.ScaleSpec{Replicas: int32(w.cfg.replicas)}}})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("scale: %w", err)
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	w.add("api_get_p50_ms", ms(gets[len(gets)/2]), "ms")
+	w.add("api_get_p99_ms", ms(gets[len(gets)*99/100]), "ms")
+	w.add("api_scale_p50_ms", ms(scales[len(scales)/2]), "ms")
+	w.add("api_scale_p99_ms", ms(scales[len(scales)*99/100]), "ms")
+	return nil
+}
+
+func parallel(n, width int, fn func(i int) error) error {
+	sem := make(chan struct{}, width)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+func poll(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out waiting for %s (last error: %v)", what, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+var clockTicks = 100.0 // USER_HZ on Linux
+
+// cpuSeconds sums user+system CPU time of the processes (from /proc/<pid>/stat).
+func cpuSeconds(pids []int) float64 {
+	total := 0.0
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(fields) > 12 {
+			u, _ := strconv.ParseFloat(fields[11], 64)
+			k, _ := strconv.ParseFloat(fields[12], 64)
+			total += (u + k) / clockTicks
+		}
+	}
+	return total
+}
+
+// postgresCPUSeconds sums the CPU time of every postgres process on the machine
+// (the benchmark's server is the only one while it runs).
+func postgresCPUSeconds() float64 {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var pids []int
+	for _, d := range dirs {
+		comm, err := os.ReadFile(d + "/comm")
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		pids = append(pids, pid)
+	}
+	return cpuSeconds(pids)
+}
+
+// peakRSS sums VmHWM (peak resident set, KiB) of the processes.
+func peakRSS(pids []int) int {
+	total := 0
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "VmHWM:") {
+				v, _ := strconv.Atoi(strings.Fields(line)[1])
+				total += v
+			}
+		}
+	}
+	return total
+}

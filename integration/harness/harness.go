@@ -1,0 +1,434 @@
+// Package harness runs a whole podwarden system for end-to-end tests and benchmarks:
+// a Postgres database and an embedded NATS server of its own, and every service and
+// the gateway as real processes built from this workspace, so a test can kill -9 one
+// and start it again.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/podwarden/podwarden/shared/devenv"
+)
+
+// Services are the processes of a system, in start order; the gateway comes last.
+var Services = []string{"node", "deployment"}
+
+// packages maps a process name to its main package.
+var packages = map[string]string{
+	"node":       "./services/node",
+	"deployment": "./services/deployment",
+	"gateway":    "./gateway/cmd",
+}
+
+// RepoRoot finds the workspace root (the folder with go.work) above the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("go.work not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Build compiles every process into dir and returns name -> binary path.
+func Build(dir string) (map[string]string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	bins := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	for name, pkg := range packages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bin := filepath.Join(dir, "podwarden-"+name)
+			cmd := exec.Command("go", "build", "-o", bin, pkg)
+			cmd.Dir = root
+			out, err := cmd.CombinedOutput()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("go build %s: %w\n%s", pkg, err, out))
+				return
+			}
+			bins[name] = bin
+		}()
+	}
+	wg.Wait()
+	return bins, errors.Join(errs...)
+}
+
+// Options shape a system.
+type Options struct {
+	// Nodes in the simulated fleet (default 3).
+	Nodes int
+	// Env is added to every service's environment (e.g. sim delays).
+	Env []string
+	// Replicas of the deployment service (default 1).
+	Replicas int
+	// LogDir receives one log file per process (default: a temporary folder).
+	LogDir string
+}
+
+// Proc is one running service process.
+type Proc struct {
+	Name string
+	Addr string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// System is a running podwarden.
+type System struct {
+	opts       Options
+	bins       map[string]string
+	DSN        string
+	NATS       *devenv.NATS
+	Addrs      map[string]string
+	GatewayURL string
+	logDir     string
+	mu         sync.Mutex
+	procs      map[string][]*Proc
+	conns      map[string]*grpc.ClientConn
+	dropDB     func()
+}
+
+var dbSeq = struct {
+	sync.Mutex
+	n int
+}{}
+
+// Start creates a database on the Postgres at adminDSN, an embedded NATS server in
+// natsDir, and starts every service and the gateway.
+func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string, opts Options) (*System, error) {
+	if opts.Nodes == 0 {
+		opts.Nodes = 3
+	}
+	if opts.Replicas == 0 {
+		opts.Replicas = 1
+	}
+	dsn, drop, err := createDatabase(ctx, adminDSN)
+	if err != nil {
+		return nil, err
+	}
+	n, err := devenv.StartNATS(devenv.NATSConfig{StoreDir: natsDir})
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	logDir := opts.LogDir
+	if logDir == "" {
+		logDir = filepath.Join(natsDir, "logs")
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &System{opts: opts, bins: bins, DSN: dsn, NATS: n, Addrs: map[string]string{}, logDir: logDir,
+		procs: map[string][]*Proc{}, conns: map[string]*grpc.ClientConn{}, dropDB: drop}
+	for _, name := range Services {
+		port, err := devenv.FreePort()
+		if err != nil {
+			s.Stop()
+			return nil, err
+		}
+		s.Addrs[name] = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	for _, name := range Services {
+		replicas := 1
+		if name == "deployment" {
+			replicas = opts.Replicas
+		}
+		for i := range replicas {
+			if _, err := s.StartService(name, i); err != nil {
+				s.Stop()
+				return nil, err
+			}
+		}
+	}
+	gwPort, err := devenv.FreePort()
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	s.GatewayURL = fmt.Sprintf("http://127.0.0.1:%d", gwPort)
+	if err := s.startGateway(gwPort); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if err := s.WaitReady(ctx, 60*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func createDatabase(ctx context.Context, adminDSN string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, adminDSN)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	dbSeq.Lock()
+	dbSeq.n++
+	name := fmt.Sprintf("pw_e2e_%d_%d", os.Getpid(), dbSeq.n)
+	dbSeq.Unlock()
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database: %w", err)
+	}
+	cfg, err := pgx.ParseConfig(adminDSN)
+	if err != nil {
+		return "", nil, err
+	}
+	dsn := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
+	drop := func() {
+		c, err := pgx.Connect(context.Background(), adminDSN)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	}
+	return dsn, drop, nil
+}
+
+func (s *System) env(name string, replica int) []string {
+	env := append(os.Environ(),
+		"PODWARDEN_POSTGRES_DSN="+s.DSN,
+		"PODWARDEN_NATS_URL="+s.NATS.URL,
+		"PODWARDEN_GRPC_ADDR="+s.Addrs[name],
+		fmt.Sprintf("PODWARDEN_REPLICA_ID=%s-%d", name, replica),
+		fmt.Sprintf("PODWARDEN_NODES=%d", s.opts.Nodes),
+		"PODWARDEN_LOG_LEVEL=info",
+		"PODWARDEN_LEASE_TTL=2s",
+		"PODWARDEN_SIM_SCHEDULE_DELAY=0s", "PODWARDEN_SIM_START_DELAY=0s",
+		"PODWARDEN_SIM_READY_DELAY=0s", "PODWARDEN_SIM_TERMINATION_DELAY=0s",
+	)
+	return append(env, s.opts.Env...)
+}
+
+// StartService starts (or restarts) replica i of a service. Replicas after the first
+// listen on their own port.
+func (s *System) StartService(name string, replica int) (*Proc, error) {
+	addr := s.Addrs[name]
+	if replica > 0 {
+		port, err := devenv.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		addr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	env := s.env(name, replica)
+	env = append(env, "PODWARDEN_GRPC_ADDR="+addr)
+	p, err := s.spawn(fmt.Sprintf("%s-%d", name, replica), s.bins[name], env)
+	if err != nil {
+		return nil, err
+	}
+	p.Addr = addr
+	s.mu.Lock()
+	s.procs[name] = append(s.procs[name], p)
+	s.mu.Unlock()
+	return p, waitGRPC(addr, 30*time.Second)
+}
+
+func (s *System) startGateway(port int) error {
+	env := append(os.Environ(),
+		fmt.Sprintf("PODWARDEN_HTTP_ADDR=127.0.0.1:%d", port),
+		"PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"],
+		"PODWARDEN_NODE_ADDR="+s.Addrs["node"],
+		"PODWARDEN_LOG_LEVEL=warn",
+	)
+	p, err := s.spawn("gateway", s.bins["gateway"], env)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.procs["gateway"] = append(s.procs["gateway"], p)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *System) spawn(logName, bin string, env []string) (*Proc, error) {
+	f, err := os.OpenFile(filepath.Join(s.logDir, logName+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Pdeathsig follows the thread that started the child: keep it alive.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", logName, err)
+	}
+	p := &Proc{Name: logName, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	return p, nil
+}
+
+func waitGRPC(addr string, timeout time.Duration) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not healthy after %v: %v", addr, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// WaitReady waits until the gateway's /readyz answers 200.
+func (s *System) WaitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.GatewayURL+"/readyz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gateway not ready after %v (logs in %s)", timeout, s.logDir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kill sends SIGKILL to every running replica of a service and waits for them to die.
+func (s *System) Kill(name string) {
+	s.mu.Lock()
+	procs := s.procs[name]
+	s.procs[name] = nil
+	s.mu.Unlock()
+	for _, p := range procs {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// KillProc sends SIGKILL to one process.
+func (s *System) KillProc(p *Proc) {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, ps := range s.procs {
+		out := ps[:0]
+		for _, q := range ps {
+			if q != p {
+				out = append(out, q)
+			}
+		}
+		s.procs[name] = out
+	}
+}
+
+// Procs returns the running replicas of a service.
+func (s *System) Procs(name string) []*Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Proc(nil), s.procs[name]...)
+}
+
+// Conn returns a gRPC client connection to a service.
+func (s *System) Conn(name string) *grpc.ClientConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.conns[name]; ok {
+		return c
+	}
+	c, err := grpc.NewClient(s.Addrs[name], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		panic(err)
+	}
+	s.conns[name] = c
+	return c
+}
+
+// Logs returns the tail of every process log, for failure messages.
+func (s *System) Logs(maxPerFile int) string {
+	files, _ := filepath.Glob(filepath.Join(s.logDir, "*.log"))
+	sort.Strings(files)
+	var b strings.Builder
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		if len(data) > maxPerFile {
+			data = data[len(data)-maxPerFile:]
+		}
+		fmt.Fprintf(&b, "==> %s <==\n%s\n", filepath.Base(f), data)
+	}
+	return b.String()
+}
+
+// PIDs returns the process ids of every running process (for CPU/RSS accounting).
+func (s *System) PIDs() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var pids []int
+	for _, ps := range s.procs {
+		for _, p := range ps {
+			pids = append(pids, p.cmd.Process.Pid)
+		}
+	}
+	return pids
+}
+
+// Stop kills everything and drops the database.
+func (s *System) Stop() {
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.mu.Lock()
+	names := make([]string, 0, len(s.procs))
+	for name := range s.procs {
+		names = append(names, name)
+	}
+	s.mu.Unlock()
+	for _, name := range names {
+		s.Kill(name)
+	}
+	s.NATS.Stop()
+	s.dropDB()
+}

@@ -1,0 +1,186 @@
+// Package server implements the deployment service's gRPC API: validation, defaults
+// and storage through shared/crud; no reconcile decisions are made here.
+package server
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
+	"github.com/podwarden/podwarden/shared/apierr"
+	"github.com/podwarden/podwarden/shared/bus"
+	"github.com/podwarden/podwarden/shared/crud"
+	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
+	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
+)
+
+// Resources are the three kinds with Kubernetes' API semantics.
+type Resources struct {
+	Deployments            *crud.Resource[*deploymentv1.Deployment]
+	ReplicaSets            *crud.Resource[*deploymentv1.ReplicaSet]
+	ReplicationControllers *crud.Resource[*deploymentv1.ReplicationController]
+	DB                     *store.DB
+	Hub                    *watch.Hub
+	Now                    func() time.Time
+}
+
+// NewResources describes the kinds over db.
+func NewResources(db *store.DB, hub *watch.Hub, now func() time.Time) *Resources {
+	r := &Resources{DB: db, Hub: hub, Now: now}
+	r.Deployments = &crud.Resource[*deploymentv1.Deployment]{
+		Kind: kinds.Deployments, APIVersion: "apps/v1", KindName: "Deployment", Namespaced: true,
+		GR: apierr.GroupResource{Group: "apps", Resource: "deployments"}, GK: apierr.GroupKind{Group: "apps", Kind: "Deployment"},
+		DB: db, Hub: hub, Now: now, Foreground: true,
+		TypeMeta:    func(d *deploymentv1.Deployment) (*string, *string) { return &d.ApiVersion, &d.Kind },
+		Default:     defaultDeployment,
+		Validate:    validateDeployment,
+		ResetStatus: func(d *deploymentv1.Deployment) { d.Status = &deploymentv1.DeploymentStatus{} },
+		CopyStatus:  func(dst, src *deploymentv1.Deployment) { dst.Status = src.Status },
+		SpecEqual:   func(a, b *deploymentv1.Deployment) bool { return proto.Equal(a.Spec, b.Spec) },
+		OrphanDependents: func(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment) error {
+			return orphanReplicaSets(ctx, tx, d.Metadata)
+		},
+	}
+	r.ReplicaSets = &crud.Resource[*deploymentv1.ReplicaSet]{
+		Kind: kinds.ReplicaSets, APIVersion: "apps/v1", KindName: "ReplicaSet", Namespaced: true,
+		GR: apierr.GroupResource{Group: "apps", Resource: "replicasets"}, GK: apierr.GroupKind{Group: "apps", Kind: "ReplicaSet"},
+		DB: db, Hub: hub, Now: now, Foreground: true,
+		TypeMeta:    func(rs *deploymentv1.ReplicaSet) (*string, *string) { return &rs.ApiVersion, &rs.Kind },
+		Default:     defaultReplicaSet,
+		Validate:    validateReplicaSet,
+		ResetStatus: func(rs *deploymentv1.ReplicaSet) { rs.Status = &deploymentv1.ReplicaSetStatus{Replicas: int32p(0)} },
+		CopyStatus:  func(dst, src *deploymentv1.ReplicaSet) { dst.Status = src.Status },
+		SpecEqual:   func(a, b *deploymentv1.ReplicaSet) bool { return proto.Equal(a.Spec, b.Spec) },
+		OrphanDependents: func(ctx context.Context, tx pgx.Tx, rs *deploymentv1.ReplicaSet) error {
+			return OrphanPods(ctx, tx, rs.Metadata, now())
+		},
+	}
+	r.ReplicationControllers = &crud.Resource[*deploymentv1.ReplicationController]{
+		Kind: kinds.ReplicationControllers, APIVersion: "v1", KindName: "ReplicationController", Namespaced: true,
+		GR: apierr.GroupResource{Resource: "replicationcontrollers"}, GK: apierr.GroupKind{Kind: "ReplicationController"},
+		DB: db, Hub: hub, Now: now, Foreground: true,
+		TypeMeta: func(rc *deploymentv1.ReplicationController) (*string, *string) { return &rc.ApiVersion, &rc.Kind },
+		Default:  defaultReplicationController,
+		Validate: validateReplicationController,
+		ResetStatus: func(rc *deploymentv1.ReplicationController) {
+			rc.Status = &deploymentv1.ReplicaSetStatus{Replicas: int32p(0)}
+		},
+		CopyStatus: func(dst, src *deploymentv1.ReplicationController) { dst.Status = src.Status },
+		SpecEqual:  func(a, b *deploymentv1.ReplicationController) bool { return proto.Equal(a.Spec, b.Spec) },
+		OrphanDependents: func(ctx context.Context, tx pgx.Tx, rc *deploymentv1.ReplicationController) error {
+			return OrphanPods(ctx, tx, rc.Metadata, now())
+		},
+	}
+	return r
+}
+
+// withoutOwner drops the ownerReferences naming uid; it reports whether one was dropped.
+func withoutOwner(m *corev1.ObjectMeta, uid string) bool {
+	out := m.OwnerReferences[:0]
+	dropped := false
+	for _, o := range m.OwnerReferences {
+		if o.GetUid() == uid {
+			dropped = true
+			continue
+		}
+		out = append(out, o)
+	}
+	m.OwnerReferences = out
+	return dropped
+}
+
+func orphanReplicaSets(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta) error {
+	rsList, err := kinds.ReplicaSets.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	if err != nil {
+		return apierr.Internal(err)
+	}
+	for _, rs := range rsList {
+		if withoutOwner(rs.Metadata, owner.Uid) {
+			rs.Metadata.ResourceVersion = ""
+			if _, err := kinds.ReplicaSets.Update(ctx, tx, rs); err != nil {
+				return apierr.Internal(err)
+			}
+		}
+	}
+	return nil
+}
+
+// OrphanPods releases the pods of owner: their ownerReference to it is removed in
+// this service's view and, through a pod UPDATE command, in the node service.
+func OrphanPods(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.Time) error {
+	pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	if err != nil {
+		return apierr.Internal(err)
+	}
+	for _, p := range pods {
+		if !withoutOwner(p.Metadata, owner.Uid) {
+			continue
+		}
+		p.Metadata.ResourceVersion = ""
+		if _, err := kinds.Pods.Update(ctx, tx, p); err != nil {
+			return apierr.Internal(err)
+		}
+		cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_UPDATE, Pod: p}
+		msgID := fmt.Sprintf("Pod/%s/update/%d", p.Metadata.Uid, now.UnixNano())
+		if err := store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), msgID, cmd); err != nil {
+			return apierr.Internal(err)
+		}
+	}
+	return nil
+}
+
+// scaleOf builds the autoscaling/v1 Scale of an object.
+func scaleOf(m *corev1.ObjectMeta, spec, status int32, sel *corev1.LabelSelector) *corev1.Scale {
+	return &corev1.Scale{
+		ApiVersion: "autoscaling/v1", Kind: "Scale",
+		Metadata: &corev1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, Uid: m.Uid,
+			ResourceVersion: m.ResourceVersion, CreationTimestamp: m.CreationTimestamp},
+		Spec:   &corev1.ScaleSpec{Replicas: spec},
+		Status: &corev1.ScaleStatus{Replicas: status, Selector: labels.String(sel)},
+	}
+}
+
+// checkScale validates a Scale write against the object it targets.
+func checkScale(s *corev1.Scale, gk apierr.GroupKind, m *corev1.ObjectMeta) error {
+	if s.GetSpec().GetReplicas() < 0 {
+		return apierr.Invalid(apierr.GroupKind{Group: "autoscaling", Kind: "Scale"}, m.Name,
+			fieldErrs("spec.replicas", s.GetSpec().GetReplicas(), "must be greater than or equal to 0"))
+	}
+	if rv := s.GetMetadata().GetResourceVersion(); rv != "" && rv != m.ResourceVersion {
+		return apierr.Conflict(apierr.GroupResource{Group: gk.Group, Resource: resourceOf(gk.Kind)}, m.Name,
+			"the object has been modified; please apply your changes to the latest version and try again")
+	}
+	return nil
+}
+
+func resourceOf(kind string) string {
+	switch kind {
+	case "Deployment":
+		return "deployments"
+	case "ReplicaSet":
+		return "replicasets"
+	}
+	return "replicationcontrollers"
+}
+
+// streamWatch adapts a watch to a gRPC stream sender.
+func streamWatch[T store.Object, R any](ctx context.Context, res *crud.Resource[T], ns, ls, fs, rv string, mk func(string, T) R, send func(R) error) error {
+	return res.Watch(ctx, ns, ls, fs, rv, func(typ string, obj T) error { return send(mk(typ, obj)) })
+}
+
+func listRV(rv string) *corev1.ListMeta { return &corev1.ListMeta{ResourceVersion: rv} }
+
+func parseRV(rv string) int64 { v, _ := strconv.ParseInt(rv, 10, 64); return v }
+
+func nowTS(now time.Time) *timestamppb.Timestamp { return timestamppb.New(now.Truncate(time.Second)) }

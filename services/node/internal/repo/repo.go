@@ -1,0 +1,254 @@
+// Package repo is the node service's persistence: the Pod and Node kinds, and
+// the writes that must travel together in one transaction -- the object row,
+// the event on the outbox (PodEvent/NodeEvent), the Kubernetes Events, the
+// pod IP allocation and the tombstones of deleted pods.
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/podwarden/podwarden/shared/bus"
+	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/store"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
+)
+
+// Pods and Nodes are the stored kinds (both watchable).
+var (
+	Pods  = store.Kind[*corev1.Pod]{Name: "Pod", New: func() *corev1.Pod { return &corev1.Pod{} }, Watch: true}
+	Nodes = store.Kind[*nodev1.Node]{Name: "Node", New: func() *nodev1.Node { return &nodev1.Node{} }, Watch: true}
+)
+
+// Event components.
+const (
+	ComponentKubelet   = "kubelet"
+	ComponentScheduler = "default-scheduler"
+	ComponentNodeCtl   = "node-controller"
+)
+
+// Event is a Kubernetes event to record about the object being written.
+type Event struct {
+	Type, Reason, Message string
+	FieldPath             string
+	// Component reporting it (default: kubelet).
+	Component string
+}
+
+// OwnerKind is the kind of the pod's controller ownerReference ("" for bare pods).
+func OwnerKind(p *corev1.Pod) string {
+	for _, o := range p.GetMetadata().GetOwnerReferences() {
+		if o.GetController() {
+			return o.GetKind()
+		}
+	}
+	return ""
+}
+
+// Key is the "namespace/name" key of an object.
+func Key(m *corev1.ObjectMeta) string { return m.GetNamespace() + "/" + m.GetName() }
+
+func rvOf(m *corev1.ObjectMeta) int64 {
+	v, _ := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
+	return v
+}
+
+// publishPod puts a PodEvent for p (as stored, resourceVersion set) on the
+// outbox: subject by owner kind, msgID "Pod/<uid>/<resourceVersion>".
+func publishPod(ctx context.Context, q store.Querier, typ eventsv1.PodEvent_Type, p *corev1.Pod, ownerKind string) error {
+	m := p.GetMetadata()
+	rv := rvOf(m)
+	msgID := fmt.Sprintf("Pod/%s/%d", m.GetUid(), rv)
+	if ownerKind != OwnerKind(p) {
+		// A second copy for a former owner: Nats-Msg-Id is deduplicated per stream.
+		msgID += "/" + ownerKind
+	}
+	ev := &eventsv1.PodEvent{Type: typ, Pod: p, Version: rv}
+	return store.Enqueue(ctx, q, bus.PodEventSubject(ownerKind), msgID, ev)
+}
+
+// RecordEvents stores Kubernetes events about the pod.
+func RecordEvents(ctx context.Context, q store.Querier, now time.Time, p *corev1.Pod, evs []Event) error {
+	for _, e := range evs {
+		ref := events.Ref("v1", "Pod", p.GetMetadata())
+		ref.FieldPath = e.FieldPath
+		comp := e.Component
+		if comp == "" {
+			comp = ComponentKubelet
+		}
+		if err := events.Record(ctx, q, now, comp, ref, e.Type, e.Reason, e.Message); err != nil {
+			return fmt.Errorf("record event %s of pod %s: %w", e.Reason, Key(p.GetMetadata()), err)
+		}
+	}
+	return nil
+}
+
+// CreatePod stores a new pod and publishes ADDED.
+func CreatePod(ctx context.Context, tx pgx.Tx, now time.Time, p *corev1.Pod, evs []Event) (*corev1.Pod, error) {
+	created, err := Pods.Create(ctx, tx, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := publishPod(ctx, tx, eventsv1.PodEvent_TYPE_ADDED, created, OwnerKind(created)); err != nil {
+		return nil, err
+	}
+	return created, RecordEvents(ctx, tx, now, created, evs)
+}
+
+// UpdatePod stores a changed pod (optimistic on its resourceVersion), publishes
+// MODIFIED (also to formerOwner's subject when the controller kind changed;
+// pass "" otherwise), releases the IP of a pod that reached a terminal phase
+// and records evs.
+func UpdatePod(ctx context.Context, tx pgx.Tx, now time.Time, p *corev1.Pod, formerOwner string, evs []Event) (*corev1.Pod, error) {
+	updated, err := Pods.Update(ctx, tx, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := publishPod(ctx, tx, eventsv1.PodEvent_TYPE_MODIFIED, updated, OwnerKind(updated)); err != nil {
+		return nil, err
+	}
+	if formerOwner != OwnerKind(updated) {
+		if err := publishPod(ctx, tx, eventsv1.PodEvent_TYPE_MODIFIED, updated, formerOwner); err != nil {
+			return nil, err
+		}
+	}
+	if ph := updated.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+		if err := ReleaseIP(ctx, tx, updated.GetMetadata().GetUid()); err != nil {
+			return nil, err
+		}
+	}
+	return updated, RecordEvents(ctx, tx, now, updated, evs)
+}
+
+// DeletePod removes the pod row (final snapshot final, which may carry the
+// last container states), releases its IP, leaves a tombstone and publishes DELETED.
+func DeletePod(ctx context.Context, tx pgx.Tx, now time.Time, final *corev1.Pod, evs []Event) (*corev1.Pod, error) {
+	m := final.GetMetadata()
+	gone, err := Pods.Delete(ctx, tx, m.GetNamespace(), m.GetName(), m.GetUid())
+	if err != nil {
+		return nil, err
+	}
+	// The snapshot is the caller's final view with the deletion's resourceVersion.
+	final.Metadata.ResourceVersion = gone.GetMetadata().GetResourceVersion()
+	if err := ReleaseIP(ctx, tx, m.GetUid()); err != nil {
+		return nil, err
+	}
+	if err := Tombstone(ctx, tx, m.GetUid()); err != nil {
+		return nil, err
+	}
+	if err := publishPod(ctx, tx, eventsv1.PodEvent_TYPE_DELETED, final, OwnerKind(final)); err != nil {
+		return nil, err
+	}
+	return final, RecordEvents(ctx, tx, now, final, evs)
+}
+
+// PublishDeleted announces that a pod which never got stored (its name was
+// taken, or its delete arrived first) is gone, so its owner replaces it.
+func PublishDeleted(ctx context.Context, tx pgx.Tx, p *corev1.Pod) error {
+	rv, err := nextRV(ctx, tx)
+	if err != nil {
+		return err
+	}
+	p.Metadata.ResourceVersion = strconv.FormatInt(rv, 10)
+	if err := Tombstone(ctx, tx, p.GetMetadata().GetUid()); err != nil {
+		return err
+	}
+	return publishPod(ctx, tx, eventsv1.PodEvent_TYPE_DELETED, p, OwnerKind(p))
+}
+
+func nextRV(ctx context.Context, q store.Querier) (int64, error) {
+	var rv int64
+	err := q.QueryRow(ctx, "SELECT nextval('resource_version_seq')").Scan(&rv)
+	return rv, err
+}
+
+// Known reports whether a pod with this uid is stored or was deleted.
+func Known(ctx context.Context, q store.Querier, uid string) (bool, error) {
+	var one int
+	err := q.QueryRow(ctx, `SELECT 1 FROM objects WHERE kind='Pod' AND uid=$1
+		UNION ALL SELECT 1 FROM pod_tombstones WHERE uid=$1 LIMIT 1`, uid).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up pod uid %s: %w", uid, err)
+	}
+	return true, nil
+}
+
+// Tombstone remembers a deleted pod uid.
+func Tombstone(ctx context.Context, q store.Querier, uid string) error {
+	_, err := q.Exec(ctx, "INSERT INTO pod_tombstones (uid) VALUES ($1) ON CONFLICT DO NOTHING", uid)
+	if err != nil {
+		return fmt.Errorf("tombstone pod %s: %w", uid, err)
+	}
+	return nil
+}
+
+// TrimTombstones forgets deletions older than keep (commands live 24h on the stream).
+func TrimTombstones(ctx context.Context, q store.Querier, keep time.Duration) error {
+	_, err := q.Exec(ctx, "DELETE FROM pod_tombstones WHERE deleted_at < now() - $1::interval", fmt.Sprintf("%d seconds", int(keep.Seconds())))
+	return err
+}
+
+// AssignIP records ip as the address of pod uid on node. A taken address is an
+// error (the transaction must be retried).
+func AssignIP(ctx context.Context, q store.Querier, ip, uid, node string) error {
+	_, err := q.Exec(ctx, "INSERT INTO pod_ips (ip, uid, node) VALUES ($1,$2,$3)", ip, uid, node)
+	if err != nil {
+		return fmt.Errorf("assign ip %s to pod %s: %w", ip, uid, err)
+	}
+	return nil
+}
+
+// ReleaseIP frees the address of pod uid.
+func ReleaseIP(ctx context.Context, q store.Querier, uid string) error {
+	if _, err := q.Exec(ctx, "DELETE FROM pod_ips WHERE uid=$1", uid); err != nil {
+		return fmt.Errorf("release ip of pod %s: %w", uid, err)
+	}
+	return nil
+}
+
+// UsedIPs returns the addresses in use per node.
+func UsedIPs(ctx context.Context, q store.Querier) (map[string]map[string]bool, error) {
+	rows, err := q.Query(ctx, "SELECT ip, node FROM pod_ips")
+	if err != nil {
+		return nil, fmt.Errorf("list pod ips: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]bool{}
+	for rows.Next() {
+		var ip, node string
+		if err := rows.Scan(&ip, &node); err != nil {
+			return nil, err
+		}
+		if out[node] == nil {
+			out[node] = map[string]bool{}
+		}
+		out[node][ip] = true
+	}
+	return out, rows.Err()
+}
+
+// PodsOnNode lists the pods bound to node.
+func PodsOnNode(ctx context.Context, q store.Querier, node string) ([]*corev1.Pod, error) {
+	pods, err := Pods.List(ctx, q, store.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := pods[:0]
+	for _, p := range pods {
+		if p.GetSpec().GetNodeName() == node {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

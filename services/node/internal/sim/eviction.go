@@ -1,0 +1,65 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/podwarden/podwarden/services/node/internal/scheduler"
+)
+
+// DefaultGracePeriodSeconds is the grace of a pod without terminationGracePeriodSeconds.
+const DefaultGracePeriodSeconds = int64(30)
+
+// evict is the taint manager: a NoExecute taint the pod does not tolerate marks
+// it for deletion at once; a toleration with tolerationSeconds delays that
+// (from the taint's timeAdded). It returns true when the pod was marked now.
+func (s *step) evict() bool {
+	var evictAt time.Time
+	found := false
+	for _, taint := range s.node.GetSpec().GetTaints() {
+		if taint.GetEffect() != scheduler.EffectNoExecute {
+			continue
+		}
+		forever, seconds, tolerated := false, int64(-1), false
+		for _, t := range s.pod.GetSpec().GetTolerations() {
+			if !scheduler.ToleratesTaint(t, taint) {
+				continue
+			}
+			tolerated = true
+			if t.TolerationSeconds == nil {
+				forever = true
+				break
+			}
+			if seconds < 0 || t.GetTolerationSeconds() < seconds {
+				seconds = t.GetTolerationSeconds()
+			}
+		}
+		if forever {
+			continue
+		}
+		at := s.now
+		if tolerated {
+			added := s.scheduledAt()
+			if taint.GetTimeAdded() != nil {
+				added = taint.GetTimeAdded().AsTime()
+			}
+			at = added.Add(time.Duration(max(seconds, 0)) * time.Second)
+		}
+		if !found || at.Before(evictAt) {
+			evictAt, found = at, true
+		}
+	}
+	if !found {
+		return false
+	}
+	if s.now.Before(evictAt) {
+		s.at(evictAt)
+		return false
+	}
+	MarkDeleted(s.pod, GracePeriod(s.pod, nil), s.now)
+	s.events = append(s.events, Event{
+		Type: EventNormal, Reason: "TaintManagerEviction", Component: "taint-eviction-controller",
+		Message: fmt.Sprintf("Marking for deletion Pod %s/%s", s.pod.GetMetadata().GetNamespace(), s.pod.GetMetadata().GetName()),
+	})
+	return true
+}

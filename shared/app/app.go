@@ -1,0 +1,228 @@
+// Package app wires what every podwarden service runs: its Postgres schema, the
+// JetStream bus, the gRPC server, the NOTIFY listener, the outbox relay and leader
+// election. A service's Run builds an App, registers its gRPC servers, and calls
+// App.Run with the work only the leader does.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/podwarden/podwarden/shared/bus"
+	"github.com/podwarden/podwarden/shared/grpcserver"
+	"github.com/podwarden/podwarden/shared/leader"
+	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
+)
+
+// Config is what every service needs. Services embed it in their own Config.
+type Config struct {
+	// PostgresDSN of the database holding the service's schema.
+	PostgresDSN string
+	// NATSURL of the NATS server(s); NATSConn, when set, is used instead (in-process).
+	NATSURL  string
+	NATSConn *nats.Conn
+	// StreamReplicas of the JetStream streams (1 locally, 3 on a cluster).
+	StreamReplicas int
+	// GRPCAddr to listen on; Listener, when set, is used instead.
+	GRPCAddr string
+	Listener net.Listener
+	// ReplicaID identifies this replica in leader election (default hostname-pid).
+	ReplicaID string
+	// LeaseTTL of the leader lease (default 5s).
+	LeaseTTL time.Duration
+	// Resync is the period of the full resync of every controller (default 30s).
+	Resync time.Duration
+	// Workers per controller (default 4).
+	Workers int
+	Log     *slog.Logger
+}
+
+// FromEnv fills unset fields from PODWARDEN_* environment variables and defaults.
+func (c *Config) FromEnv(defaultGRPCAddr string) {
+	setStr := func(dst *string, env, def string) {
+		if *dst != "" {
+			return
+		}
+		if v := os.Getenv(env); v != "" {
+			*dst = v
+			return
+		}
+		*dst = def
+	}
+	setStr(&c.PostgresDSN, "PODWARDEN_POSTGRES_DSN", "")
+	setStr(&c.NATSURL, "PODWARDEN_NATS_URL", nats.DefaultURL)
+	setStr(&c.GRPCAddr, "PODWARDEN_GRPC_ADDR", defaultGRPCAddr)
+	setStr(&c.ReplicaID, "PODWARDEN_REPLICA_ID", "")
+	if c.StreamReplicas == 0 {
+		c.StreamReplicas, _ = strconv.Atoi(os.Getenv("PODWARDEN_STREAM_REPLICAS"))
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL, _ = time.ParseDuration(os.Getenv("PODWARDEN_LEASE_TTL"))
+	}
+	if c.Resync == 0 {
+		c.Resync, _ = time.ParseDuration(os.Getenv("PODWARDEN_RESYNC"))
+	}
+	if c.Log == nil {
+		c.Log = NewLogger(os.Getenv("PODWARDEN_LOG_LEVEL"))
+	}
+}
+
+// NewLogger returns a text slog logger at level ("debug", "info" (default), "warn", "error").
+func NewLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil || level == "" {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func (c *Config) defaults() {
+	if c.ReplicaID == "" {
+		h, _ := os.Hostname()
+		c.ReplicaID = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	if c.Resync <= 0 {
+		c.Resync = 30 * time.Second
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Validate reports missing settings.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.PostgresDSN == "" {
+		errs = append(errs, errors.New("postgres DSN is required (PODWARDEN_POSTGRES_DSN)"))
+	}
+	if c.NATSURL == "" && c.NATSConn == nil {
+		errs = append(errs, errors.New("NATS URL is required (PODWARDEN_NATS_URL)"))
+	}
+	if c.GRPCAddr == "" && c.Listener == nil {
+		errs = append(errs, errors.New("gRPC address is required (PODWARDEN_GRPC_ADDR)"))
+	}
+	return errors.Join(errs...)
+}
+
+// App is a started service skeleton.
+type App struct {
+	Name   string
+	Config Config
+	DB     *store.DB
+	Bus    *bus.Bus
+	GRPC   *grpcserver.Server
+	Log    *slog.Logger
+	Relay  *bus.Relay
+	Leader *leader.Elector
+	// Watch wakes watch streams on every committed change (fed by Run).
+	Watch *watch.Hub
+}
+
+// New opens the service's schema (applying migrations), connects to NATS, declares
+// the streams and builds the gRPC server. Close it when Run returns.
+func New(ctx context.Context, name string, cfg Config, migrations fs.FS) (*App, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Log.With("service", name)
+	db, err := store.Open(ctx, cfg.PostgresDSN, name, migrations)
+	if err != nil {
+		return nil, err
+	}
+	var b *bus.Bus
+	if cfg.NATSConn != nil {
+		b, err = bus.New(cfg.NATSConn, log)
+	} else {
+		b, err = bus.Connect(cfg.NATSURL, "podwarden-"+name, log)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	b.Replicas = cfg.StreamReplicas
+	if err := b.EnsureStreams(ctx); err != nil {
+		db.Close()
+		if cfg.NATSConn == nil {
+			b.Close()
+		}
+		return nil, err
+	}
+	return &App{
+		Name: name, Config: cfg, DB: db, Bus: b, Log: log,
+		GRPC:   grpcserver.New(log),
+		Watch:  watch.NewHub(),
+		Relay:  bus.NewRelay(db, b, log),
+		Leader: &leader.Elector{DB: db, Name: name + "-controllers", Identity: cfg.ReplicaID, TTL: cfg.LeaseTTL, Log: log},
+	}, nil
+}
+
+// Close releases the database and the NATS connection (unless it was given).
+func (a *App) Close() {
+	a.DB.Close()
+	if a.Config.NATSConn == nil {
+		a.Bus.Close()
+	}
+}
+
+// Run serves gRPC, listens for the schema's notifications (calling onObject with the
+// "kind/namespace/name" payloads, or "" after a reconnect), and runs lead plus the
+// outbox relay while this replica is the leader. It returns when ctx ends.
+func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(ctx context.Context)) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if a.Config.Listener != nil {
+			return a.GRPC.ServeListener(ctx, a.Config.Listener)
+		}
+		return a.GRPC.Serve(ctx, a.Config.GRPCAddr)
+	})
+	g.Go(func() error {
+		a.DB.Listen(ctx, a.Log, func(channel, payload string) {
+			switch channel {
+			case store.OutboxChannel:
+				a.Relay.Wake()
+			default:
+				a.Watch.Notify(payload)
+				if onObject != nil {
+					onObject(payload)
+				}
+			}
+		}, "objects", store.OutboxChannel)
+		return nil
+	})
+	g.Go(func() error {
+		a.Leader.Run(ctx, func(ctx context.Context) {
+			done := make(chan struct{})
+			go func() { a.Relay.Run(ctx); close(done) }()
+			if lead != nil {
+				lead(ctx)
+			}
+			<-done
+		})
+		return nil
+	})
+	a.Log.Info("serving", "grpc", a.addr(), "replica", a.Config.ReplicaID)
+	return g.Wait()
+}
+
+func (a *App) addr() string {
+	if a.Config.Listener != nil {
+		return a.Config.Listener.Addr().String()
+	}
+	return a.Config.GRPCAddr
+}

@@ -1,0 +1,98 @@
+package defaults
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/types/known/structpb"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Quantity parses a quantity carried as a google.protobuf.Value the way
+// Kubernetes decodes a resource.Quantity from JSON: a string ("100m", "1Gi",
+// " 2 ") or a number (1, 0.5) is parsed with resource.ParseQuantity, null (or a
+// nil value) is the zero quantity, anything else fails with
+// resource.ErrFormatWrong.
+func Quantity(v *structpb.Value) (resource.Quantity, error) {
+	if v == nil {
+		return resource.Quantity{}, nil
+	}
+	switch k := v.GetKind().(type) {
+	case nil, *structpb.Value_NullValue:
+		return resource.Quantity{}, nil
+	case *structpb.Value_StringValue:
+		return resource.ParseQuantity(strings.TrimSpace(k.StringValue))
+	case *structpb.Value_NumberValue:
+		f := k.NumberValue
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return resource.Quantity{}, resource.ErrFormatWrong
+		}
+		return resource.ParseQuantity(strconv.FormatFloat(f, 'f', -1, 64))
+	default:
+		return resource.Quantity{}, resource.ErrFormatWrong
+	}
+}
+
+// MilliValue is the quantity in thousandths (CPU millicores); 0 when v does
+// not parse (validation rejects such values first).
+func MilliValue(v *structpb.Value) int64 {
+	q, err := Quantity(v)
+	if err != nil {
+		return 0
+	}
+	return q.MilliValue()
+}
+
+// Value is the quantity rounded up to an integer (bytes for memory); 0 when v
+// does not parse.
+func Value(v *structpb.Value) int64 {
+	q, err := Quantity(v)
+	if err != nil {
+		return 0
+	}
+	return q.Value()
+}
+
+// QuantityValue renders q in Kubernetes' canonical form as a string Value
+// ("500m", "1Gi", "1").
+func QuantityValue(q resource.Quantity) *structpb.Value {
+	return structpb.NewStringValue(q.String())
+}
+
+// ResourceList parses a map of quantities (limits, requests, allocatable).
+// The error names the first bad key in sorted order.
+func ResourceList(m map[string]*structpb.Value) (map[string]resource.Quantity, error) {
+	out := make(map[string]resource.Quantity, len(m))
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		q, err := Quantity(m[k])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = q
+	}
+	return out, nil
+}
+
+// NormalizeQuantities rewrites every parsable quantity of m in canonical
+// string form (1 -> "1", 0.5 -> "500m", "1000m" -> "1"), as Kubernetes shows
+// them on read. Values that do not parse are left for validation to reject.
+func NormalizeQuantities(m map[string]*structpb.Value) {
+	for k, v := range m {
+		if v == nil {
+			continue
+		}
+		q, err := Quantity(v)
+		if err != nil {
+			continue
+		}
+		m[k] = QuantityValue(q)
+	}
+}
