@@ -121,6 +121,7 @@ func (r *Resource[T]) invalid(obj T, errs field.ErrorList) error {
 // Create validates, defaults and stores a new object.
 func (r *Resource[T]) Create(ctx context.Context, ns string, obj T, dryRun []string) (T, error) {
 	var zero T
+	obj = proto.Clone(obj).(T)
 	if err := r.checkTypeAndNamespace(obj, ns); err != nil {
 		return zero, err
 	}
@@ -251,6 +252,7 @@ func (r *Resource[T]) UpdateStatus(ctx context.Context, ns, name string, obj T) 
 
 func (r *Resource[T]) update(ctx context.Context, ns, name string, obj T, dryRun []string, status bool) (T, error) {
 	var zero T
+	obj = proto.Clone(obj).(T)
 	if err := r.checkTypeAndNamespace(obj, ns); err != nil {
 		return zero, err
 	}
@@ -333,7 +335,7 @@ func (r *Resource[T]) Delete(ctx context.Context, ns, name string, policy string
 	if policy == "" {
 		policy = opts.GetPropagationPolicy()
 	}
-	if policy == "" && opts.OrphanDependents != nil && opts.GetOrphanDependents() {
+	if policy == "" && opts.GetOrphanDependents() {
 		policy = Orphan
 	}
 	if policy == "" {

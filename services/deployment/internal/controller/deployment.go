@@ -203,6 +203,7 @@ func (c *Controller) collectGarbage(ctx context.Context, _ string) error {
 				return err
 			}
 		}
-		return nil
+		_, err = tx.Exec(ctx, "DELETE FROM pod_tombstones WHERE deleted_at < now() - interval '1 hour'")
+		return err
 	})
 }

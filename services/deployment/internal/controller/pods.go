@@ -102,7 +102,14 @@ func applyPodEvent(ctx context.Context, tx pgx.Tx, ev *eventsv1.PodEvent) ([]own
 	cur, err := kinds.Pods.GetForUpdate(ctx, tx, m.GetNamespace(), m.GetName())
 	if errors.Is(err, store.ErrNotFound) {
 		if ev.GetType() == eventsv1.PodEvent_TYPE_DELETED {
-			return woken, nil
+			return woken, tombstone(ctx, tx, m.GetUid())
+		}
+		var dead int
+		err := tx.QueryRow(ctx, "SELECT 1 FROM pod_tombstones WHERE uid=$1", m.GetUid()).Scan(&dead)
+		if err == nil {
+			return woken, nil // a late event about a pod already deleted
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, err
 		}
 		// A pod this view does not hold: keep it only if it is unowned (a candidate
 		// for adoption) or its owner is one of ours.
@@ -118,7 +125,7 @@ func applyPodEvent(ctx context.Context, tx pgx.Tx, ev *eventsv1.PodEvent) ([]own
 		np := proto.Clone(p).(*corev1.Pod)
 		np.Metadata.ResourceVersion = ""
 		setObservedVersion(np, ev.GetVersion())
-		_, err := kinds.Pods.Create(ctx, tx, np)
+		_, err = kinds.Pods.Create(ctx, tx, np)
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return woken, nil
 		}
@@ -135,10 +142,10 @@ func applyPodEvent(ctx context.Context, tx pgx.Tx, ev *eventsv1.PodEvent) ([]own
 	}
 	if ev.GetType() == eventsv1.PodEvent_TYPE_DELETED {
 		_, err := kinds.Pods.Delete(ctx, tx, m.GetNamespace(), m.GetName(), m.GetUid())
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
 		}
-		return woken, err
+		return woken, tombstone(ctx, tx, m.GetUid())
 	}
 	cur.Status = p.GetStatus()
 	if cur.Spec == nil {
@@ -154,6 +161,11 @@ func applyPodEvent(ctx context.Context, tx pgx.Tx, ev *eventsv1.PodEvent) ([]own
 	cur.Metadata.ResourceVersion = ""
 	_, err = kinds.Pods.Update(ctx, tx, cur)
 	return woken, err
+}
+
+func tombstone(ctx context.Context, tx pgx.Tx, uid string) error {
+	_, err := tx.Exec(ctx, "INSERT INTO pod_tombstones (uid) VALUES ($1) ON CONFLICT DO NOTHING", uid)
+	return err
 }
 
 // createPod stores a pod of the view and, in the same transaction, the command that

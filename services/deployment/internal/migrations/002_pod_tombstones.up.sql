@@ -1,0 +1,6 @@
+-- Pods reported DELETED: a late or redelivered older event about them must not bring
+-- them back into the pod view. Trimmed after an hour by garbage collection.
+CREATE TABLE IF NOT EXISTS pod_tombstones (
+    uid        text        PRIMARY KEY,
+    deleted_at timestamptz NOT NULL DEFAULT now()
+);
