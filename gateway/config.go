@@ -1,7 +1,3 @@
-// Package gateway is podwarden's REST facade: Kubernetes' API paths, bodies and
-// errors, turned into gRPC calls on the backend services (grpc-gateway), plus the
-// pieces kube-apiserver has that a gRPC mapping cannot express: PATCH, ?watch=true
-// on list paths, events merged from every service, namespaces, discovery, health.
 package gateway
 
 import (

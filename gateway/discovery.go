@@ -6,7 +6,11 @@ import (
 	"net/http"
 	goruntime "runtime"
 	"slices"
+	"strings"
+	"sync"
 
+	openapiv2 "github.com/google/gnostic-models/openapiv2"
+	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
 
 	"github.com/podwarden/podwarden/proto/openapi"
@@ -93,25 +97,16 @@ func (d *discovery) groups() []apiGroup {
 		v := groupVersionForDiscovery{GroupVersion: gv, Version: version}
 		out = append(out, apiGroup{Kind: "APIGroup", APIVersion: "v1", Name: group, Versions: []groupVersionForDiscovery{v}, PreferredVersion: v})
 	}
-	slices.SortFunc(out, func(a, b apiGroup) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b apiGroup) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
 func splitGroupVersion(gv string) (group, version string, ok bool) {
-	for i := range len(gv) {
-		if gv[i] == '/' {
-			return gv[:i], gv[i+1:], true
-		}
+	group, version, ok = strings.Cut(gv, "/")
+	if !ok {
+		return "", gv, false
 	}
-	return "", gv, false
+	return group, version, true
 }
 
 type groupVersionForDiscovery struct {
@@ -206,11 +201,65 @@ func (g *gateway) version(w http.ResponseWriter, r *http.Request, _ map[string]s
 	})
 }
 
-// openAPI serves GET /openapi/v2: the document generated from the protos.
+// mimeOpenAPIv2Proto asks for the protobuf form of an OpenAPI v2 document
+// (gnostic's openapi_v2.Document), which kubectl reads to validate manifests.
+// Like kube-apiserver, the gateway labels the answer application/octet-stream
+// (the requested type does not parse as a media type).
+const mimeOpenAPIv2Proto = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+
+// openAPIProto is the embedded document in protobuf form, built once.
+// protoc-gen-openapiv2 writes {"type": "object", "$ref": ...} for message
+// fields, which kubectl's schema reader rejects ("definition reference can't
+// have a type"): a reference keeps only its $ref here.
+var openAPIProto = sync.OnceValues(func() ([]byte, error) {
+	var doc any
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		return nil, fmt.Errorf("parse the OpenAPI document: %w", err)
+	}
+	clean, err := json.Marshal(dropTypeBesideRef(doc))
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := openapiv2.ParseDocument(clean)
+	if err != nil {
+		return nil, fmt.Errorf("parse the OpenAPI document: %w", err)
+	}
+	return proto.Marshal(parsed)
+})
+
+// dropTypeBesideRef removes "type" from every schema that has a "$ref".
+func dropTypeBesideRef(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if _, ok := v["$ref"]; ok {
+			delete(v, "type")
+		}
+		for k, e := range v {
+			v[k] = dropTypeBesideRef(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = dropTypeBesideRef(e)
+		}
+	}
+	return v
+}
+
+// openAPI serves GET /openapi/v2: the document generated from the protos, as
+// JSON, or as protobuf when asked (kubectl).
 func (g *gateway) openAPI(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-	w.Header().Set("Content-Type", mimeJSON)
+	body, ct := openapi.JSON, mimeJSON
+	if strings.Contains(strings.Join(r.Header.Values("Accept"), ","), "application/com.github.proto-openapi.spec.v2") {
+		b, err := openAPIProto()
+		if err != nil {
+			g.writeError(w, r, newAPIError(ReasonInternalError, err.Error()))
+			return
+		}
+		body, ct = b, "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(openapi.JSON)
+	_, _ = w.Write(body)
 }
 
 // writeValue answers a plain Go value as JSON (or YAML when asked).

@@ -84,6 +84,8 @@ func codeReason(c codes.Code) (string, int) {
 		return ReasonServiceUnavailable, http.StatusServiceUnavailable
 	case codes.DeadlineExceeded:
 		return ReasonTimeout, http.StatusGatewayTimeout
+	case codes.Unimplemented: // a backend without that method
+		return ReasonMethodNotAllowed, http.StatusMethodNotAllowed
 	default:
 		return ReasonInternalError, http.StatusInternalServerError
 	}
@@ -141,11 +143,12 @@ func statusFromError(err error) *corev1.Status {
 	return statusFromGRPC(status.Convert(err))
 }
 
-// statusFromGRPC reads a backend's error: the reason and the object it is about
-// from an errdetails.ErrorInfo (Reason = Kubernetes StatusReason, Metadata group,
-// kind, name, uid), the causes of an Invalid from an errdetails.BadRequest (one
+// statusFromGRPC reads a backend's error, as shared/apierr encodes it: the
+// reason and the object it is about from an errdetails.ErrorInfo of domain
+// podwarden.io (Reason = Kubernetes StatusReason, Metadata group, kind, name,
+// uid), the causes of an Invalid from an errdetails.BadRequest (one
 // FieldViolation per cause: Field, Description = message, Reason = cause type).
-// Without an ErrorInfo (or with an unknown reason) the gRPC code decides.
+// Without such an ErrorInfo (or with an unknown reason) the gRPC code decides.
 func statusFromGRPC(st *status.Status) *corev1.Status {
 	var (
 		info *errdetails.ErrorInfo
@@ -154,7 +157,7 @@ func statusFromGRPC(st *status.Status) *corev1.Status {
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
-			if info == nil {
+			if info == nil && d.GetDomain() == ErrorDomain {
 				info = d
 			}
 		case *errdetails.BadRequest:
@@ -170,9 +173,6 @@ func statusFromGRPC(st *status.Status) *corev1.Status {
 		}
 	}
 	s := failureStatus(code, reason, st.Message())
-	if st.Code() == codes.OK { // a nil error should never get here; be explicit
-		s.Message = "unexpected empty error"
-	}
 	var details corev1.StatusDetails
 	if md := info.GetMetadata(); md != nil {
 		details.Name = md["name"]

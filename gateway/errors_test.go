@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
@@ -64,9 +65,15 @@ func TestStatusFromError(t *testing.T) {
 		"bare Unavailable":        {err: status.Error(codes.Unavailable, "x"), wantCode: 503, wantReason: ReasonServiceUnavailable},
 		"bare DeadlineExceeded":   {err: status.Error(codes.DeadlineExceeded, "x"), wantCode: 504, wantReason: ReasonTimeout},
 		"bare Internal":           {err: status.Error(codes.Internal, "x"), wantCode: 500, wantReason: ReasonInternalError},
-		"bare Unknown":            {err: status.Error(codes.Unknown, "x"), wantCode: 500, wantReason: ReasonInternalError},
-		"plain Go error":          {err: errors.New("x"), wantCode: 500, wantReason: ReasonInternalError},
-		"gateway error":           {err: newAPIError(ReasonRequestEntityTooLarge, "x"), wantCode: 413, wantReason: ReasonRequestEntityTooLarge},
+		"bare Unimplemented":      {err: status.Error(codes.Unimplemented, "x"), wantCode: 405, wantReason: ReasonMethodNotAllowed},
+		"foreign ErrorInfo domain": {
+			err:        mustWithDetails(status.New(codes.NotFound, "x"), &errdetails.ErrorInfo{Reason: ReasonInvalid, Domain: "googleapis.com"}),
+			wantCode:   404,
+			wantReason: ReasonNotFound,
+		},
+		"bare Unknown":   {err: status.Error(codes.Unknown, "x"), wantCode: 500, wantReason: ReasonInternalError},
+		"plain Go error": {err: errors.New("x"), wantCode: 500, wantReason: ReasonInternalError},
+		"gateway error":  {err: newAPIError(ReasonRequestEntityTooLarge, "x"), wantCode: 413, wantReason: ReasonRequestEntityTooLarge},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -150,9 +157,17 @@ func TestBodyTooLarge(t *testing.T) {
 	// A body within the limit passes.
 	e.do(http.MethodPost, "/apis/apps/v1/namespaces/default/deployments", `{"metadata":{"name":"small"}}`, "Content-Type: application/json").
 		wantCode(t, http.StatusCreated)
-	if e.deploy.Updates != 0 || len(e.deploy.objs) != 1 {
-		t.Errorf("the large body reached the backend: %d objects", len(e.deploy.objs))
+	if n := e.deploy.count(); n != 1 {
+		t.Errorf("the large body reached the backend: %d objects", n)
 	}
+}
+
+func mustWithDetails(st *status.Status, d ...protoadapt.MessageV1) error {
+	s, err := st.WithDetails(d...)
+	if err != nil {
+		panic(err)
+	}
+	return s.Err()
 }
 
 func mustJSON(t *testing.T, v any) string {

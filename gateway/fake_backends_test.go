@@ -269,6 +269,18 @@ func (f *fakeDeployments) lastDelete() *deploymentv1.DeleteDeploymentRequest {
 	return f.Deletes[len(f.Deletes)-1]
 }
 
+func (f *fakeDeployments) updates() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.Updates
+}
+
+func (f *fakeDeployments) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.objs)
+}
+
 func (f *fakeDeployments) watchRequests() []*deploymentv1.WatchDeploymentsRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -139,41 +139,35 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 
 	var patchRoutes []patchRoute
 	if conn := backends.Deployment; conn != nil {
-		regs := []func() error{
-			func() error {
-				return deploymentv1.RegisterDeploymentServiceHandlerClient(ctx, g.mux, deploymentv1.NewDeploymentServiceClient(conn))
-			},
-			func() error {
-				return deploymentv1.RegisterReplicaSetServiceHandlerClient(ctx, g.mux, deploymentv1.NewReplicaSetServiceClient(conn))
-			},
-			func() error {
-				return deploymentv1.RegisterReplicationControllerServiceHandlerClient(ctx, g.mux, deploymentv1.NewReplicationControllerServiceClient(conn))
-			},
-		}
-		for _, reg := range regs {
-			if err := reg(); err != nil {
-				return nil, fmt.Errorf("register deployment backend routes: %w", err)
-			}
+		err := errors.Join(
+			deploymentv1.RegisterDeploymentServiceHandlerClient(ctx, g.mux, deploymentv1.NewDeploymentServiceClient(conn)),
+			deploymentv1.RegisterReplicaSetServiceHandlerClient(ctx, g.mux, deploymentv1.NewReplicaSetServiceClient(conn)),
+			deploymentv1.RegisterReplicationControllerServiceHandlerClient(ctx, g.mux, deploymentv1.NewReplicationControllerServiceClient(conn)),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("register deployment backend routes: %w", err)
 		}
 		patchRoutes = append(patchRoutes, deploymentPatchRoutes...)
 		g.discovery.add(deploymentResources...)
 	}
 	if conn := backends.Node; conn != nil {
-		if err := nodev1.RegisterNodeServiceHandlerClient(ctx, g.mux, nodev1.NewNodeServiceClient(conn)); err != nil {
+		err := errors.Join(
+			nodev1.RegisterNodeServiceHandlerClient(ctx, g.mux, nodev1.NewNodeServiceClient(conn)),
+			nodev1.RegisterPodServiceHandlerClient(ctx, g.mux, nodev1.NewPodServiceClient(conn)),
+		)
+		if err != nil {
 			return nil, fmt.Errorf("register node backend routes: %w", err)
-		}
-		if err := nodev1.RegisterPodServiceHandlerClient(ctx, g.mux, nodev1.NewPodServiceClient(conn)); err != nil {
-			return nil, fmt.Errorf("register pod backend routes: %w", err)
 		}
 		patchRoutes = append(patchRoutes, nodePatchRoutes...)
 		g.discovery.add(nodeResources...)
 	}
 	g.discovery.add(coreResources...)
 
-	handlePaths := []struct {
+	type route struct {
 		method, path string
 		h            runtime.HandlerFunc
-	}{
+	}
+	routes := []route{
 		{http.MethodGet, "/healthz", g.healthz},
 		{http.MethodGet, "/livez", g.healthz},
 		{http.MethodGet, "/readyz", g.readyz},
@@ -190,15 +184,12 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		{http.MethodPost, "/api/v1/namespaces", g.createNamespace},
 		{http.MethodGet, "/api/v1/namespaces/{name}", g.getNamespace},
 	}
-	for _, rt := range patchRoutes {
-		handlePaths = append(handlePaths, struct {
-			method, path string
-			h            runtime.HandlerFunc
-		}{http.MethodPatch, rt.pattern, g.patchHandler(rt)})
+	for _, pr := range patchRoutes {
+		routes = append(routes, route{method: http.MethodPatch, path: pr.pattern, h: g.patchHandler(pr)})
 	}
-	for _, hp := range handlePaths {
-		if err := g.mux.HandlePath(hp.method, hp.path, hp.h); err != nil {
-			return nil, fmt.Errorf("register %s %s: %w", hp.method, hp.path, err)
+	for _, rt := range routes {
+		if err := g.mux.HandlePath(rt.method, rt.path, rt.h); err != nil {
+			return nil, fmt.Errorf("register %s %s: %w", rt.method, rt.path, err)
 		}
 	}
 
@@ -206,6 +197,7 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	h = g.namespaces.track(h)
 	h = g.watchDispatch(h)
 	h = negotiate(h)
+	h = g.protobufBodies(h)
 	h = g.limitBody(h)
 	h = g.logRequests(h) // outermost: logs and recovers everything above
 	return h, nil
@@ -214,9 +206,15 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 // forwardResponse runs before a response is written: it answers 201 Created to a
 // create (grpc-gateway answers 200), and sends the headers of a server stream at
 // once (resp is nil there), so a watch client is not left waiting for the first
-// event to learn that the watch is established.
+// event to learn that the watch is established. A stream that ended before
+// sending headers (gRPC "trailers-only": the backend refused the watch) gets
+// no early 200: its error is answered as a plain Status with its own HTTP code.
 func forwardResponse(ctx context.Context, w http.ResponseWriter, resp proto.Message) error {
 	if resp == nil {
+		if md, ok := runtime.ServerMetadataFromContext(ctx); ok && md.HeaderMD == nil {
+			answerStreamErrorAsStatus(w)
+			return nil
+		}
 		w.Header().Set("Content-Type", mimeJSON)
 		w.WriteHeader(http.StatusOK)
 		if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {

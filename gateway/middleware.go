@@ -25,10 +25,21 @@ type statusWriter struct {
 	http.ResponseWriter
 	code    int
 	written int64
+
+	// errorEventAsStatus is set when a stream ended before it started: the
+	// ERROR event grpc-gateway writes next becomes a plain Status body, with
+	// the Status's code (see answerStreamErrorAsStatus).
+	errorEventAsStatus bool
+	pendingCode        int
+	skipNewline        bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code != 0 {
+		return
+	}
+	if w.errorEventAsStatus {
+		w.pendingCode = code
 		return
 	}
 	w.code = code
@@ -36,6 +47,28 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.errorEventAsStatus {
+		w.errorEventAsStatus = false
+		if status, code, ok := errorEventStatus(b); ok {
+			w.WriteHeader(code)
+			w.skipNewline = true
+			if _, err := w.write(status); err != nil {
+				return 0, err
+			}
+			return len(b), nil
+		}
+		if w.pendingCode != 0 {
+			w.WriteHeader(w.pendingCode)
+		}
+	}
+	if w.skipNewline && bytes.Equal(b, []byte("\n")) {
+		w.skipNewline = false
+		return len(b), nil
+	}
+	return w.write(b)
+}
+
+func (w *statusWriter) write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
@@ -141,6 +174,10 @@ func (g *gateway) limitBody(next http.Handler) http.Handler {
 // kube-apiserver's.
 func negotiate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/openapi/") { // negotiated by openAPI itself
+			next.ServeHTTP(w, r)
+			return
+		}
 		accept := mimeJSON
 		if wantsYAML(r.Header.Values("Accept")) && !isWatchPath(r.URL.Path) {
 			accept = mimeYAML

@@ -266,7 +266,7 @@ func (w *numberWriter) copyValue(tok json.Token) error {
 func writeJSONString(out *bytes.Buffer, s string) {
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
+	_ = enc.Encode(s)           // a string always encodes
 	out.Truncate(out.Len() - 1) // Encode appends a newline
 }
 

@@ -12,8 +12,8 @@ import (
 	"net/url"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	"sigs.k8s.io/yaml"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"

@@ -125,8 +125,8 @@ func TestPatchWithoutChangeStillAnswersTheObject(t *testing.T) {
 	if get(r.object(t), "metadata", "name") != "nginx" {
 		t.Errorf("answer %s", r.body)
 	}
-	if e.deploy.Updates != 0 {
-		t.Errorf("a no-op patch wrote %d times", e.deploy.Updates)
+	if n := e.deploy.updates(); n != 0 {
+		t.Errorf("a no-op patch wrote %d times", n)
 	}
 }
 
@@ -138,10 +138,10 @@ func TestPatchErrors(t *testing.T) {
 		code                    int
 		reason                  string
 	}{
-		"missing object":      {"/apis/apps/v1/namespaces/default/deployments/nope", mergePatchType, `{}`, http.StatusNotFound, ReasonNotFound},
-		"unsupported type":    {nginxPath, "application/apply-patch+yaml", `{}`, http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType},
-		"not an object":       {nginxPath, mergePatchType, `[1]`, http.StatusBadRequest, ReasonBadRequest},
-		"unknown field added": {nginxPath, mergePatchType, `{"spec":{"replicaz":1}}`, http.StatusBadRequest, ReasonBadRequest},
+		"missing object":      {path: "/apis/apps/v1/namespaces/default/deployments/nope", contentType: mergePatchType, body: `{}`, code: http.StatusNotFound, reason: ReasonNotFound},
+		"unsupported type":    {path: nginxPath, contentType: "application/apply-patch+yaml", body: `{}`, code: http.StatusUnsupportedMediaType, reason: ReasonUnsupportedMediaType},
+		"not an object":       {path: nginxPath, contentType: mergePatchType, body: `[1]`, code: http.StatusBadRequest, reason: ReasonBadRequest},
+		"unknown field added": {path: nginxPath, contentType: mergePatchType, body: `{"spec":{"replicaz":1}}`, code: http.StatusBadRequest, reason: ReasonBadRequest},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

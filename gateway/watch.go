@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -103,3 +104,39 @@ func (w *quietEndWriter) Write(b []byte) (int, error) {
 }
 
 func (w *quietEndWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// answerStreamErrorAsStatus finds the request's statusWriter under w and makes
+// it answer the coming ERROR event as a plain Status with the Status's code,
+// the way kube-apiserver refuses a watch (400 for a bad selector, 404, ...).
+func answerStreamErrorAsStatus(w http.ResponseWriter) {
+	for {
+		if sw, ok := w.(*statusWriter); ok {
+			if sw.code == 0 {
+				sw.errorEventAsStatus = true
+			}
+			return
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = u.Unwrap()
+	}
+}
+
+// errorEventStatus extracts the Status of a {"type":"ERROR","object":...} event.
+func errorEventStatus(b []byte) (status []byte, code int, ok bool) {
+	if !bytes.HasPrefix(b, errorEventPrefix) {
+		return nil, 0, false
+	}
+	var ev struct {
+		Object json.RawMessage `json:"object"`
+	}
+	var st struct {
+		Code int `json:"code"`
+	}
+	if json.Unmarshal(b, &ev) != nil || json.Unmarshal(ev.Object, &st) != nil || st.Code == 0 {
+		return nil, 0, false
+	}
+	return ev.Object, st.Code, true
+}

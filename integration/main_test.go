@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"flag"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 var bins map[string]string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	if testing.Short() {
 		// The end-to-end tests need the binaries, Postgres and NATS.
 		os.Exit(0)

@@ -34,7 +34,7 @@ var Services = []string{"node", "deployment"}
 var packages = map[string]string{
 	"node":       "./services/node",
 	"deployment": "./services/deployment",
-	"gateway":    "./gateway/cmd",
+	"gateway":    "./gateway/cmd/gateway",
 }
 
 // RepoRoot finds the workspace root (the folder with go.work) above the working directory.
@@ -225,7 +225,7 @@ func (s *System) env(name string, replica int) []string {
 		"PODWARDEN_NATS_URL="+s.NATS.URL,
 		"PODWARDEN_GRPC_ADDR="+s.Addrs[name],
 		fmt.Sprintf("PODWARDEN_REPLICA_ID=%s-%d", name, replica),
-		fmt.Sprintf("PODWARDEN_NODES=%d", s.opts.Nodes),
+		fmt.Sprintf("PODWARDEN_SIM_NODES=%d", s.opts.Nodes),
 		"PODWARDEN_LOG_LEVEL=info",
 		"PODWARDEN_LEASE_TTL=2s",
 		"PODWARDEN_SIM_SCHEDULE_DELAY=0s", "PODWARDEN_SIM_START_DELAY=0s",

@@ -1,7 +1,9 @@
 package devenv
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -66,4 +68,30 @@ func StartNATS(cfg NATSConfig) (*NATS, error) {
 func (n *NATS) Stop() {
 	n.Server.Shutdown()
 	n.Server.WaitForShutdown()
+}
+
+// WaitHTTP polls url until it answers 200 or the timeout passes.
+func WaitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %v", url, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,9 @@ import (
 
 func main() {
 	if err := run(); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
 	}
@@ -33,7 +37,7 @@ func run() error {
 		logLevel string
 	)
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.StringVar(&cfg.ListenAddr, "listen", env("PODWARDEN_GATEWAY_LISTEN", def.ListenAddr), "HTTP listen address [PODWARDEN_GATEWAY_LISTEN]")
+	fs.StringVar(&cfg.ListenAddr, "http-addr", env("PODWARDEN_HTTP_ADDR", def.ListenAddr), "HTTP listen address [PODWARDEN_HTTP_ADDR]")
 	fs.StringVar(&cfg.DeploymentAddr, "deployment-addr", env("PODWARDEN_DEPLOYMENT_ADDR", def.DeploymentAddr), "deployment service gRPC address [PODWARDEN_DEPLOYMENT_ADDR]")
 	fs.StringVar(&cfg.StatefulSetAddr, "statefulset-addr", env("PODWARDEN_STATEFULSET_ADDR", def.StatefulSetAddr), "statefulset service gRPC address, e.g. "+gateway.DefaultStatefulSetAddr+" [PODWARDEN_STATEFULSET_ADDR]")
 	fs.StringVar(&cfg.DaemonSetAddr, "daemonset-addr", env("PODWARDEN_DAEMONSET_ADDR", def.DaemonSetAddr), "daemonset service gRPC address, e.g. "+gateway.DefaultDaemonSetAddr+" [PODWARDEN_DAEMONSET_ADDR]")

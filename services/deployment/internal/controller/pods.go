@@ -190,7 +190,7 @@ func deletePod(ctx context.Context, tx pgx.Tx, p *corev1.Pod, now time.Time) err
 	if _, err := kinds.Pods.Update(ctx, tx, p); err != nil {
 		return fmt.Errorf("mark pod %s/%s deleted: %w", p.Metadata.Namespace, p.Metadata.Name, err)
 	}
-	cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_DELETE, Pod: p}
+	cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_DELETE, Pod: ForNode(p)}
 	return store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), "Pod/"+p.Metadata.Uid+"/delete", cmd)
 }
 
@@ -200,8 +200,22 @@ func updatePodOwners(ctx context.Context, tx pgx.Tx, p *corev1.Pod, now time.Tim
 	if _, err := kinds.Pods.Update(ctx, tx, p); err != nil {
 		return err
 	}
-	cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_UPDATE, Pod: p}
+	cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_UPDATE, Pod: ForNode(p)}
 	return store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), fmt.Sprintf("Pod/%s/update/%d", p.Metadata.Uid, now.UnixNano()), cmd)
+}
+
+// ForNode is the pod as the node service should see it: without this view's
+// bookkeeping annotation.
+func ForNode(p *corev1.Pod) *corev1.Pod {
+	if _, ok := p.GetMetadata().GetAnnotations()[observedVersionKey]; !ok {
+		return p
+	}
+	c := proto.Clone(p).(*corev1.Pod)
+	delete(c.Metadata.Annotations, observedVersionKey)
+	if len(c.Metadata.Annotations) == 0 {
+		c.Metadata.Annotations = nil
+	}
+	return c
 }
 
 // claimPods is Kubernetes' ClaimPods: it returns the pods owner controls after

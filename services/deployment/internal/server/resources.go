@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/services/deployment/internal/controller"
 	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/bus"
@@ -131,7 +132,7 @@ func OrphanPods(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now ti
 		if _, err := kinds.Pods.Update(ctx, tx, p); err != nil {
 			return apierr.Internal(err)
 		}
-		cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_UPDATE, Pod: p}
+		cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_UPDATE, Pod: controller.ForNode(p)}
 		msgID := fmt.Sprintf("Pod/%s/update/%d", p.Metadata.Uid, now.UnixNano())
 		if err := store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), msgID, cmd); err != nil {
 			return apierr.Internal(err)

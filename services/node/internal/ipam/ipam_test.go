@@ -15,12 +15,12 @@ func TestAllocate(t *testing.T) {
 		wantErr error
 	}{
 		"first address skips network and gateway": {cidr: "10.244.1.0/24", want: "10.244.1.2"},
-		"skips used":                              {cidr: "10.244.1.0/24", used: map[string]bool{"10.244.1.2": true, "10.244.1.3": true}, want: "10.244.1.4"},
-		"round robin after last":                  {cidr: "10.244.1.0/24", last: "10.244.1.7", want: "10.244.1.8"},
-		"wraps before broadcast":                  {cidr: "10.244.1.0/24", last: "10.244.1.254", want: "10.244.1.2"},
-		"last outside the range is ignored":       {cidr: "10.244.1.0/24", last: "10.244.2.9", want: "10.244.1.2"},
-		"unmasked cidr":                           {cidr: "10.244.1.7/24", want: "10.244.1.2"},
-		"exhausted":                               {cidr: "10.0.0.0/30", used: map[string]bool{"10.0.0.2": true}, wantErr: ErrExhausted},
+		"skips used":                        {cidr: "10.244.1.0/24", used: map[string]bool{"10.244.1.2": true, "10.244.1.3": true}, want: "10.244.1.4"},
+		"round robin after last":            {cidr: "10.244.1.0/24", last: "10.244.1.7", want: "10.244.1.8"},
+		"wraps before broadcast":            {cidr: "10.244.1.0/24", last: "10.244.1.254", want: "10.244.1.2"},
+		"last outside the range is ignored": {cidr: "10.244.1.0/24", last: "10.244.2.9", want: "10.244.1.2"},
+		"unmasked cidr":                     {cidr: "10.244.1.7/24", want: "10.244.1.2"},
+		"exhausted":                         {cidr: "10.0.0.0/30", used: map[string]bool{"10.0.0.2": true}, wantErr: ErrExhausted},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

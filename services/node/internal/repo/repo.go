@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/store"
@@ -35,13 +36,9 @@ const (
 	ComponentNodeCtl   = "node-controller"
 )
 
-// Event is a Kubernetes event to record about the object being written.
-type Event struct {
-	Type, Reason, Message string
-	FieldPath             string
-	// Component reporting it (default: kubelet).
-	Component string
-}
+// Event is a Kubernetes event to record about the object being written
+// (Component defaults to kubelet).
+type Event = sim.Event
 
 // OwnerKind is the kind of the pod's controller ownerReference ("" for bare pods).
 func OwnerKind(p *corev1.Pod) string {
@@ -182,6 +179,18 @@ func Known(ctx context.Context, q store.Querier, uid string) (bool, error) {
 		return false, fmt.Errorf("look up pod uid %s: %w", uid, err)
 	}
 	return true, nil
+}
+
+// CreateCheck tells, in one round trip, whether a pod uid is known (stored or
+// deleted) and whether namespace/name is taken.
+func CreateCheck(ctx context.Context, q store.Querier, uid, namespace, name string) (known, taken bool, err error) {
+	err = q.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM objects WHERE kind='Pod' AND uid=$1) OR EXISTS (SELECT 1 FROM pod_tombstones WHERE uid=$1),
+		EXISTS (SELECT 1 FROM objects WHERE kind='Pod' AND namespace=$2 AND name=$3)`, uid, namespace, name).Scan(&known, &taken)
+	if err != nil {
+		return false, false, fmt.Errorf("look up pod %s/%s (%s): %w", namespace, name, uid, err)
+	}
+	return known, taken, nil
 }
 
 // Tombstone remembers a deleted pod uid.

@@ -37,25 +37,78 @@ const (
 // node fits. A preset spec.nodeName is honoured when that node exists, as the
 // kubelet would run it; otherwise the pod waits for the node.
 func Schedule(pod *corev1.Pod, nodes []*nodev1.Node, podsByNode map[string][]*corev1.Pod) (node string, reason string) {
+	return NewSnapshot(nodes, podsByNode).Schedule(pod)
+}
+
+// nodeInfo is a node with the sums of what its live pods request.
+type nodeInfo struct {
+	node      *nodev1.Node
+	alloc     Resources
+	requested Resources // for the filter: what pods request
+	nonZero   Resources // for scoring: with the default requests
+	pods      int
+	owners    map[string]int // live pods per controller uid
+}
+
+func (ni *nodeInfo) add(p *corev1.Pod) {
+	if IsTerminal(p) {
+		return
+	}
+	ni.requested.add(PodRequests(p))
+	ni.nonZero.add(podRequests(p, true))
+	ni.pods++
+	if uid := ControllerUID(p); uid != "" {
+		ni.owners[uid]++
+	}
+}
+
+// Snapshot is the scheduler's view of the fleet for a pass: Schedule pods one
+// after another and Assume each placement so the next decision sees it.
+type Snapshot struct {
+	nodes  []*nodeInfo
+	byName map[string]*nodeInfo
+}
+
+// NewSnapshot sums the requests of the bound pods per node once.
+func NewSnapshot(nodes []*nodev1.Node, podsByNode map[string][]*corev1.Pod) *Snapshot {
+	s := &Snapshot{byName: map[string]*nodeInfo{}}
+	for _, n := range nodes {
+		ni := &nodeInfo{node: n, alloc: Allocatable(n), requested: Resources{}, nonZero: Resources{}, owners: map[string]int{}}
+		for _, p := range podsByNode[n.GetMetadata().GetName()] {
+			ni.add(p)
+		}
+		s.nodes = append(s.nodes, ni)
+		s.byName[n.GetMetadata().GetName()] = ni
+	}
+	return s
+}
+
+// Assume accounts pod as bound to node.
+func (s *Snapshot) Assume(pod *corev1.Pod, node string) {
+	if ni := s.byName[node]; ni != nil {
+		ni.add(pod)
+	}
+}
+
+// Schedule is Schedule against the snapshot (it does not Assume).
+func (s *Snapshot) Schedule(pod *corev1.Pod) (node string, reason string) {
 	if want := pod.GetSpec().GetNodeName(); want != "" {
-		for _, n := range nodes {
-			if n.GetMetadata().GetName() == want {
-				return want, ""
-			}
+		if _, ok := s.byName[want]; ok {
+			return want, ""
 		}
 		return "", fmt.Sprintf("node %q not found", want)
 	}
-	if len(nodes) == 0 {
+	if len(s.nodes) == 0 {
 		return "", ErrNoNodesAvailable
 	}
 	req := PodRequests(pod)
-	var feasible []*nodev1.Node
+	var feasible []*nodeInfo
 	reasons := map[string]int{}
 	preemption := map[string]int{}
-	for _, n := range nodes {
-		why, resolvable := filter(pod, req, n, podsByNode[n.GetMetadata().GetName()])
+	for _, ni := range s.nodes {
+		why, resolvable := filter(pod, req, ni)
 		if len(why) == 0 {
-			feasible = append(feasible, n)
+			feasible = append(feasible, ni)
 			continue
 		}
 		for _, r := range why {
@@ -68,9 +121,9 @@ func Schedule(pod *corev1.Pod, nodes []*nodev1.Node, podsByNode map[string][]*co
 		}
 	}
 	if len(feasible) == 0 {
-		return "", fitError(len(nodes), reasons, preemption)
+		return "", fitError(len(s.nodes), reasons, preemption)
 	}
-	return pickBest(pod, feasible, podsByNode), ""
+	return pickBest(pod, feasible), ""
 }
 
 // fitError renders Kubernetes' FitError.Error: the sorted histogram of filter
@@ -93,7 +146,8 @@ func histogram(m map[string]int) string {
 // filter runs the filters in the default profile's order and returns the
 // reasons of the first failing one; resolvable is true when only resources
 // were missing (preemption could help in principle).
-func filter(pod *corev1.Pod, req Resources, node *nodev1.Node, pods []*corev1.Pod) (reasons []string, resolvable bool) {
+func filter(pod *corev1.Pod, req Resources, ni *nodeInfo) (reasons []string, resolvable bool) {
+	node := ni.node
 	tolerations := pod.GetSpec().GetTolerations()
 	if node.GetSpec().GetUnschedulable() &&
 		!Tolerates(tolerations, &corev1.Taint{Key: TaintNodeUnschedulable, Effect: EffectNoSchedule}) {
@@ -105,7 +159,7 @@ func filter(pod *corev1.Pod, req Resources, node *nodev1.Node, pods []*corev1.Po
 	if !matchesNodeSelectorAndAffinity(pod, node) {
 		return []string{ReasonNodeAffinity}, false
 	}
-	if r := fitsResources(req, node, pods); len(r) > 0 {
+	if r := fitsResources(req, ni); len(r) > 0 {
 		return r, true
 	}
 	return nil, false
@@ -144,11 +198,10 @@ func ReadyStatus(node *nodev1.Node) string {
 
 // fitsResources is NodeResourcesFit's Filter: the pod count, then every
 // requested resource against allocatable minus what live pods request.
-func fitsResources(req Resources, node *nodev1.Node, pods []*corev1.Pod) []string {
-	alloc := Allocatable(node)
-	used, count := usage(pods, false)
+func fitsResources(req Resources, ni *nodeInfo) []string {
+	alloc, used := ni.alloc, ni.requested
 	var reasons []string
-	if max, ok := alloc[ResourcePods]; ok && int64(count)+1 > max {
+	if max, ok := alloc[ResourcePods]; ok && int64(ni.pods)+1 > max {
 		reasons = append(reasons, ReasonTooManyPods)
 	}
 	names := make([]string, 0, len(req))
@@ -176,20 +229,6 @@ func resourceOrder(name string) string {
 		return "2"
 	}
 	return "3" + name
-}
-
-// usage sums the requests of the non-terminal pods and counts them.
-func usage(pods []*corev1.Pod, nonZero bool) (Resources, int) {
-	used := Resources{}
-	n := 0
-	for _, p := range pods {
-		if IsTerminal(p) {
-			continue
-		}
-		used.add(podRequests(p, nonZero))
-		n++
-	}
-	return used, n
 }
 
 // ControllerUID is the uid of the pod's controller ownerReference, or "".

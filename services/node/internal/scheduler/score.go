@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
-	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
 // maxNodeScore is framework.MaxNodeScore.
@@ -19,9 +18,9 @@ const (
 
 // pickBest scores the feasible nodes and returns the best one; ties go to the
 // first node in the given order.
-func pickBest(pod *corev1.Pod, nodes []*nodev1.Node, podsByNode map[string][]*corev1.Pod) string {
+func pickBest(pod *corev1.Pod, nodes []*nodeInfo) string {
 	if len(nodes) == 1 {
-		return nodes[0].GetMetadata().GetName()
+		return nodes[0].node.GetMetadata().GetName()
 	}
 	owner := ControllerUID(pod)
 	req := podRequests(pod, true)
@@ -32,19 +31,15 @@ func pickBest(pod *corev1.Pod, nodes []*nodev1.Node, podsByNode map[string][]*co
 	affinity := make([]int64, n)
 	taints := make([]int64, n)
 	var maxSpread, maxAffinity, maxTaints int64
-	for i, node := range nodes {
-		pods := podsByNode[node.GetMetadata().GetName()]
-		alloc := Allocatable(node)
-		used, _ := usage(pods, true)
+	for i, ni := range nodes {
+		node := ni.node
+		used := Resources{}
+		used.add(ni.nonZero)
 		used.add(req)
-		least[i] = leastAllocated(alloc, used)
-		balanced[i] = balancedAllocation(alloc, used)
+		least[i] = leastAllocated(ni.alloc, used)
+		balanced[i] = balancedAllocation(ni.alloc, used)
 		if owner != "" {
-			for _, p := range pods {
-				if !IsTerminal(p) && ControllerUID(p) == owner {
-					spread[i]++
-				}
-			}
+			spread[i] = int64(ni.owners[owner])
 		}
 		affinity[i] = preferredAffinityScore(pod, node)
 		taints[i] = int64(countIntolerable(node.GetSpec().GetTaints(), pod.GetSpec().GetTolerations()))
@@ -74,7 +69,7 @@ func pickBest(pod *corev1.Pod, nodes []*nodev1.Node, podsByNode map[string][]*co
 			best, bestScore = i, s
 		}
 	}
-	return nodes[best].GetMetadata().GetName()
+	return nodes[best].node.GetMetadata().GetName()
 }
 
 // leastAllocated is NodeResourcesFit's LeastAllocated strategy over cpu and memory.

@@ -209,5 +209,8 @@ func (s *step) terminate() bool {
 // markNotReady is what the node lifecycle controller does to the pods of a
 // node that stopped posting status: Ready=False, nothing else moves.
 func (s *step) markNotReady() {
+	if c := GetCondition(s.pod.Status, CondReady); c != nil && c.GetStatus() == "True" {
+		s.events = append(s.events, Event{Type: EventWarning, Reason: "NodeNotReady", Message: "Node is not ready", Component: "node-controller"})
+	}
 	setCondition(s.pod.Status, CondReady, "False", "", "", s.now)
 }

@@ -130,11 +130,11 @@ func TestNext(t *testing.T) {
 		},
 		"node not ready: Ready=False, nothing else moves": {
 			pod: running(podOpts{}, Delays{}, t0), node: notReadyNode(), now: t0.Add(time.Minute),
-			wantPhase: PhaseRunning, wantState: "running", wantReady: "False",
+			wantPhase: PhaseRunning, wantState: "running", wantReady: "False", wantEvents: []string{"NodeNotReady"},
 		},
 		"node not ready: deletion hangs": {
 			pod: deleting(running(podOpts{}, Delays{}, t0), 30, t0), node: notReadyNode(), now: t0.Add(time.Hour),
-			wantPhase: PhaseRunning, wantState: "running", wantReady: "False",
+			wantPhase: PhaseRunning, wantState: "running", wantReady: "False", wantEvents: []string{"NodeNotReady"},
 		},
 		"node ready again: Ready restored": {
 			pod: func() *corev1.Pod {
@@ -173,7 +173,7 @@ func TestNext(t *testing.T) {
 			wantRequeue: time.Second, wantEvents: []string{"TaintManagerEviction"},
 		},
 		"tolerationSeconds delays eviction": {
-			pod: running(podOpts{tolerations: []*corev1.Toleration{{Key: "k", Operator: "Exists", Effect: "NoExecute", TolerationSeconds: &seven}}}, Delays{}, t0),
+			pod:  running(podOpts{tolerations: []*corev1.Toleration{{Key: "k", Operator: "Exists", Effect: "NoExecute", TolerationSeconds: &seven}}}, Delays{}, t0),
 			node: readyNode(&corev1.Taint{Key: "k", Effect: "NoExecute", TimeAdded: timestamppb.New(t0)}), now: t0.Add(2 * time.Second),
 			wantPhase: PhaseRunning, wantState: "running", wantReady: "True", wantRequeue: 5 * time.Second,
 		},

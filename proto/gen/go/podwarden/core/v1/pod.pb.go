@@ -173,8 +173,8 @@ type PodSpec struct {
 	AutomountServiceAccountToken  *bool                      `protobuf:"varint,12,opt,name=automount_service_account_token,json=automountServiceAccountToken,proto3,oneof" json:"automount_service_account_token,omitempty"`
 	NodeName                      string                     `protobuf:"bytes,13,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
 	HostNetwork                   bool                       `protobuf:"varint,14,opt,name=host_network,json=hostNetwork,proto3" json:"host_network,omitempty"`
-	HostPid                       bool                       `protobuf:"varint,15,opt,name=host_pid,json=hostPid,proto3" json:"host_pid,omitempty"`
-	HostIpc                       bool                       `protobuf:"varint,16,opt,name=host_ipc,json=hostIpc,proto3" json:"host_ipc,omitempty"`
+	HostPid                       bool                       `protobuf:"varint,15,opt,name=host_pid,json=hostPID,proto3" json:"host_pid,omitempty"`
+	HostIpc                       bool                       `protobuf:"varint,16,opt,name=host_ipc,json=hostIPC,proto3" json:"host_ipc,omitempty"`
 	ShareProcessNamespace         *bool                      `protobuf:"varint,17,opt,name=share_process_namespace,json=shareProcessNamespace,proto3,oneof" json:"share_process_namespace,omitempty"`
 	SecurityContext               *structpb.Struct           `protobuf:"bytes,18,opt,name=security_context,json=securityContext,proto3" json:"security_context,omitempty"`
 	ImagePullSecrets              []*LocalObjectReference    `protobuf:"bytes,19,rep,name=image_pull_secrets,json=imagePullSecrets,proto3" json:"image_pull_secrets,omitempty"`
@@ -193,7 +193,7 @@ type PodSpec struct {
 	PreemptionPolicy              *string                    `protobuf:"bytes,32,opt,name=preemption_policy,json=preemptionPolicy,proto3,oneof" json:"preemption_policy,omitempty"`
 	Overhead                      map[string]*structpb.Value `protobuf:"bytes,33,rep,name=overhead,proto3" json:"overhead,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	TopologySpreadConstraints     []*structpb.Struct         `protobuf:"bytes,34,rep,name=topology_spread_constraints,json=topologySpreadConstraints,proto3" json:"topology_spread_constraints,omitempty"`
-	SetHostnameAsFqdn             *bool                      `protobuf:"varint,35,opt,name=set_hostname_as_fqdn,json=setHostnameAsFqdn,proto3,oneof" json:"set_hostname_as_fqdn,omitempty"`
+	SetHostnameAsFqdn             *bool                      `protobuf:"varint,35,opt,name=set_hostname_as_fqdn,json=setHostnameAsFQDN,proto3,oneof" json:"set_hostname_as_fqdn,omitempty"`
 	Os                            *structpb.Struct           `protobuf:"bytes,36,opt,name=os,proto3" json:"os,omitempty"`
 	HostUsers                     *bool                      `protobuf:"varint,37,opt,name=host_users,json=hostUsers,proto3,oneof" json:"host_users,omitempty"`
 	SchedulingGates               []*structpb.Struct         `protobuf:"bytes,38,rep,name=scheduling_gates,json=schedulingGates,proto3" json:"scheduling_gates,omitempty"`
@@ -788,7 +788,7 @@ type ContainerPort struct {
 	ContainerPort int32                  `protobuf:"varint,3,opt,name=container_port,json=containerPort,proto3" json:"container_port,omitempty"`
 	// TCP (default), UDP or SCTP.
 	Protocol      string `protobuf:"bytes,4,opt,name=protocol,proto3" json:"protocol,omitempty"`
-	HostIp        string `protobuf:"bytes,5,opt,name=host_ip,json=hostIp,proto3" json:"host_ip,omitempty"`
+	HostIp        string `protobuf:"bytes,5,opt,name=host_ip,json=hostIP,proto3" json:"host_ip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1083,7 +1083,7 @@ type Volume struct {
 	Secret                *structpb.Struct                   `protobuf:"bytes,5,opt,name=secret,proto3" json:"secret,omitempty"`
 	HostPath              *structpb.Struct                   `protobuf:"bytes,6,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
 	Projected             *structpb.Struct                   `protobuf:"bytes,7,opt,name=projected,proto3" json:"projected,omitempty"`
-	DownwardApi           *structpb.Struct                   `protobuf:"bytes,8,opt,name=downward_api,json=downwardApi,proto3" json:"downward_api,omitempty"`
+	DownwardApi           *structpb.Struct                   `protobuf:"bytes,8,opt,name=downward_api,json=downwardAPI,proto3" json:"downward_api,omitempty"`
 	Csi                   *structpb.Struct                   `protobuf:"bytes,9,opt,name=csi,proto3" json:"csi,omitempty"`
 	Nfs                   *structpb.Struct                   `protobuf:"bytes,10,opt,name=nfs,proto3" json:"nfs,omitempty"`
 	Ephemeral             *structpb.Struct                   `protobuf:"bytes,11,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
@@ -1904,10 +1904,10 @@ type PodStatus struct {
 	Message               string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	Reason                string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	NominatedNodeName     string                 `protobuf:"bytes,5,opt,name=nominated_node_name,json=nominatedNodeName,proto3" json:"nominated_node_name,omitempty"`
-	HostIp                string                 `protobuf:"bytes,6,opt,name=host_ip,json=hostIp,proto3" json:"host_ip,omitempty"`
-	HostIps               []*HostIP              `protobuf:"bytes,7,rep,name=host_ips,json=hostIps,proto3" json:"host_ips,omitempty"`
-	PodIp                 string                 `protobuf:"bytes,8,opt,name=pod_ip,json=podIp,proto3" json:"pod_ip,omitempty"`
-	PodIps                []*PodIP               `protobuf:"bytes,9,rep,name=pod_ips,json=podIps,proto3" json:"pod_ips,omitempty"`
+	HostIp                string                 `protobuf:"bytes,6,opt,name=host_ip,json=hostIP,proto3" json:"host_ip,omitempty"`
+	HostIps               []*HostIP              `protobuf:"bytes,7,rep,name=host_ips,json=hostIPs,proto3" json:"host_ips,omitempty"`
+	PodIp                 string                 `protobuf:"bytes,8,opt,name=pod_ip,json=podIP,proto3" json:"pod_ip,omitempty"`
+	PodIps                []*PodIP               `protobuf:"bytes,9,rep,name=pod_ips,json=podIPs,proto3" json:"pod_ips,omitempty"`
 	StartTime             *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	InitContainerStatuses []*ContainerStatus     `protobuf:"bytes,11,rep,name=init_container_statuses,json=initContainerStatuses,proto3" json:"init_container_statuses,omitempty"`
 	ContainerStatuses     []*ContainerStatus     `protobuf:"bytes,12,rep,name=container_statuses,json=containerStatuses,proto3" json:"container_statuses,omitempty"`
@@ -2136,8 +2136,8 @@ type ContainerStatus struct {
 	Ready         bool                   `protobuf:"varint,4,opt,name=ready,proto3" json:"ready,omitempty"`
 	RestartCount  int32                  `protobuf:"varint,5,opt,name=restart_count,json=restartCount,proto3" json:"restart_count,omitempty"`
 	Image         string                 `protobuf:"bytes,6,opt,name=image,proto3" json:"image,omitempty"`
-	ImageId       string                 `protobuf:"bytes,7,opt,name=image_id,json=imageId,proto3" json:"image_id,omitempty"`
-	ContainerId   string                 `protobuf:"bytes,8,opt,name=container_id,json=containerId,proto3" json:"container_id,omitempty"`
+	ImageId       string                 `protobuf:"bytes,7,opt,name=image_id,json=imageID,proto3" json:"image_id,omitempty"`
+	ContainerId   string                 `protobuf:"bytes,8,opt,name=container_id,json=containerID,proto3" json:"container_id,omitempty"`
 	Started       *bool                  `protobuf:"varint,9,opt,name=started,proto3,oneof" json:"started,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2404,7 +2404,7 @@ type ContainerStateTerminated struct {
 	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	FinishedAt    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
-	ContainerId   string                 `protobuf:"bytes,7,opt,name=container_id,json=containerId,proto3" json:"container_id,omitempty"`
+	ContainerId   string                 `protobuf:"bytes,7,opt,name=container_id,json=containerID,proto3" json:"container_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2522,8 +2522,8 @@ const file_podwarden_core_v1_pod_proto_rawDesc = "" +
 	"\x1fautomount_service_account_token\x18\f \x01(\bH\x02R\x1cautomountServiceAccountToken\x88\x01\x01\x12\x1b\n" +
 	"\tnode_name\x18\r \x01(\tR\bnodeName\x12!\n" +
 	"\fhost_network\x18\x0e \x01(\bR\vhostNetwork\x12\x19\n" +
-	"\bhost_pid\x18\x0f \x01(\bR\ahostPid\x12\x19\n" +
-	"\bhost_ipc\x18\x10 \x01(\bR\ahostIpc\x12;\n" +
+	"\bhost_pid\x18\x0f \x01(\bR\ahostPID\x12\x19\n" +
+	"\bhost_ipc\x18\x10 \x01(\bR\ahostIPC\x12;\n" +
 	"\x17share_process_namespace\x18\x11 \x01(\bH\x03R\x15shareProcessNamespace\x88\x01\x01\x12B\n" +
 	"\x10security_context\x18\x12 \x01(\v2\x17.google.protobuf.StructR\x0fsecurityContext\x12U\n" +
 	"\x12image_pull_secrets\x18\x13 \x03(\v2'.podwarden.core.v1.LocalObjectReferenceR\x10imagePullSecrets\x12\x1a\n" +
@@ -2543,7 +2543,7 @@ const file_podwarden_core_v1_pod_proto_rawDesc = "" +
 	"\x11preemption_policy\x18  \x01(\tH\aR\x10preemptionPolicy\x88\x01\x01\x12D\n" +
 	"\boverhead\x18! \x03(\v2(.podwarden.core.v1.PodSpec.OverheadEntryR\boverhead\x12W\n" +
 	"\x1btopology_spread_constraints\x18\" \x03(\v2\x17.google.protobuf.StructR\x19topologySpreadConstraints\x124\n" +
-	"\x14set_hostname_as_fqdn\x18# \x01(\bH\bR\x11setHostnameAsFqdn\x88\x01\x01\x12'\n" +
+	"\x14set_hostname_as_fqdn\x18# \x01(\bH\bR\x11setHostnameAsFQDN\x88\x01\x01\x12'\n" +
 	"\x02os\x18$ \x01(\v2\x17.google.protobuf.StructR\x02os\x12\"\n" +
 	"\n" +
 	"host_users\x18% \x01(\bH\tR\thostUsers\x88\x01\x01\x12B\n" +
@@ -2601,7 +2601,7 @@ const file_podwarden_core_v1_pod_proto_rawDesc = "" +
 	"\thost_port\x18\x02 \x01(\x05R\bhostPort\x12%\n" +
 	"\x0econtainer_port\x18\x03 \x01(\x05R\rcontainerPort\x12\x1a\n" +
 	"\bprotocol\x18\x04 \x01(\tR\bprotocol\x12\x17\n" +
-	"\ahost_ip\x18\x05 \x01(\tR\x06hostIp\"j\n" +
+	"\ahost_ip\x18\x05 \x01(\tR\x06hostIP\"j\n" +
 	"\x06EnvVar\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x126\n" +
@@ -2637,7 +2637,7 @@ const file_podwarden_core_v1_pod_proto_rawDesc = "" +
 	"\x06secret\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06secret\x124\n" +
 	"\thost_path\x18\x06 \x01(\v2\x17.google.protobuf.StructR\bhostPath\x125\n" +
 	"\tprojected\x18\a \x01(\v2\x17.google.protobuf.StructR\tprojected\x12:\n" +
-	"\fdownward_api\x18\b \x01(\v2\x17.google.protobuf.StructR\vdownwardApi\x12)\n" +
+	"\fdownward_api\x18\b \x01(\v2\x17.google.protobuf.StructR\vdownwardAPI\x12)\n" +
 	"\x03csi\x18\t \x01(\v2\x17.google.protobuf.StructR\x03csi\x12)\n" +
 	"\x03nfs\x18\n" +
 	" \x01(\v2\x17.google.protobuf.StructR\x03nfs\x125\n" +
@@ -2707,10 +2707,10 @@ const file_podwarden_core_v1_pod_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12.\n" +
 	"\x13nominated_node_name\x18\x05 \x01(\tR\x11nominatedNodeName\x12\x17\n" +
-	"\ahost_ip\x18\x06 \x01(\tR\x06hostIp\x124\n" +
-	"\bhost_ips\x18\a \x03(\v2\x19.podwarden.core.v1.HostIPR\ahostIps\x12\x15\n" +
-	"\x06pod_ip\x18\b \x01(\tR\x05podIp\x121\n" +
-	"\apod_ips\x18\t \x03(\v2\x18.podwarden.core.v1.PodIPR\x06podIps\x129\n" +
+	"\ahost_ip\x18\x06 \x01(\tR\x06hostIP\x124\n" +
+	"\bhost_ips\x18\a \x03(\v2\x19.podwarden.core.v1.HostIPR\ahostIPs\x12\x15\n" +
+	"\x06pod_ip\x18\b \x01(\tR\x05podIP\x121\n" +
+	"\apod_ips\x18\t \x03(\v2\x18.podwarden.core.v1.PodIPR\x06podIPs\x129\n" +
 	"\n" +
 	"start_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12Z\n" +
@@ -2729,8 +2729,8 @@ const file_podwarden_core_v1_pod_proto_rawDesc = "" +
 	"\x05ready\x18\x04 \x01(\bR\x05ready\x12#\n" +
 	"\rrestart_count\x18\x05 \x01(\x05R\frestartCount\x12\x14\n" +
 	"\x05image\x18\x06 \x01(\tR\x05image\x12\x19\n" +
-	"\bimage_id\x18\a \x01(\tR\aimageId\x12!\n" +
-	"\fcontainer_id\x18\b \x01(\tR\vcontainerId\x12\x1d\n" +
+	"\bimage_id\x18\a \x01(\tR\aimageID\x12!\n" +
+	"\fcontainer_id\x18\b \x01(\tR\vcontainerID\x12\x1d\n" +
 	"\astarted\x18\t \x01(\bH\x00R\astarted\x88\x01\x01B\n" +
 	"\n" +
 	"\b_started\"\xe5\x01\n" +
@@ -2755,7 +2755,7 @@ const file_podwarden_core_v1_pod_proto_rawDesc = "" +
 	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
 	"\vfinished_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x12!\n" +
-	"\fcontainer_id\x18\a \x01(\tR\vcontainerIdBFZDgithub.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1;corev1b\x06proto3"
+	"\fcontainer_id\x18\a \x01(\tR\vcontainerIDBFZDgithub.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1;corev1b\x06proto3"
 
 var (
 	file_podwarden_core_v1_pod_proto_rawDescOnce sync.Once

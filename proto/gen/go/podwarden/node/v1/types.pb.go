@@ -103,9 +103,9 @@ func (x *Node) GetStatus() *NodeStatus {
 // NodeSpec is core/v1 NodeSpec.
 type NodeSpec struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	PodCidr       string                 `protobuf:"bytes,1,opt,name=pod_cidr,json=podCidr,proto3" json:"pod_cidr,omitempty"`
-	PodCidrs      []string               `protobuf:"bytes,2,rep,name=pod_cidrs,json=podCidrs,proto3" json:"pod_cidrs,omitempty"`
-	ProviderId    string                 `protobuf:"bytes,3,opt,name=provider_id,json=providerId,proto3" json:"provider_id,omitempty"`
+	PodCidr       string                 `protobuf:"bytes,1,opt,name=pod_cidr,json=podCIDR,proto3" json:"pod_cidr,omitempty"`
+	PodCidrs      []string               `protobuf:"bytes,2,rep,name=pod_cidrs,json=podCIDRs,proto3" json:"pod_cidrs,omitempty"`
+	ProviderId    string                 `protobuf:"bytes,3,opt,name=provider_id,json=providerID,proto3" json:"provider_id,omitempty"`
 	Unschedulable bool                   `protobuf:"varint,4,opt,name=unschedulable,proto3" json:"unschedulable,omitempty"`
 	Taints        []*v1.Taint            `protobuf:"bytes,5,rep,name=taints,proto3" json:"taints,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -328,10 +328,10 @@ const file_podwarden_node_v1_types_proto_rawDesc = "" +
 	"\x04spec\x18\x04 \x01(\v2\x1b.podwarden.node.v1.NodeSpecR\x04spec\x125\n" +
 	"\x06status\x18\x05 \x01(\v2\x1d.podwarden.node.v1.NodeStatusR\x06status\"\xbb\x01\n" +
 	"\bNodeSpec\x12\x19\n" +
-	"\bpod_cidr\x18\x01 \x01(\tR\apodCidr\x12\x1b\n" +
-	"\tpod_cidrs\x18\x02 \x03(\tR\bpodCidrs\x12\x1f\n" +
+	"\bpod_cidr\x18\x01 \x01(\tR\apodCIDR\x12\x1b\n" +
+	"\tpod_cidrs\x18\x02 \x03(\tR\bpodCIDRs\x12\x1f\n" +
 	"\vprovider_id\x18\x03 \x01(\tR\n" +
-	"providerId\x12$\n" +
+	"providerID\x12$\n" +
 	"\runschedulable\x18\x04 \x01(\bR\runschedulable\x120\n" +
 	"\x06taints\x18\x05 \x03(\v2\x18.podwarden.core.v1.TaintR\x06taints\"\x9c\x04\n" +
 	"\n" +

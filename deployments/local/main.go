@@ -1,0 +1,146 @@
+// Command local runs all of podwarden on one machine (`make run`): a private
+// Postgres (data under ./.data/postgres), NATS with JetStream (./.data/nats), every
+// service and the REST gateway, in one process. Ctrl-C stops everything; the data
+// stays for the next run (`make clean` removes it).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/podwarden/podwarden/gateway"
+	deploymentsvc "github.com/podwarden/podwarden/services/deployment/service"
+	nodesvc "github.com/podwarden/podwarden/services/node/service"
+	"github.com/podwarden/podwarden/shared/app"
+	"github.com/podwarden/podwarden/shared/devenv"
+)
+
+type options struct {
+	dataDir    string
+	httpAddr   string
+	natsPort   int
+	pgPort     int
+	nodes      int
+	logLevel   string
+	startDelay time.Duration
+	readyDelay time.Duration
+	stopDelay  time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.dataDir, "data", ".data", "folder for Postgres and NATS data")
+	flag.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "gateway address")
+	flag.IntVar(&o.natsPort, "nats-port", 4222, "NATS client port on 127.0.0.1")
+	flag.IntVar(&o.pgPort, "postgres-port", 15432, "private Postgres port on 127.0.0.1")
+	flag.IntVar(&o.nodes, "nodes", 3, "simulated nodes at first start (control-plane, node-1, ...)")
+	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.DurationVar(&o.startDelay, "start-delay", 500*time.Millisecond, "simulated time from scheduled to running")
+	flag.DurationVar(&o.readyDelay, "ready-delay", 500*time.Millisecond, "simulated time from running to ready")
+	flag.DurationVar(&o.stopDelay, "termination-delay", time.Second, "simulated time a deleted pod takes to stop")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "podwarden:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := app.NewLogger(o.logLevel)
+	data, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return err
+	}
+	_ = os.Chmod(data, 0o755) // the postgres user must traverse it
+
+	log.Info("starting postgres", "dir", filepath.Join(data, "postgres"), "port", o.pgPort)
+	pg, err := devenv.StartPostgres(ctx, devenv.PostgresConfig{Dir: filepath.Join(data, "postgres"), Port: o.pgPort, Durable: true})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := pg.Stop(); err != nil {
+			log.Warn("stop postgres", "err", err)
+		}
+	}()
+	nats, err := devenv.StartNATS(devenv.NATSConfig{StoreDir: filepath.Join(data, "nats"), Port: o.natsPort})
+	if err != nil {
+		return err
+	}
+	defer nats.Stop()
+
+	base := app.Config{PostgresDSN: pg.DSN, NATSURL: nats.URL, Log: log}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		cfg := base
+		cfg.GRPCAddr = nodesvc.DefaultGRPCAddr
+		return named("node", nodesvc.Run(gctx, nodesvc.Config{App: cfg, Nodes: o.nodes,
+			StartDelay: o.startDelay, ReadyDelay: o.readyDelay, TerminationDelay: o.stopDelay, CrashLoopBackOff: 10 * time.Second}))
+	})
+	g.Go(func() error {
+		cfg := base
+		cfg.GRPCAddr = deploymentsvc.DefaultGRPCAddr
+		return named("deployment", deploymentsvc.Run(gctx, deploymentsvc.Config{App: cfg}))
+	})
+	g.Go(func() error {
+		gw := gateway.DefaultConfig()
+		gw.ListenAddr = o.httpAddr
+		gw.Logger = log.With("service", "gateway")
+		return named("gateway", gateway.Run(gctx, gw))
+	})
+	g.Go(func() error {
+		printBanner(gctx, log, o, pg, nats)
+		return nil
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		log.Info("stopped")
+		return nil
+	}
+	return err
+}
+
+func named(name string, err error) error {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return err
+}
+
+// printBanner waits for the gateway to be ready and prints where everything is.
+func printBanner(ctx context.Context, log *slog.Logger, o options, pg *devenv.Postgres, nats *devenv.NATS) {
+	url := "http://" + o.httpAddr
+	if err := devenv.WaitHTTP(ctx, url+"/readyz", 60*time.Second); err != nil {
+		if ctx.Err() == nil {
+			log.Error("gateway not ready", "err", err)
+		}
+		return
+	}
+	fmt.Fprintf(os.Stderr, `
+podwarden is running (Ctrl-C stops it)
+  REST gateway      %[1]s   (/healthz, /readyz, /openapi/v2)
+  gRPC deployment   %[2]s
+  gRPC node         %[3]s
+  NATS              %[4]s
+  Postgres          %[5]s
+try:
+  curl -s %[1]s/api/v1/nodes | jq -r '.items[].metadata.name'
+  grpcurl -plaintext %[2]s list
+
+`, url, deploymentsvc.DefaultGRPCAddr, nodesvc.DefaultGRPCAddr, nats.URL, pg.DSN)
+}

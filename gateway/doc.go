@@ -1,0 +1,33 @@
+// Package gateway is podwarden's REST facade: Kubernetes' API paths, bodies and
+// errors turned into gRPC calls on the backend services (grpc-gateway, with the
+// routes of proto/http.yaml), plus what kube-apiserver has that a gRPC mapping
+// cannot express.
+//
+// Wire format (marshal.go, numbers.go, decode_errors.go):
+//   - JSON or YAML bodies (Content-Type application/json, application/yaml,
+//     application/x-yaml); unknown fields are rejected with 400 BadRequest naming
+//     their full path, as kube-apiserver's strict decoding does;
+//   - answers in JSON, or YAML for Accept: application/yaml; unset fields omitted,
+//     64-bit integers written as numbers, an empty list's items as [];
+//   - server streams are newline-delimited messages (watch events are already
+//     {"type":..., "object":...}); an error mid-stream is an ERROR event.
+//
+// Errors (errors.go): every failure is a Kubernetes Status with kube-apiserver's
+// HTTP code. Backends give the reason in an errdetails.ErrorInfo (Reason = the
+// StatusReason, Metadata group/kind/name/uid) and an Invalid's causes in an
+// errdetails.BadRequest (FieldViolation Field, Description, Reason); without an
+// ErrorInfo the gRPC code decides.
+//
+// Hand-written endpoints:
+//   - PATCH (json-patch, merge-patch, strategic-merge-patch) on every object path
+//     with a GET and a PUT: read, patch, write with the read resourceVersion,
+//     retried on conflict (patch.go, strategic_patch.go);
+//   - ?watch=true on list paths, forwarded to the watch routes (watch.go);
+//   - /api/v1[/namespaces/{ns}]/events, merged from every backend's EventService;
+//   - /api/v1/namespaces (list, get, create; namespaces spring into being on use);
+//   - /api, /api/v1, /apis, /apis/{group}[/{version}] discovery, /version,
+//     /openapi/v2, /healthz, /livez, /readyz (every backend's grpc.health.v1).
+//
+// Every request is logged (slog), size-capped (413 past Config.MaxBodyBytes) and
+// protected from panics.
+package gateway

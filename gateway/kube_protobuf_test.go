@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+
+	openapiv2 "github.com/google/gnostic-models/openapiv2"
+	"google.golang.org/protobuf/proto"
+	appsv1 "k8s.io/api/apps/v1"
+	k8scorev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+)
+
+// kubeProtobuf encodes obj the way kubectl's typed clients do.
+func kubeProtobuf(t *testing.T, obj k8sruntime.Object) string {
+	t.Helper()
+	scheme := k8sruntime.NewScheme()
+	_ = k8scorev1.AddToScheme(scheme)
+	_ = appsv1.AddToScheme(scheme)
+	s := protobuf.NewSerializer(scheme, scheme)
+	var buf bytes.Buffer
+	if err := s.Encode(obj, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func TestKubernetesProtobufBodies(t *testing.T) {
+	e := newEnv(t)
+	replicas := int32(2)
+	dep := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"app": "web"}},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: k8scorev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec:       k8scorev1.PodSpec{Containers: []k8scorev1.Container{{Name: "web", Image: "nginx"}}},
+			},
+		},
+	}
+	// What `kubectl create deployment web --image=nginx --replicas=2` sends.
+	r := e.do(http.MethodPost, "/apis/apps/v1/namespaces/default/deployments", kubeProtobuf(t, dep),
+		"Content-Type: application/vnd.kubernetes.protobuf", "Accept: application/vnd.kubernetes.protobuf, */*")
+	r.wantCode(t, http.StatusCreated)
+	obj := r.object(t)
+	if get(obj, "spec", "replicas") == nil || get(obj, "spec", "template", "spec", "containers", 0, "image") != "nginx" {
+		t.Errorf("created %s", r.body)
+	}
+
+	// `kubectl create namespace demo`
+	ns := &k8scorev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: "demo"}}
+	e.do(http.MethodPost, "/api/v1/namespaces", kubeProtobuf(t, ns), "Content-Type: application/vnd.kubernetes.protobuf").
+		wantCode(t, http.StatusCreated)
+
+	e.do(http.MethodPost, "/api/v1/namespaces", "not protobuf", "Content-Type: application/vnd.kubernetes.protobuf").
+		wantStatus(t, http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType)
+}
+
+func TestOpenAPIAsProtobuf(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(http.MethodGet, "/openapi/v2", "", "Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf, application/json")
+	r.wantCode(t, http.StatusOK)
+	if ct := r.header.Get("Content-Type"); ct != "application/octet-stream" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	var doc openapiv2.Document
+	if err := proto.Unmarshal(r.body, &doc); err != nil {
+		t.Fatalf("not a protobuf OpenAPI document: %v", err)
+	}
+	if doc.GetSwagger() != "2.0" || len(doc.GetPaths().GetPath()) == 0 {
+		t.Errorf("document: swagger %q, %d paths", doc.GetSwagger(), len(doc.GetPaths().GetPath()))
+	}
+}

@@ -1,0 +1,172 @@
+// Package controller runs the node service's loops on the leader replica: the
+// scheduler (binds pending pods), the kubelet (moves bound pods along their
+// lifecycle with the sim runtime), a node fan-out (a node change re-examines
+// its pods) and the POD_COMMANDS consumer. Every loop reads the store and
+// writes back in one transaction with its outbox messages; nothing lives only
+// in memory.
+package controller
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/podwarden/podwarden/services/node/internal/repo"
+	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/shared/bus"
+	"github.com/podwarden/podwarden/shared/clock"
+	"github.com/podwarden/podwarden/shared/controller"
+	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/store"
+)
+
+// Config tunes the loops.
+type Config struct {
+	// Delays of the simulated kubelet.
+	Delays sim.Delays
+	// ScheduleDelay is how long a new pod waits before the scheduler looks at it.
+	ScheduleDelay time.Duration
+	// Workers of the kubelet loop (default 4).
+	Workers int
+	// Resync is the period of the full resync (default 30s).
+	Resync time.Duration
+}
+
+// scheduleKey is the scheduler's single key: one sync schedules every pending pod.
+const scheduleKey = "schedule"
+
+// Controllers are the node service's loops.
+type Controllers struct {
+	db    *store.DB
+	bus   *bus.Bus
+	log   *slog.Logger
+	clock clock.Clock
+	cfg   Config
+
+	scheduler *controller.Controller
+	kubelet   *controller.Controller
+	nodes     *controller.Controller
+
+	// unschedulable is the number of pods the last scheduling pass left pending:
+	// when it is zero, freed resources need not wake the scheduler.
+	unschedulable atomic.Int64
+	// lastIP per node makes IP allocation round-robin (realism only; the
+	// pod_ips table is what guarantees uniqueness).
+	lastIP map[string]string
+	mu     sync.Mutex
+}
+
+// New builds the loops; they run only inside Run (on the leader).
+func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config) *Controllers {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = 30 * time.Second
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	c := &Controllers{db: db, bus: b, log: log, clock: clk, cfg: cfg, lastIP: map[string]string{}}
+	c.scheduler = controller.New(controller.Config{
+		Name: "scheduler", Workers: 1, Sync: c.schedule, Log: log, Resync: cfg.Resync,
+		List: func(context.Context) ([]string, error) { return []string{scheduleKey}, nil },
+	})
+	c.kubelet = controller.New(controller.Config{
+		Name: "kubelet", Workers: cfg.Workers, Sync: c.syncPod, List: c.listPods, Resync: cfg.Resync, Log: log,
+	})
+	c.nodes = controller.New(controller.Config{Name: "nodes", Workers: 1, Sync: c.syncNode, Log: log})
+	return c
+}
+
+// OnObject routes a change notification ("Kind/namespace/name", "" after a
+// reconnect) to the loop that cares. A no-op on replicas that do not lead.
+func (c *Controllers) OnObject(payload string) {
+	if payload == "" {
+		c.scheduler.Enqueue(scheduleKey)
+		if c.kubelet.Running() {
+			go c.enqueueAll()
+		}
+		return
+	}
+	kind, rest, _ := strings.Cut(payload, "/")
+	switch kind {
+	case "Pod":
+		c.kubelet.Enqueue(rest)
+	case "Node":
+		_, name, _ := strings.Cut(rest, "/")
+		c.nodes.Enqueue(name)
+		c.scheduler.Enqueue(scheduleKey)
+	}
+}
+
+func (c *Controllers) enqueueAll() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	keys, err := c.listPods(ctx)
+	if err != nil {
+		c.log.Warn("list pods after reconnect", "err", err)
+		return
+	}
+	for _, k := range keys {
+		c.kubelet.Enqueue(k)
+	}
+}
+
+// Run runs every loop and the command consumer until ctx ends (the leader's term).
+func (c *Controllers) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, f := range []func(context.Context){c.scheduler.Run, c.kubelet.Run, c.nodes.Run, c.consume, c.housekeep} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	wg.Wait()
+}
+
+// consume runs the POD_COMMANDS consumer, re-declaring it after failures.
+func (c *Controllers) consume(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := c.bus.Consume(ctx, bus.ConsumerConfig{Stream: bus.StreamPodCommands, Durable: "node", Filters: []string{"pods.cmd.>"}}, c.handleCommands)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("pod command consumer failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Retention of the change log, events and tombstones.
+const (
+	keepChanges    = time.Hour
+	keepEvents     = time.Hour
+	keepTombstones = 25 * time.Hour
+)
+
+// housekeep trims what grows without bound.
+func (c *Controllers) housekeep(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := c.clock.Now()
+		for what, err := range map[string]error{
+			"changes":    store.TrimChanges(ctx, c.db.Pool, keepChanges),
+			"events":     events.Trim(ctx, c.db.Pool, now.Add(-keepEvents)),
+			"tombstones": repo.TrimTombstones(ctx, c.db.Pool, keepTombstones),
+		} {
+			if err != nil && ctx.Err() == nil {
+				c.log.Warn("trim failed", "what", what, "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/podwarden/podwarden/services/node/internal/repo"
+	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/shared/store"
+
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
+)
+
+// listPods lists the keys of every pod the kubelet (or the scheduler) still has
+// work for: all but terminal pods not being deleted.
+func (c *Controllers) listPods(ctx context.Context) ([]string, error) {
+	pods, err := repo.Pods.List(ctx, c.db.Pool, store.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, p := range pods {
+		if sim.IsTerminal(p) && p.GetMetadata().GetDeletionTimestamp() == nil {
+			continue
+		}
+		keys = append(keys, repo.Key(p.GetMetadata()))
+	}
+	return keys, nil
+}
+
+// syncPod is the kubelet: one sim step of the stored pod, written back with its
+// PodEvent and events in one transaction, and a timer for the next step.
+func (c *Controllers) syncPod(ctx context.Context, key string) error {
+	ns, name, _ := strings.Cut(key, "/")
+	var requeue time.Duration
+	var needsScheduling, freed bool
+	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
+		p, err := repo.Pods.GetForUpdate(ctx, tx, ns, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now := c.clock.Now()
+		if !Bound(p) {
+			if p.GetMetadata().GetDeletionTimestamp() != nil {
+				freed = true
+				_, err := repo.DeletePod(ctx, tx, now, p, nil)
+				return err
+			}
+			needsScheduling = !sim.IsTerminal(p)
+			return nil
+		}
+		var node *nodev1.Node
+		if n, err := repo.Nodes.Get(ctx, tx, "", p.GetSpec().GetNodeName()); err == nil {
+			node = n
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		res := sim.Next(p, node, now, c.cfg.Delays)
+		requeue = res.Requeue
+		switch {
+		case res.Delete:
+			freed = true
+			_, err = repo.DeletePod(ctx, tx, now, res.Pod, res.Events)
+		case res.Pod != nil:
+			freed = sim.IsTerminal(res.Pod)
+			_, err = repo.UpdatePod(ctx, tx, now, res.Pod, repo.OwnerKind(res.Pod), res.Events)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if needsScheduling || freed && c.unschedulable.Load() > 0 {
+		c.scheduler.Enqueue(scheduleKey)
+	}
+	if requeue > 0 {
+		c.kubelet.EnqueueAfter(key, requeue)
+	}
+	return nil
+}

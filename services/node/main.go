@@ -1,0 +1,41 @@
+// Command node runs the node service: the simulated fleet's Nodes and Pods, its
+// scheduler and kubelet. Configuration comes from flags and PODWARDEN_*
+// variables (PODWARDEN_SIM_* for the fleet and the simulated delays).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/podwarden/podwarden/services/node/service"
+)
+
+func main() {
+	var cfg service.Config
+	cfg.SimFromEnv()
+	flag.StringVar(&cfg.App.GRPCAddr, "grpc-addr", "", "gRPC listen address (PODWARDEN_GRPC_ADDR, default "+service.DefaultGRPCAddr+")")
+	flag.StringVar(&cfg.App.PostgresDSN, "postgres-dsn", "", "Postgres DSN (PODWARDEN_POSTGRES_DSN)")
+	flag.StringVar(&cfg.App.NATSURL, "nats-url", "", "NATS URL(s) (PODWARDEN_NATS_URL)")
+	flag.StringVar(&cfg.App.ReplicaID, "replica-id", "", "replica identity for leader election (PODWARDEN_REPLICA_ID, default hostname-pid)")
+	flag.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "nodes bootstrapped at first start when none exists; negative: none (PODWARDEN_SIM_NODES)")
+	flag.StringVar(&cfg.NodeCPU, "node-cpu", cfg.NodeCPU, "cpu capacity of each node (PODWARDEN_SIM_NODE_CPU)")
+	flag.StringVar(&cfg.NodeMemory, "node-memory", cfg.NodeMemory, "memory capacity of each node (PODWARDEN_SIM_NODE_MEMORY)")
+	flag.IntVar(&cfg.NodePods, "node-pods", cfg.NodePods, "pod capacity of each node (PODWARDEN_SIM_NODE_PODS)")
+	flag.DurationVar(&cfg.ScheduleDelay, "schedule-delay", cfg.ScheduleDelay, "delay before a new pod is scheduled (PODWARDEN_SIM_SCHEDULE_DELAY)")
+	flag.DurationVar(&cfg.StartDelay, "start-delay", cfg.StartDelay, "time from scheduled to running (PODWARDEN_SIM_START_DELAY)")
+	flag.DurationVar(&cfg.ReadyDelay, "ready-delay", cfg.ReadyDelay, "time from running to ready without a readiness probe (PODWARDEN_SIM_READY_DELAY)")
+	flag.DurationVar(&cfg.TerminationDelay, "termination-delay", cfg.TerminationDelay, "time a deleted pod takes to stop, at most its grace period (PODWARDEN_SIM_TERMINATION_DELAY)")
+	flag.DurationVar(&cfg.CrashLoopBackOff, "crash-backoff", cfg.CrashLoopBackOff, "first crash-loop back-off, doubling up to 30x (PODWARDEN_SIM_CRASH_BACKOFF)")
+	flag.Parse()
+	cfg.App.FromEnv(service.DefaultGRPCAddr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := service.Run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "node:", err)
+		os.Exit(1)
+	}
+}

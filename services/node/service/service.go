@@ -1,0 +1,214 @@
+// Package service is the node service: Nodes and Pods over gRPC, a scheduler
+// and a simulated kubelet for a fleet of simulated nodes, run by the leader
+// replica, with every change published on JetStream.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/podwarden/podwarden/services/node/internal/controller"
+	"github.com/podwarden/podwarden/services/node/internal/fleet"
+	"github.com/podwarden/podwarden/services/node/internal/migrations"
+	"github.com/podwarden/podwarden/services/node/internal/repo"
+	"github.com/podwarden/podwarden/services/node/internal/server"
+	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/shared/app"
+	"github.com/podwarden/podwarden/shared/clock"
+	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/store"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
+)
+
+// DefaultGRPCAddr is where the service listens unless told otherwise.
+const DefaultGRPCAddr = "127.0.0.1:9106"
+
+// Defaults of the fleet.
+const (
+	DefaultNodes      = 3
+	DefaultNodeCPU    = "4"
+	DefaultNodeMemory = "16Gi"
+	DefaultNodePods   = 110
+)
+
+// Config configures the service. The zero value of every field but App is a
+// usable default; the delays default to zero (instant pods, for tests and
+// benchmarks); the command sets human-visible ones.
+type Config struct {
+	App app.Config
+	// Nodes is the size of the fleet bootstrapped at first start (when no node
+	// exists): control-plane, node-1 ... node-(Nodes-1). 0 means 3; negative
+	// means no fleet.
+	Nodes int
+	// NodeCPU, NodeMemory and NodePods are each node's capacity ("4", "16Gi", 110).
+	NodeCPU    string
+	NodeMemory string
+	NodePods   int
+	// ScheduleDelay: a new pod waits this long before it is scheduled.
+	ScheduleDelay time.Duration
+	// StartDelay: a bound pod's containers start after this (ContainerCreating).
+	StartDelay time.Duration
+	// ReadyDelay: a running container without readiness probe is ready after this.
+	ReadyDelay time.Duration
+	// TerminationDelay: a gracefully deleted pod's containers stop after
+	// min(TerminationDelay, grace period).
+	TerminationDelay time.Duration
+	// CrashLoopBackOff is the first restart back-off of a crashed container
+	// (Kubernetes: 10s), doubling up to 30x; at least sim.MinBackOff.
+	CrashLoopBackOff time.Duration
+	// Clock (default the wall clock).
+	Clock clock.Clock
+}
+
+// The delays of an interactive fleet (the command's and the launcher's
+// defaults): slow enough to watch ContainerCreating, Running and Terminating go by.
+const (
+	HumanScheduleDelay    = 0
+	HumanStartDelay       = 500 * time.Millisecond
+	HumanReadyDelay       = 500 * time.Millisecond
+	HumanTerminationDelay = time.Second
+	HumanCrashLoopBackOff = 10 * time.Second
+)
+
+// SimFromEnv sets the fleet and the simulated delays from PODWARDEN_SIM_NODES,
+// _NODE_CPU, _NODE_MEMORY, _NODE_PODS, _SCHEDULE_DELAY, _START_DELAY,
+// _READY_DELAY, _TERMINATION_DELAY and _CRASH_BACKOFF (Go durations), with the
+// defaults of an interactive fleet (Human*) for what is unset. It overwrites
+// the fields it covers; call it before applying flags.
+func (c *Config) SimFromEnv() {
+	c.Nodes = envInt("PODWARDEN_SIM_NODES", DefaultNodes)
+	c.NodeCPU = envStr("PODWARDEN_SIM_NODE_CPU", DefaultNodeCPU)
+	c.NodeMemory = envStr("PODWARDEN_SIM_NODE_MEMORY", DefaultNodeMemory)
+	c.NodePods = envInt("PODWARDEN_SIM_NODE_PODS", DefaultNodePods)
+	c.ScheduleDelay = envDuration("PODWARDEN_SIM_SCHEDULE_DELAY", HumanScheduleDelay)
+	c.StartDelay = envDuration("PODWARDEN_SIM_START_DELAY", HumanStartDelay)
+	c.ReadyDelay = envDuration("PODWARDEN_SIM_READY_DELAY", HumanReadyDelay)
+	c.TerminationDelay = envDuration("PODWARDEN_SIM_TERMINATION_DELAY", HumanTerminationDelay)
+	c.CrashLoopBackOff = envDuration("PODWARDEN_SIM_CRASH_BACKOFF", HumanCrashLoopBackOff)
+}
+
+func envStr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func (c *Config) defaults() {
+	if c.Nodes == 0 {
+		c.Nodes = DefaultNodes
+	}
+	if c.NodeCPU == "" {
+		c.NodeCPU = DefaultNodeCPU
+	}
+	if c.NodeMemory == "" {
+		c.NodeMemory = DefaultNodeMemory
+	}
+	if c.NodePods <= 0 {
+		c.NodePods = DefaultNodePods
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+}
+
+// Validate reports bad settings (after defaults).
+func (c *Config) Validate() error {
+	var errs []error
+	if _, err := resource.ParseQuantity(c.NodeCPU); err != nil {
+		errs = append(errs, fmt.Errorf("node cpu %q: %w", c.NodeCPU, err))
+	}
+	if _, err := resource.ParseQuantity(c.NodeMemory); err != nil {
+		errs = append(errs, fmt.Errorf("node memory %q: %w", c.NodeMemory, err))
+	}
+	for name, d := range map[string]time.Duration{"schedule": c.ScheduleDelay, "start": c.StartDelay, "ready": c.ReadyDelay,
+		"termination": c.TerminationDelay, "crash-loop back-off": c.CrashLoopBackOff} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s delay %v is negative", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) capacity() fleet.Capacity {
+	return fleet.Capacity{CPU: c.NodeCPU, Memory: c.NodeMemory, Pods: c.NodePods}
+}
+
+// Run serves NodeService, PodService and EventService until ctx ends; the
+// leader replica also consumes pod commands, schedules and runs the pods.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	a, err := app.New(ctx, "node", cfg.App, migrations.FS)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := bootstrap(ctx, a.DB, cfg); err != nil {
+		return err
+	}
+	deps := server.Deps{DB: a.DB, Hub: a.Watch, Clock: cfg.Clock}
+	nodev1.RegisterNodeServiceServer(a.GRPC.GRPC, &server.NodeServer{
+		Deps: deps, R: server.NodeResource(a.DB, a.Watch, cfg.Clock.Now), Capacity: cfg.capacity(),
+	})
+	nodev1.RegisterPodServiceServer(a.GRPC.GRPC, &server.PodServer{Deps: deps, R: server.PodResource(a.DB, a.Watch, cfg.Clock.Now)})
+	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{DB: a.DB})
+	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, controller.Config{
+		Delays: sim.Delays{
+			Start: cfg.StartDelay, Ready: cfg.ReadyDelay, Termination: cfg.TerminationDelay, BackOff: cfg.CrashLoopBackOff,
+		},
+		ScheduleDelay: cfg.ScheduleDelay,
+		Workers:       a.Config.Workers,
+		Resync:        a.Config.Resync,
+	})
+	return a.Run(ctx, ctl.OnObject, ctl.Run)
+}
+
+// bootstrap creates the fleet when no node exists (one replica does it; the
+// others wait on the lock and find the nodes).
+func bootstrap(ctx context.Context, db *store.DB, cfg Config) error {
+	if cfg.Nodes < 0 {
+		return nil
+	}
+	return db.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('podwarden-node-cidr'))"); err != nil {
+			return err
+		}
+		nodes, err := repo.Nodes.List(ctx, tx, store.ListOptions{})
+		if err != nil || len(nodes) > 0 {
+			return err
+		}
+		now := cfg.Clock.Now()
+		for _, n := range fleet.Bootstrap(cfg.Nodes, cfg.capacity(), now) {
+			if _, err := repo.CreateNode(ctx, tx, now, n, nil); err != nil {
+				return fmt.Errorf("bootstrap node %s: %w", n.GetMetadata().GetName(), err)
+			}
+		}
+		return nil
+	})
+}
