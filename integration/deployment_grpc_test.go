@@ -141,6 +141,12 @@ func TestDeploymentOverGRPC(t *testing.T) {
 		t.Fatalf("last rollout status line %q (all: %q)", last, lines)
 	}
 
+	// Kubernetes reports "done" before the old pods have finished terminating.
+	eventually(t, 30*time.Second, "old pods gone", func() (bool, string) {
+		n := c.podCount(t, "default", "app=web")
+		return n == 2, fmt.Sprint(n)
+	})
+
 	// Orphan: the ReplicaSets and their pods stay, no longer owned.
 	if _, err := c.d.DeleteDeployment(ctx, &deploymentv1.DeleteDeploymentRequest{Namespace: "default", Name: "web", PropagationPolicy: "Orphan"}); err != nil {
 		t.Fatal(err)

@@ -1,8 +1,8 @@
 package integration
 
 import (
-	"bytes"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -10,14 +10,20 @@ import (
 	"github.com/podwarden/podwarden/integration/harness"
 )
 
-// collectionPath is where a manifest of this kind is POSTed.
+var topLevelKind = regexp.MustCompile(`(?m)^kind: *(\w+)`)
+
+// collectionPath is where a manifest of this kind is POSTed ("" for other services' kinds).
 func collectionPath(doc []byte) string {
-	switch {
-	case bytes.Contains(doc, []byte("kind: Deployment")):
+	m := topLevelKind.FindSubmatch(doc)
+	if m == nil {
+		return ""
+	}
+	switch string(m[1]) {
+	case "Deployment":
 		return "/apis/apps/v1/namespaces/default/deployments"
-	case bytes.Contains(doc, []byte("kind: ReplicaSet")):
+	case "ReplicaSet":
 		return "/apis/apps/v1/namespaces/default/replicasets"
-	case bytes.Contains(doc, []byte("kind: ReplicationController")):
+	case "ReplicationController":
 		return "/api/v1/namespaces/default/replicationcontrollers"
 	}
 	return ""
