@@ -3,10 +3,12 @@
 // routes of proto/http.yaml), plus what kube-apiserver has that a gRPC mapping
 // cannot express.
 //
-// Wire format (marshal.go, numbers.go, decode_errors.go):
+// Wire format (marshal.go, numbers.go, decode_errors.go, kube_protobuf.go):
 //   - JSON or YAML bodies (Content-Type application/json, application/yaml,
 //     application/x-yaml); unknown fields are rejected with 400 BadRequest naming
-//     their full path, as kube-apiserver's strict decoding does;
+//     their full path, as kube-apiserver's strict decoding does; Kubernetes'
+//     protobuf (application/vnd.kubernetes.protobuf, what kubectl's typed
+//     clients send) is converted to JSON first;
 //   - answers in JSON, or YAML for Accept: application/yaml; unset fields omitted,
 //     64-bit integers written as numbers, an empty list's items as [];
 //   - server streams are newline-delimited messages (watch events are already
@@ -22,11 +24,20 @@
 //   - PATCH (json-patch, merge-patch, strategic-merge-patch) on every object path
 //     with a GET and a PUT: read, patch, write with the read resourceVersion,
 //     retried on conflict (patch.go, strategic_patch.go);
-//   - ?watch=true on list paths, forwarded to the watch routes (watch.go);
+//   - ?watch=true on list paths, forwarded to the watch routes; every watch gets
+//     its headers at once even from a silent backend, honours timeoutSeconds and
+//     refuses sendInitialEvents so client-go falls back to list+watch (watch.go);
 //   - /api/v1[/namespaces/{ns}]/events, merged from every backend's EventService;
 //   - /api/v1/namespaces (list, get, create; namespaces spring into being on use);
 //   - /api, /api/v1, /apis, /apis/{group}[/{version}] discovery, /version,
-//     /openapi/v2, /healthz, /livez, /readyz (every backend's grpc.health.v1).
+//     /openapi/v2 (JSON, or protobuf for kubectl), /healthz, /livez, /readyz
+//     (every backend's grpc.health.v1).
+//
+// Checked by hand against real services with kubectl 1.32/1.33: create -f,
+// apply, get -o yaml, describe (with events), set image, scale, label,
+// annotate, rollout status/history/undo/restart, create namespace/deployment,
+// run, delete, cordon. `kubectl get` prints only NAME and AGE: the gateway does
+// not produce server-side Tables (as=Table) yet.
 //
 // Every request is logged (slog), size-capped (413 past Config.MaxBodyBytes) and
 // protected from panics.

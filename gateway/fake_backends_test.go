@@ -218,6 +218,11 @@ func (f *fakeDeployments) WatchDeployments(req *deploymentv1.WatchDeploymentsReq
 		}
 	}
 	f.mu.Unlock()
+	if req.GetNamespace() == "silent" {
+		// A backend that sends nothing, not even headers, until something happens.
+		<-stream.Context().Done()
+		return nil
+	}
 	if err := stream.SendHeader(nil); err != nil { // tell the client the watch is established
 		return err
 	}

@@ -78,6 +78,9 @@ func (w *statusWriter) write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Flush() {
+	if w.errorEventAsStatus {
+		return // the status line is not decided yet
+	}
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}

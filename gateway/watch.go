@@ -7,29 +7,48 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// watchDispatch serves Kubernetes' list-path watches: GET <list path>?watch=true
-// (or watch=1) goes to the generated watch route, with the rest of the query
+// watchDispatch serves Kubernetes' watches. GET <list path>?watch=true (or
+// watch=1) goes to the generated watch route, with the rest of the query
 // (labelSelector, fieldSelector, resourceVersion) kept:
 //
 //	/apis/apps/v1/namespaces/{ns}/deployments  -> /apis/apps/v1/watch/namespaces/{ns}/deployments
 //	/api/v1/pods                               -> /api/v1/watch/pods
 //	/apis/apps/v1/namespaces/{ns}/deployments/{name}/rolloutstatus -> .../rolloutstatus/watch
 //
-// The answer is newline-delimited {"type":...,"object":...}, flushed per event.
-// timeoutSeconds ends the watch cleanly after that many seconds, as in Kubernetes.
+// Every watch (rewritten or asked on a watch path) answers newline-delimited
+// {"type":...,"object":...}, flushed per event, and:
+//   - gets its headers within watchHeaderGrace even when the backend is silent
+//     (see watchHeaderWriter): clients wait for them before they go on;
+//   - ends cleanly after timeoutSeconds, as in Kubernetes;
+//   - refuses sendInitialEvents (the streaming list of the WatchList feature,
+//     which needs a bookmark the backends do not send) the way a kube-apiserver
+//     without that feature does, with 422, so client-go falls back to list+watch.
 func (g *gateway) watchDispatch(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if r.Method != http.MethodGet || !isTrue(q.Get("watch")) {
+		if r.Method != http.MethodGet {
 			next.ServeHTTP(w, r)
 			return
 		}
-		target, ok := watchPath(r.URL.Path)
-		if !ok {
+		q := r.URL.Query()
+		target := r.URL.Path
+		if isTrue(q.Get("watch")) {
+			if p, ok := watchPath(r.URL.Path); ok {
+				target = p
+			}
+		}
+		if !isWatchPath(target) {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if isTrue(q.Get("sendInitialEvents")) {
+			g.writeError(w, r, invalidError("meta.k8s.io", "ListOptions", "", field.ErrorList{field.Forbidden(
+				field.NewPath("sendInitialEvents"), "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled")}))
 			return
 		}
 		ctx := r.Context()
@@ -39,6 +58,8 @@ func (g *gateway) watchDispatch(next http.Handler) http.Handler {
 			defer cancel()
 			w = &quietEndWriter{ResponseWriter: w, ctx: ctx}
 		}
+		ww := newWatchHeaderWriter(w, watchHeaderGrace)
+		defer ww.finish()
 		q.Del("watch")
 		r2 := r.Clone(ctx)
 		r2.URL.Path = target
@@ -46,9 +67,124 @@ func (g *gateway) watchDispatch(next http.Handler) http.Handler {
 		r2.URL.RawQuery = q.Encode()
 		r2.RequestURI = r2.URL.RequestURI()
 		r2.Header.Set("Accept", mimeJSON)
-		next.ServeHTTP(w, r2)
+		next.ServeHTTP(ww, r2)
 	})
 }
+
+// watchHeaderGrace is how long a watch waits for its backend to establish the
+// stream (or refuse it, which is then answered with a proper HTTP error)
+// before the gateway sends the 200 headers itself.
+var watchHeaderGrace = 200 * time.Millisecond
+
+// watchHeaderWriter sends a watch's headers after a grace period if the
+// handler has not answered by then. grpc-gateway answers only once the backend
+// sends its gRPC headers, which a backend may hold back until the first event;
+// kubectl (rollout status, get -w) waits for the headers with no deadline.
+// After such an early 200, an error the handler answers as a Status becomes a
+// watch event of type ERROR, as kube-apiserver reports errors inside a watch.
+//
+// The handler's headers live in a map of their own until it commits: the timer
+// never touches them, so the two goroutines share only what mu guards.
+type watchHeaderWriter struct {
+	w      http.ResponseWriter
+	header http.Header
+
+	mu        sync.Mutex
+	committed bool
+	early     bool // committed by the timer
+	errCode   int  // an error status asked for after an early commit
+	timer     *time.Timer
+}
+
+func newWatchHeaderWriter(w http.ResponseWriter, grace time.Duration) *watchHeaderWriter {
+	ww := &watchHeaderWriter{w: w, header: http.Header{}}
+	ww.timer = time.AfterFunc(grace, ww.commitEarly)
+	return ww
+}
+
+func (ww *watchHeaderWriter) commitEarly() {
+	ww.mu.Lock()
+	defer ww.mu.Unlock()
+	if ww.committed {
+		return
+	}
+	ww.committed, ww.early = true, true
+	ww.w.Header().Set("Content-Type", mimeJSON)
+	ww.w.WriteHeader(http.StatusOK)
+	_ = http.NewResponseController(ww.w).Flush()
+}
+
+// hold cancels the early commit: the handler is about to answer by itself.
+func (ww *watchHeaderWriter) hold() {
+	ww.mu.Lock()
+	defer ww.mu.Unlock()
+	ww.timer.Stop()
+}
+
+// finish makes sure the timer never writes after the handler returned.
+func (ww *watchHeaderWriter) finish() {
+	ww.mu.Lock()
+	defer ww.mu.Unlock()
+	ww.timer.Stop()
+	ww.committed = true
+}
+
+func (ww *watchHeaderWriter) Header() http.Header { return ww.header }
+
+func (ww *watchHeaderWriter) commitLocked(code int) {
+	ww.timer.Stop()
+	ww.committed = true
+	h := ww.w.Header()
+	for k, v := range ww.header {
+		h[k] = v
+	}
+	ww.w.WriteHeader(code)
+}
+
+func (ww *watchHeaderWriter) WriteHeader(code int) {
+	ww.mu.Lock()
+	defer ww.mu.Unlock()
+	if ww.committed {
+		if ww.early && code >= http.StatusBadRequest {
+			ww.errCode = code
+		}
+		return
+	}
+	ww.commitLocked(code)
+}
+
+var statusPrefix = []byte(`{"kind":"Status"`)
+
+func (ww *watchHeaderWriter) Write(b []byte) (int, error) {
+	ww.mu.Lock()
+	defer ww.mu.Unlock()
+	if !ww.committed {
+		ww.commitLocked(http.StatusOK)
+	}
+	if ww.errCode != 0 && bytes.HasPrefix(b, statusPrefix) {
+		ww.errCode = 0
+		ev := make([]byte, 0, len(b)+len(errorEventPrefix)+12)
+		ev = append(ev, `{"type":"ERROR","object":`...)
+		ev = append(ev, bytes.TrimSpace(b)...)
+		ev = append(ev, "}\n"...)
+		if _, err := ww.w.Write(ev); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	return ww.w.Write(b)
+}
+
+func (ww *watchHeaderWriter) Flush() {
+	ww.mu.Lock()
+	defer ww.mu.Unlock()
+	if !ww.committed {
+		ww.commitLocked(http.StatusOK)
+	}
+	_ = http.NewResponseController(ww.w).Flush()
+}
+
+func (ww *watchHeaderWriter) Unwrap() http.ResponseWriter { return ww.w }
 
 func isTrue(v string) bool { return v == "true" || v == "1" }
 
@@ -110,6 +246,9 @@ func (w *quietEndWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // the way kube-apiserver refuses a watch (400 for a bad selector, 404, ...).
 func answerStreamErrorAsStatus(w http.ResponseWriter) {
 	for {
+		if ww, ok := w.(*watchHeaderWriter); ok {
+			ww.hold()
+		}
 		if sw, ok := w.(*statusWriter); ok {
 			if sw.code == 0 {
 				sw.errorEventAsStatus = true

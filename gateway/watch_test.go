@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +130,71 @@ func TestWatchHeadersArriveBeforeTheFirstEvent(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("status %d", resp.StatusCode)
+	}
+}
+
+func TestWatchOfASilentBackendStillGetsHeaders(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	for _, path := range []string{
+		"/apis/apps/v1/namespaces/silent/deployments?watch=true",
+		"/apis/apps/v1/watch/namespaces/silent/deployments",
+	} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("%s: no headers from a silent backend: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != mimeJSON {
+			t.Errorf("%s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestWatchHeaderWriterTurnsALateErrorIntoAnEvent(t *testing.T) {
+	rec := httptest.NewRecorder()
+	ww := newWatchHeaderWriter(rec, 0)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ww.mu.Lock()
+		committed := ww.committed
+		ww.mu.Unlock()
+		if committed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("headers never committed")
+		}
+		runtime.Gosched()
+	}
+	// What the error handler writes when the backend refuses after the grace period.
+	ww.Header().Set("Content-Type", mimeJSON)
+	ww.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = ww.Write([]byte(`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"down","reason":"ServiceUnavailable","code":503}`))
+	ww.finish()
+	if rec.Code != http.StatusOK {
+		t.Errorf("code %d", rec.Code)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(rec.Body.Bytes()), &ev); err != nil {
+		t.Fatalf("body %q: %v", rec.Body.Bytes(), err)
+	}
+	if ev["type"] != "ERROR" || get(ev, "object", "reason") != "ServiceUnavailable" {
+		t.Errorf("event %v", ev)
+	}
+}
+
+func TestWatchRefusesSendInitialEvents(t *testing.T) {
+	e := newEnv(t)
+	s := e.do(http.MethodGet, "/apis/apps/v1/namespaces/default/deployments?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true", "").
+		wantStatus(t, http.StatusUnprocessableEntity, ReasonInvalid)
+	if s["message"] != `ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled` {
+		t.Errorf("message %v", s["message"])
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 
 type config struct {
 	runs, deployments, replicas, nodes, clients, requests int
+	timeout                                               time.Duration
 }
 
 func main() {
@@ -27,9 +28,10 @@ func main() {
 	flag.IntVar(&cfg.runs, "runs", 3, "runs; each figure is the median over them")
 	flag.IntVar(&cfg.deployments, "deployments", 50, "Deployments")
 	flag.IntVar(&cfg.replicas, "replicas", 20, "replicas per Deployment")
-	flag.IntVar(&cfg.nodes, "nodes", 10, "simulated nodes")
+	flag.IntVar(&cfg.nodes, "nodes", 11, "simulated nodes: the control-plane (tainted) and nodes-1 workers")
 	flag.IntVar(&cfg.clients, "clients", 50, "concurrent API clients")
 	flag.IntVar(&cfg.requests, "requests", 40, "requests per client per operation")
+	flag.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "how long a phase may take")
 	flag.Parse()
 	dsn := os.Getenv("PODWARDEN_TEST_POSTGRES_DSN")
 	if dsn == "" {

@@ -26,6 +26,8 @@ type workload struct {
 	d       deploymentv1.DeploymentServiceClient
 	pods    nodev1.PodServiceClient
 	figures map[string]figure
+	// progress describes the last poll, for a timeout's error.
+	progress string
 }
 
 func newWorkload(s *harness.System, cfg config) *workload {
@@ -119,14 +121,18 @@ func (w *workload) run(ctx context.Context) (map[string]figure, error) {
 // waitRolledOut waits until every Deployment reports all replicas updated, ready and
 // available for the given revision's generation, and no old replicas.
 func (w *workload) waitRolledOut(ctx context.Context, generation int64) error {
-	return poll(ctx, 5*time.Minute, fmt.Sprintf("rollout of generation %d", generation), func() (bool, error) {
+	err := poll(ctx, w.cfg.timeout, fmt.Sprintf("rollout of generation %d", generation), func() (bool, error) {
 		r, err := w.d.ListDeployments(ctx, &deploymentv1.ListDeploymentsRequest{Namespace: "default"})
 		if err != nil {
 			return false, err
 		}
-		done := 0
+		done, ready := 0, int32(0)
 		want := int32(w.cfg.replicas)
+		defer func() {
+			w.progress = fmt.Sprintf("%d/%d deployments done, %d pods ready", done, w.cfg.deployments, ready)
+		}()
 		for _, d := range r.Items {
+			ready += d.GetStatus().GetReadyReplicas()
 			st := d.GetStatus()
 			if d.Metadata.Generation == generation && st.GetObservedGeneration() == generation && st.GetReplicas() == want &&
 				st.GetUpdatedReplicas() == want && st.GetReadyReplicas() == want && st.GetAvailableReplicas() == want {
@@ -135,6 +141,10 @@ func (w *workload) waitRolledOut(ctx context.Context, generation int64) error {
 		}
 		return done == w.cfg.deployments, nil
 	})
+	if err != nil {
+		return fmt.Errorf("%w: %s\n%s", err, w.progress, w.s.Logs(3000))
+	}
+	return nil
 }
 
 // latency measures Get and Scale under concurrent clients.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -247,6 +248,11 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	}
 	env := s.env(name, replica)
 	env = append(env, "PODWARDEN_GRPC_ADDR="+addr)
+	if dbg := os.Getenv("PODWARDEN_DEBUG_BASE_PORT"); dbg != "" && replica == 0 {
+		// Profiling the benchmark: node on the base port, deployment on base+1.
+		base, _ := strconv.Atoi(dbg)
+		env = append(env, fmt.Sprintf("PODWARDEN_DEBUG_ADDR=127.0.0.1:%d", base+indexOf(Services, name)))
+	}
 	p, err := s.spawn(fmt.Sprintf("%s-%d", name, replica), s.bins[name], env)
 	if err != nil {
 		return nil, err
@@ -334,6 +340,15 @@ func (s *System) WaitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
 }
 
 // Kill sends SIGKILL to every running replica of a service and waits for them to die.

@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only when PODWARDEN_DEBUG_ADDR is set
 	"os"
 	"strconv"
 	"strings"
@@ -73,6 +75,9 @@ func (c *Config) FromEnv(defaultGRPCAddr string) {
 	}
 	if c.Resync == 0 {
 		c.Resync, _ = time.ParseDuration(os.Getenv("PODWARDEN_RESYNC"))
+	}
+	if c.Workers == 0 {
+		c.Workers, _ = strconv.Atoi(os.Getenv("PODWARDEN_WORKERS"))
 	}
 	if c.Log == nil {
 		c.Log = NewLogger(os.Getenv("PODWARDEN_LOG_LEVEL"))
@@ -216,6 +221,17 @@ func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(
 		})
 		return nil
 	})
+	if addr := os.Getenv("PODWARDEN_DEBUG_ADDR"); addr != "" {
+		// Opt-in profiling: go tool pprof http://ADDR/debug/pprof/profile
+		srv := &http.Server{Addr: addr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			go func() { <-ctx.Done(); _ = srv.Close() }()
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.Log.Warn("debug server failed", "addr", addr, "err", err)
+			}
+			return nil
+		})
+	}
 	a.Log.Info("serving", "grpc", a.addr(), "replica", a.Config.ReplicaID)
 	return g.Wait()
 }

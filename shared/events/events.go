@@ -27,7 +27,7 @@ const (
 )
 
 // Kind is the stored Event kind.
-var Kind = store.Kind[*corev1.Event]{Name: "Event", New: func() *corev1.Event { return &corev1.Event{} }}
+var Kind = store.Kind[*corev1.Event]{Name: "Event", Quiet: true, New: func() *corev1.Event { return &corev1.Event{} }}
 
 // Ref builds the involvedObject reference of an object.
 func Ref(apiVersion, kind string, m *corev1.ObjectMeta) *corev1.ObjectReference {
@@ -47,15 +47,7 @@ func Record(ctx context.Context, q store.Querier, now time.Time, component strin
 	}
 	name := fmt.Sprintf("%s.%x", ref.GetName(), h.Sum64())
 	ts := timestamppb.New(now.Truncate(time.Second))
-	if ev, err := Kind.Get(ctx, q, ns, name); err == nil {
-		ev.Count++
-		ev.LastTimestamp = ts
-		ev.Metadata.ResourceVersion = ""
-		_, err = Kind.Update(ctx, q, ev)
-		return err
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
+	// Most events are new: try to create first (one round trip), count a repeat after.
 	_, err := Kind.Create(ctx, q, &corev1.Event{
 		ApiVersion: "v1", Kind: "Event",
 		Metadata:       &corev1.ObjectMeta{Name: name, Namespace: ns},
@@ -63,10 +55,17 @@ func Record(ctx context.Context, q store.Querier, now time.Time, component strin
 		Source: &corev1.EventSource{Component: component}, ReportingComponent: component,
 		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
 	})
-	if errors.Is(err, store.ErrAlreadyExists) {
-		// A concurrent recorder won the race; one event is enough.
-		return nil
+	if !errors.Is(err, store.ErrAlreadyExists) {
+		return err
 	}
+	ev, err := Kind.Get(ctx, q, ns, name)
+	if err != nil {
+		return err
+	}
+	ev.Count++
+	ev.LastTimestamp = ts
+	ev.Metadata.ResourceVersion = ""
+	_, err = Kind.Update(ctx, q, ev)
 	return err
 }
 

@@ -161,15 +161,40 @@ func labelsJSON(m *corev1.ObjectMeta) string {
 	return string(b)
 }
 
-func nextRV(ctx context.Context, q Querier) (int64, error) {
-	var rv int64
-	err := q.QueryRow(ctx, "SELECT nextval('resource_version_seq')").Scan(&rv)
-	return rv, err
+// writeSQL wraps a data-modifying statement w (which RETURNs resource_version and
+// data) so that the change log entry and the notification happen in the same
+// statement: one round trip per write.
+func (k Kind[T]) writeSQL(w, changeType string) string {
+	return k.writeSQLAfter("", w, changeType)
+}
+
+// writeSQLAfter is writeSQL with CTEs (pre, ending in a comma) that w reads from.
+func (k Kind[T]) writeSQLAfter(pre, w, changeType string) string {
+	sql := "WITH " + pre + " w AS (" + w + ")"
+	if k.Watch {
+		sql += ", c AS (INSERT INTO changes (resource_version, kind, namespace, name, type, data) " +
+			"SELECT resource_version, $1, $2, $3, '" + changeType + "', data FROM w)"
+	}
+	sql += " SELECT resource_version, data"
+	if !k.Quiet {
+		sql += ", pg_notify(current_schema() || '_objects', $1 || '/' || $2 || '/' || $3)::text"
+	}
+	return sql + " FROM w"
+}
+
+func scanWrite(row pgx.Row, quiet bool) (rv int64, data []byte, err error) {
+	if quiet {
+		err = row.Scan(&rv, &data)
+	} else {
+		var notified *string
+		err = row.Scan(&rv, &data, &notified)
+	}
+	return rv, data, err
 }
 
 // Create stores a new object: it sets uid (when empty), creationTimestamp (when unset),
 // generation 1 and a fresh resourceVersion, and returns the stored object.
-// ErrAlreadyExists when the name is taken.
+// ErrAlreadyExists when the name (or uid) is taken; the transaction stays usable.
 func (k Kind[T]) Create(ctx context.Context, q Querier, obj T) (T, error) {
 	m := obj.GetMetadata()
 	if m.Uid == "" {
@@ -181,26 +206,22 @@ func (k Kind[T]) Create(ctx context.Context, q Querier, obj T) (T, error) {
 	if m.Generation == 0 {
 		m.Generation = 1
 	}
-	rv, err := nextRV(ctx, q)
-	if err != nil {
-		return obj, fmt.Errorf("create %s: %w", k.Name, err)
-	}
 	m.ResourceVersion = ""
 	data, err := proto.Marshal(obj)
 	if err != nil {
 		return obj, fmt.Errorf("encode %s: %w", k.Name, err)
 	}
-	_, err = q.Exec(ctx, `INSERT INTO objects (kind, namespace, name, uid, resource_version, owner_uid, labels, data)
-		VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8)`,
-		k.Name, m.Namespace, m.Name, m.Uid, rv, ControllerUID(m), labelsJSON(m), data)
-	if isUniqueViolation(err) {
+	rv, _, err := scanWrite(q.QueryRow(ctx, k.writeSQL(`INSERT INTO objects (kind, namespace, name, uid, resource_version, owner_uid, labels, data)
+		VALUES ($1,$2,$3,$4,nextval('resource_version_seq'),$5,$6::jsonb,$7) ON CONFLICT DO NOTHING RETURNING resource_version, data`, Added),
+		k.Name, m.Namespace, m.Name, m.Uid, ControllerUID(m), labelsJSON(m), data), k.Quiet)
+	if errors.Is(err, pgx.ErrNoRows) {
 		return obj, ErrAlreadyExists
 	}
 	if err != nil {
 		return obj, fmt.Errorf("create %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
 	}
 	m.ResourceVersion = strconv.FormatInt(rv, 10)
-	return obj, k.changed(ctx, q, Added, obj, data, rv)
+	return obj, nil
 }
 
 // Update replaces a stored object identified by namespace/name and uid. When the
@@ -216,22 +237,16 @@ func (k Kind[T]) Update(ctx context.Context, q Querier, obj T) (T, error) {
 		}
 		expect = &v
 	}
-	rv, err := nextRV(ctx, q)
-	if err != nil {
-		return obj, fmt.Errorf("update %s: %w", k.Name, err)
-	}
 	m.ResourceVersion = ""
 	data, err := proto.Marshal(obj)
 	if err != nil {
 		return obj, fmt.Errorf("encode %s: %w", k.Name, err)
 	}
-	tag, err := q.Exec(ctx, `UPDATE objects SET resource_version=$5, owner_uid=$6, labels=$7::jsonb, data=$8
-		WHERE kind=$1 AND namespace=$2 AND name=$3 AND uid=$4 AND ($9::bigint IS NULL OR resource_version=$9)`,
-		k.Name, m.Namespace, m.Name, m.Uid, rv, ControllerUID(m), labelsJSON(m), data, expect)
-	if err != nil {
-		return obj, fmt.Errorf("update %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
-	}
-	if tag.RowsAffected() == 0 {
+	rv, _, err := scanWrite(q.QueryRow(ctx, k.writeSQL(`UPDATE objects SET resource_version=nextval('resource_version_seq'), owner_uid=$5, labels=$6::jsonb, data=$7
+		WHERE kind=$1 AND namespace=$2 AND name=$3 AND uid=$4 AND ($8::bigint IS NULL OR resource_version=$8)
+		RETURNING resource_version, data`, Modified),
+		k.Name, m.Namespace, m.Name, m.Uid, ControllerUID(m), labelsJSON(m), data, expect), k.Quiet)
+	if errors.Is(err, pgx.ErrNoRows) {
 		if expect != nil {
 			m.ResourceVersion = strconv.FormatInt(*expect, 10)
 		}
@@ -244,17 +259,20 @@ func (k Kind[T]) Update(ctx context.Context, q Querier, obj T) (T, error) {
 		}
 		return obj, ErrConflict
 	}
+	if err != nil {
+		return obj, fmt.Errorf("update %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
+	}
 	m.ResourceVersion = strconv.FormatInt(rv, 10)
-	return obj, k.changed(ctx, q, Modified, obj, data, rv)
+	return obj, nil
 }
 
 // Delete removes an object. A non-empty uid must match (else ErrConflict, as a
 // precondition). It returns the object as it was.
 func (k Kind[T]) Delete(ctx context.Context, q Querier, namespace, name, uid string) (T, error) {
-	var data []byte
-	var oldRV int64
-	err := q.QueryRow(ctx, `DELETE FROM objects WHERE kind=$1 AND namespace=$2 AND name=$3 AND ($4 = '' OR uid=$4)
-		RETURNING data, resource_version`, k.Name, namespace, name, uid).Scan(&data, &oldRV)
+	rv, data, err := scanWrite(q.QueryRow(ctx, k.writeSQLAfter(
+		`d AS (DELETE FROM objects WHERE kind=$1 AND namespace=$2 AND name=$3 AND ($4 = '' OR uid=$4) RETURNING data),`,
+		`SELECT nextval('resource_version_seq') AS resource_version, data FROM d`, Deleted),
+		k.Name, namespace, name, uid), k.Quiet)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var zero T
 		if _, gerr := k.Get(ctx, q, namespace, name); gerr == nil {
@@ -266,36 +284,7 @@ func (k Kind[T]) Delete(ctx context.Context, q Querier, namespace, name, uid str
 		var zero T
 		return zero, fmt.Errorf("delete %s %s/%s: %w", k.Name, namespace, name, err)
 	}
-	rv, err := nextRV(ctx, q)
-	if err != nil {
-		var zero T
-		return zero, fmt.Errorf("delete %s: %w", k.Name, err)
-	}
-	obj, err := k.decode(data, rv)
-	if err != nil {
-		return obj, err
-	}
-	return obj, k.changed(ctx, q, Deleted, obj, data, rv)
-}
-
-// changed appends to the change log (for watched kinds) and notifies listeners
-// (delivered on commit): the payload is "kind/namespace/name".
-func (k Kind[T]) changed(ctx context.Context, q Querier, typ string, obj T, data []byte, rv int64) error {
-	m := obj.GetMetadata()
-	if k.Watch {
-		if _, err := q.Exec(ctx, `INSERT INTO changes (resource_version, kind, namespace, name, type, data) VALUES ($1,$2,$3,$4,$5,$6)`,
-			rv, k.Name, m.Namespace, m.Name, typ, data); err != nil {
-			return fmt.Errorf("record change of %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
-		}
-	}
-	if k.Quiet {
-		return nil
-	}
-	_, err := q.Exec(ctx, "SELECT pg_notify(current_schema() || '_objects', $1)", k.Name+"/"+m.Namespace+"/"+m.Name)
-	if err != nil {
-		return fmt.Errorf("notify change of %s %s/%s: %w", k.Name, m.Namespace, m.Name, err)
-	}
-	return nil
+	return k.decode(data, rv)
 }
 
 // Change is one entry of the change log.

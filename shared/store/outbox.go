@@ -18,11 +18,13 @@ func Enqueue(ctx context.Context, q Querier, subject, msgID string, msg proto.Me
 	if err != nil {
 		return fmt.Errorf("encode outbox message for %s: %w", subject, err)
 	}
-	if _, err := q.Exec(ctx, "INSERT INTO outbox (subject, msg_id, data) VALUES ($1,$2,$3)", subject, msgID, data); err != nil {
+	// One round trip: the row and the relay's wake-up (delivered at commit).
+	_, err = q.Exec(ctx, `WITH i AS (INSERT INTO outbox (subject, msg_id, data) VALUES ($1,$2,$3) RETURNING id)
+		SELECT pg_notify(current_schema() || '_`+OutboxChannel+`', '') FROM i`, subject, msgID, data)
+	if err != nil {
 		return fmt.Errorf("enqueue %s: %w", subject, err)
 	}
-	_, err = q.Exec(ctx, "SELECT pg_notify(current_schema() || '_"+OutboxChannel+"', '')")
-	return err
+	return nil
 }
 
 // OutboxMessage is one pending message.

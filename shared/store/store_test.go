@@ -217,3 +217,27 @@ func TestNotificationsAndOutboxAreTransactional(t *testing.T) {
 		t.Fatalf("outbox %v, want only 'real'", pending)
 	}
 }
+
+// TestDuplicateCreateKeepsTransactionUsable: a name clash inside a transaction is
+// reported as ErrAlreadyExists and the transaction can go on (Postgres aborts a
+// transaction on a unique violation, so Create must not cause one).
+func TestDuplicateCreateKeepsTransactionUsable(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	if _, err := pods.Create(ctx, db.Pool, pod("a", nil, "")); err != nil {
+		t.Fatal(err)
+	}
+	err := db.InTx(ctx, func(tx pgxTx) error {
+		if _, err := pods.Create(ctx, tx, pod("a", nil, "")); !errors.Is(err, store.ErrAlreadyExists) {
+			t.Fatalf("duplicate: %v", err)
+		}
+		_, err := pods.Create(ctx, tx, pod("b", nil, ""))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("transaction unusable after a duplicate create: %v", err)
+	}
+	if _, err := pods.Get(ctx, db.Pool, "default", "b"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -101,6 +101,8 @@ func (s *DeploymentServer) UpdateDeploymentScale(ctx context.Context, req *deplo
 		return nil, err
 	}
 	d.Spec.Replicas = int32p(req.GetScale().GetSpec().GetReplicas())
+	// A Scale without resourceVersion is an unconditional write (checkScale compared a given one).
+	d.Metadata.ResourceVersion = ""
 	out, err := s.R.Deployments.Update(ctx, req.GetNamespace(), req.GetName(), d, nil)
 	if err != nil {
 		return nil, err

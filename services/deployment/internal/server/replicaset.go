@@ -96,6 +96,8 @@ func (s *ReplicaSetServer) UpdateReplicaSetScale(ctx context.Context, req *deplo
 		return nil, err
 	}
 	o.Spec.Replicas = int32p(req.GetScale().GetSpec().GetReplicas())
+	// A Scale without resourceVersion is an unconditional write (checkScale compared a given one).
+	o.Metadata.ResourceVersion = ""
 	out, err := s.R.ReplicaSets.Update(ctx, req.GetNamespace(), req.GetName(), o, nil)
 	if err != nil {
 		return nil, err

@@ -97,6 +97,8 @@ func (s *ReplicationControllerServer) UpdateReplicationControllerScale(ctx conte
 		return nil, err
 	}
 	o.Spec.Replicas = int32p(req.GetScale().GetSpec().GetReplicas())
+	// A Scale without resourceVersion is an unconditional write (checkScale compared a given one).
+	o.Metadata.ResourceVersion = ""
 	out, err := s.R.ReplicationControllers.Update(ctx, req.GetNamespace(), req.GetName(), o, nil)
 	if err != nil {
 		return nil, err
