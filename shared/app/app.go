@@ -46,7 +46,7 @@ type Config struct {
 	LeaseTTL time.Duration
 	// Resync is the period of the full resync of every controller (default 30s).
 	Resync time.Duration
-	// Workers per controller (default 4).
+	// Workers per controller (default 16: syncs wait on Postgres more than they compute).
 	Workers int
 	Log     *slog.Logger
 }
@@ -102,7 +102,7 @@ func (c *Config) defaults() {
 		c.Resync = 30 * time.Second
 	}
 	if c.Workers <= 0 {
-		c.Workers = 4
+		c.Workers = 16
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
