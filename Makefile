@@ -64,7 +64,8 @@ lint: tools vet
 
 ## check-generated: fail when the committed generated code differs from `make generate`
 check-generated: generate
-	@git diff --exit-code -- proto/gen proto/openapi || { echo "generated code is out of date: run make generate"; exit 1; }
+	@if [ -n "$$(git status --porcelain -- proto/gen proto/openapi)" ]; then \
+		git status --short -- proto/gen proto/openapi; echo "generated code is out of date: run make generate"; exit 1; fi
 
 clean:
 	rm -rf .data bin
