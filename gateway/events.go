@@ -3,7 +3,6 @@ package gateway
 import (
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 // listEvents serves GET /api/v1/events and /api/v1/namespaces/{namespace}/events:
 // every service records events about its own objects, so the list is the merge
 // of every deployed backend's EventService.ListEvents (asked in parallel, with
-// the request's fieldSelector), sorted by lastTimestamp, then name. A backend
+// the request's fieldSelector), sorted by lastTimestamp, in recording order within a second. A backend
 // that fails is left out with a warning; if all fail, the request fails.
 func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[string]string) {
 	req := &corev1.ListEventsRequest{
@@ -67,16 +66,11 @@ func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[
 }
 
 // sortEvents orders events by lastTimestamp (or firstTimestamp, or creation time
-// when unset), then namespace and name.
+// when unset). It is stable: events of the same second keep each backend's order,
+// which is the order they were recorded in.
 func sortEvents(items []*corev1.Event) {
 	slices.SortStableFunc(items, func(a, b *corev1.Event) int {
-		if c := eventTime(a).Compare(eventTime(b)); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.GetMetadata().GetNamespace(), b.GetMetadata().GetNamespace()); c != 0 {
-			return c
-		}
-		return strings.Compare(a.GetMetadata().GetName(), b.GetMetadata().GetName())
+		return eventTime(a).Compare(eventTime(b))
 	})
 }
 

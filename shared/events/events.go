@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -85,6 +86,11 @@ func Trim(ctx context.Context, q store.Querier, cutoff time.Time) error {
 	return nil
 }
 
+func rvOf(e *corev1.Event) int64 {
+	v, _ := strconv.ParseInt(e.GetMetadata().GetResourceVersion(), 10, 64)
+	return v
+}
+
 // Server implements EventService over a schema's events.
 type Server struct {
 	corev1.UnimplementedEventServiceServer
@@ -114,8 +120,13 @@ func (s *Server) ListEvents(ctx context.Context, req *corev1.ListEventsRequest) 
 			out = append(out, e)
 		}
 	}
+	// Timestamps have second precision: within a second, the order of recording.
 	sort.SliceStable(out, func(i, j int) bool {
-		return out[i].GetLastTimestamp().AsTime().Before(out[j].GetLastTimestamp().AsTime())
+		ti, tj := out[i].GetLastTimestamp().AsTime(), out[j].GetLastTimestamp().AsTime()
+		if !ti.Equal(tj) {
+			return ti.Before(tj)
+		}
+		return rvOf(out[i]) < rvOf(out[j])
 	})
 	rv, _ := store.CurrentRV(ctx, s.DB.Pool)
 	return &corev1.ListEventsResponse{ApiVersion: "v1", Kind: "EventList",
