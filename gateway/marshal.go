@@ -67,6 +67,7 @@ func (m *jsonMarshaler) Marshal(v any) ([]byte, error) {
 }
 
 func (m *jsonMarshaler) marshalMessage(msg proto.Message) ([]byte, error) {
+	msg = wholeSeconds(msg)
 	b, err := m.pb.MarshalOptions.Marshal(msg)
 	if err != nil {
 		return nil, err

@@ -377,7 +377,7 @@ func (r *Resource[T]) Delete(ctx context.Context, ns, name string, policy string
 		}
 		if policy == Orphan && r.OrphanDependents != nil {
 			if err := r.OrphanDependents(ctx, tx, obj); err != nil {
-				return err
+				return apierr.FromStore(err, r.GR, name)
 			}
 		}
 		deleted, err = r.Kind.Delete(ctx, tx, ns, name, m.Uid)

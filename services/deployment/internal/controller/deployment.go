@@ -155,6 +155,22 @@ func claimReplicaSets(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment
 	return out, nil
 }
 
+// OrphanReplicaSets releases the ReplicaSets of a Deployment deleted with
+// propagationPolicy Orphan; they keep their pods. It runs in the deleting transaction.
+func OrphanReplicaSets(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta) error {
+	rsList, err := kinds.ReplicaSets.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	if err != nil {
+		return err
+	}
+	for _, rs := range rsList {
+		dropOwner(rs.Metadata, owner.Uid)
+		if _, err := kinds.ReplicaSets.Update(ctx, tx, rs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // deleteDeploymentForeground carries out a Foreground deletion: every ReplicaSet is
 // deleted in the foreground (its pods first), then the Deployment itself.
 func (c *Controller) deleteDeploymentForeground(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment, rsList []*deploymentv1.ReplicaSet, now time.Time) error {

@@ -218,6 +218,23 @@ func ForNode(p *corev1.Pod) *corev1.Pod {
 	return c
 }
 
+// OrphanPods releases the pods of owner (a Delete with propagationPolicy Orphan): their
+// ownerReference to it goes, in this view and, through a pod UPDATE command, in the
+// node service. It runs in the deleting transaction.
+func OrphanPods(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.Time) error {
+	pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		dropOwner(p.Metadata, owner.Uid)
+		if err := updatePodOwners(ctx, tx, p, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // claimPods is Kubernetes' ClaimPods: it returns the pods owner controls after
 // adopting orphans that match sel and releasing owned pods that no longer match.
 func claimPods(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel k8slabels.Selector, matchLabels map[string]string, now time.Time) ([]*corev1.Pod, error) {

@@ -4,7 +4,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/podwarden/podwarden/services/deployment/internal/controller"
 	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
 	"github.com/podwarden/podwarden/shared/apierr"
-	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/store"
@@ -23,7 +21,6 @@ import (
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
-	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
 )
 
 // Resources are the three kinds with Kubernetes' API semantics.
@@ -50,7 +47,7 @@ func NewResources(db *store.DB, hub *watch.Hub, now func() time.Time) *Resources
 		CopyStatus:  func(dst, src *deploymentv1.Deployment) { dst.Status = src.Status },
 		SpecEqual:   func(a, b *deploymentv1.Deployment) bool { return proto.Equal(a.Spec, b.Spec) },
 		OrphanDependents: func(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment) error {
-			return orphanReplicaSets(ctx, tx, d.Metadata)
+			return controller.OrphanReplicaSets(ctx, tx, d.Metadata)
 		},
 	}
 	r.ReplicaSets = &crud.Resource[*deploymentv1.ReplicaSet]{
@@ -64,7 +61,7 @@ func NewResources(db *store.DB, hub *watch.Hub, now func() time.Time) *Resources
 		CopyStatus:  func(dst, src *deploymentv1.ReplicaSet) { dst.Status = src.Status },
 		SpecEqual:   func(a, b *deploymentv1.ReplicaSet) bool { return proto.Equal(a.Spec, b.Spec) },
 		OrphanDependents: func(ctx context.Context, tx pgx.Tx, rs *deploymentv1.ReplicaSet) error {
-			return OrphanPods(ctx, tx, rs.Metadata, now())
+			return controller.OrphanPods(ctx, tx, rs.Metadata, now())
 		},
 	}
 	r.ReplicationControllers = &crud.Resource[*deploymentv1.ReplicationController]{
@@ -80,65 +77,10 @@ func NewResources(db *store.DB, hub *watch.Hub, now func() time.Time) *Resources
 		CopyStatus: func(dst, src *deploymentv1.ReplicationController) { dst.Status = src.Status },
 		SpecEqual:  func(a, b *deploymentv1.ReplicationController) bool { return proto.Equal(a.Spec, b.Spec) },
 		OrphanDependents: func(ctx context.Context, tx pgx.Tx, rc *deploymentv1.ReplicationController) error {
-			return OrphanPods(ctx, tx, rc.Metadata, now())
+			return controller.OrphanPods(ctx, tx, rc.Metadata, now())
 		},
 	}
 	return r
-}
-
-// withoutOwner drops the ownerReferences naming uid; it reports whether one was dropped.
-func withoutOwner(m *corev1.ObjectMeta, uid string) bool {
-	out := m.OwnerReferences[:0]
-	dropped := false
-	for _, o := range m.OwnerReferences {
-		if o.GetUid() == uid {
-			dropped = true
-			continue
-		}
-		out = append(out, o)
-	}
-	m.OwnerReferences = out
-	return dropped
-}
-
-func orphanReplicaSets(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta) error {
-	rsList, err := kinds.ReplicaSets.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
-	if err != nil {
-		return apierr.Internal(err)
-	}
-	for _, rs := range rsList {
-		if withoutOwner(rs.Metadata, owner.Uid) {
-			rs.Metadata.ResourceVersion = ""
-			if _, err := kinds.ReplicaSets.Update(ctx, tx, rs); err != nil {
-				return apierr.Internal(err)
-			}
-		}
-	}
-	return nil
-}
-
-// OrphanPods releases the pods of owner: their ownerReference to it is removed in
-// this service's view and, through a pod UPDATE command, in the node service.
-func OrphanPods(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.Time) error {
-	pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
-	if err != nil {
-		return apierr.Internal(err)
-	}
-	for _, p := range pods {
-		if !withoutOwner(p.Metadata, owner.Uid) {
-			continue
-		}
-		p.Metadata.ResourceVersion = ""
-		if _, err := kinds.Pods.Update(ctx, tx, p); err != nil {
-			return apierr.Internal(err)
-		}
-		cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_UPDATE, Pod: controller.ForNode(p)}
-		msgID := fmt.Sprintf("Pod/%s/update/%d", p.Metadata.Uid, now.UnixNano())
-		if err := store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), msgID, cmd); err != nil {
-			return apierr.Internal(err)
-		}
-	}
-	return nil
 }
 
 // scaleOf builds the autoscaling/v1 Scale of an object.
