@@ -57,26 +57,18 @@ func (k Kind[T]) decode(data []byte, rv int64) (T, error) {
 
 // Get reads one object.
 func (k Kind[T]) Get(ctx context.Context, q Querier, namespace, name string) (T, error) {
-	var data []byte
-	var rv int64
-	err := q.QueryRow(ctx, "SELECT "+objectColumns+" FROM objects WHERE kind=$1 AND namespace=$2 AND name=$3",
-		k.Name, namespace, name).Scan(&data, &rv)
-	if errors.Is(err, pgx.ErrNoRows) {
-		var zero T
-		return zero, ErrNotFound
-	}
-	if err != nil {
-		var zero T
-		return zero, fmt.Errorf("get %s %s/%s: %w", k.Name, namespace, name, err)
-	}
-	return k.decode(data, rv)
+	return k.getOne(ctx, q, "", namespace, name)
 }
 
 // GetForUpdate reads one object and locks its row until the transaction ends.
 func (k Kind[T]) GetForUpdate(ctx context.Context, tx pgx.Tx, namespace, name string) (T, error) {
+	return k.getOne(ctx, tx, " FOR UPDATE", namespace, name)
+}
+
+func (k Kind[T]) getOne(ctx context.Context, q Querier, lock, namespace, name string) (T, error) {
 	var data []byte
 	var rv int64
-	err := tx.QueryRow(ctx, "SELECT "+objectColumns+" FROM objects WHERE kind=$1 AND namespace=$2 AND name=$3 FOR UPDATE",
+	err := q.QueryRow(ctx, "SELECT "+objectColumns+" FROM objects WHERE kind=$1 AND namespace=$2 AND name=$3"+lock,
 		k.Name, namespace, name).Scan(&data, &rv)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var zero T

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"slices"
 
-	"google.golang.org/protobuf/proto"
-
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
@@ -64,17 +62,7 @@ func HistoryRevision(d *deploymentv1.Deployment, rsList []*deploymentv1.ReplicaS
 	return nil, ErrRevisionNotFound
 }
 
-// hashlessTemplate copies t without the pod-template-hash label.
+// hashlessTemplate copies t without the pod-template-hash label (what history shows).
 func hashlessTemplate(t *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
-	if t == nil {
-		return &corev1.PodTemplateSpec{}
-	}
-	c := proto.Clone(t).(*corev1.PodTemplateSpec)
-	if c.Metadata != nil {
-		delete(c.Metadata.Labels, DefaultDeploymentUniqueLabelKey)
-		if len(c.Metadata.Labels) == 0 {
-			c.Metadata.Labels = nil
-		}
-	}
-	return c
+	return templateWithoutHash(t)
 }
