@@ -50,7 +50,7 @@ func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config
 	c.rcs = controller.New(controller.Config{Name: "replicationcontroller", Workers: cfg.Workers, Sync: c.syncReplicationController,
 		List: keysOf(db, kinds.ReplicationControllers.Name), Resync: cfg.Resync, Log: log})
 	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
-		List: func(context.Context) ([]string, error) { return []string{gcKey}, nil }, Resync: cfg.Resync, Log: log})
+		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
 	return c
 }
 

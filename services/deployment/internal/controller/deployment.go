@@ -19,6 +19,7 @@ import (
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
+	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
 )
 
 // syncDeployment is the deployment controller's syncDeployment on stored state: claim
@@ -192,13 +193,26 @@ func (c *Controller) deleteDeploymentForeground(ctx context.Context, tx pgx.Tx, 
 }
 
 const (
-	gcKey   = "gc"
-	gcDelay = 100 * time.Millisecond
+	// gcKey is enqueued (debounced by gcDelay) on every Deployment, ReplicaSet and
+	// ReplicationController change; repairKey only by the periodic resync.
+	gcKey     = "gc"
+	repairKey = "repair"
+	gcDelay   = 100 * time.Millisecond
 )
 
 // collectGarbage deletes what a Background deletion left behind: ReplicaSets whose
 // Deployment is gone, then pods whose ReplicaSet or ReplicationController is gone.
-func (c *Controller) collectGarbage(ctx context.Context, _ string) error {
+// On repairKey it resends lost pod commands and trims tombstones instead.
+func (c *Controller) collectGarbage(ctx context.Context, key string) error {
+	if key == repairKey {
+		return c.db.InTx(ctx, func(tx pgx.Tx) error {
+			if err := resendStaleCommands(ctx, tx, c.clock.Now()); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "DELETE FROM pod_tombstones WHERE deleted_at < now() - interval '1 hour'")
+			return err
+		})
+	}
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
 		rsOrphans, err := kinds.ReplicaSets.Orphans(ctx, tx)
@@ -219,7 +233,43 @@ func (c *Controller) collectGarbage(ctx context.Context, _ string) error {
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, "DELETE FROM pod_tombstones WHERE deleted_at < now() - interval '1 hour'")
-		return err
+		return nil
 	})
+}
+
+// commandTimeout is how long a pod may wait for the node service's first word on a
+// create, or for its deletion to complete, before its command is sent again.
+const commandTimeout = 2 * time.Minute
+
+// resendStaleCommands repairs lost commands (JetStream redelivery is bounded): a pod
+// the node service never reported on gets its CREATE again, a pod deleted long ago
+// its DELETE. Both are idempotent in the node service (by uid, with tombstones).
+func resendStaleCommands(ctx context.Context, tx pgx.Tx, now time.Time) error {
+	pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		m := p.GetMetadata()
+		switch {
+		case m.GetDeletionTimestamp() != nil && now.Sub(m.GetDeletionTimestamp().AsTime()) > commandTimeout+graceOf(p):
+			err = resendPodCommand(ctx, tx, p, eventsv1.PodCommand_OP_DELETE, now)
+		case m.GetDeletionTimestamp() == nil && observedVersion(p) == 0 && now.Sub(m.GetCreationTimestamp().AsTime()) > commandTimeout:
+			err = resendPodCommand(ctx, tx, p, eventsv1.PodCommand_OP_CREATE, now)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func graceOf(p *corev1.Pod) time.Duration {
+	if g := p.GetMetadata().DeletionGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	if g := p.GetSpec().TerminationGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	return 30 * time.Second
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -192,6 +193,14 @@ func deletePod(ctx context.Context, tx pgx.Tx, p *corev1.Pod, now time.Time) err
 	}
 	cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_DELETE, Pod: ForNode(p)}
 	return store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), "Pod/"+p.Metadata.Uid+"/delete", cmd)
+}
+
+// resendPodCommand publishes a command for a pod of the view again, with a fresh
+// message id (the first one may still be in JetStream's deduplication window).
+func resendPodCommand(ctx context.Context, tx pgx.Tx, p *corev1.Pod, op eventsv1.PodCommand_Op, now time.Time) error {
+	cmd := &eventsv1.PodCommand{Op: op, Pod: ForNode(p)}
+	msgID := fmt.Sprintf("Pod/%s/%s/retry/%d", p.Metadata.Uid, strings.ToLower(strings.TrimPrefix(op.String(), "OP_")), now.UnixNano())
+	return store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), msgID, cmd)
 }
 
 // updatePodOwners stores new ownerReferences of a pod and tells the node service.

@@ -3,10 +3,13 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
 	"github.com/podwarden/podwarden/services/deployment/internal/migrations"
@@ -110,5 +113,52 @@ func TestUnknownPodOfMissingOwnerIsIgnored(t *testing.T) {
 	}
 	if _, err := kinds.Pods.Get(ctx, db.Pool, "default", "web-abc12"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("pod of a missing owner entered the view: %v", err)
+	}
+}
+
+// TestResendStaleCommands: a pod the node service never reported on gets its CREATE
+// again after the timeout, one deleted long ago its DELETE; fresh ones are left alone.
+func TestResendStaleCommands(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	old := timestamppb.New(now.Add(-10 * time.Minute))
+	mk := func(name, uid string, created *timestamppb.Timestamp, deleted *timestamppb.Timestamp, observed bool) {
+		p := viewPod(uid, "Pending")
+		p.Metadata.Name = name
+		p.Metadata.CreationTimestamp = created
+		p.Metadata.DeletionTimestamp = deleted
+		if observed {
+			setObservedVersion(p, 3)
+		}
+		if _, err := kinds.Pods.Create(ctx, db.Pool, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("never-heard-of", "u1", old, nil, false)
+	mk("fresh", "u2", timestamppb.New(now), nil, false)
+	mk("running", "u3", old, nil, true)
+	mk("stuck-deleting", "u4", old, old, true)
+	mk("just-deleted", "u5", old, timestamppb.New(now), true)
+	if err := db.InTx(ctx, func(tx pgx.Tx) error { return resendStaleCommands(ctx, tx, now) }); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := store.PendingOutbox(ctx, db.Pool, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range pending {
+		var cmd eventsv1.PodCommand
+		if err := proto.Unmarshal(m.Data, &cmd); err != nil {
+			t.Fatal(err)
+		}
+		if _, leaked := cmd.Pod.Metadata.Annotations[observedVersionKey]; leaked {
+			t.Fatalf("command carries the view's annotation: %v", cmd.Pod.Metadata.Annotations)
+		}
+		got = append(got, cmd.Op.String()+":"+cmd.Pod.Metadata.Name)
+	}
+	if fmt.Sprint(got) != "[OP_CREATE:never-heard-of OP_DELETE:stuck-deleting]" {
+		t.Fatalf("resent %v", got)
 	}
 }
