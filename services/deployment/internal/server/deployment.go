@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/grpc/metadata"
+
 	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
 	"github.com/podwarden/podwarden/services/deployment/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/apierr"
@@ -112,7 +114,7 @@ func (s *DeploymentServer) UpdateDeploymentScale(ctx context.Context, req *deplo
 
 // WatchDeployments streams changes.
 func (s *DeploymentServer) WatchDeployments(req *deploymentv1.WatchDeploymentsRequest, stream deploymentv1.DeploymentService_WatchDeploymentsServer) error {
-	return streamWatch(stream.Context(), s.R.Deployments, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return streamWatch(stream, s.R.Deployments, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
 		func(t string, o *deploymentv1.Deployment) *deploymentv1.WatchDeploymentsResponse {
 			return &deploymentv1.WatchDeploymentsResponse{Type: t, Object: o}
 		}, stream.Send)
@@ -192,6 +194,12 @@ func (s *DeploymentServer) GetRolloutStatus(ctx context.Context, req *deployment
 // WatchRolloutStatus streams `kubectl rollout status` lines until the rollout is done.
 func (s *DeploymentServer) WatchRolloutStatus(req *deploymentv1.WatchRolloutStatusRequest, stream deploymentv1.DeploymentService_WatchRolloutStatusServer) error {
 	ctx := stream.Context()
+	if _, err := s.R.Deployments.Get(ctx, req.GetNamespace(), req.GetName()); err != nil {
+		return err
+	}
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 	last := ""
 	poll := time.NewTicker(time.Second)
 	defer poll.Stop()

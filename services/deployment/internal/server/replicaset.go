@@ -107,7 +107,7 @@ func (s *ReplicaSetServer) UpdateReplicaSetScale(ctx context.Context, req *deplo
 
 // WatchReplicaSets streams changes.
 func (s *ReplicaSetServer) WatchReplicaSets(req *deploymentv1.WatchReplicaSetsRequest, stream deploymentv1.ReplicaSetService_WatchReplicaSetsServer) error {
-	return streamWatch(stream.Context(), s.R.ReplicaSets, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return streamWatch(stream, s.R.ReplicaSets, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
 		func(t string, o *deploymentv1.ReplicaSet) *deploymentv1.WatchReplicaSetsResponse {
 			return &deploymentv1.WatchReplicaSetsResponse{Type: t, Object: o}
 		}, stream.Send)

@@ -108,7 +108,7 @@ func (s *ReplicationControllerServer) UpdateReplicationControllerScale(ctx conte
 
 // WatchReplicationControllers streams changes.
 func (s *ReplicationControllerServer) WatchReplicationControllers(req *deploymentv1.WatchReplicationControllersRequest, stream deploymentv1.ReplicationControllerService_WatchReplicationControllersServer) error {
-	return streamWatch(stream.Context(), s.R.ReplicationControllers, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return streamWatch(stream, s.R.ReplicationControllers, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
 		func(t string, o *deploymentv1.ReplicationController) *deploymentv1.WatchReplicationControllersResponse {
 			return &deploymentv1.WatchReplicationControllersResponse{Type: t, Object: o}
 		}, stream.Send)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -117,9 +119,16 @@ func resourceOf(kind string) string {
 	return "replicationcontrollers"
 }
 
-// streamWatch adapts a watch to a gRPC stream sender.
-func streamWatch[T store.Object, R any](ctx context.Context, res *crud.Resource[T], ns, ls, fs, rv string, mk func(string, T) R, send func(R) error) error {
-	return res.Watch(ctx, ns, ls, fs, rv, func(typ string, obj T) error { return send(mk(typ, obj)) })
+// streamWatch adapts a watch to a gRPC server stream. Headers go out at once, so a
+// REST client sees its 200 before the first event (and a bad selector as an error).
+func streamWatch[T store.Object, R any](stream grpc.ServerStream, res *crud.Resource[T], ns, ls, fs, rv string, mk func(string, T) R, send func(R) error) error {
+	if _, err := res.Matcher(ns, ls, fs); err != nil {
+		return err
+	}
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
+	return res.Watch(stream.Context(), ns, ls, fs, rv, func(typ string, obj T) error { return send(mk(typ, obj)) })
 }
 
 func listRV(rv string) *corev1.ListMeta { return &corev1.ListMeta{ResourceVersion: rv} }
