@@ -197,6 +197,7 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	h = g.namespaces.track(h)
 	h = g.watchDispatch(h)
 	h = negotiate(h)
+	h = g.tables(h) // sees kubectl's Accept before negotiate rewrites it
 	h = g.protobufBodies(h)
 	h = g.limitBody(h)
 	h = g.logRequests(h) // outermost: logs and recovers everything above

@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestTables(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	created := now.Add(-90 * time.Second).Format(time.RFC3339)
+	cases := map[string]struct {
+		doc  string
+		want string
+	}{
+		"deployment list": {
+			doc:  `{"kind":"DeploymentList","metadata":{"resourceVersion":"7"},"items":[{"kind":"Deployment","metadata":{"name":"nginx","creationTimestamp":"` + created + `"},"spec":{"replicas":3,"selector":{"matchLabels":{"app":"nginx"}},"template":{"spec":{"containers":[{"name":"c","image":"nginx:1.25"}]}}},"status":{"readyReplicas":2,"updatedReplicas":3,"availableReplicas":2}}]}`,
+			want: "[nginx 2/3 3 2 90s c nginx:1.25 app=nginx]",
+		},
+		"crash-looping pod": {
+			doc:  `{"kind":"Pod","metadata":{"name":"p","creationTimestamp":"` + created + `"},"spec":{"nodeName":"node-1","containers":[{"name":"c"}]},"status":{"phase":"Running","podIP":"10.244.1.2","containerStatuses":[{"ready":false,"restartCount":3,"state":{"waiting":{"reason":"CrashLoopBackOff"}}}]}}`,
+			want: "[p 0/1 CrashLoopBackOff 3 90s 10.244.1.2 node-1 <none> <none>]",
+		},
+		"terminating pod": {
+			doc:  `{"kind":"Pod","metadata":{"name":"p","creationTimestamp":"` + created + `","deletionTimestamp":"` + created + `"},"spec":{"containers":[{"name":"c"}]},"status":{"phase":"Running"}}`,
+			want: "[p 0/1 Terminating 0 90s <none> <none> <none> <none>]",
+		},
+		"cordoned control-plane node": {
+			doc:  `{"kind":"Node","metadata":{"name":"cp","creationTimestamp":"` + created + `","labels":{"node-role.kubernetes.io/control-plane":""}},"spec":{"unschedulable":true},"status":{"conditions":[{"type":"Ready","status":"True"}],"nodeInfo":{"kubeletVersion":"v1.33.0"}}}`,
+			want: "[cp Ready,SchedulingDisabled control-plane 90s v1.33.0 <none>]",
+		},
+		"other kind": {
+			doc:  `{"kind":"Namespace","metadata":{"name":"default","creationTimestamp":"` + created + `"}}`,
+			want: "[default 90s]",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			doc, err := decodeJSON([]byte(tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tb := toTable(doc, now)
+			if tb.Kind != "Table" || tb.APIVersion != "meta.k8s.io/v1" || len(tb.Rows) != 1 {
+				t.Fatalf("table %+v", tb)
+			}
+			if got := fmt.Sprint(tb.Rows[0].Cells); got != tc.want {
+				t.Fatalf("cells %s, want %s", got, tc.want)
+			}
+			if len(tb.Rows[0].Cells) != len(tb.ColumnDefinitions) {
+				t.Fatalf("%d cells for %d columns", len(tb.Rows[0].Cells), len(tb.ColumnDefinitions))
+			}
+		})
+	}
+	if !wantsTable([]string{"application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}) || wantsTable([]string{"application/json"}) {
+		t.Fatal("wantsTable")
+	}
+}
