@@ -12,6 +12,7 @@ import (
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/store"
 
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
@@ -62,7 +63,7 @@ func (c *Controllers) syncPod(ctx context.Context, key string) error {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		res := sim.Next(p, node, now, c.cfg.Delays)
+		res := coalesce(p, node, now, c.cfg.Delays)
 		requeue = res.Requeue
 		switch {
 		case res.Delete:
@@ -84,4 +85,26 @@ func (c *Controllers) syncPod(ctx context.Context, key string) error {
 		c.kubelet.EnqueueAfter(key, requeue)
 	}
 	return nil
+}
+
+// maxSteps bounds the transitions applied in one write.
+const maxSteps = 8
+
+// coalesce applies every transition due at this same instant and returns them as one
+// step, as the kubelet's status manager batches status updates: with zero simulated
+// delays a pod goes from scheduled to Running and Ready in one write (one pod event)
+// instead of three; with delays nothing changes, and the step's Requeue is the time
+// of the next transition instead of a wake-up by the write's own notification.
+func coalesce(p *corev1.Pod, node *nodev1.Node, now time.Time, d sim.Delays) sim.Result {
+	res := sim.Next(p, node, now, d)
+	for i := 0; i < maxSteps && res.Pod != nil && !res.Delete; i++ {
+		next := sim.Next(res.Pod, node, now, d)
+		if next.Pod == nil {
+			res.Requeue = next.Requeue
+			break
+		}
+		next.Events = append(res.Events, next.Events...)
+		res = next
+	}
+	return res
 }
