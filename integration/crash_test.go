@@ -59,10 +59,16 @@ func crashDuringRollout(t *testing.T, victim string) {
 		return n >= 1, fmt.Sprint(n)
 	})
 	s.Kill(victim)
+	restarted := time.Now()
 	if _, err := s.StartService(victim, 0); err != nil {
 		t.Fatal(err)
 	}
 	exactlyConverged(t, a, "nginx", "app=nginx", "nginx:1.25", 5)
+	took := time.Since(restarted)
+	t.Logf("converged %v after the restart of %s", took, victim)
+	if took > 15*time.Second {
+		t.Logf("slow convergence; service logs:\n%s", s.Logs(20000))
+	}
 }
 
 func TestKillDeploymentServiceMidRollout(t *testing.T) { crashDuringRollout(t, "deployment") }

@@ -175,7 +175,10 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	ccfg := jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		// A consumer killed with messages in its buffer gets them back after AckWait:
+		// short, since a batch takes milliseconds (and handlers are idempotent if a slow
+		// one is redelivered).
+		AckWait:       5 * time.Second,
 		MaxDeliver:    cfg.MaxDeliver,
 		MaxAckPending: 4 * cfg.MaxBatch,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
