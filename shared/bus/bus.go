@@ -173,8 +173,8 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 		cfg.MaxDeliver = 20
 	}
 	ccfg := jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
+		Durable:   cfg.Durable,
+		AckPolicy: jetstream.AckExplicitPolicy,
 		// A consumer killed with messages in its buffer gets them back after AckWait:
 		// short, since a batch takes milliseconds (and handlers are idempotent if a slow
 		// one is redelivered).
