@@ -125,7 +125,10 @@ func (g *gateway) logRequests(next http.Handler) http.Handler {
 				}
 			}
 			level := slog.LevelInfo
-			if sw.code >= http.StatusInternalServerError {
+			switch {
+			case r.URL.Path == "/healthz" || r.URL.Path == "/livez" || r.URL.Path == "/readyz":
+				level = slog.LevelDebug // probes: every few seconds, forever
+			case sw.code >= http.StatusInternalServerError:
 				level = slog.LevelWarn
 			}
 			attrs := []any{"method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
