@@ -5,7 +5,10 @@ go 1.26.8
 require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/podwarden/podwarden/gateway v0.0.0-00010101000000-000000000000
+	github.com/podwarden/podwarden/services/autoscaler v0.0.0-00010101000000-000000000000
+	github.com/podwarden/podwarden/services/daemonset v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/deployment v0.0.0-00010101000000-000000000000
+	github.com/podwarden/podwarden/services/job v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/node v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/shared v0.0.0-00010101000000-000000000000
 	golang.org/x/sync v0.24.0
@@ -53,6 +56,7 @@ require (
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/podwarden/podwarden/proto v0.0.0-00010101000000-000000000000 // indirect
+	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	go.yaml.in/yaml/v2 v2.4.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
@@ -77,7 +81,10 @@ require (
 replace (
 	github.com/podwarden/podwarden/gateway => ../gateway
 	github.com/podwarden/podwarden/proto => ../proto
+	github.com/podwarden/podwarden/services/autoscaler => ../services/autoscaler
+	github.com/podwarden/podwarden/services/daemonset => ../services/daemonset
 	github.com/podwarden/podwarden/services/deployment => ../services/deployment
+	github.com/podwarden/podwarden/services/job => ../services/job
 	github.com/podwarden/podwarden/services/node => ../services/node
 	github.com/podwarden/podwarden/shared => ../shared
 )

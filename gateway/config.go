@@ -52,6 +52,9 @@ func DefaultConfig() Config {
 	return Config{
 		ListenAddr:     DefaultListenAddr,
 		DeploymentAddr: DefaultDeploymentAddr,
+		DaemonSetAddr:  DefaultDaemonSetAddr,
+		JobAddr:        DefaultJobAddr,
+		AutoscalerAddr: DefaultAutoscalerAddr,
 		NodeAddr:       DefaultNodeAddr,
 		MaxBodyBytes:   DefaultMaxBodyBytes,
 		ReadyTimeout:   DefaultReadyTimeout,

@@ -11,6 +11,7 @@ import (
 
 	openapiv2 "github.com/google/gnostic-models/openapiv2"
 	"google.golang.org/protobuf/proto"
+	k8sversion "k8s.io/apimachinery/pkg/version"
 	"sigs.k8s.io/yaml"
 
 	"github.com/podwarden/podwarden/proto/openapi"
@@ -89,12 +90,24 @@ func (d *discovery) add(rs ...groupResource) {
 // groups lists the named API groups served, sorted ("apps", ...).
 func (d *discovery) groups() []apiGroup {
 	var out []apiGroup
+	byName := map[string]int{}
 	for gv := range d.resources {
 		group, version, ok := splitGroupVersion(gv)
 		if !ok {
 			continue // core "v1" is under /api
 		}
 		v := groupVersionForDiscovery{GroupVersion: gv, Version: version}
+		if i, seen := byName[group]; seen {
+			// Several versions of a group (autoscaling v2 and v1): one APIGroup, the
+			// versions in Kubernetes' priority order, the first preferred.
+			out[i].Versions = append(out[i].Versions, v)
+			slices.SortFunc(out[i].Versions, func(a, b groupVersionForDiscovery) int {
+				return -k8sversion.CompareKubeAwareVersionStrings(a.Version, b.Version)
+			})
+			out[i].PreferredVersion = out[i].Versions[0]
+			continue
+		}
+		byName[group] = len(out)
 		out = append(out, apiGroup{Kind: "APIGroup", APIVersion: "v1", Name: group, Versions: []groupVersionForDiscovery{v}, PreferredVersion: v})
 	}
 	slices.SortFunc(out, func(a, b apiGroup) int { return strings.Compare(a.Name, b.Name) })

@@ -150,6 +150,13 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		patchRoutes = append(patchRoutes, deploymentPatchRoutes...)
 		g.discovery.add(deploymentResources...)
 	}
+	if conn := backends.DaemonSet; conn != nil {
+		if err := registerDaemonSet(ctx, g.mux, conn); err != nil {
+			return nil, err
+		}
+		patchRoutes = append(patchRoutes, daemonSetPatchRoutes...)
+		g.discovery.add(daemonSetResources...)
+	}
 	if conn := backends.Node; conn != nil {
 		err := errors.Join(
 			nodev1.RegisterNodeServiceHandlerClient(ctx, g.mux, nodev1.NewNodeServiceClient(conn)),
@@ -160,6 +167,32 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		}
 		patchRoutes = append(patchRoutes, nodePatchRoutes...)
 		g.discovery.add(nodeResources...)
+	}
+	if conn := backends.Autoscaler; conn != nil {
+		if err := registerAutoscaler(ctx, g.mux, conn); err != nil {
+			return nil, err
+		}
+		patchRoutes = append(patchRoutes, autoscalerPatchRoutes...)
+		g.discovery.add(autoscalerResources...)
+	}
+	if conn := backends.Node; conn != nil {
+		if err := registerMetrics(ctx, g.mux, conn); err != nil {
+			return nil, err
+		}
+		patchRoutes = append(patchRoutes, metricsPatchRoutes...)
+		g.discovery.add(metricsResources...)
+	}
+	if conn := backends.Job; conn != nil {
+		if err := g.registerJob(ctx, conn); err != nil {
+			return nil, err
+		}
+		patchRoutes = append(patchRoutes, jobPatchRoutes...)
+		g.discovery.add(jobResources...)
+	}
+	if conn := backends.Node; conn != nil {
+		if err := g.registerPodLog(conn); err != nil {
+			return nil, err
+		}
 	}
 	g.discovery.add(coreResources...)
 

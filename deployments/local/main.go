@@ -19,7 +19,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/podwarden/podwarden/gateway"
+	autoscalersvc "github.com/podwarden/podwarden/services/autoscaler/service"
+	daemonsetsvc "github.com/podwarden/podwarden/services/daemonset/service"
 	deploymentsvc "github.com/podwarden/podwarden/services/deployment/service"
+	jobsvc "github.com/podwarden/podwarden/services/job/service"
 	nodesvc "github.com/podwarden/podwarden/services/node/service"
 	"github.com/podwarden/podwarden/shared/app"
 	"github.com/podwarden/podwarden/shared/devenv"
@@ -96,6 +99,21 @@ func run(o options) error {
 		cfg := base
 		cfg.GRPCAddr = deploymentsvc.DefaultGRPCAddr
 		return named("deployment", deploymentsvc.Run(gctx, deploymentsvc.Config{App: cfg}))
+	})
+	g.Go(func() error {
+		cfg := base
+		cfg.GRPCAddr = jobsvc.DefaultGRPCAddr
+		return named("job", jobsvc.Run(gctx, jobsvc.Config{App: cfg}))
+	})
+	g.Go(func() error {
+		cfg := base
+		cfg.GRPCAddr = daemonsetsvc.DefaultGRPCAddr
+		return named("daemonset", daemonsetsvc.Run(gctx, daemonsetsvc.Config{App: cfg}))
+	})
+	g.Go(func() error {
+		cfg := base
+		cfg.GRPCAddr = autoscalersvc.DefaultGRPCAddr
+		return named("autoscaler", autoscalersvc.Run(gctx, autoscalersvc.Config{App: cfg}))
 	})
 	g.Go(func() error {
 		gw := gateway.DefaultConfig()

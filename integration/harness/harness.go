@@ -29,12 +29,15 @@ import (
 )
 
 // Services are the processes of a system, in start order; the gateway comes last.
-var Services = []string{"node", "deployment"}
+var Services = []string{"node", "deployment", "daemonset", "job", "autoscaler"}
 
 // packages maps a process name to its main package.
 var packages = map[string]string{
 	"node":       "./services/node",
 	"deployment": "./services/deployment",
+	"daemonset":  "./services/daemonset",
+	"job":        "./services/job",
+	"autoscaler": "./services/autoscaler",
 	"gateway":    "./gateway/cmd/gateway",
 }
 
@@ -248,6 +251,12 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	}
 	env := s.env(name, replica)
 	env = append(env, "PODWARDEN_GRPC_ADDR="+addr)
+	if name == "daemonset" {
+		env = append(env, "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
+	}
+	if name == "autoscaler" {
+		env = append(env, "PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"], "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
+	}
 	if dbg := os.Getenv("PODWARDEN_DEBUG_BASE_PORT"); dbg != "" && replica == 0 {
 		// Profiling the benchmark: node on the base port, deployment on base+1.
 		base, _ := strconv.Atoi(dbg)
@@ -269,6 +278,9 @@ func (s *System) startGateway(port int) error {
 		fmt.Sprintf("PODWARDEN_HTTP_ADDR=127.0.0.1:%d", port),
 		"PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"],
 		"PODWARDEN_NODE_ADDR="+s.Addrs["node"],
+		"PODWARDEN_JOB_ADDR="+s.Addrs["job"],
+		"PODWARDEN_DAEMONSET_ADDR="+s.Addrs["daemonset"],
+		"PODWARDEN_AUTOSCALER_ADDR="+s.Addrs["autoscaler"],
 		"PODWARDEN_LOG_LEVEL=warn",
 	)
 	p, err := s.spawn("gateway", s.bins["gateway"], env)

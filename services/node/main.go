@@ -30,6 +30,8 @@ func main() {
 	flag.DurationVar(&cfg.ReadyDelay, "ready-delay", cfg.ReadyDelay, "time from running to ready without a readiness probe (PODWARDEN_SIM_READY_DELAY)")
 	flag.DurationVar(&cfg.TerminationDelay, "termination-delay", cfg.TerminationDelay, "time a deleted pod takes to stop, at most its grace period (PODWARDEN_SIM_TERMINATION_DELAY)")
 	flag.DurationVar(&cfg.CrashLoopBackOff, "crash-backoff", cfg.CrashLoopBackOff, "first crash-loop back-off, doubling up to 30x (PODWARDEN_SIM_CRASH_BACKOFF)")
+	flag.StringVar(&cfg.Runtime, "runtime", cfg.Runtime, "container runtime: sim, or exec to really run commands as local processes (PODWARDEN_RUNTIME; exec runs arbitrary commands, see the README)")
+	flag.Float64Var(&cfg.TimeScale, "time-scale", cfg.TimeScale, "multiplier of simulated container run times, e.g. 0.1 (PODWARDEN_SIM_TIME_SCALE)")
 	flag.Parse()
 	cfg.App.FromEnv(service.DefaultGRPCAddr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -65,6 +65,13 @@ type Config struct {
 	// CrashLoopBackOff is the first restart back-off of a crashed container
 	// (Kubernetes: 10s), doubling up to 30x; at least sim.MinBackOff.
 	CrashLoopBackOff time.Duration
+	// TimeScale multiplies container program durations (`sleep N` in a
+	// `sh -c` script, sim.podwarden.io/duration): 0.01 runs them 100 times
+	// faster. 0 means 1.
+	TimeScale float64
+	// Runtime is "sim" (default) or "exec": container commands really run as
+	// local processes (opt-in; see RuntimeExec).
+	Runtime string
 	// Clock (default the wall clock).
 	Clock clock.Clock
 }
@@ -94,6 +101,8 @@ func (c *Config) SimFromEnv() {
 	c.ReadyDelay = envDuration("PODWARDEN_SIM_READY_DELAY", HumanReadyDelay)
 	c.TerminationDelay = envDuration("PODWARDEN_SIM_TERMINATION_DELAY", HumanTerminationDelay)
 	c.CrashLoopBackOff = envDuration("PODWARDEN_SIM_CRASH_BACKOFF", HumanCrashLoopBackOff)
+	c.TimeScale = envTimeScale()
+	c.Runtime = envStr("PODWARDEN_RUNTIME", RuntimeSim)
 }
 
 func envStr(name, def string) string {
@@ -137,7 +146,7 @@ func (c *Config) defaults() {
 
 // Validate reports bad settings (after defaults).
 func (c *Config) Validate() error {
-	var errs []error
+	errs := []error{validRuntime(c.Runtime)}
 	if _, err := resource.ParseQuantity(c.NodeCPU); err != nil {
 		errs = append(errs, fmt.Errorf("node cpu %q: %w", c.NodeCPU, err))
 	}
@@ -177,10 +186,15 @@ func Run(ctx context.Context, cfg Config) error {
 		Deps: deps, R: server.NodeResource(a.DB, a.Watch, cfg.Clock.Now), Capacity: cfg.capacity(),
 	})
 	nodev1.RegisterPodServiceServer(a.GRPC.GRPC, &server.PodServer{Deps: deps, R: server.PodResource(a.DB, a.Watch, cfg.Clock.Now)})
+	registerMetrics(a, cfg)
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{DB: a.DB})
+	rt := newRuntime(cfg)
+	defer rt.close()
+	registerPodLogs(a.GRPC.GRPC, deps, cfg, rt)
 	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, controller.Config{
 		Delays: sim.Delays{
 			Start: cfg.StartDelay, Ready: cfg.ReadyDelay, Termination: cfg.TerminationDelay, BackOff: cfg.CrashLoopBackOff,
+			TimeScale: cfg.TimeScale, Runtime: rt.sim,
 		},
 		ScheduleDelay: cfg.ScheduleDelay,
 		Workers:       a.Config.Workers,

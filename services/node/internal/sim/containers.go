@@ -159,7 +159,10 @@ func (s *step) transition(c *corev1.Container, cs *corev1.ContainerStatus) bool 
 		s.runContainer(c, cs, timestamppb.New(s.now))
 		return true
 	case st.GetRunning() != nil:
-		prog := ProgramFor(s.pod, c)
+		if changed, handled := s.runtimeStep(c, cs); handled {
+			return changed
+		}
+		prog := ProgramFor(s.pod, c).Scaled(s.d.TimeScale)
 		if prog.Forever {
 			return false
 		}
@@ -281,6 +284,7 @@ func (s *step) activeDeadline() {
 		return
 	}
 	const msg = "Pod was active on the node longer than the specified deadline"
+	s.stopRuntime(0)
 	Fail(s.pod, 137, s.now)
 	st.Reason, st.Message = "DeadlineExceeded", msg
 	s.event(EventWarning, "DeadlineExceeded", msg, "")

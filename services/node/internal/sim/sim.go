@@ -29,6 +29,12 @@ type Delays struct {
 	// BackOff is the first crash-loop back-off (Kubernetes: 10s); it doubles per
 	// restart up to 30 times itself (5m). Values under MinBackOff use MinBackOff.
 	BackOff time.Duration
+	// TimeScale multiplies the durations of container programs (`sleep N` in a
+	// script, sim.podwarden.io/duration): 0.01 runs them 100 times faster.
+	// 0 means 1.
+	TimeScale float64
+	// Runtime, when set, really runs containers that have a command (exec runtime).
+	Runtime Runtime
 }
 
 // MinBackOff bounds the crash-loop back-off from below, so a container that
@@ -186,6 +192,7 @@ func (s *step) terminate() bool {
 	}
 	grace := time.Duration(s.pod.GetMetadata().GetDeletionGracePeriodSeconds()) * time.Second
 	requested := s.pod.GetMetadata().GetDeletionTimestamp().AsTime().Add(-grace)
+	s.stopRuntime(grace)
 	killAt := requested.Add(min(s.d.Termination, grace))
 	if s.now.Before(killAt) {
 		s.at(killAt)

@@ -62,9 +62,9 @@ func TestNext(t *testing.T) {
 			pod: running(podOpts{probeDelay: 5}, Delays{}, t0), node: readyNode(), now: t0.Add(5 * time.Second),
 			wantPhase: PhaseRunning, wantState: "running", wantReady: "True",
 		},
-		"command without annotations runs forever": {
-			pod: running(podOpts{command: []string{"sleep", "3600"}, restartPolicy: "Never"}, Delays{}, t0), node: readyNode(), now: t0.Add(time.Hour),
-			wantPhase: PhaseRunning, wantState: "running", wantReady: "True",
+		"sleep 3600 still runs after half an hour": {
+			pod: running(podOpts{command: []string{"sleep", "3600"}, restartPolicy: "Never"}, Delays{}, t0), node: readyNode(), now: t0.Add(30 * time.Minute),
+			wantPhase: PhaseRunning, wantState: "running", wantReady: "True", wantRequeue: 30 * time.Minute,
 		},
 		"exit 0 with Never succeeds": {
 			pod:  running(podOpts{command: []string{"true"}, restartPolicy: "Never", annotations: map[string]string{AnnotationDuration: "3s"}}, Delays{}, t0),
@@ -233,30 +233,6 @@ func TestBackOffDoublesAndCaps(t *testing.T) {
 	}
 	if got := (&step{}).backOff(1); got != MinBackOff {
 		t.Errorf("zero delays: backOff(1) = %v, want %v", got, MinBackOff)
-	}
-}
-
-func TestProgramFor(t *testing.T) {
-	cmd := &corev1.Container{Command: []string{"sh", "-c", "exit 3"}}
-	cases := map[string]struct {
-		container   *corev1.Container
-		annotations map[string]string
-		want        Program
-	}{
-		"no command runs forever":      {container: &corev1.Container{}, annotations: map[string]string{AnnotationExitCode: "1"}, want: Program{Forever: true}},
-		"command without annotations":  {container: cmd, want: Program{Forever: true}},
-		"exit code only":               {container: cmd, annotations: map[string]string{AnnotationExitCode: "3"}, want: Program{ExitCode: 3}},
-		"duration only":                {container: cmd, annotations: map[string]string{AnnotationDuration: "3s"}, want: Program{Duration: 3 * time.Second}},
-		"both":                         {container: cmd, annotations: map[string]string{AnnotationExitCode: "1", AnnotationDuration: "1m"}, want: Program{ExitCode: 1, Duration: time.Minute}},
-		"duration in seconds, no unit": {container: cmd, annotations: map[string]string{AnnotationDuration: "2"}, want: Program{Duration: 2 * time.Second}},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			p := &corev1.Pod{Metadata: &corev1.ObjectMeta{Annotations: tc.annotations}}
-			if got := ProgramFor(p, tc.container); got != tc.want {
-				t.Errorf("ProgramFor = %+v, want %+v", got, tc.want)
-			}
-		})
 	}
 }
 

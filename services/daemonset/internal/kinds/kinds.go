@@ -1,0 +1,24 @@
+// Package kinds names the object kinds the daemonset service stores in its schema.
+package kinds
+
+import (
+	"github.com/podwarden/podwarden/shared/store"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
+)
+
+// The stored kinds. Pods are this service's view of the daemon pods (written when
+// it asks for them, then updated from the node service's pod events); Nodes are its
+// view of the fleet, fed by the node service's node events.
+var (
+	DaemonSets = store.Kind[*daemonsetv1.DaemonSet]{Name: "DaemonSet", Watch: true,
+		New: func() *daemonsetv1.DaemonSet { return &daemonsetv1.DaemonSet{} }}
+	ControllerRevisions = store.Kind[*daemonsetv1.ControllerRevision]{Name: "ControllerRevision", Watch: true,
+		New: func() *daemonsetv1.ControllerRevision { return &daemonsetv1.ControllerRevision{} }}
+	Pods = store.Kind[*corev1.Pod]{Name: "Pod", Quiet: true,
+		New: func() *corev1.Pod { return &corev1.Pod{} }}
+	Nodes = store.Kind[*nodev1.Node]{Name: "Node", Quiet: true,
+		New: func() *nodev1.Node { return &nodev1.Node{} }}
+)

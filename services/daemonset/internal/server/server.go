@@ -1,0 +1,252 @@
+// Package server implements the daemonset service's gRPC API: validation, defaults
+// and storage through shared/crud, history and rollback; no reconcile decisions.
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+
+	"github.com/podwarden/podwarden/services/daemonset/internal/controller"
+	"github.com/podwarden/podwarden/services/daemonset/internal/kinds"
+	"github.com/podwarden/podwarden/services/daemonset/internal/reconcile"
+	"github.com/podwarden/podwarden/shared/apierr"
+	"github.com/podwarden/podwarden/shared/crud"
+	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
+)
+
+// NewResource describes DaemonSets with Kubernetes' API semantics over db.
+func NewResource(db *store.DB, hub *watch.Hub, now func() time.Time) *crud.Resource[*daemonsetv1.DaemonSet] {
+	return &crud.Resource[*daemonsetv1.DaemonSet]{
+		Kind: kinds.DaemonSets, APIVersion: "apps/v1", KindName: "DaemonSet", Namespaced: true,
+		GR: apierr.GroupResource{Group: "apps", Resource: "daemonsets"}, GK: apierr.GroupKind{Group: "apps", Kind: "DaemonSet"},
+		DB: db, Hub: hub, Now: now, Foreground: true,
+		TypeMeta:    func(d *daemonsetv1.DaemonSet) (*string, *string) { return &d.ApiVersion, &d.Kind },
+		Default:     defaultDaemonSet,
+		Validate:    validateDaemonSet,
+		ResetStatus: func(d *daemonsetv1.DaemonSet) { d.Status = emptyStatus() },
+		CopyStatus:  func(dst, src *daemonsetv1.DaemonSet) { dst.Status = src.Status },
+		SpecEqual:   func(a, b *daemonsetv1.DaemonSet) bool { return proto.Equal(a.Spec, b.Spec) },
+		OrphanDependents: func(ctx context.Context, tx pgx.Tx, d *daemonsetv1.DaemonSet) error {
+			return orphanDependents(ctx, tx, d.Metadata, now())
+		},
+	}
+}
+
+// emptyStatus is a new DaemonSet's status: Kubernetes always shows the four counts.
+func emptyStatus() *daemonsetv1.DaemonSetStatus {
+	return &daemonsetv1.DaemonSetStatus{CurrentNumberScheduled: proto.Int32(0), NumberMisscheduled: proto.Int32(0),
+		DesiredNumberScheduled: proto.Int32(0), NumberReady: proto.Int32(0)}
+}
+
+// orphanDependents releases the DaemonSet's pods (in the view and, through a pod
+// UPDATE command, in the node service) and its ControllerRevisions.
+func orphanDependents(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.Time) error {
+	pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	if err != nil {
+		return apierr.Internal(err)
+	}
+	for _, p := range pods {
+		if controller.DropOwner(p.Metadata, owner.Uid) {
+			if err := controller.UpdatePodOwners(ctx, tx, p, now); err != nil {
+				return apierr.Internal(err)
+			}
+		}
+	}
+	crs, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	if err != nil {
+		return apierr.Internal(err)
+	}
+	for _, cr := range crs {
+		if controller.DropOwner(cr.Metadata, owner.Uid) {
+			cr.Metadata.ResourceVersion = ""
+			if _, err := kinds.ControllerRevisions.Update(ctx, tx, cr); err != nil {
+				return apierr.Internal(err)
+			}
+		}
+	}
+	return nil
+}
+
+// DaemonSetServer serves DaemonSetService.
+type DaemonSetServer struct {
+	daemonsetv1.UnimplementedDaemonSetServiceServer
+	R *crud.Resource[*daemonsetv1.DaemonSet]
+}
+
+func required(ds *daemonsetv1.DaemonSet) error {
+	if ds == nil {
+		return apierr.BadRequest("a DaemonSet is required in the request body")
+	}
+	return nil
+}
+
+// CreateDaemonSet stores a new DaemonSet.
+func (s *DaemonSetServer) CreateDaemonSet(ctx context.Context, req *daemonsetv1.CreateDaemonSetRequest) (*daemonsetv1.CreateDaemonSetResponse, error) {
+	if err := required(req.GetDaemonSet()); err != nil {
+		return nil, err
+	}
+	out, err := s.R.Create(ctx, req.GetNamespace(), req.GetDaemonSet(), req.GetDryRun())
+	if err != nil {
+		return nil, err
+	}
+	return &daemonsetv1.CreateDaemonSetResponse{DaemonSet: out}, nil
+}
+
+// GetDaemonSet returns one DaemonSet.
+func (s *DaemonSetServer) GetDaemonSet(ctx context.Context, req *daemonsetv1.GetDaemonSetRequest) (*daemonsetv1.GetDaemonSetResponse, error) {
+	out, err := s.R.Get(ctx, req.GetNamespace(), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return &daemonsetv1.GetDaemonSetResponse{DaemonSet: out}, nil
+}
+
+// ListDaemonSets lists DaemonSets.
+func (s *DaemonSetServer) ListDaemonSets(ctx context.Context, req *daemonsetv1.ListDaemonSetsRequest) (*daemonsetv1.ListDaemonSetsResponse, error) {
+	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	if err != nil {
+		return nil, err
+	}
+	return &daemonsetv1.ListDaemonSetsResponse{ApiVersion: "apps/v1", Kind: "DaemonSetList", Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+}
+
+// UpdateDaemonSet replaces a DaemonSet.
+func (s *DaemonSetServer) UpdateDaemonSet(ctx context.Context, req *daemonsetv1.UpdateDaemonSetRequest) (*daemonsetv1.UpdateDaemonSetResponse, error) {
+	if err := required(req.GetDaemonSet()); err != nil {
+		return nil, err
+	}
+	out, err := s.R.Update(ctx, req.GetNamespace(), req.GetName(), req.GetDaemonSet(), req.GetDryRun())
+	if err != nil {
+		return nil, err
+	}
+	return &daemonsetv1.UpdateDaemonSetResponse{DaemonSet: out}, nil
+}
+
+// UpdateDaemonSetStatus replaces the status subresource.
+func (s *DaemonSetServer) UpdateDaemonSetStatus(ctx context.Context, req *daemonsetv1.UpdateDaemonSetStatusRequest) (*daemonsetv1.UpdateDaemonSetStatusResponse, error) {
+	if err := required(req.GetDaemonSet()); err != nil {
+		return nil, err
+	}
+	out, err := s.R.UpdateStatus(ctx, req.GetNamespace(), req.GetName(), req.GetDaemonSet())
+	if err != nil {
+		return nil, err
+	}
+	return &daemonsetv1.UpdateDaemonSetStatusResponse{DaemonSet: out}, nil
+}
+
+// DeleteDaemonSet deletes with a propagation policy.
+func (s *DaemonSetServer) DeleteDaemonSet(ctx context.Context, req *daemonsetv1.DeleteDaemonSetRequest) (*daemonsetv1.DeleteDaemonSetResponse, error) {
+	st, _, err := s.R.Delete(ctx, req.GetNamespace(), req.GetName(), req.GetPropagationPolicy(), req.GetOptions())
+	if err != nil {
+		return nil, err
+	}
+	return &daemonsetv1.DeleteDaemonSetResponse{Status: st}, nil
+}
+
+// WatchDaemonSets streams changes.
+func (s *DaemonSetServer) WatchDaemonSets(req *daemonsetv1.WatchDaemonSetsRequest, stream daemonsetv1.DaemonSetService_WatchDaemonSetsServer) error {
+	return s.R.Watch(stream.Context(), req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+		func(typ string, obj *daemonsetv1.DaemonSet) error {
+			return stream.Send(&daemonsetv1.WatchDaemonSetsResponse{Type: typ, Object: obj})
+		})
+}
+
+// withRevisions reads a DaemonSet and the ControllerRevisions it owns.
+func (s *DaemonSetServer) withRevisions(ctx context.Context, ns, name string) (*daemonsetv1.DaemonSet, []*daemonsetv1.ControllerRevision, error) {
+	ds, err := s.R.Get(ctx, ns, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	crs, err := kinds.ControllerRevisions.List(ctx, s.R.DB.Pool, store.ListOptions{Namespace: ds.Metadata.Namespace, OwnerUID: ds.Metadata.Uid})
+	if err != nil {
+		return nil, nil, apierr.Internal(err)
+	}
+	return ds, crs, nil
+}
+
+// ListDaemonSetHistory is `kubectl rollout history daemonset`.
+func (s *DaemonSetServer) ListDaemonSetHistory(ctx context.Context, req *daemonsetv1.ListDaemonSetHistoryRequest) (*daemonsetv1.ListDaemonSetHistoryResponse, error) {
+	_, crs, err := s.withRevisions(ctx, req.GetNamespace(), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return &daemonsetv1.ListDaemonSetHistoryResponse{Items: reconcile.History(crs)}, nil
+}
+
+// GetDaemonSetRevision is `kubectl rollout history daemonset --revision=N`.
+func (s *DaemonSetServer) GetDaemonSetRevision(ctx context.Context, req *daemonsetv1.GetDaemonSetRevisionRequest) (*daemonsetv1.GetDaemonSetRevisionResponse, error) {
+	_, crs, err := s.withRevisions(ctx, req.GetNamespace(), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range reconcile.History(crs) {
+		if r.GetRevision() == req.GetRevision() {
+			return &daemonsetv1.GetDaemonSetRevisionResponse{Revision: r}, nil
+		}
+	}
+	return nil, apierr.NotFound(apierr.GroupResource{Group: "apps", Resource: "daemonsets/history"}, reconcile.ErrRevisionNotFound.Error())
+}
+
+// RollbackDaemonSet is `kubectl rollout undo daemonset`: the revision's template
+// becomes the DaemonSet's template again (and so its revision the newest).
+func (s *DaemonSetServer) RollbackDaemonSet(ctx context.Context, req *daemonsetv1.RollbackDaemonSetRequest) (*daemonsetv1.RollbackDaemonSetResponse, error) {
+	ds, crs, err := s.withRevisions(ctx, req.GetNamespace(), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	rb, err := reconcile.PlanRollback(ds, crs, req.GetRevision())
+	if err != nil {
+		return nil, apierr.BadRequest(err.Error())
+	}
+	out := ds
+	if !rb.Skipped {
+		// The read resourceVersion makes this write fail if the DaemonSet changed meanwhile.
+		ds.Spec.Template = rb.Template
+		if out, err = s.R.Update(ctx, req.GetNamespace(), req.GetName(), ds, nil); err != nil {
+			return nil, err
+		}
+	}
+	return &daemonsetv1.RollbackDaemonSetResponse{DaemonSet: out, Message: rb.Message}, nil
+}
+
+// ListControllerRevisions lists ControllerRevisions.
+func (s *DaemonSetServer) ListControllerRevisions(ctx context.Context, req *daemonsetv1.ListControllerRevisionsRequest) (*daemonsetv1.ListControllerRevisionsResponse, error) {
+	sel, err := labels.Parse(req.GetLabelSelector())
+	if err != nil {
+		return nil, apierr.BadRequest("unable to parse requirement: " + err.Error())
+	}
+	crs, err := kinds.ControllerRevisions.List(ctx, s.R.DB.Pool, store.ListOptions{Namespace: req.GetNamespace()})
+	if err != nil {
+		return nil, apierr.Internal(err)
+	}
+	out := crs[:0]
+	for _, cr := range crs {
+		if sel.Matches(k8slabels.Set(cr.GetMetadata().GetLabels())) {
+			cr.ApiVersion, cr.Kind = "apps/v1", "ControllerRevision"
+			out = append(out, cr)
+		}
+	}
+	return &daemonsetv1.ListControllerRevisionsResponse{ApiVersion: "apps/v1", Kind: "ControllerRevisionList", Metadata: &corev1.ListMeta{}, Items: out}, nil
+}
+
+// GetDaemonSetRolloutStatus answers like one line of `kubectl rollout status daemonset`.
+func (s *DaemonSetServer) GetDaemonSetRolloutStatus(ctx context.Context, req *daemonsetv1.GetDaemonSetRolloutStatusRequest) (*daemonsetv1.GetDaemonSetRolloutStatusResponse, error) {
+	ds, err := s.R.Get(ctx, req.GetNamespace(), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	msg, done, err := reconcile.RolloutStatus(ds)
+	if err != nil {
+		return nil, apierr.BadRequest(err.Error())
+	}
+	return &daemonsetv1.GetDaemonSetRolloutStatusResponse{Done: done, Message: msg}, nil
+}
