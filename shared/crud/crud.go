@@ -219,7 +219,7 @@ func (r *Resource[T]) List(ctx context.Context, ns, labelSelector, fieldSelector
 		if rv, err = store.CurrentRV(ctx, tx); err != nil {
 			return err
 		}
-		opts := store.ListOptions{}
+		opts := store.ListOptions{Labels: labelEqualities(labelSelector)}
 		if r.Namespaced {
 			opts.Namespace = ns
 		}

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
@@ -101,4 +102,22 @@ func MatchFields(sel fields.Selector, f map[string]string) bool {
 		return true
 	}
 	return sel.Matches(fields.Set(f))
+}
+
+// Equalities returns the key=value requirements of sel (`a=b`, `a==b`, `a in (b)`), nil
+// when there are none: what the store can match in SQL with an index-friendly jsonb
+// containment before the full selector is applied to the rows it returns.
+func Equalities(sel labels.Selector) map[string]string {
+	reqs, _ := sel.Requirements()
+	var out map[string]string
+	for _, r := range reqs {
+		op := r.Operator()
+		if (op == selection.Equals || op == selection.DoubleEquals || op == selection.In) && r.Values().Len() == 1 {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[r.Key()] = r.Values().List()[0]
+		}
+	}
+	return out
 }

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/podwarden/podwarden/shared/apierr"
@@ -147,7 +146,7 @@ func (s *Server) snapshot(ctx context.Context, ns string) ([]*corev1.Pod, map[st
 // for every Load reaching one of them, the pods that Load matches (its share depends
 // on all of them), so an autoscaler's query does not read the whole namespace.
 func (s *Server) snapshotFor(ctx context.Context, ns string, sel k8slabels.Selector) ([]*corev1.Pod, map[string]Usage, []*metricsv1.Load, error) {
-	ps, err := pods.List(ctx, s.DB.Pool, store.ListOptions{Namespace: ns, Labels: equalityLabels(sel)})
+	ps, err := pods.List(ctx, s.DB.Pool, store.ListOptions{Namespace: ns, Labels: labels.Equalities(sel)})
 	if err != nil {
 		return nil, nil, nil, apierr.Internal(err)
 	}
@@ -167,7 +166,7 @@ func (s *Server) snapshotFor(ctx context.Context, ns string, sel k8slabels.Selec
 			if err != nil || lsel.Empty() || !reachesAny(lsel, l.GetMetadata().GetNamespace(), ps) {
 				continue
 			}
-			more, err := pods.List(ctx, s.DB.Pool, store.ListOptions{Namespace: l.GetMetadata().GetNamespace(), Labels: equalityLabels(lsel)})
+			more, err := pods.List(ctx, s.DB.Pool, store.ListOptions{Namespace: l.GetMetadata().GetNamespace(), Labels: labels.Equalities(lsel)})
 			if err != nil {
 				return nil, nil, nil, apierr.Internal(err)
 			}
@@ -180,23 +179,6 @@ func (s *Server) snapshotFor(ctx context.Context, ns string, sel k8slabels.Selec
 		}
 	}
 	return ps, PodUsage(all, ls), ls, nil
-}
-
-// equalityLabels returns the key=value requirements of sel (nil when none), which
-// the store can match with an index-friendly jsonb containment.
-func equalityLabels(sel k8slabels.Selector) map[string]string {
-	reqs, _ := sel.Requirements()
-	var out map[string]string
-	for _, r := range reqs {
-		op := r.Operator()
-		if (op == selection.Equals || op == selection.DoubleEquals || op == selection.In) && r.Values().Len() == 1 {
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[r.Key()] = r.Values().List()[0]
-		}
-	}
-	return out
 }
 
 func filterPods(ps []*corev1.Pod, sel k8slabels.Selector) []*corev1.Pod {

@@ -101,7 +101,7 @@ func (s *PodServer) GetPod(ctx context.Context, req *nodev1.GetPodRequest) (*nod
 // ListPods lists the pods of a namespace ("" = all) with label and field
 // selectors (spec.nodeName, status.phase, metadata.name, ...; != works too).
 func (s *PodServer) ListPods(ctx context.Context, req *nodev1.ListPodsRequest) (*nodev1.ListPodsResponse, error) {
-	items, rv, err := s.listPodsSelected(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
 	if err != nil {
 		return nil, err
 	}

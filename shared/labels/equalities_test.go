@@ -1,13 +1,11 @@
-package metrics
+package labels
 
 import (
 	"reflect"
 	"testing"
-
-	"github.com/podwarden/podwarden/shared/labels"
 )
 
-func TestEqualityLabels(t *testing.T) {
+func TestEqualities(t *testing.T) {
 	cases := map[string]struct {
 		sel  string
 		want map[string]string
@@ -19,11 +17,11 @@ func TestEqualityLabels(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			sel, err := labels.Parse(tc.sel)
+			sel, err := Parse(tc.sel)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := equalityLabels(sel); !reflect.DeepEqual(got, tc.want) {
+			if got := Equalities(sel); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
