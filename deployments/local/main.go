@@ -153,12 +153,16 @@ func printBanner(ctx context.Context, log *slog.Logger, o options, pg *devenv.Po
 podwarden is running (Ctrl-C stops it)
   REST gateway      %[1]s   (/healthz, /readyz, /openapi/v2)
   gRPC deployment   %[2]s
-  gRPC node         %[3]s
-  NATS              %[4]s
-  Postgres          %[5]s
+  gRPC daemonset    %[3]s
+  gRPC job          %[4]s
+  gRPC autoscaler   %[5]s
+  gRPC node         %[6]s
+  NATS              %[7]s
+  Postgres          %[8]s
 try:
   curl -s %[1]s/api/v1/nodes | jq -r '.items[].metadata.name'
   grpcurl -plaintext %[2]s list
 
-`, url, deploymentsvc.DefaultGRPCAddr, nodesvc.DefaultGRPCAddr, nats.URL, pg.DSN)
+`, url, deploymentsvc.DefaultGRPCAddr, daemonsetsvc.DefaultGRPCAddr, jobsvc.DefaultGRPCAddr, autoscalersvc.DefaultGRPCAddr,
+		nodesvc.DefaultGRPCAddr, nats.URL, pg.DSN)
 }
