@@ -135,6 +135,15 @@ func (k Kind[T]) List(ctx context.Context, q Querier, opts ListOptions) ([]T, er
 	return out, rows.Err()
 }
 
+// Keys lists "namespace/name" of every object of the kind, for controllers' resyncs.
+func (k Kind[T]) Keys(ctx context.Context, q Querier) ([]string, error) {
+	rows, err := q.Query(ctx, "SELECT namespace || '/' || name FROM objects WHERE kind=$1", k.Name)
+	if err != nil {
+		return nil, fmt.Errorf("list keys of %s: %w", k.Name, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // ControllerUID is the uid of the controller ownerReference, or "".
 func ControllerUID(m *corev1.ObjectMeta) string {
 	for _, o := range m.GetOwnerReferences() {

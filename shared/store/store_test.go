@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -239,5 +241,27 @@ func TestDuplicateCreateKeepsTransactionUsable(t *testing.T) {
 	}
 	if _, err := pods.Get(ctx, db.Pool, "default", "b"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	for _, n := range []string{"b", "a"} {
+		if _, err := pods.Create(ctx, db.Pool, pod(n, nil, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := store.Kind[*corev1.Pod]{Name: "NotAPod", New: pods.New}
+	if _, err := other.Create(ctx, db.Pool, pod("c", nil, "")); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := pods.Keys(ctx, db.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(keys)
+	if fmt.Sprint(keys) != "[default/a default/b]" {
+		t.Fatalf("keys %v, want the kind's own only", keys)
 	}
 }

@@ -91,21 +91,9 @@ func New(db *store.DB, log *slog.Logger, clk clock.Clock, cfg Config, scales Sca
 	return c
 }
 
+// keys lists "namespace/name" of every HPA, for resyncs.
 func (c *Controller) keys(ctx context.Context) ([]string, error) {
-	rows, err := c.db.Pool.Query(ctx, "SELECT namespace || '/' || name FROM objects WHERE kind=$1", kinds.HPAs.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+	return kinds.HPAs.Keys(ctx, c.db.Pool)
 }
 
 // OnObject routes a stored change ("Kind/namespace/name") to the loop.

@@ -69,20 +69,7 @@ func (c *Controller) syncRepair(ctx context.Context, _ string) error {
 
 // listKeys lists "namespace/name" of every DaemonSet, for resyncs.
 func (c *Controller) listKeys(ctx context.Context) ([]string, error) {
-	rows, err := c.db.Pool.Query(ctx, "SELECT namespace || '/' || name FROM objects WHERE kind=$1", kinds.DaemonSets.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+	return kinds.DaemonSets.Keys(ctx, c.db.Pool)
 }
 
 // enqueueAll wakes every DaemonSet (a node changed).

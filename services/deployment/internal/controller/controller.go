@@ -44,34 +44,19 @@ type Controller struct {
 func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config) *Controller {
 	c := &Controller{db: db, bus: b, log: log, clock: clk}
 	c.deployments = controller.New(controller.Config{Name: "deployment", Workers: cfg.Workers, Sync: c.syncDeployment,
-		List: keysOf(db, kinds.Deployments.Name), Resync: cfg.Resync, Log: log})
+		List: keysOf(db, kinds.Deployments), Resync: cfg.Resync, Log: log})
 	c.replicaSets = controller.New(controller.Config{Name: "replicaset", Workers: cfg.Workers, Sync: c.syncReplicaSet,
-		List: keysOf(db, kinds.ReplicaSets.Name), Resync: cfg.Resync, Log: log})
+		List: keysOf(db, kinds.ReplicaSets), Resync: cfg.Resync, Log: log})
 	c.rcs = controller.New(controller.Config{Name: "replicationcontroller", Workers: cfg.Workers, Sync: c.syncReplicationController,
-		List: keysOf(db, kinds.ReplicationControllers.Name), Resync: cfg.Resync, Log: log})
+		List: keysOf(db, kinds.ReplicationControllers), Resync: cfg.Resync, Log: log})
 	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
 		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
 	return c
 }
 
 // keysOf lists "namespace/name" of every object of a kind, for resyncs.
-func keysOf(db *store.DB, kind string) controller.ListFunc {
-	return func(ctx context.Context) ([]string, error) {
-		rows, err := db.Pool.Query(ctx, "SELECT namespace || '/' || name FROM objects WHERE kind=$1", kind)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var keys []string
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				return nil, err
-			}
-			keys = append(keys, k)
-		}
-		return keys, rows.Err()
-	}
+func keysOf[T store.Object](db *store.DB, kind store.Kind[T]) controller.ListFunc {
+	return func(ctx context.Context) ([]string, error) { return kind.Keys(ctx, db.Pool) }
 }
 
 // OnObject routes a stored change ("Kind/namespace/name") to its loop.

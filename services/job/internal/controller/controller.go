@@ -50,32 +50,17 @@ func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config
 	c := &Controller{db: db, bus: b, log: log, clock: clk,
 		planner: reconcile.JobPlanner{BackOff: cfg.BackOff, Name: naming.GenerateName}}
 	c.jobs = controller.New(controller.Config{Name: "job", Workers: cfg.Workers, Sync: c.syncJob,
-		List: keysOf(db, kinds.Jobs.Name), Resync: cfg.Resync, Log: log})
+		List: keysOf(db, kinds.Jobs), Resync: cfg.Resync, Log: log})
 	c.cronJobs = controller.New(controller.Config{Name: "cronjob", Workers: cfg.Workers, Sync: c.syncCronJob,
-		List: keysOf(db, kinds.CronJobs.Name), Resync: cfg.Resync, Log: log})
+		List: keysOf(db, kinds.CronJobs), Resync: cfg.Resync, Log: log})
 	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
 		List: func(context.Context) ([]string, error) { return []string{gcKey}, nil }, Resync: cfg.Resync, Log: log})
 	return c
 }
 
 // keysOf lists "namespace/name" of every object of a kind, for resyncs.
-func keysOf(db *store.DB, kind string) controller.ListFunc {
-	return func(ctx context.Context) ([]string, error) {
-		rows, err := db.Pool.Query(ctx, "SELECT namespace || '/' || name FROM objects WHERE kind=$1", kind)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var keys []string
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				return nil, err
-			}
-			keys = append(keys, k)
-		}
-		return keys, rows.Err()
-	}
+func keysOf[T store.Object](db *store.DB, kind store.Kind[T]) controller.ListFunc {
+	return func(ctx context.Context) ([]string, error) { return kind.Keys(ctx, db.Pool) }
 }
 
 // OnObject routes a stored change ("Kind/namespace/name") to its loop.
