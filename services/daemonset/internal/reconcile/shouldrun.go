@@ -5,7 +5,7 @@
 package reconcile
 
 import (
-	"strconv"
+	"github.com/podwarden/podwarden/shared/scheduling"
 
 	"google.golang.org/protobuf/proto"
 
@@ -16,12 +16,12 @@ import (
 
 // Taint effects, toleration operators and the node taints Kubernetes maintains.
 const (
-	EffectNoSchedule       = "NoSchedule"
-	EffectPreferNoSchedule = "PreferNoSchedule"
-	EffectNoExecute        = "NoExecute"
+	EffectNoSchedule       = scheduling.EffectNoSchedule
+	EffectPreferNoSchedule = scheduling.EffectPreferNoSchedule
+	EffectNoExecute        = scheduling.EffectNoExecute
 
-	OpEqual  = "Equal"
-	OpExists = "Exists"
+	OpEqual  = scheduling.OpEqual
+	OpExists = scheduling.OpExists
 
 	TaintNodeNotReady           = "node.kubernetes.io/not-ready"
 	TaintNodeUnreachable        = "node.kubernetes.io/unreachable"
@@ -64,47 +64,6 @@ func addOrUpdateToleration(spec *corev1.PodSpec, t *corev1.Toleration) {
 	spec.Tolerations = append(spec.Tolerations, t)
 }
 
-// ToleratesTaint is Kubernetes' Toleration.ToleratesTaint.
-func ToleratesTaint(t *corev1.Toleration, taint *corev1.Taint) bool {
-	if t.GetEffect() != "" && t.GetEffect() != taint.GetEffect() {
-		return false
-	}
-	if t.GetKey() != "" && t.GetKey() != taint.GetKey() {
-		return false
-	}
-	switch t.GetOperator() {
-	case "", OpEqual:
-		return t.GetValue() == taint.GetValue()
-	case OpExists:
-		return true
-	}
-	return false
-}
-
-// hasUntoleratedTaint is v1helper.FindMatchingUntoleratedTaint restricted to effects.
-func hasUntoleratedTaint(taints []*corev1.Taint, tolerations []*corev1.Toleration, effects ...string) bool {
-	for _, taint := range taints {
-		relevant := false
-		for _, e := range effects {
-			relevant = relevant || taint.GetEffect() == e
-		}
-		if !relevant {
-			continue
-		}
-		tolerated := false
-		for _, t := range tolerations {
-			if ToleratesTaint(t, taint) {
-				tolerated = true
-				break
-			}
-		}
-		if !tolerated {
-			return true
-		}
-	}
-	return false
-}
-
 // daemonPodSpec is the spec a daemon pod of ds gets (NewPod): the template's
 // spec with the daemon tolerations.
 func daemonPodSpec(ds *daemonsetv1.DaemonSet) *corev1.PodSpec {
@@ -129,90 +88,12 @@ func shouldRunSpec(node *nodev1.Node, spec *corev1.PodSpec) (shouldRun, shouldCo
 	if n := spec.GetNodeName(); n != "" && n != name {
 		return false, false
 	}
-	if !matchesNodeSelectorAndAffinity(spec, node) {
+	if !scheduling.MatchesNodeSelectorAndAffinity(spec, node) {
 		return false, false
 	}
 	taints := node.GetSpec().GetTaints()
-	if hasUntoleratedTaint(taints, spec.GetTolerations(), EffectNoSchedule, EffectNoExecute) {
-		return false, !hasUntoleratedTaint(taints, spec.GetTolerations(), EffectNoExecute)
+	if scheduling.FirstUntolerated(taints, spec.GetTolerations(), EffectNoSchedule, EffectNoExecute) != nil {
+		return false, scheduling.FirstUntolerated(taints, spec.GetTolerations(), EffectNoExecute) == nil
 	}
 	return true, true
-}
-
-// matchesNodeSelectorAndAffinity is nodeaffinity.GetRequiredNodeAffinity(pod).Match.
-func matchesNodeSelectorAndAffinity(spec *corev1.PodSpec, node *nodev1.Node) bool {
-	nodeLabels := node.GetMetadata().GetLabels()
-	for k, v := range spec.GetNodeSelector() {
-		if got, ok := nodeLabels[k]; !ok || got != v {
-			return false
-		}
-	}
-	required := spec.GetAffinity().GetNodeAffinity().GetRequiredDuringSchedulingIgnoredDuringExecution()
-	if required == nil {
-		return true
-	}
-	for _, t := range required.GetNodeSelectorTerms() {
-		if matchTerm(t, node) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchTerm: all requirements of a term match; an empty term matches nothing.
-func matchTerm(t *corev1.NodeSelectorTerm, node *nodev1.Node) bool {
-	if len(t.GetMatchExpressions()) == 0 && len(t.GetMatchFields()) == 0 {
-		return false
-	}
-	nodeLabels := node.GetMetadata().GetLabels()
-	for _, r := range t.GetMatchExpressions() {
-		v, ok := nodeLabels[r.GetKey()]
-		if !matchRequirement(r, v, ok) {
-			return false
-		}
-	}
-	for _, r := range t.GetMatchFields() {
-		if r.GetKey() != "metadata.name" || (r.GetOperator() != "In" && r.GetOperator() != "NotIn") {
-			return false
-		}
-		if !matchRequirement(r, node.GetMetadata().GetName(), true) {
-			return false
-		}
-	}
-	return true
-}
-
-func matchRequirement(r *corev1.NodeSelectorRequirement, value string, present bool) bool {
-	in := func() bool {
-		for _, v := range r.GetValues() {
-			if v == value {
-				return true
-			}
-		}
-		return false
-	}
-	switch r.GetOperator() {
-	case "In":
-		return present && in()
-	case "NotIn":
-		return !present || !in()
-	case "Exists":
-		return present
-	case "DoesNotExist":
-		return !present
-	case "Gt", "Lt":
-		if !present || len(r.GetValues()) != 1 {
-			return false
-		}
-		have, err1 := strconv.ParseInt(value, 10, 64)
-		want, err2 := strconv.ParseInt(r.GetValues()[0], 10, 64)
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		if r.GetOperator() == "Gt" {
-			return have > want
-		}
-		return have < want
-	}
-	return false
 }

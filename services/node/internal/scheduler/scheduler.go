@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/podwarden/podwarden/shared/scheduling"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -150,13 +151,13 @@ func filter(pod *corev1.Pod, req Resources, ni *nodeInfo) (reasons []string, res
 	node := ni.node
 	tolerations := pod.GetSpec().GetTolerations()
 	if node.GetSpec().GetUnschedulable() &&
-		!Tolerates(tolerations, &corev1.Taint{Key: TaintNodeUnschedulable, Effect: EffectNoSchedule}) {
+		!scheduling.Tolerates(tolerations, &corev1.Taint{Key: TaintNodeUnschedulable, Effect: EffectNoSchedule}) {
 		return []string{ReasonUnschedulable}, false
 	}
-	if t := FirstUntolerated(EffectiveTaints(node), tolerations, EffectNoSchedule, EffectNoExecute); t != nil {
+	if t := scheduling.FirstUntolerated(EffectiveTaints(node), tolerations, EffectNoSchedule, EffectNoExecute); t != nil {
 		return []string{fmt.Sprintf(reasonUntoleratedTaint, t.GetKey(), t.GetValue())}, false
 	}
-	if !matchesNodeSelectorAndAffinity(pod, node) {
+	if !scheduling.MatchesNodeSelectorAndAffinity(pod.GetSpec(), node) {
 		return []string{ReasonNodeAffinity}, false
 	}
 	if r := fitsResources(req, ni); len(r) > 0 {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/podwarden/podwarden/services/node/internal/scheduler"
+	"github.com/podwarden/podwarden/shared/scheduling"
 )
 
 // DefaultGracePeriodSeconds is the grace of a pod without terminationGracePeriodSeconds.
@@ -17,12 +17,12 @@ func (s *step) evict() bool {
 	var evictAt time.Time
 	found := false
 	for _, taint := range s.node.GetSpec().GetTaints() {
-		if taint.GetEffect() != scheduler.EffectNoExecute {
+		if taint.GetEffect() != scheduling.EffectNoExecute {
 			continue
 		}
 		forever, seconds, tolerated := false, int64(-1), false
 		for _, t := range s.pod.GetSpec().GetTolerations() {
-			if !scheduler.ToleratesTaint(t, taint) {
+			if !scheduling.ToleratesTaint(t, taint) {
 				continue
 			}
 			tolerated = true

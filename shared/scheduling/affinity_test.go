@@ -1,13 +1,14 @@
-package scheduler
+package scheduling
 
 import (
 	"testing"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
 func TestMatchNodeSelectorTerm(t *testing.T) {
-	node := testNode("node-1", nodeOpts{labels: map[string]string{"zone": "a", "gen": "5"}})
+	node := &nodev1.Node{Metadata: &corev1.ObjectMeta{Name: "node-1", Labels: map[string]string{"zone": "a", "gen": "5"}}}
 	req := func(key, op string, values ...string) *corev1.NodeSelectorRequirement {
 		return &corev1.NodeSelectorRequirement{Key: key, Operator: op, Values: values}
 	}
