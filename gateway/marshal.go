@@ -136,18 +136,26 @@ func (m *jsonMarshaler) Unmarshal(data []byte, v any) error {
 // decodes it as one document; an empty body yields io.EOF, which the generated
 // handlers treat as "no body" (a DELETE without DeleteOptions).
 func (m *jsonMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
+	return wholeBodyDecoder(r, m.Unmarshal)
+}
+
+func (m *jsonMarshaler) NewEncoder(w io.Writer) runtime.Encoder { return documentEncoder(w, m.Marshal) }
+
+// wholeBodyDecoder decodes the whole of r as one document with unmarshal.
+func wholeBodyDecoder(r io.Reader, unmarshal func([]byte, any) error) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
 		data, err := io.ReadAll(r)
 		if err != nil {
 			return err
 		}
-		return m.Unmarshal(data, v)
+		return unmarshal(data, v)
 	})
 }
 
-func (m *jsonMarshaler) NewEncoder(w io.Writer) runtime.Encoder {
+// documentEncoder writes each value as one document made by marshal.
+func documentEncoder(w io.Writer, marshal func(any) ([]byte, error)) runtime.Encoder {
 	return runtime.EncoderFunc(func(v any) error {
-		b, err := m.Marshal(v)
+		b, err := marshal(v)
 		if err != nil {
 			return err
 		}
@@ -209,22 +217,7 @@ func (m *yamlMarshaler) Unmarshal(data []byte, v any) error {
 }
 
 func (m *yamlMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
-	return runtime.DecoderFunc(func(v any) error {
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return err
-		}
-		return m.Unmarshal(data, v)
-	})
+	return wholeBodyDecoder(r, m.Unmarshal)
 }
 
-func (m *yamlMarshaler) NewEncoder(w io.Writer) runtime.Encoder {
-	return runtime.EncoderFunc(func(v any) error {
-		b, err := m.Marshal(v)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	})
-}
+func (m *yamlMarshaler) NewEncoder(w io.Writer) runtime.Encoder { return documentEncoder(w, m.Marshal) }
