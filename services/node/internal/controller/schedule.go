@@ -161,6 +161,23 @@ func (c *Controllers) schedule(ctx context.Context, _ string) error {
 	return nil
 }
 
+// lockUnbound re-reads a pod the scheduling pass saw, locked for update; nil when it
+// changed meanwhile (gone, another uid, already bound, being deleted).
+func lockUnbound(ctx context.Context, tx pgx.Tx, seen *corev1.Pod) (*corev1.Pod, error) {
+	m := seen.GetMetadata()
+	p, err := repo.Pods.GetForUpdate(ctx, tx, m.GetNamespace(), m.GetName())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.GetMetadata().GetUid() != m.GetUid() || Bound(p) || p.GetMetadata().GetDeletionTimestamp() != nil {
+		return nil, nil
+	}
+	return p, nil
+}
+
 // bind writes the bindings: nodeName, PodScheduled, hostIP, podIP (reserved in
 // pod_ips) and the Scheduled event. A pod that changed meanwhile (deleted,
 // already bound) is skipped; the next pass sees it as it is.
@@ -168,14 +185,11 @@ func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds 
 	ts := timestamppb.New(now)
 	for _, b := range binds {
 		m := b.pod.GetMetadata()
-		p, err := repo.Pods.GetForUpdate(ctx, tx, m.GetNamespace(), m.GetName())
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
+		p, err := lockUnbound(ctx, tx, b.pod)
 		if err != nil {
 			return err
 		}
-		if p.GetMetadata().GetUid() != m.GetUid() || Bound(p) || p.GetMetadata().GetDeletionTimestamp() != nil {
+		if p == nil {
 			continue
 		}
 		if !p.GetSpec().GetHostNetwork() {
@@ -200,15 +214,11 @@ func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds 
 // message and records FailedScheduling, when the message is new.
 func (c *Controllers) markUnschedulable(ctx context.Context, tx pgx.Tx, now time.Time, fails []failure) error {
 	for _, f := range fails {
-		m := f.pod.GetMetadata()
-		p, err := repo.Pods.GetForUpdate(ctx, tx, m.GetNamespace(), m.GetName())
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
+		p, err := lockUnbound(ctx, tx, f.pod)
 		if err != nil {
 			return err
 		}
-		if p.GetMetadata().GetUid() != m.GetUid() || Bound(p) || p.GetMetadata().GetDeletionTimestamp() != nil {
+		if p == nil {
 			continue
 		}
 		if cond := sim.GetCondition(p.GetStatus(), sim.CondPodScheduled); cond != nil &&
