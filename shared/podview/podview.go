@@ -1,0 +1,376 @@
+// Package podview is a controller service's view of the pods it controls: the rows
+// it writes when it asks the node service for a pod (in the same transaction as the
+// command), kept current by the node service's pod events, with tombstones so a
+// late or redelivered event never brings a deleted pod back, adoption and release
+// by ownerReferences, and the repair of lost commands.
+//
+// The node service is the truth for a pod's status, node, labels and deletion; the
+// owning service for its ownerReferences.
+package podview
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+
+	"github.com/podwarden/podwarden/shared/bus"
+	"github.com/podwarden/podwarden/shared/store"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
+)
+
+// Pods is the stored kind of a view's pods (quiet: no watch notifications).
+var Pods = store.Kind[*corev1.Pod]{Name: "Pod", Quiet: true, New: func() *corev1.Pod { return &corev1.Pod{} }}
+
+// ObservedVersionKey is the view's bookkeeping annotation: the version of the last
+// pod event applied, so older or repeated events are dropped. The node service
+// never sees it (ForNode).
+const ObservedVersionKey = "podwarden.io/observed-version"
+
+// View names where a service keeps its tombstones (a table with a uid primary key
+// and a deleted_at timestamp, created by the service's migrations).
+type View struct {
+	Tombstones string
+}
+
+// Default is the view of a service whose tombstone table is "tombstones".
+var Default = View{Tombstones: "tombstones"}
+
+// ObservedVersion is the version of the last event applied to p (0: none yet).
+func ObservedVersion(p *corev1.Pod) int64 {
+	v, _ := strconv.ParseInt(p.GetMetadata().GetAnnotations()[ObservedVersionKey], 10, 64)
+	return v
+}
+
+func setObservedVersion(p *corev1.Pod, v int64) {
+	if p.Metadata.Annotations == nil {
+		p.Metadata.Annotations = map[string]string{}
+	}
+	p.Metadata.Annotations[ObservedVersionKey] = strconv.FormatInt(v, 10)
+}
+
+// ControllerRef is the ownerReference with controller=true, or nil.
+func ControllerRef(m *corev1.ObjectMeta) *corev1.OwnerReference {
+	for _, o := range m.GetOwnerReferences() {
+		if o.GetController() {
+			return o
+		}
+	}
+	return nil
+}
+
+// ControllerRefTo is the ownerReference a controller puts on what it creates.
+func ControllerRefTo(apiVersion, kind string, m *corev1.ObjectMeta) *corev1.OwnerReference {
+	t := true
+	return &corev1.OwnerReference{ApiVersion: apiVersion, Kind: kind, Name: m.GetName(), Uid: m.GetUid(), Controller: &t, BlockOwnerDeletion: &t}
+}
+
+// Owner is what a pod event wakes: its controller's kind and "namespace/name".
+type Owner struct{ Kind, Key string }
+
+func ownerOf(p *corev1.Pod) (Owner, bool) {
+	ref := ControllerRef(p.GetMetadata())
+	if ref == nil {
+		return Owner{}, false
+	}
+	return Owner{Kind: ref.GetKind(), Key: p.GetMetadata().GetNamespace() + "/" + ref.GetName()}, true
+}
+
+// ApplyBatch decodes a batch of pod events and applies them in one transaction; it
+// returns the owners to wake. Undecodable events are dropped (reported to drop).
+func (v View) ApplyBatch(ctx context.Context, db *store.DB, msgs []bus.Received, drop func(subject string, err error)) ([]Owner, error) {
+	owners := map[Owner]bool{}
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		clear(owners)
+		for _, m := range msgs {
+			var ev eventsv1.PodEvent
+			if err := proto.Unmarshal(m.Data, &ev); err != nil {
+				drop(m.Subject, err)
+				continue
+			}
+			if ev.GetPod().GetMetadata() == nil {
+				continue
+			}
+			woken, err := v.Apply(ctx, tx, &ev)
+			if err != nil {
+				return err
+			}
+			for _, o := range woken {
+				owners[o] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Owner, 0, len(owners))
+	for o := range owners {
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// Apply merges one pod event into the view and returns the owners to wake. A pod
+// the view does not have is added only when its controller is an object of this
+// service's schema (a pod adopted elsewhere, or created before a crash, is picked
+// up; others' pods are ignored).
+func (v View) Apply(ctx context.Context, tx pgx.Tx, ev *eventsv1.PodEvent) ([]Owner, error) {
+	p := ev.GetPod()
+	m := p.GetMetadata()
+	var woken []Owner
+	if o, ok := ownerOf(p); ok {
+		woken = append(woken, o)
+	}
+	cur, err := Pods.GetForUpdate(ctx, tx, m.GetNamespace(), m.GetName())
+	if errors.Is(err, store.ErrNotFound) {
+		if ev.GetType() == eventsv1.PodEvent_TYPE_DELETED {
+			return woken, v.tombstone(ctx, tx, m.GetUid())
+		}
+		if dead, err := v.isTombstoned(ctx, tx, m.GetUid()); err != nil || dead {
+			return woken, err
+		}
+		ref := ControllerRef(m)
+		if ref == nil {
+			return nil, nil
+		}
+		var one int
+		err := tx.QueryRow(ctx, "SELECT 1 FROM objects WHERE uid=$1", ref.GetUid()).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		np := proto.Clone(p).(*corev1.Pod)
+		np.Metadata.ResourceVersion = ""
+		setObservedVersion(np, ev.GetVersion())
+		_, err = Pods.Create(ctx, tx, np)
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return woken, nil
+		}
+		return woken, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o, ok := ownerOf(cur); ok {
+		woken = append(woken, o)
+	}
+	if cur.Metadata.Uid != m.GetUid() || ObservedVersion(cur) >= ev.GetVersion() {
+		return woken, nil
+	}
+	if ev.GetType() == eventsv1.PodEvent_TYPE_DELETED {
+		_, err := Pods.Delete(ctx, tx, m.GetNamespace(), m.GetName(), m.GetUid())
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		return woken, v.tombstone(ctx, tx, m.GetUid())
+	}
+	cur.Status = p.GetStatus()
+	if cur.Spec == nil {
+		cur.Spec = &corev1.PodSpec{}
+	}
+	cur.Spec.NodeName = p.GetSpec().GetNodeName()
+	cur.Metadata.Labels = m.GetLabels()
+	if m.GetDeletionTimestamp() != nil {
+		cur.Metadata.DeletionTimestamp = m.GetDeletionTimestamp()
+		cur.Metadata.DeletionGracePeriodSeconds = m.DeletionGracePeriodSeconds
+	}
+	setObservedVersion(cur, ev.GetVersion())
+	cur.Metadata.ResourceVersion = ""
+	_, err = Pods.Update(ctx, tx, cur)
+	return woken, err
+}
+
+func (v View) tombstone(ctx context.Context, tx pgx.Tx, uid string) error {
+	_, err := tx.Exec(ctx, "INSERT INTO "+v.Tombstones+" (uid) VALUES ($1) ON CONFLICT DO NOTHING", uid)
+	return err
+}
+
+func (v View) isTombstoned(ctx context.Context, tx pgx.Tx, uid string) (bool, error) {
+	var one int
+	err := tx.QueryRow(ctx, "SELECT 1 FROM "+v.Tombstones+" WHERE uid=$1", uid).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Create stores a pod of the view and, in the same transaction, the command that
+// asks the node service for it.
+func Create(ctx context.Context, tx pgx.Tx, p *corev1.Pod) (*corev1.Pod, error) {
+	created, err := Pods.Create(ctx, tx, p)
+	if err != nil {
+		return nil, fmt.Errorf("create pod %s/%s: %w", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), err)
+	}
+	cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_CREATE, Pod: created}
+	return created, store.Enqueue(ctx, tx, bus.PodCommandSubject(created.Metadata.Namespace), "Pod/"+created.Metadata.Uid+"/create", cmd)
+}
+
+// Delete marks a pod of the view as terminating and asks the node service to
+// delete it; the row goes when the node service reports it DELETED.
+func Delete(ctx context.Context, tx pgx.Tx, p *corev1.Pod, now time.Time) error {
+	if p.GetMetadata().GetDeletionTimestamp() != nil {
+		return nil
+	}
+	p = proto.Clone(p).(*corev1.Pod)
+	p.Metadata.DeletionTimestamp = timestamppb.New(now.Truncate(time.Second))
+	p.Metadata.ResourceVersion = ""
+	if _, err := Pods.Update(ctx, tx, p); err != nil {
+		return fmt.Errorf("mark pod %s/%s deleted: %w", p.Metadata.Namespace, p.Metadata.Name, err)
+	}
+	cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_DELETE, Pod: ForNode(p)}
+	return store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), "Pod/"+p.Metadata.Uid+"/delete", cmd)
+}
+
+// Update stores p's new ownerReferences and labels and tells the node service
+// (Kubernetes' controllers patch pods for adoption, release and identity labels).
+func Update(ctx context.Context, tx pgx.Tx, p *corev1.Pod, now time.Time) error {
+	p.Metadata.ResourceVersion = ""
+	if _, err := Pods.Update(ctx, tx, p); err != nil {
+		return err
+	}
+	cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_UPDATE, Pod: ForNode(p)}
+	return store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), fmt.Sprintf("Pod/%s/update/%d", p.Metadata.Uid, now.UnixNano()), cmd)
+}
+
+// ForNode is the pod as the node service should see it: without the view's
+// bookkeeping annotation.
+func ForNode(p *corev1.Pod) *corev1.Pod {
+	if _, ok := p.GetMetadata().GetAnnotations()[ObservedVersionKey]; !ok {
+		return p
+	}
+	c := proto.Clone(p).(*corev1.Pod)
+	delete(c.Metadata.Annotations, ObservedVersionKey)
+	if len(c.Metadata.Annotations) == 0 {
+		c.Metadata.Annotations = nil
+	}
+	return c
+}
+
+// DropOwner removes the ownerReferences naming uid; it reports whether one went.
+func DropOwner(m *corev1.ObjectMeta, uid string) bool {
+	out := m.OwnerReferences[:0]
+	dropped := false
+	for _, o := range m.OwnerReferences {
+		if o.GetUid() == uid {
+			dropped = true
+			continue
+		}
+		out = append(out, o)
+	}
+	m.OwnerReferences = out
+	return dropped
+}
+
+// Orphan releases owner's pods (a Delete with propagationPolicy Orphan), in the view
+// and, through pod UPDATE commands, in the node service. It runs in the deleting
+// transaction.
+func Orphan(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.Time) error {
+	pods, err := Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		if DropOwner(p.Metadata, owner.Uid) {
+			if err := Update(ctx, tx, p, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Claim is Kubernetes' ClaimPods: the pods owner controls after adopting orphans
+// that match sel (pre-filtered in SQL by matchLabels) and releasing owned pods
+// that no longer match. A deleting owner adopts nothing and keeps what it has.
+func Claim(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel k8slabels.Selector, matchLabels map[string]string, now time.Time) ([]*corev1.Pod, error) {
+	all, err := Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	if err != nil {
+		return nil, err
+	}
+	orphans, err := Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, Unowned: true, Labels: matchLabels})
+	if err != nil {
+		return nil, err
+	}
+	all = append(all, orphans...)
+	var out []*corev1.Pod
+	for _, p := range all {
+		cref := ControllerRef(p.Metadata)
+		matches := sel.Matches(k8slabels.Set(p.Metadata.GetLabels()))
+		switch {
+		case cref != nil && cref.GetUid() == owner.Uid:
+			if matches || owner.DeletionTimestamp != nil {
+				out = append(out, p)
+				continue
+			}
+			DropOwner(p.Metadata, owner.Uid)
+			if err := Update(ctx, tx, p, now); err != nil {
+				return nil, err
+			}
+		case cref == nil && matches && p.Metadata.DeletionTimestamp == nil && owner.DeletionTimestamp == nil:
+			p.Metadata.OwnerReferences = append(p.Metadata.OwnerReferences, proto.Clone(ref).(*corev1.OwnerReference))
+			if err := Update(ctx, tx, p, now); err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// CommandTimeout is how long a pod may wait for the node service's first word on a
+// create, or for its deletion to complete, before its command is sent again.
+const CommandTimeout = 2 * time.Minute
+
+// Repair resends lost commands (JetStream redelivery is bounded): a pod the node
+// service never reported on gets its CREATE again, a pod deleted long ago its
+// DELETE (both idempotent in the node service, by uid with tombstones); and it
+// trims tombstones older than an hour.
+func (v View) Repair(ctx context.Context, tx pgx.Tx, now time.Time) error {
+	pods, err := Pods.List(ctx, tx, store.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		m := p.GetMetadata()
+		switch {
+		case m.GetDeletionTimestamp() != nil && now.Sub(m.GetDeletionTimestamp().AsTime()) > CommandTimeout+graceOf(p):
+			err = resend(ctx, tx, p, eventsv1.PodCommand_OP_DELETE, now)
+		case m.GetDeletionTimestamp() == nil && ObservedVersion(p) == 0 && now.Sub(m.GetCreationTimestamp().AsTime()) > CommandTimeout:
+			err = resend(ctx, tx, p, eventsv1.PodCommand_OP_CREATE, now)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(ctx, "DELETE FROM "+v.Tombstones+" WHERE deleted_at < now() - interval '1 hour'")
+	return err
+}
+
+// resend publishes a command for a pod of the view again, with a fresh message id
+// (the first one may still be in JetStream's deduplication window).
+func resend(ctx context.Context, tx pgx.Tx, p *corev1.Pod, op eventsv1.PodCommand_Op, now time.Time) error {
+	cmd := &eventsv1.PodCommand{Op: op, Pod: ForNode(p)}
+	msgID := fmt.Sprintf("Pod/%s/%s/retry/%d", p.Metadata.Uid, strings.ToLower(strings.TrimPrefix(op.String(), "OP_")), now.UnixNano())
+	return store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), msgID, cmd)
+}
+
+func graceOf(p *corev1.Pod) time.Duration {
+	if g := p.GetMetadata().DeletionGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	if g := p.GetSpec().TerminationGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	return 30 * time.Second
+}
