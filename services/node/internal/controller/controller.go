@@ -1,7 +1,8 @@
 // Package controller runs the node service's loops on the leader replica: the
 // scheduler (binds pending pods), the kubelet (moves bound pods along their
 // lifecycle with the sim runtime), a node fan-out (a node change re-examines
-// its pods) and the POD_COMMANDS consumer. Every loop reads the store and
+// its pods), the endpoints controller (Services' Endpoints from the stored
+// pods) and the POD_COMMANDS consumer. Every loop reads the store and
 // writes back in one transaction with its outbox messages; nothing lives only
 // in memory.
 package controller
@@ -49,6 +50,8 @@ type Controllers struct {
 	scheduler *controller.Controller
 	kubelet   *controller.Controller
 	nodes     *controller.Controller
+	endpoints *controller.Controller
+	services  serviceIndex
 
 	// unschedulable is the number of pods the last scheduling pass left pending:
 	// when it is zero, freed resources need not wake the scheduler.
@@ -79,6 +82,9 @@ func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config
 		Name: "kubelet", Workers: cfg.Workers, Sync: c.syncPod, List: c.listPods, Resync: cfg.Resync, Log: log,
 	})
 	c.nodes = controller.New(controller.Config{Name: "nodes", Workers: 1, Sync: c.syncNode, Log: log})
+	c.endpoints = controller.New(controller.Config{
+		Name: "endpoints", Workers: 2, Sync: c.syncEndpoints, List: c.listServiceKeys, Resync: cfg.Resync, Log: log,
+	})
 	return c
 }
 
@@ -96,6 +102,9 @@ func (c *Controllers) OnObject(payload string) {
 	switch kind {
 	case "Pod":
 		c.kubelet.Enqueue(rest)
+		c.onPodChange(rest)
+	case "Service", "Endpoints":
+		c.endpoints.Enqueue(rest)
 	case "Node":
 		_, name, _ := strings.Cut(rest, "/")
 		c.nodes.Enqueue(name)
@@ -114,12 +123,20 @@ func (c *Controllers) enqueueAll() {
 	for _, k := range keys {
 		c.kubelet.Enqueue(k)
 	}
+	svcs, err := c.listServiceKeys(ctx)
+	if err != nil {
+		c.log.Warn("list services after reconnect", "err", err)
+		return
+	}
+	for _, k := range svcs {
+		c.endpoints.Enqueue(k)
+	}
 }
 
 // Run runs every loop and the command consumer until ctx ends (the leader's term).
 func (c *Controllers) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, f := range []func(context.Context){c.scheduler.Run, c.kubelet.Run, c.nodes.Run, c.consume, c.housekeep} {
+	for _, f := range []func(context.Context){c.scheduler.Run, c.kubelet.Run, c.nodes.Run, c.endpoints.Run, c.consume, c.housekeep} {
 		wg.Add(1)
 		go func() { defer wg.Done(); f(ctx) }()
 	}

@@ -3,6 +3,8 @@ package ipam
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"testing"
 )
 
@@ -62,5 +64,52 @@ func TestAllocateNeverDuplicates(t *testing.T) {
 			t.Fatalf("Allocate = %q, %v", ip, err)
 		}
 		used[ip], last = true, ip
+	}
+}
+
+func TestServiceRange(t *testing.T) {
+	cases := map[string]struct {
+		ip   string
+		want bool
+	}{
+		"kubernetes service": {ip: KubernetesServiceIP, want: true},
+		"dns service":        {ip: DNSServiceIP, want: true},
+		"last usable":        {ip: "10.111.255.254", want: true},
+		"network address":    {ip: "10.96.0.0"},
+		"broadcast":          {ip: "10.111.255.255"},
+		"outside":            {ip: "10.112.0.1"},
+		"pod range":          {ip: "10.244.1.2"},
+		"not an ip":          {ip: "nope"},
+		"ipv6":               {ip: "fd00::1"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := InServiceRange(tc.ip); got != tc.want {
+				t.Errorf("InServiceRange(%q) = %v", tc.ip, got)
+			}
+		})
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		ip := RandomServiceIP(r)
+		a := netip.MustParseAddr(ip)
+		if !InServiceRange(ip) || toUint(a)-toUint(serviceRange.Addr()) < staticBand {
+			t.Fatalf("random ClusterIP %s is outside the dynamic band", ip)
+		}
+	}
+}
+
+func TestRandomNodePort(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	used := map[int32]bool{}
+	for p := int32(NodePortMin); p < NodePortMax; p++ {
+		used[p] = true
+	}
+	if got := RandomNodePort(r, used); got != NodePortMax {
+		t.Fatalf("the only free port is %d, got %d", NodePortMax, got)
+	}
+	used[NodePortMax] = true
+	if got := RandomNodePort(r, used); got != 0 {
+		t.Fatalf("full range gave %d", got)
 	}
 }
