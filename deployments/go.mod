@@ -7,6 +7,7 @@ require (
 	github.com/podwarden/podwarden/gateway v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/autoscaler v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/daemonset v0.0.0-00010101000000-000000000000
+	github.com/podwarden/podwarden/services/statefulset v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/deployment v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/job v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/node v0.0.0-00010101000000-000000000000
@@ -83,6 +84,7 @@ replace (
 	github.com/podwarden/podwarden/proto => ../proto
 	github.com/podwarden/podwarden/services/autoscaler => ../services/autoscaler
 	github.com/podwarden/podwarden/services/daemonset => ../services/daemonset
+	github.com/podwarden/podwarden/services/statefulset => ../services/statefulset
 	github.com/podwarden/podwarden/services/deployment => ../services/deployment
 	github.com/podwarden/podwarden/services/job => ../services/job
 	github.com/podwarden/podwarden/services/node => ../services/node

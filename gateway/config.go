@@ -47,17 +47,18 @@ type Config struct {
 }
 
 // DefaultConfig is the configuration of a local run: the backends that exist
-// today (deployment, node) at their default addresses, the others not deployed.
+// of every service at their default addresses.
 func DefaultConfig() Config {
 	return Config{
-		ListenAddr:     DefaultListenAddr,
-		DeploymentAddr: DefaultDeploymentAddr,
-		DaemonSetAddr:  DefaultDaemonSetAddr,
-		JobAddr:        DefaultJobAddr,
-		AutoscalerAddr: DefaultAutoscalerAddr,
-		NodeAddr:       DefaultNodeAddr,
-		MaxBodyBytes:   DefaultMaxBodyBytes,
-		ReadyTimeout:   DefaultReadyTimeout,
+		ListenAddr:      DefaultListenAddr,
+		DeploymentAddr:  DefaultDeploymentAddr,
+		StatefulSetAddr: DefaultStatefulSetAddr,
+		DaemonSetAddr:   DefaultDaemonSetAddr,
+		JobAddr:         DefaultJobAddr,
+		AutoscalerAddr:  DefaultAutoscalerAddr,
+		NodeAddr:        DefaultNodeAddr,
+		MaxBodyBytes:    DefaultMaxBodyBytes,
+		ReadyTimeout:    DefaultReadyTimeout,
 	}
 }
 

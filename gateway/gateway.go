@@ -150,6 +150,13 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		patchRoutes = append(patchRoutes, deploymentPatchRoutes...)
 		g.discovery.add(deploymentResources...)
 	}
+	if conn := backends.StatefulSet; conn != nil {
+		if err := registerStatefulSet(ctx, g.mux, conn); err != nil {
+			return nil, err
+		}
+		patchRoutes = append(patchRoutes, statefulSetPatchRoutes...)
+		g.discovery.add(statefulSetResources...)
+	}
 	if conn := backends.DaemonSet; conn != nil {
 		if err := registerDaemonSet(ctx, g.mux, conn); err != nil {
 			return nil, err

@@ -24,6 +24,7 @@ import (
 	deploymentsvc "github.com/podwarden/podwarden/services/deployment/service"
 	jobsvc "github.com/podwarden/podwarden/services/job/service"
 	nodesvc "github.com/podwarden/podwarden/services/node/service"
+	statefulsetsvc "github.com/podwarden/podwarden/services/statefulset/service"
 	"github.com/podwarden/podwarden/shared/app"
 	"github.com/podwarden/podwarden/shared/devenv"
 )
@@ -107,6 +108,11 @@ func run(o options) error {
 	})
 	g.Go(func() error {
 		cfg := base
+		cfg.GRPCAddr = statefulsetsvc.DefaultGRPCAddr
+		return named("statefulset", statefulsetsvc.Run(gctx, statefulsetsvc.Config{App: cfg}))
+	})
+	g.Go(func() error {
+		cfg := base
 		cfg.GRPCAddr = daemonsetsvc.DefaultGRPCAddr
 		return named("daemonset", daemonsetsvc.Run(gctx, daemonsetsvc.Config{App: cfg}))
 	})
@@ -153,6 +159,7 @@ func printBanner(ctx context.Context, log *slog.Logger, o options, pg *devenv.Po
 podwarden is running (Ctrl-C stops it)
   REST gateway      %[1]s   (/healthz, /readyz, /openapi/v2)
   gRPC deployment   %[2]s
+  gRPC statefulset  %[9]s
   gRPC daemonset    %[3]s
   gRPC job          %[4]s
   gRPC autoscaler   %[5]s
@@ -164,5 +171,5 @@ try:
   grpcurl -plaintext %[2]s list
 
 `, url, deploymentsvc.DefaultGRPCAddr, daemonsetsvc.DefaultGRPCAddr, jobsvc.DefaultGRPCAddr, autoscalersvc.DefaultGRPCAddr,
-		nodesvc.DefaultGRPCAddr, nats.URL, pg.DSN)
+		nodesvc.DefaultGRPCAddr, nats.URL, pg.DSN, statefulsetsvc.DefaultGRPCAddr)
 }

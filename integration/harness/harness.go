@@ -29,16 +29,17 @@ import (
 )
 
 // Services are the processes of a system, in start order; the gateway comes last.
-var Services = []string{"node", "deployment", "daemonset", "job", "autoscaler"}
+var Services = []string{"node", "deployment", "statefulset", "daemonset", "job", "autoscaler"}
 
 // packages maps a process name to its main package.
 var packages = map[string]string{
-	"node":       "./services/node",
-	"deployment": "./services/deployment",
-	"daemonset":  "./services/daemonset",
-	"job":        "./services/job",
-	"autoscaler": "./services/autoscaler",
-	"gateway":    "./gateway/cmd/gateway",
+	"node":        "./services/node",
+	"deployment":  "./services/deployment",
+	"statefulset": "./services/statefulset",
+	"daemonset":   "./services/daemonset",
+	"job":         "./services/job",
+	"autoscaler":  "./services/autoscaler",
+	"gateway":     "./gateway/cmd/gateway",
 }
 
 // RepoRoot finds the workspace root (the folder with go.work) above the working directory.
@@ -255,7 +256,7 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 		env = append(env, "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
 	}
 	if name == "autoscaler" {
-		env = append(env, "PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"], "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
+		env = append(env, "PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"], "PODWARDEN_STATEFULSET_ADDR="+s.Addrs["statefulset"], "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
 	}
 	if dbg := os.Getenv("PODWARDEN_DEBUG_BASE_PORT"); dbg != "" && replica == 0 {
 		// Profiling the benchmark: node on the base port, deployment on base+1.
@@ -280,6 +281,7 @@ func (s *System) startGateway(port int) error {
 		"PODWARDEN_NODE_ADDR="+s.Addrs["node"],
 		"PODWARDEN_JOB_ADDR="+s.Addrs["job"],
 		"PODWARDEN_DAEMONSET_ADDR="+s.Addrs["daemonset"],
+		"PODWARDEN_STATEFULSET_ADDR="+s.Addrs["statefulset"],
 		"PODWARDEN_AUTOSCALER_ADDR="+s.Addrs["autoscaler"],
 		"PODWARDEN_LOG_LEVEL=warn",
 	)

@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+
+	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
+)
+
+var (
+	statefulSetDesc = (&statefulsetv1.StatefulSet{}).ProtoReflect().Descriptor()
+	claimDesc       = (&statefulsetv1.PersistentVolumeClaim{}).ProtoReflect().Descriptor()
+	volumeDesc      = (&statefulsetv1.PersistentVolume{}).ProtoReflect().Descriptor()
+)
+
+// statefulSetPatchRoutes are the statefulset backend's paths that take a PATCH.
+var statefulSetPatchRoutes = []patchRoute{
+	{"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}", statefulSetDesc},
+	{"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/status", statefulSetDesc},
+	{"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale", scaleDesc},
+	{"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}", claimDesc},
+	{"/api/v1/persistentvolumes/{name}", volumeDesc},
+}
+
+// statefulSetResources are the resources served through the statefulset backend.
+var statefulSetResources = []groupResource{
+	{"apps/v1", apiResource{Name: "statefulsets", SingularName: "statefulset", Namespaced: true, Kind: "StatefulSet", Verbs: objectVerbs, ShortNames: []string{"sts"}, Categories: []string{"all"}}},
+	{"apps/v1", apiResource{Name: "statefulsets/status", Namespaced: true, Kind: "StatefulSet", Verbs: subresourceVerbs}},
+	{"apps/v1", apiResource{Name: "statefulsets/scale", Namespaced: true, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: subresourceVerbs}},
+	{"v1", apiResource{Name: "persistentvolumeclaims", SingularName: "persistentvolumeclaim", Namespaced: true, Kind: "PersistentVolumeClaim", Verbs: objectVerbs, ShortNames: []string{"pvc"}}},
+	{"v1", apiResource{Name: "persistentvolumes", SingularName: "persistentvolume", Kind: "PersistentVolume", Verbs: objectVerbs, ShortNames: []string{"pv"}}},
+}
+
+// registerStatefulSet registers the statefulset backend's generated routes.
+func registerStatefulSet(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+	err := errors.Join(
+		statefulsetv1.RegisterStatefulSetServiceHandlerClient(ctx, mux, statefulsetv1.NewStatefulSetServiceClient(conn)),
+		statefulsetv1.RegisterPersistentVolumeClaimServiceHandlerClient(ctx, mux, statefulsetv1.NewPersistentVolumeClaimServiceClient(conn)),
+		statefulsetv1.RegisterPersistentVolumeServiceHandlerClient(ctx, mux, statefulsetv1.NewPersistentVolumeServiceClient(conn)),
+	)
+	if err != nil {
+		return fmt.Errorf("register statefulset backend routes: %w", err)
+	}
+	return nil
+}
+
+func init() {
+	printers["StatefulSet"] = statefulSetPrinter
+	printers["PersistentVolumeClaim"] = claimPrinter
+	printers["PersistentVolume"] = volumePrinter
+}
+
+// statefulSetPrinter is kubectl's StatefulSet columns.
+var statefulSetPrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Ready", "string", 0), col("Age", "string", 0),
+		col("Containers", "string", 1), col("Images", "string", 1)},
+	cells: func(o map[string]any, now time.Time) []any {
+		replicas := 1
+		if _, ok := obj(o, "spec")["replicas"]; ok {
+			replicas = integer(obj(o, "spec"), "replicas")
+		}
+		ready := fmt.Sprintf("%d/%d", integer(obj(o, "status"), "readyReplicas"), replicas)
+		return append([]any{name(o), ready, age(o, now)}, containerColumns(o)[:2]...)
+	},
+}
+
+// accessModes is kubectl's short form of access modes (RWO,ROX,RWX,RWOP).
+func accessModes(m map[string]any) string {
+	short := map[string]string{"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+	var out []string
+	l, _ := m["accessModes"].([]any)
+	for _, x := range l {
+		s, _ := x.(string)
+		if v, ok := short[s]; ok {
+			s = v
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ",")
+}
+
+func quantity(m map[string]any, k string) string {
+	if v, ok := m[k]; ok {
+		return fmt.Sprint(v)
+	}
+	return ""
+}
+
+func volumeMode(spec map[string]any) string {
+	if m := str2(spec, "volumeMode"); m != "" {
+		return m
+	}
+	return "Filesystem"
+}
+
+// claimPrinter is kubectl's PersistentVolumeClaim columns.
+var claimPrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Status", "string", 0), col("Volume", "string", 0), col("Capacity", "string", 0),
+		col("Access Modes", "string", 0), col("StorageClass", "string", 0), col("VolumeAttributesClass", "string", 0), col("Age", "string", 0),
+		col("VolumeMode", "string", 1)},
+	cells: func(o map[string]any, now time.Time) []any {
+		spec, st := obj(o, "spec"), obj(o, "status")
+		return []any{name(o), str2(st, "phase"), str2(spec, "volumeName"), quantity(obj(st, "capacity"), "storage"), accessModes(st),
+			str2(spec, "storageClassName"), orUnset(str2(spec, "volumeAttributesClassName")), age(o, now), volumeMode(spec)}
+	},
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "<unset>"
+	}
+	return s
+}
+
+// volumePrinter is kubectl's PersistentVolume columns.
+var volumePrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Capacity", "string", 0), col("Access Modes", "string", 0), col("Reclaim Policy", "string", 0),
+		col("Status", "string", 0), col("Claim", "string", 0), col("StorageClass", "string", 0), col("VolumeAttributesClass", "string", 0),
+		col("Reason", "string", 0), col("Age", "string", 0), col("VolumeMode", "string", 1)},
+	cells: func(o map[string]any, now time.Time) []any {
+		spec, st := obj(o, "spec"), obj(o, "status")
+		claim := ""
+		if ref := obj(spec, "claimRef"); ref != nil {
+			claim = str2(ref, "namespace") + "/" + str2(ref, "name")
+		}
+		return []any{name(o), quantity(obj(spec, "capacity"), "storage"), accessModes(spec), str2(spec, "persistentVolumeReclaimPolicy"),
+			str2(st, "phase"), claim, str2(spec, "storageClassName"), orUnset(str2(spec, "volumeAttributesClassName")), str2(st, "reason"),
+			age(o, now), volumeMode(spec)}
+	},
+}

@@ -1,0 +1,94 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
+	"github.com/podwarden/podwarden/services/statefulset/internal/reconcile"
+	"github.com/podwarden/podwarden/shared/store"
+)
+
+// syncBinder is the PersistentVolume controller: a pending claim gets a volume (a
+// matching free one, or one provisioned for it) and both are Bound in one
+// transaction; on volumesKey, volumes whose claim is gone are reclaimed.
+func (c *Controller) syncBinder(ctx context.Context, key string) error {
+	if key == volumesKey {
+		return c.reclaim(ctx)
+	}
+	ns, name := splitKey(key)
+	return c.db.InTx(ctx, func(tx pgx.Tx) error {
+		claim, err := kinds.Claims.GetForUpdate(ctx, tx, ns, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// Every binding takes the volumes table's lock, so two claims never take the
+		// same free volume.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('persistentvolume-binder'))"); err != nil {
+			return err
+		}
+		volumes, err := kinds.Volumes.List(ctx, tx, store.ListOptions{})
+		if err != nil {
+			return err
+		}
+		b, ok := reconcile.Bind(claim, volumes, c.clock.Now())
+		if !ok {
+			return nil
+		}
+		if b.CreateVolume != nil {
+			if _, err := kinds.Volumes.Create(ctx, tx, b.CreateVolume); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+				return fmt.Errorf("provision volume for %s: %w", key, err)
+			}
+		}
+		if b.UpdateVolume != nil {
+			if _, err := kinds.Volumes.Update(ctx, tx, b.UpdateVolume); err != nil {
+				return fmt.Errorf("bind volume %s: %w", b.UpdateVolume.Metadata.Name, err)
+			}
+		}
+		if _, err := kinds.Claims.Update(ctx, tx, b.Claim); err != nil {
+			return fmt.Errorf("bind claim %s: %w", key, err)
+		}
+		return nil
+	})
+}
+
+// reclaim applies each bound volume's reclaim policy once its claim is gone.
+func (c *Controller) reclaim(ctx context.Context) error {
+	return c.db.InTx(ctx, func(tx pgx.Tx) error {
+		volumes, err := kinds.Volumes.List(ctx, tx, store.ListOptions{})
+		if err != nil {
+			return err
+		}
+		now := c.clock.Now()
+		for _, v := range volumes {
+			exists := false
+			if ref := v.GetSpec().GetClaimRef(); ref != nil {
+				cl, err := kinds.Claims.Get(ctx, tx, ref.GetNamespace(), ref.GetName())
+				switch {
+				case err == nil:
+					exists = ref.GetUid() == "" || cl.GetMetadata().GetUid() == ref.GetUid()
+				case !errors.Is(err, store.ErrNotFound):
+					return err
+				}
+			}
+			remove, updated := reconcile.Reclaim(v, exists, now)
+			switch {
+			case remove:
+				if _, err := kinds.Volumes.Delete(ctx, tx, "", v.Metadata.Name, v.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			case updated != nil:
+				if _, err := kinds.Volumes.Update(ctx, tx, updated); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,74 @@
+package controller
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
+	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/store"
+)
+
+// collectGarbage deletes what a Background deletion or the retention policy left
+// behind: revisions and pods whose StatefulSet is gone, claims whose every owner is
+// gone. On repairKey it resends lost pod commands and trims tombstones instead.
+func (c *Controller) collectGarbage(ctx context.Context, key string) error {
+	return c.db.InTx(ctx, func(tx pgx.Tx) error {
+		now := c.clock.Now()
+		if key == repairKey {
+			return c.view.Repair(ctx, tx, now)
+		}
+		crs, err := kinds.ControllerRevisions.Orphans(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, cr := range crs {
+			if _, err := kinds.ControllerRevisions.Delete(ctx, tx, cr.Metadata.Namespace, cr.Metadata.Name, cr.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		pods, err := podview.Pods.Orphans(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, p := range pods {
+			if err := podview.Delete(ctx, tx, p, now); err != nil {
+				return err
+			}
+		}
+		return c.collectClaims(ctx, tx)
+	})
+}
+
+// collectClaims deletes the claims that have owners (the retention policy's
+// StatefulSet or pod) none of which exists any more, like Kubernetes' garbage
+// collector. Claims without owners are never collected.
+func (c *Controller) collectClaims(ctx context.Context, tx pgx.Tx) error {
+	claims, err := kinds.Claims.List(ctx, tx, store.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, cl := range claims {
+		refs := cl.GetMetadata().GetOwnerReferences()
+		if len(refs) == 0 || cl.GetMetadata().GetDeletionTimestamp() != nil {
+			continue
+		}
+		uids := make([]string, 0, len(refs))
+		for _, r := range refs {
+			uids = append(uids, r.GetUid())
+		}
+		var live bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM objects WHERE uid = ANY($1))", uids).Scan(&live); err != nil {
+			return err
+		}
+		if live {
+			continue
+		}
+		if _, err := kinds.Claims.Delete(ctx, tx, cl.Metadata.Namespace, cl.Metadata.Name, cl.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}

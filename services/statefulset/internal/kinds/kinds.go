@@ -1,0 +1,25 @@
+// Package kinds names the object kinds the statefulset service stores in its schema.
+package kinds
+
+import (
+	"github.com/podwarden/podwarden/shared/store"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
+)
+
+// The stored kinds. Pods are this service's view of the StatefulSets' pods (written
+// when it asks for them, then updated from the node service's pod events); claims
+// and volumes are owned here (the PVC binder is part of this service).
+var (
+	StatefulSets = store.Kind[*statefulsetv1.StatefulSet]{Name: "StatefulSet", Watch: true,
+		New: func() *statefulsetv1.StatefulSet { return &statefulsetv1.StatefulSet{} }}
+	ControllerRevisions = store.Kind[*statefulsetv1.ControllerRevision]{Name: "ControllerRevision", Watch: true,
+		New: func() *statefulsetv1.ControllerRevision { return &statefulsetv1.ControllerRevision{} }}
+	Claims = store.Kind[*statefulsetv1.PersistentVolumeClaim]{Name: "PersistentVolumeClaim", Watch: true,
+		New: func() *statefulsetv1.PersistentVolumeClaim { return &statefulsetv1.PersistentVolumeClaim{} }}
+	Volumes = store.Kind[*statefulsetv1.PersistentVolume]{Name: "PersistentVolume", Watch: true,
+		New: func() *statefulsetv1.PersistentVolume { return &statefulsetv1.PersistentVolume{} }}
+	Pods = store.Kind[*corev1.Pod]{Name: "Pod", Quiet: true,
+		New: func() *corev1.Pod { return &corev1.Pod{} }}
+)

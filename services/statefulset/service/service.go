@@ -1,0 +1,47 @@
+// Package service is the statefulset service: StatefulSets, their
+// ControllerRevisions, PersistentVolumeClaims and PersistentVolumes over gRPC,
+// reconciled by the leader replica (the StatefulSet controller and the volume
+// binder) against its view of the pods (the node service's pod events).
+package service
+
+import (
+	"context"
+
+	"github.com/podwarden/podwarden/services/statefulset/internal/controller"
+	"github.com/podwarden/podwarden/services/statefulset/internal/migrations"
+	"github.com/podwarden/podwarden/services/statefulset/internal/server"
+	"github.com/podwarden/podwarden/shared/app"
+	"github.com/podwarden/podwarden/shared/clock"
+	"github.com/podwarden/podwarden/shared/events"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
+)
+
+// DefaultGRPCAddr is where the service listens unless told otherwise.
+const DefaultGRPCAddr = "127.0.0.1:9102"
+
+// Config configures the service.
+type Config struct {
+	App   app.Config
+	Clock clock.Clock
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	a, err := app.New(ctx, "statefulset", cfg.App, migrations.FS)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	now := cfg.Clock.Now
+	statefulsetv1.RegisterStatefulSetServiceServer(a.GRPC.GRPC, &server.StatefulSetServer{R: server.NewResource(a.DB, a.Watch, now)})
+	statefulsetv1.RegisterPersistentVolumeClaimServiceServer(a.GRPC.GRPC, &server.ClaimServer{R: server.NewClaimResource(a.DB, a.Watch, now)})
+	statefulsetv1.RegisterPersistentVolumeServiceServer(a.GRPC.GRPC, &server.VolumeServer{R: server.NewVolumeResource(a.DB, a.Watch, now)})
+	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{DB: a.DB})
+	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, controller.Config{Workers: a.Config.Workers, Resync: a.Config.Resync})
+	return a.Run(ctx, ctl.OnObject, ctl.Run)
+}
