@@ -49,7 +49,7 @@ const (
 func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config) *Controller {
 	c := &Controller{db: db, bus: b, log: log, clock: clk, view: podview.Default}
 	c.sets = controller.New(controller.Config{Name: "statefulset", Workers: cfg.Workers, Sync: c.syncStatefulSet,
-		List: func(ctx context.Context) ([]string, error) { return kinds.StatefulSets.Keys(ctx, db.Pool) },
+		List:   func(ctx context.Context) ([]string, error) { return kinds.StatefulSets.Keys(ctx, db.Pool) },
 		Resync: cfg.Resync, Log: log})
 	c.binder = controller.New(controller.Config{Name: "persistentvolume-binder", Workers: cfg.Workers, Sync: c.syncBinder,
 		List: func(ctx context.Context) ([]string, error) {

@@ -34,7 +34,7 @@ func NewClaimResource(db *store.DB, hub *watch.Hub, now func() time.Time) *crud.
 			c.Status = &statefulsetv1.PersistentVolumeClaimStatus{Phase: "Pending"}
 		},
 		CopyStatus: func(dst, src *statefulsetv1.PersistentVolumeClaim) { dst.Status = src.Status },
-		SpecEqual: func(a, b *statefulsetv1.PersistentVolumeClaim) bool { return proto.Equal(a.Spec, b.Spec) },
+		SpecEqual:  func(a, b *statefulsetv1.PersistentVolumeClaim) bool { return proto.Equal(a.Spec, b.Spec) },
 	}
 }
 
