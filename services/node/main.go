@@ -1,6 +1,7 @@
 // Command node runs the node service: the simulated fleet's Nodes and Pods, its
-// scheduler and kubelet. Configuration comes from flags and PODWARDEN_*
-// variables (PODWARDEN_SIM_* for the fleet and the simulated delays).
+// scheduler and kubelet, Services with their Endpoints, and the cluster DNS.
+// Configuration comes from flags and PODWARDEN_* variables (PODWARDEN_SIM_*
+// for the fleet and the simulated delays, PODWARDEN_DNS_ADDR for the DNS).
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 func main() {
 	var cfg service.Config
 	cfg.SimFromEnv()
+	cfg.DNSFromEnv()
 	flag.StringVar(&cfg.App.GRPCAddr, "grpc-addr", "", "gRPC listen address (PODWARDEN_GRPC_ADDR, default "+service.DefaultGRPCAddr+")")
 	flag.StringVar(&cfg.App.PostgresDSN, "postgres-dsn", "", "Postgres DSN (PODWARDEN_POSTGRES_DSN)")
 	flag.StringVar(&cfg.App.NATSURL, "nats-url", "", "NATS URL(s) (PODWARDEN_NATS_URL)")
@@ -32,6 +34,7 @@ func main() {
 	flag.DurationVar(&cfg.CrashLoopBackOff, "crash-backoff", cfg.CrashLoopBackOff, "first crash-loop back-off, doubling up to 30x (PODWARDEN_SIM_CRASH_BACKOFF)")
 	flag.StringVar(&cfg.Runtime, "runtime", cfg.Runtime, "container runtime: sim, or exec to really run commands as local processes (PODWARDEN_RUNTIME; exec runs arbitrary commands, see the README)")
 	flag.Float64Var(&cfg.TimeScale, "time-scale", cfg.TimeScale, "multiplier of simulated container run times, e.g. 0.1 (PODWARDEN_SIM_TIME_SCALE)")
+	flag.StringVar(&cfg.DNSAddr, "dns-addr", cfg.DNSAddr, "cluster DNS address, UDP and TCP; \"\" or off disables it (PODWARDEN_DNS_ADDR)")
 	flag.Parse()
 	cfg.App.FromEnv(service.DefaultGRPCAddr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -7,13 +7,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/podwarden/podwarden/services/node/internal/clusterdns"
 	"github.com/podwarden/podwarden/services/node/internal/controller"
 	"github.com/podwarden/podwarden/services/node/internal/fleet"
 	"github.com/podwarden/podwarden/services/node/internal/migrations"
@@ -74,6 +77,30 @@ type Config struct {
 	Runtime string
 	// Clock (default the wall clock).
 	Clock clock.Clock
+	// DNSAddr is where the cluster DNS answers, UDP and TCP ("host:port"; port
+	// 0 picks a free one). "" or "off" disables it; the command defaults it to
+	// DefaultDNSAddr (see DNSFromEnv).
+	DNSAddr string
+	// DNSPacketConn and DNSListener, when both set, are served instead of DNSAddr.
+	DNSPacketConn net.PacketConn
+	DNSListener   net.Listener
+}
+
+// DefaultDNSAddr is the command's cluster DNS address.
+const DefaultDNSAddr = "127.0.0.1:10053"
+
+// DNSFromEnv sets DNSAddr from PODWARDEN_DNS_ADDR: DefaultDNSAddr when unset,
+// disabled when set to "" or "off".
+func (c *Config) DNSFromEnv() {
+	v, ok := os.LookupEnv("PODWARDEN_DNS_ADDR")
+	if !ok {
+		v = DefaultDNSAddr
+	}
+	c.DNSAddr = v
+}
+
+func (c *Config) dnsEnabled() bool {
+	return c.DNSPacketConn != nil && c.DNSListener != nil || c.DNSAddr != "" && c.DNSAddr != "off"
 }
 
 // The delays of an interactive fleet (the command's and the launcher's
@@ -166,8 +193,10 @@ func (c *Config) capacity() fleet.Capacity {
 	return fleet.Capacity{CPU: c.NodeCPU, Memory: c.NodeMemory, Pods: c.NodePods}
 }
 
-// Run serves NodeService, PodService and EventService until ctx ends; the
-// leader replica also consumes pod commands, schedules and runs the pods.
+// Run serves NodeService, PodService, ServiceService, EndpointsService and
+// EventService, and the cluster DNS (every replica answers), until ctx ends;
+// the leader replica also consumes pod commands, schedules and runs the pods,
+// and maintains the Services' Endpoints.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
@@ -181,11 +210,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrap(ctx, a.DB, cfg); err != nil {
 		return err
 	}
+	if err := server.BootstrapServices(ctx, a.DB, cfg.Clock.Now(), controlPlaneIP(ctx, a.DB)); err != nil {
+		return err
+	}
 	deps := server.Deps{DB: a.DB, Hub: a.Watch, Clock: cfg.Clock}
 	nodev1.RegisterNodeServiceServer(a.GRPC.GRPC, &server.NodeServer{
 		Deps: deps, R: server.NodeResource(a.DB, a.Watch, cfg.Clock.Now), Capacity: cfg.capacity(),
 	})
 	nodev1.RegisterPodServiceServer(a.GRPC.GRPC, &server.PodServer{Deps: deps, R: server.PodResource(a.DB, a.Watch, cfg.Clock.Now)})
+	nodev1.RegisterServiceServiceServer(a.GRPC.GRPC, &server.ServiceServer{Deps: deps, R: server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now)})
+	nodev1.RegisterEndpointsServiceServer(a.GRPC.GRPC, &server.EndpointsServer{R: server.EndpointsResource(a.DB, a.Watch, cfg.Clock.Now)})
 	registerMetrics(a, cfg)
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{DB: a.DB})
 	rt := newRuntime(cfg)
@@ -200,7 +234,52 @@ func Run(ctx context.Context, cfg Config) error {
 		Workers:       a.Config.Workers,
 		Resync:        a.Config.Resync,
 	})
+	stopDNS, err := startDNS(ctx, a, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopDNS()
 	return a.Run(ctx, ctl.OnObject, ctl.Run)
+}
+
+// startDNS starts the cluster DNS (when enabled): its sockets are bound before
+// Run returns, the index follows the store on this replica whether or not it
+// leads. stop waits for both to end after ctx.
+func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), err error) {
+	if !cfg.dnsEnabled() {
+		return func() {}, nil
+	}
+	feeder := &clusterdns.Feeder{DB: a.DB, Hub: a.Watch, Log: a.Log}
+	srv := &clusterdns.Server{Addr: cfg.DNSAddr, PacketConn: cfg.DNSPacketConn, Listener: cfg.DNSListener, Index: feeder.Index, Log: a.Log}
+	if err := srv.Listen(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); feeder.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ctx); err != nil {
+			a.Log.Error("cluster dns stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); wg.Wait() }, nil
+}
+
+// controlPlaneIP is the InternalIP of the control-plane node ("" without one):
+// the address of the kubernetes Service's endpoint.
+func controlPlaneIP(ctx context.Context, db *store.DB) string {
+	n, err := repo.Nodes.Get(ctx, db.Pool, "", fleet.ControlPlane)
+	if err != nil {
+		return ""
+	}
+	for _, a := range n.GetStatus().GetAddresses() {
+		if a.GetType() == "InternalIP" {
+			return a.GetAddress()
+		}
+	}
+	return ""
 }
 
 // bootstrap creates the fleet when no node exists (one replica does it; the
