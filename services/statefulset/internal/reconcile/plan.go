@@ -286,7 +286,7 @@ func Decide(in Input) Plan {
 	updateMin := int(ru.GetPartition())
 	maxUnavailable := 1
 	if ru.GetMaxUnavailable() != nil {
-		if v, err := validation.IntOrPercent(ru.GetMaxUnavailable(), n, false); err == nil {
+		if v, err := validation.IntOrPercent(ru.GetMaxUnavailable(), n, true); err == nil {
 			maxUnavailable = max(1, v)
 		}
 	}
