@@ -25,6 +25,10 @@ func collectionPath(doc []byte) string {
 		return "/apis/apps/v1/namespaces/default/replicasets"
 	case "ReplicationController":
 		return "/api/v1/namespaces/default/replicationcontrollers"
+	case "StatefulSet":
+		return "/apis/apps/v1/namespaces/default/statefulsets"
+	case "Service":
+		return "/api/v1/namespaces/default/services"
 	}
 	return ""
 }
@@ -35,7 +39,7 @@ func TestReferenceManifestsAccepted(t *testing.T) {
 	s := startSystem(t, harness.Options{})
 	a := api{t: t, base: s.GatewayURL}
 	files := []string{"deployment-nginx.yaml", "deployment-percent.yaml", "deployment-recreate.yaml", "deployment-rolling.yaml",
-		"hpa-nginx.yaml", "replicaset-frontend.yaml", "replicationcontroller.yaml"}
+		"hpa-nginx.yaml", "replicaset-frontend.yaml", "replicationcontroller.yaml", "statefulset-web.yaml", "statefulset-partition.yaml"}
 	type want struct{ path, name string }
 	var created []want
 	for _, f := range files {
@@ -45,7 +49,9 @@ func TestReferenceManifestsAccepted(t *testing.T) {
 				continue // another service's kind (the HPA)
 			}
 			obj := a.expect(a.do(http.MethodPost, p, "application/yaml", doc), http.StatusCreated, f)
-			created = append(created, want{p, str(path(obj, "metadata", "name"))})
+			if str(obj["kind"]) != "Service" {
+				created = append(created, want{p, str(path(obj, "metadata", "name"))})
+			}
 		}
 	}
 	for _, c := range created {
@@ -66,9 +72,11 @@ func TestInvalidManifestsRejected(t *testing.T) {
 		file  string
 		field string
 	}{
-		"negative replicas":     {file: "invalid/negative-replicas.yaml", field: "spec.replicas"},
-		"selector mismatch":     {file: "invalid/selector-mismatch.yaml", field: "spec.template.metadata.labels"},
-		"surge and unavailable": {file: "invalid/surge-and-unavailable-zero.yaml", field: "spec.strategy.rollingUpdate.maxUnavailable"},
+		"negative replicas":               {file: "invalid/negative-replicas.yaml", field: "spec.replicas"},
+		"selector mismatch":               {file: "invalid/selector-mismatch.yaml", field: "spec.template.metadata.labels"},
+		"surge and unavailable":           {file: "invalid/surge-and-unavailable-zero.yaml", field: "spec.strategy.rollingUpdate.maxUnavailable"},
+		"statefulset without serviceName": {file: "invalid/statefulset-no-servicename.yaml", field: "spec.serviceName"},
+		"statefulset negative partition":  {file: "invalid/statefulset-partition-negative.yaml", field: "spec.updateStrategy.rollingUpdate.partition"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -89,8 +97,10 @@ func TestInvalidManifestsRejected(t *testing.T) {
 			}
 		})
 	}
-	if n := len(items(a.mustGet("/apis/apps/v1/deployments"))); n != 0 {
-		t.Fatalf("rejected manifests stored %d deployments", n)
+	for _, p := range []string{"/apis/apps/v1/deployments", "/apis/apps/v1/statefulsets"} {
+		if n := len(items(a.mustGet(p))); n != 0 {
+			t.Fatalf("rejected manifests stored %d objects at %s", n, p)
+		}
 	}
 }
 

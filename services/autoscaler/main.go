@@ -20,6 +20,7 @@ func main() {
 	flag.StringVar(&cfg.App.NATSURL, "nats-url", "", "NATS URL(s) (PODWARDEN_NATS_URL)")
 	flag.StringVar(&cfg.App.ReplicaID, "replica-id", "", "replica identity for leader election (PODWARDEN_REPLICA_ID, default hostname-pid)")
 	flag.StringVar(&cfg.DeploymentAddr, "deployment-addr", "", "deployment service (PODWARDEN_DEPLOYMENT_ADDR, default "+service.DefaultDeploymentAddr+")")
+	flag.StringVar(&cfg.StatefulSetAddr, "statefulset-addr", "", "statefulset service (PODWARDEN_STATEFULSET_ADDR, default "+service.DefaultStatefulSetAddr+")")
 	flag.StringVar(&cfg.NodeAddr, "node-addr", "", "node service (PODWARDEN_NODE_ADDR, default "+service.DefaultNodeAddr+")")
 	flag.DurationVar(&cfg.SyncPeriod, "horizontal-pod-autoscaler-sync-period", 0, "sync period (PODWARDEN_HPA_SYNC_PERIOD, default 15s)")
 	flag.DurationVar(&cfg.DownscaleStabilization, "horizontal-pod-autoscaler-downscale-stabilization", 0, "scale-down window (PODWARDEN_HPA_DOWNSCALE_STABILIZATION, default 5m)")

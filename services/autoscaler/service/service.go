@@ -27,18 +27,21 @@ import (
 
 // Default addresses.
 const (
-	DefaultGRPCAddr       = "127.0.0.1:9105"
-	DefaultDeploymentAddr = "127.0.0.1:9101"
-	DefaultNodeAddr       = "127.0.0.1:9106"
+	DefaultGRPCAddr        = "127.0.0.1:9105"
+	DefaultDeploymentAddr  = "127.0.0.1:9101"
+	DefaultStatefulSetAddr = "127.0.0.1:9102"
+	DefaultNodeAddr        = "127.0.0.1:9106"
 )
 
 // Config configures the service.
 type Config struct {
 	App app.Config
 	// DeploymentAddr serves the scale subresource of Deployments, ReplicaSets and
-	// ReplicationControllers; NodeAddr serves pods and metrics.
-	DeploymentAddr string
-	NodeAddr       string
+	// ReplicationControllers, StatefulSetAddr that of StatefulSets; NodeAddr serves
+	// pods and metrics.
+	DeploymentAddr  string
+	StatefulSetAddr string
+	NodeAddr        string
 	// SyncPeriod, DownscaleStabilization, Tolerance, CPUInitializationPeriod and
 	// InitialReadinessDelay are kube-controller-manager's --horizontal-pod-autoscaler-*
 	// flags (defaults 15s, 5m, 0.1, 5m, 30s).
@@ -50,7 +53,7 @@ type Config struct {
 	Clock                   clock.Clock
 }
 
-// FromEnv fills unset fields from PODWARDEN_DEPLOYMENT_ADDR, PODWARDEN_NODE_ADDR,
+// FromEnv fills unset fields from PODWARDEN_DEPLOYMENT_ADDR, PODWARDEN_STATEFULSET_ADDR, PODWARDEN_NODE_ADDR,
 // PODWARDEN_HPA_SYNC_PERIOD, PODWARDEN_HPA_DOWNSCALE_STABILIZATION, PODWARDEN_HPA_TOLERANCE,
 // PODWARDEN_HPA_CPU_INITIALIZATION_PERIOD and PODWARDEN_HPA_INITIAL_READINESS_DELAY.
 func (c *Config) FromEnv() error {
@@ -63,6 +66,7 @@ func (c *Config) FromEnv() error {
 		}
 	}
 	str(&c.DeploymentAddr, "PODWARDEN_DEPLOYMENT_ADDR", DefaultDeploymentAddr)
+	str(&c.StatefulSetAddr, "PODWARDEN_STATEFULSET_ADDR", DefaultStatefulSetAddr)
 	str(&c.NodeAddr, "PODWARDEN_NODE_ADDR", DefaultNodeAddr)
 	var errs []error
 	dur := func(dst *time.Duration, env string) {
@@ -111,6 +115,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.DeploymentAddr == "" {
 		cfg.DeploymentAddr = DefaultDeploymentAddr
 	}
+	if cfg.StatefulSetAddr == "" {
+		cfg.StatefulSetAddr = DefaultStatefulSetAddr
+	}
 	if cfg.NodeAddr == "" {
 		cfg.NodeAddr = DefaultNodeAddr
 	}
@@ -127,6 +134,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("deployment service %s: %w", cfg.DeploymentAddr, err)
 	}
 	defer depConn.Close()
+	stsConn, err := grpc.NewClient(cfg.StatefulSetAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("statefulset service %s: %w", cfg.StatefulSetAddr, err)
+	}
+	defer stsConn.Close()
 	nodeConn, err := grpc.NewClient(cfg.NodeAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return fmt.Errorf("node service %s: %w", cfg.NodeAddr, err)
@@ -139,6 +151,6 @@ func Run(ctx context.Context, cfg Config) error {
 	ctl := controller.New(a.DB, a.Log, cfg.Clock, controller.Config{
 		Workers: a.Config.Workers, SyncPeriod: cfg.SyncPeriod, DownscaleStabilization: cfg.DownscaleStabilization,
 		Tolerance: cfg.Tolerance, CPUInitializationPeriod: cfg.CPUInitializationPeriod, InitialReadinessDelay: cfg.InitialReadinessDelay,
-	}, clients.NewScales(depConn), node, node)
+	}, clients.NewScales(depConn, stsConn), node, node)
 	return a.Run(ctx, ctl.OnObject, ctl.Run)
 }

@@ -12,22 +12,25 @@ import (
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 	metricsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/metrics/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
+	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 )
 
 // Scales reads and writes the scale subresource of Deployments, ReplicaSets and
-// ReplicationControllers (deployment service).
+// ReplicationControllers (deployment service) and StatefulSets (statefulset service).
 type Scales struct {
 	Deployments            deploymentv1.DeploymentServiceClient
 	ReplicaSets            deploymentv1.ReplicaSetServiceClient
 	ReplicationControllers deploymentv1.ReplicationControllerServiceClient
+	StatefulSets           statefulsetv1.StatefulSetServiceClient
 }
 
-// NewScales returns the scale clients of the deployment service at conn.
-func NewScales(deployment grpc.ClientConnInterface) *Scales {
+// NewScales returns the scale clients of the deployment and statefulset services.
+func NewScales(deployment, statefulset grpc.ClientConnInterface) *Scales {
 	return &Scales{
 		Deployments:            deploymentv1.NewDeploymentServiceClient(deployment),
 		ReplicaSets:            deploymentv1.NewReplicaSetServiceClient(deployment),
 		ReplicationControllers: deploymentv1.NewReplicationControllerServiceClient(deployment),
+		StatefulSets:           statefulsetv1.NewStatefulSetServiceClient(statefulset),
 	}
 }
 
@@ -47,6 +50,9 @@ func (s *Scales) GetScale(ctx context.Context, kind, ns, name string) (*corev1.S
 	case "ReplicationController":
 		r, err := s.ReplicationControllers.GetReplicationControllerScale(ctx, &deploymentv1.GetReplicationControllerScaleRequest{Namespace: ns, Name: name})
 		return r.GetScale(), err
+	case "StatefulSet":
+		r, err := s.StatefulSets.GetStatefulSetScale(ctx, &statefulsetv1.GetStatefulSetScaleRequest{Namespace: ns, Name: name})
+		return r.GetScale(), err
 	}
 	return nil, unsupported(kind)
 }
@@ -64,6 +70,9 @@ func (s *Scales) UpdateScale(ctx context.Context, kind, ns, name string, replica
 		return r.GetScale(), err
 	case "ReplicationController":
 		r, err := s.ReplicationControllers.UpdateReplicationControllerScale(ctx, &deploymentv1.UpdateReplicationControllerScaleRequest{Namespace: ns, Name: name, Scale: sc})
+		return r.GetScale(), err
+	case "StatefulSet":
+		r, err := s.StatefulSets.UpdateStatefulSetScale(ctx, &statefulsetv1.UpdateStatefulSetScaleRequest{Namespace: ns, Name: name, Scale: sc})
 		return r.GetScale(), err
 	}
 	return nil, unsupported(kind)
