@@ -189,6 +189,13 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		patchRoutes = append(patchRoutes, metricsPatchRoutes...)
 		g.discovery.add(metricsResources...)
 	}
+	if conn := backends.Node; conn != nil {
+		if err := registerServices(ctx, g.mux, conn); err != nil {
+			return nil, err
+		}
+		patchRoutes = append(patchRoutes, servicePatchRoutes...)
+		g.discovery.add(serviceResources...)
+	}
 	if conn := backends.Job; conn != nil {
 		if err := g.registerJob(ctx, conn); err != nil {
 			return nil, err
