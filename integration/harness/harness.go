@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -119,6 +120,8 @@ type System struct {
 	NATS       *devenv.NATS
 	Addrs      map[string]string
 	GatewayURL string
+	// DNSAddr is where the node service's cluster DNS answers (UDP and TCP).
+	DNSAddr string
 	logDir     string
 	mu         sync.Mutex
 	procs      map[string][]*Proc
@@ -165,6 +168,10 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 			return nil, err
 		}
 		s.Addrs[name] = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	if s.DNSAddr, err = freeDNSAddr(); err != nil {
+		s.Stop()
+		return nil, err
 	}
 	for _, name := range Services {
 		replicas := 1
@@ -252,6 +259,14 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	}
 	env := s.env(name, replica)
 	env = append(env, "PODWARDEN_GRPC_ADDR="+addr)
+	if name == "node" {
+		// The first replica answers DNS on the system's port; never the default one.
+		dns := "off"
+		if replica == 0 {
+			dns = s.DNSAddr
+		}
+		env = append(env, "PODWARDEN_DNS_ADDR="+dns)
+	}
 	if name == "daemonset" {
 		env = append(env, "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
 	}
@@ -314,6 +329,24 @@ func (s *System) spawn(logName, bin string, env []string) (*Proc, error) {
 	p := &Proc{Name: logName, cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
 	return p, nil
+}
+
+// freeDNSAddr is a loopback address whose port is free for both UDP and TCP.
+func freeDNSAddr() (string, error) {
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := pc.LocalAddr().String()
+		l, err := net.Listen("tcp", addr)
+		_ = pc.Close()
+		if err == nil {
+			_ = l.Close()
+			return addr, nil
+		}
+	}
+	return "", errors.New("no port free for both UDP and TCP")
 }
 
 func waitGRPC(addr string, timeout time.Duration) error {
