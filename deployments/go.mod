@@ -7,10 +7,10 @@ require (
 	github.com/podwarden/podwarden/gateway v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/autoscaler v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/daemonset v0.0.0-00010101000000-000000000000
-	github.com/podwarden/podwarden/services/statefulset v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/deployment v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/job v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/node v0.0.0-00010101000000-000000000000
+	github.com/podwarden/podwarden/services/statefulset v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/shared v0.0.0-00010101000000-000000000000
 	golang.org/x/sync v0.24.0
 	google.golang.org/grpc v1.85.0
@@ -49,6 +49,7 @@ require (
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/miekg/dns v1.1.73 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.3-0.20250322232337-35a7c28c31ee // indirect
@@ -84,9 +85,9 @@ replace (
 	github.com/podwarden/podwarden/proto => ../proto
 	github.com/podwarden/podwarden/services/autoscaler => ../services/autoscaler
 	github.com/podwarden/podwarden/services/daemonset => ../services/daemonset
-	github.com/podwarden/podwarden/services/statefulset => ../services/statefulset
 	github.com/podwarden/podwarden/services/deployment => ../services/deployment
 	github.com/podwarden/podwarden/services/job => ../services/job
 	github.com/podwarden/podwarden/services/node => ../services/node
+	github.com/podwarden/podwarden/services/statefulset => ../services/statefulset
 	github.com/podwarden/podwarden/shared => ../shared
 )

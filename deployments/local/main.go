@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,6 +36,7 @@ type options struct {
 	natsPort   int
 	pgPort     int
 	nodes      int
+	dnsAddr    string
 	logLevel   string
 	startDelay time.Duration
 	readyDelay time.Duration
@@ -48,6 +50,9 @@ func main() {
 	flag.IntVar(&o.natsPort, "nats-port", 4222, "NATS client port on 127.0.0.1")
 	flag.IntVar(&o.pgPort, "postgres-port", 15432, "private Postgres port on 127.0.0.1")
 	flag.IntVar(&o.nodes, "nodes", 3, "simulated nodes at first start (control-plane, node-1, ...)")
+	var dns nodesvc.Config
+	dns.DNSFromEnv()
+	flag.StringVar(&o.dnsAddr, "dns", dns.DNSAddr, `cluster DNS address, UDP and TCP; "" or off disables it (PODWARDEN_DNS_ADDR)`)
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.DurationVar(&o.startDelay, "start-delay", 500*time.Millisecond, "simulated time from scheduled to running")
 	flag.DurationVar(&o.readyDelay, "ready-delay", 500*time.Millisecond, "simulated time from running to ready")
@@ -93,7 +98,7 @@ func run(o options) error {
 	g.Go(func() error {
 		cfg := base
 		cfg.GRPCAddr = nodesvc.DefaultGRPCAddr
-		return named("node", nodesvc.Run(gctx, nodesvc.Config{App: cfg, Nodes: o.nodes,
+		return named("node", nodesvc.Run(gctx, nodesvc.Config{App: cfg, Nodes: o.nodes, DNSAddr: o.dnsAddr,
 			StartDelay: o.startDelay, ReadyDelay: o.readyDelay, TerminationDelay: o.stopDelay, CrashLoopBackOff: 10 * time.Second}))
 	})
 	g.Go(func() error {
@@ -155,6 +160,10 @@ func printBanner(ctx context.Context, log *slog.Logger, o options, pg *devenv.Po
 		}
 		return
 	}
+	dnsHost, dnsPort, err := net.SplitHostPort(o.dnsAddr)
+	if err != nil {
+		dnsHost, dnsPort = "127.0.0.1", "10053"
+	}
 	fmt.Fprintf(os.Stderr, `
 podwarden is running (Ctrl-C stops it)
   REST gateway      %[1]s   (/healthz, /readyz, /openapi/v2)
@@ -164,12 +173,22 @@ podwarden is running (Ctrl-C stops it)
   gRPC job          %[4]s
   gRPC autoscaler   %[5]s
   gRPC node         %[6]s
+  cluster DNS       %[10]s
   NATS              %[7]s
   Postgres          %[8]s
 try:
   curl -s %[1]s/api/v1/nodes | jq -r '.items[].metadata.name'
   grpcurl -plaintext %[2]s list
+  dig @%[11]s -p %[12]s kubernetes.default.svc.cluster.local
 
 `, url, deploymentsvc.DefaultGRPCAddr, daemonsetsvc.DefaultGRPCAddr, jobsvc.DefaultGRPCAddr, autoscalersvc.DefaultGRPCAddr,
-		nodesvc.DefaultGRPCAddr, nats.URL, pg.DSN, statefulsetsvc.DefaultGRPCAddr)
+		nodesvc.DefaultGRPCAddr, nats.URL, pg.DSN, statefulsetsvc.DefaultGRPCAddr, dnsBanner(o.dnsAddr), dnsHost, dnsPort)
+}
+
+// dnsBanner describes the cluster DNS address of the banner.
+func dnsBanner(addr string) string {
+	if addr == "" || addr == "off" {
+		return "off"
+	}
+	return addr + " (UDP and TCP, zone cluster.local)"
 }
