@@ -208,7 +208,7 @@ func TestServiceTables(t *testing.T) {
 				"ports": []any{map[string]any{"port": float64(80), "nodePort": float64(30080), "protocol": "TCP"}, map[string]any{"port": float64(53), "nodePort": float64(30053), "protocol": "UDP"}}}},
 			want: []any{"x", "NodePort", "10.96.1.2", "<none>", "80:30080/TCP,53:30053/UDP", "60s", "<none>"}},
 		"load balancer pending": {printer: servicePrinter, obj: map[string]any{"metadata": meta,
-			"spec": map[string]any{"type": "LoadBalancer", "clusterIPs": []any{"10.96.1.3"}, "ports": []any{map[string]any{"port": float64(443), "nodePort": float64(31443), "protocol": "TCP"}}},
+			"spec":   map[string]any{"type": "LoadBalancer", "clusterIPs": []any{"10.96.1.3"}, "ports": []any{map[string]any{"port": float64(443), "nodePort": float64(31443), "protocol": "TCP"}}},
 			"status": map[string]any{"loadBalancer": map[string]any{}}},
 			want: []any{"x", "LoadBalancer", "10.96.1.3", "<pending>", "443:31443/TCP", "60s", "<none>"}},
 		"external name": {printer: servicePrinter, obj: map[string]any{"metadata": meta,

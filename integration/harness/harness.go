@@ -122,11 +122,11 @@ type System struct {
 	GatewayURL string
 	// DNSAddr is where the node service's cluster DNS answers (UDP and TCP).
 	DNSAddr string
-	logDir     string
-	mu         sync.Mutex
-	procs      map[string][]*Proc
-	conns      map[string]*grpc.ClientConn
-	dropDB     func()
+	logDir  string
+	mu      sync.Mutex
+	procs   map[string][]*Proc
+	conns   map[string]*grpc.ClientConn
+	dropDB  func()
 }
 
 var dbSeq = struct {

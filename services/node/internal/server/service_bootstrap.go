@@ -38,7 +38,7 @@ func clusterServices() []*nodev1.Service {
 				Ports: []*nodev1.ServicePort{{Name: "https", Protocol: "TCP", Port: 443, TargetPort: num(APIServerPort)}}}},
 		{ApiVersion: "v1", Kind: "Service",
 			Metadata: &corev1.ObjectMeta{Namespace: "kube-system", Name: "kube-dns",
-				Labels: map[string]string{"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"},
+				Labels:      map[string]string{"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"},
 				Annotations: map[string]string{"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}},
 			Spec: &nodev1.ServiceSpec{ClusterIp: ipam.DNSServiceIP, Selector: map[string]string{"k8s-app": "kube-dns"},
 				Ports: []*nodev1.ServicePort{
