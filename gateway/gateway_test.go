@@ -34,10 +34,10 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestDefaultConfigDeploysTheExistingBackends(t *testing.T) {
+func TestDefaultConfigDeploysEveryBackend(t *testing.T) {
 	cfg := DefaultConfig()
 	if cfg.ListenAddr != "127.0.0.1:8080" || cfg.DeploymentAddr != "127.0.0.1:9101" || cfg.NodeAddr != "127.0.0.1:9106" ||
-		cfg.StatefulSetAddr != "" || cfg.MaxBodyBytes != 3<<20 {
+		cfg.StatefulSetAddr != "127.0.0.1:9102" || cfg.MaxBodyBytes != 3<<20 {
 		t.Errorf("DefaultConfig() = %+v", cfg)
 	}
 }

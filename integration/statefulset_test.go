@@ -199,7 +199,7 @@ func TestStatefulSetUserStory(t *testing.T) {
 	rec := recordPods(t, s, "app=nginx")
 
 	docs := documents(readManifest(t, "statefulset-web.yaml"))
-	_ = a.do(http.MethodPost, servicesPath, "application/yaml", docs[0])
+	a.expect(a.do(http.MethodPost, servicesPath, "application/yaml", docs[0]), http.StatusCreated, "create service")
 	set := a.expect(a.do(http.MethodPost, statefulSetsPath, "application/yaml", docs[1]), http.StatusCreated, "create statefulset")
 	if spec := path(set, "spec"); str(path(spec, "podManagementPolicy")) != "OrderedReady" || str(path(spec, "updateStrategy", "type")) != "RollingUpdate" ||
 		num(path(spec, "revisionHistoryLimit")) != 10 || str(path(spec, "persistentVolumeClaimRetentionPolicy", "whenScaled")) != "Retain" {
@@ -222,6 +222,9 @@ func TestStatefulSetUserStory(t *testing.T) {
 			t.Errorf("%s mounts %s", n, mustJSON(vol))
 		}
 	}
+
+	// The headless Service's names, answered by the cluster DNS over the wire.
+	stsDNS(t, s, a, 3)
 
 	// Claims www-web-0..2 Bound to provisioned volumes of the template's class and size.
 	claimUID := map[string]string{}
@@ -279,6 +282,8 @@ func TestStatefulSetUserStory(t *testing.T) {
 	if n := len(items(a.mustGet(claimsPath))); n != 5 {
 		t.Fatalf("%d claims after scaling down, want 5 (retained)", n)
 	}
+
+	stsDNS(t, s, a, 2)
 
 	// A deleted pod comes back under its name, with its claim.
 	old := stsPods(t, a, "nginx")["web-1"]
@@ -373,6 +378,32 @@ func TestStatefulSetUserStory(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("no event %q in:\n%s", want, joined)
 		}
+	}
+}
+
+// stsDNS: web-<i>.nginx.default.svc.cluster.local is web-i's IP, and the headless
+// nginx.default.svc.cluster.local is every ready pod's IP, over UDP and TCP.
+func stsDNS(t *testing.T, s *harness.System, a api, n int) {
+	t.Helper()
+	eventually(t, 10*time.Second, fmt.Sprintf("DNS answers for %d pods", n), func() (bool, string) {
+		pods := stsPods(t, a, "nginx")
+		var all []string
+		for i := 0; i < n; i++ {
+			ip := str(path(pods[fmt.Sprintf("web-%d", i)], "status", "podIP"))
+			all = append(all, ip)
+			for _, network := range []string{"udp", "tcp"} {
+				rc, ips, err := dnsA(s, network, fmt.Sprintf("web-%d.nginx.default.svc.cluster.local", i))
+				if err != nil || rc != 0 || len(ips) != 1 || ips[0] != ip {
+					return false, fmt.Sprintf("web-%d over %s: rcode %d %v %v, pod IP %s", i, network, rc, ips, err, ip)
+				}
+			}
+		}
+		sort.Strings(all)
+		rc, ips, err := dnsA(s, "udp", "nginx.default.svc.cluster.local")
+		return err == nil && rc == 0 && strings.Join(ips, ",") == strings.Join(all, ","), fmt.Sprintf("service: %d %v %v, want %v", rc, ips, err, all)
+	})
+	if rc, _, err := dnsA(s, "udp", fmt.Sprintf("web-%d.nginx.default.svc.cluster.local", n)); err != nil || rc != 3 {
+		t.Fatalf("web-%d (not a pod): rcode %d %v, want NXDOMAIN", n, rc, err)
 	}
 }
 
