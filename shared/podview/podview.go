@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,10 +41,30 @@ const ObservedVersionKey = "podwarden.io/observed-version"
 // and a deleted_at timestamp, created by the service's migrations).
 type View struct {
 	Tombstones string
+	// Unowned also takes in pods without a controller that the view does not have:
+	// candidates for adoption, for a service that consumes the events of bare pods.
+	Unowned bool
 }
 
 // Default is the view of a service whose tombstone table is "tombstones".
 var Default = View{Tombstones: "tombstones"}
+
+var (
+	privateMu sync.RWMutex
+	private   = map[string]bool{ObservedVersionKey: true}
+)
+
+// PrivateAnnotations declares annotations a service keeps on the pods of its view
+// for its own bookkeeping, like ObservedVersionKey: ForNode, and so every command,
+// leaves them out. Call it before the first command (an init function of the
+// package that defines the view's kinds).
+func PrivateAnnotations(keys ...string) {
+	privateMu.Lock()
+	defer privateMu.Unlock()
+	for _, k := range keys {
+		private[k] = true
+	}
+}
 
 // ObservedVersion is the version of the last event applied to p (0: none yet).
 func ObservedVersion(p *corev1.Pod) int64 {
@@ -121,9 +142,10 @@ func (v View) ApplyBatch(ctx context.Context, db *store.DB, msgs []bus.Received,
 }
 
 // Apply merges one pod event into the view and returns the owners to wake. A pod
-// the view does not have is added only when its controller is an object of this
-// service's schema (a pod adopted elsewhere, or created before a crash, is picked
-// up; others' pods are ignored).
+// the view does not have is added only when its controller is an object of that
+// kind in this service's schema (a pod adopted elsewhere, or created before a
+// crash, is picked up; others' pods are ignored), or when it has no controller and
+// v takes Unowned pods.
 func (v View) Apply(ctx context.Context, tx pgx.Tx, ev *eventsv1.PodEvent) ([]Owner, error) {
 	p := ev.GetPod()
 	m := p.GetMetadata()
@@ -139,15 +161,7 @@ func (v View) Apply(ctx context.Context, tx pgx.Tx, ev *eventsv1.PodEvent) ([]Ow
 		if dead, err := v.isTombstoned(ctx, tx, m.GetUid()); err != nil || dead {
 			return woken, err
 		}
-		ref := ControllerRef(m)
-		if ref == nil {
-			return nil, nil
-		}
-		var one int
-		err := tx.QueryRow(ctx, "SELECT 1 FROM objects WHERE uid=$1", ref.GetUid()).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil
-		} else if err != nil {
+		if ours, err := v.takes(ctx, tx, ControllerRef(m)); err != nil || !ours {
 			return nil, err
 		}
 		np := proto.Clone(p).(*corev1.Pod)
@@ -191,6 +205,20 @@ func (v View) Apply(ctx context.Context, tx pgx.Tx, ev *eventsv1.PodEvent) ([]Ow
 	return woken, err
 }
 
+// takes reports whether a pod the view does not have, controlled through ref, is
+// one of this service's.
+func (v View) takes(ctx context.Context, tx pgx.Tx, ref *corev1.OwnerReference) (bool, error) {
+	if ref == nil {
+		return v.Unowned, nil
+	}
+	var one int
+	err := tx.QueryRow(ctx, "SELECT 1 FROM objects WHERE uid=$1 AND kind=$2", ref.GetUid(), ref.GetKind()).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (v View) tombstone(ctx context.Context, tx pgx.Tx, uid string) error {
 	_, err := tx.Exec(ctx, "INSERT INTO "+v.Tombstones+" (uid) VALUES ($1) ON CONFLICT DO NOTHING", uid)
 	return err
@@ -212,7 +240,7 @@ func Create(ctx context.Context, tx pgx.Tx, p *corev1.Pod) (*corev1.Pod, error) 
 	if err != nil {
 		return nil, fmt.Errorf("create pod %s/%s: %w", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), err)
 	}
-	cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_CREATE, Pod: created}
+	cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_CREATE, Pod: ForNode(created)}
 	return created, store.Enqueue(ctx, tx, bus.PodCommandSubject(created.Metadata.Namespace), "Pod/"+created.Metadata.Uid+"/create", cmd)
 }
 
@@ -244,17 +272,33 @@ func Update(ctx context.Context, tx pgx.Tx, p *corev1.Pod, now time.Time) error 
 }
 
 // ForNode is the pod as the node service should see it: without the view's
-// bookkeeping annotation.
+// bookkeeping annotations (ObservedVersionKey and the PrivateAnnotations). p is
+// not changed.
 func ForNode(p *corev1.Pod) *corev1.Pod {
-	if _, ok := p.GetMetadata().GetAnnotations()[ObservedVersionKey]; !ok {
+	privateMu.RLock()
+	defer privateMu.RUnlock()
+	if !hasPrivate(p.GetMetadata().GetAnnotations()) {
 		return p
 	}
 	c := proto.Clone(p).(*corev1.Pod)
-	delete(c.Metadata.Annotations, ObservedVersionKey)
+	for k := range c.Metadata.Annotations {
+		if private[k] {
+			delete(c.Metadata.Annotations, k)
+		}
+	}
 	if len(c.Metadata.Annotations) == 0 {
 		c.Metadata.Annotations = nil
 	}
 	return c
+}
+
+func hasPrivate(annotations map[string]string) bool {
+	for k := range annotations {
+		if private[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // DropOwner removes the ownerReferences naming uid; it reports whether one went.
@@ -326,6 +370,21 @@ func Claim(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, ref *corev1
 		}
 	}
 	return out, nil
+}
+
+// CollectGarbage deletes, as Delete does, the pods of the view whose controller is
+// gone: what a Background deletion of their owner leaves behind.
+func CollectGarbage(ctx context.Context, tx pgx.Tx, now time.Time) error {
+	pods, err := Pods.Orphans(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		if err := Delete(ctx, tx, p, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CommandTimeout is how long a pod may wait for the node service's first word on a
