@@ -15,11 +15,11 @@ import (
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
-	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
 )
 
 // syncDeployment is the deployment controller's syncDeployment on stored state: claim
@@ -134,7 +134,7 @@ func claimReplicaSets(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment
 			out = append(out, rs)
 			continue
 		}
-		dropOwner(rs.Metadata, d.Metadata.Uid)
+		podview.DropOwner(rs.Metadata, d.Metadata.Uid)
 		if _, err := kinds.ReplicaSets.Update(ctx, tx, rs); err != nil {
 			return nil, err
 		}
@@ -146,7 +146,7 @@ func claimReplicaSets(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment
 		if rs.Metadata.DeletionTimestamp != nil || !sel.Matches(k8slabels.Set(rs.GetMetadata().GetLabels())) {
 			continue
 		}
-		rs.Metadata.OwnerReferences = append(rs.Metadata.OwnerReferences, controllerRefTo("apps/v1", "Deployment", d.Metadata))
+		rs.Metadata.OwnerReferences = append(rs.Metadata.OwnerReferences, podview.ControllerRefTo("apps/v1", "Deployment", d.Metadata))
 		updated, err := kinds.ReplicaSets.Update(ctx, tx, rs)
 		if err != nil {
 			return nil, err
@@ -164,7 +164,7 @@ func OrphanReplicaSets(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta)
 		return err
 	}
 	for _, rs := range rsList {
-		dropOwner(rs.Metadata, owner.Uid)
+		podview.DropOwner(rs.Metadata, owner.Uid)
 		if _, err := kinds.ReplicaSets.Update(ctx, tx, rs); err != nil {
 			return err
 		}
@@ -202,16 +202,10 @@ const (
 
 // collectGarbage deletes what a Background deletion left behind: ReplicaSets whose
 // Deployment is gone, then pods whose ReplicaSet or ReplicationController is gone.
-// On repairKey it resends lost pod commands and trims tombstones instead.
+// On repairKey it repairs the pod view instead (lost commands, old tombstones).
 func (c *Controller) collectGarbage(ctx context.Context, key string) error {
 	if key == repairKey {
-		return c.db.InTx(ctx, func(tx pgx.Tx) error {
-			if err := resendStaleCommands(ctx, tx, c.clock.Now()); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "DELETE FROM pod_tombstones WHERE deleted_at < now() - interval '1 hour'")
-			return err
-		})
+		return c.db.InTx(ctx, func(tx pgx.Tx) error { return view.Repair(ctx, tx, c.clock.Now()) })
 	}
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
@@ -224,52 +218,6 @@ func (c *Controller) collectGarbage(ctx context.Context, key string) error {
 				return err
 			}
 		}
-		pods, err := kinds.Pods.Orphans(ctx, tx)
-		if err != nil {
-			return err
-		}
-		for _, p := range pods {
-			if err := deletePod(ctx, tx, p, now); err != nil {
-				return err
-			}
-		}
-		return nil
+		return podview.CollectGarbage(ctx, tx, now)
 	})
-}
-
-// commandTimeout is how long a pod may wait for the node service's first word on a
-// create, or for its deletion to complete, before its command is sent again.
-const commandTimeout = 2 * time.Minute
-
-// resendStaleCommands repairs lost commands (JetStream redelivery is bounded): a pod
-// the node service never reported on gets its CREATE again, a pod deleted long ago
-// its DELETE. Both are idempotent in the node service (by uid, with tombstones).
-func resendStaleCommands(ctx context.Context, tx pgx.Tx, now time.Time) error {
-	pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{})
-	if err != nil {
-		return err
-	}
-	for _, p := range pods {
-		m := p.GetMetadata()
-		switch {
-		case m.GetDeletionTimestamp() != nil && now.Sub(m.GetDeletionTimestamp().AsTime()) > commandTimeout+graceOf(p):
-			err = resendPodCommand(ctx, tx, p, eventsv1.PodCommand_OP_DELETE, now)
-		case m.GetDeletionTimestamp() == nil && observedVersion(p) == 0 && now.Sub(m.GetCreationTimestamp().AsTime()) > commandTimeout:
-			err = resendPodCommand(ctx, tx, p, eventsv1.PodCommand_OP_CREATE, now)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func graceOf(p *corev1.Pod) time.Duration {
-	if g := p.GetMetadata().DeletionGracePeriodSeconds; g != nil {
-		return time.Duration(*g) * time.Second
-	}
-	if g := p.GetSpec().TerminationGracePeriodSeconds; g != nil {
-		return time.Duration(*g) * time.Second
-	}
-	return 30 * time.Second
 }

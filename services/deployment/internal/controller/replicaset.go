@@ -14,6 +14,7 @@ import (
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -42,14 +43,14 @@ type podOwner struct {
 // wrote anything (a change the owner's Deployment must see) and when to sync again.
 func (c *Controller) syncPodOwner(ctx context.Context, tx pgx.Tx, o podOwner) (changed bool, requeue time.Duration, err error) {
 	now := c.clock.Now()
-	pods, err := claimPods(ctx, tx, o.meta, o.ref, o.selector, o.matchLabels, now)
+	pods, err := podview.Claim(ctx, tx, o.meta, o.ref, o.selector, o.matchLabels, now)
 	if err != nil {
 		return false, 0, err
 	}
 	if o.meta.DeletionTimestamp != nil {
 		// Foreground deletion: the pods go first, then the owner.
 		for _, p := range pods {
-			if err := deletePod(ctx, tx, p, now); err != nil {
+			if err := podview.Delete(ctx, tx, p, now); err != nil {
 				return false, 0, err
 			}
 		}
@@ -60,12 +61,12 @@ func (c *Controller) syncPodOwner(ctx context.Context, tx pgx.Tx, o podOwner) (c
 	}
 	plan := o.plan(pods, now)
 	for _, p := range plan.Create {
-		if err := createPod(ctx, tx, p); err != nil {
+		if _, err := podview.Create(ctx, tx, p); err != nil {
 			return false, 0, err
 		}
 	}
 	for _, p := range plan.Delete {
-		if err := deletePod(ctx, tx, p, now); err != nil {
+		if err := podview.Delete(ctx, tx, p, now); err != nil {
 			return false, 0, err
 		}
 	}
@@ -104,7 +105,7 @@ func (c *Controller) syncReplicaSet(ctx context.Context, key string) error {
 			deployment = ns + "/" + ref.GetName()
 		}
 		changed, requeue, err = c.syncPodOwner(ctx, tx, podOwner{
-			meta: rs.Metadata, ref: controllerRefTo("apps/v1", "ReplicaSet", rs.Metadata), selector: sel,
+			meta: rs.Metadata, ref: podview.ControllerRefTo("apps/v1", "ReplicaSet", rs.Metadata), selector: sel,
 			matchLabels: rs.GetSpec().GetSelector().GetMatchLabels(),
 			component:   "replicaset-controller", apiVersion: "apps/v1", kind: "ReplicaSet",
 			plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
@@ -154,7 +155,7 @@ func (c *Controller) syncReplicationController(ctx context.Context, key string) 
 			return nil
 		}
 		_, requeue, err = c.syncPodOwner(ctx, tx, podOwner{
-			meta: rc.Metadata, ref: controllerRefTo("v1", "ReplicationController", rc.Metadata), selector: sel,
+			meta: rc.Metadata, ref: podview.ControllerRefTo("v1", "ReplicationController", rc.Metadata), selector: sel,
 			matchLabels: rc.GetSpec().GetSelector(),
 			component:   "replication-controller", apiVersion: "v1", kind: "ReplicationController",
 			plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {

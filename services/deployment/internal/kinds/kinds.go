@@ -2,9 +2,9 @@
 package kinds
 
 import (
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
-	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
 
@@ -18,6 +18,5 @@ var (
 		New: func() *deploymentv1.ReplicaSet { return &deploymentv1.ReplicaSet{} }}
 	ReplicationControllers = store.Kind[*deploymentv1.ReplicationController]{Name: "ReplicationController", Watch: true,
 		New: func() *deploymentv1.ReplicationController { return &deploymentv1.ReplicationController{} }}
-	Pods = store.Kind[*corev1.Pod]{Name: "Pod", Quiet: true,
-		New: func() *corev1.Pod { return &corev1.Pod{} }}
+	Pods = podview.Pods
 )

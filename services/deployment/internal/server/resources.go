@@ -18,6 +18,7 @@ import (
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
@@ -63,7 +64,7 @@ func NewResources(db *store.DB, hub *watch.Hub, now func() time.Time) *Resources
 		CopyStatus:  func(dst, src *deploymentv1.ReplicaSet) { dst.Status = src.Status },
 		SpecEqual:   func(a, b *deploymentv1.ReplicaSet) bool { return proto.Equal(a.Spec, b.Spec) },
 		OrphanDependents: func(ctx context.Context, tx pgx.Tx, rs *deploymentv1.ReplicaSet) error {
-			return controller.OrphanPods(ctx, tx, rs.Metadata, now())
+			return podview.Orphan(ctx, tx, rs.Metadata, now())
 		},
 	}
 	r.ReplicationControllers = &crud.Resource[*deploymentv1.ReplicationController]{
@@ -79,7 +80,7 @@ func NewResources(db *store.DB, hub *watch.Hub, now func() time.Time) *Resources
 		CopyStatus: func(dst, src *deploymentv1.ReplicationController) { dst.Status = src.Status },
 		SpecEqual:  func(a, b *deploymentv1.ReplicationController) bool { return proto.Equal(a.Spec, b.Spec) },
 		OrphanDependents: func(ctx context.Context, tx pgx.Tx, rc *deploymentv1.ReplicationController) error {
-			return controller.OrphanPods(ctx, tx, rc.Metadata, now())
+			return podview.Orphan(ctx, tx, rc.Metadata, now())
 		},
 	}
 	return r
