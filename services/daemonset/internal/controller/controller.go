@@ -45,15 +45,15 @@ func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config
 	c.daemonSets = controller.New(controller.Config{Name: "daemonset", Workers: cfg.Workers, Sync: c.syncDaemonSet,
 		List: c.listKeys, Resync: cfg.Resync, Log: log})
 	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
-		List: func(context.Context) ([]string, error) { return []string{gcKey}, nil }, Resync: cfg.Resync, Log: log})
+		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
 	if cfg.Nodes != nil {
 		c.repair = controller.New(controller.Config{Name: "noderepair", Workers: 1, Sync: c.syncRepair,
-			List: func(context.Context) ([]string, error) { return []string{repairKey}, nil }, Resync: cfg.Resync, Log: log})
+			List: func(context.Context) ([]string, error) { return []string{nodeRepairKey}, nil }, Resync: cfg.Resync, Log: log})
 	}
 	return c
 }
 
-const repairKey = "nodes"
+const nodeRepairKey = "nodes"
 
 // syncRepair repairs the node view and wakes every DaemonSet when it changed.
 func (c *Controller) syncRepair(ctx context.Context, _ string) error {

@@ -3,14 +3,17 @@ package controller
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/services/daemonset/internal/kinds"
 	"github.com/podwarden/podwarden/shared/bus"
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
@@ -85,6 +88,36 @@ func applyNodeEvent(ctx context.Context, tx pgx.Tx, ev *eventsv1.NodeEvent) (boo
 		_, err = kinds.Nodes.Create(ctx, tx, next)
 	default:
 		_, err = kinds.Nodes.Update(ctx, tx, next)
+	}
+	return err == nil, err
+}
+
+// observedVersion is the version of the last event applied to a node of the view.
+// The node view keeps its bookkeeping as the pod view does: that version in the
+// podview.ObservedVersionKey annotation, and deleted nodes' uids in the pod view's
+// tombstone table (trimmed by view.Repair).
+func observedVersion(m *corev1.ObjectMeta) int64 {
+	v, _ := strconv.ParseInt(m.GetAnnotations()[podview.ObservedVersionKey], 10, 64)
+	return v
+}
+
+func setObservedVersion(m *corev1.ObjectMeta, v int64) {
+	if m.Annotations == nil {
+		m.Annotations = map[string]string{}
+	}
+	m.Annotations[podview.ObservedVersionKey] = strconv.FormatInt(v, 10)
+}
+
+func tombstone(ctx context.Context, tx pgx.Tx, uid string) error {
+	_, err := tx.Exec(ctx, "INSERT INTO "+view.Tombstones+" (uid) VALUES ($1) ON CONFLICT DO NOTHING", uid)
+	return err
+}
+
+func isTombstoned(ctx context.Context, tx pgx.Tx, uid string) (bool, error) {
+	var one int
+	err := tx.QueryRow(ctx, "SELECT 1 FROM "+view.Tombstones+" WHERE uid=$1", uid).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
 	}
 	return err == nil, err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -50,7 +51,7 @@ func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
 			return events.Record(ctx, tx, now, component, ref, events.Warning, reconcile.ReasonSelectingAll,
 				"This daemon set is selecting all pods. A non-empty selector is required.")
 		}
-		pods, err := claimPods(ctx, tx, ds.Metadata, controllerRefTo(ds.Metadata), sel, ds.GetSpec().GetSelector().GetMatchLabels(), now)
+		pods, err := podview.Claim(ctx, tx, ds.Metadata, podview.ControllerRefTo("apps/v1", "DaemonSet", ds.Metadata), sel, ds.GetSpec().GetSelector().GetMatchLabels(), now)
 		if err != nil {
 			return err
 		}
@@ -94,7 +95,7 @@ func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
 		})
 		failedOn, failedUID, failedAt = plan.FailedOn, uid, now
 		for _, node := range plan.CreateOn {
-			p, err := createPod(ctx, tx, reconcile.NewPod(ds, node, hp.Hash))
+			p, err := podview.Create(ctx, tx, reconcile.NewPod(ds, node, hp.Hash))
 			if err != nil {
 				return err
 			}
@@ -103,7 +104,7 @@ func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
 			}
 		}
 		for _, p := range plan.Delete {
-			if err := deletePod(ctx, tx, p, now); err != nil {
+			if err := podview.Delete(ctx, tx, p, now); err != nil {
 				return err
 			}
 			if err := events.Record(ctx, tx, now, component, ref, events.Normal, "SuccessfulDelete", "Deleted pod: "+p.Metadata.Name); err != nil {
@@ -149,7 +150,7 @@ func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
 // revisions and the DaemonSet.
 func (c *Controller) deleteForeground(ctx context.Context, tx pgx.Tx, ds *daemonsetv1.DaemonSet, pods []*corev1.Pod, now time.Time) error {
 	for _, p := range pods {
-		if err := deletePod(ctx, tx, p, now); err != nil {
+		if err := podview.Delete(ctx, tx, p, now); err != nil {
 			return err
 		}
 	}
@@ -161,13 +162,20 @@ func (c *Controller) deleteForeground(ctx context.Context, tx pgx.Tx, ds *daemon
 }
 
 const (
-	gcKey   = "gc"
-	gcDelay = 100 * time.Millisecond
+	// gcKey is enqueued (debounced by gcDelay) on every DaemonSet and
+	// ControllerRevision change; repairKey only by the periodic resync.
+	gcKey     = "gc"
+	repairKey = "repair"
+	gcDelay   = 100 * time.Millisecond
 )
 
 // collectGarbage deletes what a Background deletion left behind: revisions and
-// pods whose DaemonSet is gone; and trims old tombstones.
-func (c *Controller) collectGarbage(ctx context.Context, _ string) error {
+// pods whose DaemonSet is gone. On repairKey it repairs the pod view instead
+// (lost commands, old tombstones).
+func (c *Controller) collectGarbage(ctx context.Context, key string) error {
+	if key == repairKey {
+		return c.db.InTx(ctx, func(tx pgx.Tx) error { return view.Repair(ctx, tx, c.clock.Now()) })
+	}
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
 		crs, err := kinds.ControllerRevisions.Orphans(ctx, tx)
@@ -179,17 +187,10 @@ func (c *Controller) collectGarbage(ctx context.Context, _ string) error {
 				return err
 			}
 		}
-		pods, err := kinds.Pods.Orphans(ctx, tx)
-		if err != nil {
+		if err := podview.CollectGarbage(ctx, tx, now); err != nil {
 			return err
 		}
-		for _, p := range pods {
-			if err := deletePod(ctx, tx, p, now); err != nil {
-				return err
-			}
-		}
 		c.backoff.gc(now)
-		_, err = tx.Exec(ctx, "DELETE FROM tombstones WHERE deleted_at < now() - interval '1 hour'")
-		return err
+		return nil
 	})
 }

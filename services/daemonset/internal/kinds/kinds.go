@@ -2,9 +2,9 @@
 package kinds
 
 import (
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
-	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
@@ -17,8 +17,7 @@ var (
 		New: func() *daemonsetv1.DaemonSet { return &daemonsetv1.DaemonSet{} }}
 	ControllerRevisions = store.Kind[*daemonsetv1.ControllerRevision]{Name: "ControllerRevision", Watch: true,
 		New: func() *daemonsetv1.ControllerRevision { return &daemonsetv1.ControllerRevision{} }}
-	Pods = store.Kind[*corev1.Pod]{Name: "Pod", Quiet: true,
-		New: func() *corev1.Pod { return &corev1.Pod{} }}
+	Pods  = podview.Pods
 	Nodes = store.Kind[*nodev1.Node]{Name: "Node", Quiet: true,
 		New: func() *nodev1.Node { return &nodev1.Node{} }}
 )

@@ -10,12 +10,12 @@ import (
 	"google.golang.org/protobuf/proto"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
-	"github.com/podwarden/podwarden/services/daemonset/internal/controller"
 	"github.com/podwarden/podwarden/services/daemonset/internal/kinds"
 	"github.com/podwarden/podwarden/services/daemonset/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
@@ -50,23 +50,15 @@ func emptyStatus() *daemonsetv1.DaemonSetStatus {
 // orphanDependents releases the DaemonSet's pods (in the view and, through a pod
 // UPDATE command, in the node service) and its ControllerRevisions.
 func orphanDependents(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.Time) error {
-	pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
-	if err != nil {
+	if err := podview.Orphan(ctx, tx, owner, now); err != nil {
 		return apierr.Internal(err)
-	}
-	for _, p := range pods {
-		if controller.DropOwner(p.Metadata, owner.Uid) {
-			if err := controller.UpdatePodOwners(ctx, tx, p, now); err != nil {
-				return apierr.Internal(err)
-			}
-		}
 	}
 	crs, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
 	if err != nil {
 		return apierr.Internal(err)
 	}
 	for _, cr := range crs {
-		if controller.DropOwner(cr.Metadata, owner.Uid) {
+		if podview.DropOwner(cr.Metadata, owner.Uid) {
 			cr.Metadata.ResourceVersion = ""
 			if _, err := kinds.ControllerRevisions.Update(ctx, tx, cr); err != nil {
 				return apierr.Internal(err)
