@@ -54,7 +54,7 @@ func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config
 	c.cronJobs = controller.New(controller.Config{Name: "cronjob", Workers: cfg.Workers, Sync: c.syncCronJob,
 		List: keysOf(db, kinds.CronJobs), Resync: cfg.Resync, Log: log})
 	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
-		List: func(context.Context) ([]string, error) { return []string{gcKey}, nil }, Resync: cfg.Resync, Log: log})
+		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
 	return c
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/podwarden/podwarden/services/job/internal/kinds"
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -36,7 +37,7 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		if ref := controllerRef(j.Metadata); ref != nil && ref.GetKind() == "CronJob" {
+		if ref := podview.ControllerRef(j.Metadata); ref != nil && ref.GetKind() == "CronJob" {
 			cronJob = ns + "/" + ref.GetName()
 		}
 		now := c.clock.Now()
@@ -48,7 +49,7 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 			// Foreground deletion: the pods go first, then the Job.
 			live := 0
 			for _, p := range pods {
-				if err := deletePod(ctx, tx, p, now); err != nil {
+				if err := podview.Delete(ctx, tx, p, now); err != nil {
 					return err
 				}
 				live++
@@ -78,7 +79,7 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 				if cp := counted[p.Metadata.Uid]; cp != nil {
 					p = cp
 				}
-				if err := deletePod(ctx, tx, p, now); err != nil {
+				if err := podview.Delete(ctx, tx, p, now); err != nil {
 					return err
 				}
 			}
@@ -86,7 +87,7 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 			return err
 		}
 		for _, p := range plan.Create {
-			created, err := createPod(ctx, tx, p)
+			created, err := podview.Create(ctx, tx, p)
 			if err != nil {
 				return err
 			}
@@ -98,7 +99,7 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 			if cp := counted[p.Metadata.Uid]; cp != nil {
 				p = cp
 			}
-			if err := deletePod(ctx, tx, p, now); err != nil {
+			if err := podview.Delete(ctx, tx, p, now); err != nil {
 				return err
 			}
 		}
@@ -130,13 +131,20 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 }
 
 const (
-	gcKey   = "gc"
-	gcDelay = 100 * time.Millisecond
+	// gcKey is enqueued (debounced by gcDelay) on every Job and CronJob change;
+	// repairKey only by the periodic resync.
+	gcKey     = "gc"
+	repairKey = "repair"
+	gcDelay   = 100 * time.Millisecond
 )
 
 // collectGarbage deletes what a Background deletion left behind: Jobs whose
-// CronJob is gone, then pods whose Job is gone.
-func (c *Controller) collectGarbage(ctx context.Context, _ string) error {
+// CronJob is gone, then pods whose Job is gone. On repairKey it repairs the pod
+// view instead (lost commands, old tombstones).
+func (c *Controller) collectGarbage(ctx context.Context, key string) error {
+	if key == repairKey {
+		return c.db.InTx(ctx, func(tx pgx.Tx) error { return view.Repair(ctx, tx, c.clock.Now()) })
+	}
 	again := false
 	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
@@ -150,17 +158,7 @@ func (c *Controller) collectGarbage(ctx context.Context, _ string) error {
 			}
 			again = true
 		}
-		pods, err := kinds.Pods.Orphans(ctx, tx)
-		if err != nil {
-			return err
-		}
-		for _, p := range pods {
-			if err := deletePod(ctx, tx, p, now); err != nil {
-				return err
-			}
-		}
-		_, err = tx.Exec(ctx, "DELETE FROM pod_tombstones WHERE deleted_at < now() - interval '1 hour'")
-		return err
+		return podview.CollectGarbage(ctx, tx, now)
 	})
 	if err == nil && again {
 		c.gc.EnqueueAfter(gcKey, gcDelay)

@@ -11,16 +11,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/services/job/internal/api"
-	"github.com/podwarden/podwarden/services/job/internal/controller"
 	"github.com/podwarden/podwarden/services/job/internal/kinds"
 	"github.com/podwarden/podwarden/shared/apierr"
-	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/crud"
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
-	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
 	jobv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/job/v1"
 )
 
@@ -75,28 +73,13 @@ func v1beta1Error(apiVersion, kind string) error {
 	return apierr.BadRequest(fmt.Sprintf("%s %s is no longer served (removed in Kubernetes 1.25): use apiVersion batch/v1, whose fields are the same", apiVersion, kind))
 }
 
-// withoutOwner drops the ownerReferences naming uid; it reports whether one was dropped.
-func withoutOwner(m *corev1.ObjectMeta, uid string) bool {
-	out := m.OwnerReferences[:0]
-	dropped := false
-	for _, o := range m.OwnerReferences {
-		if o.GetUid() == uid {
-			dropped = true
-			continue
-		}
-		out = append(out, o)
-	}
-	m.OwnerReferences = out
-	return dropped
-}
-
 func orphanJobs(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta) error {
 	jobs, err := kinds.Jobs.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
 	if err != nil {
 		return apierr.Internal(err)
 	}
 	for _, j := range jobs {
-		if withoutOwner(j.Metadata, owner.Uid) {
+		if podview.DropOwner(j.Metadata, owner.Uid) {
 			j.Metadata.ResourceVersion = ""
 			if _, err := kinds.Jobs.Update(ctx, tx, j); err != nil {
 				return apierr.Internal(err)
@@ -109,23 +92,8 @@ func orphanJobs(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta) error 
 // orphanPods releases the pods of a Job: their ownerReference to it is removed
 // in this service's view and, through a pod UPDATE command, in the node service.
 func orphanPods(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.Time) error {
-	pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
-	if err != nil {
+	if err := podview.Orphan(ctx, tx, owner, now); err != nil {
 		return apierr.Internal(err)
-	}
-	for _, p := range pods {
-		if !withoutOwner(p.Metadata, owner.Uid) {
-			continue
-		}
-		p.Metadata.ResourceVersion = ""
-		if _, err := kinds.Pods.Update(ctx, tx, p); err != nil {
-			return apierr.Internal(err)
-		}
-		cmd := &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_UPDATE, Pod: controller.ForNode(p)}
-		msgID := fmt.Sprintf("Pod/%s/update/%d", p.Metadata.Uid, now.UnixNano())
-		if err := store.Enqueue(ctx, tx, bus.PodCommandSubject(p.Metadata.Namespace), msgID, cmd); err != nil {
-			return apierr.Internal(err)
-		}
 	}
 	return nil
 }
