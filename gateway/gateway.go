@@ -208,6 +208,9 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 			return nil, err
 		}
 	}
+	if err := g.registerControllerRevisions(backends); err != nil { // daemonset and statefulset
+		return nil, err
+	}
 	g.discovery.add(coreResources...)
 
 	type route struct {
