@@ -53,9 +53,12 @@ func (g *gateway) watchDispatch(next http.Handler) http.Handler {
 		}
 		ctx := r.Context()
 		if ts, err := strconv.Atoi(q.Get("timeoutSeconds")); err == nil && ts > 0 {
+			// A cancel on a timer, not a deadline: see quietEndWriter.
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, time.Duration(ts)*time.Second)
+			ctx, cancel = context.WithCancel(ctx)
 			defer cancel()
+			end := time.AfterFunc(time.Duration(ts)*time.Second, cancel)
+			defer end.Stop()
 			w = &quietEndWriter{ResponseWriter: w, ctx: ctx}
 		}
 		ww := newWatchHeaderWriter(w, watchHeaderGrace)
@@ -217,6 +220,13 @@ func watchPath(p string) (string, bool) {
 // quietEndWriter ends a watch whose timeoutSeconds ran out the way Kubernetes
 // does, by closing the stream: once ctx is done it drops the ERROR event that
 // grpc-gateway writes for the cancelled gRPC stream (and that event's newline).
+//
+// ctx must carry no deadline, only a cancel: with a deadline, gRPC sends it to
+// the backend, whose transport resets the stream when it passes, and the
+// client reports that reset as DeadlineExceeded as soon as the clock is past
+// the deadline, which can be before the context's own timer has marked ctx
+// done; the ERROR event then got through. With a plain cancel the stream only
+// ends because ctx was cancelled, so ctx.Err() is set before the event comes.
 type quietEndWriter struct {
 	http.ResponseWriter
 	ctx         context.Context
