@@ -22,10 +22,12 @@ func RolloutStatus(set *statefulsetv1.StatefulSet) (string, bool, error) {
 	if st.GetReadyReplicas() < replicas {
 		return fmt.Sprintf("Waiting for %d pods to be ready...\n", replicas-st.GetReadyReplicas()), false, nil
 	}
-	if p := s.GetUpdateStrategy().GetRollingUpdate().GetPartition(); p > 0 {
-		if st.GetUpdatedReplicas() < replicas-p {
+	// kubectl reports any RollingUpdate with a rollingUpdate stanza (which the API
+	// defaults, partition 0) as a partitioned roll out.
+	if ru := s.GetUpdateStrategy().GetRollingUpdate(); ru != nil {
+		if ru.Partition != nil && st.GetUpdatedReplicas() < replicas-ru.GetPartition() {
 			return fmt.Sprintf("Waiting for partitioned roll out to finish: %d out of %d new pods have been updated...\n",
-				st.GetUpdatedReplicas(), replicas-p), false, nil
+				st.GetUpdatedReplicas(), replicas-ru.GetPartition()), false, nil
 		}
 		return fmt.Sprintf("partitioned roll out complete: %d new pods have been updated...\n", st.GetUpdatedReplicas()), true, nil
 	}
