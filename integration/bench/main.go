@@ -12,9 +12,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"sort"
 	"time"
 
+	"github.com/podwarden/podwarden/integration/benchutil"
 	"github.com/podwarden/podwarden/integration/harness"
 )
 
@@ -47,7 +47,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	var results []map[string]figure
+	var results []benchutil.Run
 	for i := range cfg.runs {
 		r, err := runOnce(cfg, bins, dsn, fmt.Sprintf("%s/run%d", dir, i))
 		if err != nil {
@@ -55,53 +55,15 @@ func main() {
 		}
 		results = append(results, r)
 		fmt.Fprintf(os.Stderr, "run %d:", i+1)
-		for _, name := range order(r) {
-			fmt.Fprintf(os.Stderr, " %s=%.3g", name, r[name].value)
+		for _, f := range r {
+			fmt.Fprintf(os.Stderr, " %s=%.3g", f.Name, f.Value)
 		}
 		fmt.Fprintln(os.Stderr)
 	}
 	fmt.Printf("# medians of %d runs: %d Deployments x %d replicas on %d nodes, %d clients\n", cfg.runs, cfg.deployments, cfg.replicas, cfg.nodes, cfg.clients)
-	for _, name := range order(results[0]) {
-		vals := make([]float64, 0, len(results))
-		for _, r := range results {
-			vals = append(vals, r[name].value)
-		}
-		fmt.Printf("%s %s %s\n", name, format(median(vals)), results[0][name].unit)
-	}
-}
-
-type figure struct {
-	value float64
-	unit  string
-	seq   int
-}
-
-func order(r map[string]figure) []string {
-	names := make([]string, 0, len(r))
-	for n := range r {
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool { return r[names[i]].seq < r[names[j]].seq })
-	return names
-}
-
-func median(v []float64) float64 {
-	sort.Float64s(v)
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
-}
-
-func format(v float64) string {
-	switch {
-	case v >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1f", v)
-	default:
-		return fmt.Sprintf("%.3f", v)
+	medians, _ := benchutil.Medians(results)
+	for _, f := range medians {
+		fmt.Printf("%s %s %s\n", f.Name, benchutil.Format(f.Value), f.Unit)
 	}
 }
 
@@ -110,7 +72,7 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func runOnce(cfg config, bins map[string]string, dsn, dir string) (map[string]figure, error) {
+func runOnce(cfg config, bins map[string]string, dsn, dir string) (benchutil.Run, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	s, err := harness.Start(ctx, bins, dsn, dir+"/nats", harness.Options{Nodes: cfg.nodes,
@@ -119,6 +81,6 @@ func runOnce(cfg config, bins map[string]string, dsn, dir string) (map[string]fi
 		return nil, err
 	}
 	defer s.Stop()
-	w := newWorkload(s, cfg)
+	w := newWorkload(s, cfg, dsn)
 	return w.run(ctx)
 }

@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/podwarden/podwarden/integration/benchutil"
 	"github.com/podwarden/podwarden/integration/harness"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -25,19 +22,20 @@ type workload struct {
 	cfg     config
 	d       deploymentv1.DeploymentServiceClient
 	pods    nodev1.PodServiceClient
-	figures map[string]figure
+	dsn     string
+	figures benchutil.Run
 	// progress describes the last poll, for a timeout's error.
 	progress string
 }
 
-func newWorkload(s *harness.System, cfg config) *workload {
-	return &workload{s: s, cfg: cfg, figures: map[string]figure{},
+func newWorkload(s *harness.System, cfg config, dsn string) *workload {
+	return &workload{s: s, cfg: cfg, dsn: dsn,
 		d:    deploymentv1.NewDeploymentServiceClient(s.Conn("deployment")),
 		pods: nodev1.NewPodServiceClient(s.Conn("node"))}
 }
 
 func (w *workload) add(name string, v float64, unit string) {
-	w.figures[name] = figure{value: v, unit: unit, seq: len(w.figures)}
+	w.figures.Add(name, v, unit)
 }
 
 func deploymentName(i int) string { return fmt.Sprintf("bench-%03d", i) }
@@ -57,13 +55,13 @@ func benchDeployment(i, replicas int) *deploymentv1.Deployment {
 	}
 }
 
-func (w *workload) run(ctx context.Context) (map[string]figure, error) {
-	cpu0 := cpuSeconds(w.s.PIDs())
-	pg0 := postgresCPUSeconds()
+func (w *workload) run(ctx context.Context) (benchutil.Run, error) {
+	cpu0 := benchutil.CPUSeconds(w.s.PIDs())
+	pg0 := benchutil.PostgresCPUSeconds(w.dsn)
 	total := w.cfg.deployments * w.cfg.replicas
 
 	start := time.Now()
-	if err := parallel(w.cfg.deployments, 16, func(i int) error {
+	if err := benchutil.Parallel(w.cfg.deployments, 16, func(i int) error {
 		_, err := w.d.CreateDeployment(ctx, &deploymentv1.CreateDeploymentRequest{Namespace: "default", Deployment: benchDeployment(i, w.cfg.replicas)})
 		return err
 	}); err != nil {
@@ -77,7 +75,7 @@ func (w *workload) run(ctx context.Context) (map[string]figure, error) {
 	w.add("w1_pods_ready_per_s", float64(total)/ready, "pods/s")
 
 	start = time.Now()
-	if err := parallel(w.cfg.deployments, 16, func(i int) error {
+	if err := benchutil.Parallel(w.cfg.deployments, 16, func(i int) error {
 		g, err := w.d.GetDeployment(ctx, &deploymentv1.GetDeploymentRequest{Namespace: "default", Name: deploymentName(i)})
 		if err != nil {
 			return err
@@ -98,13 +96,13 @@ func (w *workload) run(ctx context.Context) (map[string]figure, error) {
 	}
 
 	start = time.Now()
-	if err := parallel(w.cfg.deployments, 16, func(i int) error {
+	if err := benchutil.Parallel(w.cfg.deployments, 16, func(i int) error {
 		_, err := w.d.DeleteDeployment(ctx, &deploymentv1.DeleteDeploymentRequest{Namespace: "default", Name: deploymentName(i)})
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("delete: %w", err)
 	}
-	if err := poll(ctx, 5*time.Minute, "all pods gone", func() (bool, error) {
+	if err := benchutil.Poll(ctx, 5*time.Minute, 20*time.Millisecond, "all pods gone", func() (bool, error) {
 		r, err := w.pods.ListPods(ctx, &nodev1.ListPodsRequest{})
 		return err == nil && len(r.GetItems()) == 0, err
 	}); err != nil {
@@ -112,16 +110,16 @@ func (w *workload) run(ctx context.Context) (map[string]figure, error) {
 	}
 	w.add("w3_delete_all_seconds", time.Since(start).Seconds(), "s")
 
-	w.add("system_cpu_seconds", cpuSeconds(w.s.PIDs())-cpu0, "cpu-s")
-	w.add("postgres_cpu_seconds", postgresCPUSeconds()-pg0, "cpu-s")
-	w.add("services_peak_rss_mib", float64(peakRSS(w.s.PIDs()))/1024, "MiB")
+	w.add("system_cpu_seconds", benchutil.CPUSeconds(w.s.PIDs())-cpu0, "cpu-s")
+	w.add("postgres_cpu_seconds", benchutil.PostgresCPUSeconds(w.dsn)-pg0, "cpu-s")
+	w.add("services_peak_rss_mib", float64(benchutil.PeakRSSKiB(w.s.PIDs()))/1024, "MiB")
 	return w.figures, nil
 }
 
 // waitRolledOut waits until every Deployment reports all replicas updated, ready and
 // available for the given revision's generation, and no old replicas.
 func (w *workload) waitRolledOut(ctx context.Context, generation int64) error {
-	err := poll(ctx, w.cfg.timeout, fmt.Sprintf("rollout of generation %d", generation), func() (bool, error) {
+	err := benchutil.Poll(ctx, w.cfg.timeout, 20*time.Millisecond, fmt.Sprintf("rollout of generation %d", generation), func() (bool, error) {
 		r, err := w.d.ListDeployments(ctx, &deploymentv1.ListDeploymentsRequest{Namespace: "default"})
 		if err != nil {
 			return false, err
@@ -152,7 +150,7 @@ func (w *workload) latency(ctx context.Context) error {
 	measure := func(op func(i int) error) ([]time.Duration, error) {
 		var mu sync.Mutex
 		var all []time.Duration
-		err := parallel(w.cfg.clients, w.cfg.clients, func(c int) error {
+		err := benchutil.Parallel(w.cfg.clients, w.cfg.clients, func(c int) error {
 			lat := make([]time.Duration, 0, w.cfg.requests)
 			for r := range w.cfg.requests {
 				t := time.Now()
@@ -191,101 +189,4 @@ func (w *workload) latency(ctx context.Context) error {
 	w.add("api_scale_p50_ms", ms(scales[len(scales)/2]), "ms")
 	w.add("api_scale_p99_ms", ms(scales[len(scales)*99/100]), "ms")
 	return nil
-}
-
-func parallel(n, width int, fn func(i int) error) error {
-	sem := make(chan struct{}, width)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(i); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return first
-}
-
-func poll(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out waiting for %s (last error: %v)", what, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-var clockTicks = 100.0 // USER_HZ on Linux
-
-// cpuSeconds sums user+system CPU time of the processes (from /proc/<pid>/stat).
-func cpuSeconds(pids []int) float64 {
-	total := 0.0
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(fields) > 12 {
-			u, _ := strconv.ParseFloat(fields[11], 64)
-			k, _ := strconv.ParseFloat(fields[12], 64)
-			total += (u + k) / clockTicks
-		}
-	}
-	return total
-}
-
-// postgresCPUSeconds sums the CPU time of every postgres process on the machine
-// (the benchmark's server is the only one while it runs).
-func postgresCPUSeconds() float64 {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var pids []int
-	for _, d := range dirs {
-		comm, err := os.ReadFile(d + "/comm")
-		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		pids = append(pids, pid)
-	}
-	return cpuSeconds(pids)
-}
-
-// peakRSS sums VmHWM (peak resident set, KiB) of the processes.
-func peakRSS(pids []int) int {
-	total := 0
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "VmHWM:") {
-				v, _ := strconv.Atoi(strings.Fields(line)[1])
-				total += v
-			}
-		}
-	}
-	return total
 }

@@ -21,9 +21,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/podwarden/podwarden/integration/benchutil"
 	"github.com/podwarden/podwarden/integration/harness"
 )
 
@@ -58,7 +58,7 @@ func main() {
 	fmt.Printf("# DaemonSet over %d simulated nodes (system up in %.1fs)\n", *nodes, time.Since(start).Seconds())
 	c := client{base: s.GatewayURL}
 
-	cpu0, pg0 := cpuSeconds(s.PIDs()), postgresCPUSeconds()
+	cpu0, pg0 := benchutil.CPUSeconds(s.PIDs()), benchutil.PostgresCPUSeconds(dsn)
 	t0 := time.Now()
 	ds := fmt.Sprintf(`{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"agent"},"spec":{
 "selector":{"matchLabels":{"app":"agent"}},
@@ -71,7 +71,7 @@ func main() {
 		fail(err)
 	}
 	ready := time.Since(t0)
-	cpu1, pg1 := cpuSeconds(s.PIDs()), postgresCPUSeconds()
+	cpu1, pg1 := benchutil.CPUSeconds(s.PIDs()), benchutil.PostgresCPUSeconds(dsn)
 
 	t1 := time.Now()
 	patch := `{"spec":{"template":{"spec":{"containers":[{"name":"agent","image":"agent:2"}]}}}}`
@@ -82,7 +82,7 @@ func main() {
 		fail(err)
 	}
 	rollout := time.Since(t1)
-	cpu2, pg2 := cpuSeconds(s.PIDs()), postgresCPUSeconds()
+	cpu2, pg2 := benchutil.CPUSeconds(s.PIDs()), benchutil.PostgresCPUSeconds(dsn)
 
 	fmt.Printf("daemonset_all_ready_seconds %.1f s\n", ready.Seconds())
 	fmt.Printf("daemonset_rolling_update_seconds %.1f s (maxUnavailable %s)\n", rollout.Seconds(), *maxUnavailable)
@@ -90,7 +90,7 @@ func main() {
 	fmt.Printf("services_cpu_seconds_rollout %.1f cpu-s\n", cpu2-cpu1)
 	fmt.Printf("postgres_cpu_seconds_create %.1f cpu-s\n", pg1-pg0)
 	fmt.Printf("postgres_cpu_seconds_rollout %.1f cpu-s\n", pg2-pg1)
-	fmt.Printf("services_peak_rss %.0f MiB\n", float64(peakRSS(s.PIDs()))/1024)
+	fmt.Printf("services_peak_rss %.0f MiB\n", float64(benchutil.PeakRSSKiB(s.PIDs()))/1024)
 }
 
 type client struct{ base string }
@@ -145,58 +145,4 @@ func (c client) waitStatus(timeout time.Duration, n, gen int) error {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "bench_daemonset:", err)
 	os.Exit(1)
-}
-
-const clockTicks = 100.0 // USER_HZ on Linux
-
-// cpuSeconds sums user+system CPU time of the processes (from /proc/<pid>/stat).
-func cpuSeconds(pids []int) float64 {
-	total := 0.0
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(fields) > 12 {
-			u, _ := strconv.ParseFloat(fields[11], 64)
-			k, _ := strconv.ParseFloat(fields[12], 64)
-			total += (u + k) / clockTicks
-		}
-	}
-	return total
-}
-
-// postgresCPUSeconds sums the CPU time of every postgres process on the machine.
-func postgresCPUSeconds() float64 {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var pids []int
-	for _, d := range dirs {
-		comm, err := os.ReadFile(d + "/comm")
-		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		pids = append(pids, pid)
-	}
-	return cpuSeconds(pids)
-}
-
-// peakRSS sums VmHWM (peak resident set, KiB) of the processes.
-func peakRSS(pids []int) int {
-	total := 0
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "VmHWM:") {
-				v, _ := strconv.Atoi(strings.Fields(line)[1])
-				total += v
-			}
-		}
-	}
-	return total
 }
