@@ -33,9 +33,10 @@ build:
 vet:
 	go vet $(PKGS)
 
-## bench: the benchmarks of the README (medians of 3 runs)
+## bench: the benchmarks of the README (medians of 3 runs): Deployments, then StatefulSets
 bench: deps
 	go run ./shared/devenv/withpg -- go run ./integration/bench -runs 3
+	go run ./shared/devenv/withpg -- go run ./integration/bench_statefulset -runs 3
 
 ## deps: what a fresh Debian machine lacks (PostgreSQL binaries)
 deps:
