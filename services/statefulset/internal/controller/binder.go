@@ -20,6 +20,18 @@ func (c *Controller) syncBinder(ctx context.Context, key string) error {
 		return c.reclaim(ctx)
 	}
 	ns, name := splitKey(key)
+	// Most wake-ups are about claims already bound (or gone): settle those with one
+	// read, without the binder's lock or the volume list.
+	claim, err := kinds.Claims.Get(ctx, c.db.Pool, ns, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if reconcile.Settled(claim) {
+		return nil
+	}
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		claim, err := kinds.Claims.GetForUpdate(ctx, tx, ns, name)
 		if errors.Is(err, store.ErrNotFound) {

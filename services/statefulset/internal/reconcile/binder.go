@@ -87,13 +87,18 @@ func matches(v *statefulsetv1.PersistentVolume, c *statefulsetv1.PersistentVolum
 	return true
 }
 
+// Settled reports whether the binder has nothing to do for c: bound, or deleting.
+func Settled(c *statefulsetv1.PersistentVolumeClaim) bool {
+	return c.GetMetadata().GetDeletionTimestamp() != nil || (c.GetStatus().GetPhase() == "Bound" && c.GetSpec().GetVolumeName() != "")
+}
+
 // Bind decides how a pending claim gets its volume: the one it names, one already
 // claimed for it (a bind interrupted half-way), the smallest matching free volume
 // (static provisioning), or a new volume provisioned for it (named pvc-<claim uid>,
 // the claim's class and size, reclaim policy Delete). ok is false when the claim
 // needs nothing (bound, deleting) or must wait (the volume it names is taken).
 func Bind(c *statefulsetv1.PersistentVolumeClaim, volumes []*statefulsetv1.PersistentVolume, now time.Time) (Binding, bool) {
-	if c.GetMetadata().GetDeletionTimestamp() != nil || (c.GetStatus().GetPhase() == "Bound" && c.GetSpec().GetVolumeName() != "") {
+	if Settled(c) {
 		return Binding{}, false
 	}
 	var pick *statefulsetv1.PersistentVolume
