@@ -2,9 +2,9 @@
 package kinds
 
 import (
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
-	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 )
 
@@ -20,6 +20,6 @@ var (
 		New: func() *statefulsetv1.PersistentVolumeClaim { return &statefulsetv1.PersistentVolumeClaim{} }}
 	Volumes = store.Kind[*statefulsetv1.PersistentVolume]{Name: "PersistentVolume", Watch: true,
 		New: func() *statefulsetv1.PersistentVolume { return &statefulsetv1.PersistentVolume{} }}
-	Pods = store.Kind[*corev1.Pod]{Name: "Pod", Quiet: true,
-		New: func() *corev1.Pod { return &corev1.Pod{} }}
+	// Pods is the pod view (shared/podview).
+	Pods = podview.Pods
 )
