@@ -29,14 +29,8 @@ func (c *Controller) collectGarbage(ctx context.Context, key string) error {
 				return err
 			}
 		}
-		pods, err := podview.Pods.Orphans(ctx, tx)
-		if err != nil {
+		if err := podview.CollectGarbage(ctx, tx, now); err != nil {
 			return err
-		}
-		for _, p := range pods {
-			if err := podview.Delete(ctx, tx, p, now); err != nil {
-				return err
-			}
 		}
 		return c.collectClaims(ctx, tx)
 	})
