@@ -161,6 +161,22 @@ type ConsumerConfig struct {
 
 var redeliveryBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second}
 
+// ConsumeUntilDone runs Consume until ctx ends, declaring the consumer again a
+// second after each failure (a NATS restart, a stream not yet there) and logging it.
+func (b *Bus) ConsumeUntilDone(ctx context.Context, log *slog.Logger, cfg ConsumerConfig, h Handler) {
+	for ctx.Err() == nil {
+		err := b.Consume(ctx, cfg, h)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		log.Warn("consumer stopped; restarting", "consumer", cfg.Durable, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // Consume runs a durable explicit-ack consumer until ctx ends. Messages are handed
 // to h in batches of what has arrived (no waiting to fill a batch). A batch is acked
 // after h returns nil; when h fails, its messages are retried one by one so a poison

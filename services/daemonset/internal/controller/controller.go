@@ -112,15 +112,7 @@ func (c *Controller) Run(ctx context.Context) {
 	}
 	consume := func(cfg bus.ConsumerConfig, h bus.Handler) {
 		defer wg.Done()
-		for ctx.Err() == nil {
-			if err := c.bus.Consume(ctx, cfg, h); err != nil && ctx.Err() == nil {
-				c.log.Warn("consumer stopped; restarting", "consumer", cfg.Durable, "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-		}
+		c.bus.ConsumeUntilDone(ctx, c.log, cfg, h)
 	}
 	wg.Add(2)
 	go consume(bus.ConsumerConfig{Stream: bus.StreamPodEvents, Durable: "daemonset", Filters: []string{bus.PodEventSubject("DaemonSet")}}, c.handlePodEvents)

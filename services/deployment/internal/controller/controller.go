@@ -88,19 +88,10 @@ func (c *Controller) Run(ctx context.Context) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for ctx.Err() == nil {
-			err := c.bus.Consume(ctx, bus.ConsumerConfig{
-				Stream: bus.StreamPodEvents, Durable: "deployment",
-				Filters: []string{bus.PodEventSubject("ReplicaSet"), bus.PodEventSubject("ReplicationController"), bus.PodEventSubject("")},
-			}, c.handlePodEvents)
-			if err != nil && ctx.Err() == nil {
-				c.log.Warn("pod event consumer stopped; restarting", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-		}
+		c.bus.ConsumeUntilDone(ctx, c.log, bus.ConsumerConfig{
+			Stream: bus.StreamPodEvents, Durable: "deployment",
+			Filters: []string{bus.PodEventSubject("ReplicaSet"), bus.PodEventSubject("ReplicationController"), bus.PodEventSubject("")},
+		}, c.handlePodEvents)
 	}()
 	wg.Wait()
 }

@@ -89,18 +89,9 @@ func (c *Controller) Run(ctx context.Context) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for ctx.Err() == nil {
-			err := c.bus.Consume(ctx, bus.ConsumerConfig{
-				Stream: bus.StreamPodEvents, Durable: "job", Filters: []string{bus.PodEventSubject("Job")},
-			}, c.handlePodEvents)
-			if err != nil && ctx.Err() == nil {
-				c.log.Warn("pod event consumer stopped; restarting", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-		}
+		c.bus.ConsumeUntilDone(ctx, c.log, bus.ConsumerConfig{
+			Stream: bus.StreamPodEvents, Durable: "job", Filters: []string{bus.PodEventSubject("Job")},
+		}, c.handlePodEvents)
 	}()
 	wg.Wait()
 }

@@ -145,17 +145,7 @@ func (c *Controllers) Run(ctx context.Context) {
 
 // consume runs the POD_COMMANDS consumer, re-declaring it after failures.
 func (c *Controllers) consume(ctx context.Context) {
-	for ctx.Err() == nil {
-		err := c.bus.Consume(ctx, bus.ConsumerConfig{Stream: bus.StreamPodCommands, Durable: "node", Filters: []string{"pods.cmd.>"}}, c.handleCommands)
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		c.log.Warn("pod command consumer failed; retrying", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
+	c.bus.ConsumeUntilDone(ctx, c.log, bus.ConsumerConfig{Stream: bus.StreamPodCommands, Durable: "node", Filters: []string{"pods.cmd.>"}}, c.handleCommands)
 }
 
 // Retention of the change log, events and tombstones.

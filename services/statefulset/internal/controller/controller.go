@@ -108,15 +108,7 @@ func (c *Controller) Run(ctx context.Context) {
 		// until a StatefulSet adopts them again.
 		cfg := bus.ConsumerConfig{Stream: bus.StreamPodEvents, Durable: "statefulset",
 			Filters: []string{bus.PodEventSubject("StatefulSet"), bus.PodEventSubject("")}}
-		for ctx.Err() == nil {
-			if err := c.bus.Consume(ctx, cfg, c.handlePodEvents); err != nil && ctx.Err() == nil {
-				c.log.Warn("consumer stopped; restarting", "consumer", cfg.Durable, "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-		}
+		c.bus.ConsumeUntilDone(ctx, c.log, cfg, c.handlePodEvents)
 	}()
 	wg.Wait()
 }
