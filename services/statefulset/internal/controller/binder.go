@@ -70,24 +70,28 @@ func (c *Controller) syncBinder(ctx context.Context, key string) error {
 	})
 }
 
-// reclaim applies each bound volume's reclaim policy once its claim is gone.
+// reclaim applies each bound volume's reclaim policy once its claim is gone (one
+// list of the claims, not a read per volume).
 func (c *Controller) reclaim(ctx context.Context) error {
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		volumes, err := kinds.Volumes.List(ctx, tx, store.ListOptions{})
 		if err != nil {
 			return err
 		}
+		claims, err := kinds.Claims.List(ctx, tx, store.ListOptions{})
+		if err != nil {
+			return err
+		}
+		uids := make(map[string]string, len(claims)) // namespace/name -> uid
+		for _, cl := range claims {
+			uids[cl.Metadata.Namespace+"/"+cl.Metadata.Name] = cl.Metadata.Uid
+		}
 		now := c.clock.Now()
 		for _, v := range volumes {
 			exists := false
 			if ref := v.GetSpec().GetClaimRef(); ref != nil {
-				cl, err := kinds.Claims.Get(ctx, tx, ref.GetNamespace(), ref.GetName())
-				switch {
-				case err == nil:
-					exists = ref.GetUid() == "" || cl.GetMetadata().GetUid() == ref.GetUid()
-				case !errors.Is(err, store.ErrNotFound):
-					return err
-				}
+				uid, ok := uids[ref.GetNamespace()+"/"+ref.GetName()]
+				exists = ok && (ref.GetUid() == "" || uid == ref.GetUid())
 			}
 			remove, updated := reconcile.Reclaim(v, exists, now)
 			switch {
