@@ -51,9 +51,10 @@ func TestBarePodAPI(t *testing.T) {
 		t.Errorf("created pod not defaulted: %v", p)
 	}
 	p := e.waitPod("nginx", "bare pod running", podRunningReady)
-	if ev := e.podEvts.get(p.Metadata.Uid); ev == nil || e.podEvts.count("pods.events.none") == 0 {
-		t.Errorf("no event on pods.events.none")
-	}
+	// The event goes out through the outbox after the write the API read shows: wait for it.
+	testenv.Eventually(t, 10*time.Second, "an event on pods.events.none", func() bool {
+		return e.podEvts.get(p.Metadata.Uid) != nil && e.podEvts.count("pods.events.none") > 0
+	})
 
 	// Field selectors.
 	for sel, want := range map[string]int{
