@@ -25,8 +25,8 @@
 //     with a GET and a PUT: read, patch, write with the read resourceVersion,
 //     retried on conflict (patch.go, strategic_patch.go);
 //   - ?watch=true on list paths, forwarded to the watch routes; every watch gets
-//     its headers at once even from a silent backend, honours timeoutSeconds and
-//     refuses sendInitialEvents so client-go falls back to list+watch (watch.go);
+//     its headers at once even from a silent backend and honours timeoutSeconds
+//     (watch.go); the backends' watch caches give the rest its semantics;
 //   - /api/v1[/namespaces/{ns}]/events, merged from every backend's EventService;
 //   - /api/v1/namespaces (list, get, create; namespaces spring into being on use);
 //   - /api, /api/v1, /apis, /apis/{group}[/{version}] discovery, /version,

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // watchDispatch serves Kubernetes' watches. GET <list path>?watch=true (or
@@ -25,10 +23,10 @@ import (
 // {"type":...,"object":...}, flushed per event, and:
 //   - gets its headers within watchHeaderGrace even when the backend is silent
 //     (see watchHeaderWriter): clients wait for them before they go on;
-//   - ends cleanly after timeoutSeconds, as in Kubernetes;
-//   - refuses sendInitialEvents (the streaming list of the WatchList feature,
-//     which needs a bookmark the backends do not send) the way a kube-apiserver
-//     without that feature does, with 422, so client-go falls back to list+watch.
+//   - ends cleanly after timeoutSeconds, as in Kubernetes.
+//
+// The rest (resourceVersion, resourceVersionMatch, allowWatchBookmarks,
+// sendInitialEvents) is the backend's: its watch cache has Kubernetes' semantics.
 func (g *gateway) watchDispatch(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
@@ -44,11 +42,6 @@ func (g *gateway) watchDispatch(next http.Handler) http.Handler {
 		}
 		if !isWatchPath(target) {
 			next.ServeHTTP(w, r)
-			return
-		}
-		if isTrue(q.Get("sendInitialEvents")) {
-			g.writeError(w, r, invalidError("meta.k8s.io", "ListOptions", "", field.ErrorList{field.Forbidden(
-				field.NewPath("sendInitialEvents"), "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled")}))
 			return
 		}
 		ctx := r.Context()

@@ -189,15 +189,6 @@ func TestWatchHeaderWriterTurnsALateErrorIntoAnEvent(t *testing.T) {
 	}
 }
 
-func TestWatchRefusesSendInitialEvents(t *testing.T) {
-	e := newEnv(t)
-	s := e.do(http.MethodGet, "/apis/apps/v1/namespaces/default/deployments?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true", "").
-		wantStatus(t, http.StatusUnprocessableEntity, ReasonInvalid)
-	if s["message"] != `ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled` {
-		t.Errorf("message %v", s["message"])
-	}
-}
-
 func TestWatchCorePaths(t *testing.T) {
 	e := newEnv(t)
 	pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p1"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`

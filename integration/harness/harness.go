@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -408,6 +409,25 @@ func (s *System) Kill(name string) {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
 	}
+}
+
+// RestartGateway kills the gateway and starts it again on the same address.
+func (s *System) RestartGateway() error {
+	s.Kill("gateway")
+	u, err := url.Parse(s.GatewayURL)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return err
+	}
+	if err := s.startGateway(port); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.WaitReady(ctx, 30*time.Second)
 }
 
 // KillProc sends SIGKILL to one process.

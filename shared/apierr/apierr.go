@@ -149,6 +149,28 @@ func Timeout(msg string) error {
 	return encode(st)
 }
 
+// MethodNotSupported is Kubernetes' NewMethodNotSupported (405):
+// `watch is not supported on resources of kind "loads.sim.podwarden.io"`.
+func MethodNotSupported(gr GroupResource, action string) error {
+	st := k8serrors.NewMethodNotSupported(schemaGR(gr), action).ErrStatus
+	st.Details = nil
+	return encode(st)
+}
+
+// Expired is Kubernetes' NewResourceExpired (410 Gone, reason Expired): a watch or list
+// from a resourceVersion the server no longer has, or an expired continue token.
+func Expired(msg string) error {
+	return encode(k8serrors.NewResourceExpired(msg).ErrStatus)
+}
+
+// TooLargeResourceVersion is the apiserver's answer to a read at a resourceVersion it
+// has not reached in time: `Timeout: Too large resource version: 12, current: 10`.
+func TooLargeResourceVersion(want, current int64) error {
+	st := k8serrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", want, current), 1).ErrStatus
+	st.Details = nil
+	return encode(st)
+}
+
 // FromStore maps an error of a store call about object name of resource gr:
 // ErrNotFound, ErrAlreadyExists and ErrConflict (wrapped or not) become
 // NotFound, AlreadyExists and Conflict (with OptimisticLockErrorMsg); an error
@@ -197,6 +219,10 @@ func codeOf(reason metav1.StatusReason) codes.Code {
 		return codes.PermissionDenied
 	case metav1.StatusReasonTimeout:
 		return codes.DeadlineExceeded
+	case metav1.StatusReasonExpired:
+		return codes.OutOfRange
+	case metav1.StatusReasonMethodNotAllowed:
+		return codes.Unimplemented
 	default:
 		return codes.Internal
 	}

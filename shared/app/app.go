@@ -197,6 +197,10 @@ func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(
 		return a.GRPC.Serve(ctx, a.Config.GRPCAddr)
 	})
 	g.Go(func() error {
+		a.Watch.Run(ctx, a.DB, a.Log)
+		return nil
+	})
+	g.Go(func() error {
 		a.DB.Listen(ctx, a.Log, func(channel, payload string) {
 			switch channel {
 			case store.OutboxChannel:

@@ -14,6 +14,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	metainternal "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metavalidation "k8s.io/apimachinery/pkg/apis/meta/internalversion/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/podwarden/podwarden/shared/apierr"
@@ -205,16 +208,68 @@ func (r *Resource[T]) Matcher(ns, labelSelector, fieldSelector string) (func(T) 
 	}, nil
 }
 
-// List lists objects of a namespace ("" = all) matching the selectors, with the
-// list's resourceVersion.
-func (r *Resource[T]) List(ctx context.Context, ns, labelSelector, fieldSelector string) ([]T, string, error) {
-	match, err := r.Matcher(ns, labelSelector, fieldSelector)
-	if err != nil {
-		return nil, "", err
+// ListOptions are a list request's query: selectors, resourceVersion semantics, paging.
+type ListOptions struct {
+	LabelSelector, FieldSelector          string
+	ResourceVersion, ResourceVersionMatch string
+	Limit                                 int64
+	Continue                              string
+}
+
+// ListResult is one page of a list: its items and its ListMeta.
+type ListResult[T store.Object] struct {
+	Items []T
+	Meta  *corev1.ListMeta
+}
+
+// cache is the kind's watch cache, or nil for a kind without a change log.
+func (r *Resource[T]) cache() *watch.Cache[T] {
+	if !r.Kind.Watch || r.Hub == nil {
+		return nil
 	}
+	return watch.For(r.Hub, r.Kind, r.fillTypeMeta)
+}
+
+func listOptionsInvalid(errs field.ErrorList) error {
+	return apierr.Invalid(apierr.GroupKind{Group: "meta.k8s.io", Kind: "ListOptions"}, "", errs)
+}
+
+// List lists objects of a namespace ("" = all) matching the selectors, from the watch
+// cache with Kubernetes' resourceVersion and paging semantics. The items are shared
+// with the cache: callers must not modify them.
+func (r *Resource[T]) List(ctx context.Context, ns string, o ListOptions) (ListResult[T], error) {
+	var res ListResult[T]
+	if errs := metavalidation.ValidateListOptions(&metainternal.ListOptions{
+		ResourceVersion: o.ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatch(o.ResourceVersionMatch),
+		Limit: o.Limit, Continue: o.Continue,
+	}, true); len(errs) > 0 {
+		return res, listOptionsInvalid(errs)
+	}
+	match, err := r.Matcher(ns, o.LabelSelector, o.FieldSelector)
+	if err != nil {
+		return res, err
+	}
+	c := r.cache()
+	if c == nil {
+		items, rv, err := r.listStore(ctx, ns, o.LabelSelector, match)
+		res.Items, res.Meta = items, &corev1.ListMeta{ResourceVersion: rv}
+		return res, err
+	}
+	page, err := c.List(ctx, watch.ListOptions{ResourceVersion: o.ResourceVersion, ResourceVersionMatch: o.ResourceVersionMatch,
+		Limit: o.Limit, Continue: o.Continue}, match)
+	if err != nil {
+		return res, apierr.FromStore(err, r.GR, "")
+	}
+	res.Items = page.Items
+	res.Meta = &corev1.ListMeta{ResourceVersion: page.ResourceVersion, Continue: page.Continue, RemainingItemCount: page.RemainingItemCount}
+	return res, nil
+}
+
+// listStore lists from Postgres, for kinds without a change log (no watch cache).
+func (r *Resource[T]) listStore(ctx context.Context, ns, labelSelector string, match func(T) bool) ([]T, string, error) {
 	var items []T
 	var rv int64
-	err = pgx.BeginTxFunc(ctx, r.DB.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, r.DB.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
 		if rv, err = store.CurrentRV(ctx, tx); err != nil {
 			return err
@@ -393,18 +448,36 @@ func (r *Resource[T]) Delete(ctx context.Context, ns, name string, policy string
 	}, deleted, nil
 }
 
-// Watch streams events matching the selectors until ctx ends or send fails.
-func (r *Resource[T]) Watch(ctx context.Context, ns, labelSelector, fieldSelector, rv string, send func(typ string, obj T) error) error {
-	match, err := r.Matcher(ns, labelSelector, fieldSelector)
+// WatchOptions are a watch request's query.
+type WatchOptions struct {
+	LabelSelector, FieldSelector          string
+	ResourceVersion, ResourceVersionMatch string
+	AllowWatchBookmarks                   bool
+	SendInitialEvents                     *bool
+}
+
+// Watch streams events matching the selectors from the watch cache until ctx ends or
+// send fails, with Kubernetes' semantics (see watch.Cache.Watch). The objects are
+// shared with the cache: send must not modify them.
+func (r *Resource[T]) Watch(ctx context.Context, ns string, o WatchOptions, send func(typ string, obj T) error) error {
+	if errs := metavalidation.ValidateListOptions(&metainternal.ListOptions{
+		Watch: true, ResourceVersion: o.ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatch(o.ResourceVersionMatch),
+		AllowWatchBookmarks: o.AllowWatchBookmarks, SendInitialEvents: o.SendInitialEvents,
+	}, true); len(errs) > 0 {
+		return listOptionsInvalid(errs)
+	}
+	match, err := r.Matcher(ns, o.LabelSelector, o.FieldSelector)
 	if err != nil {
 		return err
 	}
-	err = watch.Serve(ctx, r.DB, r.Kind, r.Hub, rv, match, func(typ string, obj T) error {
-		r.fillTypeMeta(obj)
-		return send(typ, obj)
-	})
+	c := r.cache()
+	if c == nil {
+		return apierr.MethodNotSupported(r.GR, "watch")
+	}
+	err = c.Watch(ctx, watch.WatchOptions{ResourceVersion: o.ResourceVersion, ResourceVersionMatch: o.ResourceVersionMatch,
+		AllowWatchBookmarks: o.AllowWatchBookmarks, SendInitialEvents: o.SendInitialEvents}, match, send)
 	if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
-		return apierr.Internal(err)
+		return apierr.FromStore(err, r.GR, "")
 	}
 	return nil
 }
@@ -430,4 +503,49 @@ func RemoveFinalizer(m *corev1.ObjectMeta, f string) {
 		}
 	}
 	m.Finalizers = out
+}
+
+// ListRequest is what every generated List*Request carries.
+type ListRequest interface {
+	GetLabelSelector() string
+	GetFieldSelector() string
+	GetLimit() int64
+	GetContinue() string
+	GetResourceVersion() string
+	GetResourceVersionMatch() string
+}
+
+// ListOptionsOf reads a List*Request's query.
+func ListOptionsOf(req ListRequest) ListOptions {
+	return ListOptions{
+		LabelSelector: req.GetLabelSelector(), FieldSelector: req.GetFieldSelector(),
+		ResourceVersion: req.GetResourceVersion(), ResourceVersionMatch: req.GetResourceVersionMatch(),
+		Limit: req.GetLimit(), Continue: req.GetContinue(),
+	}
+}
+
+// WatchRequest is what every generated Watch*Request carries (and an optional
+// send_initial_events field, read by reflection).
+type WatchRequest interface {
+	proto.Message
+	GetLabelSelector() string
+	GetFieldSelector() string
+	GetResourceVersion() string
+	GetResourceVersionMatch() string
+	GetAllowWatchBookmarks() bool
+}
+
+// WatchOptionsOf reads a Watch*Request's query.
+func WatchOptionsOf(req WatchRequest) WatchOptions {
+	o := WatchOptions{
+		LabelSelector: req.GetLabelSelector(), FieldSelector: req.GetFieldSelector(),
+		ResourceVersion: req.GetResourceVersion(), ResourceVersionMatch: req.GetResourceVersionMatch(),
+		AllowWatchBookmarks: req.GetAllowWatchBookmarks(),
+	}
+	m := req.ProtoReflect()
+	if f := m.Descriptor().Fields().ByName("send_initial_events"); f != nil && m.Has(f) {
+		v := m.Get(f).Bool()
+		o.SendInitialEvents = &v
+	}
+	return o
 }

@@ -31,9 +31,13 @@ func newResource(t *testing.T) (*crud.Resource[*corev1.Pod], *[]string) {
 	}
 	t.Cleanup(db.Close)
 	var orphaned []string
+	hub := watch.NewHub()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go hub.Run(ctx, db, nil)
 	r := &crud.Resource[*corev1.Pod]{
 		Kind:       store.Kind[*corev1.Pod]{Name: "Pod", New: func() *corev1.Pod { return &corev1.Pod{} }, Watch: true},
-		APIVersion: "v1", KindName: "Pod", Namespaced: true, DB: db, Hub: watch.NewHub(), Foreground: true,
+		APIVersion: "v1", KindName: "Pod", Namespaced: true, DB: db, Hub: hub, Foreground: true,
 		GR: apierr.GroupResource{Resource: "pods"}, GK: apierr.GroupKind{Kind: "Pod"},
 		TypeMeta: func(p *corev1.Pod) (*string, *string) { return &p.ApiVersion, &p.Kind },
 		Default: func(p *corev1.Pod) {
@@ -243,23 +247,23 @@ func TestListSelectorsAndWatch(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			items, rv, err := r.List(ctx, tc.ns, tc.labels, tc.fields)
-			if err != nil || rv == "" {
+			res, err := r.List(ctx, tc.ns, crud.ListOptions{LabelSelector: tc.labels, FieldSelector: tc.fields})
+			if err != nil || res.Meta.GetResourceVersion() == "" {
 				t.Fatal(err)
 			}
-			if len(items) != tc.want {
-				t.Fatalf("got %d, want %d", len(items), tc.want)
+			if len(res.Items) != tc.want {
+				t.Fatalf("got %d, want %d", len(res.Items), tc.want)
 			}
 		})
 	}
-	if _, _, err := r.List(ctx, "", "app in (", ""); !apierr.IsBadRequest(err) {
+	if _, err := r.List(ctx, "", crud.ListOptions{LabelSelector: "app in ("}); !apierr.IsBadRequest(err) {
 		t.Fatalf("bad selector: %v", err)
 	}
 
 	// Watch app=web in default: the existing object, then a change that stops matching.
 	events := make(chan string, 10)
 	go func() {
-		_ = r.Watch(ctx, "default", "app=web", "", "", func(typ string, p *corev1.Pod) error {
+		_ = r.Watch(ctx, "default", crud.WatchOptions{LabelSelector: "app=web"}, func(typ string, p *corev1.Pod) error {
 			events <- typ + ":" + p.Metadata.Name
 			return nil
 		})

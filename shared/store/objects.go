@@ -213,7 +213,7 @@ func (k Kind[T]) Create(ctx context.Context, q Querier, obj T) (T, error) {
 		return obj, fmt.Errorf("encode %s: %w", k.Name, err)
 	}
 	rv, _, err := scanWrite(q.QueryRow(ctx, k.writeSQL(`INSERT INTO objects (kind, namespace, name, uid, resource_version, owner_uid, labels, data)
-		VALUES ($1,$2,$3,$4,nextval('resource_version_seq'),$5,$6::jsonb,$7) ON CONFLICT DO NOTHING RETURNING resource_version, data`, Added),
+		VALUES ($1,$2,$3,$4,next_rv(),$5,$6::jsonb,$7) ON CONFLICT DO NOTHING RETURNING resource_version, data`, Added),
 		k.Name, m.Namespace, m.Name, m.Uid, ControllerUID(m), labelsJSON(m), data), k.Quiet)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return obj, ErrAlreadyExists
@@ -243,7 +243,7 @@ func (k Kind[T]) Update(ctx context.Context, q Querier, obj T) (T, error) {
 	if err != nil {
 		return obj, fmt.Errorf("encode %s: %w", k.Name, err)
 	}
-	rv, _, err := scanWrite(q.QueryRow(ctx, k.writeSQL(`UPDATE objects SET resource_version=nextval('resource_version_seq'), owner_uid=$5, labels=$6::jsonb, data=$7
+	rv, _, err := scanWrite(q.QueryRow(ctx, k.writeSQL(`UPDATE objects SET resource_version=next_rv(), owner_uid=$5, labels=$6::jsonb, data=$7
 		WHERE kind=$1 AND namespace=$2 AND name=$3 AND uid=$4 AND ($8::bigint IS NULL OR resource_version=$8)
 		RETURNING resource_version, data`, Modified),
 		k.Name, m.Namespace, m.Name, m.Uid, ControllerUID(m), labelsJSON(m), data, expect), k.Quiet)
@@ -272,7 +272,7 @@ func (k Kind[T]) Update(ctx context.Context, q Querier, obj T) (T, error) {
 func (k Kind[T]) Delete(ctx context.Context, q Querier, namespace, name, uid string) (T, error) {
 	rv, data, err := scanWrite(q.QueryRow(ctx, k.writeSQLAfter(
 		`d AS (DELETE FROM objects WHERE kind=$1 AND namespace=$2 AND name=$3 AND ($4 = '' OR uid=$4) RETURNING data),`,
-		`SELECT nextval('resource_version_seq') AS resource_version, data FROM d`, Deleted),
+		`SELECT next_rv() AS resource_version, data FROM d`, Deleted),
 		k.Name, namespace, name, uid), k.Quiet)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var zero T
@@ -317,6 +317,46 @@ func (k Kind[T]) ChangesSince(ctx context.Context, q Querier, rv int64, limit in
 	}
 	return out, rows.Err()
 }
+
+// RawChange is one entry of the change log, not yet decoded.
+type RawChange struct {
+	RV              int64
+	Kind            string
+	Namespace, Name string
+	Type            string
+	Data            []byte
+}
+
+// Horizon is the newest resourceVersion below which every change of this schema is
+// committed or will never be (see migrations/002_rv_horizon.up.sql): a reader that then
+// reads the change log up to it, in a later statement, misses nothing. latest is the
+// newest resourceVersion drawn, committed or not.
+func Horizon(ctx context.Context, q Querier) (horizon, latest int64, err error) {
+	err = q.QueryRow(ctx, "SELECT h, l FROM rv_horizon() h, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM resource_version_seq) AS s(l)").Scan(&horizon, &latest)
+	return horizon, latest, err
+}
+
+// ReadChanges reads the change log entries of every kind in (after, upTo], oldest first.
+func ReadChanges(ctx context.Context, q Querier, after, upTo int64, limit int) ([]RawChange, error) {
+	rows, err := q.Query(ctx, `SELECT resource_version, kind, namespace, name, type, data FROM changes
+		WHERE resource_version > $1 AND resource_version <= $2 ORDER BY resource_version LIMIT $3`, after, upTo, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	defer rows.Close()
+	var out []RawChange
+	for rows.Next() {
+		var c RawChange
+		if err := rows.Scan(&c.RV, &c.Kind, &c.Namespace, &c.Name, &c.Type, &c.Data); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Decode decodes a stored object of the kind, giving it resourceVersion rv.
+func (k Kind[T]) Decode(data []byte, rv int64) (T, error) { return k.decode(data, rv) }
 
 // CurrentRV is the newest resource version handed out in this schema.
 func CurrentRV(ctx context.Context, q Querier) (int64, error) {

@@ -16,7 +16,6 @@ import (
 	"github.com/podwarden/podwarden/shared/watch"
 
 	autoscalerv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/autoscaler/v1"
-	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
 // Resource returns the HorizontalPodAutoscaler kind with Kubernetes' API semantics.
@@ -68,12 +67,12 @@ func (s *Server) GetHorizontalPodAutoscaler(ctx context.Context, req *autoscaler
 
 // ListHorizontalPodAutoscalers lists autoscalers.
 func (s *Server) ListHorizontalPodAutoscalers(ctx context.Context, req *autoscalerv1.ListHorizontalPodAutoscalersRequest) (*autoscalerv1.ListHorizontalPodAutoscalersResponse, error) {
-	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
 	return &autoscalerv1.ListHorizontalPodAutoscalersResponse{ApiVersion: APIVersionV2, Kind: Kind + "List",
-		Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+		Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateHorizontalPodAutoscaler replaces an autoscaler.
@@ -111,7 +110,7 @@ func (s *Server) DeleteHorizontalPodAutoscaler(ctx context.Context, req *autosca
 
 // WatchHorizontalPodAutoscalers streams changes.
 func (s *Server) WatchHorizontalPodAutoscalers(req *autoscalerv1.WatchHorizontalPodAutoscalersRequest, stream autoscalerv1.HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
 		func(typ string, h *autoscalerv1.HorizontalPodAutoscaler) error {
 			return stream.Send(&autoscalerv1.WatchHorizontalPodAutoscalersResponse{Type: typ, Object: h})
 		})
@@ -152,12 +151,12 @@ func (s *Server) GetHorizontalPodAutoscalerV1(ctx context.Context, req *autoscal
 
 // ListHorizontalPodAutoscalersV1 lists autoscalers as autoscaling/v1.
 func (s *Server) ListHorizontalPodAutoscalersV1(ctx context.Context, req *autoscalerv1.ListHorizontalPodAutoscalersV1Request) (*autoscalerv1.ListHorizontalPodAutoscalersV1Response, error) {
-	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	out := &autoscalerv1.ListHorizontalPodAutoscalersV1Response{ApiVersion: APIVersionV1, Kind: Kind + "List", Metadata: &corev1.ListMeta{ResourceVersion: rv}}
-	for _, h := range items {
+	out := &autoscalerv1.ListHorizontalPodAutoscalersV1Response{ApiVersion: APIVersionV1, Kind: Kind + "List", Metadata: res.Meta}
+	for _, h := range res.Items {
 		out.Items = append(out.Items, ToV1(h))
 	}
 	return out, nil

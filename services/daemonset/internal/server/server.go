@@ -104,11 +104,11 @@ func (s *DaemonSetServer) GetDaemonSet(ctx context.Context, req *daemonsetv1.Get
 
 // ListDaemonSets lists DaemonSets.
 func (s *DaemonSetServer) ListDaemonSets(ctx context.Context, req *daemonsetv1.ListDaemonSetsRequest) (*daemonsetv1.ListDaemonSetsResponse, error) {
-	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &daemonsetv1.ListDaemonSetsResponse{ApiVersion: "apps/v1", Kind: "DaemonSetList", Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+	return &daemonsetv1.ListDaemonSetsResponse{ApiVersion: "apps/v1", Kind: "DaemonSetList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateDaemonSet replaces a DaemonSet.
@@ -146,7 +146,7 @@ func (s *DaemonSetServer) DeleteDaemonSet(ctx context.Context, req *daemonsetv1.
 
 // WatchDaemonSets streams changes.
 func (s *DaemonSetServer) WatchDaemonSets(req *daemonsetv1.WatchDaemonSetsRequest, stream daemonsetv1.DaemonSetService_WatchDaemonSetsServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
 		func(typ string, obj *daemonsetv1.DaemonSet) error {
 			return stream.Send(&daemonsetv1.WatchDaemonSetsResponse{Type: typ, Object: obj})
 		})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/podwarden/podwarden/shared/crud"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -44,11 +45,11 @@ func (s *DeploymentServer) GetDeployment(ctx context.Context, req *deploymentv1.
 
 // ListDeployments lists Deployments.
 func (s *DeploymentServer) ListDeployments(ctx context.Context, req *deploymentv1.ListDeploymentsRequest) (*deploymentv1.ListDeploymentsResponse, error) {
-	items, rv, err := s.R.Deployments.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.Deployments.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &deploymentv1.ListDeploymentsResponse{ApiVersion: "apps/v1", Kind: "DeploymentList", Metadata: listRV(rv), Items: items}, nil
+	return &deploymentv1.ListDeploymentsResponse{ApiVersion: "apps/v1", Kind: "DeploymentList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateDeployment replaces a Deployment.
@@ -114,7 +115,7 @@ func (s *DeploymentServer) UpdateDeploymentScale(ctx context.Context, req *deplo
 
 // WatchDeployments streams changes.
 func (s *DeploymentServer) WatchDeployments(req *deploymentv1.WatchDeploymentsRequest, stream deploymentv1.DeploymentService_WatchDeploymentsServer) error {
-	return streamWatch(stream, s.R.Deployments, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return streamWatch(stream, s.R.Deployments, req.GetNamespace(), req,
 		func(t string, o *deploymentv1.Deployment) *deploymentv1.WatchDeploymentsResponse {
 			return &deploymentv1.WatchDeploymentsResponse{Type: t, Object: o}
 		}, stream.Send)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/podwarden/podwarden/shared/crud"
 
 	"github.com/podwarden/podwarden/shared/apierr"
 
@@ -37,11 +38,11 @@ func (s *ReplicaSetServer) GetReplicaSet(ctx context.Context, req *deploymentv1.
 
 // ListReplicaSets lists ReplicaSets.
 func (s *ReplicaSetServer) ListReplicaSets(ctx context.Context, req *deploymentv1.ListReplicaSetsRequest) (*deploymentv1.ListReplicaSetsResponse, error) {
-	items, rv, err := s.R.ReplicaSets.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.ReplicaSets.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &deploymentv1.ListReplicaSetsResponse{ApiVersion: "apps/v1", Kind: "ReplicaSetList", Metadata: listRV(rv), Items: items}, nil
+	return &deploymentv1.ListReplicaSetsResponse{ApiVersion: "apps/v1", Kind: "ReplicaSetList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateReplicaSet replaces a ReplicaSet.
@@ -107,7 +108,7 @@ func (s *ReplicaSetServer) UpdateReplicaSetScale(ctx context.Context, req *deplo
 
 // WatchReplicaSets streams changes.
 func (s *ReplicaSetServer) WatchReplicaSets(req *deploymentv1.WatchReplicaSetsRequest, stream deploymentv1.ReplicaSetService_WatchReplicaSetsServer) error {
-	return streamWatch(stream, s.R.ReplicaSets, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return streamWatch(stream, s.R.ReplicaSets, req.GetNamespace(), req,
 		func(t string, o *deploymentv1.ReplicaSet) *deploymentv1.WatchReplicaSetsResponse {
 			return &deploymentv1.WatchReplicaSetsResponse{Type: t, Object: o}
 		}, stream.Send)

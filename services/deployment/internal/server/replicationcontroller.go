@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/podwarden/podwarden/shared/crud"
 
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/labels"
@@ -38,11 +39,11 @@ func (s *ReplicationControllerServer) GetReplicationController(ctx context.Conte
 
 // ListReplicationControllers lists ReplicationControllers.
 func (s *ReplicationControllerServer) ListReplicationControllers(ctx context.Context, req *deploymentv1.ListReplicationControllersRequest) (*deploymentv1.ListReplicationControllersResponse, error) {
-	items, rv, err := s.R.ReplicationControllers.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.ReplicationControllers.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &deploymentv1.ListReplicationControllersResponse{ApiVersion: "v1", Kind: "ReplicationControllerList", Metadata: listRV(rv), Items: items}, nil
+	return &deploymentv1.ListReplicationControllersResponse{ApiVersion: "v1", Kind: "ReplicationControllerList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateReplicationController replaces a ReplicationController.
@@ -108,7 +109,7 @@ func (s *ReplicationControllerServer) UpdateReplicationControllerScale(ctx conte
 
 // WatchReplicationControllers streams changes.
 func (s *ReplicationControllerServer) WatchReplicationControllers(req *deploymentv1.WatchReplicationControllersRequest, stream deploymentv1.ReplicationControllerService_WatchReplicationControllersServer) error {
-	return streamWatch(stream, s.R.ReplicationControllers, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return streamWatch(stream, s.R.ReplicationControllers, req.GetNamespace(), req,
 		func(t string, o *deploymentv1.ReplicationController) *deploymentv1.WatchReplicationControllersResponse {
 			return &deploymentv1.WatchReplicationControllersResponse{Type: t, Object: o}
 		}, stream.Send)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/podwarden/podwarden/shared/crud"
 
 	"github.com/podwarden/podwarden/services/job/internal/api"
 	"github.com/podwarden/podwarden/services/job/internal/reconcile"
@@ -43,11 +44,11 @@ func (s *CronJobServer) GetCronJob(ctx context.Context, req *jobv1.GetCronJobReq
 
 // ListCronJobs lists CronJobs.
 func (s *CronJobServer) ListCronJobs(ctx context.Context, req *jobv1.ListCronJobsRequest) (*jobv1.ListCronJobsResponse, error) {
-	items, rv, err := s.R.CronJobs.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.CronJobs.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &jobv1.ListCronJobsResponse{ApiVersion: "batch/v1", Kind: "CronJobList", Metadata: listRV(rv), Items: items}, nil
+	return &jobv1.ListCronJobsResponse{ApiVersion: "batch/v1", Kind: "CronJobList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateCronJob replaces a CronJob.
@@ -88,7 +89,7 @@ func (s *CronJobServer) DeleteCronJob(ctx context.Context, req *jobv1.DeleteCron
 
 // WatchCronJobs streams changes.
 func (s *CronJobServer) WatchCronJobs(req *jobv1.WatchCronJobsRequest, stream jobv1.CronJobService_WatchCronJobsServer) error {
-	return streamWatch(stream.Context(), s.R.CronJobs, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return streamWatch(stream.Context(), s.R.CronJobs, req.GetNamespace(), req,
 		func(t string, o *jobv1.CronJob) *jobv1.WatchCronJobsResponse {
 			return &jobv1.WatchCronJobsResponse{Type: t, Object: o}
 		}, stream.Send)

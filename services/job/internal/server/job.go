@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/podwarden/podwarden/shared/crud"
 
 	"github.com/podwarden/podwarden/shared/apierr"
 
@@ -40,11 +41,11 @@ func (s *JobServer) GetJob(ctx context.Context, req *jobv1.GetJobRequest) (*jobv
 
 // ListJobs lists Jobs.
 func (s *JobServer) ListJobs(ctx context.Context, req *jobv1.ListJobsRequest) (*jobv1.ListJobsResponse, error) {
-	items, rv, err := s.R.Jobs.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.Jobs.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &jobv1.ListJobsResponse{ApiVersion: "batch/v1", Kind: "JobList", Metadata: listRV(rv), Items: items}, nil
+	return &jobv1.ListJobsResponse{ApiVersion: "batch/v1", Kind: "JobList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateJob replaces a Job.
@@ -85,7 +86,7 @@ func (s *JobServer) DeleteJob(ctx context.Context, req *jobv1.DeleteJobRequest) 
 
 // WatchJobs streams changes.
 func (s *JobServer) WatchJobs(req *jobv1.WatchJobsRequest, stream jobv1.JobService_WatchJobsServer) error {
-	return streamWatch(stream.Context(), s.R.Jobs, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return streamWatch(stream.Context(), s.R.Jobs, req.GetNamespace(), req,
 		func(t string, o *jobv1.Job) *jobv1.WatchJobsResponse {
 			return &jobv1.WatchJobsResponse{Type: t, Object: o}
 		}, stream.Send)

@@ -102,11 +102,11 @@ func (s *LoadServer) GetLoad(ctx context.Context, req *metricsv1.GetLoadRequest)
 
 // ListLoads lists Loads.
 func (s *LoadServer) ListLoads(ctx context.Context, req *metricsv1.ListLoadsRequest) (*metricsv1.ListLoadsResponse, error) {
-	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, req.GetNamespace(), crud.ListOptions{LabelSelector: req.GetLabelSelector(), FieldSelector: req.GetFieldSelector()})
 	if err != nil {
 		return nil, err
 	}
-	return &metricsv1.ListLoadsResponse{ApiVersion: "sim.podwarden.io/v1", Kind: "LoadList", Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+	return &metricsv1.ListLoadsResponse{ApiVersion: "sim.podwarden.io/v1", Kind: "LoadList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateLoad replaces a Load.

@@ -163,7 +163,7 @@ func PublishDeleted(ctx context.Context, tx pgx.Tx, p *corev1.Pod) error {
 
 func nextRV(ctx context.Context, q store.Querier) (int64, error) {
 	var rv int64
-	err := q.QueryRow(ctx, "SELECT nextval('resource_version_seq')").Scan(&rv)
+	err := q.QueryRow(ctx, "SELECT next_rv()").Scan(&rv)
 	return rv, err
 }
 

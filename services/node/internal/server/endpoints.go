@@ -15,7 +15,6 @@ import (
 	"github.com/podwarden/podwarden/shared/validation"
 	"github.com/podwarden/podwarden/shared/watch"
 
-	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
@@ -154,11 +153,11 @@ func (s *EndpointsServer) GetEndpoints(ctx context.Context, req *nodev1.GetEndpo
 
 // ListEndpoints lists Endpoints.
 func (s *EndpointsServer) ListEndpoints(ctx context.Context, req *nodev1.ListEndpointsRequest) (*nodev1.ListEndpointsResponse, error) {
-	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &nodev1.ListEndpointsResponse{ApiVersion: "v1", Kind: "EndpointsList", Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+	return &nodev1.ListEndpointsResponse{ApiVersion: "v1", Kind: "EndpointsList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateEndpoints replaces Endpoints.
@@ -185,7 +184,7 @@ func (s *EndpointsServer) DeleteEndpoints(ctx context.Context, req *nodev1.Delet
 
 // WatchEndpoints streams Endpoints changes.
 func (s *EndpointsServer) WatchEndpoints(req *nodev1.WatchEndpointsRequest, stream nodev1.EndpointsService_WatchEndpointsServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
 		func(typ string, e *nodev1.Endpoints) error {
 			return stream.Send(&nodev1.WatchEndpointsResponse{Type: typ, Object: e})
 		})

@@ -17,7 +17,6 @@ import (
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/validation"
 
-	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
@@ -88,11 +87,11 @@ func (s *NodeServer) GetNode(ctx context.Context, req *nodev1.GetNodeRequest) (*
 
 // ListNodes lists nodes (labelSelector; fieldSelector metadata.name, spec.unschedulable).
 func (s *NodeServer) ListNodes(ctx context.Context, req *nodev1.ListNodesRequest) (*nodev1.ListNodesResponse, error) {
-	items, rv, err := s.R.List(ctx, "", req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, "", crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &nodev1.ListNodesResponse{ApiVersion: "v1", Kind: "NodeList", Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+	return &nodev1.ListNodesResponse{ApiVersion: "v1", Kind: "NodeList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateNode replaces labels, annotations and spec (what `kubectl label` and
@@ -204,7 +203,7 @@ func (s *NodeServer) DeleteNode(ctx context.Context, req *nodev1.DeleteNodeReque
 
 // WatchNodes streams node changes.
 func (s *NodeServer) WatchNodes(req *nodev1.WatchNodesRequest, stream nodev1.NodeService_WatchNodesServer) error {
-	return s.R.Watch(stream.Context(), "", req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return s.R.Watch(stream.Context(), "", crud.WatchOptionsOf(req),
 		func(typ string, n *nodev1.Node) error {
 			return stream.Send(&nodev1.WatchNodesResponse{Type: typ, Object: n})
 		})

@@ -101,11 +101,11 @@ func (s *PodServer) GetPod(ctx context.Context, req *nodev1.GetPodRequest) (*nod
 // ListPods lists the pods of a namespace ("" = all) with label and field
 // selectors (spec.nodeName, status.phase, metadata.name, ...; != works too).
 func (s *PodServer) ListPods(ctx context.Context, req *nodev1.ListPodsRequest) (*nodev1.ListPodsResponse, error) {
-	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &nodev1.ListPodsResponse{ApiVersion: "v1", Kind: "PodList", Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+	return &nodev1.ListPodsResponse{ApiVersion: "v1", Kind: "PodList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdatePod replaces metadata and the parts of the spec Kubernetes lets change
@@ -214,7 +214,7 @@ func (s *PodServer) DeletePod(ctx context.Context, req *nodev1.DeletePodRequest)
 
 // WatchPods streams pod changes.
 func (s *PodServer) WatchPods(req *nodev1.WatchPodsRequest, stream nodev1.PodService_WatchPodsServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
 		func(typ string, p *corev1.Pod) error {
 			return stream.Send(&nodev1.WatchPodsResponse{Type: typ, Object: p})
 		})

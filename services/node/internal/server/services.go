@@ -19,7 +19,6 @@ import (
 	"github.com/podwarden/podwarden/shared/validation"
 	"github.com/podwarden/podwarden/shared/watch"
 
-	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
@@ -138,11 +137,11 @@ func (s *ServiceServer) GetService(ctx context.Context, req *nodev1.GetServiceRe
 
 // ListServices lists Services with label and field selectors.
 func (s *ServiceServer) ListServices(ctx context.Context, req *nodev1.ListServicesRequest) (*nodev1.ListServicesResponse, error) {
-	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &nodev1.ListServicesResponse{ApiVersion: "v1", Kind: "ServiceList", Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+	return &nodev1.ListServicesResponse{ApiVersion: "v1", Kind: "ServiceList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateService replaces labels, annotations and spec; the status is kept.
@@ -248,7 +247,7 @@ func (s *ServiceServer) DeleteService(ctx context.Context, req *nodev1.DeleteSer
 
 // WatchServices streams Service changes.
 func (s *ServiceServer) WatchServices(req *nodev1.WatchServicesRequest, stream nodev1.ServiceService_WatchServicesServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
 		func(typ string, svc *nodev1.Service) error {
 			return stream.Send(&nodev1.WatchServicesResponse{Type: typ, Object: svc})
 		})

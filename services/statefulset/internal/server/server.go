@@ -118,11 +118,11 @@ func (s *StatefulSetServer) GetStatefulSet(ctx context.Context, req *statefulset
 
 // ListStatefulSets lists StatefulSets.
 func (s *StatefulSetServer) ListStatefulSets(ctx context.Context, req *statefulsetv1.ListStatefulSetsRequest) (*statefulsetv1.ListStatefulSetsResponse, error) {
-	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &statefulsetv1.ListStatefulSetsResponse{ApiVersion: "apps/v1", Kind: "StatefulSetList", Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+	return &statefulsetv1.ListStatefulSetsResponse{ApiVersion: "apps/v1", Kind: "StatefulSetList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdateStatefulSet replaces a StatefulSet.
@@ -192,7 +192,7 @@ func (s *StatefulSetServer) UpdateStatefulSetScale(ctx context.Context, req *sta
 
 // WatchStatefulSets streams changes.
 func (s *StatefulSetServer) WatchStatefulSets(req *statefulsetv1.WatchStatefulSetsRequest, stream statefulsetv1.StatefulSetService_WatchStatefulSetsServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
 		func(typ string, obj *statefulsetv1.StatefulSet) error {
 			return stream.Send(&statefulsetv1.WatchStatefulSetsResponse{Type: typ, Object: obj})
 		})

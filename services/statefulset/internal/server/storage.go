@@ -12,7 +12,6 @@ import (
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
-	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 )
 
@@ -91,11 +90,11 @@ func (s *ClaimServer) GetPersistentVolumeClaim(ctx context.Context, req *statefu
 
 // ListPersistentVolumeClaims lists claims.
 func (s *ClaimServer) ListPersistentVolumeClaims(ctx context.Context, req *statefulsetv1.ListPersistentVolumeClaimsRequest) (*statefulsetv1.ListPersistentVolumeClaimsResponse, error) {
-	items, rv, err := s.R.List(ctx, req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &statefulsetv1.ListPersistentVolumeClaimsResponse{ApiVersion: "v1", Kind: "PersistentVolumeClaimList", Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+	return &statefulsetv1.ListPersistentVolumeClaimsResponse{ApiVersion: "v1", Kind: "PersistentVolumeClaimList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdatePersistentVolumeClaim replaces a claim (only requests may grow once bound).
@@ -121,7 +120,7 @@ func (s *ClaimServer) DeletePersistentVolumeClaim(ctx context.Context, req *stat
 
 // WatchPersistentVolumeClaims streams changes.
 func (s *ClaimServer) WatchPersistentVolumeClaims(req *statefulsetv1.WatchPersistentVolumeClaimsRequest, stream statefulsetv1.PersistentVolumeClaimService_WatchPersistentVolumeClaimsServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
 		func(typ string, obj *statefulsetv1.PersistentVolumeClaim) error {
 			return stream.Send(&statefulsetv1.WatchPersistentVolumeClaimsResponse{Type: typ, Object: obj})
 		})
@@ -163,11 +162,11 @@ func (s *VolumeServer) GetPersistentVolume(ctx context.Context, req *statefulset
 
 // ListPersistentVolumes lists volumes.
 func (s *VolumeServer) ListPersistentVolumes(ctx context.Context, req *statefulsetv1.ListPersistentVolumesRequest) (*statefulsetv1.ListPersistentVolumesResponse, error) {
-	items, rv, err := s.R.List(ctx, "", req.GetLabelSelector(), req.GetFieldSelector())
+	res, err := s.R.List(ctx, "", crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
-	return &statefulsetv1.ListPersistentVolumesResponse{ApiVersion: "v1", Kind: "PersistentVolumeList", Metadata: &corev1.ListMeta{ResourceVersion: rv}, Items: items}, nil
+	return &statefulsetv1.ListPersistentVolumesResponse{ApiVersion: "v1", Kind: "PersistentVolumeList", Metadata: res.Meta, Items: res.Items}, nil
 }
 
 // UpdatePersistentVolume replaces a volume.
@@ -193,7 +192,7 @@ func (s *VolumeServer) DeletePersistentVolume(ctx context.Context, req *stateful
 
 // WatchPersistentVolumes streams changes.
 func (s *VolumeServer) WatchPersistentVolumes(req *statefulsetv1.WatchPersistentVolumesRequest, stream statefulsetv1.PersistentVolumeService_WatchPersistentVolumesServer) error {
-	return s.R.Watch(stream.Context(), "", req.GetLabelSelector(), req.GetFieldSelector(), req.GetResourceVersion(),
+	return s.R.Watch(stream.Context(), "", crud.WatchOptionsOf(req),
 		func(typ string, obj *statefulsetv1.PersistentVolume) error {
 			return stream.Send(&statefulsetv1.WatchPersistentVolumesResponse{Type: typ, Object: obj})
 		})

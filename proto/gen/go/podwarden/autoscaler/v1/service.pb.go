@@ -234,8 +234,12 @@ type ListHorizontalPodAutoscalersRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListHorizontalPodAutoscalersRequest) Reset() {
@@ -299,6 +303,20 @@ func (x *ListHorizontalPodAutoscalersRequest) GetLimit() int64 {
 func (x *ListHorizontalPodAutoscalersRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListHorizontalPodAutoscalersRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListHorizontalPodAutoscalersRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -698,8 +716,12 @@ type ListHorizontalPodAutoscalersV1Request struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListHorizontalPodAutoscalersV1Request) Reset() {
@@ -763,6 +785,20 @@ func (x *ListHorizontalPodAutoscalersV1Request) GetLimit() int64 {
 func (x *ListHorizontalPodAutoscalersV1Request) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListHorizontalPodAutoscalersV1Request) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListHorizontalPodAutoscalersV1Request) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1185,8 +1221,14 @@ type WatchHorizontalPodAutoscalersRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchHorizontalPodAutoscalersRequest) Reset() {
@@ -1243,6 +1285,27 @@ func (x *WatchHorizontalPodAutoscalersRequest) GetFieldSelector() string {
 func (x *WatchHorizontalPodAutoscalersRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchHorizontalPodAutoscalersRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchHorizontalPodAutoscalersRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchHorizontalPodAutoscalersRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1315,13 +1378,15 @@ const file_podwarden_autoscaler_v1_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\x92\x01\n" +
 	"\"GetHorizontalPodAutoscalerResponse\x12l\n" +
-	"\x19horizontal_pod_autoscaler\x18\x01 \x01(\v20.podwarden.autoscaler.v1.HorizontalPodAutoscalerR\x17horizontalPodAutoscaler\"\xc3\x01\n" +
+	"\x19horizontal_pod_autoscaler\x18\x01 \x01(\v20.podwarden.autoscaler.v1.HorizontalPodAutoscalerR\x17horizontalPodAutoscaler\"\xa4\x02\n" +
 	"#ListHorizontalPodAutoscalersRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xdc\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xdc\x01\n" +
 	"$ListHorizontalPodAutoscalersResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1345,13 +1410,15 @@ const file_podwarden_autoscaler_v1_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\x96\x01\n" +
 	"$GetHorizontalPodAutoscalerV1Response\x12n\n" +
-	"\x19horizontal_pod_autoscaler\x18\x01 \x01(\v22.podwarden.autoscaler.v1.HorizontalPodAutoscalerV1R\x17horizontalPodAutoscaler\"\xc5\x01\n" +
+	"\x19horizontal_pod_autoscaler\x18\x01 \x01(\v22.podwarden.autoscaler.v1.HorizontalPodAutoscalerV1R\x17horizontalPodAutoscaler\"\xa6\x02\n" +
 	"%ListHorizontalPodAutoscalersV1Request\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xe0\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xe0\x01\n" +
 	"&ListHorizontalPodAutoscalersV1Response\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1379,12 +1446,16 @@ const file_podwarden_autoscaler_v1_service_proto_rawDesc = "" +
 	"\aoptions\x18\x05 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptionsB\x17\n" +
 	"\x15_grace_period_seconds\"Z\n" +
 	"%DeleteHorizontalPodAutoscalerResponse\x121\n" +
-	"\x06status\x18\x01 \x01(\v2\x19.podwarden.core.v1.StatusR\x06status\"\xbd\x01\n" +
+	"\x06status\x18\x01 \x01(\v2\x19.podwarden.core.v1.StatusR\x06status\"\xf4\x02\n" +
 	"$WatchHorizontalPodAutoscalersRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"\x85\x01\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"\x85\x01\n" +
 	"%WatchHorizontalPodAutoscalersResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12H\n" +
 	"\x06object\x18\x02 \x01(\v20.podwarden.autoscaler.v1.HorizontalPodAutoscalerR\x06object2\x9f\x0e\n" +
@@ -1499,6 +1570,7 @@ func file_podwarden_autoscaler_v1_service_proto_init() {
 	}
 	file_podwarden_autoscaler_v1_types_proto_init()
 	file_podwarden_autoscaler_v1_service_proto_msgTypes[18].OneofWrappers = []any{}
+	file_podwarden_autoscaler_v1_service_proto_msgTypes[20].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -235,8 +235,12 @@ type ListDaemonSetsRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListDaemonSetsRequest) Reset() {
@@ -300,6 +304,20 @@ func (x *ListDaemonSetsRequest) GetLimit() int64 {
 func (x *ListDaemonSetsRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListDaemonSetsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListDaemonSetsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -722,8 +740,14 @@ type WatchDaemonSetsRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchDaemonSetsRequest) Reset() {
@@ -780,6 +804,27 @@ func (x *WatchDaemonSetsRequest) GetFieldSelector() string {
 func (x *WatchDaemonSetsRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchDaemonSetsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchDaemonSetsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchDaemonSetsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1401,13 +1446,15 @@ const file_podwarden_daemonset_v1_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"X\n" +
 	"\x14GetDaemonSetResponse\x12@\n" +
 	"\n" +
-	"daemon_set\x18\x01 \x01(\v2!.podwarden.daemonset.v1.DaemonSetR\tdaemonSet\"\xb5\x01\n" +
+	"daemon_set\x18\x01 \x01(\v2!.podwarden.daemonset.v1.DaemonSetR\tdaemonSet\"\x96\x02\n" +
 	"\x15ListDaemonSetsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xbf\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xbf\x01\n" +
 	"\x16ListDaemonSetsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1439,12 +1486,16 @@ const file_podwarden_daemonset_v1_service_proto_rawDesc = "" +
 	"\aoptions\x18\x05 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptionsB\x17\n" +
 	"\x15_grace_period_seconds\"L\n" +
 	"\x17DeleteDaemonSetResponse\x121\n" +
-	"\x06status\x18\x01 \x01(\v2\x19.podwarden.core.v1.StatusR\x06status\"\xaf\x01\n" +
+	"\x06status\x18\x01 \x01(\v2\x19.podwarden.core.v1.StatusR\x06status\"\xe6\x02\n" +
 	"\x16WatchDaemonSetsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"h\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"h\n" +
 	"\x17WatchDaemonSetsResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x129\n" +
 	"\x06object\x18\x02 \x01(\v2!.podwarden.daemonset.v1.DaemonSetR\x06object\"O\n" +
@@ -1597,6 +1648,7 @@ func file_podwarden_daemonset_v1_service_proto_init() {
 	}
 	file_podwarden_daemonset_v1_types_proto_init()
 	file_podwarden_daemonset_v1_service_proto_msgTypes[10].OneofWrappers = []any{}
+	file_podwarden_daemonset_v1_service_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -235,8 +235,12 @@ type ListDeploymentsRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListDeploymentsRequest) Reset() {
@@ -300,6 +304,20 @@ func (x *ListDeploymentsRequest) GetLimit() int64 {
 func (x *ListDeploymentsRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListDeploymentsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListDeploymentsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -926,8 +944,14 @@ type WatchDeploymentsRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchDeploymentsRequest) Reset() {
@@ -984,6 +1008,27 @@ func (x *WatchDeploymentsRequest) GetFieldSelector() string {
 func (x *WatchDeploymentsRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchDeploymentsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchDeploymentsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchDeploymentsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1254,8 +1299,12 @@ type ListReplicaSetsRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListReplicaSetsRequest) Reset() {
@@ -1319,6 +1368,20 @@ func (x *ListReplicaSetsRequest) GetLimit() int64 {
 func (x *ListReplicaSetsRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListReplicaSetsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListReplicaSetsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1945,8 +2008,14 @@ type WatchReplicaSetsRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchReplicaSetsRequest) Reset() {
@@ -2003,6 +2072,27 @@ func (x *WatchReplicaSetsRequest) GetFieldSelector() string {
 func (x *WatchReplicaSetsRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchReplicaSetsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchReplicaSetsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchReplicaSetsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -2273,8 +2363,12 @@ type ListReplicationControllersRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListReplicationControllersRequest) Reset() {
@@ -2338,6 +2432,20 @@ func (x *ListReplicationControllersRequest) GetLimit() int64 {
 func (x *ListReplicationControllersRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListReplicationControllersRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListReplicationControllersRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -2964,8 +3072,14 @@ type WatchReplicationControllersRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchReplicationControllersRequest) Reset() {
@@ -3022,6 +3136,27 @@ func (x *WatchReplicationControllersRequest) GetFieldSelector() string {
 func (x *WatchReplicationControllersRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchReplicationControllersRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchReplicationControllersRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchReplicationControllersRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -3646,13 +3781,15 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\x15GetDeploymentResponse\x12C\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2#.podwarden.deployment.v1.DeploymentR\n" +
-	"deployment\"\xb6\x01\n" +
+	"deployment\"\x97\x02\n" +
 	"\x16ListDeploymentsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xc2\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xc2\x01\n" +
 	"\x17ListDeploymentsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -3699,12 +3836,16 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
 	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"O\n" +
 	"\x1dUpdateDeploymentScaleResponse\x12.\n" +
-	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xb0\x01\n" +
+	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xe7\x02\n" +
 	"\x17WatchDeploymentsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"k\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"k\n" +
 	"\x18WatchDeploymentsResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12;\n" +
 	"\x06object\x18\x02 \x01(\v2#.podwarden.deployment.v1.DeploymentR\x06object\"\x96\x01\n" +
@@ -3721,13 +3862,15 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"]\n" +
 	"\x15GetReplicaSetResponse\x12D\n" +
 	"\vreplica_set\x18\x01 \x01(\v2#.podwarden.deployment.v1.ReplicaSetR\n" +
-	"replicaSet\"\xb6\x01\n" +
+	"replicaSet\"\x97\x02\n" +
 	"\x16ListReplicaSetsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xc2\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xc2\x01\n" +
 	"\x17ListReplicaSetsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -3770,12 +3913,16 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
 	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"O\n" +
 	"\x1dUpdateReplicaSetScaleResponse\x12.\n" +
-	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xb0\x01\n" +
+	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xe7\x02\n" +
 	"\x17WatchReplicaSetsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"k\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"k\n" +
 	"\x18WatchReplicaSetsResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12;\n" +
 	"\x06object\x18\x02 \x01(\v2#.podwarden.deployment.v1.ReplicaSetR\x06object\"\xc2\x01\n" +
@@ -3789,13 +3936,15 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\x89\x01\n" +
 	" GetReplicationControllerResponse\x12e\n" +
-	"\x16replication_controller\x18\x01 \x01(\v2..podwarden.deployment.v1.ReplicationControllerR\x15replicationController\"\xc1\x01\n" +
+	"\x16replication_controller\x18\x01 \x01(\v2..podwarden.deployment.v1.ReplicationControllerR\x15replicationController\"\xa2\x02\n" +
 	"!ListReplicationControllersRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xd8\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xd8\x01\n" +
 	"\"ListReplicationControllersResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -3834,12 +3983,16 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
 	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"Z\n" +
 	"(UpdateReplicationControllerScaleResponse\x12.\n" +
-	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xbb\x01\n" +
+	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xf2\x02\n" +
 	"\"WatchReplicationControllersRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"\x81\x01\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"\x81\x01\n" +
 	"#WatchReplicationControllersResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12F\n" +
 	"\x06object\x18\x02 \x01(\v2..podwarden.deployment.v1.ReplicationControllerR\x06object\"P\n" +
@@ -4127,8 +4280,11 @@ func file_podwarden_deployment_v1_service_proto_init() {
 	}
 	file_podwarden_deployment_v1_types_proto_init()
 	file_podwarden_deployment_v1_service_proto_msgTypes[10].OneofWrappers = []any{}
+	file_podwarden_deployment_v1_service_proto_msgTypes[16].OneofWrappers = []any{}
 	file_podwarden_deployment_v1_service_proto_msgTypes[28].OneofWrappers = []any{}
+	file_podwarden_deployment_v1_service_proto_msgTypes[34].OneofWrappers = []any{}
 	file_podwarden_deployment_v1_service_proto_msgTypes[46].OneofWrappers = []any{}
+	file_podwarden_deployment_v1_service_proto_msgTypes[52].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -235,8 +235,12 @@ type ListJobsRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListJobsRequest) Reset() {
@@ -300,6 +304,20 @@ func (x *ListJobsRequest) GetLimit() int64 {
 func (x *ListJobsRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListJobsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListJobsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -722,8 +740,14 @@ type WatchJobsRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchJobsRequest) Reset() {
@@ -780,6 +804,27 @@ func (x *WatchJobsRequest) GetFieldSelector() string {
 func (x *WatchJobsRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchJobsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchJobsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchJobsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1050,8 +1095,12 @@ type ListCronJobsRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListCronJobsRequest) Reset() {
@@ -1115,6 +1164,20 @@ func (x *ListCronJobsRequest) GetLimit() int64 {
 func (x *ListCronJobsRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListCronJobsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListCronJobsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1537,8 +1600,14 @@ type WatchCronJobsRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchCronJobsRequest) Reset() {
@@ -1595,6 +1664,27 @@ func (x *WatchCronJobsRequest) GetFieldSelector() string {
 func (x *WatchCronJobsRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchCronJobsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchCronJobsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchCronJobsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1773,13 +1863,15 @@ const file_podwarden_job_v1_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"9\n" +
 	"\x0eGetJobResponse\x12'\n" +
-	"\x03job\x18\x01 \x01(\v2\x15.podwarden.job.v1.JobR\x03job\"\xaf\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\x15.podwarden.job.v1.JobR\x03job\"\x90\x02\n" +
 	"\x0fListJobsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xad\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xad\x01\n" +
 	"\x10ListJobsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1807,12 +1899,16 @@ const file_podwarden_job_v1_service_proto_rawDesc = "" +
 	"\aoptions\x18\x05 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptionsB\x17\n" +
 	"\x15_grace_period_seconds\"F\n" +
 	"\x11DeleteJobResponse\x121\n" +
-	"\x06status\x18\x01 \x01(\v2\x19.podwarden.core.v1.StatusR\x06status\"\xa9\x01\n" +
+	"\x06status\x18\x01 \x01(\v2\x19.podwarden.core.v1.StatusR\x06status\"\xe0\x02\n" +
 	"\x10WatchJobsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"V\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"V\n" +
 	"\x11WatchJobsResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12-\n" +
 	"\x06object\x18\x02 \x01(\v2\x15.podwarden.job.v1.JobR\x06object\"\x83\x01\n" +
@@ -1826,13 +1922,15 @@ const file_podwarden_job_v1_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"J\n" +
 	"\x12GetCronJobResponse\x124\n" +
-	"\bcron_job\x18\x01 \x01(\v2\x19.podwarden.job.v1.CronJobR\acronJob\"\xb3\x01\n" +
+	"\bcron_job\x18\x01 \x01(\v2\x19.podwarden.job.v1.CronJobR\acronJob\"\x94\x02\n" +
 	"\x13ListCronJobsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xb5\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xb5\x01\n" +
 	"\x14ListCronJobsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1860,12 +1958,16 @@ const file_podwarden_job_v1_service_proto_rawDesc = "" +
 	"\aoptions\x18\x05 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptionsB\x17\n" +
 	"\x15_grace_period_seconds\"J\n" +
 	"\x15DeleteCronJobResponse\x121\n" +
-	"\x06status\x18\x01 \x01(\v2\x19.podwarden.core.v1.StatusR\x06status\"\xad\x01\n" +
+	"\x06status\x18\x01 \x01(\v2\x19.podwarden.core.v1.StatusR\x06status\"\xe4\x02\n" +
 	"\x14WatchCronJobsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"^\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"^\n" +
 	"\x15WatchCronJobsResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x121\n" +
 	"\x06object\x18\x02 \x01(\v2\x19.podwarden.job.v1.CronJobR\x06object\"d\n" +
@@ -2015,7 +2117,9 @@ func file_podwarden_job_v1_service_proto_init() {
 	}
 	file_podwarden_job_v1_types_proto_init()
 	file_podwarden_job_v1_service_proto_msgTypes[10].OneofWrappers = []any{}
+	file_podwarden_job_v1_service_proto_msgTypes[12].OneofWrappers = []any{}
 	file_podwarden_job_v1_service_proto_msgTypes[24].OneofWrappers = []any{}
+	file_podwarden_job_v1_service_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

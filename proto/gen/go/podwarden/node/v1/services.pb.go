@@ -235,8 +235,12 @@ type ListServicesRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListServicesRequest) Reset() {
@@ -300,6 +304,20 @@ func (x *ListServicesRequest) GetLimit() int64 {
 func (x *ListServicesRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListServicesRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListServicesRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -714,8 +732,14 @@ type WatchServicesRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchServicesRequest) Reset() {
@@ -772,6 +796,27 @@ func (x *WatchServicesRequest) GetFieldSelector() string {
 func (x *WatchServicesRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchServicesRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchServicesRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchServicesRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1041,8 +1086,12 @@ type ListEndpointsRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListEndpointsRequest) Reset() {
@@ -1106,6 +1155,20 @@ func (x *ListEndpointsRequest) GetLimit() int64 {
 func (x *ListEndpointsRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListEndpointsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListEndpointsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1414,8 +1477,14 @@ type WatchEndpointsRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchEndpointsRequest) Reset() {
@@ -1472,6 +1541,27 @@ func (x *WatchEndpointsRequest) GetFieldSelector() string {
 func (x *WatchEndpointsRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchEndpointsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchEndpointsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchEndpointsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1544,13 +1634,15 @@ const file_podwarden_node_v1_services_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"J\n" +
 	"\x12GetServiceResponse\x124\n" +
-	"\aservice\x18\x01 \x01(\v2\x1a.podwarden.node.v1.ServiceR\aservice\"\xb3\x01\n" +
+	"\aservice\x18\x01 \x01(\v2\x1a.podwarden.node.v1.ServiceR\aservice\"\x94\x02\n" +
 	"\x13ListServicesRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xb6\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xb6\x01\n" +
 	"\x14ListServicesResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1577,12 +1669,16 @@ const file_podwarden_node_v1_services_proto_rawDesc = "" +
 	"\aoptions\x18\x04 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptionsB\x17\n" +
 	"\x15_grace_period_seconds\"M\n" +
 	"\x15DeleteServiceResponse\x124\n" +
-	"\aservice\x18\x01 \x01(\v2\x1a.podwarden.node.v1.ServiceR\aservice\"\xad\x01\n" +
+	"\aservice\x18\x01 \x01(\v2\x1a.podwarden.node.v1.ServiceR\aservice\"\xe4\x02\n" +
 	"\x14WatchServicesRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"_\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"_\n" +
 	"\x15WatchServicesResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x122\n" +
 	"\x06object\x18\x02 \x01(\v2\x1a.podwarden.node.v1.ServiceR\x06object\"\x8b\x01\n" +
@@ -1596,13 +1692,15 @@ const file_podwarden_node_v1_services_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"R\n" +
 	"\x14GetEndpointsResponse\x12:\n" +
-	"\tendpoints\x18\x01 \x01(\v2\x1c.podwarden.node.v1.EndpointsR\tendpoints\"\xb4\x01\n" +
+	"\tendpoints\x18\x01 \x01(\v2\x1c.podwarden.node.v1.EndpointsR\tendpoints\"\x95\x02\n" +
 	"\x14ListEndpointsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xb9\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xb9\x01\n" +
 	"\x15ListEndpointsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1623,12 +1721,16 @@ const file_podwarden_node_v1_services_proto_rawDesc = "" +
 	"\aoptions\x18\x04 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptionsB\x17\n" +
 	"\x15_grace_period_seconds\"L\n" +
 	"\x17DeleteEndpointsResponse\x121\n" +
-	"\x06status\x18\x01 \x01(\v2\x19.podwarden.core.v1.StatusR\x06status\"\xae\x01\n" +
+	"\x06status\x18\x01 \x01(\v2\x19.podwarden.core.v1.StatusR\x06status\"\xe5\x02\n" +
 	"\x15WatchEndpointsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"b\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"b\n" +
 	"\x16WatchEndpointsResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x124\n" +
 	"\x06object\x18\x02 \x01(\v2\x1c.podwarden.node.v1.EndpointsR\x06object2\xd4\x05\n" +
@@ -1758,7 +1860,9 @@ func file_podwarden_node_v1_services_proto_init() {
 	}
 	file_podwarden_node_v1_service_types_proto_init()
 	file_podwarden_node_v1_services_proto_msgTypes[10].OneofWrappers = []any{}
+	file_podwarden_node_v1_services_proto_msgTypes[12].OneofWrappers = []any{}
 	file_podwarden_node_v1_services_proto_msgTypes[22].OneofWrappers = []any{}
+	file_podwarden_node_v1_services_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

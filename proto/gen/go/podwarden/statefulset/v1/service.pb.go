@@ -235,8 +235,12 @@ type ListStatefulSetsRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListStatefulSetsRequest) Reset() {
@@ -300,6 +304,20 @@ func (x *ListStatefulSetsRequest) GetLimit() int64 {
 func (x *ListStatefulSetsRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListStatefulSetsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListStatefulSetsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -926,8 +944,14 @@ type WatchStatefulSetsRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchStatefulSetsRequest) Reset() {
@@ -984,6 +1008,27 @@ func (x *WatchStatefulSetsRequest) GetFieldSelector() string {
 func (x *WatchStatefulSetsRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchStatefulSetsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchStatefulSetsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchStatefulSetsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1602,13 +1647,15 @@ const file_podwarden_statefulset_v1_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"b\n" +
 	"\x16GetStatefulSetResponse\x12H\n" +
-	"\fstateful_set\x18\x01 \x01(\v2%.podwarden.statefulset.v1.StatefulSetR\vstatefulSet\"\xb7\x01\n" +
+	"\fstateful_set\x18\x01 \x01(\v2%.podwarden.statefulset.v1.StatefulSetR\vstatefulSet\"\x98\x02\n" +
 	"\x17ListStatefulSetsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xc5\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xc5\x01\n" +
 	"\x18ListStatefulSetsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1647,12 +1694,16 @@ const file_podwarden_statefulset_v1_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
 	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"P\n" +
 	"\x1eUpdateStatefulSetScaleResponse\x12.\n" +
-	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xb1\x01\n" +
+	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xe8\x02\n" +
 	"\x18WatchStatefulSetsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"n\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"n\n" +
 	"\x19WatchStatefulSetsResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12=\n" +
 	"\x06object\x18\x02 \x01(\v2%.podwarden.statefulset.v1.StatefulSetR\x06object\"Q\n" +
@@ -1818,6 +1869,7 @@ func file_podwarden_statefulset_v1_service_proto_init() {
 	}
 	file_podwarden_statefulset_v1_types_proto_init()
 	file_podwarden_statefulset_v1_service_proto_msgTypes[10].OneofWrappers = []any{}
+	file_podwarden_statefulset_v1_service_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

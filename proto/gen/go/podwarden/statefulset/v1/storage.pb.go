@@ -234,8 +234,12 @@ type ListPersistentVolumeClaimsRequest struct {
 	FieldSelector string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,5,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListPersistentVolumeClaimsRequest) Reset() {
@@ -299,6 +303,20 @@ func (x *ListPersistentVolumeClaimsRequest) GetLimit() int64 {
 func (x *ListPersistentVolumeClaimsRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListPersistentVolumeClaimsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListPersistentVolumeClaimsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -615,8 +633,14 @@ type WatchPersistentVolumeClaimsRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchPersistentVolumeClaimsRequest) Reset() {
@@ -673,6 +697,27 @@ func (x *WatchPersistentVolumeClaimsRequest) GetFieldSelector() string {
 func (x *WatchPersistentVolumeClaimsRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchPersistentVolumeClaimsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchPersistentVolumeClaimsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchPersistentVolumeClaimsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -925,8 +970,12 @@ type ListPersistentVolumesRequest struct {
 	FieldSelector string                 `protobuf:"bytes,2,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	Limit         int64                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
 	Continue      string                 `protobuf:"bytes,4,opt,name=continue,proto3" json:"continue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,5,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,6,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListPersistentVolumesRequest) Reset() {
@@ -983,6 +1032,20 @@ func (x *ListPersistentVolumesRequest) GetLimit() int64 {
 func (x *ListPersistentVolumesRequest) GetContinue() string {
 	if x != nil {
 		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListPersistentVolumesRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListPersistentVolumesRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1282,8 +1345,14 @@ type WatchPersistentVolumesRequest struct {
 	LabelSelector   string                 `protobuf:"bytes,1,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	FieldSelector   string                 `protobuf:"bytes,2,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	ResourceVersion string                 `protobuf:"bytes,3,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,4,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,5,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,6,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchPersistentVolumesRequest) Reset() {
@@ -1333,6 +1402,27 @@ func (x *WatchPersistentVolumesRequest) GetFieldSelector() string {
 func (x *WatchPersistentVolumesRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchPersistentVolumesRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchPersistentVolumesRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchPersistentVolumesRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1405,13 +1495,15 @@ const file_podwarden_statefulset_v1_storage_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\x8b\x01\n" +
 	" GetPersistentVolumeClaimResponse\x12g\n" +
-	"\x17persistent_volume_claim\x18\x01 \x01(\v2/.podwarden.statefulset.v1.PersistentVolumeClaimR\x15persistentVolumeClaim\"\xc1\x01\n" +
+	"\x17persistent_volume_claim\x18\x01 \x01(\v2/.podwarden.statefulset.v1.PersistentVolumeClaimR\x15persistentVolumeClaim\"\xa2\x02\n" +
 	"!ListPersistentVolumeClaimsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x05 \x01(\tR\bcontinue\"\xd9\x01\n" +
+	"\bcontinue\x18\x05 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x06 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatch\"\xd9\x01\n" +
 	"\"ListPersistentVolumeClaimsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1433,12 +1525,16 @@ const file_podwarden_statefulset_v1_storage_proto_rawDesc = "" +
 	"\aoptions\x18\x05 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptionsB\x17\n" +
 	"\x15_grace_period_seconds\"\x8e\x01\n" +
 	"#DeletePersistentVolumeClaimResponse\x12g\n" +
-	"\x17persistent_volume_claim\x18\x01 \x01(\v2/.podwarden.statefulset.v1.PersistentVolumeClaimR\x15persistentVolumeClaim\"\xbb\x01\n" +
+	"\x17persistent_volume_claim\x18\x01 \x01(\v2/.podwarden.statefulset.v1.PersistentVolumeClaimR\x15persistentVolumeClaim\"\xf2\x02\n" +
 	"\"WatchPersistentVolumeClaimsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\"\x82\x01\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"\x82\x01\n" +
 	"#WatchPersistentVolumeClaimsResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12G\n" +
 	"\x06object\x18\x02 \x01(\v2/.podwarden.statefulset.v1.PersistentVolumeClaimR\x06object\"\x91\x01\n" +
@@ -1450,12 +1546,14 @@ const file_podwarden_statefulset_v1_storage_proto_rawDesc = "" +
 	"\x1aGetPersistentVolumeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"v\n" +
 	"\x1bGetPersistentVolumeResponse\x12W\n" +
-	"\x11persistent_volume\x18\x01 \x01(\v2*.podwarden.statefulset.v1.PersistentVolumeR\x10persistentVolume\"\x9e\x01\n" +
+	"\x11persistent_volume\x18\x01 \x01(\v2*.podwarden.statefulset.v1.PersistentVolumeR\x10persistentVolume\"\xff\x01\n" +
 	"\x1cListPersistentVolumesRequest\x12%\n" +
 	"\x0elabel_selector\x18\x01 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x02 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x03R\x05limit\x12\x1a\n" +
-	"\bcontinue\x18\x04 \x01(\tR\bcontinue\"\xcf\x01\n" +
+	"\bcontinue\x18\x04 \x01(\tR\bcontinue\x12)\n" +
+	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\x06 \x01(\tR\x14resourceVersionMatch\"\xcf\x01\n" +
 	"\x1dListPersistentVolumesResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1475,11 +1573,15 @@ const file_podwarden_statefulset_v1_storage_proto_rawDesc = "" +
 	"\aoptions\x18\x04 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptionsB\x17\n" +
 	"\x15_grace_period_seconds\"y\n" +
 	"\x1eDeletePersistentVolumeResponse\x12W\n" +
-	"\x11persistent_volume\x18\x01 \x01(\v2*.podwarden.statefulset.v1.PersistentVolumeR\x10persistentVolume\"\x98\x01\n" +
+	"\x11persistent_volume\x18\x01 \x01(\v2*.podwarden.statefulset.v1.PersistentVolumeR\x10persistentVolume\"\xcf\x02\n" +
 	"\x1dWatchPersistentVolumesRequest\x12%\n" +
 	"\x0elabel_selector\x18\x01 \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\x02 \x01(\tR\rfieldSelector\x12)\n" +
-	"\x10resource_version\x18\x03 \x01(\tR\x0fresourceVersion\"x\n" +
+	"\x10resource_version\x18\x03 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x04 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x05 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\x06 \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"x\n" +
 	"\x1eWatchPersistentVolumesResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12B\n" +
 	"\x06object\x18\x02 \x01(\v2*.podwarden.statefulset.v1.PersistentVolumeR\x06object2\xc2\a\n" +
@@ -1600,7 +1702,9 @@ func file_podwarden_statefulset_v1_storage_proto_init() {
 	}
 	file_podwarden_statefulset_v1_types_proto_init()
 	file_podwarden_statefulset_v1_storage_proto_msgTypes[8].OneofWrappers = []any{}
+	file_podwarden_statefulset_v1_storage_proto_msgTypes[10].OneofWrappers = []any{}
 	file_podwarden_statefulset_v1_storage_proto_msgTypes[20].OneofWrappers = []any{}
+	file_podwarden_statefulset_v1_storage_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

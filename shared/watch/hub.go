@@ -1,0 +1,228 @@
+// Package watch is the watch cache of a service: for every watchable kind, an in-memory
+// copy of its objects and a window of its recent changes, filled by one list at start and
+// kept current from the schema's change log in resourceVersion order. It serves
+// Kubernetes' watch and list semantics (resume from a resourceVersion judged against the
+// state at that point, bookmarks, initial events, 410 Gone, exact and not-older-than
+// lists, paging over a consistent snapshot) without a query per request.
+//
+// The Hub is one per schema: it reads the change log up to the schema's horizon (the
+// newest resourceVersion below which nothing can still commit, see store.Horizon) and
+// hands each kind's changes to its Cache. Writes stay Postgres transactions.
+package watch
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/podwarden/podwarden/shared/store"
+)
+
+// Hub feeds the watch caches of one schema and wakes code waiting for changes of a kind.
+type Hub struct {
+	mu      sync.Mutex
+	waiters map[string]chan struct{}
+
+	// feedMu is held by a poll of the change log and by a cache joining the feed, so a
+	// cache joins exactly between two polls.
+	feedMu  sync.Mutex
+	ctx     context.Context
+	db      *store.DB
+	log     *slog.Logger
+	pos     int64 // every change at or below pos has been handed to the caches
+	sinks   map[string]sink
+	started chan struct{}
+	once    sync.Once
+	kick    chan struct{}
+
+	regMu  sync.Mutex
+	caches map[string]any
+
+	// latestRV, when set, replaces the schema's newest resourceVersion (tests).
+	latestRV func() int64
+}
+
+// sink is a cache as the feed sees it.
+type sink interface {
+	// feed hands over the kind's changes in (previous rv, rv], oldest first (maybe none).
+	feed(changes []store.RawChange, rv int64)
+}
+
+// NewHub returns a hub; Run starts its feed.
+func NewHub() *Hub {
+	return &Hub{
+		waiters: map[string]chan struct{}{},
+		sinks:   map[string]sink{},
+		started: make(chan struct{}),
+		kick:    make(chan struct{}, 1),
+		caches:  map[string]any{},
+	}
+}
+
+// Notify takes a "Kind/namespace/name" payload ("" wakes every kind): it wakes the
+// waiters of the kind and the feed.
+func (h *Hub) Notify(payload string) {
+	kind, _, _ := strings.Cut(payload, "/")
+	h.mu.Lock()
+	for k, ch := range h.waiters {
+		if payload == "" || k == kind {
+			close(ch)
+			delete(h.waiters, k)
+		}
+	}
+	h.mu.Unlock()
+	h.Kick()
+}
+
+// Kick makes the feed read the change log now.
+func (h *Hub) Kick() {
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Wait returns a channel closed at the next change of kind.
+func (h *Hub) Wait(kind string) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ch, ok := h.waiters[kind]
+	if !ok {
+		ch = make(chan struct{})
+		h.waiters[kind] = ch
+	}
+	return ch
+}
+
+// pollEvery bounds how long a change can wait for the feed when a notification is lost;
+// lagEvery is how soon the feed looks again while transactions below the newest
+// resourceVersion are still open.
+var (
+	pollEvery = time.Second
+	lagEvery  = 5 * time.Millisecond
+)
+
+// feedBatch is how many change log entries one read takes.
+const feedBatch = 2000
+
+// Run feeds the caches from db's change log until ctx ends. Call it once.
+func (h *Hub) Run(ctx context.Context, db *store.DB, log *slog.Logger) {
+	if log == nil {
+		log = slog.Default()
+	}
+	for ctx.Err() == nil {
+		hz, _, err := store.Horizon(ctx, db.Pool)
+		if err == nil {
+			h.feedMu.Lock()
+			h.ctx, h.db, h.log, h.pos = ctx, db, log, hz
+			h.feedMu.Unlock()
+			break
+		}
+		log.Warn("watch cache: read the change log horizon", "err", err)
+		sleep(ctx, 500*time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	h.once.Do(func() { close(h.started) })
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		lagging, err := h.poll(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var soon <-chan time.Time
+		if err != nil {
+			log.Warn("watch cache: read the change log", "err", err)
+			soon = time.After(500 * time.Millisecond)
+		} else if lagging {
+			soon = time.After(lagEvery)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.kick:
+		case <-tick.C:
+		case <-soon:
+		}
+	}
+}
+
+// poll hands every committed change up to the horizon to the caches. lagging reports
+// that newer resourceVersions were drawn by transactions still open.
+func (h *Hub) poll(ctx context.Context) (lagging bool, err error) {
+	h.feedMu.Lock()
+	defer h.feedMu.Unlock()
+	hz, latest, err := store.Horizon(ctx, h.db.Pool)
+	if err != nil {
+		return false, err
+	}
+	if hz <= h.pos {
+		return latest > h.pos, nil
+	}
+	if len(h.sinks) == 0 {
+		h.pos = hz
+		return latest > hz, nil
+	}
+	for {
+		changes, err := store.ReadChanges(ctx, h.db.Pool, h.pos, hz, feedBatch)
+		if err != nil {
+			return false, err
+		}
+		upTo := hz
+		if len(changes) == feedBatch {
+			upTo = changes[len(changes)-1].RV
+		}
+		byKind := map[string][]store.RawChange{}
+		for _, c := range changes {
+			byKind[c.Kind] = append(byKind[c.Kind], c)
+		}
+		for kind, s := range h.sinks {
+			s.feed(byKind[kind], upTo)
+		}
+		h.pos = upTo
+		if upTo == hz {
+			return latest > hz, nil
+		}
+	}
+}
+
+// join adds s to the feed and returns the position from which it is fed: it must
+// load the kind's objects after join returns. It blocks until Run has started.
+func (h *Hub) join(ctx context.Context, kind string, s sink) (*store.DB, int64, error) {
+	select {
+	case <-h.started:
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	}
+	h.feedMu.Lock()
+	defer h.feedMu.Unlock()
+	h.sinks[kind] = s
+	return h.db, h.pos, nil
+}
+
+// latest is the newest resourceVersion drawn in the schema: a cache that has seen it
+// serves a consistent read.
+func (h *Hub) latest(ctx context.Context) (int64, error) {
+	if h.latestRV != nil {
+		return h.latestRV(), nil
+	}
+	select {
+	case <-h.started:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return store.CurrentRV(ctx, h.db.Pool)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
