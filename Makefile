@@ -33,10 +33,11 @@ build:
 vet:
 	go vet $(PKGS)
 
-## bench: the benchmarks of the README (medians of 3 runs): Deployments, then StatefulSets
+## bench: the benchmarks of the README (medians of 3 runs): Deployments, StatefulSets, then lists and watches
 bench: deps
 	go run ./shared/devenv/withpg -- go run ./integration/bench -runs 3
 	go run ./shared/devenv/withpg -- go run ./integration/bench_statefulset -runs 3
+	go run ./shared/devenv/withpg -- go run ./integration/bench_watch -runs 3
 
 ## deps: what a fresh Debian machine lacks (PostgreSQL binaries)
 deps:

@@ -113,6 +113,9 @@ type Proc struct {
 	done chan struct{}
 }
 
+// PID is the process id.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
 // System is a running podwarden.
 type System struct {
 	opts       Options

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -349,4 +350,65 @@ func TestTooLargeResourceVersion(t *testing.T) {
 	if err != nil || res.ResourceVersion != "18" {
 		t.Fatalf("got %v %v", res.ResourceVersion, err)
 	}
+}
+
+// realisticPod is a Deployment's pod as the node service stores it: labels, owner, one
+// container with ports and resources, a scheduled and Running status with conditions.
+func realisticPod(i int) *corev1.Pod {
+	name := fmt.Sprintf("web-7d4b9c8f6d-%05d", i)
+	ready := "True"
+	return &corev1.Pod{
+		ApiVersion: "v1", Kind: "Pod",
+		Metadata: &corev1.ObjectMeta{
+			Namespace: "default", Name: name, Uid: fmt.Sprintf("0b6c2f0e-4a1d-4c2e-9a7f-%012d", i),
+			Labels:          map[string]string{"app": "web", "pod-template-hash": "7d4b9c8f6d"},
+			OwnerReferences: []*corev1.OwnerReference{{ApiVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-7d4b9c8f6d", Uid: "5f1e7c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", Controller: &yes, BlockOwnerDeletion: &yes}},
+			ResourceVersion: "1",
+		},
+		Spec: &corev1.PodSpec{
+			NodeName:   fmt.Sprintf("node-%d", i%100),
+			Containers: []*corev1.Container{{Name: "nginx", Image: "nginx:1.27", Ports: []*corev1.ContainerPort{{ContainerPort: 80, Protocol: "TCP"}}}},
+		},
+		Status: &corev1.PodStatus{
+			Phase: "Running", PodIp: fmt.Sprintf("10.244.%d.%d", i/250, i%250), HostIp: "172.18.0.2",
+			Conditions: []*corev1.Condition{{Type: "Ready", Status: ready}, {Type: "ContainersReady", Status: ready}, {Type: "PodScheduled", Status: ready}, {Type: "Initialized", Status: ready}},
+		},
+	}
+}
+
+var yes = true
+
+// BenchmarkCacheMemory reports the heap a cache holds per 1,000 pods: the objects, and
+// the window's events when each pod changed once more (a rolling update's worth).
+func BenchmarkCacheMemory(b *testing.B) {
+	const n = 1000
+	raw := make([]store.RawChange, 2*n)
+	for i := range n {
+		data, _ := proto.Marshal(realisticPod(i))
+		raw[i] = store.RawChange{RV: int64(i + 1), Kind: "Pod", Namespace: "default", Name: fmt.Sprintf("web-7d4b9c8f6d-%05d", i), Type: store.Added, Data: data}
+		p := realisticPod(i)
+		p.Status.Phase = "Succeeded"
+		data, _ = proto.Marshal(p)
+		raw[n+i] = store.RawChange{RV: int64(n + i + 1), Kind: "Pod", Namespace: "default", Name: raw[i].Name, Type: store.Modified, Data: data}
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	var objects, window float64
+	for range b.N {
+		before := heap()
+		c := newTestCache(0)
+		c.feed(raw[:n], int64(n))
+		mid := heap()
+		c.feed(raw[n:], int64(2*n))
+		after := heap()
+		objects += float64(mid - before)
+		window += float64(after - mid)
+		runtime.KeepAlive(c)
+	}
+	b.ReportMetric(objects/float64(b.N)/(1<<20), "MiB/1000pods")
+	b.ReportMetric(window/float64(b.N)/(1<<20), "MiB/1000changes")
 }

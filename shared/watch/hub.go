@@ -107,6 +107,12 @@ var (
 // feedBatch is how many change log entries one read takes.
 const feedBatch = 2000
 
+// KeepChanges is how long the change log keeps an entry: the caches read it as it comes,
+// a restarted service reloads from the objects, so an hour only covers a long stall.
+var KeepChanges = time.Hour
+
+const trimEvery = 5 * time.Minute
+
 // Run feeds the caches from db's change log until ctx ends. Call it once.
 func (h *Hub) Run(ctx context.Context, db *store.DB, log *slog.Logger) {
 	if log == nil {
@@ -129,6 +135,8 @@ func (h *Hub) Run(ctx context.Context, db *store.DB, log *slog.Logger) {
 	h.once.Do(func() { close(h.started) })
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
+	trim := time.NewTicker(trimEvery)
+	defer trim.Stop()
 	for {
 		lagging, err := h.poll(ctx)
 		if ctx.Err() != nil {
@@ -147,6 +155,10 @@ func (h *Hub) Run(ctx context.Context, db *store.DB, log *slog.Logger) {
 		case <-h.kick:
 		case <-tick.C:
 		case <-soon:
+		case <-trim.C:
+			if err := store.TrimChanges(ctx, db.Pool, KeepChanges); err != nil && ctx.Err() == nil {
+				log.Warn("watch cache: trim the change log", "err", err)
+			}
 		}
 	}
 }

@@ -110,14 +110,10 @@ func (c *Controller) Run(ctx context.Context) {
 	c.loop.Run(ctx)
 }
 
-// Retention of the change log and of events (Kubernetes keeps events for an hour).
-const (
-	keepChanges = time.Hour
-	keepEvents  = time.Hour
-)
+// keepEvents is the retention of events (Kubernetes keeps them for an hour).
+const keepEvents = time.Hour
 
-// housekeep trims what grows without bound: every status change of an autoscaler
-// (its current metrics) is in the change log.
+// housekeep trims the events (the watch cache trims the change log).
 func (c *Controller) housekeep(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
@@ -127,8 +123,7 @@ func (c *Controller) housekeep(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := errors.Join(store.TrimChanges(ctx, c.db.Pool, keepChanges),
-			events.Trim(ctx, c.db.Pool, c.clock.Now().Add(-keepEvents))); err != nil && ctx.Err() == nil {
+		if err := events.Trim(ctx, c.db.Pool, c.clock.Now().Add(-keepEvents)); err != nil && ctx.Err() == nil {
 			c.log.Warn("trim failed", "err", err)
 		}
 	}

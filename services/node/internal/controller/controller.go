@@ -148,9 +148,8 @@ func (c *Controllers) consume(ctx context.Context) {
 	c.bus.ConsumeUntilDone(ctx, c.log, bus.ConsumerConfig{Stream: bus.StreamPodCommands, Durable: "node", Filters: []string{"pods.cmd.>"}}, c.handleCommands)
 }
 
-// Retention of the change log, events and tombstones.
+// Retention of events and tombstones (the watch cache trims the change log).
 const (
-	keepChanges    = time.Hour
 	keepEvents     = time.Hour
 	keepTombstones = 25 * time.Hour
 )
@@ -167,7 +166,6 @@ func (c *Controllers) housekeep(ctx context.Context) {
 		}
 		now := c.clock.Now()
 		for what, err := range map[string]error{
-			"changes":    store.TrimChanges(ctx, c.db.Pool, keepChanges),
 			"events":     events.Trim(ctx, c.db.Pool, now.Add(-keepEvents)),
 			"tombstones": repo.TrimTombstones(ctx, c.db.Pool, keepTombstones),
 		} {
