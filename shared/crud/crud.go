@@ -222,8 +222,9 @@ type ListResult[T store.Object] struct {
 	Meta  *corev1.ListMeta
 }
 
-// cache is the kind's watch cache, or nil for a kind without a change log.
-func (r *Resource[T]) cache() *watch.Cache[T] {
+// Cache is the kind's watch cache (its objects carry their type meta), or nil for a kind
+// without a change log.
+func (r *Resource[T]) Cache() *watch.Cache[T] {
 	if !r.Kind.Watch || r.Hub == nil {
 		return nil
 	}
@@ -249,7 +250,7 @@ func (r *Resource[T]) List(ctx context.Context, ns string, o ListOptions) (ListR
 	if err != nil {
 		return res, err
 	}
-	c := r.cache()
+	c := r.Cache()
 	if c == nil {
 		items, rv, err := r.listStore(ctx, ns, o.LabelSelector, match)
 		res.Items, res.Meta = items, &corev1.ListMeta{ResourceVersion: rv}
@@ -470,7 +471,7 @@ func (r *Resource[T]) Watch(ctx context.Context, ns string, o WatchOptions, send
 	if err != nil {
 		return err
 	}
-	c := r.cache()
+	c := r.Cache()
 	if c == nil {
 		return apierr.MethodNotSupported(r.GR, "watch")
 	}

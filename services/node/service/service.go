@@ -249,7 +249,11 @@ func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), err err
 	if !cfg.dnsEnabled() {
 		return func() {}, nil
 	}
-	feeder := &clusterdns.Feeder{DB: a.DB, Hub: a.Watch, Log: a.Log}
+	feeder := &clusterdns.Feeder{
+		Services:  server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now).Cache(),
+		Endpoints: server.EndpointsResource(a.DB, a.Watch, cfg.Clock.Now).Cache(),
+		Log:       a.Log,
+	}
 	srv := &clusterdns.Server{Addr: cfg.DNSAddr, PacketConn: cfg.DNSPacketConn, Listener: cfg.DNSListener, Index: feeder.Index, Log: a.Log}
 	if err := srv.Listen(); err != nil {
 		return nil, err

@@ -3,179 +3,133 @@ package clusterdns
 import (
 	"context"
 	"log/slog"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
-// DefaultRebuild is how often the Feeder rebuilds its index from a full list,
-// the safety net under the change log.
-const DefaultRebuild = 10 * time.Second
-
-// changeBatch bounds the change-log entries read per query.
-const changeBatch = 500
-
-// Feeder keeps an Index current from the store on any replica, as an informer
-// does: a full list (Services and Endpoints at one resource version), then the
-// change log from there, read whenever a notification of either kind arrives
-// (or every second), and a full rebuild every Rebuild.
+// Feeder keeps an Index current from the node service's watch caches of Services and
+// Endpoints, as an informer does: one watch of each kind from the newest state
+// (sendInitialEvents), then every change in resourceVersion order. Until both have sent
+// their state the Index is nil; a watch that ends (410 after a stall) starts again.
 type Feeder struct {
-	DB  *store.DB
-	Hub *watch.Hub
-	Log *slog.Logger
-	// Rebuild is the period of the full rebuild (default DefaultRebuild).
-	Rebuild time.Duration
+	Services  *watch.Cache[*nodev1.Service]
+	Endpoints *watch.Cache[*nodev1.Endpoints]
+	Log       *slog.Logger
 
 	idx atomic.Pointer[Index]
+
+	mu     sync.Mutex
+	svcs   map[string]*nodev1.Service
+	eps    map[string]*nodev1.Endpoints
+	synced [2]bool
+	serial uint32
 }
 
-// Index is the current index (nil until the first list).
+// Index is the current index (nil until the first state).
 func (f *Feeder) Index() *Index { return f.idx.Load() }
 
-type feedState struct {
-	svcs         map[string]*nodev1.Service
-	eps          map[string]*nodev1.Endpoints
-	svcRV, epsRV int64
-}
-
-// Run follows the store until ctx ends.
+// Run follows both kinds until ctx ends.
 func (f *Feeder) Run(ctx context.Context) {
-	rebuild := f.Rebuild
-	if rebuild <= 0 {
-		rebuild = DefaultRebuild
+	f.svcs, f.eps = map[string]*nodev1.Service{}, map[string]*nodev1.Endpoints{}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		follow(ctx, f, 0, f.Services, func(k string, s *nodev1.Service) { setOrDelete(f.svcs, k, s) }, func() { clear(f.svcs) })
+	}()
+	go func() {
+		defer wg.Done()
+		follow(ctx, f, 1, f.Endpoints, func(k string, e *nodev1.Endpoints) { setOrDelete(f.eps, k, e) }, func() { clear(f.eps) })
+	}()
+	wg.Wait()
+}
+
+func setOrDelete[T store.Object](m map[string]T, k string, v T) {
+	if v.GetMetadata() == nil { // the zero value: gone
+		delete(m, k)
+		return
 	}
+	m[k] = v
+}
+
+// follow runs one kind's watch (again after it ends). set applies an object (the zero
+// value: gone) and clear empties the kind, both under f.mu.
+func follow[T store.Object](ctx context.Context, f *Feeder, which int, c *watch.Cache[T], set func(key string, obj T), clear func()) {
+	yes := true
 	for ctx.Err() == nil {
-		st, err := f.load(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				f.Log.Warn("cluster dns: list services and endpoints", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		if err := f.follow(ctx, st, rebuild); err != nil && ctx.Err() == nil {
-			f.Log.Warn("cluster dns: read the change log", "err", err)
+		initial := map[string]T{}
+		err := c.Watch(ctx, watch.WatchOptions{ResourceVersionMatch: watch.MatchNotOlderThan, SendInitialEvents: &yes, AllowWatchBookmarks: true},
+			func(T) bool { return true },
+			func(typ string, obj T) error {
+				m := obj.GetMetadata()
+				rv, _ := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
+				k := objKey(m.GetNamespace(), m.GetName())
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				f.serial = max(f.serial, uint32(rv))
+				switch {
+				case initial != nil && typ == watch.Bookmark && m.GetAnnotations()[watch.InitialEventsEnd] == "true":
+					clear()
+					for k, o := range initial {
+						set(k, o)
+					}
+					initial = nil
+					f.synced[which] = true
+					f.rebuild()
+				case typ == watch.Bookmark:
+				case initial != nil:
+					initial[k] = obj
+				default:
+					var zero T
+					if typ == store.Deleted {
+						obj = zero
+					}
+					set(k, obj)
+					if f.synced[0] && f.synced[1] {
+						f.idx.Store(f.idx.Load().With(m.GetNamespace(), m.GetName(), f.svcs[k], f.eps[k], f.serial))
+					}
+				}
+				return nil
+			})
+		if ctx.Err() == nil {
+			f.Log.Warn("cluster dns: watch ended; starting again", "err", err)
+			sleep(ctx, 100*time.Millisecond)
 		}
 	}
 }
 
-func (f *Feeder) load(ctx context.Context) (*feedState, error) {
-	var svcs []*nodev1.Service
-	var eps []*nodev1.Endpoints
-	var rv int64
-	err := pgx.BeginTxFunc(ctx, f.DB.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		if rv, err = store.CurrentRV(ctx, tx); err != nil {
-			return err
-		}
-		if svcs, err = repo.Services.List(ctx, tx, store.ListOptions{}); err != nil {
-			return err
-		}
-		eps, err = repo.Endpoints.List(ctx, tx, store.ListOptions{})
-		return err
-	})
-	if err != nil {
-		return nil, err
+// rebuild makes the index anew from both kinds, once both have their state. Called
+// with f.mu held.
+func (f *Feeder) rebuild() {
+	if !f.synced[0] || !f.synced[1] {
+		return
 	}
-	st := &feedState{svcs: map[string]*nodev1.Service{}, eps: map[string]*nodev1.Endpoints{}, svcRV: rv, epsRV: rv}
-	for _, s := range svcs {
-		st.svcs[objKey(s.GetMetadata().GetNamespace(), s.GetMetadata().GetName())] = s
+	svcs := make([]*nodev1.Service, 0, len(f.svcs))
+	for _, s := range f.svcs {
+		svcs = append(svcs, s)
 	}
-	for _, e := range eps {
-		st.eps[objKey(e.GetMetadata().GetNamespace(), e.GetMetadata().GetName())] = e
+	eps := make([]*nodev1.Endpoints, 0, len(f.eps))
+	for _, e := range f.eps {
+		eps = append(eps, e)
 	}
-	f.idx.Store(NewIndex(svcs, eps, uint32(rv)))
-	return st, nil
+	f.idx.Store(NewIndex(svcs, eps, f.serial))
 }
 
 // objKey is the case-preserving "namespace/name" of the feeder's maps.
 func objKey(namespace, name string) string { return namespace + "/" + name }
 
-// follow applies the change log until rebuild elapses, ctx ends or a read fails.
-func (f *Feeder) follow(ctx context.Context, st *feedState, rebuild time.Duration) error {
-	deadline := time.NewTimer(rebuild)
-	defer deadline.Stop()
-	poll := time.NewTicker(time.Second)
-	defer poll.Stop()
-	for {
-		wakeSvc, wakeEps := f.Hub.Wait(repo.Services.Name), f.Hub.Wait(repo.Endpoints.Name)
-		if err := f.apply(ctx, st); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-deadline.C:
-			return nil
-		case <-wakeSvc:
-		case <-wakeEps:
-		case <-poll.C:
-		}
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
-}
-
-// apply reads the changes of both kinds since the cursors and publishes an
-// index with the touched Services recomputed.
-func (f *Feeder) apply(ctx context.Context, st *feedState) error {
-	touched := map[string][2]string{}
-	for {
-		changes, err := repo.Services.ChangesSince(ctx, f.DB.Pool, st.svcRV, changeBatch)
-		if err != nil {
-			return err
-		}
-		for _, c := range changes {
-			st.svcRV = c.RV
-			m := c.Object.GetMetadata()
-			k := objKey(m.GetNamespace(), m.GetName())
-			if c.Type == store.Deleted {
-				delete(st.svcs, k)
-			} else {
-				st.svcs[k] = c.Object
-			}
-			touched[k] = [2]string{m.GetNamespace(), m.GetName()}
-		}
-		if len(changes) < changeBatch {
-			break
-		}
-	}
-	for {
-		changes, err := repo.Endpoints.ChangesSince(ctx, f.DB.Pool, st.epsRV, changeBatch)
-		if err != nil {
-			return err
-		}
-		for _, c := range changes {
-			st.epsRV = c.RV
-			m := c.Object.GetMetadata()
-			k := objKey(m.GetNamespace(), m.GetName())
-			if c.Type == store.Deleted {
-				delete(st.eps, k)
-			} else {
-				st.eps[k] = c.Object
-			}
-			touched[k] = [2]string{m.GetNamespace(), m.GetName()}
-		}
-		if len(changes) < changeBatch {
-			break
-		}
-	}
-	if len(touched) == 0 {
-		return nil
-	}
-	idx := f.idx.Load()
-	serial := uint32(max(st.svcRV, st.epsRV))
-	for k, nn := range touched {
-		idx = idx.With(nn[0], nn[1], st.svcs[k], st.eps[k], serial)
-	}
-	f.idx.Store(idx)
-	return nil
 }

@@ -2,7 +2,7 @@
 // kubernetes plugin and the Kubernetes DNS specification: an immutable Index
 // of Services and their ready endpoints, a pure Answer function from an Index
 // and a question to a reply, a Feeder that keeps an Index current from the
-// store's change log on every replica, and a UDP+TCP Server.
+// node service's watch caches on every replica, and a UDP+TCP Server.
 package clusterdns
 
 import (
