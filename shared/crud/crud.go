@@ -14,9 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	metainternal "k8s.io/apimachinery/pkg/apis/meta/internalversion"
-	metavalidation "k8s.io/apimachinery/pkg/apis/meta/internalversion/validation"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/podwarden/podwarden/shared/apierr"
@@ -231,20 +228,14 @@ func (r *Resource[T]) Cache() *watch.Cache[T] {
 	return watch.For(r.Hub, r.Kind, r.fillTypeMeta)
 }
 
-func listOptionsInvalid(errs field.ErrorList) error {
-	return apierr.Invalid(apierr.GroupKind{Group: "meta.k8s.io", Kind: "ListOptions"}, "", errs)
-}
-
 // List lists objects of a namespace ("" = all) matching the selectors, from the watch
 // cache with Kubernetes' resourceVersion and paging semantics. The items are shared
 // with the cache: callers must not modify them.
 func (r *Resource[T]) List(ctx context.Context, ns string, o ListOptions) (ListResult[T], error) {
 	var res ListResult[T]
-	if errs := metavalidation.ValidateListOptions(&metainternal.ListOptions{
-		ResourceVersion: o.ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatch(o.ResourceVersionMatch),
-		Limit: o.Limit, Continue: o.Continue,
-	}, true); len(errs) > 0 {
-		return res, listOptionsInvalid(errs)
+	wo := watch.ListOptions{ResourceVersion: o.ResourceVersion, ResourceVersionMatch: o.ResourceVersionMatch, Limit: o.Limit, Continue: o.Continue}
+	if err := wo.Validate(); err != nil {
+		return res, err
 	}
 	match, err := r.Matcher(ns, o.LabelSelector, o.FieldSelector)
 	if err != nil {
@@ -256,8 +247,7 @@ func (r *Resource[T]) List(ctx context.Context, ns string, o ListOptions) (ListR
 		res.Items, res.Meta = items, &corev1.ListMeta{ResourceVersion: rv}
 		return res, err
 	}
-	page, err := c.List(ctx, watch.ListOptions{ResourceVersion: o.ResourceVersion, ResourceVersionMatch: o.ResourceVersionMatch,
-		Limit: o.Limit, Continue: o.Continue}, match)
+	page, err := c.List(ctx, wo, match)
 	if err != nil {
 		return res, apierr.FromStore(err, r.GR, "")
 	}
@@ -461,11 +451,10 @@ type WatchOptions struct {
 // send fails, with Kubernetes' semantics (see watch.Cache.Watch). The objects are
 // shared with the cache: send must not modify them.
 func (r *Resource[T]) Watch(ctx context.Context, ns string, o WatchOptions, send func(typ string, obj T) error) error {
-	if errs := metavalidation.ValidateListOptions(&metainternal.ListOptions{
-		Watch: true, ResourceVersion: o.ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatch(o.ResourceVersionMatch),
-		AllowWatchBookmarks: o.AllowWatchBookmarks, SendInitialEvents: o.SendInitialEvents,
-	}, true); len(errs) > 0 {
-		return listOptionsInvalid(errs)
+	wo := watch.WatchOptions{ResourceVersion: o.ResourceVersion, ResourceVersionMatch: o.ResourceVersionMatch,
+		AllowWatchBookmarks: o.AllowWatchBookmarks, SendInitialEvents: o.SendInitialEvents}
+	if err := wo.Validate(); err != nil {
+		return err
 	}
 	match, err := r.Matcher(ns, o.LabelSelector, o.FieldSelector)
 	if err != nil {
@@ -475,8 +464,7 @@ func (r *Resource[T]) Watch(ctx context.Context, ns string, o WatchOptions, send
 	if c == nil {
 		return apierr.MethodNotSupported(r.GR, "watch")
 	}
-	err = c.Watch(ctx, watch.WatchOptions{ResourceVersion: o.ResourceVersion, ResourceVersionMatch: o.ResourceVersionMatch,
-		AllowWatchBookmarks: o.AllowWatchBookmarks, SendInitialEvents: o.SendInitialEvents}, match, send)
+	err = c.Watch(ctx, wo, match, send)
 	if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 		return apierr.FromStore(err, r.GR, "")
 	}

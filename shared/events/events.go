@@ -17,6 +17,7 @@ import (
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
@@ -28,7 +29,10 @@ const (
 )
 
 // Kind is the stored Event kind.
-var Kind = store.Kind[*corev1.Event]{Name: "Event", Quiet: true, New: func() *corev1.Event { return &corev1.Event{} }}
+// It is in the change log (so the watch cache serves its lists and watches) but sends no
+// notification: the cache's feed picks an event up with the write it comes with, or
+// within a second.
+var Kind = store.Kind[*corev1.Event]{Name: "Event", Quiet: true, Watch: true, New: func() *corev1.Event { return &corev1.Event{} }}
 
 // Ref builds the involvedObject reference of an object.
 func Ref(apiVersion, kind string, m *corev1.ObjectMeta) *corev1.ObjectReference {
@@ -91,35 +95,52 @@ func rvOf(e *corev1.Event) int64 {
 	return v
 }
 
-// Server implements EventService over a schema's events.
+// Server implements EventService over a schema's events, from the service's watch cache.
 type Server struct {
 	corev1.UnimplementedEventServiceServer
-	DB *store.DB
+	Hub *watch.Hub
 }
 
-// ListEvents lists events, oldest first, filtered by namespace and field selector
-// (involvedObject.name, involvedObject.kind, involvedObject.namespace, involvedObject.uid, reason, type).
-func (s *Server) ListEvents(ctx context.Context, req *corev1.ListEventsRequest) (*corev1.ListEventsResponse, error) {
-	sel, err := labels.ParseFieldSelector(req.GetFieldSelector())
+func (s *Server) cache() *watch.Cache[*corev1.Event] {
+	return watch.For(s.Hub, Kind, func(e *corev1.Event) { e.ApiVersion, e.Kind = "v1", "Event" })
+}
+
+// matcher filters by namespace and field selector (involvedObject.name,
+// involvedObject.kind, involvedObject.namespace, involvedObject.uid, reason, type).
+func matcher(namespace, fieldSelector string) (func(*corev1.Event) bool, error) {
+	sel, err := labels.ParseFieldSelector(fieldSelector)
 	if err != nil {
-		return nil, apierr.BadRequest(fmt.Sprintf("invalid field selector %q: %v", req.GetFieldSelector(), err))
+		return nil, apierr.BadRequest(fmt.Sprintf("invalid field selector %q: %v", fieldSelector, err))
 	}
-	evs, err := Kind.List(ctx, s.DB.Pool, store.ListOptions{Namespace: req.GetNamespace()})
-	if err != nil {
-		return nil, apierr.Internal(err)
-	}
-	out := evs[:0]
-	for _, e := range evs {
+	return func(e *corev1.Event) bool {
+		if namespace != "" && e.GetMetadata().GetNamespace() != namespace {
+			return false
+		}
 		o := e.GetInvolvedObject()
-		if labels.MatchFields(sel, map[string]string{
+		return labels.MatchFields(sel, map[string]string{
 			"involvedObject.name": o.GetName(), "involvedObject.kind": o.GetKind(),
 			"involvedObject.namespace": o.GetNamespace(), "involvedObject.uid": o.GetUid(),
 			"reason": e.GetReason(), "type": e.GetType(), "metadata.name": e.GetMetadata().GetName(),
 			"metadata.namespace": e.GetMetadata().GetNamespace(),
-		}) {
-			out = append(out, e)
-		}
+		})
+	}, nil
+}
+
+// ListEvents lists events, oldest first, filtered by namespace and field selector.
+func (s *Server) ListEvents(ctx context.Context, req *corev1.ListEventsRequest) (*corev1.ListEventsResponse, error) {
+	match, err := matcher(req.GetNamespace(), req.GetFieldSelector())
+	if err != nil {
+		return nil, err
 	}
+	lo := watch.ListOptions{ResourceVersion: req.GetResourceVersion(), ResourceVersionMatch: req.GetResourceVersionMatch()}
+	if err := lo.Validate(); err != nil {
+		return nil, err
+	}
+	res, err := s.cache().List(ctx, lo, match)
+	if err != nil {
+		return nil, apierr.FromStore(err, apierr.GroupResource{Resource: "events"}, "")
+	}
+	out := res.Items
 	// Timestamps have second precision: within a second, the order of recording.
 	sort.SliceStable(out, func(i, j int) bool {
 		ti, tj := out[i].GetLastTimestamp().AsTime(), out[j].GetLastTimestamp().AsTime()
@@ -128,7 +149,29 @@ func (s *Server) ListEvents(ctx context.Context, req *corev1.ListEventsRequest) 
 		}
 		return rvOf(out[i]) < rvOf(out[j])
 	})
-	rv, _ := store.CurrentRV(ctx, s.DB.Pool)
 	return &corev1.ListEventsResponse{ApiVersion: "v1", Kind: "EventList",
-		Metadata: &corev1.ListMeta{ResourceVersion: fmt.Sprint(rv)}, Items: out}, nil
+		Metadata: &corev1.ListMeta{ResourceVersion: res.ResourceVersion}, Items: out}, nil
+}
+
+// WatchEvents streams the events matching the request, with Kubernetes' watch semantics.
+func (s *Server) WatchEvents(req *corev1.WatchEventsRequest, stream corev1.EventService_WatchEventsServer) error {
+	match, err := matcher(req.GetNamespace(), req.GetFieldSelector())
+	if err != nil {
+		return err
+	}
+	o := watch.WatchOptions{ResourceVersion: req.GetResourceVersion(), ResourceVersionMatch: req.GetResourceVersionMatch(),
+		AllowWatchBookmarks: req.GetAllowWatchBookmarks(), SendInitialEvents: req.SendInitialEvents}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
+	err = s.cache().Watch(stream.Context(), o, match, func(typ string, e *corev1.Event) error {
+		return stream.Send(&corev1.WatchEventsResponse{Type: typ, Object: e})
+	})
+	if err != nil && stream.Context().Err() == nil {
+		return apierr.FromStore(err, apierr.GroupResource{Resource: "events"}, "")
+	}
+	return nil
 }

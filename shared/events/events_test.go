@@ -10,6 +10,7 @@ import (
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
@@ -40,7 +41,11 @@ func TestRecordAggregatesAndListFilters(t *testing.T) {
 	record(t0.Add(5*time.Second), web, "ScalingReplicaSet", "Scaled up replica set web-1 from 0 to 3") // a repeat
 	record(t0.Add(5*time.Second), web, "ScalingReplicaSet", "Scaled down replica set web-1 from 3 to 2")
 
-	srv := &events.Server{DB: db}
+	hub := watch.NewHub()
+	hctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go hub.Run(hctx, db, nil)
+	srv := &events.Server{Hub: hub}
 	cases := map[string]struct {
 		selector string
 		want     []string // reason/count/message prefix

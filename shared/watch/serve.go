@@ -11,6 +11,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	metainternal "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metavalidation "k8s.io/apimachinery/pkg/apis/meta/internalversion/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/store"
@@ -48,6 +52,21 @@ type WatchOptions struct {
 	ResourceVersionMatch string
 	AllowWatchBookmarks  bool
 	SendInitialEvents    *bool
+}
+
+// Validate checks the options as kube-apiserver does (its own validation).
+func (o WatchOptions) Validate() error {
+	return optionsInvalid(metavalidation.ValidateListOptions(&metainternal.ListOptions{
+		Watch: true, ResourceVersion: o.ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatch(o.ResourceVersionMatch),
+		AllowWatchBookmarks: o.AllowWatchBookmarks, SendInitialEvents: o.SendInitialEvents,
+	}, true))
+}
+
+func optionsInvalid(errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return apierr.Invalid(apierr.GroupKind{Group: "meta.k8s.io", Kind: "ListOptions"}, "", errs)
 }
 
 // Sender receives watch events; the object is shared (do not modify it).
@@ -277,6 +296,14 @@ type ListOptions struct {
 	ResourceVersionMatch string
 	Limit                int64
 	Continue             string
+}
+
+// Validate checks the options as kube-apiserver does (its own validation).
+func (o ListOptions) Validate() error {
+	return optionsInvalid(metavalidation.ValidateListOptions(&metainternal.ListOptions{
+		ResourceVersion: o.ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatch(o.ResourceVersionMatch),
+		Limit: o.Limit, Continue: o.Continue,
+	}, true))
 }
 
 // ListResult is one page of a list.

@@ -146,7 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer nodeConn.Close()
 
 	autoscalerv1.RegisterHorizontalPodAutoscalerServiceServer(a.GRPC.GRPC, &server.Server{R: server.Resource(a.DB, a.Watch, cfg.Clock.Now)})
-	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{DB: a.DB})
+	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	node := clients.NewNode(nodeConn)
 	ctl := controller.New(a.DB, a.Log, cfg.Clock, controller.Config{
 		Workers: a.Config.Workers, SyncPeriod: cfg.SyncPeriod, DownscaleStabilization: cfg.DownscaleStabilization,

@@ -45,7 +45,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer a.Close()
 	daemonsetv1.RegisterDaemonSetServiceServer(a.GRPC.GRPC, &server.DaemonSetServer{R: server.NewResource(a.DB, a.Watch, cfg.Clock.Now)})
-	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{DB: a.DB})
+	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	ccfg := controller.Config{Workers: a.Config.Workers, Resync: a.Config.Resync}
 	if cfg.NodeAddr == "" {
 		cfg.NodeAddr = DefaultNodeAddr

@@ -39,7 +39,7 @@ func Run(ctx context.Context, cfg Config) error {
 	deploymentv1.RegisterDeploymentServiceServer(a.GRPC.GRPC, &server.DeploymentServer{R: res})
 	deploymentv1.RegisterReplicaSetServiceServer(a.GRPC.GRPC, &server.ReplicaSetServer{R: res})
 	deploymentv1.RegisterReplicationControllerServiceServer(a.GRPC.GRPC, &server.ReplicationControllerServer{R: res})
-	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{DB: a.DB})
+	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, controller.Config{Workers: a.Config.Workers, Resync: a.Config.Resync})
 	return a.Run(ctx, ctl.OnObject, ctl.Run)
 }

@@ -52,7 +52,7 @@ func Run(ctx context.Context, cfg Config) error {
 	res := server.NewResources(a.DB, a.Watch, cfg.Clock.Now)
 	jobv1.RegisterJobServiceServer(a.GRPC.GRPC, &server.JobServer{R: res})
 	jobv1.RegisterCronJobServiceServer(a.GRPC.GRPC, &server.CronJobServer{R: res})
-	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{DB: a.DB})
+	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, controller.Config{
 		Workers: a.Config.Workers, Resync: a.Config.Resync, BackOff: reconcile.DefaultBackOff.Scaled(cfg.TimeScale),
 	})

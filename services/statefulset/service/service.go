@@ -41,7 +41,7 @@ func Run(ctx context.Context, cfg Config) error {
 	statefulsetv1.RegisterStatefulSetServiceServer(a.GRPC.GRPC, &server.StatefulSetServer{R: server.NewResource(a.DB, a.Watch, now)})
 	statefulsetv1.RegisterPersistentVolumeClaimServiceServer(a.GRPC.GRPC, &server.ClaimServer{R: server.NewClaimResource(a.DB, a.Watch, now)})
 	statefulsetv1.RegisterPersistentVolumeServiceServer(a.GRPC.GRPC, &server.VolumeServer{R: server.NewVolumeResource(a.DB, a.Watch, now)})
-	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{DB: a.DB})
+	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, controller.Config{Workers: a.Config.Workers, Resync: a.Config.Resync})
 	return a.Run(ctx, ctl.OnObject, ctl.Run)
 }

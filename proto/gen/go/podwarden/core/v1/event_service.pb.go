@@ -27,8 +27,12 @@ type ListEventsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	FieldSelector string                 `protobuf:"bytes,2,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// resourceVersion and resourceVersionMatch: Kubernetes' list semantics ("" newest, "0" any,
+	// N with NotOlderThan or Exact).
+	ResourceVersion      string `protobuf:"bytes,3,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,4,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListEventsRequest) Reset() {
@@ -71,6 +75,20 @@ func (x *ListEventsRequest) GetNamespace() string {
 func (x *ListEventsRequest) GetFieldSelector() string {
 	if x != nil {
 		return x.FieldSelector
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -144,23 +162,178 @@ func (x *ListEventsResponse) GetItems() []*Event {
 	return nil
 }
 
+// WatchEventsRequest is ListEventsRequest's filter with a watch's options.
+type WatchEventsRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Namespace       string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	FieldSelector   string                 `protobuf:"bytes,2,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
+	ResourceVersion string                 `protobuf:"bytes,3,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,4,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,5,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,6,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *WatchEventsRequest) Reset() {
+	*x = WatchEventsRequest{}
+	mi := &file_podwarden_core_v1_event_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsRequest) ProtoMessage() {}
+
+func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_core_v1_event_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
+func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
+	return file_podwarden_core_v1_event_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WatchEventsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *WatchEventsRequest) GetFieldSelector() string {
+	if x != nil {
+		return x.FieldSelector
+	}
+	return ""
+}
+
+func (x *WatchEventsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchEventsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchEventsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchEventsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
+	}
+	return ""
+}
+
+// WatchEventsResponse is one watch event: type ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.
+type WatchEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Object        *Event                 `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventsResponse) Reset() {
+	*x = WatchEventsResponse{}
+	mi := &file_podwarden_core_v1_event_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsResponse) ProtoMessage() {}
+
+func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_core_v1_event_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
+func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
+	return file_podwarden_core_v1_event_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WatchEventsResponse) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WatchEventsResponse) GetObject() *Event {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
 var File_podwarden_core_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_podwarden_core_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"%podwarden/core/v1/event_service.proto\x12\x11podwarden.core.v1\x1a\x1cpodwarden/core/v1/meta.proto\"X\n" +
+	"%podwarden/core/v1/event_service.proto\x12\x11podwarden.core.v1\x1a\x1cpodwarden/core/v1/meta.proto\"\xb9\x01\n" +
 	"\x11ListEventsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
-	"\x0efield_selector\x18\x02 \x01(\tR\rfieldSelector\"\xb2\x01\n" +
+	"\x0efield_selector\x18\x02 \x01(\tR\rfieldSelector\x12)\n" +
+	"\x10resource_version\x18\x03 \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\x04 \x01(\tR\x14resourceVersionMatch\"\xb2\x01\n" +
 	"\x12ListEventsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x127\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1b.podwarden.core.v1.ListMetaR\bmetadata\x12.\n" +
-	"\x05items\x18\x04 \x03(\v2\x18.podwarden.core.v1.EventR\x05items2i\n" +
+	"\x05items\x18\x04 \x03(\v2\x18.podwarden.core.v1.EventR\x05items\"\xbb\x02\n" +
+	"\x12WatchEventsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
+	"\x0efield_selector\x18\x02 \x01(\tR\rfieldSelector\x12)\n" +
+	"\x10resource_version\x18\x03 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x04 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x05 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\x06 \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"[\n" +
+	"\x13WatchEventsResponse\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x120\n" +
+	"\x06object\x18\x02 \x01(\v2\x18.podwarden.core.v1.EventR\x06object2\xc9\x01\n" +
 	"\fEventService\x12Y\n" +
 	"\n" +
-	"ListEvents\x12$.podwarden.core.v1.ListEventsRequest\x1a%.podwarden.core.v1.ListEventsResponseBFZDgithub.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1;corev1b\x06proto3"
+	"ListEvents\x12$.podwarden.core.v1.ListEventsRequest\x1a%.podwarden.core.v1.ListEventsResponse\x12^\n" +
+	"\vWatchEvents\x12%.podwarden.core.v1.WatchEventsRequest\x1a&.podwarden.core.v1.WatchEventsResponse0\x01BFZDgithub.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1;corev1b\x06proto3"
 
 var (
 	file_podwarden_core_v1_event_service_proto_rawDescOnce sync.Once
@@ -174,23 +347,28 @@ func file_podwarden_core_v1_event_service_proto_rawDescGZIP() []byte {
 	return file_podwarden_core_v1_event_service_proto_rawDescData
 }
 
-var file_podwarden_core_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_podwarden_core_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_podwarden_core_v1_event_service_proto_goTypes = []any{
-	(*ListEventsRequest)(nil),  // 0: podwarden.core.v1.ListEventsRequest
-	(*ListEventsResponse)(nil), // 1: podwarden.core.v1.ListEventsResponse
-	(*ListMeta)(nil),           // 2: podwarden.core.v1.ListMeta
-	(*Event)(nil),              // 3: podwarden.core.v1.Event
+	(*ListEventsRequest)(nil),   // 0: podwarden.core.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),  // 1: podwarden.core.v1.ListEventsResponse
+	(*WatchEventsRequest)(nil),  // 2: podwarden.core.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil), // 3: podwarden.core.v1.WatchEventsResponse
+	(*ListMeta)(nil),            // 4: podwarden.core.v1.ListMeta
+	(*Event)(nil),               // 5: podwarden.core.v1.Event
 }
 var file_podwarden_core_v1_event_service_proto_depIdxs = []int32{
-	2, // 0: podwarden.core.v1.ListEventsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
-	3, // 1: podwarden.core.v1.ListEventsResponse.items:type_name -> podwarden.core.v1.Event
-	0, // 2: podwarden.core.v1.EventService.ListEvents:input_type -> podwarden.core.v1.ListEventsRequest
-	1, // 3: podwarden.core.v1.EventService.ListEvents:output_type -> podwarden.core.v1.ListEventsResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	4, // 0: podwarden.core.v1.ListEventsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
+	5, // 1: podwarden.core.v1.ListEventsResponse.items:type_name -> podwarden.core.v1.Event
+	5, // 2: podwarden.core.v1.WatchEventsResponse.object:type_name -> podwarden.core.v1.Event
+	0, // 3: podwarden.core.v1.EventService.ListEvents:input_type -> podwarden.core.v1.ListEventsRequest
+	2, // 4: podwarden.core.v1.EventService.WatchEvents:input_type -> podwarden.core.v1.WatchEventsRequest
+	1, // 5: podwarden.core.v1.EventService.ListEvents:output_type -> podwarden.core.v1.ListEventsResponse
+	3, // 6: podwarden.core.v1.EventService.WatchEvents:output_type -> podwarden.core.v1.WatchEventsResponse
+	5, // [5:7] is the sub-list for method output_type
+	3, // [3:5] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_core_v1_event_service_proto_init() }
@@ -199,13 +377,14 @@ func file_podwarden_core_v1_event_service_proto_init() {
 		return
 	}
 	file_podwarden_core_v1_meta_proto_init()
+	file_podwarden_core_v1_event_service_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_core_v1_event_service_proto_rawDesc), len(file_podwarden_core_v1_event_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
