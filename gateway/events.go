@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -16,26 +17,40 @@ import (
 // every service records events about its own objects, so the list is the merge
 // of every deployed backend's EventService.ListEvents (asked in parallel, with
 // the request's fieldSelector), sorted by lastTimestamp, in recording order within a second. A backend
-// that fails is left out with a warning; if all fail, the request fails.
+// that fails is left out with a warning; if all fail, the request fails. The list's
+// resourceVersion is the merged one of its backends' (see mergedRV), from which a watch
+// resumes.
 func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[string]string) {
-	req := &corev1.ListEventsRequest{
-		Namespace:     params["namespace"],
-		FieldSelector: r.URL.Query().Get("fieldSelector"),
+	q := r.URL.Query()
+	rv := q.Get("resourceVersion")
+	var from mergedRV
+	if rv != "" && rv != "0" {
+		var ok bool
+		if from, ok = parseMergedRV(rv); !ok {
+			g.writeError(w, r, newAPIError(ReasonExpired, fmt.Sprintf("too old resource version: %s", rv)))
+			return
+		}
 	}
 	type answer struct {
 		items []*corev1.Event
+		rv    string
 		err   error
 	}
 	answers := make([]answer, len(g.backends))
 	var wg sync.WaitGroup
 	for i, b := range g.backends {
 		wg.Go(func() {
+			req := &corev1.ListEventsRequest{
+				Namespace: params["namespace"], FieldSelector: q.Get("fieldSelector"),
+				ResourceVersion: from.backendRV(rv, b.name), ResourceVersionMatch: q.Get("resourceVersionMatch"),
+			}
 			resp, err := corev1.NewEventServiceClient(b.conn).ListEvents(r.Context(), req)
-			answers[i] = answer{items: resp.GetItems(), err: err}
+			answers[i] = answer{items: resp.GetItems(), rv: resp.GetMetadata().GetResourceVersion(), err: err}
 		})
 	}
 	wg.Wait()
 
+	pos := mergedRV{}
 	var (
 		items    []*corev1.Event
 		firstErr error
@@ -51,6 +66,7 @@ func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[
 			continue
 		}
 		items = append(items, a.items...)
+		pos[g.backends[i].name] = a.rv
 	}
 	if failed > 0 && failed == len(g.backends) {
 		g.writeError(w, r, firstErr)
@@ -60,7 +76,7 @@ func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[
 	g.writeMessage(w, r, http.StatusOK, &corev1.ListEventsResponse{
 		ApiVersion: "v1",
 		Kind:       "EventList",
-		Metadata:   &corev1.ListMeta{},
+		Metadata:   &corev1.ListMeta{ResourceVersion: pos.String()},
 		Items:      items,
 	})
 }

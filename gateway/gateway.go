@@ -230,6 +230,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		{http.MethodGet, "/apis/{group}/{version}", g.groupResourceList},
 		{http.MethodGet, "/api/v1/events", g.listEvents},
 		{http.MethodGet, "/api/v1/namespaces/{namespace}/events", g.listEvents},
+		{http.MethodGet, "/api/v1/watch/events", g.watchEvents},
+		{http.MethodGet, "/api/v1/watch/namespaces/{namespace}/events", g.watchEvents},
 		{http.MethodGet, "/api/v1/namespaces", g.listNamespaces},
 		{http.MethodPost, "/api/v1/namespaces", g.createNamespace},
 		{http.MethodGet, "/api/v1/namespaces/{name}", g.getNamespace},

@@ -394,3 +394,51 @@ func TestPagedListIsOneSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsWatch: events, merged by the gateway from every service, can be watched and
+// the watch resumed: a client-go informer over events (list, then watch from the list's
+// merged resourceVersion) sees the events of a Deployment's rollout from the deployment
+// and node services, and `kubectl get events -w` prints new ones as they come.
+func TestEventsWatch(t *testing.T) {
+	bin := kubectlBin(t)
+	s := startSystem(t, harness.Options{})
+	a := api{t: t, base: s.GatewayURL}
+	k := newKubectl(t, bin, s.GatewayURL)
+	cs := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.GatewayURL})
+	f := informers.NewSharedInformerFactory(cs, 0)
+	inf := f.Core().V1().Events().Informer()
+	stop := make(chan struct{})
+	defer close(stop)
+	f.Start(stop)
+	f.WaitForCacheSync(stop)
+	reasons := func() map[string]bool {
+		out := map[string]bool{}
+		for _, o := range inf.GetStore().List() {
+			out[o.(*corev1.Event).Reason] = true
+		}
+		return out
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines := k.stream(ctx, "get", "events", "-w")
+	a.expect(a.do(http.MethodPost, deploymentsPath, "application/yaml", readManifest(t, "deployment-nginx.yaml")), http.StatusCreated, "create")
+	testenv.Eventually(t, 60*time.Second, "the informer sees the deployment's and the node service's events", func() bool {
+		r := reasons()
+		return r["ScalingReplicaSet"] && r["SuccessfulCreate"] && r["Scheduled"]
+	})
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("kubectl get events -w ended")
+			}
+			if strings.Contains(l, "ScalingReplicaSet") {
+				return
+			}
+		case <-deadline:
+			t.Fatal("kubectl get events -w printed no ScalingReplicaSet event")
+		}
+	}
+}
