@@ -3,6 +3,8 @@ package reconcile
 import (
 	"time"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
@@ -232,7 +234,7 @@ func (p ReplicaSetPlanner) podsToCreate(o replicaOwner, n int, pods, related []*
 func podsToDelete(o replicaOwner, active, related []*corev1.Pod, n int, now time.Time) []*corev1.Pod {
 	sorted := append([]*corev1.Pod(nil), active...)
 	var rankedAgainst []*corev1.Pod
-	if ControllerRef(o.meta) != nil {
+	if podutil.GetControllerOf(o.meta) != nil {
 		rankedAgainst = unionPods(active, related)
 	}
 	sortPodsByRank(sorted, coLocationRanks(sorted, rankedAgainst), now)
@@ -248,11 +250,11 @@ func availabilityRequeue(active []*corev1.Pod, minReadySeconds int32, now time.T
 	}
 	var wait time.Duration
 	for _, pod := range active {
-		if !IsPodReady(pod) || IsPodAvailable(pod, minReadySeconds, now) {
+		if !podutil.IsPodReady(pod) || podutil.IsPodAvailable(pod, minReadySeconds, now) {
 			continue
 		}
 		d := time.Duration(minReadySeconds) * time.Second
-		if at, ok := PodAvailableAt(pod, minReadySeconds); ok && at.After(now) {
+		if at, ok := podutil.PodAvailableAt(pod, minReadySeconds); ok && at.After(now) {
 			d = at.Sub(now)
 		}
 		if wait == 0 || d < wait {
