@@ -17,6 +17,7 @@ import (
 	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/services/node/internal/scheduler"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -74,7 +75,7 @@ func (c *Controllers) schedule(ctx context.Context, _ string) error {
 		switch {
 		case Bound(p):
 			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
-		case p.GetMetadata().GetDeletionTimestamp() == nil && !sim.IsTerminal(p):
+		case p.GetMetadata().GetDeletionTimestamp() == nil && !podutil.IsPodTerminal(p):
 			pending = append(pending, p)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -42,12 +43,7 @@ type Event = sim.Event
 
 // OwnerKind is the kind of the pod's controller ownerReference ("" for bare pods).
 func OwnerKind(p *corev1.Pod) string {
-	for _, o := range p.GetMetadata().GetOwnerReferences() {
-		if o.GetController() {
-			return o.GetKind()
-		}
-	}
-	return ""
+	return podutil.GetControllerOf(p.GetMetadata()).GetKind()
 }
 
 // Key is the "namespace/name" key of an object.

@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
@@ -275,7 +277,7 @@ func (s *step) updatePhase() {
 func (s *step) activeDeadline() {
 	ads := s.pod.GetSpec().ActiveDeadlineSeconds
 	st := s.pod.Status
-	if ads == nil || st.StartTime == nil || IsTerminal(s.pod) {
+	if ads == nil || st.StartTime == nil || podutil.IsPodTerminal(s.pod) {
 		return
 	}
 	deadline := st.StartTime.AsTime().Add(time.Duration(*ads) * time.Second)

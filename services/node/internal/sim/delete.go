@@ -6,6 +6,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
@@ -13,7 +15,7 @@ import (
 // pod's terminationGracePeriodSeconds, else 30. As the API server does, an
 // unscheduled or terminal pod is deleted at once (0).
 func GracePeriod(p *corev1.Pod, requested *int64) int64 {
-	if p.GetSpec().GetNodeName() == "" || IsTerminal(p) {
+	if p.GetSpec().GetNodeName() == "" || podutil.IsPodTerminal(p) {
 		return 0
 	}
 	if requested != nil {

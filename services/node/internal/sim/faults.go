@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
@@ -44,7 +46,7 @@ func ApplyFault(p *corev1.Pod, fault string, exitCode int32, now time.Time) ([]E
 		}
 		return nil, nil
 	case FaultFail:
-		if IsTerminal(p) {
+		if podutil.IsPodTerminal(p) {
 			return nil, fmt.Errorf("%w: pod %s has already terminated", ErrFault, p.GetMetadata().GetName())
 		}
 		if p.Status == nil {

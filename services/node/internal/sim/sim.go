@@ -12,6 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
@@ -129,7 +131,7 @@ func (s *step) run() bool {
 	if deleting {
 		return s.terminate()
 	}
-	if IsTerminal(s.pod) {
+	if podutil.IsPodTerminal(s.pod) {
 		return false
 	}
 	if s.evict() {
@@ -148,12 +150,6 @@ func (s *step) run() bool {
 	s.activeDeadline()
 	s.syncConditions()
 	return false
-}
-
-// IsTerminal reports a pod in phase Succeeded or Failed.
-func IsTerminal(p *corev1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == PhaseSucceeded || ph == PhaseFailed
 }
 
 // NodeReady reports a node whose Ready condition is True.
@@ -183,7 +179,7 @@ func (s *step) scheduledAt() time.Time {
 // containers are stopped and the pod is gone. A dead kubelet (node not Ready)
 // finishes nothing: the pod stays Terminating, as in Kubernetes.
 func (s *step) terminate() bool {
-	if IsTerminal(s.pod) || len(s.pod.GetStatus().GetContainerStatuses()) == 0 && s.pod.GetStatus().GetStartTime() == nil {
+	if podutil.IsPodTerminal(s.pod) || len(s.pod.GetStatus().GetContainerStatuses()) == 0 && s.pod.GetStatus().GetStartTime() == nil {
 		return true
 	}
 	if !NodeReady(s.node) {
