@@ -70,7 +70,7 @@ func endpointsFor(svc *nodev1.Service, pods []*corev1.Pod) *nodev1.Endpoints {
 		if pm.GetNamespace() != sm.GetNamespace() || !sel.Matches(k8slabels.Set(pm.GetLabels())) {
 			continue
 		}
-		if ph := p.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+		if podutil.IsPodTerminal(p) {
 			continue
 		}
 		ip := podIP(p)

@@ -113,7 +113,7 @@ func UpdatePod(ctx context.Context, tx pgx.Tx, now time.Time, p *corev1.Pod, for
 			return nil, err
 		}
 	}
-	if ph := updated.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+	if podutil.IsPodTerminal(updated) {
 		if err := ReleaseIP(ctx, tx, updated.GetMetadata().GetUid()); err != nil {
 			return nil, err
 		}
