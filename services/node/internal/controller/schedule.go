@@ -14,9 +14,9 @@ import (
 	"github.com/podwarden/podwarden/services/node/internal/admission"
 	"github.com/podwarden/podwarden/services/node/internal/fleet"
 	"github.com/podwarden/podwarden/services/node/internal/ipam"
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/services/node/internal/scheduler"
-	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 
@@ -34,8 +34,8 @@ const (
 // Bound reports whether the scheduler (or the kubelet, for a preset nodeName)
 // has bound the pod: PodScheduled=True.
 func Bound(p *corev1.Pod) bool {
-	c := sim.GetCondition(p.GetStatus(), sim.CondPodScheduled)
-	return c != nil && c.GetStatus() == "True" && p.GetSpec().GetNodeName() != ""
+	_, c := podutil.GetPodCondition(p.GetStatus(), podutil.PodScheduled)
+	return c.GetStatus() == podutil.ConditionTrue && p.GetSpec().GetNodeName() != ""
 }
 
 type binding struct {
@@ -200,7 +200,7 @@ func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds 
 		}
 		var evs []repo.Event
 		if p.GetSpec().GetNodeName() == "" { // a preset nodeName bypasses the scheduler: no event
-			evs = append(evs, repo.Event{Type: sim.EventNormal, Reason: "Scheduled", Component: repo.ComponentScheduler,
+			evs = append(evs, repo.Event{Type: podstatus.EventNormal, Reason: "Scheduled", Component: repo.ComponentScheduler,
 				Message: fmt.Sprintf("Successfully assigned %s/%s to %s", m.GetNamespace(), m.GetName(), b.node)})
 		}
 		admission.Bind(p, b.node, b.hostIP, b.podIP, ts)
@@ -222,15 +222,15 @@ func (c *Controllers) markUnschedulable(ctx context.Context, tx pgx.Tx, now time
 		if p == nil {
 			continue
 		}
-		if cond := sim.GetCondition(p.GetStatus(), sim.CondPodScheduled); cond != nil &&
+		if _, cond := podutil.GetPodCondition(p.GetStatus(), podutil.PodScheduled); cond != nil &&
 			cond.GetStatus() == "False" && cond.GetReason() == "Unschedulable" && cond.GetMessage() == f.reason {
 			continue
 		}
 		if p.Status == nil {
-			p.Status = &corev1.PodStatus{Phase: sim.PhasePending}
+			p.Status = &corev1.PodStatus{Phase: podutil.PodPending}
 		}
-		sim.SetCondition(p.Status, sim.CondPodScheduled, "False", "Unschedulable", f.reason, now)
-		ev := repo.Event{Type: sim.EventWarning, Reason: "FailedScheduling", Message: f.reason, Component: repo.ComponentScheduler}
+		podstatus.SetCondition(p.Status, podutil.PodScheduled, "False", "Unschedulable", f.reason, now)
+		ev := repo.Event{Type: podstatus.EventWarning, Reason: "FailedScheduling", Message: f.reason, Component: repo.ComponentScheduler}
 		if _, err := repo.UpdatePod(ctx, tx, now, p, repo.OwnerKind(p), []repo.Event{ev}); err != nil {
 			return err
 		}

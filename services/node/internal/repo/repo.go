@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/podutil"
@@ -39,7 +39,7 @@ const (
 
 // Event is a Kubernetes event to record about the object being written
 // (Component defaults to kubelet).
-type Event = sim.Event
+type Event = podstatus.Event
 
 // OwnerKind is the kind of the pod's controller ownerReference ("" for bare pods).
 func OwnerKind(p *corev1.Pod) string {

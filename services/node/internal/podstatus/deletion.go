@@ -1,4 +1,4 @@
-package sim
+package podstatus
 
 import (
 	"fmt"
@@ -10,6 +10,9 @@ import (
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
+
+// DefaultGracePeriodSeconds is the grace of a pod without terminationGracePeriodSeconds.
+const DefaultGracePeriodSeconds = int64(30)
 
 // GracePeriod is the grace period of a deletion: the requested one, else the
 // pod's terminationGracePeriodSeconds, else 30. As the API server does, an
