@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/podwarden/podwarden/services/node/internal/placement"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/podutil"
@@ -49,7 +50,7 @@ func (c *Controllers) syncPod(ctx context.Context, key string) error {
 			return err
 		}
 		now := c.clock.Now()
-		if !Bound(p) {
+		if !placement.Bound(p) {
 			if p.GetMetadata().GetDeletionTimestamp() != nil {
 				freed = true
 				_, err := repo.DeletePod(ctx, tx, now, p, nil)
