@@ -138,6 +138,16 @@ func GetControllerOf(meta *corev1.ObjectMeta) *corev1.OwnerReference {
 	return nil
 }
 
+// NewControllerRef is the ownerReference a controller puts on what it creates
+// or adopts: controller and blockOwnerDeletion true (metav1.NewControllerRef).
+func NewControllerRef(owner *corev1.ObjectMeta, apiVersion, kind string) *corev1.OwnerReference {
+	yes := true
+	return &corev1.OwnerReference{
+		ApiVersion: apiVersion, Kind: kind, Name: owner.GetName(), Uid: owner.GetUid(),
+		Controller: &yes, BlockOwnerDeletion: &yes,
+	}
+}
+
 // IsControlledBy reports whether the object is controlled by owner: its
 // controller ownerReference names owner's uid (metav1.IsControlledBy).
 func IsControlledBy(meta, owner *corev1.ObjectMeta) bool {

@@ -190,3 +190,16 @@ func TestControllerRef(t *testing.T) {
 		t.Fatal("nil metadata has a controller")
 	}
 }
+
+func TestNewControllerRef(t *testing.T) {
+	owner := &corev1.ObjectMeta{Name: "web", Namespace: "default", Uid: "uid-web"}
+	ref := NewControllerRef(owner, "apps/v1", "StatefulSet")
+	if ref.GetApiVersion() != "apps/v1" || ref.GetKind() != "StatefulSet" || ref.GetName() != "web" || ref.GetUid() != "uid-web" ||
+		!ref.GetController() || !ref.GetBlockOwnerDeletion() {
+		t.Fatalf("NewControllerRef = %v", ref)
+	}
+	pod := &corev1.ObjectMeta{Name: "web-0", OwnerReferences: []*corev1.OwnerReference{ref}}
+	if GetControllerOf(pod) != ref || !IsControlledBy(pod, owner) {
+		t.Fatal("the new reference is not the pod's controller")
+	}
+}

@@ -80,10 +80,10 @@ func setObservedVersion(p *corev1.Pod, v int64) {
 	p.Metadata.Annotations[ObservedVersionKey] = strconv.FormatInt(v, 10)
 }
 
-// ControllerRefTo is the ownerReference a controller puts on what it creates.
+// ControllerRefTo is podutil.NewControllerRef(m, apiVersion, kind): the
+// ownerReference a controller puts on what it creates or claims.
 func ControllerRefTo(apiVersion, kind string, m *corev1.ObjectMeta) *corev1.OwnerReference {
-	t := true
-	return &corev1.OwnerReference{ApiVersion: apiVersion, Kind: kind, Name: m.GetName(), Uid: m.GetUid(), Controller: &t, BlockOwnerDeletion: &t}
+	return podutil.NewControllerRef(m, apiVersion, kind)
 }
 
 // Owner is what a pod event wakes: its controller's kind and "namespace/name".

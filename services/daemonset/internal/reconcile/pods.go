@@ -36,17 +36,14 @@ func NewPod(ds *daemonsetv1.DaemonSet, node, hash string) *corev1.Pod {
 	labels[HashLabel] = hash
 	spec := daemonPodSpec(ds)
 	spec.Affinity = replaceNodeNameAffinity(spec.Affinity, node)
-	yes := true
 	return &corev1.Pod{
 		ApiVersion: "v1", Kind: "Pod",
 		Metadata: &corev1.ObjectMeta{
-			Name:        naming.GenerateName(m.GetName() + "-"),
-			Namespace:   m.GetNamespace(),
-			Labels:      labels,
-			Annotations: maps.Clone(t.GetMetadata().GetAnnotations()),
-			OwnerReferences: []*corev1.OwnerReference{{
-				ApiVersion: "apps/v1", Kind: "DaemonSet", Name: m.GetName(), Uid: m.GetUid(), Controller: &yes, BlockOwnerDeletion: &yes,
-			}},
+			Name:            naming.GenerateName(m.GetName() + "-"),
+			Namespace:       m.GetNamespace(),
+			Labels:          labels,
+			Annotations:     maps.Clone(t.GetMetadata().GetAnnotations()),
+			OwnerReferences: []*corev1.OwnerReference{podutil.NewControllerRef(m, "apps/v1", "DaemonSet")},
 		},
 		Spec: spec,
 	}

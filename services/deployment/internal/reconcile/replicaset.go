@@ -152,15 +152,7 @@ func desiredReplicas(r *int32) int32 {
 
 // controllerRef is the ownerReference stamped on the owner's pods.
 func (o replicaOwner) controllerRef() *corev1.OwnerReference {
-	yes := true
-	return &corev1.OwnerReference{
-		ApiVersion:         o.apiVersion,
-		Kind:               o.kind,
-		Name:               o.meta.GetName(),
-		Uid:                o.meta.GetUid(),
-		Controller:         &yes,
-		BlockOwnerDeletion: &yes,
-	}
+	return podutil.NewControllerRef(o.meta, o.apiVersion, o.kind)
 }
 
 func (p ReplicaSetPlanner) plan(o replicaOwner, pods, related []*corev1.Pod, now time.Time) ReplicaSetPlan {

@@ -424,14 +424,7 @@ func (s *syncer) getNewReplicaSet(oldRSs []*deploymentv1.ReplicaSet, create bool
 			Namespace:         s.d.GetMetadata().GetNamespace(),
 			CreationTimestamp: timestamppb.New(s.now.Truncate(time.Second)),
 			Labels:            maps.Clone(template.Metadata.Labels),
-			OwnerReferences: []*corev1.OwnerReference{{
-				ApiVersion:         "apps/v1",
-				Kind:               "Deployment",
-				Name:               s.d.GetMetadata().GetName(),
-				Uid:                s.d.GetMetadata().GetUid(),
-				Controller:         proto.Bool(true),
-				BlockOwnerDeletion: proto.Bool(true),
-			}},
+			OwnerReferences:   []*corev1.OwnerReference{podutil.NewControllerRef(s.d.GetMetadata(), "apps/v1", "Deployment")},
 		},
 		Spec: &deploymentv1.ReplicaSetSpec{
 			Replicas:        proto.Int32(0),

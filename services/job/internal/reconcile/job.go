@@ -525,13 +525,11 @@ func (jp JobPlanner) newPod(j *jobv1.Job, index int32) *corev1.Pod {
 	if jp.Name != nil {
 		name = jp.Name(prefix)
 	}
-	t2 := true
 	return &corev1.Pod{
 		ApiVersion: "v1", Kind: "Pod",
 		Metadata: &corev1.ObjectMeta{
 			Name: name, GenerateName: prefix, Namespace: m.GetNamespace(), Labels: labels, Annotations: ann,
-			OwnerReferences: []*corev1.OwnerReference{{ApiVersion: "batch/v1", Kind: "Job", Name: m.GetName(), Uid: m.GetUid(),
-				Controller: &t2, BlockOwnerDeletion: &t2}},
+			OwnerReferences: []*corev1.OwnerReference{podutil.NewControllerRef(m, "batch/v1", "Job")},
 		},
 		Spec: spec,
 	}
