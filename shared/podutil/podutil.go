@@ -68,7 +68,9 @@ func IsPodReady(pod *corev1.Pod) bool {
 // minReadySeconds at now, counted from the Ready condition's
 // lastTransitionTime. With minReadySeconds 0 a Ready pod is available at once;
 // with minReadySeconds > 0 a Ready condition without a lastTransitionTime never
-// is. The pod is available from the instant Ready-since + minReadySeconds on.
+// is. The pod is available from the instant Ready-since + minReadySeconds on
+// (Kubernetes says strictly after it; our controllers requeue for exactly that
+// instant, and all three former copies counted it as available).
 func IsPodAvailable(pod *corev1.Pod, minReadySeconds int32, now time.Time) bool {
 	at, ok := PodAvailableAt(pod, minReadySeconds)
 	return ok && !now.Before(at)
