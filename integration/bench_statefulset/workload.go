@@ -13,6 +13,8 @@ import (
 	"github.com/podwarden/podwarden/integration/benchutil"
 	"github.com/podwarden/podwarden/integration/harness"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
@@ -239,15 +241,7 @@ func (w *workload) boundClaims(ctx context.Context) (int, error) {
 }
 
 func isReady(p *corev1.Pod) bool {
-	if p.GetStatus().GetPhase() != "Running" || p.GetMetadata().GetDeletionTimestamp() != nil {
-		return false
-	}
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
+	return p.GetStatus().GetPhase() == podutil.PodRunning && p.GetMetadata().GetDeletionTimestamp() == nil && podutil.IsPodReady(p)
 }
 
 // verify: exactly the pods wanted, all Ready on the new image; every claim Bound

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -43,7 +44,7 @@ func controllers(t *testing.T, db *store.DB) map[string]string {
 	}
 	out := map[string]string{}
 	for _, p := range pods {
-		out[p.Metadata.Name] = ControllerRef(p.Metadata).GetUid()
+		out[p.Metadata.Name] = podutil.GetControllerOf(p.Metadata).GetUid()
 	}
 	return out
 }
@@ -114,7 +115,7 @@ func TestClaim(t *testing.T) {
 				t.Fatalf("commands %v, want %v", ops, tc.wantOps)
 			}
 			for _, c := range cmds {
-				if got := ControllerRef(c.Pod.Metadata).GetUid(); got != controllers(t, db)[c.Pod.Metadata.Name] {
+				if got := podutil.GetControllerOf(c.Pod.Metadata).GetUid(); got != controllers(t, db)[c.Pod.Metadata.Name] {
 					t.Fatalf("command for %s names controller %q", c.Pod.Metadata.Name, got)
 				}
 			}

@@ -23,6 +23,7 @@ import (
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
 	"github.com/podwarden/podwarden/shared/bus"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -79,27 +80,17 @@ func setObservedVersion(p *corev1.Pod, v int64) {
 	p.Metadata.Annotations[ObservedVersionKey] = strconv.FormatInt(v, 10)
 }
 
-// ControllerRef is the ownerReference with controller=true, or nil.
-func ControllerRef(m *corev1.ObjectMeta) *corev1.OwnerReference {
-	for _, o := range m.GetOwnerReferences() {
-		if o.GetController() {
-			return o
-		}
-	}
-	return nil
-}
-
-// ControllerRefTo is the ownerReference a controller puts on what it creates.
+// ControllerRefTo is podutil.NewControllerRef(m, apiVersion, kind): the
+// ownerReference a controller puts on what it creates or claims.
 func ControllerRefTo(apiVersion, kind string, m *corev1.ObjectMeta) *corev1.OwnerReference {
-	t := true
-	return &corev1.OwnerReference{ApiVersion: apiVersion, Kind: kind, Name: m.GetName(), Uid: m.GetUid(), Controller: &t, BlockOwnerDeletion: &t}
+	return podutil.NewControllerRef(m, apiVersion, kind)
 }
 
 // Owner is what a pod event wakes: its controller's kind and "namespace/name".
 type Owner struct{ Kind, Key string }
 
 func ownerOf(p *corev1.Pod) (Owner, bool) {
-	ref := ControllerRef(p.GetMetadata())
+	ref := podutil.GetControllerOf(p.GetMetadata())
 	if ref == nil {
 		return Owner{}, false
 	}
@@ -161,7 +152,7 @@ func (v View) Apply(ctx context.Context, tx pgx.Tx, ev *eventsv1.PodEvent) ([]Ow
 		if dead, err := v.isTombstoned(ctx, tx, m.GetUid()); err != nil || dead {
 			return woken, err
 		}
-		if ours, err := v.takes(ctx, tx, ControllerRef(m)); err != nil || !ours {
+		if ours, err := v.takes(ctx, tx, podutil.GetControllerOf(m)); err != nil || !ours {
 			return nil, err
 		}
 		np := proto.Clone(p).(*corev1.Pod)
@@ -349,7 +340,7 @@ func Claim(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, ref *corev1
 	all = append(all, orphans...)
 	var out []*corev1.Pod
 	for _, p := range all {
-		cref := ControllerRef(p.Metadata)
+		cref := podutil.GetControllerOf(p.Metadata)
 		matches := sel.Matches(k8slabels.Set(p.Metadata.GetLabels()))
 		switch {
 		case cref != nil && cref.GetUid() == owner.Uid:

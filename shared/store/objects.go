@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
@@ -144,16 +146,6 @@ func (k Kind[T]) Keys(ctx context.Context, q Querier) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// ControllerUID is the uid of the controller ownerReference, or "".
-func ControllerUID(m *corev1.ObjectMeta) string {
-	for _, o := range m.GetOwnerReferences() {
-		if o.GetController() {
-			return o.GetUid()
-		}
-	}
-	return ""
-}
-
 func labelsJSON(m *corev1.ObjectMeta) string {
 	if len(m.GetLabels()) == 0 {
 		return "{}"
@@ -214,7 +206,7 @@ func (k Kind[T]) Create(ctx context.Context, q Querier, obj T) (T, error) {
 	}
 	rv, _, err := scanWrite(q.QueryRow(ctx, k.writeSQL(`INSERT INTO objects (kind, namespace, name, uid, resource_version, owner_uid, labels, data)
 		VALUES ($1,$2,$3,$4,next_rv(),$5,$6::jsonb,$7) ON CONFLICT DO NOTHING RETURNING resource_version, data`, Added),
-		k.Name, m.Namespace, m.Name, m.Uid, ControllerUID(m), labelsJSON(m), data), k.Quiet)
+		k.Name, m.Namespace, m.Name, m.Uid, podutil.GetControllerOf(m).GetUid(), labelsJSON(m), data), k.Quiet)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return obj, ErrAlreadyExists
 	}
@@ -246,7 +238,7 @@ func (k Kind[T]) Update(ctx context.Context, q Querier, obj T) (T, error) {
 	rv, _, err := scanWrite(q.QueryRow(ctx, k.writeSQL(`UPDATE objects SET resource_version=next_rv(), owner_uid=$5, labels=$6::jsonb, data=$7
 		WHERE kind=$1 AND namespace=$2 AND name=$3 AND uid=$4 AND ($8::bigint IS NULL OR resource_version=$8)
 		RETURNING resource_version, data`, Modified),
-		k.Name, m.Namespace, m.Name, m.Uid, ControllerUID(m), labelsJSON(m), data, expect), k.Quiet)
+		k.Name, m.Namespace, m.Name, m.Uid, podutil.GetControllerOf(m).GetUid(), labelsJSON(m), data, expect), k.Quiet)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if expect != nil {
 			m.ResourceVersion = strconv.FormatInt(*expect, 10)

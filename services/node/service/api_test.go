@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/services/node/service"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/testenv"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -39,7 +40,9 @@ func (e *env) waitPod(name, what string, cond func(*corev1.Pod) bool) *corev1.Po
 	return p
 }
 
-func podRunningReady(p *corev1.Pod) bool { return p.GetStatus().GetPhase() == "Running" && isReady(p) }
+func podRunningReady(p *corev1.Pod) bool {
+	return p.GetStatus().GetPhase() == "Running" && podutil.IsPodReady(p)
+}
 
 func TestBarePodAPI(t *testing.T) {
 	e := newEnv(t, func(c *service.Config) { c.TerminationDelay = 200 * time.Millisecond })
@@ -160,7 +163,7 @@ func TestFaultInjection(t *testing.T) {
 	fault("failing", "fail")
 	e.waitPod("failing", "failed", func(p *corev1.Pod) bool { return p.GetStatus().GetPhase() == "Failed" })
 	fault("flaky", "unready")
-	e.waitPod("flaky", "unready", func(p *corev1.Pod) bool { return p.GetStatus().GetPhase() == "Running" && !isReady(p) })
+	e.waitPod("flaky", "unready", func(p *corev1.Pod) bool { return p.GetStatus().GetPhase() == "Running" && !podutil.IsPodReady(p) })
 	fault("flaky", "ready")
 	e.waitPod("flaky", "ready again", podRunningReady)
 	if _, err := e.pods.InjectPodFault(e.ctx(), &nodev1.InjectPodFaultRequest{Namespace: "default", Name: "flaky", Fault: "explode"}); status.Code(err) != codes.InvalidArgument {
@@ -269,7 +272,7 @@ func TestNodeAPI(t *testing.T) {
 			t.Errorf("Ready condition = %v", c)
 		}
 	}
-	e.waitPod("a", "unready on a dead node", func(p *corev1.Pod) bool { return p.Status.Phase == "Running" && !isReady(p) })
+	e.waitPod("a", "unready on a dead node", func(p *corev1.Pod) bool { return p.Status.Phase == "Running" && !podutil.IsPodReady(p) })
 	if _, err := e.pods.CreatePod(e.ctx(), &nodev1.CreatePodRequest{Namespace: "default", Pod: barePod("b")}); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/podwarden/podwarden/services/node/service"
 	"github.com/podwarden/podwarden/shared/app"
 	"github.com/podwarden/podwarden/shared/bus"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/testenv"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -236,15 +237,6 @@ func (e *env) command(op eventsv1.PodCommand_Op, p *corev1.Pod, grace *int64) {
 	}
 }
 
-func isReady(p *corev1.Pod) bool {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
-}
-
 // waitEvent waits until the latest event of uid satisfies cond.
 func (e *env) waitEvent(uid, what string, cond func(*eventsv1.PodEvent) bool) *eventsv1.PodEvent {
 	e.t.Helper()
@@ -257,7 +249,7 @@ func (e *env) waitEvent(uid, what string, cond func(*eventsv1.PodEvent) bool) *e
 }
 
 func runningReady(ev *eventsv1.PodEvent) bool {
-	return ev.GetType() != eventsv1.PodEvent_TYPE_DELETED && ev.GetPod().GetStatus().GetPhase() == "Running" && isReady(ev.GetPod())
+	return ev.GetType() != eventsv1.PodEvent_TYPE_DELETED && ev.GetPod().GetStatus().GetPhase() == "Running" && podutil.IsPodReady(ev.GetPod())
 }
 
 func deleted(ev *eventsv1.PodEvent) bool { return ev.GetType() == eventsv1.PodEvent_TYPE_DELETED }

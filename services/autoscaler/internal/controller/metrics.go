@@ -12,6 +12,7 @@ import (
 	"github.com/podwarden/podwarden/services/autoscaler/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/defaults"
 	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/podutil"
 
 	autoscalerv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/autoscaler/v1"
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -40,10 +41,8 @@ func toPods(in []*corev1.Pod) []reconcile.Pod {
 			t := st.AsTime()
 			rp.StartTime = &t
 		}
-		for _, c := range p.GetStatus().GetConditions() {
-			if c.GetType() == "Ready" {
-				rp.Ready = &reconcile.ReadyCondition{Status: c.GetStatus() == "True", LastTransitionTime: c.GetLastTransitionTime().AsTime()}
-			}
+		if c := podutil.GetPodReadyCondition(p.GetStatus()); c != nil {
+			rp.Ready = &reconcile.ReadyCondition{Status: c.GetStatus() == podutil.ConditionTrue, LastTransitionTime: c.GetLastTransitionTime().AsTime()}
 		}
 		for _, c := range p.GetSpec().GetContainers() {
 			req := map[string]int64{}

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/validation"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -123,7 +124,7 @@ func manage(ds *daemonsetv1.DaemonSet, nodes []*nodev1.Node, byNode map[string][
 					continue
 				}
 				switch p.GetStatus().GetPhase() {
-				case "Failed":
+				case podutil.PodFailed:
 					if backoff != nil {
 						if d := backoff(name, now); d > 0 {
 							if wait == 0 || d < wait {
@@ -136,7 +137,7 @@ func manage(ds *daemonsetv1.DaemonSet, nodes []*nodev1.Node, byNode map[string][
 					events = append(events, Event{Type: "Warning", Reason: ReasonFailedDaemonPod,
 						Message: fmt.Sprintf("Found failed daemon pod %s/%s on node %s, will try to kill it", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), name)})
 					del = append(del, p)
-				case "Succeeded":
+				case podutil.PodSucceeded:
 					del = append(del, p)
 				default:
 					running = append(running, p)
@@ -172,7 +173,7 @@ func manage(ds *daemonsetv1.DaemonSet, nodes []*nodev1.Node, byNode map[string][
 				del = append(del, p)
 			}
 			if oldestNew != nil && oldestOld != nil &&
-				(!IsPodReady(oldestOld) || IsPodAvailable(oldestNew, ds.GetSpec().GetMinReadySeconds(), now)) {
+				(!podutil.IsPodReady(oldestOld) || podutil.IsPodAvailable(oldestNew, ds.GetSpec().GetMinReadySeconds(), now)) {
 				del = append(del, oldestOld)
 			}
 		case !shouldContinue && exists:
@@ -287,10 +288,10 @@ func RollingUpdateStep(ds *daemonsetv1.DaemonSet, nodes []*nodev1.Node, byNode m
 			case (oldPod == nil && newPod == nil) || (oldPod != nil && newPod != nil):
 				numUnavailable++
 			case newPod != nil:
-				if !IsPodAvailable(newPod, minReady, now) {
+				if !podutil.IsPodAvailable(newPod, minReady, now) {
 					numUnavailable++
 				}
-			case !IsPodAvailable(oldPod, minReady, now):
+			case !podutil.IsPodAvailable(oldPod, minReady, now):
 				allowed = append(allowed, oldPod)
 				numUnavailable++
 			case numUnavailable >= maxUnavailable:
@@ -312,10 +313,10 @@ func RollingUpdateStep(ds *daemonsetv1.DaemonSet, nodes []*nodev1.Node, byNode m
 			continue
 		}
 		if oldPod != nil {
-			if IsPodAvailable(oldPod, minReady, now) {
+			if podutil.IsPodAvailable(oldPod, minReady, now) {
 				numAvailable++
 			}
-		} else if newPod != nil && IsPodAvailable(newPod, minReady, now) {
+		} else if newPod != nil && podutil.IsPodAvailable(newPod, minReady, now) {
 			numAvailable++
 		}
 		node := byName[name]
@@ -332,13 +333,13 @@ func RollingUpdateStep(ds *daemonsetv1.DaemonSet, nodes []*nodev1.Node, byNode m
 		switch {
 		case oldPod == nil:
 		case newPod == nil:
-			if !IsPodAvailable(oldPod, minReady, now) {
+			if !podutil.IsPodAvailable(oldPod, minReady, now) {
 				allowedNodes = append(allowedNodes, name)
 			} else {
 				candidateNodes = append(candidateNodes, name)
 			}
 		default:
-			if !IsPodAvailable(newPod, minReady, now) {
+			if !podutil.IsPodAvailable(newPod, minReady, now) {
 				numSurge++
 				continue
 			}
@@ -375,9 +376,9 @@ func Status(ds *daemonsetv1.DaemonSet, nodes []*nodev1.Node, byNode map[string][
 		sorted := append([]*corev1.Pod(nil), pods...)
 		sortPods(sorted)
 		p := sorted[0]
-		if IsPodReady(p) {
+		if podutil.IsPodReady(p) {
 			ready++
-			if IsPodAvailable(p, ds.GetSpec().GetMinReadySeconds(), now) {
+			if podutil.IsPodAvailable(p, ds.GetSpec().GetMinReadySeconds(), now) {
 				available++
 			}
 		}

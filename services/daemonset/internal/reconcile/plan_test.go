@@ -8,6 +8,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
@@ -184,7 +186,7 @@ func TestRollingUpdateConverges(t *testing.T) {
 				// Check the availability between deletion and creation (the worst moment).
 				avail := map[string]bool{}
 				for _, p := range next {
-					if IsPodAvailable(p, 0, t0) {
+					if podutil.IsPodAvailable(p, 0, t0) {
 						avail[p.Spec.NodeName] = true
 					}
 				}

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"maps"
 	"sort"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/shared/naming"
+	"github.com/podwarden/podwarden/shared/podutil"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
@@ -36,17 +36,14 @@ func NewPod(ds *daemonsetv1.DaemonSet, node, hash string) *corev1.Pod {
 	labels[HashLabel] = hash
 	spec := daemonPodSpec(ds)
 	spec.Affinity = replaceNodeNameAffinity(spec.Affinity, node)
-	yes := true
 	return &corev1.Pod{
 		ApiVersion: "v1", Kind: "Pod",
 		Metadata: &corev1.ObjectMeta{
-			Name:        naming.GenerateName(m.GetName() + "-"),
-			Namespace:   m.GetNamespace(),
-			Labels:      labels,
-			Annotations: maps.Clone(t.GetMetadata().GetAnnotations()),
-			OwnerReferences: []*corev1.OwnerReference{{
-				ApiVersion: "apps/v1", Kind: "DaemonSet", Name: m.GetName(), Uid: m.GetUid(), Controller: &yes, BlockOwnerDeletion: &yes,
-			}},
+			Name:            naming.GenerateName(m.GetName() + "-"),
+			Namespace:       m.GetNamespace(),
+			Labels:          labels,
+			Annotations:     maps.Clone(t.GetMetadata().GetAnnotations()),
+			OwnerReferences: []*corev1.OwnerReference{podutil.NewControllerRef(m, "apps/v1", "DaemonSet")},
 		},
 		Spec: spec,
 	}
@@ -88,43 +85,6 @@ func TargetNodeName(p *corev1.Pod) (string, error) {
 	return "", fmt.Errorf("no node name found for pod %s/%s", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName())
 }
 
-func readyCondition(p *corev1.Pod) *corev1.Condition {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c
-		}
-	}
-	return nil
-}
-
-// IsPodReady is podutil.IsPodReady.
-func IsPodReady(p *corev1.Pod) bool {
-	c := readyCondition(p)
-	return c != nil && c.GetStatus() == "True"
-}
-
-// IsPodAvailable is podutil.IsPodAvailable: ready for at least minReadySeconds.
-func IsPodAvailable(p *corev1.Pod, minReadySeconds int32, now time.Time) bool {
-	c := readyCondition(p)
-	if c == nil || c.GetStatus() != "True" {
-		return false
-	}
-	if minReadySeconds == 0 {
-		return true
-	}
-	since := c.GetLastTransitionTime()
-	if since == nil {
-		return false
-	}
-	return !since.AsTime().Add(time.Duration(minReadySeconds) * time.Second).After(now)
-}
-
-// isTerminal reports a pod that has finished (Succeeded or Failed).
-func isTerminal(p *corev1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == "Succeeded" || ph == "Failed"
-}
-
 // sortPods is podByCreationTimestampAndPhase: scheduled pods first, then oldest
 // first, then by name.
 func sortPods(pods []*corev1.Pod) {
@@ -152,7 +112,7 @@ func isUpdated(p *corev1.Pod, hash string) bool {
 func NodesToPods(pods []*corev1.Pod) map[string][]*corev1.Pod {
 	out := map[string][]*corev1.Pod{}
 	for _, p := range pods {
-		if isTerminal(p) && p.GetMetadata().GetDeletionTimestamp() != nil {
+		if podutil.IsPodTerminal(p) && p.GetMetadata().GetDeletionTimestamp() != nil {
 			continue
 		}
 		node, err := TargetNodeName(p)

@@ -14,6 +14,7 @@ import (
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
@@ -101,7 +102,7 @@ func (c *Controller) syncReplicaSet(ctx context.Context, key string) error {
 		if err != nil {
 			return nil // invalid selectors are rejected by the API; nothing to do
 		}
-		if ref := reconcile.ControllerRef(rs.Metadata); ref != nil && ref.GetKind() == "Deployment" {
+		if ref := podutil.GetControllerOf(rs.Metadata); ref != nil && ref.GetKind() == "Deployment" {
 			deployment = ns + "/" + ref.GetName()
 		}
 		changed, requeue, err = c.syncPodOwner(ctx, tx, podOwner{

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
@@ -139,10 +141,10 @@ func (s *syncer) requeue() time.Duration {
 			continue
 		}
 		for _, pod := range s.podsOf[rs] {
-			if !IsPodActive(pod) {
+			if !podutil.IsPodActive(pod) {
 				continue
 			}
-			if at, ok := PodAvailableAt(pod, minReady); ok && at.After(s.now) {
+			if at, ok := podutil.PodAvailableAt(pod, minReady); ok && at.After(s.now) {
 				consider(at.Sub(s.now))
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
@@ -89,7 +91,7 @@ func rankPodKey(p *corev1.Pod) (string, bool) {
 func coLocationRanks(pods, related []*corev1.Pod) []int {
 	onNode := make(map[string]int)
 	for _, p := range related {
-		if IsPodActive(p) {
+		if podutil.IsPodActive(p) {
 			onNode[p.GetSpec().GetNodeName()]++
 		}
 	}
@@ -136,7 +138,7 @@ func (s podsWithRanks) Less(i, j int) bool {
 		return oi < oj
 	}
 	// 3. Not ready < ready.
-	ri, rj := IsPodReady(pi), IsPodReady(pj)
+	ri, rj := podutil.IsPodReady(pi), podutil.IsPodReady(pj)
 	if ri != rj {
 		return !ri
 	}
@@ -208,10 +210,10 @@ func logarithmicRankDiff(t1, t2, now time.Time) int64 {
 // podReadySince is the lastTransitionTime of a Ready pod's Ready condition,
 // zero when not ready or unknown.
 func podReadySince(p *corev1.Pod) time.Time {
-	if !IsPodReady(p) {
+	if !podutil.IsPodReady(p) {
 		return time.Time{}
 	}
-	if ts := PodReadyCondition(p).GetLastTransitionTime(); ts != nil {
+	if ts := podutil.GetPodReadyCondition(p.GetStatus()).GetLastTransitionTime(); ts != nil {
 		return ts.AsTime()
 	}
 	return time.Time{}

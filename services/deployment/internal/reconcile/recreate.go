@@ -3,6 +3,8 @@ package reconcile
 import (
 	"slices"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
 
@@ -66,7 +68,7 @@ func (s *syncer) oldPodsRunning(newRS *deploymentv1.ReplicaSet, oldRSs []*deploy
 			continue // not ours, or the new ReplicaSet's
 		}
 		switch pod.GetStatus().GetPhase() {
-		case PodSucceeded, PodFailed:
+		case podutil.PodSucceeded, podutil.PodFailed:
 			continue
 		default:
 			return true

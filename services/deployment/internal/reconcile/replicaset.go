@@ -3,6 +3,8 @@ package reconcile
 import (
 	"time"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
@@ -150,15 +152,7 @@ func desiredReplicas(r *int32) int32 {
 
 // controllerRef is the ownerReference stamped on the owner's pods.
 func (o replicaOwner) controllerRef() *corev1.OwnerReference {
-	yes := true
-	return &corev1.OwnerReference{
-		ApiVersion:         o.apiVersion,
-		Kind:               o.kind,
-		Name:               o.meta.GetName(),
-		Uid:                o.meta.GetUid(),
-		Controller:         &yes,
-		BlockOwnerDeletion: &yes,
-	}
+	return podutil.NewControllerRef(o.meta, o.apiVersion, o.kind)
 }
 
 func (p ReplicaSetPlanner) plan(o replicaOwner, pods, related []*corev1.Pod, now time.Time) ReplicaSetPlan {
@@ -232,7 +226,7 @@ func (p ReplicaSetPlanner) podsToCreate(o replicaOwner, n int, pods, related []*
 func podsToDelete(o replicaOwner, active, related []*corev1.Pod, n int, now time.Time) []*corev1.Pod {
 	sorted := append([]*corev1.Pod(nil), active...)
 	var rankedAgainst []*corev1.Pod
-	if ControllerRef(o.meta) != nil {
+	if podutil.GetControllerOf(o.meta) != nil {
 		rankedAgainst = unionPods(active, related)
 	}
 	sortPodsByRank(sorted, coLocationRanks(sorted, rankedAgainst), now)
@@ -248,11 +242,11 @@ func availabilityRequeue(active []*corev1.Pod, minReadySeconds int32, now time.T
 	}
 	var wait time.Duration
 	for _, pod := range active {
-		if !IsPodReady(pod) || IsPodAvailable(pod, minReadySeconds, now) {
+		if !podutil.IsPodReady(pod) || podutil.IsPodAvailable(pod, minReadySeconds, now) {
 			continue
 		}
 		d := time.Duration(minReadySeconds) * time.Second
-		if at, ok := PodAvailableAt(pod, minReadySeconds); ok && at.After(now) {
+		if at, ok := podutil.PodAvailableAt(pod, minReadySeconds); ok && at.After(now) {
 			d = at.Sub(now)
 		}
 		if wait == 0 || d < wait {

@@ -3,6 +3,8 @@ package reconcile
 import (
 	"time"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 	"google.golang.org/protobuf/proto"
@@ -39,9 +41,9 @@ func CalculateReplicationControllerStatus(rc *deploymentv1.ReplicationController
 func splitReplicaPods(pods []*corev1.Pod) (active, terminating []*corev1.Pod) {
 	for _, pod := range pods {
 		switch {
-		case IsPodActive(pod):
+		case podutil.IsPodActive(pod):
 			active = append(active, pod)
-		case IsPodTerminating(pod):
+		case podutil.IsPodTerminating(pod):
 			terminating = append(terminating, pod)
 		}
 	}
@@ -61,9 +63,9 @@ func calculateReplicaStatus(o replicaOwner, active, terminating []*corev1.Pod, m
 		if templateLabels.Matches(labels.Set(pod.GetMetadata().GetLabels())) {
 			fullyLabeled++
 		}
-		if IsPodReady(pod) {
+		if podutil.IsPodReady(pod) {
 			ready++
-			if IsPodAvailable(pod, o.minReadySeconds, now) {
+			if podutil.IsPodAvailable(pod, o.minReadySeconds, now) {
 				available++
 			}
 		}

@@ -3,6 +3,8 @@ package reconcile
 import (
 	"testing"
 	"time"
+
+	"github.com/podwarden/podwarden/shared/podutil"
 )
 
 // TestRollingUpdateInvariants runs whole rolling updates in the fake world
@@ -61,7 +63,7 @@ func TestRollingUpdateInvariants(t *testing.T) {
 				// Terminating pods do not count against maxSurge (as in Kubernetes).
 				active := 0
 				for _, p := range w.pods {
-					if IsPodActive(p) {
+					if podutil.IsPodActive(p) {
 						active++
 					}
 				}

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
@@ -196,7 +198,7 @@ func newSyncer(hash HashFunc, d *deploymentv1.Deployment, rsList []*deploymentv1
 // ownerOf finds the working ReplicaSet a pod's controllerRef names (by uid,
 // or by name when either uid is empty).
 func (s *syncer) ownerOf(pod *corev1.Pod) *deploymentv1.ReplicaSet {
-	ref := ControllerRef(pod.GetMetadata())
+	ref := podutil.GetControllerOf(pod.GetMetadata())
 	if ref == nil || (ref.GetKind() != "" && ref.GetKind() != "ReplicaSet") {
 		return nil
 	}
@@ -223,17 +225,17 @@ func (s *syncer) observe(w *deploymentv1.ReplicaSet) {
 	}
 	var replicas, ready, available, terminating int32
 	for _, pod := range s.podsOf[w] {
-		if IsPodTerminating(pod) {
+		if podutil.IsPodTerminating(pod) {
 			terminating++
 		}
-		if !IsPodActive(pod) {
+		if !podutil.IsPodActive(pod) {
 			continue
 		}
 		replicas++
-		if IsPodReady(pod) {
+		if podutil.IsPodReady(pod) {
 			ready++
 		}
-		if IsPodAvailable(pod, w.GetSpec().GetMinReadySeconds(), s.now) {
+		if podutil.IsPodAvailable(pod, w.GetSpec().GetMinReadySeconds(), s.now) {
 			available++
 		}
 	}
@@ -422,14 +424,7 @@ func (s *syncer) getNewReplicaSet(oldRSs []*deploymentv1.ReplicaSet, create bool
 			Namespace:         s.d.GetMetadata().GetNamespace(),
 			CreationTimestamp: timestamppb.New(s.now.Truncate(time.Second)),
 			Labels:            maps.Clone(template.Metadata.Labels),
-			OwnerReferences: []*corev1.OwnerReference{{
-				ApiVersion:         "apps/v1",
-				Kind:               "Deployment",
-				Name:               s.d.GetMetadata().GetName(),
-				Uid:                s.d.GetMetadata().GetUid(),
-				Controller:         proto.Bool(true),
-				BlockOwnerDeletion: proto.Bool(true),
-			}},
+			OwnerReferences:   []*corev1.OwnerReference{podutil.NewControllerRef(s.d.GetMetadata(), "apps/v1", "Deployment")},
 		},
 		Spec: &deploymentv1.ReplicaSetSpec{
 			Replicas:        proto.Int32(0),

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
@@ -133,7 +135,7 @@ func (w *depWorld) rsForImage(image string) *deploymentv1.ReplicaSet {
 func (w *depWorld) podsOf(rs *deploymentv1.ReplicaSet) []*corev1.Pod {
 	var out []*corev1.Pod
 	for _, p := range w.pods {
-		if ControllerRef(p.GetMetadata()).GetUid() == rs.GetMetadata().GetUid() {
+		if podutil.GetControllerOf(p.GetMetadata()).GetUid() == rs.GetMetadata().GetUid() {
 			out = append(out, p)
 		}
 	}
@@ -181,7 +183,7 @@ func (w *depWorld) quiet() bool {
 		if p.GetMetadata().GetDeletionTimestamp() != nil {
 			return false
 		}
-		if !IsPodReady(p) && !w.broken[p.GetSpec().GetContainers()[0].GetImage()] {
+		if !podutil.IsPodReady(p) && !w.broken[p.GetSpec().GetContainers()[0].GetImage()] {
 			return false
 		}
 	}
@@ -199,10 +201,10 @@ func (w *depWorld) kubelet() {
 		if ts := p.GetMetadata().GetDeletionTimestamp(); ts != nil && !w.now.Before(ts.AsTime().Add(w.grace)) {
 			continue // terminated
 		}
-		if p.GetStatus().GetPhase() == PodPending && !w.broken[p.GetSpec().GetContainers()[0].GetImage()] {
-			p.Status.Phase = PodRunning
+		if p.GetStatus().GetPhase() == podutil.PodPending && !w.broken[p.GetSpec().GetContainers()[0].GetImage()] {
+			p.Status.Phase = podutil.PodRunning
 			p.Status.Conditions = []*corev1.Condition{{
-				Type:               PodConditionReady,
+				Type:               podutil.PodReady,
 				Status:             ConditionTrue,
 				LastTransitionTime: timestamppb.New(w.now),
 			}}
@@ -258,7 +260,7 @@ func (w *depWorld) replicaSetController() {
 	for _, rs := range w.rss {
 		var active []*corev1.Pod
 		for _, p := range w.podsOf(rs) {
-			if IsPodActive(p) {
+			if podutil.IsPodActive(p) {
 				active = append(active, p)
 			}
 		}
@@ -278,14 +280,14 @@ func (w *depWorld) replicaSetController() {
 					}},
 				},
 				Spec:   proto.Clone(rs.GetSpec().GetTemplate().GetSpec()).(*corev1.PodSpec),
-				Status: &corev1.PodStatus{Phase: PodPending},
+				Status: &corev1.PodStatus{Phase: podutil.PodPending},
 			})
 		}
 		if diff >= 0 {
 			continue
 		}
 		slices.SortStableFunc(active, func(a, b *corev1.Pod) int {
-			if ra, rb := IsPodReady(a), IsPodReady(b); ra != rb {
+			if ra, rb := podutil.IsPodReady(a), podutil.IsPodReady(b); ra != rb {
 				if !ra {
 					return -1
 				}
@@ -317,7 +319,7 @@ func (w *depWorld) scaleTo(n int32) {
 func (w *depWorld) available() int32 {
 	var n int32
 	for _, p := range w.pods {
-		if IsPodActive(p) && IsPodAvailable(p, w.d.GetSpec().GetMinReadySeconds(), w.now) {
+		if podutil.IsPodActive(p) && podutil.IsPodAvailable(p, w.d.GetSpec().GetMinReadySeconds(), w.now) {
 			n++
 		}
 	}
@@ -330,7 +332,7 @@ func (w *depWorld) describe() string {
 	for _, rs := range w.rss {
 		ready := 0
 		for _, p := range w.podsOf(rs) {
-			if IsPodReady(p) {
+			if podutil.IsPodReady(p) {
 				ready++
 			}
 		}
@@ -396,11 +398,11 @@ func depPods(rs *deploymentv1.ReplicaSet, n, available int32) []*corev1.Pod {
 				}},
 			},
 			Spec:   proto.Clone(rs.GetSpec().GetTemplate().GetSpec()).(*corev1.PodSpec),
-			Status: &corev1.PodStatus{Phase: PodPending},
+			Status: &corev1.PodStatus{Phase: podutil.PodPending},
 		}
 		if i < available {
-			p.Status.Phase = PodRunning
-			p.Status.Conditions = []*corev1.Condition{{Type: PodConditionReady, Status: ConditionTrue, LastTransitionTime: timestamppb.New(depT0)}}
+			p.Status.Phase = podutil.PodRunning
+			p.Status.Conditions = []*corev1.Condition{{Type: podutil.PodReady, Status: ConditionTrue, LastTransitionTime: timestamppb.New(depT0)}}
 		}
 		out = append(out, p)
 	}

@@ -22,91 +22,18 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/rand"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
 
-// Pod phases, condition types and condition statuses (Kubernetes' spelling).
+// Condition statuses (Kubernetes' spelling) of the Deployment's conditions.
 const (
-	PodPending   = "Pending"
-	PodRunning   = "Running"
-	PodSucceeded = "Succeeded"
-	PodFailed    = "Failed"
-	PodUnknown   = "Unknown"
-
-	PodConditionReady = "Ready"
-
-	ConditionTrue    = "True"
-	ConditionFalse   = "False"
-	ConditionUnknown = "Unknown"
+	ConditionTrue    = podutil.ConditionTrue
+	ConditionFalse   = podutil.ConditionFalse
+	ConditionUnknown = podutil.ConditionUnknown
 )
-
-// PodReadyCondition returns the pod's Ready condition, or nil.
-func PodReadyCondition(p *corev1.Pod) *corev1.Condition {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == PodConditionReady {
-			return c
-		}
-	}
-	return nil
-}
-
-// IsPodReady reports whether the pod's Ready condition is True.
-func IsPodReady(p *corev1.Pod) bool {
-	c := PodReadyCondition(p)
-	return c != nil && c.GetStatus() == ConditionTrue
-}
-
-// IsPodAvailable reports whether the pod has been Ready for at least
-// minReadySeconds at now, judged by the Ready condition's lastTransitionTime
-// (Kubernetes' podutil.IsPodAvailable). With minReadySeconds 0 a Ready pod is
-// available at once; with minReadySeconds > 0 a Ready condition without a
-// lastTransitionTime never is.
-func IsPodAvailable(p *corev1.Pod, minReadySeconds int32, now time.Time) bool {
-	at, ok := PodAvailableAt(p, minReadySeconds)
-	return ok && !now.Before(at)
-}
-
-// PodAvailableAt returns the instant a Ready pod becomes available (Ready
-// since + minReadySeconds), and false when the pod is not Ready or, with
-// minReadySeconds > 0, has no lastTransitionTime to count from.
-func PodAvailableAt(p *corev1.Pod, minReadySeconds int32) (time.Time, bool) {
-	if !IsPodReady(p) {
-		return time.Time{}, false
-	}
-	if minReadySeconds <= 0 {
-		return time.Time{}, true
-	}
-	c := PodReadyCondition(p)
-	if c.GetLastTransitionTime() == nil {
-		return time.Time{}, false
-	}
-	return c.GetLastTransitionTime().AsTime().Add(time.Duration(minReadySeconds) * time.Second), true
-}
-
-// IsPodActive reports whether the pod still counts towards its controller:
-// not Succeeded, not Failed, not being deleted (Kubernetes' controller.IsPodActive).
-func IsPodActive(p *corev1.Pod) bool {
-	phase := p.GetStatus().GetPhase()
-	return phase != PodSucceeded && phase != PodFailed && p.GetMetadata().GetDeletionTimestamp() == nil
-}
-
-// IsPodTerminating reports whether the pod has a deletionTimestamp and has not
-// reached a terminal phase (Kubernetes' controller.IsPodTerminating).
-func IsPodTerminating(p *corev1.Pod) bool {
-	phase := p.GetStatus().GetPhase()
-	return p.GetMetadata().GetDeletionTimestamp() != nil && phase != PodSucceeded && phase != PodFailed
-}
-
-// ControllerRef returns the owner reference with controller=true, or nil.
-func ControllerRef(meta *corev1.ObjectMeta) *corev1.OwnerReference {
-	for _, ref := range meta.GetOwnerReferences() {
-		if ref.GetController() {
-			return ref
-		}
-	}
-	return nil
-}
 
 // Annotations and labels the Deployment controller reads and writes.
 const (

@@ -3,10 +3,8 @@ package reconcile
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
@@ -35,47 +33,6 @@ func TestResolveFenceposts(t *testing.T) {
 			}
 			if got := p.maxUnavailableOf(); got != tc.wantUnavailable {
 				t.Fatalf("maxUnavailable %d, want %d", got, tc.wantUnavailable)
-			}
-		})
-	}
-}
-
-func TestIsPodAvailable(t *testing.T) {
-	readySince := depT0
-	pod := func(status string, since *timestamppb.Timestamp, phase string, deleting bool) *corev1.Pod {
-		p := &corev1.Pod{Metadata: &corev1.ObjectMeta{}, Status: &corev1.PodStatus{Phase: phase, Conditions: []*corev1.Condition{
-			{Type: "PodScheduled", Status: ConditionTrue},
-			{Type: PodConditionReady, Status: status, LastTransitionTime: since},
-		}}}
-		if deleting {
-			p.Metadata.DeletionTimestamp = timestamppb.New(depT0)
-		}
-		return p
-	}
-	tests := map[string]struct {
-		pod                          *corev1.Pod
-		minReady                     int32
-		now                          time.Time
-		wantReady, wantAvail, active bool
-	}{
-		"ready, no minReadySeconds":     {pod: pod(ConditionTrue, timestamppb.New(readySince), PodRunning, false), now: depT0, wantReady: true, wantAvail: true, active: true},
-		"ready 9s of 10":                {pod: pod(ConditionTrue, timestamppb.New(readySince), PodRunning, false), minReady: 10, now: depT0.Add(9 * time.Second), wantReady: true, active: true},
-		"ready 10s of 10":               {pod: pod(ConditionTrue, timestamppb.New(readySince), PodRunning, false), minReady: 10, now: depT0.Add(10 * time.Second), wantReady: true, wantAvail: true, active: true},
-		"ready without transition time": {pod: pod(ConditionTrue, nil, PodRunning, false), minReady: 1, now: depT0, wantReady: true, active: true},
-		"not ready":                     {pod: pod(ConditionFalse, timestamppb.New(readySince), PodRunning, false), now: depT0, active: true},
-		"succeeded":                     {pod: pod(ConditionFalse, nil, PodSucceeded, false), now: depT0},
-		"deleting":                      {pod: pod(ConditionTrue, nil, PodRunning, true), now: depT0, wantReady: true, wantAvail: true},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := IsPodReady(tc.pod); got != tc.wantReady {
-				t.Fatalf("IsPodReady %v", got)
-			}
-			if got := IsPodAvailable(tc.pod, tc.minReady, tc.now); got != tc.wantAvail {
-				t.Fatalf("IsPodAvailable %v", got)
-			}
-			if got := IsPodActive(tc.pod); got != tc.active {
-				t.Fatalf("IsPodActive %v", got)
 			}
 		})
 	}

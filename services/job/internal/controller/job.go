@@ -12,6 +12,7 @@ import (
 	"github.com/podwarden/podwarden/services/job/internal/kinds"
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
@@ -37,7 +38,7 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		if ref := podview.ControllerRef(j.Metadata); ref != nil && ref.GetKind() == "CronJob" {
+		if ref := podutil.GetControllerOf(j.Metadata); ref != nil && ref.GetKind() == "CronJob" {
 			cronJob = ns + "/" + ref.GetName()
 		}
 		now := c.clock.Now()

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/podwarden/podwarden/services/job/internal/api"
+	"github.com/podwarden/podwarden/shared/podutil"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	jobv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/job/v1"
@@ -208,13 +209,11 @@ func JobFromTemplate(cj *jobv1.CronJob, name string) *jobv1.Job {
 	for k, v := range jt.GetMetadata().GetAnnotations() {
 		ann[k] = v
 	}
-	t := true
 	return &jobv1.Job{
 		ApiVersion: "batch/v1", Kind: "Job",
 		Metadata: &corev1.ObjectMeta{
 			Name: name, Namespace: m.GetNamespace(), Labels: labels, Annotations: ann,
-			OwnerReferences: []*corev1.OwnerReference{{ApiVersion: "batch/v1", Kind: "CronJob", Name: m.GetName(), Uid: m.GetUid(),
-				Controller: &t, BlockOwnerDeletion: &t}},
+			OwnerReferences: []*corev1.OwnerReference{podutil.NewControllerRef(m, "batch/v1", "CronJob")},
 		},
 		Spec: proto.Clone(jt.GetSpec()).(*jobv1.JobSpec),
 	}

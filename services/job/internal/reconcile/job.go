@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/podwarden/podwarden/services/job/internal/api"
+	"github.com/podwarden/podwarden/shared/podutil"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	jobv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/job/v1"
@@ -71,7 +72,7 @@ func classify(pods []*corev1.Pod) podClass {
 	var c podClass
 	for _, p := range pods {
 		switch {
-		case isTerminal(p):
+		case podutil.IsPodTerminal(p):
 			c.terminal = append(c.terminal, p)
 		case p.GetMetadata().GetDeletionTimestamp() != nil:
 			c.terminating = append(c.terminating, p)
@@ -80,11 +81,6 @@ func classify(pods []*corev1.Pod) podClass {
 		}
 	}
 	return c
-}
-
-func isTerminal(p *corev1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == "Succeeded" || ph == "Failed"
 }
 
 func counted(p *corev1.Pod) string { return p.GetMetadata().GetAnnotations()[AnnotationCounted] }
@@ -139,15 +135,6 @@ func restarts(p *corev1.Pod) int32 {
 	return n
 }
 
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
-}
-
 // Plan is syncJob on stored state: count finished pods, decide whether the Job
 // failed (pod failure policy FailJob, then activeDeadlineSeconds, then the
 // back-off limit: the deadline takes precedence, as documented) or succeeded,
@@ -172,7 +159,7 @@ func (jp JobPlanner) Plan(j *jobv1.Job, pods []*corev1.Pod, now time.Time) JobPl
 			continue
 		}
 		outcome := CountedSucceeded
-		if p.GetStatus().GetPhase() == "Failed" {
+		if p.GetStatus().GetPhase() == podutil.PodFailed {
 			outcome = CountedFailed
 			if action, msg := matchPodFailurePolicy(s.GetPodFailurePolicy(), p); action == api.ActionIgnore {
 				outcome = CountedIgnored
@@ -313,7 +300,7 @@ func pastBackoffLimitOnFailure(s *jobv1.JobSpec, active []*corev1.Pod) bool {
 func (jp JobPlanner) backOffRemaining(terminal []*corev1.Pod, now time.Time) time.Duration {
 	var lastSuccess, lastFailure time.Time
 	for _, p := range terminal {
-		if p.GetStatus().GetPhase() == "Succeeded" {
+		if p.GetStatus().GetPhase() == podutil.PodSucceeded {
 			if t := finishTime(p); t.After(lastSuccess) {
 				lastSuccess = t
 			}
@@ -321,7 +308,7 @@ func (jp JobPlanner) backOffRemaining(terminal []*corev1.Pod, now time.Time) tim
 	}
 	n := 0
 	for _, p := range terminal {
-		if p.GetStatus().GetPhase() != "Failed" || counted(p) == CountedIgnored {
+		if p.GetStatus().GetPhase() != podutil.PodFailed || counted(p) == CountedIgnored {
 			continue
 		}
 		t := finishTime(p)
@@ -414,8 +401,8 @@ func deletionOrder(pods []*corev1.Pod) []*corev1.Pod {
 		if (pa.GetSpec().GetNodeName() == "") != (pb.GetSpec().GetNodeName() == "") {
 			return pa.GetSpec().GetNodeName() == ""
 		}
-		if podReady(pa) != podReady(pb) {
-			return !podReady(pa)
+		if podutil.IsPodReady(pa) != podutil.IsPodReady(pb) {
+			return !podutil.IsPodReady(pa)
 		}
 		return pa.GetMetadata().GetCreationTimestamp().AsTime().After(pb.GetMetadata().GetCreationTimestamp().AsTime())
 	})
@@ -461,7 +448,7 @@ func (jp JobPlanner) status(st *jobv1.JobStatus, plan *JobPlan, c podClass) {
 			continue
 		}
 		active++
-		if podReady(p) {
+		if podutil.IsPodReady(p) {
 			ready++
 		}
 	}
@@ -538,13 +525,11 @@ func (jp JobPlanner) newPod(j *jobv1.Job, index int32) *corev1.Pod {
 	if jp.Name != nil {
 		name = jp.Name(prefix)
 	}
-	t2 := true
 	return &corev1.Pod{
 		ApiVersion: "v1", Kind: "Pod",
 		Metadata: &corev1.ObjectMeta{
 			Name: name, GenerateName: prefix, Namespace: m.GetNamespace(), Labels: labels, Annotations: ann,
-			OwnerReferences: []*corev1.OwnerReference{{ApiVersion: "batch/v1", Kind: "Job", Name: m.GetName(), Uid: m.GetUid(),
-				Controller: &t2, BlockOwnerDeletion: &t2}},
+			OwnerReferences: []*corev1.OwnerReference{podutil.NewControllerRef(m, "batch/v1", "Job")},
 		},
 		Spec: spec,
 	}

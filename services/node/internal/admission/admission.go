@@ -11,9 +11,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
 	"github.com/podwarden/podwarden/services/node/internal/scheduler"
-	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/defaults"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/validation"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -33,7 +34,7 @@ func Prepare(p *corev1.Pod) {
 	}
 	defaults.DefaultPod(p)
 	AddDefaultTolerations(p)
-	p.Status = &corev1.PodStatus{Phase: sim.PhasePending, QosClass: sim.QOSClass(p)}
+	p.Status = &corev1.PodStatus{Phase: podutil.PodPending, QosClass: podstatus.QOSClass(p)}
 }
 
 // AddDefaultTolerations is the DefaultTolerationSeconds admission plugin: a pod
@@ -143,9 +144,9 @@ func validateTolerationsUpdate(newT, oldT []*corev1.Toleration, fldPath *field.P
 func Bind(p *corev1.Pod, node, hostIP, podIP string, now *timestamppb.Timestamp) {
 	p.Spec.NodeName = node
 	if p.Status == nil {
-		p.Status = &corev1.PodStatus{Phase: sim.PhasePending}
+		p.Status = &corev1.PodStatus{Phase: podutil.PodPending}
 	}
-	sim.SetCondition(p.Status, sim.CondPodScheduled, "True", "", "", now.AsTime())
+	podstatus.SetCondition(p.Status, podutil.PodScheduled, "True", "", "", now.AsTime())
 	p.Status.HostIp, p.Status.HostIps = hostIP, []*corev1.HostIP{{Ip: hostIP}}
 	if podIP != "" {
 		p.Status.PodIp, p.Status.PodIps = podIP, []*corev1.PodIP{{Ip: podIP}}

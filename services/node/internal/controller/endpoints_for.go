@@ -7,6 +7,7 @@ import (
 
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/validation"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -69,7 +70,7 @@ func endpointsFor(svc *nodev1.Service, pods []*corev1.Pod) *nodev1.Endpoints {
 		if pm.GetNamespace() != sm.GetNamespace() || !sel.Matches(k8slabels.Set(pm.GetLabels())) {
 			continue
 		}
-		if ph := p.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+		if podutil.IsPodTerminal(p) {
 			continue
 		}
 		ip := podIP(p)
@@ -105,7 +106,7 @@ func endpointsFor(svc *nodev1.Service, pods []*corev1.Pod) *nodev1.Endpoints {
 			ss = &subset{ports: ports}
 			subsets[key] = ss
 		}
-		if tolerateUnready || podReady(p) {
+		if tolerateUnready || podutil.IsPodReady(p) {
 			ss.ready = append(ss.ready, addr)
 		} else {
 			ss.notReady = append(ss.notReady, addr)
@@ -135,15 +136,6 @@ func podIP(p *corev1.Pod) string {
 		}
 	}
 	return ""
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
 }
 
 // findPort is Kubernetes' podutil.FindPort: a numeric targetPort as is, a

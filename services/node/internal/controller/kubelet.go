@@ -8,8 +8,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/podwarden/podwarden/services/node/internal/placement"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -25,7 +27,7 @@ func (c *Controllers) listPods(ctx context.Context) ([]string, error) {
 	}
 	var keys []string
 	for _, p := range pods {
-		if sim.IsTerminal(p) && p.GetMetadata().GetDeletionTimestamp() == nil {
+		if podutil.IsPodTerminal(p) && p.GetMetadata().GetDeletionTimestamp() == nil {
 			continue
 		}
 		keys = append(keys, repo.Key(p.GetMetadata()))
@@ -48,13 +50,13 @@ func (c *Controllers) syncPod(ctx context.Context, key string) error {
 			return err
 		}
 		now := c.clock.Now()
-		if !Bound(p) {
+		if !placement.Bound(p) {
 			if p.GetMetadata().GetDeletionTimestamp() != nil {
 				freed = true
 				_, err := repo.DeletePod(ctx, tx, now, p, nil)
 				return err
 			}
-			needsScheduling = !sim.IsTerminal(p)
+			needsScheduling = !podutil.IsPodTerminal(p)
 			return nil
 		}
 		var node *nodev1.Node
@@ -70,7 +72,7 @@ func (c *Controllers) syncPod(ctx context.Context, key string) error {
 			freed = true
 			_, err = repo.DeletePod(ctx, tx, now, res.Pod, res.Events)
 		case res.Pod != nil:
-			freed = sim.IsTerminal(res.Pod)
+			freed = podutil.IsPodTerminal(res.Pod)
 			_, err = repo.UpdatePod(ctx, tx, now, res.Pod, repo.OwnerKind(res.Pod), res.Events)
 		}
 		return err

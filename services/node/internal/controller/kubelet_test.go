@@ -5,18 +5,14 @@ import (
 	"time"
 
 	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/shared/podutil"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
 func readyCondition(p *corev1.Pod) string {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus()
-		}
-	}
-	return ""
+	return podutil.GetPodReadyCondition(p.GetStatus()).GetStatus()
 }
 
 // TestCoalesce: transitions due at the same instant become one write; a future one

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,15 +11,13 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/podwarden/podwarden/services/node/internal/admission"
-	"github.com/podwarden/podwarden/services/node/internal/fleet"
-	"github.com/podwarden/podwarden/services/node/internal/ipam"
+	"github.com/podwarden/podwarden/services/node/internal/placement"
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
-	"github.com/podwarden/podwarden/services/node/internal/scheduler"
-	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
-	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
 // bindChunk bounds the pods bound in one transaction; bindParallelism the
@@ -30,26 +27,9 @@ const (
 	bindParallelism = 4
 )
 
-// Bound reports whether the scheduler (or the kubelet, for a preset nodeName)
-// has bound the pod: PodScheduled=True.
-func Bound(p *corev1.Pod) bool {
-	c := sim.GetCondition(p.GetStatus(), sim.CondPodScheduled)
-	return c != nil && c.GetStatus() == "True" && p.GetSpec().GetNodeName() != ""
-}
-
-type binding struct {
-	pod           *corev1.Pod
-	node          string
-	hostIP, podIP string
-}
-
-type failure struct {
-	pod    *corev1.Pod
-	reason string
-}
-
-// schedule is one scheduling pass: every pending pod, oldest first, against a
-// snapshot of nodes and bound pods that is updated as pods are placed.
+// schedule is one scheduling pass: read the pods, nodes and pod IPs, let
+// placement.Decide place the pending ones, then write the bindings (in
+// parallel chunks) and the unschedulable pods' conditions.
 func (c *Controllers) schedule(ctx context.Context, _ string) error {
 	now := c.clock.Now()
 	nodes, err := repo.Nodes.List(ctx, c.db.Pool, store.ListOptions{})
@@ -64,76 +44,18 @@ func (c *Controllers) schedule(ctx context.Context, _ string) error {
 	if err != nil {
 		return err
 	}
-	byName := map[string]*nodev1.Node{}
-	for _, n := range nodes {
-		byName[n.GetMetadata().GetName()] = n
-	}
-	byNode := map[string][]*corev1.Pod{}
-	var pending []*corev1.Pod
-	for _, p := range pods {
-		switch {
-		case Bound(p):
-			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
-		case p.GetMetadata().GetDeletionTimestamp() == nil && !sim.IsTerminal(p):
-			pending = append(pending, p)
-		}
-	}
-	sort.SliceStable(pending, func(i, j int) bool {
-		a, b := pending[i].GetMetadata().GetCreationTimestamp().AsTime(), pending[j].GetMetadata().GetCreationTimestamp().AsTime()
-		if !a.Equal(b) {
-			return a.Before(b)
-		}
-		return repo.Key(pending[i].GetMetadata()) < repo.Key(pending[j].GetMetadata())
-	})
 
-	snap := scheduler.NewSnapshot(nodes, byNode)
-	var binds []binding
-	var fails []failure
-	var wait time.Duration
 	c.mu.Lock()
-	for _, p := range pending {
-		if c.cfg.ScheduleDelay > 0 {
-			due := p.GetMetadata().GetCreationTimestamp().AsTime().Add(c.cfg.ScheduleDelay)
-			if d := due.Sub(now); d > 0 {
-				if wait == 0 || d < wait {
-					wait = d
-				}
-				continue
-			}
-		}
-		name, reason := snap.Schedule(p)
-		if name == "" {
-			if p.GetSpec().GetNodeName() == "" {
-				fails = append(fails, failure{pod: p, reason: reason})
-			}
-			continue
-		}
-		node := byName[name]
-		b := binding{pod: p, node: name, hostIP: fleet.InternalIP(node)}
-		if p.GetSpec().GetHostNetwork() {
-			b.podIP = b.hostIP
-		} else {
-			if used[name] == nil {
-				used[name] = map[string]bool{}
-			}
-			ip, err := ipam.Allocate(node.GetSpec().GetPodCidr(), used[name], c.lastIP[name])
-			if err != nil {
-				fails = append(fails, failure{pod: p, reason: fmt.Sprintf("failed to allocate a pod IP on node %s: %v", name, err)})
-				continue
-			}
-			used[name][ip], c.lastIP[name] = true, ip
-			b.podIP = ip
-		}
-		snap.Assume(p, name)
-		binds = append(binds, b)
-	}
+	plan := placement.Decide(placement.Input{Pods: pods, Nodes: nodes, UsedIPs: used, LastIP: c.lastIP, Now: now, Delay: c.cfg.ScheduleDelay})
+	c.lastIP = plan.LastIP
 	c.mu.Unlock()
-	c.unschedulable.Store(int64(len(fails)))
-	if wait > 0 {
-		c.scheduler.EnqueueAfter(scheduleKey, wait)
+	c.unschedulable.Store(int64(len(plan.Unschedulable)))
+	if plan.Requeue > 0 {
+		c.scheduler.EnqueueAfter(scheduleKey, plan.Requeue)
 	}
 
 	// Placements are decided (IPs included): chunks can be written in parallel.
+	binds := plan.Bindings
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(bindParallelism)
 	for start := 0; start < len(binds); start += bindChunk {
@@ -143,7 +65,7 @@ func (c *Controllers) schedule(ctx context.Context, _ string) error {
 				return fmt.Errorf("bind pods: %w", err)
 			}
 			for _, b := range chunk {
-				c.kubelet.Enqueue(repo.Key(b.pod.GetMetadata()))
+				c.kubelet.Enqueue(repo.Key(b.Pod.GetMetadata()))
 			}
 			return nil
 		})
@@ -151,7 +73,7 @@ func (c *Controllers) schedule(ctx context.Context, _ string) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for len(fails) > 0 {
+	for fails := plan.Unschedulable; len(fails) > 0; {
 		n := min(len(fails), bindChunk)
 		if err := c.db.InTx(ctx, func(tx pgx.Tx) error { return c.markUnschedulable(ctx, tx, now, fails[:n]) }); err != nil {
 			return fmt.Errorf("record unschedulable pods: %w", err)
@@ -172,7 +94,7 @@ func lockUnbound(ctx context.Context, tx pgx.Tx, seen *corev1.Pod) (*corev1.Pod,
 	if err != nil {
 		return nil, err
 	}
-	if p.GetMetadata().GetUid() != m.GetUid() || Bound(p) || p.GetMetadata().GetDeletionTimestamp() != nil {
+	if p.GetMetadata().GetUid() != m.GetUid() || placement.Bound(p) || p.GetMetadata().GetDeletionTimestamp() != nil {
 		return nil, nil
 	}
 	return p, nil
@@ -181,11 +103,11 @@ func lockUnbound(ctx context.Context, tx pgx.Tx, seen *corev1.Pod) (*corev1.Pod,
 // bind writes the bindings: nodeName, PodScheduled, hostIP, podIP (reserved in
 // pod_ips) and the Scheduled event. A pod that changed meanwhile (deleted,
 // already bound) is skipped; the next pass sees it as it is.
-func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds []binding) error {
+func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds []placement.Binding) error {
 	ts := timestamppb.New(now)
 	for _, b := range binds {
-		m := b.pod.GetMetadata()
-		p, err := lockUnbound(ctx, tx, b.pod)
+		m := b.Pod.GetMetadata()
+		p, err := lockUnbound(ctx, tx, b.Pod)
 		if err != nil {
 			return err
 		}
@@ -193,16 +115,16 @@ func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds 
 			continue
 		}
 		if !p.GetSpec().GetHostNetwork() {
-			if err := repo.AssignIP(ctx, tx, b.podIP, m.GetUid(), b.node); err != nil {
+			if err := repo.AssignIP(ctx, tx, b.PodIP, m.GetUid(), b.Node); err != nil {
 				return err
 			}
 		}
 		var evs []repo.Event
 		if p.GetSpec().GetNodeName() == "" { // a preset nodeName bypasses the scheduler: no event
-			evs = append(evs, repo.Event{Type: sim.EventNormal, Reason: "Scheduled", Component: repo.ComponentScheduler,
-				Message: fmt.Sprintf("Successfully assigned %s/%s to %s", m.GetNamespace(), m.GetName(), b.node)})
+			evs = append(evs, repo.Event{Type: podstatus.EventNormal, Reason: "Scheduled", Component: repo.ComponentScheduler,
+				Message: fmt.Sprintf("Successfully assigned %s/%s to %s", m.GetNamespace(), m.GetName(), b.Node)})
 		}
-		admission.Bind(p, b.node, b.hostIP, b.podIP, ts)
+		admission.Bind(p, b.Node, b.HostIP, b.PodIP, ts)
 		if _, err := repo.UpdatePod(ctx, tx, now, p, repo.OwnerKind(p), evs); err != nil {
 			return err
 		}
@@ -212,24 +134,24 @@ func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds 
 
 // markUnschedulable sets PodScheduled=False/Unschedulable with the scheduler's
 // message and records FailedScheduling, when the message is new.
-func (c *Controllers) markUnschedulable(ctx context.Context, tx pgx.Tx, now time.Time, fails []failure) error {
+func (c *Controllers) markUnschedulable(ctx context.Context, tx pgx.Tx, now time.Time, fails []placement.Unschedulable) error {
 	for _, f := range fails {
-		p, err := lockUnbound(ctx, tx, f.pod)
+		p, err := lockUnbound(ctx, tx, f.Pod)
 		if err != nil {
 			return err
 		}
 		if p == nil {
 			continue
 		}
-		if cond := sim.GetCondition(p.GetStatus(), sim.CondPodScheduled); cond != nil &&
-			cond.GetStatus() == "False" && cond.GetReason() == "Unschedulable" && cond.GetMessage() == f.reason {
+		if _, cond := podutil.GetPodCondition(p.GetStatus(), podutil.PodScheduled); cond != nil &&
+			cond.GetStatus() == "False" && cond.GetReason() == "Unschedulable" && cond.GetMessage() == f.Reason {
 			continue
 		}
 		if p.Status == nil {
-			p.Status = &corev1.PodStatus{Phase: sim.PhasePending}
+			p.Status = &corev1.PodStatus{Phase: podutil.PodPending}
 		}
-		sim.SetCondition(p.Status, sim.CondPodScheduled, "False", "Unschedulable", f.reason, now)
-		ev := repo.Event{Type: sim.EventWarning, Reason: "FailedScheduling", Message: f.reason, Component: repo.ComponentScheduler}
+		podstatus.SetCondition(p.Status, podutil.PodScheduled, "False", "Unschedulable", f.Reason, now)
+		ev := repo.Event{Type: podstatus.EventWarning, Reason: "FailedScheduling", Message: f.Reason, Component: repo.ComponentScheduler}
 		if _, err := repo.UpdatePod(ctx, tx, now, p, repo.OwnerKind(p), []repo.Event{ev}); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/podwarden/podwarden/shared/defaults"
 	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/podutil"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	metricsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/metrics/v1"
@@ -44,17 +45,7 @@ type parsedLoad struct {
 // Running reports whether a pod is running and not being deleted (metrics-server
 // reports only those).
 func Running(p *corev1.Pod) bool {
-	return p.GetStatus().GetPhase() == "Running" && p.GetMetadata().GetDeletionTimestamp() == nil
-}
-
-// Ready reports the pod's Ready condition.
-func Ready(p *corev1.Pod) bool {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
+	return p.GetStatus().GetPhase() == podutil.PodRunning && p.GetMetadata().GetDeletionTimestamp() == nil
 }
 
 // PodUsage computes the usage of every running pod of pods (keyed namespace/name):
@@ -79,7 +70,7 @@ func PodUsage(pods []*corev1.Pod, loads []*metricsv1.Load) map[string]Usage {
 			pl.sel.Matches(k8slabels.Set(p.GetMetadata().GetLabels()))
 	}
 	for _, p := range pods {
-		if !Running(p) || !Ready(p) {
+		if !Running(p) || !podutil.IsPodReady(p) {
 			continue
 		}
 		for _, pl := range parsed {
@@ -94,7 +85,7 @@ func PodUsage(pods []*corev1.Pod, loads []*metricsv1.Load) map[string]Usage {
 			continue
 		}
 		u := Usage{CPU: IdleCPUMilli, Memory: IdleMemoryMilli, Custom: map[string]int64{}}
-		if Ready(p) {
+		if podutil.IsPodReady(p) {
 			for _, pl := range parsed {
 				if !matches(pl, p) || pl.ready == 0 {
 					continue

@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
@@ -18,21 +18,21 @@ import (
 // job. requested nil means the pod's terminationGracePeriodSeconds. It returns
 // the pod as it now is and whether it is gone.
 func GracefulDelete(ctx context.Context, tx pgx.Tx, now time.Time, p *corev1.Pod, requested *int64) (*corev1.Pod, bool, error) {
-	grace := sim.GracePeriod(p, requested)
+	grace := podstatus.GracePeriod(p, requested)
 	if grace == 0 {
 		if p.GetMetadata().GetDeletionTimestamp() == nil {
-			sim.MarkDeleted(p, 0, now)
+			podstatus.MarkDeleted(p, 0, now)
 		}
 		gone, err := DeletePod(ctx, tx, now, p, nil)
 		return gone, true, err
 	}
 	first := p.GetMetadata().GetDeletionTimestamp() == nil
-	if !sim.MarkDeleted(p, grace, now) {
+	if !podstatus.MarkDeleted(p, grace, now) {
 		return p, false, nil
 	}
 	var evs []Event
 	if first {
-		evs = sim.KillingEvents(p)
+		evs = podstatus.KillingEvents(p)
 	}
 	updated, err := UpdatePod(ctx, tx, now, p, OwnerKind(p), evs)
 	return updated, false, err

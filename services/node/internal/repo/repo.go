@@ -13,9 +13,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -38,16 +39,11 @@ const (
 
 // Event is a Kubernetes event to record about the object being written
 // (Component defaults to kubelet).
-type Event = sim.Event
+type Event = podstatus.Event
 
 // OwnerKind is the kind of the pod's controller ownerReference ("" for bare pods).
 func OwnerKind(p *corev1.Pod) string {
-	for _, o := range p.GetMetadata().GetOwnerReferences() {
-		if o.GetController() {
-			return o.GetKind()
-		}
-	}
-	return ""
+	return podutil.GetControllerOf(p.GetMetadata()).GetKind()
 }
 
 // Key is the "namespace/name" key of an object.
@@ -117,7 +113,7 @@ func UpdatePod(ctx context.Context, tx pgx.Tx, now time.Time, p *corev1.Pod, for
 			return nil, err
 		}
 	}
-	if ph := updated.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+	if podutil.IsPodTerminal(updated) {
 		if err := ReleaseIP(ctx, tx, updated.GetMetadata().GetUid()); err != nil {
 			return nil, err
 		}

@@ -109,9 +109,3 @@ func Allocatable(node *nodev1.Node) Resources {
 	}
 	return ResourceList(node.GetStatus().GetCapacity())
 }
-
-// IsTerminal reports a pod that no longer holds node resources.
-func IsTerminal(pod *corev1.Pod) bool {
-	p := pod.GetStatus().GetPhase()
-	return p == "Succeeded" || p == "Failed"
-}

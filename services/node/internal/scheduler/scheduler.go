@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/scheduling"
-	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
@@ -52,13 +52,13 @@ type nodeInfo struct {
 }
 
 func (ni *nodeInfo) add(p *corev1.Pod) {
-	if IsTerminal(p) {
+	if podutil.IsPodTerminal(p) {
 		return
 	}
 	ni.requested.add(PodRequests(p))
 	ni.nonZero.add(podRequests(p, true))
 	ni.pods++
-	if uid := ControllerUID(p); uid != "" {
+	if uid := podutil.GetControllerOf(p.GetMetadata()).GetUid(); uid != "" {
 		ni.owners[uid]++
 	}
 }
@@ -230,9 +230,4 @@ func resourceOrder(name string) string {
 		return "2"
 	}
 	return "3" + name
-}
-
-// ControllerUID is the uid of the pod's controller ownerReference, or "".
-func ControllerUID(pod *corev1.Pod) string {
-	return store.ControllerUID(pod.GetMetadata())
 }

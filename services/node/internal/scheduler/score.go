@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
@@ -22,7 +24,7 @@ func pickBest(pod *corev1.Pod, nodes []*nodeInfo) string {
 	if len(nodes) == 1 {
 		return nodes[0].node.GetMetadata().GetName()
 	}
-	owner := ControllerUID(pod)
+	owner := podutil.GetControllerOf(pod.GetMetadata()).GetUid()
 	req := podRequests(pod, true)
 	n := len(nodes)
 	least := make([]int64, n)

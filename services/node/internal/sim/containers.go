@@ -9,6 +9,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
@@ -27,7 +30,7 @@ func (s *step) ensureStatuses() {
 		st.StartTime = timestamppb.New(s.now)
 	}
 	if st.Phase == "" {
-		st.Phase = PhasePending
+		st.Phase = podutil.PodPending
 	}
 	st.InitContainerStatuses = reconcileStatuses(st.InitContainerStatuses, s.pod.GetSpec().GetInitContainers(), ReasonPodInitializing)
 	st.ContainerStatuses = reconcileStatuses(st.ContainerStatuses, s.pod.GetSpec().GetContainers(), ReasonContainerCreating)
@@ -62,7 +65,7 @@ func reconcileStatuses(have []*corev1.ContainerStatus, containers []*corev1.Cont
 // complete, then every container runs.
 func (s *step) start() {
 	st := s.pod.Status
-	if st.Phase != PhasePending || !anyWaiting(st.ContainerStatuses, ReasonContainerCreating) {
+	if st.Phase != podutil.PodPending || !anyWaiting(st.ContainerStatuses, ReasonContainerCreating) {
 		return
 	}
 	startAt := s.scheduledAt().Add(s.d.Start)
@@ -93,7 +96,7 @@ func (s *step) start() {
 		}
 		s.runContainer(c, cs, ts)
 	}
-	st.Phase = PhaseRunning
+	st.Phase = podutil.PodRunning
 }
 
 // runContainer starts container c now.
@@ -112,14 +115,14 @@ func (s *step) runContainer(c *corev1.Container, cs *corev1.ContainerStatus, ts 
 func (s *step) containerEvents(c *corev1.Container, path string) {
 	fp := fmt.Sprintf("%s{%s}", path, c.GetName())
 	if c.GetImagePullPolicy() == "Always" {
-		s.event(EventNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.GetImage()), fp)
-		s.event(EventNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s (%s including waiting)",
+		s.event(podstatus.EventNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.GetImage()), fp)
+		s.event(podstatus.EventNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s (%s including waiting)",
 			c.GetImage(), s.d.Start, s.d.Start), fp)
 	} else {
-		s.event(EventNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.GetImage()), fp)
+		s.event(podstatus.EventNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.GetImage()), fp)
 	}
-	s.event(EventNormal, "Created", "Created container: "+c.GetName(), fp)
-	s.event(EventNormal, "Started", "Started container "+c.GetName(), fp)
+	s.event(podstatus.EventNormal, "Created", "Created container: "+c.GetName(), fp)
+	s.event(podstatus.EventNormal, "Started", "Started container "+c.GetName(), fp)
 }
 
 // advanceContainer moves one started container: a finite program exits, an
@@ -151,7 +154,7 @@ func (s *step) transition(c *corev1.Container, cs *corev1.ContainerStatus) bool 
 	switch {
 	case st.GetRunning() != nil && cs.GetImage() != c.GetImage():
 		// The image was changed on the pod: the kubelet restarts the container.
-		s.event(EventNormal, "Killing", fmt.Sprintf("Container %s definition changed, will be restarted", c.GetName()),
+		s.event(podstatus.EventNormal, "Killing", fmt.Sprintf("Container %s definition changed, will be restarted", c.GetName()),
 			fmt.Sprintf("spec.containers{%s}", c.GetName()))
 		exit(cs, 0, s.now)
 		cs.LastState = cs.State
@@ -185,7 +188,7 @@ func (s *step) transition(c *corev1.Container, cs *corev1.ContainerStatus) bool 
 			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)",
 				s.backOff(cs.RestartCount), c.GetName(), m.GetName(), m.GetNamespace(), m.GetUid()),
 		}}
-		s.event(EventWarning, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)",
+		s.event(podstatus.EventWarning, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)",
 			c.GetName(), m.GetName(), m.GetNamespace(), m.GetUid()), fmt.Sprintf("spec.containers{%s}", c.GetName()))
 		return true
 	case st.GetWaiting().GetReason() == ReasonCrashLoopBackOff:
@@ -253,7 +256,7 @@ func (s *step) readyDelay(c *corev1.Container) time.Duration {
 // (all exit codes 0) or Failed.
 func (s *step) updatePhase() {
 	st := s.pod.Status
-	if st.Phase != PhaseRunning || len(st.ContainerStatuses) == 0 {
+	if st.Phase != podutil.PodRunning || len(st.ContainerStatuses) == 0 {
 		return
 	}
 	failed := false
@@ -265,9 +268,9 @@ func (s *step) updatePhase() {
 		failed = failed || t.GetExitCode() != 0
 	}
 	if failed {
-		st.Phase = PhaseFailed
+		st.Phase = podutil.PodFailed
 	} else {
-		st.Phase = PhaseSucceeded
+		st.Phase = podutil.PodSucceeded
 	}
 }
 
@@ -275,7 +278,7 @@ func (s *step) updatePhase() {
 func (s *step) activeDeadline() {
 	ads := s.pod.GetSpec().ActiveDeadlineSeconds
 	st := s.pod.Status
-	if ads == nil || st.StartTime == nil || IsTerminal(s.pod) {
+	if ads == nil || st.StartTime == nil || podutil.IsPodTerminal(s.pod) {
 		return
 	}
 	deadline := st.StartTime.AsTime().Add(time.Duration(*ads) * time.Second)
@@ -287,7 +290,7 @@ func (s *step) activeDeadline() {
 	s.stopRuntime(0)
 	Fail(s.pod, 137, s.now)
 	st.Reason, st.Message = "DeadlineExceeded", msg
-	s.event(EventWarning, "DeadlineExceeded", msg, "")
+	s.event(podstatus.EventWarning, "DeadlineExceeded", msg, "")
 }
 
 // Fail stops every container that has not exited (exit code code) and puts the
@@ -308,7 +311,7 @@ func Fail(p *corev1.Pod, code int32, now time.Time) {
 			cs.Ready = false
 		}
 	}
-	p.Status.Phase = PhaseFailed
+	p.Status.Phase = podutil.PodFailed
 }
 
 func anyWaiting(list []*corev1.ContainerStatus, reason string) bool {

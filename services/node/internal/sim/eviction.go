@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
 	"github.com/podwarden/podwarden/shared/scheduling"
 )
-
-// DefaultGracePeriodSeconds is the grace of a pod without terminationGracePeriodSeconds.
-const DefaultGracePeriodSeconds = int64(30)
 
 // evict is the taint manager: a NoExecute taint the pod does not tolerate marks
 // it for deletion at once; a toleration with tolerationSeconds delays that
@@ -56,9 +54,9 @@ func (s *step) evict() bool {
 		s.at(evictAt)
 		return false
 	}
-	MarkDeleted(s.pod, GracePeriod(s.pod, nil), s.now)
-	s.events = append(s.events, Event{
-		Type: EventNormal, Reason: "TaintManagerEviction", Component: "taint-eviction-controller",
+	podstatus.MarkDeleted(s.pod, podstatus.GracePeriod(s.pod, nil), s.now)
+	s.events = append(s.events, podstatus.Event{
+		Type: podstatus.EventNormal, Reason: "TaintManagerEviction", Component: "taint-eviction-controller",
 		Message: fmt.Sprintf("Marking for deletion Pod %s/%s", s.pod.GetMetadata().GetNamespace(), s.pod.GetMetadata().GetName()),
 	})
 	return true

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
@@ -26,7 +29,7 @@ var ErrFault = errors.New("invalid fault")
 //   - unready: the readiness probe fails (Ready=False) until "ready".
 //
 // It returns the events to record.
-func ApplyFault(p *corev1.Pod, fault string, exitCode int32, now time.Time) ([]Event, error) {
+func ApplyFault(p *corev1.Pod, fault string, exitCode int32, now time.Time) ([]podstatus.Event, error) {
 	if exitCode == 0 && (fault == FaultCrash || fault == FaultFail) {
 		exitCode = 1
 	}
@@ -44,16 +47,16 @@ func ApplyFault(p *corev1.Pod, fault string, exitCode int32, now time.Time) ([]E
 		}
 		return nil, nil
 	case FaultFail:
-		if IsTerminal(p) {
+		if podutil.IsPodTerminal(p) {
 			return nil, fmt.Errorf("%w: pod %s has already terminated", ErrFault, p.GetMetadata().GetName())
 		}
 		if p.Status == nil {
 			p.Status = &corev1.PodStatus{}
 		}
 		Fail(p, exitCode, now)
-		for _, typ := range []string{CondReady, CondContainersReady} {
-			if GetCondition(p.Status, typ) != nil {
-				setCondition(p.Status, typ, "False", "PodFailed", "", now)
+		for _, typ := range []string{podutil.PodReady, podutil.ContainersReady} {
+			if _, c := podutil.GetPodCondition(p.Status, typ); c != nil {
+				podstatus.SetCondition(p.Status, typ, "False", "PodFailed", "", now)
 			}
 		}
 		return nil, nil
@@ -62,9 +65,9 @@ func ApplyFault(p *corev1.Pod, fault string, exitCode int32, now time.Time) ([]E
 			p.Metadata.Annotations = map[string]string{}
 		}
 		p.Metadata.Annotations[AnnotationUnready] = "true"
-		var out []Event
+		var out []podstatus.Event
 		for _, cs := range p.GetStatus().GetContainerStatuses() {
-			out = append(out, Event{Type: EventWarning, Reason: "Unhealthy", Message: "Readiness probe failed: injected fault",
+			out = append(out, podstatus.Event{Type: podstatus.EventWarning, Reason: "Unhealthy", Message: "Readiness probe failed: injected fault",
 				FieldPath: fmt.Sprintf("spec.containers{%s}", cs.GetName())})
 		}
 		return out, nil

@@ -5,6 +5,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
@@ -36,8 +39,8 @@ func boundPod(o podOpts) *corev1.Pod {
 			TerminationGracePeriodSeconds: &grace, ActiveDeadlineSeconds: o.deadline, Tolerations: o.tolerations,
 		},
 		Status: &corev1.PodStatus{
-			Phase:      PhasePending,
-			Conditions: []*corev1.Condition{{Type: CondPodScheduled, Status: "True", LastTransitionTime: timestamppb.New(t0)}},
+			Phase:      podutil.PodPending,
+			Conditions: []*corev1.Condition{{Type: podutil.PodScheduled, Status: "True", LastTransitionTime: timestamppb.New(t0)}},
 		},
 	}
 }
@@ -91,10 +94,11 @@ func containerState(p *corev1.Pod) string {
 }
 
 func condStatus(p *corev1.Pod, typ string) string {
-	return GetCondition(p.GetStatus(), typ).GetStatus()
+	_, c := podutil.GetPodCondition(p.GetStatus(), typ)
+	return c.GetStatus()
 }
 
-func eventReasons(evs []Event) []string {
+func eventReasons(evs []podstatus.Event) []string {
 	var out []string
 	for _, e := range evs {
 		out = append(out, e.Reason)

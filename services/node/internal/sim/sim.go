@@ -12,6 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
@@ -41,15 +44,6 @@ type Delays struct {
 // exits at once does not spin when the delays are zero.
 const MinBackOff = 10 * time.Millisecond
 
-// Event is a Kubernetes event the kubelet (or the taint manager) records about the pod.
-type Event struct {
-	Type      string // Normal or Warning
-	Reason    string
-	Message   string
-	FieldPath string // spec.containers{name}, when about one container
-	Component string // kubelet (default) or taint-eviction-controller
-}
-
 // Result is one step of a pod.
 type Result struct {
 	// Pod is the pod after the step, nil when nothing changed.
@@ -57,22 +51,11 @@ type Result struct {
 	// Delete: the pod is gone; remove it and publish DELETED (Pod holds the final snapshot).
 	Delete bool
 	// Events to record.
-	Events []Event
+	Events []podstatus.Event
 	// Requeue: call Next again after this long (0: only a change of the pod or
 	// its node moves it on).
 	Requeue time.Duration
 }
-
-// Pod phases and the Kubernetes names the sim writes.
-const (
-	PhasePending   = "Pending"
-	PhaseRunning   = "Running"
-	PhaseSucceeded = "Succeeded"
-	PhaseFailed    = "Failed"
-
-	EventNormal  = "Normal"
-	EventWarning = "Warning"
-)
 
 // Next computes the pod's next state on node at now. The pod must be bound
 // (spec.nodeName set); an unbound pod is only ever deleted (when marked for
@@ -102,7 +85,7 @@ type step struct {
 	node   *nodev1.Node
 	now    time.Time
 	d      Delays
-	events []Event
+	events []podstatus.Event
 	wake   time.Time
 }
 
@@ -114,7 +97,7 @@ func (s *step) at(t time.Time) {
 }
 
 func (s *step) event(typ, reason, msg, fieldPath string) {
-	s.events = append(s.events, Event{Type: typ, Reason: reason, Message: msg, FieldPath: fieldPath})
+	s.events = append(s.events, podstatus.Event{Type: typ, Reason: reason, Message: msg, FieldPath: fieldPath})
 }
 
 // run returns true when the pod is gone.
@@ -129,7 +112,7 @@ func (s *step) run() bool {
 	if deleting {
 		return s.terminate()
 	}
-	if IsTerminal(s.pod) {
+	if podutil.IsPodTerminal(s.pod) {
 		return false
 	}
 	if s.evict() {
@@ -150,12 +133,6 @@ func (s *step) run() bool {
 	return false
 }
 
-// IsTerminal reports a pod in phase Succeeded or Failed.
-func IsTerminal(p *corev1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == PhaseSucceeded || ph == PhaseFailed
-}
-
 // NodeReady reports a node whose Ready condition is True.
 func NodeReady(n *nodev1.Node) bool {
 	for _, c := range n.GetStatus().GetConditions() {
@@ -169,7 +146,7 @@ func NodeReady(n *nodev1.Node) bool {
 // scheduledAt is when the pod was bound (PodScheduled's transition time).
 func (s *step) scheduledAt() time.Time {
 	for _, c := range s.pod.GetStatus().GetConditions() {
-		if c.GetType() == CondPodScheduled && c.GetStatus() == "True" && c.GetLastTransitionTime() != nil {
+		if c.GetType() == podutil.PodScheduled && c.GetStatus() == "True" && c.GetLastTransitionTime() != nil {
 			return c.GetLastTransitionTime().AsTime()
 		}
 	}
@@ -183,7 +160,7 @@ func (s *step) scheduledAt() time.Time {
 // containers are stopped and the pod is gone. A dead kubelet (node not Ready)
 // finishes nothing: the pod stays Terminating, as in Kubernetes.
 func (s *step) terminate() bool {
-	if IsTerminal(s.pod) || len(s.pod.GetStatus().GetContainerStatuses()) == 0 && s.pod.GetStatus().GetStartTime() == nil {
+	if podutil.IsPodTerminal(s.pod) || len(s.pod.GetStatus().GetContainerStatuses()) == 0 && s.pod.GetStatus().GetStartTime() == nil {
 		return true
 	}
 	if !NodeReady(s.node) {
@@ -216,8 +193,8 @@ func (s *step) terminate() bool {
 // markNotReady is what the node lifecycle controller does to the pods of a
 // node that stopped posting status: Ready=False, nothing else moves.
 func (s *step) markNotReady() {
-	if c := GetCondition(s.pod.Status, CondReady); c != nil && c.GetStatus() == "True" {
-		s.events = append(s.events, Event{Type: EventWarning, Reason: "NodeNotReady", Message: "Node is not ready", Component: "node-controller"})
+	if podutil.IsPodReadyConditionTrue(s.pod.Status) {
+		s.events = append(s.events, podstatus.Event{Type: podstatus.EventWarning, Reason: "NodeNotReady", Message: "Node is not ready", Component: "node-controller"})
 	}
-	setCondition(s.pod.Status, CondReady, "False", "", "", s.now)
+	podstatus.SetCondition(s.pod.Status, podutil.PodReady, "False", "", "", s.now)
 }

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/validation"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -60,45 +61,33 @@ type Plan struct {
 	Waiting string
 }
 
-// IsRunningAndReady: phase Running with the Ready condition True.
+// IsRunningAndReady is isRunningAndReady: phase Running and Ready.
 func IsRunningAndReady(p *corev1.Pod) bool {
-	return p.GetStatus().GetPhase() == "Running" && readyCondition(p) != nil
+	return p.GetStatus().GetPhase() == podutil.PodRunning && podutil.IsPodReady(p)
 }
 
-func readyCondition(p *corev1.Pod) *corev1.Condition {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" && c.GetStatus() == "True" {
-			return c
-		}
-	}
-	return nil
-}
-
-// IsRunningAndAvailable: ready for at least minReadySeconds; otherwise also how
-// long until it will be.
+// IsRunningAndAvailable is isRunningAndAvailable: running and ready, and
+// available by podutil.IsPodAvailable (ready for at least minReadySeconds; with
+// minReadySeconds > 0 a Ready condition without lastTransitionTime never is).
+// When not available yet it also says how long until it will be (0: unknown).
 func IsRunningAndAvailable(p *corev1.Pod, minReadySeconds int32, now time.Time) (bool, time.Duration) {
 	if !IsRunningAndReady(p) {
 		return false, 0
 	}
-	if minReadySeconds <= 0 {
+	if podutil.IsPodAvailable(p, minReadySeconds, now) {
 		return true, 0
 	}
-	c := readyCondition(p)
-	if c.GetLastTransitionTime() == nil {
-		return true, 0
+	if at, ok := podutil.PodAvailableAt(p, minReadySeconds); ok {
+		return false, at.Sub(now)
 	}
-	at := c.GetLastTransitionTime().AsTime().Add(time.Duration(minReadySeconds) * time.Second)
-	if !now.Before(at) {
-		return true, 0
-	}
-	return false, at.Sub(now)
+	return false, 0
 }
 
 func isTerminating(p *corev1.Pod) bool { return p.GetMetadata().GetDeletionTimestamp() != nil }
 
-func isFailed(p *corev1.Pod) bool { return p.GetStatus().GetPhase() == "Failed" }
+func isFailed(p *corev1.Pod) bool { return p.GetStatus().GetPhase() == podutil.PodFailed }
 
-func isSucceeded(p *corev1.Pod) bool { return p.GetStatus().GetPhase() == "Succeeded" }
+func isSucceeded(p *corev1.Pod) bool { return p.GetStatus().GetPhase() == podutil.PodSucceeded }
 
 // isHealthy: running, ready and not terminating.
 func isHealthy(p *corev1.Pod) bool { return IsRunningAndReady(p) && !isTerminating(p) }

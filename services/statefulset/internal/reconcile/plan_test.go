@@ -301,6 +301,56 @@ func TestMinReadySeconds(t *testing.T) {
 	}
 }
 
+// TestIsRunningAndAvailable: a StatefulSet counts availability like
+// Kubernetes' podutil.IsPodAvailable; in particular a Ready condition without
+// a lastTransitionTime is not available when minReadySeconds > 0.
+func TestIsRunningAndAvailable(t *testing.T) {
+	readyPod := func(phase string, since *timestamppb.Timestamp) *corev1.Pod {
+		return &corev1.Pod{Metadata: &corev1.ObjectMeta{}, Status: &corev1.PodStatus{Phase: phase, Conditions: []*corev1.Condition{
+			{Type: "Ready", Status: "True", LastTransitionTime: since}}}}
+	}
+	oneMinute := timestamppb.New(t0.Add(-time.Minute))
+	tests := map[string]struct {
+		pod       *corev1.Pod
+		minReady  int32
+		available bool
+		wait      time.Duration
+	}{
+		"ready, minReadySeconds 0":                       {pod: readyPod("Running", oneMinute), available: true},
+		"ready 1m of 2m":                                 {pod: readyPod("Running", oneMinute), minReady: 120, wait: time.Minute},
+		"ready 1m of 1m":                                 {pod: readyPod("Running", oneMinute), minReady: 60, available: true},
+		"no lastTransitionTime, minReadySeconds 0":       {pod: readyPod("Running", nil), available: true},
+		"no lastTransitionTime, minReadySeconds 120":     {pod: readyPod("Running", nil), minReady: 120},
+		"ready but pending":                              {pod: readyPod("Pending", oneMinute)},
+		"running, not ready":                             {pod: pod(set(1), 0, running, revNew)},
+		"terminating, ready 1m: available (as upstream)": {pod: pod(set(1), 0, terminating, revNew), minReady: 60, available: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ok, wait := IsRunningAndAvailable(tc.pod, tc.minReady, t0)
+			if ok != tc.available || wait != tc.wait {
+				t.Fatalf("IsRunningAndAvailable = %v, %v; want %v, %v", ok, wait, tc.available, tc.wait)
+			}
+		})
+	}
+}
+
+// TestMinReadySecondsWithoutTransitionTime: with minReadySeconds a Ready pod
+// whose condition has no lastTransitionTime is ready but not available, so an
+// OrderedReady set does not go on to the next ordinal.
+func TestMinReadySecondsWithoutTransitionTime(t *testing.T) {
+	s := set(2, func(s *statefulsetv1.StatefulSet) { s.Spec.MinReadySeconds = 10 })
+	web0 := pod(s, 0, ready, revNew)
+	web0.Status.Conditions[0].LastTransitionTime = nil
+	p := Decide(input(s, []*corev1.Pod{web0}, 0))
+	if p.Status.GetReadyReplicas() != 1 || p.Status.GetAvailableReplicas() != 0 {
+		t.Fatalf("status ready %d available %d, want 1 and 0", p.Status.GetReadyReplicas(), p.Status.GetAvailableReplicas())
+	}
+	if len(p.CreatePods) != 0 {
+		t.Fatalf("created %v before web-0 was available", names(p.CreatePods))
+	}
+}
+
 func TestIdentityRepair(t *testing.T) {
 	s := set(1)
 	p := pod(s, 0, ready, revNew)

@@ -3,6 +3,8 @@ package reconcile
 import (
 	"google.golang.org/protobuf/proto"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 )
@@ -15,9 +17,7 @@ func policy(set *statefulsetv1.StatefulSet) *statefulsetv1.StatefulSetPersistent
 }
 
 func setOwner(set *statefulsetv1.StatefulSet) *corev1.OwnerReference {
-	yes := true
-	m := set.GetMetadata()
-	return &corev1.OwnerReference{ApiVersion: "apps/v1", Kind: "StatefulSet", Name: m.GetName(), Uid: m.GetUid(), Controller: &yes, BlockOwnerDeletion: &yes}
+	return podutil.NewControllerRef(set.GetMetadata(), "apps/v1", "StatefulSet")
 }
 
 func podOwner(p *corev1.Pod) *corev1.OwnerReference {

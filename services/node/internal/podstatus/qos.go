@@ -1,4 +1,4 @@
-package sim
+package podstatus
 
 import (
 	"github.com/podwarden/podwarden/shared/defaults"

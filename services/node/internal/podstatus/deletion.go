@@ -1,4 +1,4 @@
-package sim
+package podstatus
 
 import (
 	"fmt"
@@ -6,14 +6,19 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/shared/podutil"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
+
+// DefaultGracePeriodSeconds is the grace of a pod without terminationGracePeriodSeconds.
+const DefaultGracePeriodSeconds = int64(30)
 
 // GracePeriod is the grace period of a deletion: the requested one, else the
 // pod's terminationGracePeriodSeconds, else 30. As the API server does, an
 // unscheduled or terminal pod is deleted at once (0).
 func GracePeriod(p *corev1.Pod, requested *int64) int64 {
-	if p.GetSpec().GetNodeName() == "" || IsTerminal(p) {
+	if p.GetSpec().GetNodeName() == "" || podutil.IsPodTerminal(p) {
 		return 0
 	}
 	if requested != nil {

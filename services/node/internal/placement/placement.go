@@ -1,0 +1,152 @@
+// Package placement is the pure half of the node service's scheduling pass:
+// from the stored pods, the nodes and the pod IPs in use it decides which
+// pending pods bind to which node with which IP (kube-scheduler's scheduling
+// cycle, then the CNI's IP allocation) and why the others cannot. One pass
+// sees its own earlier placements (resources and IPs). It reads nothing and
+// writes nothing: the controller reads, calls Decide, and writes the plan.
+package placement
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+	"time"
+
+	"github.com/podwarden/podwarden/services/node/internal/fleet"
+	"github.com/podwarden/podwarden/services/node/internal/ipam"
+	"github.com/podwarden/podwarden/services/node/internal/scheduler"
+	"github.com/podwarden/podwarden/shared/podutil"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
+)
+
+// Input is what one scheduling pass knows. Decide does not modify it.
+type Input struct {
+	// Pods are all stored pods: bound ones count against their node, pending
+	// ones (not bound, not being deleted, not terminal) are placed.
+	Pods  []*corev1.Pod
+	Nodes []*nodev1.Node
+	// UsedIPs are the pod IPs assigned per node (the pod_ips table).
+	UsedIPs map[string]map[string]bool
+	// LastIP is the last IP handed out per node, so allocation goes round-robin.
+	LastIP map[string]string
+	Now    time.Time
+	// Delay is how long a new pod waits before it is placed (0: none).
+	Delay time.Duration
+}
+
+// Binding is a pending pod's placement: its node, the node's InternalIP and
+// the pod's IP (the host IP with hostNetwork).
+type Binding struct {
+	Pod           *corev1.Pod
+	Node          string
+	HostIP, PodIP string
+}
+
+// Unschedulable is a pod no node takes now, with the scheduler's message.
+type Unschedulable struct {
+	Pod    *corev1.Pod
+	Reason string
+}
+
+// Plan is what a pass writes.
+type Plan struct {
+	// Bindings in the order decided (oldest pod first).
+	Bindings []Binding
+	// Unschedulable pods get PodScheduled=False and a FailedScheduling event.
+	// A pod with a preset nodeName whose node is missing just waits: not here.
+	Unschedulable []Unschedulable
+	// LastIP is Input.LastIP with this pass's allocations.
+	LastIP map[string]string
+	// Requeue is when the next delayed pod is due (0: none waits).
+	Requeue time.Duration
+}
+
+// Bound reports whether the scheduler (or the kubelet, for a preset nodeName)
+// has bound the pod: PodScheduled=True and a nodeName.
+func Bound(p *corev1.Pod) bool {
+	_, c := podutil.GetPodCondition(p.GetStatus(), podutil.PodScheduled)
+	return c.GetStatus() == podutil.ConditionTrue && p.GetSpec().GetNodeName() != ""
+}
+
+// partition lists the pods to place, oldest first (then by namespace/name), and
+// the bound pods per node.
+func partition(pods []*corev1.Pod) (pending []*corev1.Pod, byNode map[string][]*corev1.Pod) {
+	byNode = map[string][]*corev1.Pod{}
+	for _, p := range pods {
+		switch {
+		case Bound(p):
+			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
+		case p.GetMetadata().GetDeletionTimestamp() == nil && !podutil.IsPodTerminal(p):
+			pending = append(pending, p)
+		}
+	}
+	key := func(p *corev1.Pod) string { return p.GetMetadata().GetNamespace() + "/" + p.GetMetadata().GetName() }
+	sort.SliceStable(pending, func(i, j int) bool {
+		a, b := pending[i].GetMetadata().GetCreationTimestamp().AsTime(), pending[j].GetMetadata().GetCreationTimestamp().AsTime()
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return key(pending[i]) < key(pending[j])
+	})
+	return pending, byNode
+}
+
+// Decide is one scheduling pass: every pending pod, oldest first, against a
+// snapshot of nodes and bound pods that is updated as pods are placed; each
+// placed pod gets an IP from its node's podCIDR (or the host's IP with
+// hostNetwork). A pod whose node has no free IP is unschedulable.
+func Decide(in Input) Plan {
+	pending, byNode := partition(in.Pods)
+	byName := map[string]*nodev1.Node{}
+	for _, n := range in.Nodes {
+		byName[n.GetMetadata().GetName()] = n
+	}
+	plan := Plan{LastIP: maps.Clone(in.LastIP)}
+	if plan.LastIP == nil {
+		plan.LastIP = map[string]string{}
+	}
+	used := map[string]map[string]bool{} // copies of in.UsedIPs, per node, made on first allocation
+	snap := scheduler.NewSnapshot(in.Nodes, byNode)
+	for _, p := range pending {
+		if in.Delay > 0 {
+			due := p.GetMetadata().GetCreationTimestamp().AsTime().Add(in.Delay)
+			if d := due.Sub(in.Now); d > 0 {
+				if plan.Requeue == 0 || d < plan.Requeue {
+					plan.Requeue = d
+				}
+				continue
+			}
+		}
+		name, reason := snap.Schedule(p)
+		if name == "" {
+			if p.GetSpec().GetNodeName() == "" {
+				plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Pod: p, Reason: reason})
+			}
+			continue
+		}
+		node := byName[name]
+		b := Binding{Pod: p, Node: name, HostIP: fleet.InternalIP(node)}
+		if p.GetSpec().GetHostNetwork() {
+			b.PodIP = b.HostIP
+		} else {
+			if used[name] == nil {
+				used[name] = maps.Clone(in.UsedIPs[name])
+				if used[name] == nil {
+					used[name] = map[string]bool{}
+				}
+			}
+			ip, err := ipam.Allocate(node.GetSpec().GetPodCidr(), used[name], plan.LastIP[name])
+			if err != nil {
+				plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Pod: p, Reason: fmt.Sprintf("failed to allocate a pod IP on node %s: %v", name, err)})
+				continue
+			}
+			used[name][ip], plan.LastIP[name] = true, ip
+			b.PodIP = ip
+		}
+		snap.Assume(p, name)
+		plan.Bindings = append(plan.Bindings, b)
+	}
+	return plan
+}
