@@ -16,6 +16,7 @@ import (
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
@@ -153,7 +154,7 @@ func (s *DaemonSetServer) WatchDaemonSets(req *daemonsetv1.WatchDaemonSetsReques
 }
 
 // withRevisions reads a DaemonSet and the ControllerRevisions it owns.
-func (s *DaemonSetServer) withRevisions(ctx context.Context, ns, name string) (*daemonsetv1.DaemonSet, []*daemonsetv1.ControllerRevision, error) {
+func (s *DaemonSetServer) withRevisions(ctx context.Context, ns, name string) (*daemonsetv1.DaemonSet, []*revisions.Revision, error) {
 	ds, err := s.R.Get(ctx, ns, name)
 	if err != nil {
 		return nil, nil, err

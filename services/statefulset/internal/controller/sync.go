@@ -16,6 +16,7 @@ import (
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -59,11 +60,11 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 		if set.Metadata.DeletionTimestamp != nil {
 			return c.deleteForeground(ctx, tx, set, pods, now)
 		}
-		revisions, err := claimRevisions(ctx, tx, set, sel, matchLabels)
+		owned, err := claimRevisions(ctx, tx, set, sel, matchLabels)
 		if err != nil {
 			return err
 		}
-		hp := reconcile.PlanHistory(set, revisions)
+		hp := reconcile.PlanHistory(set, owned)
 		switch {
 		case hp.Create != nil:
 			created, err := kinds.ControllerRevisions.Create(ctx, tx, hp.Create)
@@ -81,15 +82,15 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 			if err != nil {
 				return fmt.Errorf("create controller revision: %w", err)
 			}
-			revisions = append(revisions, created)
+			owned = append(owned, created)
 		case hp.BumpRevision:
 			if _, err := kinds.ControllerRevisions.Update(ctx, tx, hp.Current); err != nil {
 				return fmt.Errorf("renumber controller revision: %w", err)
 			}
 		}
-		currentName, currentSet := hp.Name, set
-		for _, cr := range revisions {
-			if n := cr.GetMetadata().GetName(); n == set.GetStatus().GetCurrentRevision() && n != hp.Name {
+		currentName, currentSet := hp.Hash, set
+		for _, cr := range owned {
+			if n := cr.GetMetadata().GetName(); n == set.GetStatus().GetCurrentRevision() && n != hp.Hash {
 				t, err := reconcile.TemplateOf(cr)
 				if err != nil {
 					c.log.Warn("current revision unreadable; using the update revision", "statefulset", key, "err", err)
@@ -109,7 +110,7 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 			byName[cl.Metadata.Name] = cl
 		}
 		plan := reconcile.Decide(reconcile.Input{Set: set, CurrentSet: currentSet, CurrentRevision: currentName,
-			UpdateRevision: hp.Name, Pods: pods, Claims: byName, Now: now})
+			UpdateRevision: hp.Hash, Pods: pods, Claims: byName, Now: now})
 		if err := c.apply(ctx, tx, set, plan, now); err != nil {
 			return err
 		}
@@ -119,7 +120,7 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 				return fmt.Errorf("update stateful set status: %w", err)
 			}
 		}
-		var old []*statefulsetv1.ControllerRevision
+		var old []*revisions.Revision
 		for _, cr := range hp.Old {
 			if cr.GetMetadata().GetName() != plan.Status.GetCurrentRevision() {
 				old = append(old, cr)
@@ -188,7 +189,7 @@ func (c *Controller) apply(ctx context.Context, tx pgx.Tx, set *statefulsetv1.St
 // claimRevisions is the revision half of ClaimRevisions: set's revisions, after
 // adopting orphaned ones its selector matches (left by an orphaning delete) and
 // releasing owned ones it no longer matches.
-func claimRevisions(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, sel k8slabels.Selector, matchLabels map[string]string) ([]*statefulsetv1.ControllerRevision, error) {
+func claimRevisions(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, sel k8slabels.Selector, matchLabels map[string]string) ([]*revisions.Revision, error) {
 	m := set.Metadata
 	owned, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
 	if err != nil {
@@ -198,7 +199,7 @@ func claimRevisions(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulS
 	if err != nil {
 		return nil, err
 	}
-	var out []*statefulsetv1.ControllerRevision
+	var out []*revisions.Revision
 	for _, cr := range owned {
 		if sel.Matches(k8slabels.Set(cr.Metadata.GetLabels())) {
 			out = append(out, cr)

@@ -16,6 +16,7 @@ import (
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
@@ -199,7 +200,7 @@ func (s *StatefulSetServer) WatchStatefulSets(req *statefulsetv1.WatchStatefulSe
 }
 
 // withRevisions reads a StatefulSet and the ControllerRevisions it owns.
-func (s *StatefulSetServer) withRevisions(ctx context.Context, ns, name string) (*statefulsetv1.StatefulSet, []*statefulsetv1.ControllerRevision, error) {
+func (s *StatefulSetServer) withRevisions(ctx context.Context, ns, name string) (*statefulsetv1.StatefulSet, []*revisions.Revision, error) {
 	set, err := s.R.Get(ctx, ns, name)
 	if err != nil {
 		return nil, nil, err
