@@ -65,28 +65,22 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 			return err
 		}
 		hp := reconcile.PlanHistory(set, owned)
-		switch {
-		case hp.Create != nil:
-			created, err := kinds.ControllerRevisions.Create(ctx, tx, hp.Create)
-			if errors.Is(err, store.ErrAlreadyExists) {
-				// A hash collision with a revision of another template: count it so the
-				// next sync names the revision differently.
-				if set.Status == nil {
-					set.Status = &statefulsetv1.StatefulSetStatus{}
-				}
-				set.Status.CollisionCount = proto.Int32(set.Status.GetCollisionCount() + 1)
-				_, err = kinds.StatefulSets.Update(ctx, tx, set)
-				again = true
-				return err
+		created, collided, err := revisions.Write(ctx, tx, hp, func() error {
+			// A hash collision with a revision of another template: count it so the
+			// next sync names the revision differently.
+			if set.Status == nil {
+				set.Status = &statefulsetv1.StatefulSetStatus{}
 			}
-			if err != nil {
-				return fmt.Errorf("create controller revision: %w", err)
-			}
+			set.Status.CollisionCount = proto.Int32(set.Status.GetCollisionCount() + 1)
+			_, err := kinds.StatefulSets.Update(ctx, tx, set)
+			return err
+		})
+		if err != nil || collided {
+			again = collided
+			return err
+		}
+		if hp.Create != nil {
 			owned = append(owned, created)
-		case hp.BumpRevision:
-			if _, err := kinds.ControllerRevisions.Update(ctx, tx, hp.Current); err != nil {
-				return fmt.Errorf("renumber controller revision: %w", err)
-			}
 		}
 		currentName, currentSet := hp.Hash, set
 		for _, cr := range owned {
@@ -126,10 +120,8 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 				old = append(old, cr)
 			}
 		}
-		for _, cr := range reconcile.HistoryToDelete(set, old, pods) {
-			if _, err := kinds.ControllerRevisions.Delete(ctx, tx, ns, cr.Metadata.Name, cr.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		if err := revisions.Truncate(ctx, tx, reconcile.HistoryToDelete(set, old, pods)); err != nil {
+			return err
 		}
 		requeue, waiting = plan.Requeue, plan.Waiting
 		return nil
