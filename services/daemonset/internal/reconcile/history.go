@@ -49,14 +49,6 @@ func HistoryEntry(e revisions.Entry) *daemonsetv1.DaemonSetRevision {
 	return &daemonsetv1.DaemonSetRevision{Revision: e.Revision, ChangeCause: e.ChangeCause, ControllerRevisionName: e.Name, Template: e.Template}
 }
 
-// History is `kubectl rollout history daemonset`: one entry per revision, oldest first.
-func History(revs []*revisions.Revision) []*daemonsetv1.DaemonSetRevision {
-	return revisions.History(revs, HistoryEntry)
-}
-
-// ErrRevisionNotFound is kubectl's error for a revision no ControllerRevision carries.
-var ErrRevisionNotFound = revisions.ErrRevisionNotFound
-
 // PlanRollback decides `kubectl rollout undo daemonset`.
 func PlanRollback(ds *daemonsetv1.DaemonSet, revs []*revisions.Revision, toRevision int64) (revisions.Rollback, error) {
 	return revisions.PlanRollback(ds.GetSpec().GetTemplate(), revs, toRevision)

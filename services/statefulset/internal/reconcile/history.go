@@ -50,16 +50,3 @@ func HistoryToDelete(set *statefulsetv1.StatefulSet, old []*revisions.Revision, 
 func HistoryEntry(e revisions.Entry) *statefulsetv1.StatefulSetRevision {
 	return &statefulsetv1.StatefulSetRevision{Revision: e.Revision, ChangeCause: e.ChangeCause, ControllerRevisionName: e.Name, Template: e.Template}
 }
-
-// History is `kubectl rollout history statefulset`: one entry per revision, oldest first.
-func History(revs []*revisions.Revision) []*statefulsetv1.StatefulSetRevision {
-	return revisions.History(revs, HistoryEntry)
-}
-
-// ErrRevisionNotFound is kubectl's error for a revision no ControllerRevision carries.
-var ErrRevisionNotFound = revisions.ErrRevisionNotFound
-
-// PlanRollback decides `kubectl rollout undo statefulset`.
-func PlanRollback(set *statefulsetv1.StatefulSet, revs []*revisions.Revision, toRevision int64) (revisions.Rollback, error) {
-	return revisions.PlanRollback(set.GetSpec().GetTemplate(), revs, toRevision)
-}
