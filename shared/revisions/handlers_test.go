@@ -71,14 +71,7 @@ func syncHistory(t *testing.T, h revisions.Handlers[*daemonsetv1.DaemonSet, revi
 			return err
 		}
 		plan = dsKind.PlanHistory(revisions.OwnerOf(ds.Metadata, ds.Spec, ds.Status), owned)
-		_, collided, err = revisions.Write(ctx, tx, plan, func() error {
-			if ds.Status == nil {
-				ds.Status = &daemonsetv1.DaemonSetStatus{}
-			}
-			ds.Status.CollisionCount = proto.Int32(ds.Status.GetCollisionCount() + 1)
-			_, err := h.R.Kind.Update(ctx, tx, ds)
-			return err
-		})
+		_, collided, err = revisions.Write(ctx, tx, plan, func() error { return revisions.CountCollision(ctx, tx, h.R.Kind, ds) })
 		return err
 	})
 	if err != nil {

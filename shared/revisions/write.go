@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/podwarden/podwarden/shared/store"
 
@@ -81,6 +82,40 @@ func controllerUID(m *corev1.ObjectMeta) string {
 		}
 	}
 	return ""
+}
+
+// Updater is what CountCollision needs of a stored kind; store.Kind satisfies it.
+type Updater[T store.Object] interface {
+	Update(ctx context.Context, q store.Querier, obj T) (T, error)
+}
+
+// CountCollision is the owner's half of a hash collision (Kubernetes bumps
+// the count and syncs again): owner's status.collisionCount + 1, written with
+// objs in q's transaction. It is the bump callback of Create and Write for a
+// DaemonSet, StatefulSet or Deployment.
+func CountCollision[T store.Object](ctx context.Context, q store.Querier, objs Updater[T], owner T) error {
+	if err := bumpCollisionCount(owner); err != nil {
+		return err
+	}
+	_, err := objs.Update(ctx, q, owner)
+	return err
+}
+
+// bumpCollisionCount raises owner's status.collision_count (an int32,
+// optional in every owner kind) by one, creating the status when it is unset.
+func bumpCollisionCount(owner proto.Message) error {
+	r := owner.ProtoReflect()
+	sf := r.Descriptor().Fields().ByName("status")
+	if sf == nil || sf.Message() == nil {
+		return fmt.Errorf("%s has no status", r.Descriptor().FullName())
+	}
+	cf := sf.Message().Fields().ByName("collision_count")
+	if cf == nil || cf.Kind() != protoreflect.Int32Kind || cf.Cardinality() == protoreflect.Repeated {
+		return fmt.Errorf("%s has no int32 collision_count", sf.Message().FullName())
+	}
+	st := r.Mutable(sf).Message()
+	st.Set(cf, protoreflect.ValueOfInt32(int32(st.Get(cf).Int())+1))
+	return nil
 }
 
 // Write is constructHistory's writes in q's transaction: it creates p.Create

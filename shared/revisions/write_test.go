@@ -10,6 +10,9 @@ import (
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
+	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
+	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 )
 
 // fakeObjects is a store of revisions by name that records what was asked.
@@ -165,5 +168,59 @@ func TestControllerUID(t *testing.T) {
 				t.Fatalf("controllerUID = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// fakeUpdater records the owners written.
+type fakeUpdater[T store.Object] struct {
+	updated []T
+	err     error
+}
+
+func (f *fakeUpdater[T]) Update(_ context.Context, _ store.Querier, obj T) (T, error) {
+	f.updated = append(f.updated, obj)
+	return obj, f.err
+}
+
+func TestCountCollision(t *testing.T) {
+	cases := map[string]struct {
+		owner   store.Object
+		count   func(store.Object) int32
+		want    int32
+		wantErr bool
+	}{
+		"daemon set, no status": {owner: &daemonsetv1.DaemonSet{Metadata: &corev1.ObjectMeta{Name: "a"}},
+			count: func(o store.Object) int32 { return o.(*daemonsetv1.DaemonSet).GetStatus().GetCollisionCount() }, want: 1},
+		"daemon set, count unset": {owner: &daemonsetv1.DaemonSet{Status: &daemonsetv1.DaemonSetStatus{NumberReady: proto.Int32(2)}},
+			count: func(o store.Object) int32 { return o.(*daemonsetv1.DaemonSet).GetStatus().GetCollisionCount() }, want: 1},
+		"stateful set, count 2": {owner: &statefulsetv1.StatefulSet{Status: &statefulsetv1.StatefulSetStatus{CollisionCount: proto.Int32(2)}},
+			count: func(o store.Object) int32 { return o.(*statefulsetv1.StatefulSet).GetStatus().GetCollisionCount() }, want: 3},
+		"deployment, count 0 set": {owner: &deploymentv1.Deployment{Status: &deploymentv1.DeploymentStatus{CollisionCount: proto.Int32(0)}},
+			count: func(o store.Object) int32 { return o.(*deploymentv1.Deployment).GetStatus().GetCollisionCount() }, want: 1},
+		"no collision count": {owner: &corev1.Pod{Status: &corev1.PodStatus{}}, wantErr: true},
+		"no status":          {owner: &Revision{}, wantErr: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := &fakeUpdater[store.Object]{}
+			err := CountCollision(context.Background(), nil, f, tc.owner)
+			if tc.wantErr {
+				if err == nil || len(f.updated) != 0 {
+					t.Fatalf("err %v, wrote %d", err, len(f.updated))
+				}
+				return
+			}
+			if err != nil || len(f.updated) != 1 || f.updated[0] != tc.owner {
+				t.Fatalf("err %v, wrote %v", err, f.updated)
+			}
+			if got := tc.count(tc.owner); got != tc.want {
+				t.Fatalf("collisionCount %d, want %d", got, tc.want)
+			}
+		})
+	}
+	// The write's error is CountCollision's.
+	f := &fakeUpdater[*daemonsetv1.DaemonSet]{err: store.ErrConflict}
+	if err := CountCollision(context.Background(), nil, f, &daemonsetv1.DaemonSet{}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("err %v, want the update's", err)
 	}
 }

@@ -64,16 +64,9 @@ func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
 			return err
 		}
 		hp := reconcile.PlanHistory(ds, owned)
-		_, collided, err := revisions.Write(ctx, tx, hp, func() error {
-			// A hash collision with a revision of another template: count it so
-			// the next sync names the revision differently.
-			if ds.Status == nil {
-				ds.Status = &daemonsetv1.DaemonSetStatus{}
-			}
-			ds.Status.CollisionCount = proto.Int32(ds.Status.GetCollisionCount() + 1)
-			_, err := kinds.DaemonSets.Update(ctx, tx, ds)
-			return err
-		})
+		// A hash collision with a revision of another template is counted in
+		// status.collisionCount, so the next sync names the revision differently.
+		_, collided, err := revisions.Write(ctx, tx, hp, func() error { return revisions.CountCollision(ctx, tx, kinds.DaemonSets, ds) })
 		if err != nil || collided {
 			again = collided
 			return err

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
@@ -57,15 +56,10 @@ func (c *Controller) syncDeployment(ctx context.Context, key string) error {
 		if plan.NewReplicaSet != nil {
 			// The planner handles a ReplicaSet of d's under the name (it bumps the
 			// count itself), so here a taken name is always a collision: no same.
-			_, outcome, err := revisions.Create(ctx, tx, kinds.ReplicaSets, plan.NewReplicaSet, nil, func() error {
-				// A hash collision: count it so the next plan names the ReplicaSet differently.
-				if d.Status == nil {
-					d.Status = &deploymentv1.DeploymentStatus{}
-				}
-				d.Status.CollisionCount = proto.Int32(d.Status.GetCollisionCount() + 1)
-				_, err := kinds.Deployments.Update(ctx, tx, d)
-				return err
-			})
+			// A hash collision is counted in status.collisionCount, so the next plan
+			// names the ReplicaSet differently.
+			_, outcome, err := revisions.Create(ctx, tx, kinds.ReplicaSets, plan.NewReplicaSet, nil,
+				func() error { return revisions.CountCollision(ctx, tx, kinds.Deployments, d) })
 			if err != nil {
 				return fmt.Errorf("replica set: %w", err)
 			}

@@ -65,16 +65,9 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 			return err
 		}
 		hp := reconcile.PlanHistory(set, owned)
-		created, collided, err := revisions.Write(ctx, tx, hp, func() error {
-			// A hash collision with a revision of another template: count it so the
-			// next sync names the revision differently.
-			if set.Status == nil {
-				set.Status = &statefulsetv1.StatefulSetStatus{}
-			}
-			set.Status.CollisionCount = proto.Int32(set.Status.GetCollisionCount() + 1)
-			_, err := kinds.StatefulSets.Update(ctx, tx, set)
-			return err
-		})
+		// A hash collision with a revision of another template is counted in
+		// status.collisionCount, so the next sync names the revision differently.
+		created, collided, err := revisions.Write(ctx, tx, hp, func() error { return revisions.CountCollision(ctx, tx, kinds.StatefulSets, set) })
 		if err != nil || collided {
 			again = collided
 			return err
