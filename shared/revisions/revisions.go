@@ -6,6 +6,10 @@
 //
 // Both services store the one apps/v1 ControllerRevision message
 // (podwarden.apps.v1); a Kind supplies what differs between owner kinds.
+// This file holds the pure decisions; write.go the writes a sync makes in its
+// transaction (Write, Truncate, and Create with CountCollision, which the
+// Deployment's ReplicaSets use too); handlers.go the bodies of the history
+// RPCs (Handlers, List).
 package revisions
 
 import (
