@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
 	k8scorev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	appsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/apps/v1"
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
@@ -31,9 +31,8 @@ import (
 // the workload's selector that it controls, whose data it PATCHes back as a
 // strategic merge patch ({"spec":{"template":{...,"$patch":"replace"}}}).
 //
-// Both services' ControllerRevision messages have the same fields (numbers and
-// types), so the daemonset service's are re-read as statefulsetv1's, the one
-// message the merged answers are written with.
+// Both services answer with the one podwarden.apps.v1 ControllerRevision
+// message, the one the merged answers are written with.
 
 // controllerRevisionResources is the discovery entry, added when a backend that
 // stores ControllerRevisions is deployed. There is no watch.
@@ -47,7 +46,7 @@ type revisionSource struct {
 	// owner is the workload message whose spec.template the revisions' data
 	// restores: it types the numbers inside data.
 	owner protoreflect.MessageDescriptor
-	list  func(ctx context.Context, namespace, labelSelector string) ([]*statefulsetv1.ControllerRevision, error)
+	list  func(ctx context.Context, namespace, labelSelector string) ([]*appsv1.ControllerRevision, error)
 }
 
 // registerControllerRevisions serves the ControllerRevision paths when a
@@ -57,26 +56,15 @@ func (g *gateway) registerControllerRevisions(b Backends) error {
 	if conn := b.DaemonSet; conn != nil {
 		client := daemonsetv1.NewDaemonSetServiceClient(conn)
 		sources = append(sources, revisionSource{name: BackendDaemonSet, owner: daemonSetDesc,
-			list: func(ctx context.Context, ns, sel string) ([]*statefulsetv1.ControllerRevision, error) {
+			list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, error) {
 				resp, err := client.ListControllerRevisions(ctx, &daemonsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel})
-				if err != nil {
-					return nil, err
-				}
-				out := make([]*statefulsetv1.ControllerRevision, 0, len(resp.GetItems()))
-				for _, cr := range resp.GetItems() {
-					same, err := sameShape(cr)
-					if err != nil {
-						return nil, err
-					}
-					out = append(out, same)
-				}
-				return out, nil
+				return resp.GetItems(), err
 			}})
 	}
 	if conn := b.StatefulSet; conn != nil {
 		client := statefulsetv1.NewStatefulSetServiceClient(conn)
 		sources = append(sources, revisionSource{name: BackendStatefulSet, owner: statefulSetDesc,
-			list: func(ctx context.Context, ns, sel string) ([]*statefulsetv1.ControllerRevision, error) {
+			list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, error) {
 				resp, err := client.ListControllerRevisions(ctx, &statefulsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel})
 				return resp.GetItems(), err
 			}})
@@ -101,26 +89,12 @@ func (g *gateway) registerControllerRevisions(b Backends) error {
 	return nil
 }
 
-// sameShape re-reads a daemonset ControllerRevision as the statefulset message
-// (same field numbers and types).
-func sameShape(cr *daemonsetv1.ControllerRevision) (*statefulsetv1.ControllerRevision, error) {
-	b, err := proto.Marshal(cr)
-	if err != nil {
-		return nil, err
-	}
-	out := &statefulsetv1.ControllerRevision{}
-	if err := proto.Unmarshal(b, out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // revisionsFrom asks every source in parallel. A source that fails is left out
 // with a warning, as for events; err is set (the first error) only if all failed.
 // failed reports whether any did.
-func (g *gateway) revisionsFrom(ctx context.Context, sources []revisionSource, namespace, labelSelector string) (items []*statefulsetv1.ControllerRevision, failed bool, err error) {
+func (g *gateway) revisionsFrom(ctx context.Context, sources []revisionSource, namespace, labelSelector string) (items []*appsv1.ControllerRevision, failed bool, err error) {
 	type answer struct {
-		items []*statefulsetv1.ControllerRevision
+		items []*appsv1.ControllerRevision
 		err   error
 	}
 	answers := make([]answer, len(sources))
@@ -171,11 +145,11 @@ func (g *gateway) listControllerRevisions(sources []revisionSource) func(http.Re
 			g.writeError(w, r, err)
 			return
 		}
-		items = slices.DeleteFunc(items, func(cr *statefulsetv1.ControllerRevision) bool {
+		items = slices.DeleteFunc(items, func(cr *appsv1.ControllerRevision) bool {
 			m := cr.GetMetadata()
 			return !fieldSel.Matches(fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()})
 		})
-		slices.SortFunc(items, func(a, b *statefulsetv1.ControllerRevision) int {
+		slices.SortFunc(items, func(a, b *appsv1.ControllerRevision) int {
 			if c := strings.Compare(a.GetMetadata().GetNamespace(), b.GetMetadata().GetNamespace()); c != 0 {
 				return c
 			}
@@ -245,7 +219,7 @@ func revisionFieldSelector(s string) (fields.Selector, error) {
 // Kubernetes' controllers encode it (the template through its Go type, sorted
 // keys, "$patch":"replace"): kubectl compares these bytes with the workload's
 // own encoding to skip an undo to the current revision.
-func kubeData(cr *statefulsetv1.ControllerRevision, owner protoreflect.MessageDescriptor) {
+func kubeData(cr *appsv1.ControllerRevision, owner protoreflect.MessageDescriptor) {
 	if cr.GetData() == nil {
 		return
 	}

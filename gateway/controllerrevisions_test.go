@@ -17,9 +17,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	appsv1 "k8s.io/api/apps/v1"
+	k8sappsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	appsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/apps/v1"
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
@@ -54,7 +55,7 @@ func revisionMeta(ns, name, ownerKind, owner string) *corev1.ObjectMeta {
 type fakeDaemonSetRevisions struct {
 	daemonsetv1.UnimplementedDaemonSetServiceServer
 	mu    sync.Mutex
-	items []*daemonsetv1.ControllerRevision
+	items []*appsv1.ControllerRevision
 	err   error
 	reqs  []*daemonsetv1.ListControllerRevisionsRequest
 }
@@ -83,7 +84,7 @@ func (f *fakeDaemonSetRevisions) ListControllerRevisions(_ context.Context, req 
 type fakeStatefulSetRevisions struct {
 	statefulsetv1.UnimplementedStatefulSetServiceServer
 	mu    sync.Mutex
-	items []*statefulsetv1.ControllerRevision
+	items []*appsv1.ControllerRevision
 	err   error
 	reqs  []*statefulsetv1.ListControllerRevisionsRequest
 }
@@ -119,11 +120,11 @@ type revisionEnv struct {
 
 func newRevisionEnv(t *testing.T) *revisionEnv {
 	t.Helper()
-	ds := &fakeDaemonSetRevisions{items: []*daemonsetv1.ControllerRevision{
+	ds := &fakeDaemonSetRevisions{items: []*appsv1.ControllerRevision{
 		{ApiVersion: "apps/v1", Kind: "ControllerRevision", Metadata: revisionMeta("default", "agent-7c9", "DaemonSet", "agent"), Data: revisionData(t, "agent:2"), Revision: 2},
 		{ApiVersion: "apps/v1", Kind: "ControllerRevision", Metadata: revisionMeta("default", "agent-5f4", "DaemonSet", "agent"), Data: revisionData(t, "agent:1"), Revision: 1},
 	}}
-	sts := &fakeStatefulSetRevisions{items: []*statefulsetv1.ControllerRevision{
+	sts := &fakeStatefulSetRevisions{items: []*appsv1.ControllerRevision{
 		{ApiVersion: "apps/v1", Kind: "ControllerRevision", Metadata: revisionMeta("other", "web-111", "StatefulSet", "web"), Data: revisionData(t, "nginx:1"), Revision: 1},
 		{ApiVersion: "apps/v1", Kind: "ControllerRevision", Metadata: revisionMeta("default", "web-bbb", "StatefulSet", "web"), Data: revisionData(t, "nginx:2"), Revision: 2},
 		{ApiVersion: "apps/v1", Kind: "ControllerRevision", Metadata: revisionMeta("default", "web-aaa", "StatefulSet", "web"), Data: revisionData(t, "nginx:1"), Revision: 1},
@@ -327,14 +328,14 @@ func TestControllerRevisionDataIsKubectlsPatch(t *testing.T) {
 	e := newRevisionEnv(t)
 	r := e.do(http.MethodGet, "/apis/apps/v1/namespaces/default/controllerrevisions/web-aaa", "")
 	r.wantCode(t, http.StatusOK)
-	var cr appsv1.ControllerRevision
+	var cr k8sappsv1.ControllerRevision
 	if err := json.Unmarshal(r.body, &cr); err != nil {
 		t.Fatalf("decode as k8s.io/api ControllerRevision: %v", err)
 	}
 	if cr.Revision != 1 {
 		t.Errorf("revision %d", cr.Revision)
 	}
-	var set appsv1.StatefulSet
+	var set k8sappsv1.StatefulSet
 	if err := json.Unmarshal([]byte(`{"spec":{"template":{"metadata":{"labels":{"app":"web"}},
 		"spec":{"terminationGracePeriodSeconds":30,"containers":[{"name":"nginx","image":"nginx:1"}]}}}}`), &set); err != nil {
 		t.Fatal(err)
@@ -353,7 +354,7 @@ func TestControllerRevisionDataIsKubectlsPatch(t *testing.T) {
 	// A template with a field k8s.io/api lacks is served as stored (numbers fixed).
 	odd := revisionData(t, "nginx:3")
 	odd.Fields["spec"].GetStructValue().Fields["template"].GetStructValue().Fields["spec"].GetStructValue().Fields["podwardenOnly"] = structpb.NewStringValue("x")
-	e.sts.items = append(e.sts.items, &statefulsetv1.ControllerRevision{Metadata: revisionMeta("default", "web-ccc", "StatefulSet", "web"), Data: odd, Revision: 3})
+	e.sts.items = append(e.sts.items, &appsv1.ControllerRevision{Metadata: revisionMeta("default", "web-ccc", "StatefulSet", "web"), Data: odd, Revision: 3})
 	o := e.do(http.MethodGet, "/apis/apps/v1/namespaces/default/controllerrevisions/web-ccc", "").object(t)
 	if spec := get(o, "data", "spec", "template", "spec"); get(spec, "podwardenOnly") != "x" || get(spec, "terminationGracePeriodSeconds") != json.Number("30") {
 		t.Errorf("template spec %v", spec)

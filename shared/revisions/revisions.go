@@ -4,8 +4,12 @@
 // restores its owner's pod template, the revision matching the owner's template
 // is the current one, the oldest unused ones beyond revisionHistoryLimit go.
 //
-// The logic is generic over each service's generated ControllerRevision type
-// (any message with metadata, data and revision); a Kind supplies what differs.
+// Both services store the one apps/v1 ControllerRevision message
+// (podwarden.apps.v1); a Kind supplies what differs between owner kinds.
+// This file holds the pure decisions; write.go the writes a sync makes in its
+// transaction (Write, Truncate, and Create with CountCollision, which the
+// Deployment's ReplicaSets use too); handlers.go the bodies of the history
+// RPCs (Handlers, List).
 package revisions
 
 import (
@@ -22,6 +26,7 @@ import (
 
 	"github.com/podwarden/podwarden/shared/naming"
 
+	appsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/apps/v1"
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
@@ -34,13 +39,8 @@ const (
 	DefaultHistoryLimit = 10
 )
 
-// Revision is a generated ControllerRevision message.
-type Revision interface {
-	proto.Message
-	GetMetadata() *corev1.ObjectMeta
-	GetData() *structpb.Struct
-	GetRevision() int64
-}
+// Revision is apps/v1 ControllerRevision.
+type Revision = appsv1.ControllerRevision
 
 // Owner is what the history needs of a DaemonSet or StatefulSet.
 type Owner struct {
@@ -74,14 +74,10 @@ func optionalInt32(m proto.Message, field protoreflect.Name) *int32 {
 	return proto.Int32(int32(r.Get(fd).Int()))
 }
 
-// Kind is one owner kind's ControllerRevision type and rules.
-type Kind[R Revision] struct {
+// Kind is one owner kind's ControllerRevision rules.
+type Kind struct {
 	// OwnerKind is the owner reference's kind ("DaemonSet", "StatefulSet").
 	OwnerKind string
-	// New builds a revision (apiVersion and kind set) of the given parts.
-	New func(meta *corev1.ObjectMeta, data *structpb.Struct, revision int64) R
-	// SetRevision renumbers r in place.
-	SetRevision func(r R, revision int64)
 	// LabelIsName: a revision's controller-revision-hash, the value its pods
 	// carry, is its name <owner>-<hash> (StatefulSet) rather than the hash
 	// (DaemonSet).
@@ -123,12 +119,12 @@ func TemplateOf(data *structpb.Struct, name string) (*corev1.PodTemplateSpec, er
 }
 
 // TemplateOfRevision is TemplateOf(r's data, r's name).
-func TemplateOfRevision(r Revision) (*corev1.PodTemplateSpec, error) {
+func TemplateOfRevision(r *Revision) (*corev1.PodTemplateSpec, error) {
 	return TemplateOf(r.GetData(), r.GetMetadata().GetName())
 }
 
 // Matches reports whether r holds tmpl.
-func Matches(tmpl *corev1.PodTemplateSpec, r Revision) bool {
+func Matches(tmpl *corev1.PodTemplateSpec, r *Revision) bool {
 	return proto.Equal(Patch(tmpl), r.GetData())
 }
 
@@ -138,14 +134,14 @@ func Hash(o Owner) string {
 }
 
 // Sorted is a copy of revs, oldest (lowest revision number) first.
-func Sorted[R Revision](revs []R) []R {
+func Sorted(revs []*Revision) []*Revision {
 	out := slices.Clone(revs)
-	slices.SortStableFunc(out, func(a, b R) int { return cmp.Compare(a.GetRevision(), b.GetRevision()) })
+	slices.SortStableFunc(out, func(a, b *Revision) int { return cmp.Compare(a.GetRevision(), b.GetRevision()) })
 	return out
 }
 
 // NextRevision is the revision number after the highest in revs (1 for none).
-func NextRevision[R Revision](revs []R) int64 {
+func NextRevision(revs []*Revision) int64 {
 	var m int64
 	for _, r := range revs {
 		m = max(m, r.GetRevision())
@@ -156,7 +152,7 @@ func NextRevision[R Revision](revs []R) int64 {
 // NewRevision is the revision of o's template: named <owner>-<hash>, labelled
 // with the template's labels plus controller-revision-hash, annotated with o's
 // annotations, controlled by o.
-func (k Kind[R]) NewRevision(o Owner, hash string, revision int64) R {
+func (k Kind) NewRevision(o Owner, hash string, revision int64) *Revision {
 	m := o.Meta
 	name := m.GetName() + "-" + hash
 	labels := maps.Clone(o.Template.GetMetadata().GetLabels())
@@ -168,18 +164,22 @@ func (k Kind[R]) NewRevision(o Owner, hash string, revision int64) R {
 		labels[HashLabel] = name
 	}
 	yes := true
-	return k.New(&corev1.ObjectMeta{
-		Name: name, Namespace: m.GetNamespace(), Labels: labels,
-		Annotations: maps.Clone(m.GetAnnotations()),
-		OwnerReferences: []*corev1.OwnerReference{{
-			ApiVersion: "apps/v1", Kind: k.OwnerKind, Name: m.GetName(), Uid: m.GetUid(), Controller: &yes, BlockOwnerDeletion: &yes,
-		}},
-	}, Patch(o.Template), revision)
+	return &Revision{
+		ApiVersion: "apps/v1", Kind: "ControllerRevision",
+		Metadata: &corev1.ObjectMeta{
+			Name: name, Namespace: m.GetNamespace(), Labels: labels,
+			Annotations: maps.Clone(m.GetAnnotations()),
+			OwnerReferences: []*corev1.OwnerReference{{
+				ApiVersion: "apps/v1", Kind: k.OwnerKind, Name: m.GetName(), Uid: m.GetUid(), Controller: &yes, BlockOwnerDeletion: &yes,
+			}},
+		},
+		Data: Patch(o.Template), Revision: revision,
+	}
 }
 
 // PodHash is the controller-revision-hash the pods of r carry: its name, or
 // (LabelIsName unset) its label, the name when it has none.
-func (k Kind[R]) PodHash(r R) string {
+func (k Kind) PodHash(r *Revision) string {
 	if !k.LabelIsName {
 		if h := r.GetMetadata().GetLabels()[HashLabel]; h != "" {
 			return h
@@ -189,17 +189,17 @@ func (k Kind[R]) PodHash(r R) string {
 }
 
 // Plan is constructHistory's decision.
-type Plan[R Revision] struct {
+type Plan struct {
 	// Current is the revision of the current template; nil when one must be
 	// created (Create is then set).
-	Current R
+	Current *Revision
 	// Create is the new revision to store.
-	Create R
+	Create *Revision
 	// BumpRevision is set when Current must be renumbered to the next revision
 	// (a rollback to an old template makes it the newest).
 	BumpRevision bool
 	// Old are the other revisions.
-	Old []R
+	Old []*Revision
 	// Hash is the controller-revision-hash new pods get (PodHash of the
 	// current revision).
 	Hash string
@@ -208,9 +208,9 @@ type Plan[R Revision] struct {
 // PlanHistory is constructHistory: the revision matching o's template is the
 // current one (the highest when several do), renumbered to be the newest; when
 // none matches a new one is created with the next revision number.
-func (k Kind[R]) PlanHistory(o Owner, revs []R) Plan[R] {
-	var cur []R
-	var p Plan[R]
+func (k Kind) PlanHistory(o Owner, revs []*Revision) Plan {
+	var cur []*Revision
+	var p Plan
 	for _, r := range revs {
 		if Matches(o.Template, r) {
 			cur = append(cur, r)
@@ -224,13 +224,13 @@ func (k Kind[R]) PlanHistory(o Owner, revs []R) Plan[R] {
 		p.Hash = k.PodHash(p.Create)
 		return p
 	}
-	slices.SortStableFunc(cur, func(a, b R) int { return cmp.Compare(b.GetRevision(), a.GetRevision()) })
+	slices.SortStableFunc(cur, func(a, b *Revision) int { return cmp.Compare(b.GetRevision(), a.GetRevision()) })
 	p.Current = cur[0]
 	p.Old = append(p.Old, cur[1:]...)
 	p.Hash = k.PodHash(p.Current)
 	if p.Current.GetRevision() < next {
-		p.Current = proto.Clone(p.Current).(R)
-		k.SetRevision(p.Current, next)
+		p.Current = proto.CloneOf(p.Current)
+		p.Current.Revision = next
 		p.BumpRevision = true
 	}
 	return p
@@ -238,7 +238,7 @@ func (k Kind[R]) PlanHistory(o Owner, revs []R) Plan[R] {
 
 // HistoryToDelete is cleanupHistory: beyond o's revisionHistoryLimit, the
 // oldest of old no live pod still uses.
-func (k Kind[R]) HistoryToDelete(o Owner, old []R, pods []*corev1.Pod) []R {
+func (k Kind) HistoryToDelete(o Owner, old []*Revision, pods []*corev1.Pod) []*Revision {
 	limit := DefaultHistoryLimit
 	if o.HistoryLimit != nil {
 		limit = int(*o.HistoryLimit)
@@ -253,7 +253,7 @@ func (k Kind[R]) HistoryToDelete(o Owner, old []R, pods []*corev1.Pod) []R {
 			live[h] = true
 		}
 	}
-	var out []R
+	var out []*Revision
 	for _, r := range Sorted(old) {
 		if toKill <= 0 {
 			break
@@ -277,7 +277,7 @@ type Entry struct {
 
 // History is `kubectl rollout history`: one entry per readable revision,
 // oldest first, each made by entry.
-func History[R Revision, E any](revs []R, entry func(Entry) E) []E {
+func History[E any](revs []*Revision, entry func(Entry) E) []E {
 	out := make([]E, 0, len(revs))
 	for _, r := range Sorted(revs) {
 		t, err := TemplateOfRevision(r)
@@ -305,12 +305,12 @@ type Rollback struct {
 }
 
 // PlanRollback decides `kubectl rollout undo` of an owner whose template is tmpl.
-func PlanRollback[R Revision](tmpl *corev1.PodTemplateSpec, revs []R, toRevision int64) (Rollback, error) {
+func PlanRollback(tmpl *corev1.PodTemplateSpec, revs []*Revision, toRevision int64) (Rollback, error) {
 	if toRevision < 0 {
 		return Rollback{}, fmt.Errorf("unable to find specified revision %v in history", toRevision)
 	}
 	sorted := Sorted(revs)
-	var target Revision
+	var target *Revision
 	if toRevision == 0 {
 		if len(sorted) < 2 {
 			return Rollback{}, fmt.Errorf("no last revision to roll back to")

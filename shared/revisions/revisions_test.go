@@ -13,18 +13,16 @@ import (
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 )
 
-type cr = daemonsetv1.ControllerRevision
+type cr = Revision
 
 func newCR(meta *corev1.ObjectMeta, data *structpb.Struct, revision int64) *cr {
 	return &cr{ApiVersion: "apps/v1", Kind: "ControllerRevision", Metadata: meta, Data: data, Revision: revision}
 }
 
-func setRevision(r *cr, n int64) { r.Revision = n }
-
 // hashKind labels a revision with its hash (DaemonSet); nameKind with its name (StatefulSet).
 var (
-	hashKind = Kind[*cr]{OwnerKind: "DaemonSet", New: newCR, SetRevision: setRevision}
-	nameKind = Kind[*cr]{OwnerKind: "StatefulSet", New: newCR, SetRevision: setRevision, LabelIsName: true}
+	hashKind = Kind{OwnerKind: "DaemonSet"}
+	nameKind = Kind{OwnerKind: "StatefulSet", LabelIsName: true}
 )
 
 func template(image string) *corev1.PodTemplateSpec {
@@ -41,7 +39,7 @@ func ownerOf(image string) Owner {
 
 func withLimit(o Owner, n int32) Owner { o.HistoryLimit = &n; return o }
 
-func revisionOf(k Kind[*cr], image string, rev int64) *cr {
+func revisionOf(k Kind, image string, rev int64) *cr {
 	o := ownerOf(image)
 	r := k.NewRevision(o, Hash(o), rev)
 	r.Metadata.Annotations = map[string]string{ChangeCauseAnnotation: "image " + image}
@@ -97,7 +95,7 @@ func TestNewRevision(t *testing.T) {
 	o := ownerOf("a:1")
 	h := Hash(o)
 	cases := map[string]struct {
-		kind      Kind[*cr]
+		kind      Kind
 		wantLabel string
 	}{
 		"hash label": {kind: hashKind, wantLabel: h},
@@ -137,7 +135,7 @@ func TestHashCollisionCount(t *testing.T) {
 
 func TestPlanHistory(t *testing.T) {
 	cases := map[string]struct {
-		kind         Kind[*cr]
+		kind         Kind
 		owner        Owner
 		revisions    []*cr
 		wantCreate   int64 // revision number of a new revision, 0 = none
@@ -157,7 +155,7 @@ func TestPlanHistory(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			before := proto.Clone(&daemonsetv1.ListControllerRevisionsResponse{Items: tc.revisions})
+			before := proto.Clone(&statefulsetv1.ListControllerRevisionsResponse{Items: tc.revisions})
 			hp := tc.kind.PlanHistory(tc.owner, tc.revisions)
 			var r *cr
 			if tc.wantCreate != 0 {
@@ -177,7 +175,7 @@ func TestPlanHistory(t *testing.T) {
 			if got := numbers(hp.Old); !slices.Equal(got, tc.wantOld) {
 				t.Fatalf("old %v, want %v", got, tc.wantOld)
 			}
-			if !proto.Equal(before, &daemonsetv1.ListControllerRevisionsResponse{Items: tc.revisions}) {
+			if !proto.Equal(before, &statefulsetv1.ListControllerRevisionsResponse{Items: tc.revisions}) {
 				t.Fatal("PlanHistory changed its input")
 			}
 		})
@@ -193,7 +191,7 @@ func TestHistoryToDelete(t *testing.T) {
 		return &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: "p", Labels: map[string]string{HashLabel: hash}}}
 	}
 	cases := map[string]struct {
-		kind  Kind[*cr]
+		kind  Kind
 		owner Owner
 		old   []*cr
 		pods  []*corev1.Pod

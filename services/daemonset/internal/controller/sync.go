@@ -15,6 +15,7 @@ import (
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -58,32 +59,17 @@ func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
 		if ds.Metadata.DeletionTimestamp != nil {
 			return c.deleteForeground(ctx, tx, ds, pods, now)
 		}
-		revisions, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: ns, OwnerUID: ds.Metadata.Uid})
+		owned, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: ns, OwnerUID: ds.Metadata.Uid})
 		if err != nil {
 			return err
 		}
-		hp := reconcile.PlanHistory(ds, revisions)
-		switch {
-		case hp.Create != nil:
-			_, err := kinds.ControllerRevisions.Create(ctx, tx, hp.Create)
-			if errors.Is(err, store.ErrAlreadyExists) {
-				// A hash collision with a revision of another template: count it so
-				// the next sync names the revision differently.
-				if ds.Status == nil {
-					ds.Status = &daemonsetv1.DaemonSetStatus{}
-				}
-				ds.Status.CollisionCount = proto.Int32(ds.Status.GetCollisionCount() + 1)
-				_, err = kinds.DaemonSets.Update(ctx, tx, ds)
-				again = true
-				return err
-			}
-			if err != nil {
-				return fmt.Errorf("create controller revision: %w", err)
-			}
-		case hp.BumpRevision:
-			if _, err := kinds.ControllerRevisions.Update(ctx, tx, hp.Current); err != nil {
-				return fmt.Errorf("renumber controller revision: %w", err)
-			}
+		hp := reconcile.PlanHistory(ds, owned)
+		// A hash collision with a revision of another template is counted in
+		// status.collisionCount, so the next sync names the revision differently.
+		_, collided, err := revisions.Write(ctx, tx, hp, func() error { return revisions.CountCollision(ctx, tx, kinds.DaemonSets, ds) })
+		if err != nil || collided {
+			again = collided
+			return err
 		}
 		nodes, err := kinds.Nodes.List(ctx, tx, store.ListOptions{})
 		if err != nil {
@@ -122,10 +108,8 @@ func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
 				return fmt.Errorf("update daemon set status: %w", err)
 			}
 		}
-		for _, cr := range reconcile.HistoryToDelete(ds, hp.Old, pods) {
-			if _, err := kinds.ControllerRevisions.Delete(ctx, tx, ns, cr.Metadata.Name, cr.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		if err := revisions.Truncate(ctx, tx, reconcile.HistoryToDelete(ds, hp.Old, pods)); err != nil {
+			return err
 		}
 		requeue = plan.RequeueAfter
 		again = len(plan.CreateOn) > 0 || len(plan.Delete) > 0

@@ -3,6 +3,7 @@ package kinds
 
 import (
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 
 	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
@@ -15,9 +16,9 @@ import (
 var (
 	DaemonSets = store.Kind[*daemonsetv1.DaemonSet]{Name: "DaemonSet", Watch: true,
 		New: func() *daemonsetv1.DaemonSet { return &daemonsetv1.DaemonSet{} }}
-	ControllerRevisions = store.Kind[*daemonsetv1.ControllerRevision]{Name: "ControllerRevision", Watch: true,
-		New: func() *daemonsetv1.ControllerRevision { return &daemonsetv1.ControllerRevision{} }}
-	Pods  = podview.Pods
-	Nodes = store.Kind[*nodev1.Node]{Name: "Node", Quiet: true,
+	// ControllerRevisions are the history (shared/revisions).
+	ControllerRevisions = revisions.Store
+	Pods                = podview.Pods
+	Nodes               = store.Kind[*nodev1.Node]{Name: "Node", Quiet: true,
 		New: func() *nodev1.Node { return &nodev1.Node{} }}
 )

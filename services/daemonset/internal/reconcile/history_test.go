@@ -7,6 +7,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/podwarden/podwarden/shared/revisions"
+
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
 )
@@ -15,7 +17,7 @@ func withImage(image string) dsOpt {
 	return func(ds *daemonsetv1.DaemonSet) { ds.Spec.Template.Spec.Containers[0].Image = image }
 }
 
-func revisionOf(image string, rev int64) *daemonsetv1.ControllerRevision {
+func revisionOf(image string, rev int64) *revisions.Revision {
 	ds := daemonSet(withImage(image))
 	cr := NewRevision(ds, Hash(ds), rev)
 	cr.Metadata.Annotations = map[string]string{ChangeCauseAnnotation: "image " + image}
@@ -25,16 +27,16 @@ func revisionOf(image string, rev int64) *daemonsetv1.ControllerRevision {
 func TestPlanHistory(t *testing.T) {
 	cases := map[string]struct {
 		ds           *daemonsetv1.DaemonSet
-		revisions    []*daemonsetv1.ControllerRevision
+		revisions    []*revisions.Revision
 		wantCreate   int64 // revision number of a new revision, 0 = none
 		wantCurrent  int64
 		wantBump     bool
 		wantOldCount int
 	}{
 		"first revision":            {ds: daemonSet(withImage("a:1")), wantCreate: 1},
-		"template unchanged":        {ds: daemonSet(withImage("a:1")), revisions: []*daemonsetv1.ControllerRevision{revisionOf("a:1", 1)}, wantCurrent: 1},
-		"template changed":          {ds: daemonSet(withImage("a:2")), revisions: []*daemonsetv1.ControllerRevision{revisionOf("a:1", 1)}, wantCreate: 2, wantOldCount: 1},
-		"back to an older template": {ds: daemonSet(withImage("a:1")), revisions: []*daemonsetv1.ControllerRevision{revisionOf("a:1", 1), revisionOf("a:2", 2)}, wantCurrent: 3, wantBump: true, wantOldCount: 1},
+		"template unchanged":        {ds: daemonSet(withImage("a:1")), revisions: []*revisions.Revision{revisionOf("a:1", 1)}, wantCurrent: 1},
+		"template changed":          {ds: daemonSet(withImage("a:2")), revisions: []*revisions.Revision{revisionOf("a:1", 1)}, wantCreate: 2, wantOldCount: 1},
+		"back to an older template": {ds: daemonSet(withImage("a:1")), revisions: []*revisions.Revision{revisionOf("a:1", 1), revisionOf("a:2", 2)}, wantCurrent: 3, wantBump: true, wantOldCount: 1},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -57,7 +59,7 @@ func TestPlanHistory(t *testing.T) {
 }
 
 func TestHistoryToDelete(t *testing.T) {
-	old := []*daemonsetv1.ControllerRevision{revisionOf("a:3", 3), revisionOf("a:1", 1), revisionOf("a:2", 2)}
+	old := []*revisions.Revision{revisionOf("a:3", 3), revisionOf("a:1", 1), revisionOf("a:2", 2)}
 	limit := func(n int32) dsOpt { return func(ds *daemonsetv1.DaemonSet) { ds.Spec.RevisionHistoryLimit = &n } }
 	livePod := pod("p", "n1", old[1].Metadata.Labels[HashLabel], true) // a pod still runs revision 1
 	cases := map[string]struct {
@@ -84,7 +86,7 @@ func TestHistoryToDelete(t *testing.T) {
 }
 
 func TestPlanRollback(t *testing.T) {
-	revs := []*daemonsetv1.ControllerRevision{revisionOf("a:1", 1), revisionOf("a:2", 2), revisionOf("a:3", 3)}
+	revs := []*revisions.Revision{revisionOf("a:1", 1), revisionOf("a:2", 2), revisionOf("a:3", 3)}
 	cases := map[string]struct {
 		ds        *daemonsetv1.DaemonSet
 		to        int64

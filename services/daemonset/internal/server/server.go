@@ -8,14 +8,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
 
 	"github.com/podwarden/podwarden/services/daemonset/internal/kinds"
 	"github.com/podwarden/podwarden/services/daemonset/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/crud"
-	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
@@ -152,82 +151,51 @@ func (s *DaemonSetServer) WatchDaemonSets(req *daemonsetv1.WatchDaemonSetsReques
 		})
 }
 
-// withRevisions reads a DaemonSet and the ControllerRevisions it owns.
-func (s *DaemonSetServer) withRevisions(ctx context.Context, ns, name string) (*daemonsetv1.DaemonSet, []*daemonsetv1.ControllerRevision, error) {
-	ds, err := s.R.Get(ctx, ns, name)
-	if err != nil {
-		return nil, nil, err
+// history serves the history RPCs (shared/revisions).
+func (s *DaemonSetServer) history() revisions.Handlers[*daemonsetv1.DaemonSet, *daemonsetv1.DaemonSetRevision] {
+	return revisions.Handlers[*daemonsetv1.DaemonSet, *daemonsetv1.DaemonSetRevision]{
+		R:           s.R,
+		Template:    func(o *daemonsetv1.DaemonSet) *corev1.PodTemplateSpec { return o.GetSpec().GetTemplate() },
+		SetTemplate: func(o *daemonsetv1.DaemonSet, t *corev1.PodTemplateSpec) { o.Spec.Template = t },
+		Entry:       reconcile.HistoryEntry,
 	}
-	crs, err := kinds.ControllerRevisions.List(ctx, s.R.DB.Pool, store.ListOptions{Namespace: ds.Metadata.Namespace, OwnerUID: ds.Metadata.Uid})
-	if err != nil {
-		return nil, nil, apierr.Internal(err)
-	}
-	return ds, crs, nil
 }
 
 // ListDaemonSetHistory is `kubectl rollout history daemonset`.
 func (s *DaemonSetServer) ListDaemonSetHistory(ctx context.Context, req *daemonsetv1.ListDaemonSetHistoryRequest) (*daemonsetv1.ListDaemonSetHistoryResponse, error) {
-	_, crs, err := s.withRevisions(ctx, req.GetNamespace(), req.GetName())
+	items, err := s.history().History(ctx, req.GetNamespace(), req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return &daemonsetv1.ListDaemonSetHistoryResponse{Items: reconcile.History(crs)}, nil
+	return &daemonsetv1.ListDaemonSetHistoryResponse{Items: items}, nil
 }
 
 // GetDaemonSetRevision is `kubectl rollout history daemonset --revision=N`.
 func (s *DaemonSetServer) GetDaemonSetRevision(ctx context.Context, req *daemonsetv1.GetDaemonSetRevisionRequest) (*daemonsetv1.GetDaemonSetRevisionResponse, error) {
-	_, crs, err := s.withRevisions(ctx, req.GetNamespace(), req.GetName())
+	r, err := s.history().Revision(ctx, req.GetNamespace(), req.GetName(), req.GetRevision())
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range reconcile.History(crs) {
-		if r.GetRevision() == req.GetRevision() {
-			return &daemonsetv1.GetDaemonSetRevisionResponse{Revision: r}, nil
-		}
-	}
-	return nil, apierr.NotFound(apierr.GroupResource{Group: "apps", Resource: "daemonsets/history"}, reconcile.ErrRevisionNotFound.Error())
+	return &daemonsetv1.GetDaemonSetRevisionResponse{Revision: r}, nil
 }
 
 // RollbackDaemonSet is `kubectl rollout undo daemonset`: the revision's template
 // becomes the DaemonSet's template again (and so its revision the newest).
 func (s *DaemonSetServer) RollbackDaemonSet(ctx context.Context, req *daemonsetv1.RollbackDaemonSetRequest) (*daemonsetv1.RollbackDaemonSetResponse, error) {
-	ds, crs, err := s.withRevisions(ctx, req.GetNamespace(), req.GetName())
+	out, msg, err := s.history().Rollback(ctx, req.GetNamespace(), req.GetName(), req.GetRevision())
 	if err != nil {
 		return nil, err
 	}
-	rb, err := reconcile.PlanRollback(ds, crs, req.GetRevision())
-	if err != nil {
-		return nil, apierr.BadRequest(err.Error())
-	}
-	out := ds
-	if !rb.Skipped {
-		// The read resourceVersion makes this write fail if the DaemonSet changed meanwhile.
-		ds.Spec.Template = rb.Template
-		if out, err = s.R.Update(ctx, req.GetNamespace(), req.GetName(), ds, nil); err != nil {
-			return nil, err
-		}
-	}
-	return &daemonsetv1.RollbackDaemonSetResponse{DaemonSet: out, Message: rb.Message}, nil
+	return &daemonsetv1.RollbackDaemonSetResponse{DaemonSet: out, Message: msg}, nil
 }
 
 // ListControllerRevisions lists ControllerRevisions.
 func (s *DaemonSetServer) ListControllerRevisions(ctx context.Context, req *daemonsetv1.ListControllerRevisionsRequest) (*daemonsetv1.ListControllerRevisionsResponse, error) {
-	sel, err := labels.Parse(req.GetLabelSelector())
+	items, err := revisions.List(ctx, s.R.DB.Pool, req.GetNamespace(), req.GetLabelSelector())
 	if err != nil {
-		return nil, apierr.BadRequest("unable to parse requirement: " + err.Error())
+		return nil, err
 	}
-	crs, err := kinds.ControllerRevisions.List(ctx, s.R.DB.Pool, store.ListOptions{Namespace: req.GetNamespace()})
-	if err != nil {
-		return nil, apierr.Internal(err)
-	}
-	out := crs[:0]
-	for _, cr := range crs {
-		if sel.Matches(k8slabels.Set(cr.GetMetadata().GetLabels())) {
-			cr.ApiVersion, cr.Kind = "apps/v1", "ControllerRevision"
-			out = append(out, cr)
-		}
-	}
-	return &daemonsetv1.ListControllerRevisionsResponse{ApiVersion: "apps/v1", Kind: "ControllerRevisionList", Metadata: &corev1.ListMeta{}, Items: out}, nil
+	return &daemonsetv1.ListControllerRevisionsResponse{ApiVersion: "apps/v1", Kind: "ControllerRevisionList", Metadata: &corev1.ListMeta{}, Items: items}, nil
 }
 
 // GetDaemonSetRolloutStatus answers like one line of `kubectl rollout status daemonset`.

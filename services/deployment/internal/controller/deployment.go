@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -54,19 +54,18 @@ func (c *Controller) syncDeployment(ctx context.Context, key string) error {
 		}
 		plan := c.dPlanner.Plan(d, rsList, pods, now)
 		if plan.NewReplicaSet != nil {
-			_, err := kinds.ReplicaSets.Create(ctx, tx, plan.NewReplicaSet)
-			if errors.Is(err, store.ErrAlreadyExists) {
-				// A hash collision: count it so the next plan names the ReplicaSet differently.
-				if d.Status == nil {
-					d.Status = &deploymentv1.DeploymentStatus{}
-				}
-				d.Status.CollisionCount = proto.Int32(d.Status.GetCollisionCount() + 1)
-				_, err = kinds.Deployments.Update(ctx, tx, d)
-				again = true
-				return err
-			}
+			// The planner handles a ReplicaSet of d's under the name (it bumps the
+			// count itself), so here a taken name is always a collision: no same.
+			// A hash collision is counted in status.collisionCount, so the next plan
+			// names the ReplicaSet differently.
+			_, outcome, err := revisions.Create(ctx, tx, kinds.ReplicaSets, plan.NewReplicaSet, nil,
+				func() error { return revisions.CountCollision(ctx, tx, kinds.Deployments, d) })
 			if err != nil {
-				return fmt.Errorf("create replica set %s: %w", plan.NewReplicaSet.GetMetadata().GetName(), err)
+				return fmt.Errorf("replica set: %w", err)
+			}
+			if outcome == revisions.Collided {
+				again = true
+				return nil
 			}
 		}
 		for _, rs := range plan.UpdateReplicaSets {

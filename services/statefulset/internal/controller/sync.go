@@ -16,6 +16,7 @@ import (
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -59,37 +60,24 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 		if set.Metadata.DeletionTimestamp != nil {
 			return c.deleteForeground(ctx, tx, set, pods, now)
 		}
-		revisions, err := claimRevisions(ctx, tx, set, sel, matchLabels)
+		owned, err := claimRevisions(ctx, tx, set, sel, matchLabels)
 		if err != nil {
 			return err
 		}
-		hp := reconcile.PlanHistory(set, revisions)
-		switch {
-		case hp.Create != nil:
-			created, err := kinds.ControllerRevisions.Create(ctx, tx, hp.Create)
-			if errors.Is(err, store.ErrAlreadyExists) {
-				// A hash collision with a revision of another template: count it so the
-				// next sync names the revision differently.
-				if set.Status == nil {
-					set.Status = &statefulsetv1.StatefulSetStatus{}
-				}
-				set.Status.CollisionCount = proto.Int32(set.Status.GetCollisionCount() + 1)
-				_, err = kinds.StatefulSets.Update(ctx, tx, set)
-				again = true
-				return err
-			}
-			if err != nil {
-				return fmt.Errorf("create controller revision: %w", err)
-			}
-			revisions = append(revisions, created)
-		case hp.BumpRevision:
-			if _, err := kinds.ControllerRevisions.Update(ctx, tx, hp.Current); err != nil {
-				return fmt.Errorf("renumber controller revision: %w", err)
-			}
+		hp := reconcile.PlanHistory(set, owned)
+		// A hash collision with a revision of another template is counted in
+		// status.collisionCount, so the next sync names the revision differently.
+		created, collided, err := revisions.Write(ctx, tx, hp, func() error { return revisions.CountCollision(ctx, tx, kinds.StatefulSets, set) })
+		if err != nil || collided {
+			again = collided
+			return err
 		}
-		currentName, currentSet := hp.Name, set
-		for _, cr := range revisions {
-			if n := cr.GetMetadata().GetName(); n == set.GetStatus().GetCurrentRevision() && n != hp.Name {
+		if hp.Create != nil {
+			owned = append(owned, created)
+		}
+		currentName, currentSet := hp.Hash, set
+		for _, cr := range owned {
+			if n := cr.GetMetadata().GetName(); n == set.GetStatus().GetCurrentRevision() && n != hp.Hash {
 				t, err := reconcile.TemplateOf(cr)
 				if err != nil {
 					c.log.Warn("current revision unreadable; using the update revision", "statefulset", key, "err", err)
@@ -109,7 +97,7 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 			byName[cl.Metadata.Name] = cl
 		}
 		plan := reconcile.Decide(reconcile.Input{Set: set, CurrentSet: currentSet, CurrentRevision: currentName,
-			UpdateRevision: hp.Name, Pods: pods, Claims: byName, Now: now})
+			UpdateRevision: hp.Hash, Pods: pods, Claims: byName, Now: now})
 		if err := c.apply(ctx, tx, set, plan, now); err != nil {
 			return err
 		}
@@ -119,16 +107,14 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 				return fmt.Errorf("update stateful set status: %w", err)
 			}
 		}
-		var old []*statefulsetv1.ControllerRevision
+		var old []*revisions.Revision
 		for _, cr := range hp.Old {
 			if cr.GetMetadata().GetName() != plan.Status.GetCurrentRevision() {
 				old = append(old, cr)
 			}
 		}
-		for _, cr := range reconcile.HistoryToDelete(set, old, pods) {
-			if _, err := kinds.ControllerRevisions.Delete(ctx, tx, ns, cr.Metadata.Name, cr.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		if err := revisions.Truncate(ctx, tx, reconcile.HistoryToDelete(set, old, pods)); err != nil {
+			return err
 		}
 		requeue, waiting = plan.Requeue, plan.Waiting
 		return nil
@@ -188,7 +174,7 @@ func (c *Controller) apply(ctx context.Context, tx pgx.Tx, set *statefulsetv1.St
 // claimRevisions is the revision half of ClaimRevisions: set's revisions, after
 // adopting orphaned ones its selector matches (left by an orphaning delete) and
 // releasing owned ones it no longer matches.
-func claimRevisions(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, sel k8slabels.Selector, matchLabels map[string]string) ([]*statefulsetv1.ControllerRevision, error) {
+func claimRevisions(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, sel k8slabels.Selector, matchLabels map[string]string) ([]*revisions.Revision, error) {
 	m := set.Metadata
 	owned, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
 	if err != nil {
@@ -198,7 +184,7 @@ func claimRevisions(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulS
 	if err != nil {
 		return nil, err
 	}
-	var out []*statefulsetv1.ControllerRevision
+	var out []*revisions.Revision
 	for _, cr := range owned {
 		if sel.Matches(k8slabels.Set(cr.Metadata.GetLabels())) {
 			out = append(out, cr)

@@ -3,6 +3,7 @@ package kinds
 
 import (
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
@@ -14,9 +15,9 @@ import (
 var (
 	StatefulSets = store.Kind[*statefulsetv1.StatefulSet]{Name: "StatefulSet", Watch: true,
 		New: func() *statefulsetv1.StatefulSet { return &statefulsetv1.StatefulSet{} }}
-	ControllerRevisions = store.Kind[*statefulsetv1.ControllerRevision]{Name: "ControllerRevision", Watch: true,
-		New: func() *statefulsetv1.ControllerRevision { return &statefulsetv1.ControllerRevision{} }}
-	Claims = store.Kind[*statefulsetv1.PersistentVolumeClaim]{Name: "PersistentVolumeClaim", Watch: true,
+	// ControllerRevisions are the history (shared/revisions).
+	ControllerRevisions = revisions.Store
+	Claims              = store.Kind[*statefulsetv1.PersistentVolumeClaim]{Name: "PersistentVolumeClaim", Watch: true,
 		New: func() *statefulsetv1.PersistentVolumeClaim { return &statefulsetv1.PersistentVolumeClaim{} }}
 	Volumes = store.Kind[*statefulsetv1.PersistentVolume]{Name: "PersistentVolume", Watch: true,
 		New: func() *statefulsetv1.PersistentVolume { return &statefulsetv1.PersistentVolume{} }}

@@ -1,32 +1,23 @@
 package reconcile
 
 import (
-	"google.golang.org/protobuf/types/known/structpb"
-
 	"github.com/podwarden/podwarden/shared/revisions"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 )
 
-// The StatefulSet's ControllerRevision history is shared/revisions over
-// statefulsetv1.ControllerRevision; a revision's controller-revision-hash is its
-// name <set>-<hash>, the value a StatefulSet's pods carry.
-var revisionKind = revisions.Kind[*statefulsetv1.ControllerRevision]{
-	OwnerKind: "StatefulSet",
-	New: func(meta *corev1.ObjectMeta, data *structpb.Struct, revision int64) *statefulsetv1.ControllerRevision {
-		return &statefulsetv1.ControllerRevision{ApiVersion: "apps/v1", Kind: "ControllerRevision", Metadata: meta, Data: data, Revision: revision}
-	},
-	SetRevision: func(cr *statefulsetv1.ControllerRevision, revision int64) { cr.Revision = revision },
-	LabelIsName: true,
-}
+// The StatefulSet's ControllerRevision history is shared/revisions; a
+// revision's controller-revision-hash is its name <set>-<hash>, the value a
+// StatefulSet's pods carry.
+var revisionKind = revisions.Kind{OwnerKind: "StatefulSet", LabelIsName: true}
 
 func owner(set *statefulsetv1.StatefulSet) revisions.Owner {
 	return revisions.OwnerOf(set.GetMetadata(), set.GetSpec(), set.GetStatus())
 }
 
 // TemplateOf decodes the pod template a revision restores.
-func TemplateOf(cr *statefulsetv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
+func TemplateOf(cr *revisions.Revision) (*corev1.PodTemplateSpec, error) {
 	return revisions.TemplateOfRevision(cr)
 }
 
@@ -36,49 +27,26 @@ func Hash(set *statefulsetv1.StatefulSet) string { return revisions.Hash(owner(s
 // NewRevision is the revision's object: named <set>-<hash>, with the template's
 // labels plus controller-revision-hash = its own name, the StatefulSet's
 // annotations, owned by the StatefulSet.
-func NewRevision(set *statefulsetv1.StatefulSet, hash string, revision int64) *statefulsetv1.ControllerRevision {
+func NewRevision(set *statefulsetv1.StatefulSet, hash string, revision int64) *revisions.Revision {
 	return revisionKind.NewRevision(owner(set), hash, revision)
 }
 
-// HistoryPlan is constructHistory's decision.
-type HistoryPlan struct {
-	// Current is the revision of the current template; nil when one must be created
-	// (Create is then set).
-	Current *statefulsetv1.ControllerRevision
-	// Create is the new revision to store.
-	Create *statefulsetv1.ControllerRevision
-	// BumpRevision is set when Current must be renumbered to the next revision (a
-	// rollback to an old template makes it the newest).
-	BumpRevision bool
-	// Old are the other revisions.
-	Old []*statefulsetv1.ControllerRevision
-	// Name is the revision's name: the controller-revision-hash of its pods.
-	Name string
-}
+// HistoryPlan is constructHistory's decision; Hash is the revision's name, the
+// controller-revision-hash of its pods.
+type HistoryPlan = revisions.Plan
 
 // PlanHistory is constructHistory (see revisions.Kind.PlanHistory).
-func PlanHistory(set *statefulsetv1.StatefulSet, revs []*statefulsetv1.ControllerRevision) HistoryPlan {
-	p := revisionKind.PlanHistory(owner(set), revs)
-	return HistoryPlan{Current: p.Current, Create: p.Create, BumpRevision: p.BumpRevision, Old: p.Old, Name: p.Hash}
+func PlanHistory(set *statefulsetv1.StatefulSet, revs []*revisions.Revision) HistoryPlan {
+	return revisionKind.PlanHistory(owner(set), revs)
 }
 
 // HistoryToDelete is cleanupHistory: beyond revisionHistoryLimit, the oldest
 // revisions no live pod still uses.
-func HistoryToDelete(set *statefulsetv1.StatefulSet, old []*statefulsetv1.ControllerRevision, pods []*corev1.Pod) []*statefulsetv1.ControllerRevision {
+func HistoryToDelete(set *statefulsetv1.StatefulSet, old []*revisions.Revision, pods []*corev1.Pod) []*revisions.Revision {
 	return revisionKind.HistoryToDelete(owner(set), old, pods)
 }
 
-// History is `kubectl rollout history statefulset`: one entry per revision, oldest first.
-func History(revs []*statefulsetv1.ControllerRevision) []*statefulsetv1.StatefulSetRevision {
-	return revisions.History(revs, func(e revisions.Entry) *statefulsetv1.StatefulSetRevision {
-		return &statefulsetv1.StatefulSetRevision{Revision: e.Revision, ChangeCause: e.ChangeCause, ControllerRevisionName: e.Name, Template: e.Template}
-	})
-}
-
-// ErrRevisionNotFound is kubectl's error for a revision no ControllerRevision carries.
-var ErrRevisionNotFound = revisions.ErrRevisionNotFound
-
-// PlanRollback decides `kubectl rollout undo statefulset`.
-func PlanRollback(set *statefulsetv1.StatefulSet, revs []*statefulsetv1.ControllerRevision, toRevision int64) (revisions.Rollback, error) {
-	return revisions.PlanRollback(set.GetSpec().GetTemplate(), revs, toRevision)
+// HistoryEntry is one entry of `kubectl rollout history statefulset`.
+func HistoryEntry(e revisions.Entry) *statefulsetv1.StatefulSetRevision {
+	return &statefulsetv1.StatefulSetRevision{Revision: e.Revision, ChangeCause: e.ChangeCause, ControllerRevisionName: e.Name, Template: e.Template}
 }

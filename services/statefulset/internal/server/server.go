@@ -8,14 +8,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
 
 	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
 	"github.com/podwarden/podwarden/services/statefulset/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/crud"
-	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
@@ -198,82 +197,51 @@ func (s *StatefulSetServer) WatchStatefulSets(req *statefulsetv1.WatchStatefulSe
 		})
 }
 
-// withRevisions reads a StatefulSet and the ControllerRevisions it owns.
-func (s *StatefulSetServer) withRevisions(ctx context.Context, ns, name string) (*statefulsetv1.StatefulSet, []*statefulsetv1.ControllerRevision, error) {
-	set, err := s.R.Get(ctx, ns, name)
-	if err != nil {
-		return nil, nil, err
+// history serves the history RPCs (shared/revisions).
+func (s *StatefulSetServer) history() revisions.Handlers[*statefulsetv1.StatefulSet, *statefulsetv1.StatefulSetRevision] {
+	return revisions.Handlers[*statefulsetv1.StatefulSet, *statefulsetv1.StatefulSetRevision]{
+		R:           s.R,
+		Template:    func(o *statefulsetv1.StatefulSet) *corev1.PodTemplateSpec { return o.GetSpec().GetTemplate() },
+		SetTemplate: func(o *statefulsetv1.StatefulSet, t *corev1.PodTemplateSpec) { o.Spec.Template = t },
+		Entry:       reconcile.HistoryEntry,
 	}
-	crs, err := kinds.ControllerRevisions.List(ctx, s.R.DB.Pool, store.ListOptions{Namespace: set.Metadata.Namespace, OwnerUID: set.Metadata.Uid})
-	if err != nil {
-		return nil, nil, apierr.Internal(err)
-	}
-	return set, crs, nil
 }
 
 // ListStatefulSetHistory is `kubectl rollout history statefulset`.
 func (s *StatefulSetServer) ListStatefulSetHistory(ctx context.Context, req *statefulsetv1.ListStatefulSetHistoryRequest) (*statefulsetv1.ListStatefulSetHistoryResponse, error) {
-	_, crs, err := s.withRevisions(ctx, req.GetNamespace(), req.GetName())
+	items, err := s.history().History(ctx, req.GetNamespace(), req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return &statefulsetv1.ListStatefulSetHistoryResponse{Items: reconcile.History(crs)}, nil
+	return &statefulsetv1.ListStatefulSetHistoryResponse{Items: items}, nil
 }
 
 // GetStatefulSetRevision is `kubectl rollout history statefulset --revision=N`.
 func (s *StatefulSetServer) GetStatefulSetRevision(ctx context.Context, req *statefulsetv1.GetStatefulSetRevisionRequest) (*statefulsetv1.GetStatefulSetRevisionResponse, error) {
-	_, crs, err := s.withRevisions(ctx, req.GetNamespace(), req.GetName())
+	r, err := s.history().Revision(ctx, req.GetNamespace(), req.GetName(), req.GetRevision())
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range reconcile.History(crs) {
-		if r.GetRevision() == req.GetRevision() {
-			return &statefulsetv1.GetStatefulSetRevisionResponse{Revision: r}, nil
-		}
-	}
-	return nil, apierr.NotFound(apierr.GroupResource{Group: "apps", Resource: "statefulsets/history"}, reconcile.ErrRevisionNotFound.Error())
+	return &statefulsetv1.GetStatefulSetRevisionResponse{Revision: r}, nil
 }
 
 // RollbackStatefulSet is `kubectl rollout undo statefulset`: the revision's template
 // becomes the StatefulSet's template again (and so its revision the newest).
 func (s *StatefulSetServer) RollbackStatefulSet(ctx context.Context, req *statefulsetv1.RollbackStatefulSetRequest) (*statefulsetv1.RollbackStatefulSetResponse, error) {
-	set, crs, err := s.withRevisions(ctx, req.GetNamespace(), req.GetName())
+	out, msg, err := s.history().Rollback(ctx, req.GetNamespace(), req.GetName(), req.GetRevision())
 	if err != nil {
 		return nil, err
 	}
-	rb, err := reconcile.PlanRollback(set, crs, req.GetRevision())
-	if err != nil {
-		return nil, apierr.BadRequest(err.Error())
-	}
-	out := set
-	if !rb.Skipped {
-		// The read resourceVersion makes this write fail if the StatefulSet changed meanwhile.
-		set.Spec.Template = rb.Template
-		if out, err = s.R.Update(ctx, req.GetNamespace(), req.GetName(), set, nil); err != nil {
-			return nil, err
-		}
-	}
-	return &statefulsetv1.RollbackStatefulSetResponse{StatefulSet: out, Message: rb.Message}, nil
+	return &statefulsetv1.RollbackStatefulSetResponse{StatefulSet: out, Message: msg}, nil
 }
 
 // ListControllerRevisions lists ControllerRevisions.
 func (s *StatefulSetServer) ListControllerRevisions(ctx context.Context, req *statefulsetv1.ListControllerRevisionsRequest) (*statefulsetv1.ListControllerRevisionsResponse, error) {
-	sel, err := labels.Parse(req.GetLabelSelector())
+	items, err := revisions.List(ctx, s.R.DB.Pool, req.GetNamespace(), req.GetLabelSelector())
 	if err != nil {
-		return nil, apierr.BadRequest("unable to parse requirement: " + err.Error())
+		return nil, err
 	}
-	crs, err := kinds.ControllerRevisions.List(ctx, s.R.DB.Pool, store.ListOptions{Namespace: req.GetNamespace()})
-	if err != nil {
-		return nil, apierr.Internal(err)
-	}
-	out := crs[:0]
-	for _, cr := range crs {
-		if sel.Matches(k8slabels.Set(cr.GetMetadata().GetLabels())) {
-			cr.ApiVersion, cr.Kind = "apps/v1", "ControllerRevision"
-			out = append(out, cr)
-		}
-	}
-	return &statefulsetv1.ListControllerRevisionsResponse{ApiVersion: "apps/v1", Kind: "ControllerRevisionList", Metadata: &corev1.ListMeta{}, Items: out}, nil
+	return &statefulsetv1.ListControllerRevisionsResponse{ApiVersion: "apps/v1", Kind: "ControllerRevisionList", Metadata: &corev1.ListMeta{}, Items: items}, nil
 }
 
 // GetStatefulSetRolloutStatus answers like one line of `kubectl rollout status statefulset`.

@@ -7,6 +7,7 @@
 package daemonsetv1
 
 import (
+	v11 "github.com/podwarden/podwarden/proto/gen/go/podwarden/apps/v1"
 	v1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1255,11 +1256,11 @@ func (x *ListControllerRevisionsRequest) GetLabelSelector() string {
 
 // ListControllerRevisionsResponse is a ControllerRevisionList.
 type ListControllerRevisionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
-	Items         []*ControllerRevision  `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	ApiVersion    string                    `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	Kind          string                    `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Metadata      *v1.ListMeta              `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*v11.ControllerRevision `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1315,7 +1316,7 @@ func (x *ListControllerRevisionsResponse) GetMetadata() *v1.ListMeta {
 	return nil
 }
 
-func (x *ListControllerRevisionsResponse) GetItems() []*ControllerRevision {
+func (x *ListControllerRevisionsResponse) GetItems() []*v11.ControllerRevision {
 	if x != nil {
 		return x.Items
 	}
@@ -1432,7 +1433,7 @@ var File_podwarden_daemonset_v1_service_proto protoreflect.FileDescriptor
 
 const file_podwarden_daemonset_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"$podwarden/daemonset/v1/service.proto\x12\x16podwarden.daemonset.v1\x1a\x1cpodwarden/core/v1/meta.proto\x1a\"podwarden/daemonset/v1/types.proto\"\x91\x01\n" +
+	"$podwarden/daemonset/v1/service.proto\x12\x16podwarden.daemonset.v1\x1a*podwarden/apps/v1/controllerrevision.proto\x1a\x1cpodwarden/core/v1/meta.proto\x1a\"podwarden/daemonset/v1/types.proto\"\x91\x01\n" +
 	"\x16CreateDaemonSetRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12@\n" +
 	"\n" +
@@ -1520,13 +1521,13 @@ const file_podwarden_daemonset_v1_service_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"e\n" +
 	"\x1eListControllerRevisionsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
-	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\"\xd1\x01\n" +
+	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\"\xcc\x01\n" +
 	"\x1fListControllerRevisionsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x127\n" +
-	"\bmetadata\x18\x03 \x01(\v2\x1b.podwarden.core.v1.ListMetaR\bmetadata\x12@\n" +
-	"\x05items\x18\x04 \x03(\v2*.podwarden.daemonset.v1.ControllerRevisionR\x05items\"T\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1b.podwarden.core.v1.ListMetaR\bmetadata\x12;\n" +
+	"\x05items\x18\x04 \x03(\v2%.podwarden.apps.v1.ControllerRevisionR\x05items\"T\n" +
 	" GetDaemonSetRolloutStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"Q\n" +
@@ -1590,7 +1591,7 @@ var file_podwarden_daemonset_v1_service_proto_goTypes = []any{
 	(*v1.DeleteOptions)(nil),                  // 26: podwarden.core.v1.DeleteOptions
 	(*v1.Status)(nil),                         // 27: podwarden.core.v1.Status
 	(*DaemonSetRevision)(nil),                 // 28: podwarden.daemonset.v1.DaemonSetRevision
-	(*ControllerRevision)(nil),                // 29: podwarden.daemonset.v1.ControllerRevision
+	(*v11.ControllerRevision)(nil),            // 29: podwarden.apps.v1.ControllerRevision
 }
 var file_podwarden_daemonset_v1_service_proto_depIdxs = []int32{
 	24, // 0: podwarden.daemonset.v1.CreateDaemonSetRequest.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
@@ -1609,7 +1610,7 @@ var file_podwarden_daemonset_v1_service_proto_depIdxs = []int32{
 	28, // 13: podwarden.daemonset.v1.GetDaemonSetRevisionResponse.revision:type_name -> podwarden.daemonset.v1.DaemonSetRevision
 	24, // 14: podwarden.daemonset.v1.RollbackDaemonSetResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
 	25, // 15: podwarden.daemonset.v1.ListControllerRevisionsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
-	29, // 16: podwarden.daemonset.v1.ListControllerRevisionsResponse.items:type_name -> podwarden.daemonset.v1.ControllerRevision
+	29, // 16: podwarden.daemonset.v1.ListControllerRevisionsResponse.items:type_name -> podwarden.apps.v1.ControllerRevision
 	0,  // 17: podwarden.daemonset.v1.DaemonSetService.CreateDaemonSet:input_type -> podwarden.daemonset.v1.CreateDaemonSetRequest
 	2,  // 18: podwarden.daemonset.v1.DaemonSetService.GetDaemonSet:input_type -> podwarden.daemonset.v1.GetDaemonSetRequest
 	4,  // 19: podwarden.daemonset.v1.DaemonSetService.ListDaemonSets:input_type -> podwarden.daemonset.v1.ListDaemonSetsRequest

@@ -400,84 +400,6 @@ func (x *DaemonSetStatus) GetConditions() []*v1.Condition {
 	return nil
 }
 
-// ControllerRevision is apps/v1 ControllerRevision: an immutable snapshot of a
-// DaemonSet's pod template (data is the strategic merge patch that restores it).
-type ControllerRevision struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Metadata      *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
-	Data          *structpb.Struct       `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
-	Revision      int64                  `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ControllerRevision) Reset() {
-	*x = ControllerRevision{}
-	mi := &file_podwarden_daemonset_v1_types_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ControllerRevision) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ControllerRevision) ProtoMessage() {}
-
-func (x *ControllerRevision) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_daemonset_v1_types_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ControllerRevision.ProtoReflect.Descriptor instead.
-func (*ControllerRevision) Descriptor() ([]byte, []int) {
-	return file_podwarden_daemonset_v1_types_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *ControllerRevision) GetApiVersion() string {
-	if x != nil {
-		return x.ApiVersion
-	}
-	return ""
-}
-
-func (x *ControllerRevision) GetKind() string {
-	if x != nil {
-		return x.Kind
-	}
-	return ""
-}
-
-func (x *ControllerRevision) GetMetadata() *v1.ObjectMeta {
-	if x != nil {
-		return x.Metadata
-	}
-	return nil
-}
-
-func (x *ControllerRevision) GetData() *structpb.Struct {
-	if x != nil {
-		return x.Data
-	}
-	return nil
-}
-
-func (x *ControllerRevision) GetRevision() int64 {
-	if x != nil {
-		return x.Revision
-	}
-	return 0
-}
-
 // DaemonSetRevision is one entry of `kubectl rollout history daemonset`.
 type DaemonSetRevision struct {
 	state                  protoimpl.MessageState `protogen:"open.v1"`
@@ -491,7 +413,7 @@ type DaemonSetRevision struct {
 
 func (x *DaemonSetRevision) Reset() {
 	*x = DaemonSetRevision{}
-	mi := &file_podwarden_daemonset_v1_types_proto_msgTypes[6]
+	mi := &file_podwarden_daemonset_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +425,7 @@ func (x *DaemonSetRevision) String() string {
 func (*DaemonSetRevision) ProtoMessage() {}
 
 func (x *DaemonSetRevision) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_daemonset_v1_types_proto_msgTypes[6]
+	mi := &file_podwarden_daemonset_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +438,7 @@ func (x *DaemonSetRevision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonSetRevision.ProtoReflect.Descriptor instead.
 func (*DaemonSetRevision) Descriptor() ([]byte, []int) {
-	return file_podwarden_daemonset_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_podwarden_daemonset_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DaemonSetRevision) GetRevision() int64 {
@@ -590,14 +512,7 @@ const file_podwarden_daemonset_v1_types_proto_rawDesc = "" +
 	"\x14_number_misscheduledB\x1b\n" +
 	"\x19_desired_number_scheduledB\x0f\n" +
 	"\r_number_readyB\x12\n" +
-	"\x10_collision_count\"\xcd\x01\n" +
-	"\x12ControllerRevision\x12\x1f\n" +
-	"\vapi_version\x18\x01 \x01(\tR\n" +
-	"apiVersion\x12\x12\n" +
-	"\x04kind\x18\x02 \x01(\tR\x04kind\x129\n" +
-	"\bmetadata\x18\x03 \x01(\v2\x1d.podwarden.core.v1.ObjectMetaR\bmetadata\x12+\n" +
-	"\x04data\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x04data\x12\x1a\n" +
-	"\brevision\x18\x05 \x01(\x03R\brevision\"\xcc\x01\n" +
+	"\x10_collision_count\"\xcc\x01\n" +
 	"\x11DaemonSetRevision\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x12!\n" +
 	"\fchange_cause\x18\x02 \x01(\tR\vchangeCause\x128\n" +
@@ -616,41 +531,37 @@ func file_podwarden_daemonset_v1_types_proto_rawDescGZIP() []byte {
 	return file_podwarden_daemonset_v1_types_proto_rawDescData
 }
 
-var file_podwarden_daemonset_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_podwarden_daemonset_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_podwarden_daemonset_v1_types_proto_goTypes = []any{
 	(*DaemonSet)(nil),               // 0: podwarden.daemonset.v1.DaemonSet
 	(*DaemonSetSpec)(nil),           // 1: podwarden.daemonset.v1.DaemonSetSpec
 	(*DaemonSetUpdateStrategy)(nil), // 2: podwarden.daemonset.v1.DaemonSetUpdateStrategy
 	(*RollingUpdateDaemonSet)(nil),  // 3: podwarden.daemonset.v1.RollingUpdateDaemonSet
 	(*DaemonSetStatus)(nil),         // 4: podwarden.daemonset.v1.DaemonSetStatus
-	(*ControllerRevision)(nil),      // 5: podwarden.daemonset.v1.ControllerRevision
-	(*DaemonSetRevision)(nil),       // 6: podwarden.daemonset.v1.DaemonSetRevision
-	(*v1.ObjectMeta)(nil),           // 7: podwarden.core.v1.ObjectMeta
-	(*v1.LabelSelector)(nil),        // 8: podwarden.core.v1.LabelSelector
-	(*v1.PodTemplateSpec)(nil),      // 9: podwarden.core.v1.PodTemplateSpec
-	(*structpb.Value)(nil),          // 10: google.protobuf.Value
-	(*v1.Condition)(nil),            // 11: podwarden.core.v1.Condition
-	(*structpb.Struct)(nil),         // 12: google.protobuf.Struct
+	(*DaemonSetRevision)(nil),       // 5: podwarden.daemonset.v1.DaemonSetRevision
+	(*v1.ObjectMeta)(nil),           // 6: podwarden.core.v1.ObjectMeta
+	(*v1.LabelSelector)(nil),        // 7: podwarden.core.v1.LabelSelector
+	(*v1.PodTemplateSpec)(nil),      // 8: podwarden.core.v1.PodTemplateSpec
+	(*structpb.Value)(nil),          // 9: google.protobuf.Value
+	(*v1.Condition)(nil),            // 10: podwarden.core.v1.Condition
 }
 var file_podwarden_daemonset_v1_types_proto_depIdxs = []int32{
-	7,  // 0: podwarden.daemonset.v1.DaemonSet.metadata:type_name -> podwarden.core.v1.ObjectMeta
+	6,  // 0: podwarden.daemonset.v1.DaemonSet.metadata:type_name -> podwarden.core.v1.ObjectMeta
 	1,  // 1: podwarden.daemonset.v1.DaemonSet.spec:type_name -> podwarden.daemonset.v1.DaemonSetSpec
 	4,  // 2: podwarden.daemonset.v1.DaemonSet.status:type_name -> podwarden.daemonset.v1.DaemonSetStatus
-	8,  // 3: podwarden.daemonset.v1.DaemonSetSpec.selector:type_name -> podwarden.core.v1.LabelSelector
-	9,  // 4: podwarden.daemonset.v1.DaemonSetSpec.template:type_name -> podwarden.core.v1.PodTemplateSpec
+	7,  // 3: podwarden.daemonset.v1.DaemonSetSpec.selector:type_name -> podwarden.core.v1.LabelSelector
+	8,  // 4: podwarden.daemonset.v1.DaemonSetSpec.template:type_name -> podwarden.core.v1.PodTemplateSpec
 	2,  // 5: podwarden.daemonset.v1.DaemonSetSpec.update_strategy:type_name -> podwarden.daemonset.v1.DaemonSetUpdateStrategy
 	3,  // 6: podwarden.daemonset.v1.DaemonSetUpdateStrategy.rolling_update:type_name -> podwarden.daemonset.v1.RollingUpdateDaemonSet
-	10, // 7: podwarden.daemonset.v1.RollingUpdateDaemonSet.max_unavailable:type_name -> google.protobuf.Value
-	10, // 8: podwarden.daemonset.v1.RollingUpdateDaemonSet.max_surge:type_name -> google.protobuf.Value
-	11, // 9: podwarden.daemonset.v1.DaemonSetStatus.conditions:type_name -> podwarden.core.v1.Condition
-	7,  // 10: podwarden.daemonset.v1.ControllerRevision.metadata:type_name -> podwarden.core.v1.ObjectMeta
-	12, // 11: podwarden.daemonset.v1.ControllerRevision.data:type_name -> google.protobuf.Struct
-	9,  // 12: podwarden.daemonset.v1.DaemonSetRevision.template:type_name -> podwarden.core.v1.PodTemplateSpec
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	9,  // 7: podwarden.daemonset.v1.RollingUpdateDaemonSet.max_unavailable:type_name -> google.protobuf.Value
+	9,  // 8: podwarden.daemonset.v1.RollingUpdateDaemonSet.max_surge:type_name -> google.protobuf.Value
+	10, // 9: podwarden.daemonset.v1.DaemonSetStatus.conditions:type_name -> podwarden.core.v1.Condition
+	8,  // 10: podwarden.daemonset.v1.DaemonSetRevision.template:type_name -> podwarden.core.v1.PodTemplateSpec
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_daemonset_v1_types_proto_init() }
@@ -666,7 +577,7 @@ func file_podwarden_daemonset_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_daemonset_v1_types_proto_rawDesc), len(file_podwarden_daemonset_v1_types_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -7,6 +7,7 @@
 package statefulsetv1
 
 import (
+	v11 "github.com/podwarden/podwarden/proto/gen/go/podwarden/apps/v1"
 	v1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1459,11 +1460,11 @@ func (x *ListControllerRevisionsRequest) GetLabelSelector() string {
 
 // ListControllerRevisionsResponse is a ControllerRevisionList.
 type ListControllerRevisionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Metadata      *v1.ListMeta           `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
-	Items         []*ControllerRevision  `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	ApiVersion    string                    `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	Kind          string                    `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Metadata      *v1.ListMeta              `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Items         []*v11.ControllerRevision `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1519,7 +1520,7 @@ func (x *ListControllerRevisionsResponse) GetMetadata() *v1.ListMeta {
 	return nil
 }
 
-func (x *ListControllerRevisionsResponse) GetItems() []*ControllerRevision {
+func (x *ListControllerRevisionsResponse) GetItems() []*v11.ControllerRevision {
 	if x != nil {
 		return x.Items
 	}
@@ -1636,7 +1637,7 @@ var File_podwarden_statefulset_v1_service_proto protoreflect.FileDescriptor
 
 const file_podwarden_statefulset_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"&podwarden/statefulset/v1/service.proto\x12\x18podwarden.statefulset.v1\x1a\x1cpodwarden/core/v1/meta.proto\x1a$podwarden/statefulset/v1/types.proto\"\x9b\x01\n" +
+	"&podwarden/statefulset/v1/service.proto\x12\x18podwarden.statefulset.v1\x1a*podwarden/apps/v1/controllerrevision.proto\x1a\x1cpodwarden/core/v1/meta.proto\x1a$podwarden/statefulset/v1/types.proto\"\x9b\x01\n" +
 	"\x18CreateStatefulSetRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12H\n" +
 	"\fstateful_set\x18\x02 \x01(\v2%.podwarden.statefulset.v1.StatefulSetR\vstatefulSet\x12\x17\n" +
@@ -1727,13 +1728,13 @@ const file_podwarden_statefulset_v1_service_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"e\n" +
 	"\x1eListControllerRevisionsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
-	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\"\xd3\x01\n" +
+	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\"\xcc\x01\n" +
 	"\x1fListControllerRevisionsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x127\n" +
-	"\bmetadata\x18\x03 \x01(\v2\x1b.podwarden.core.v1.ListMetaR\bmetadata\x12B\n" +
-	"\x05items\x18\x04 \x03(\v2,.podwarden.statefulset.v1.ControllerRevisionR\x05items\"V\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1b.podwarden.core.v1.ListMetaR\bmetadata\x12;\n" +
+	"\x05items\x18\x04 \x03(\v2%.podwarden.apps.v1.ControllerRevisionR\x05items\"V\n" +
 	"\"GetStatefulSetRolloutStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"S\n" +
@@ -1804,7 +1805,7 @@ var file_podwarden_statefulset_v1_service_proto_goTypes = []any{
 	(*v1.Status)(nil),                           // 31: podwarden.core.v1.Status
 	(*v1.Scale)(nil),                            // 32: podwarden.core.v1.Scale
 	(*StatefulSetRevision)(nil),                 // 33: podwarden.statefulset.v1.StatefulSetRevision
-	(*ControllerRevision)(nil),                  // 34: podwarden.statefulset.v1.ControllerRevision
+	(*v11.ControllerRevision)(nil),              // 34: podwarden.apps.v1.ControllerRevision
 }
 var file_podwarden_statefulset_v1_service_proto_depIdxs = []int32{
 	28, // 0: podwarden.statefulset.v1.CreateStatefulSetRequest.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
@@ -1826,7 +1827,7 @@ var file_podwarden_statefulset_v1_service_proto_depIdxs = []int32{
 	33, // 16: podwarden.statefulset.v1.GetStatefulSetRevisionResponse.revision:type_name -> podwarden.statefulset.v1.StatefulSetRevision
 	28, // 17: podwarden.statefulset.v1.RollbackStatefulSetResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
 	29, // 18: podwarden.statefulset.v1.ListControllerRevisionsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
-	34, // 19: podwarden.statefulset.v1.ListControllerRevisionsResponse.items:type_name -> podwarden.statefulset.v1.ControllerRevision
+	34, // 19: podwarden.statefulset.v1.ListControllerRevisionsResponse.items:type_name -> podwarden.apps.v1.ControllerRevision
 	0,  // 20: podwarden.statefulset.v1.StatefulSetService.CreateStatefulSet:input_type -> podwarden.statefulset.v1.CreateStatefulSetRequest
 	2,  // 21: podwarden.statefulset.v1.StatefulSetService.GetStatefulSet:input_type -> podwarden.statefulset.v1.GetStatefulSetRequest
 	4,  // 22: podwarden.statefulset.v1.StatefulSetService.ListStatefulSets:input_type -> podwarden.statefulset.v1.ListStatefulSetsRequest

@@ -550,84 +550,6 @@ func (x *StatefulSetStatus) GetAvailableReplicas() int32 {
 	return 0
 }
 
-// ControllerRevision is apps/v1 ControllerRevision: an immutable snapshot of a
-// StatefulSet's pod template (data is the strategic merge patch that restores it).
-type ControllerRevision struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Metadata      *v1.ObjectMeta         `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
-	Data          *structpb.Struct       `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
-	Revision      int64                  `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ControllerRevision) Reset() {
-	*x = ControllerRevision{}
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ControllerRevision) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ControllerRevision) ProtoMessage() {}
-
-func (x *ControllerRevision) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[7]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ControllerRevision.ProtoReflect.Descriptor instead.
-func (*ControllerRevision) Descriptor() ([]byte, []int) {
-	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{7}
-}
-
-func (x *ControllerRevision) GetApiVersion() string {
-	if x != nil {
-		return x.ApiVersion
-	}
-	return ""
-}
-
-func (x *ControllerRevision) GetKind() string {
-	if x != nil {
-		return x.Kind
-	}
-	return ""
-}
-
-func (x *ControllerRevision) GetMetadata() *v1.ObjectMeta {
-	if x != nil {
-		return x.Metadata
-	}
-	return nil
-}
-
-func (x *ControllerRevision) GetData() *structpb.Struct {
-	if x != nil {
-		return x.Data
-	}
-	return nil
-}
-
-func (x *ControllerRevision) GetRevision() int64 {
-	if x != nil {
-		return x.Revision
-	}
-	return 0
-}
-
 // StatefulSetRevision is one entry of `kubectl rollout history statefulset`.
 type StatefulSetRevision struct {
 	state                  protoimpl.MessageState `protogen:"open.v1"`
@@ -641,7 +563,7 @@ type StatefulSetRevision struct {
 
 func (x *StatefulSetRevision) Reset() {
 	*x = StatefulSetRevision{}
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[8]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +575,7 @@ func (x *StatefulSetRevision) String() string {
 func (*StatefulSetRevision) ProtoMessage() {}
 
 func (x *StatefulSetRevision) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[8]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +588,7 @@ func (x *StatefulSetRevision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatefulSetRevision.ProtoReflect.Descriptor instead.
 func (*StatefulSetRevision) Descriptor() ([]byte, []int) {
-	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StatefulSetRevision) GetRevision() int64 {
@@ -711,7 +633,7 @@ type PersistentVolumeClaim struct {
 
 func (x *PersistentVolumeClaim) Reset() {
 	*x = PersistentVolumeClaim{}
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[9]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +645,7 @@ func (x *PersistentVolumeClaim) String() string {
 func (*PersistentVolumeClaim) ProtoMessage() {}
 
 func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[9]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +658,7 @@ func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaim.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaim) Descriptor() ([]byte, []int) {
-	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PersistentVolumeClaim) GetApiVersion() string {
@@ -792,7 +714,7 @@ type PersistentVolumeClaimSpec struct {
 
 func (x *PersistentVolumeClaimSpec) Reset() {
 	*x = PersistentVolumeClaimSpec{}
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[10]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +726,7 @@ func (x *PersistentVolumeClaimSpec) String() string {
 func (*PersistentVolumeClaimSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[10]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,7 +739,7 @@ func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimSpec) Descriptor() ([]byte, []int) {
-	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{10}
+	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PersistentVolumeClaimSpec) GetAccessModes() []string {
@@ -897,7 +819,7 @@ type PersistentVolumeClaimStatus struct {
 
 func (x *PersistentVolumeClaimStatus) Reset() {
 	*x = PersistentVolumeClaimStatus{}
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[11]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +831,7 @@ func (x *PersistentVolumeClaimStatus) String() string {
 func (*PersistentVolumeClaimStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[11]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +844,7 @@ func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimStatus) Descriptor() ([]byte, []int) {
-	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{11}
+	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PersistentVolumeClaimStatus) GetPhase() string {
@@ -967,7 +889,7 @@ type PersistentVolume struct {
 
 func (x *PersistentVolume) Reset() {
 	*x = PersistentVolume{}
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[12]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -979,7 +901,7 @@ func (x *PersistentVolume) String() string {
 func (*PersistentVolume) ProtoMessage() {}
 
 func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[12]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -992,7 +914,7 @@ func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolume.ProtoReflect.Descriptor instead.
 func (*PersistentVolume) Descriptor() ([]byte, []int) {
-	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{12}
+	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PersistentVolume) GetApiVersion() string {
@@ -1052,7 +974,7 @@ type PersistentVolumeSpec struct {
 
 func (x *PersistentVolumeSpec) Reset() {
 	*x = PersistentVolumeSpec{}
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[13]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1064,7 +986,7 @@ func (x *PersistentVolumeSpec) String() string {
 func (*PersistentVolumeSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[13]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1077,7 +999,7 @@ func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeSpec) Descriptor() ([]byte, []int) {
-	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{13}
+	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PersistentVolumeSpec) GetCapacity() map[string]*structpb.Value {
@@ -1178,7 +1100,7 @@ type PersistentVolumeStatus struct {
 
 func (x *PersistentVolumeStatus) Reset() {
 	*x = PersistentVolumeStatus{}
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[14]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1112,7 @@ func (x *PersistentVolumeStatus) String() string {
 func (*PersistentVolumeStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[14]
+	mi := &file_podwarden_statefulset_v1_types_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1125,7 @@ func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeStatus) Descriptor() ([]byte, []int) {
-	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{14}
+	return file_podwarden_statefulset_v1_types_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PersistentVolumeStatus) GetPhase() string {
@@ -1291,14 +1213,7 @@ const file_podwarden_statefulset_v1_types_proto_rawDesc = "" +
 	" \x01(\x05H\x02R\x11availableReplicas\x88\x01\x01B\v\n" +
 	"\t_replicasB\x12\n" +
 	"\x10_collision_countB\x15\n" +
-	"\x13_available_replicas\"\xcd\x01\n" +
-	"\x12ControllerRevision\x12\x1f\n" +
-	"\vapi_version\x18\x01 \x01(\tR\n" +
-	"apiVersion\x12\x12\n" +
-	"\x04kind\x18\x02 \x01(\tR\x04kind\x129\n" +
-	"\bmetadata\x18\x03 \x01(\v2\x1d.podwarden.core.v1.ObjectMetaR\bmetadata\x12+\n" +
-	"\x04data\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x04data\x12\x1a\n" +
-	"\brevision\x18\x05 \x01(\x03R\brevision\"\xce\x01\n" +
+	"\x13_available_replicas\"\xce\x01\n" +
 	"\x13StatefulSetRevision\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x12!\n" +
 	"\fchange_cause\x18\x02 \x01(\tR\vchangeCause\x128\n" +
@@ -1381,7 +1296,7 @@ func file_podwarden_statefulset_v1_types_proto_rawDescGZIP() []byte {
 	return file_podwarden_statefulset_v1_types_proto_rawDescData
 }
 
-var file_podwarden_statefulset_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_podwarden_statefulset_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_podwarden_statefulset_v1_types_proto_goTypes = []any{
 	(*StatefulSet)(nil),                                     // 0: podwarden.statefulset.v1.StatefulSet
 	(*StatefulSetSpec)(nil),                                 // 1: podwarden.statefulset.v1.StatefulSetSpec
@@ -1390,69 +1305,66 @@ var file_podwarden_statefulset_v1_types_proto_goTypes = []any{
 	(*StatefulSetPersistentVolumeClaimRetentionPolicy)(nil), // 4: podwarden.statefulset.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
 	(*StatefulSetOrdinals)(nil),                             // 5: podwarden.statefulset.v1.StatefulSetOrdinals
 	(*StatefulSetStatus)(nil),                               // 6: podwarden.statefulset.v1.StatefulSetStatus
-	(*ControllerRevision)(nil),                              // 7: podwarden.statefulset.v1.ControllerRevision
-	(*StatefulSetRevision)(nil),                             // 8: podwarden.statefulset.v1.StatefulSetRevision
-	(*PersistentVolumeClaim)(nil),                           // 9: podwarden.statefulset.v1.PersistentVolumeClaim
-	(*PersistentVolumeClaimSpec)(nil),                       // 10: podwarden.statefulset.v1.PersistentVolumeClaimSpec
-	(*PersistentVolumeClaimStatus)(nil),                     // 11: podwarden.statefulset.v1.PersistentVolumeClaimStatus
-	(*PersistentVolume)(nil),                                // 12: podwarden.statefulset.v1.PersistentVolume
-	(*PersistentVolumeSpec)(nil),                            // 13: podwarden.statefulset.v1.PersistentVolumeSpec
-	(*PersistentVolumeStatus)(nil),                          // 14: podwarden.statefulset.v1.PersistentVolumeStatus
-	nil,                                                     // 15: podwarden.statefulset.v1.PersistentVolumeClaimStatus.CapacityEntry
-	nil,                                                     // 16: podwarden.statefulset.v1.PersistentVolumeSpec.CapacityEntry
-	(*v1.ObjectMeta)(nil),                                   // 17: podwarden.core.v1.ObjectMeta
-	(*v1.LabelSelector)(nil),                                // 18: podwarden.core.v1.LabelSelector
-	(*v1.PodTemplateSpec)(nil),                              // 19: podwarden.core.v1.PodTemplateSpec
-	(*structpb.Value)(nil),                                  // 20: google.protobuf.Value
-	(*v1.Condition)(nil),                                    // 21: podwarden.core.v1.Condition
+	(*StatefulSetRevision)(nil),                             // 7: podwarden.statefulset.v1.StatefulSetRevision
+	(*PersistentVolumeClaim)(nil),                           // 8: podwarden.statefulset.v1.PersistentVolumeClaim
+	(*PersistentVolumeClaimSpec)(nil),                       // 9: podwarden.statefulset.v1.PersistentVolumeClaimSpec
+	(*PersistentVolumeClaimStatus)(nil),                     // 10: podwarden.statefulset.v1.PersistentVolumeClaimStatus
+	(*PersistentVolume)(nil),                                // 11: podwarden.statefulset.v1.PersistentVolume
+	(*PersistentVolumeSpec)(nil),                            // 12: podwarden.statefulset.v1.PersistentVolumeSpec
+	(*PersistentVolumeStatus)(nil),                          // 13: podwarden.statefulset.v1.PersistentVolumeStatus
+	nil,                                                     // 14: podwarden.statefulset.v1.PersistentVolumeClaimStatus.CapacityEntry
+	nil,                                                     // 15: podwarden.statefulset.v1.PersistentVolumeSpec.CapacityEntry
+	(*v1.ObjectMeta)(nil),                                   // 16: podwarden.core.v1.ObjectMeta
+	(*v1.LabelSelector)(nil),                                // 17: podwarden.core.v1.LabelSelector
+	(*v1.PodTemplateSpec)(nil),                              // 18: podwarden.core.v1.PodTemplateSpec
+	(*structpb.Value)(nil),                                  // 19: google.protobuf.Value
+	(*v1.Condition)(nil),                                    // 20: podwarden.core.v1.Condition
+	(*v1.ResourceRequirements)(nil),                         // 21: podwarden.core.v1.ResourceRequirements
 	(*structpb.Struct)(nil),                                 // 22: google.protobuf.Struct
-	(*v1.ResourceRequirements)(nil),                         // 23: podwarden.core.v1.ResourceRequirements
-	(*v1.ObjectReference)(nil),                              // 24: podwarden.core.v1.ObjectReference
-	(*timestamppb.Timestamp)(nil),                           // 25: google.protobuf.Timestamp
+	(*v1.ObjectReference)(nil),                              // 23: podwarden.core.v1.ObjectReference
+	(*timestamppb.Timestamp)(nil),                           // 24: google.protobuf.Timestamp
 }
 var file_podwarden_statefulset_v1_types_proto_depIdxs = []int32{
-	17, // 0: podwarden.statefulset.v1.StatefulSet.metadata:type_name -> podwarden.core.v1.ObjectMeta
+	16, // 0: podwarden.statefulset.v1.StatefulSet.metadata:type_name -> podwarden.core.v1.ObjectMeta
 	1,  // 1: podwarden.statefulset.v1.StatefulSet.spec:type_name -> podwarden.statefulset.v1.StatefulSetSpec
 	6,  // 2: podwarden.statefulset.v1.StatefulSet.status:type_name -> podwarden.statefulset.v1.StatefulSetStatus
-	18, // 3: podwarden.statefulset.v1.StatefulSetSpec.selector:type_name -> podwarden.core.v1.LabelSelector
-	19, // 4: podwarden.statefulset.v1.StatefulSetSpec.template:type_name -> podwarden.core.v1.PodTemplateSpec
-	9,  // 5: podwarden.statefulset.v1.StatefulSetSpec.volume_claim_templates:type_name -> podwarden.statefulset.v1.PersistentVolumeClaim
+	17, // 3: podwarden.statefulset.v1.StatefulSetSpec.selector:type_name -> podwarden.core.v1.LabelSelector
+	18, // 4: podwarden.statefulset.v1.StatefulSetSpec.template:type_name -> podwarden.core.v1.PodTemplateSpec
+	8,  // 5: podwarden.statefulset.v1.StatefulSetSpec.volume_claim_templates:type_name -> podwarden.statefulset.v1.PersistentVolumeClaim
 	2,  // 6: podwarden.statefulset.v1.StatefulSetSpec.update_strategy:type_name -> podwarden.statefulset.v1.StatefulSetUpdateStrategy
 	4,  // 7: podwarden.statefulset.v1.StatefulSetSpec.persistent_volume_claim_retention_policy:type_name -> podwarden.statefulset.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
 	5,  // 8: podwarden.statefulset.v1.StatefulSetSpec.ordinals:type_name -> podwarden.statefulset.v1.StatefulSetOrdinals
 	3,  // 9: podwarden.statefulset.v1.StatefulSetUpdateStrategy.rolling_update:type_name -> podwarden.statefulset.v1.RollingUpdateStatefulSetStrategy
-	20, // 10: podwarden.statefulset.v1.RollingUpdateStatefulSetStrategy.max_unavailable:type_name -> google.protobuf.Value
-	21, // 11: podwarden.statefulset.v1.StatefulSetStatus.conditions:type_name -> podwarden.core.v1.Condition
-	17, // 12: podwarden.statefulset.v1.ControllerRevision.metadata:type_name -> podwarden.core.v1.ObjectMeta
-	22, // 13: podwarden.statefulset.v1.ControllerRevision.data:type_name -> google.protobuf.Struct
-	19, // 14: podwarden.statefulset.v1.StatefulSetRevision.template:type_name -> podwarden.core.v1.PodTemplateSpec
-	17, // 15: podwarden.statefulset.v1.PersistentVolumeClaim.metadata:type_name -> podwarden.core.v1.ObjectMeta
-	10, // 16: podwarden.statefulset.v1.PersistentVolumeClaim.spec:type_name -> podwarden.statefulset.v1.PersistentVolumeClaimSpec
-	11, // 17: podwarden.statefulset.v1.PersistentVolumeClaim.status:type_name -> podwarden.statefulset.v1.PersistentVolumeClaimStatus
-	18, // 18: podwarden.statefulset.v1.PersistentVolumeClaimSpec.selector:type_name -> podwarden.core.v1.LabelSelector
-	23, // 19: podwarden.statefulset.v1.PersistentVolumeClaimSpec.resources:type_name -> podwarden.core.v1.ResourceRequirements
-	22, // 20: podwarden.statefulset.v1.PersistentVolumeClaimSpec.data_source:type_name -> google.protobuf.Struct
-	22, // 21: podwarden.statefulset.v1.PersistentVolumeClaimSpec.data_source_ref:type_name -> google.protobuf.Struct
-	15, // 22: podwarden.statefulset.v1.PersistentVolumeClaimStatus.capacity:type_name -> podwarden.statefulset.v1.PersistentVolumeClaimStatus.CapacityEntry
-	21, // 23: podwarden.statefulset.v1.PersistentVolumeClaimStatus.conditions:type_name -> podwarden.core.v1.Condition
-	17, // 24: podwarden.statefulset.v1.PersistentVolume.metadata:type_name -> podwarden.core.v1.ObjectMeta
-	13, // 25: podwarden.statefulset.v1.PersistentVolume.spec:type_name -> podwarden.statefulset.v1.PersistentVolumeSpec
-	14, // 26: podwarden.statefulset.v1.PersistentVolume.status:type_name -> podwarden.statefulset.v1.PersistentVolumeStatus
-	16, // 27: podwarden.statefulset.v1.PersistentVolumeSpec.capacity:type_name -> podwarden.statefulset.v1.PersistentVolumeSpec.CapacityEntry
-	24, // 28: podwarden.statefulset.v1.PersistentVolumeSpec.claim_ref:type_name -> podwarden.core.v1.ObjectReference
-	22, // 29: podwarden.statefulset.v1.PersistentVolumeSpec.node_affinity:type_name -> google.protobuf.Struct
-	22, // 30: podwarden.statefulset.v1.PersistentVolumeSpec.host_path:type_name -> google.protobuf.Struct
-	22, // 31: podwarden.statefulset.v1.PersistentVolumeSpec.local:type_name -> google.protobuf.Struct
-	22, // 32: podwarden.statefulset.v1.PersistentVolumeSpec.csi:type_name -> google.protobuf.Struct
-	22, // 33: podwarden.statefulset.v1.PersistentVolumeSpec.nfs:type_name -> google.protobuf.Struct
-	25, // 34: podwarden.statefulset.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
-	20, // 35: podwarden.statefulset.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> google.protobuf.Value
-	20, // 36: podwarden.statefulset.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> google.protobuf.Value
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	19, // 10: podwarden.statefulset.v1.RollingUpdateStatefulSetStrategy.max_unavailable:type_name -> google.protobuf.Value
+	20, // 11: podwarden.statefulset.v1.StatefulSetStatus.conditions:type_name -> podwarden.core.v1.Condition
+	18, // 12: podwarden.statefulset.v1.StatefulSetRevision.template:type_name -> podwarden.core.v1.PodTemplateSpec
+	16, // 13: podwarden.statefulset.v1.PersistentVolumeClaim.metadata:type_name -> podwarden.core.v1.ObjectMeta
+	9,  // 14: podwarden.statefulset.v1.PersistentVolumeClaim.spec:type_name -> podwarden.statefulset.v1.PersistentVolumeClaimSpec
+	10, // 15: podwarden.statefulset.v1.PersistentVolumeClaim.status:type_name -> podwarden.statefulset.v1.PersistentVolumeClaimStatus
+	17, // 16: podwarden.statefulset.v1.PersistentVolumeClaimSpec.selector:type_name -> podwarden.core.v1.LabelSelector
+	21, // 17: podwarden.statefulset.v1.PersistentVolumeClaimSpec.resources:type_name -> podwarden.core.v1.ResourceRequirements
+	22, // 18: podwarden.statefulset.v1.PersistentVolumeClaimSpec.data_source:type_name -> google.protobuf.Struct
+	22, // 19: podwarden.statefulset.v1.PersistentVolumeClaimSpec.data_source_ref:type_name -> google.protobuf.Struct
+	14, // 20: podwarden.statefulset.v1.PersistentVolumeClaimStatus.capacity:type_name -> podwarden.statefulset.v1.PersistentVolumeClaimStatus.CapacityEntry
+	20, // 21: podwarden.statefulset.v1.PersistentVolumeClaimStatus.conditions:type_name -> podwarden.core.v1.Condition
+	16, // 22: podwarden.statefulset.v1.PersistentVolume.metadata:type_name -> podwarden.core.v1.ObjectMeta
+	12, // 23: podwarden.statefulset.v1.PersistentVolume.spec:type_name -> podwarden.statefulset.v1.PersistentVolumeSpec
+	13, // 24: podwarden.statefulset.v1.PersistentVolume.status:type_name -> podwarden.statefulset.v1.PersistentVolumeStatus
+	15, // 25: podwarden.statefulset.v1.PersistentVolumeSpec.capacity:type_name -> podwarden.statefulset.v1.PersistentVolumeSpec.CapacityEntry
+	23, // 26: podwarden.statefulset.v1.PersistentVolumeSpec.claim_ref:type_name -> podwarden.core.v1.ObjectReference
+	22, // 27: podwarden.statefulset.v1.PersistentVolumeSpec.node_affinity:type_name -> google.protobuf.Struct
+	22, // 28: podwarden.statefulset.v1.PersistentVolumeSpec.host_path:type_name -> google.protobuf.Struct
+	22, // 29: podwarden.statefulset.v1.PersistentVolumeSpec.local:type_name -> google.protobuf.Struct
+	22, // 30: podwarden.statefulset.v1.PersistentVolumeSpec.csi:type_name -> google.protobuf.Struct
+	22, // 31: podwarden.statefulset.v1.PersistentVolumeSpec.nfs:type_name -> google.protobuf.Struct
+	24, // 32: podwarden.statefulset.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
+	19, // 33: podwarden.statefulset.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> google.protobuf.Value
+	19, // 34: podwarden.statefulset.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> google.protobuf.Value
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_statefulset_v1_types_proto_init() }
@@ -1463,15 +1375,15 @@ func file_podwarden_statefulset_v1_types_proto_init() {
 	file_podwarden_statefulset_v1_types_proto_msgTypes[1].OneofWrappers = []any{}
 	file_podwarden_statefulset_v1_types_proto_msgTypes[3].OneofWrappers = []any{}
 	file_podwarden_statefulset_v1_types_proto_msgTypes[6].OneofWrappers = []any{}
-	file_podwarden_statefulset_v1_types_proto_msgTypes[10].OneofWrappers = []any{}
-	file_podwarden_statefulset_v1_types_proto_msgTypes[13].OneofWrappers = []any{}
+	file_podwarden_statefulset_v1_types_proto_msgTypes[9].OneofWrappers = []any{}
+	file_podwarden_statefulset_v1_types_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_statefulset_v1_types_proto_rawDesc), len(file_podwarden_statefulset_v1_types_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
