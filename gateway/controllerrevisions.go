@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
 	k8scorev1 "k8s.io/api/core/v1"
@@ -35,9 +37,9 @@ import (
 // message, the one the merged answers are written with.
 
 // controllerRevisionResources is the discovery entry, added when a backend that
-// stores ControllerRevisions is deployed. There is no watch.
+// stores ControllerRevisions is deployed.
 var controllerRevisionResources = []groupResource{
-	{"apps/v1", apiResource{Name: "controllerrevisions", SingularName: "controllerrevision", Namespaced: true, Kind: "ControllerRevision", Verbs: []string{"get", "list"}}},
+	{"apps/v1", apiResource{Name: "controllerrevisions", SingularName: "controllerrevision", Namespaced: true, Kind: "ControllerRevision", Verbs: []string{"get", "list", "watch"}}},
 }
 
 // revisionSource is a backend that stores ControllerRevisions.
@@ -46,7 +48,37 @@ type revisionSource struct {
 	// owner is the workload message whose spec.template the revisions' data
 	// restores: it types the numbers inside data.
 	owner protoreflect.MessageDescriptor
-	list  func(ctx context.Context, namespace, labelSelector string) ([]*appsv1.ControllerRevision, error)
+	// list answers the items and the list's resourceVersion.
+	list func(ctx context.Context, namespace, labelSelector string) ([]*appsv1.ControllerRevision, string, error)
+	// watch opens the backend's watch.
+	watch func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error)
+}
+
+// revisionWatch adapts a backend's WatchControllerRevisions stream.
+func revisionWatch[R interface {
+	GetType() string
+	GetObject() *appsv1.ControllerRevision
+}](stream interface {
+	Header() (metadata.MD, error)
+	Recv() (R, error)
+}, err error, owner protoreflect.MessageDescriptor) (recvFunc[*appsv1.ControllerRevision], error) {
+	if err == nil {
+		_, err = stream.Header()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() (string, *appsv1.ControllerRevision, error) {
+		resp, err := stream.Recv()
+		if err != nil {
+			return "", nil, err
+		}
+		cr := resp.GetObject()
+		if resp.GetType() != "BOOKMARK" {
+			kubeData(cr, owner)
+		}
+		return resp.GetType(), cr, nil
+	}, nil
 }
 
 // registerControllerRevisions serves the ControllerRevision paths when a
@@ -56,17 +88,31 @@ func (g *gateway) registerControllerRevisions(b Backends) error {
 	if conn := b.DaemonSet; conn != nil {
 		client := daemonsetv1.NewDaemonSetServiceClient(conn)
 		sources = append(sources, revisionSource{name: BackendDaemonSet, owner: daemonSetDesc,
-			list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, error) {
+			list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, string, error) {
 				resp, err := client.ListControllerRevisions(ctx, &daemonsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel})
-				return resp.GetItems(), err
+				return resp.GetItems(), resp.GetMetadata().GetResourceVersion(), err
+			},
+			watch: func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error) {
+				stream, err := client.WatchControllerRevisions(ctx, &daemonsetv1.WatchControllerRevisionsRequest{
+					Namespace: q.namespace, LabelSelector: q.labelSelector, FieldSelector: q.fieldSelector, ResourceVersion: q.resourceVersion,
+					ResourceVersionMatch: q.resourceVersionMatch, AllowWatchBookmarks: q.allowWatchBookmarks, SendInitialEvents: q.sendInitialEvents,
+				})
+				return revisionWatch(stream, err, daemonSetDesc)
 			}})
 	}
 	if conn := b.StatefulSet; conn != nil {
 		client := statefulsetv1.NewStatefulSetServiceClient(conn)
 		sources = append(sources, revisionSource{name: BackendStatefulSet, owner: statefulSetDesc,
-			list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, error) {
+			list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, string, error) {
 				resp, err := client.ListControllerRevisions(ctx, &statefulsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel})
-				return resp.GetItems(), err
+				return resp.GetItems(), resp.GetMetadata().GetResourceVersion(), err
+			},
+			watch: func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error) {
+				stream, err := client.WatchControllerRevisions(ctx, &statefulsetv1.WatchControllerRevisionsRequest{
+					Namespace: q.namespace, LabelSelector: q.labelSelector, FieldSelector: q.fieldSelector, ResourceVersion: q.resourceVersion,
+					ResourceVersionMatch: q.resourceVersionMatch, AllowWatchBookmarks: q.allowWatchBookmarks, SendInitialEvents: q.sendInitialEvents,
+				})
+				return revisionWatch(stream, err, statefulSetDesc)
 			}})
 	}
 	if len(sources) == 0 {
@@ -79,6 +125,8 @@ func (g *gateway) registerControllerRevisions(b Backends) error {
 		{"/apis/apps/v1/controllerrevisions", g.listControllerRevisions(sources)},
 		{"/apis/apps/v1/namespaces/{namespace}/controllerrevisions", g.listControllerRevisions(sources)},
 		{"/apis/apps/v1/namespaces/{namespace}/controllerrevisions/{name}", g.getControllerRevision(sources)},
+		{"/apis/apps/v1/watch/controllerrevisions", g.watchControllerRevisions(sources)},
+		{"/apis/apps/v1/watch/namespaces/{namespace}/controllerrevisions", g.watchControllerRevisions(sources)},
 	}
 	for _, rt := range routes {
 		if err := g.mux.HandlePath(http.MethodGet, rt.path, rt.h); err != nil {
@@ -92,25 +140,27 @@ func (g *gateway) registerControllerRevisions(b Backends) error {
 // revisionsFrom asks every source in parallel. A source that fails is left out
 // with a warning, as for events; err is set (the first error) only if all failed.
 // failed reports whether any did.
-func (g *gateway) revisionsFrom(ctx context.Context, sources []revisionSource, namespace, labelSelector string) (items []*appsv1.ControllerRevision, failed bool, err error) {
+func (g *gateway) revisionsFrom(ctx context.Context, sources []revisionSource, namespace, labelSelector string) (items []*appsv1.ControllerRevision, rv mergedRV, failed bool, err error) {
 	type answer struct {
 		items []*appsv1.ControllerRevision
+		rv    string
 		err   error
 	}
 	answers := make([]answer, len(sources))
 	var wg sync.WaitGroup
 	for i, s := range sources {
 		wg.Go(func() {
-			got, listErr := s.list(ctx, namespace, labelSelector)
+			got, listRV, listErr := s.list(ctx, namespace, labelSelector)
 			for _, cr := range got {
 				kubeData(cr, s.owner)
 			}
-			answers[i] = answer{items: got, err: listErr}
+			answers[i] = answer{items: got, rv: listRV, err: listErr}
 		})
 	}
 	wg.Wait()
 	var firstErr error
 	nFailed := 0
+	rv = mergedRV{}
 	for i, a := range answers {
 		if a.err != nil {
 			nFailed++
@@ -121,11 +171,12 @@ func (g *gateway) revisionsFrom(ctx context.Context, sources []revisionSource, n
 			continue
 		}
 		items = append(items, a.items...)
+		rv[sources[i].name] = a.rv
 	}
 	if nFailed == len(sources) {
-		return nil, true, firstErr
+		return nil, nil, true, firstErr
 	}
-	return items, nFailed > 0, nil
+	return items, rv, nFailed > 0, nil
 }
 
 // listControllerRevisions serves GET /apis/apps/v1[/namespaces/{namespace}]/controllerrevisions:
@@ -140,7 +191,7 @@ func (g *gateway) listControllerRevisions(sources []revisionSource) func(http.Re
 			g.writeError(w, r, err)
 			return
 		}
-		items, _, err := g.revisionsFrom(r.Context(), sources, params["namespace"], q.Get("labelSelector"))
+		items, rv, _, err := g.revisionsFrom(r.Context(), sources, params["namespace"], q.Get("labelSelector"))
 		if err != nil {
 			g.writeError(w, r, err)
 			return
@@ -158,8 +209,22 @@ func (g *gateway) listControllerRevisions(sources []revisionSource) func(http.Re
 		g.writeMessage(w, r, http.StatusOK, &statefulsetv1.ListControllerRevisionsResponse{
 			ApiVersion: "apps/v1",
 			Kind:       "ControllerRevisionList",
-			Metadata:   &corev1.ListMeta{},
+			Metadata:   &corev1.ListMeta{ResourceVersion: rv.String()},
 			Items:      items,
+		})
+	}
+}
+
+// watchControllerRevisions serves GET /apis/apps/v1[/namespaces/{namespace}]/controllerrevisions?watch=true:
+// both backends' watches, merged (see serveMergedWatch), their data made Kubernetes' as in the lists.
+func (g *gateway) watchControllerRevisions(sources []revisionSource) func(http.ResponseWriter, *http.Request, map[string]string) {
+	merged := make([]mergedSource[*appsv1.ControllerRevision], len(sources))
+	for i, s := range sources {
+		merged[i] = mergedSource[*appsv1.ControllerRevision]{name: s.name, watch: s.watch}
+	}
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		serveMergedWatch(g, w, r, params, merged, func(typ string, obj *appsv1.ControllerRevision) proto.Message {
+			return &statefulsetv1.WatchControllerRevisionsResponse{Type: typ, Object: obj}
 		})
 	}
 }
@@ -170,7 +235,7 @@ func (g *gateway) listControllerRevisions(sources []revisionSource) func(http.Re
 func (g *gateway) getControllerRevision(sources []revisionSource) func(http.ResponseWriter, *http.Request, map[string]string) {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		name := params["name"]
-		items, failed, err := g.revisionsFrom(r.Context(), sources, params["namespace"], "")
+		items, _, failed, err := g.revisionsFrom(r.Context(), sources, params["namespace"], "")
 		if err != nil {
 			g.writeError(w, r, err)
 			return

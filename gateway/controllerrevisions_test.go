@@ -163,8 +163,8 @@ func TestControllerRevisionsMergedList(t *testing.T) {
 	if list["kind"] != "ControllerRevisionList" || list["apiVersion"] != "apps/v1" {
 		t.Errorf("list header %s", r.body)
 	}
-	if md, ok := list["metadata"].(map[string]any); !ok || len(md) != 0 {
-		t.Errorf("metadata %v, want {} (a merged list has no resourceVersion)", list["metadata"])
+	if md, ok := list["metadata"].(map[string]any); !ok || md["resourceVersion"] != "daemonset=9,statefulset=5" {
+		t.Errorf("metadata %v, want the merged resourceVersion of both backends", list["metadata"])
 	}
 	want := []string{"default/agent-5f4", "default/agent-7c9", "default/web-aaa", "default/web-bbb"}
 	if got := itemNames(t, r); !slices.Equal(got, want) {
@@ -299,7 +299,7 @@ func TestControllerRevisionDiscovery(t *testing.T) {
 		}
 		return out
 	}
-	want := fmt.Sprint([]any{true, "ControllerRevision", "get", "list"})
+	want := fmt.Sprint([]any{true, "ControllerRevision", "get", "list", "watch"})
 	if got := fmt.Sprint(resources(newRevisionEnv(t).testEnv)["controllerrevisions"]); got != want {
 		t.Errorf("controllerrevisions %s, want %s", got, want)
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -66,19 +67,44 @@ func ignorable(err error) bool {
 	return false
 }
 
-type mergedEvent struct {
+// metaObject is a generated Kubernetes object.
+type metaObject interface {
+	proto.Message
+	GetMetadata() *corev1.ObjectMeta
+}
+
+// watchQuery is what a merged watch asks every backend.
+type watchQuery struct {
+	namespace, labelSelector, fieldSelector string
+	resourceVersion, resourceVersionMatch   string
+	allowWatchBookmarks                     bool
+	sendInitialEvents                       *bool
+}
+
+// recvFunc reads a backend's next watch event.
+type recvFunc[T metaObject] func() (typ string, obj T, err error)
+
+// mergedSource opens one backend's watch; it returns once the backend accepted (or
+// refused) the watch.
+type mergedSource[T metaObject] struct {
+	name  string
+	watch func(ctx context.Context, q watchQuery) (recvFunc[T], error)
+}
+
+type mergedItem[T metaObject] struct {
 	backend string
 	typ     string
-	obj     *corev1.Event
+	obj     T
 	err     error
 }
 
-// watchEvents serves GET /api/v1[/namespaces/{ns}]/events?watch=true: one watch of each
-// backend's EventService, merged into one stream whose events carry the merged
-// resourceVersion (so a client resumes the whole stream). Bookmarks are merged likewise;
-// with sendInitialEvents the end-of-initial-events bookmark comes once every backend
-// has sent its own. A backend that is down is left out, like the list does.
-func (g *gateway) watchEvents(w http.ResponseWriter, r *http.Request, params map[string]string) {
+// serveMergedWatch serves one watch of every source merged into one stream whose events
+// carry the merged resourceVersion (so a client resumes the whole stream). Bookmarks
+// are merged likewise; with sendInitialEvents the end-of-initial-events bookmark comes
+// once every source has sent its own. A source that is down is left out, as the merged
+// lists do. event wraps an object into the stream's {type, object} message.
+func serveMergedWatch[T metaObject](g *gateway, w http.ResponseWriter, r *http.Request, params map[string]string,
+	sources []mergedSource[T], event func(typ string, obj T) proto.Message) {
 	q := r.URL.Query()
 	rv := q.Get("resourceVersion")
 	var from mergedRV
@@ -89,27 +115,24 @@ func (g *gateway) watchEvents(w http.ResponseWriter, r *http.Request, params map
 			return
 		}
 	}
-	base := corev1.WatchEventsRequest{
-		Namespace: params["namespace"], FieldSelector: q.Get("fieldSelector"),
-		AllowWatchBookmarks: isTrue(q.Get("allowWatchBookmarks")), ResourceVersionMatch: q.Get("resourceVersionMatch"),
+	base := watchQuery{
+		namespace: params["namespace"], labelSelector: q.Get("labelSelector"), fieldSelector: q.Get("fieldSelector"),
+		allowWatchBookmarks: isTrue(q.Get("allowWatchBookmarks")), resourceVersionMatch: q.Get("resourceVersionMatch"),
 	}
 	if v := q.Get("sendInitialEvents"); v != "" {
 		b := isTrue(v)
-		base.SendInitialEvents = &b
+		base.sendInitialEvents = &b
 	}
 	ctx := r.Context()
-	events := make(chan mergedEvent)
+	items := make(chan mergedItem[T])
 	streams := 0
-	for _, b := range g.backends {
-		req := proto.Clone(&base).(*corev1.WatchEventsRequest)
-		req.ResourceVersion = from.backendRV(rv, b.name)
-		stream, err := corev1.NewEventServiceClient(b.conn).WatchEvents(ctx, req)
-		if err == nil {
-			_, err = stream.Header() // the backend accepted the watch (or refused it)
-		}
+	for _, src := range sources {
+		wq := base
+		wq.resourceVersion = from.backendRV(rv, src.name)
+		recv, err := src.watch(ctx, wq)
 		if err != nil {
 			if ignorable(err) {
-				g.log.WarnContext(ctx, "watch events: backend skipped", "backend", b.name, "err", err)
+				g.log.WarnContext(ctx, "merged watch: backend skipped", "backend", src.name, "err", err)
 				continue
 			}
 			g.writeError(w, r, err)
@@ -118,17 +141,13 @@ func (g *gateway) watchEvents(w http.ResponseWriter, r *http.Request, params map
 		streams++
 		go func() {
 			for {
-				resp, err := stream.Recv()
-				if err != nil {
-					select {
-					case events <- mergedEvent{backend: b.name, err: err}:
-					case <-ctx.Done():
-					}
+				typ, obj, err := recv()
+				select {
+				case items <- mergedItem[T]{backend: src.name, typ: typ, obj: obj, err: err}:
+				case <-ctx.Done():
 					return
 				}
-				select {
-				case events <- mergedEvent{backend: b.name, typ: resp.GetType(), obj: resp.GetObject()}:
-				case <-ctx.Done():
+				if err != nil {
 					return
 				}
 			}
@@ -144,51 +163,73 @@ func (g *gateway) watchEvents(w http.ResponseWriter, r *http.Request, params map
 		pos[k] = v
 	}
 	initialEnds := 0
-	write := func(typ string, obj *corev1.Event) bool {
-		body, err := m.Marshal(&corev1.WatchEventsResponse{Type: typ, Object: obj})
-		if err != nil {
-			return false
-		}
-		if _, err := w.Write(append(body, '\n')); err != nil {
-			return false
-		}
-		flush()
-		return true
-	}
 	for streams > 0 {
-		var e mergedEvent
+		var it mergedItem[T]
 		select {
 		case <-ctx.Done():
 			return
-		case e = <-events:
+		case it = <-items:
 		}
-		if e.err != nil {
+		if it.err != nil {
 			streams--
 			if ctx.Err() != nil {
 				return
 			}
-			if ignorable(e.err) {
+			if ignorable(it.err) {
 				continue
 			}
-			body, _ := m.Marshal(statusFromError(e.err))
+			body, _ := m.Marshal(statusFromError(it.err))
 			_, _ = w.Write([]byte(`{"type":"ERROR","object":` + strings.TrimSpace(string(body)) + "}\n"))
 			flush()
 			return
 		}
-		pos[e.backend] = e.obj.GetMetadata().GetResourceVersion()
-		obj := proto.Clone(e.obj).(*corev1.Event)
-		if obj.Metadata == nil {
-			obj.Metadata = &corev1.ObjectMeta{}
-		}
-		obj.Metadata.ResourceVersion = pos.String()
-		if e.typ == "BOOKMARK" && obj.Metadata.GetAnnotations()["k8s.io/initial-events-end"] == "true" {
-			// One end-of-initial-events bookmark, once every backend has sent its own.
-			if initialEnds++; initialEnds < streams {
-				continue
+		pos[it.backend] = it.obj.GetMetadata().GetResourceVersion()
+		obj := proto.Clone(it.obj).(T)
+		if md := obj.GetMetadata(); md != nil {
+			md.ResourceVersion = pos.String()
+			if it.typ == "BOOKMARK" && md.GetAnnotations()["k8s.io/initial-events-end"] == "true" {
+				// One end-of-initial-events bookmark, once every source has sent its own.
+				if initialEnds++; initialEnds < streams {
+					continue
+				}
 			}
 		}
-		if !write(e.typ, obj) {
+		body, err := m.Marshal(event(it.typ, obj))
+		if err != nil {
 			return
 		}
+		if _, err := w.Write(append(body, '\n')); err != nil {
+			return
+		}
+		flush()
 	}
+}
+
+// watchEvents serves GET /api/v1[/namespaces/{ns}]/events?watch=true: every backend's
+// EventService watch, merged.
+func (g *gateway) watchEvents(w http.ResponseWriter, r *http.Request, params map[string]string) {
+	sources := make([]mergedSource[*corev1.Event], 0, len(g.backends))
+	for _, b := range g.backends {
+		client := corev1.NewEventServiceClient(b.conn)
+		sources = append(sources, mergedSource[*corev1.Event]{name: b.name,
+			watch: func(ctx context.Context, q watchQuery) (recvFunc[*corev1.Event], error) {
+				stream, err := client.WatchEvents(ctx, &corev1.WatchEventsRequest{
+					Namespace: q.namespace, FieldSelector: q.fieldSelector, ResourceVersion: q.resourceVersion,
+					ResourceVersionMatch: q.resourceVersionMatch, AllowWatchBookmarks: q.allowWatchBookmarks, SendInitialEvents: q.sendInitialEvents,
+				})
+				if err == nil {
+					_, err = stream.Header()
+				}
+				if err != nil {
+					return nil, err
+				}
+				return func() (string, *corev1.Event, error) {
+					resp, err := stream.Recv()
+					return resp.GetType(), resp.GetObject(), err
+				}, nil
+			}})
+	}
+	serveMergedWatch(g, w, r, params, sources, func(typ string, obj *corev1.Event) proto.Message {
+		return &corev1.WatchEventsResponse{Type: typ, Object: obj}
+	})
 }

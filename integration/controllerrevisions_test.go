@@ -161,6 +161,7 @@ func dsImages(t *testing.T, a api, selector string) []string {
 func TestControllerRevisionsAndKubectlRollout(t *testing.T) {
 	s := startSystem(t, harness.Options{})
 	a := api{t: t, base: s.GatewayURL}
+	informed := revisionInformer(t, s.GatewayURL) // the merged watch, as a client-go informer sees it
 
 	docs := documents(readManifest(t, "statefulset-web.yaml"))
 	a.expect(a.do(http.MethodPost, servicesPath, "application/yaml", docs[0]), http.StatusCreated, "create service")
@@ -193,6 +194,10 @@ func TestControllerRevisionsAndKubectlRollout(t *testing.T) {
 	if len(revs) != 2 {
 		t.Fatalf("revisions %v: want only web's and agent's", revs)
 	}
+	eventually(t, 30*time.Second, "the informer has the four revisions", func() (bool, string) {
+		got := informed()
+		return len(got) == 4, fmt.Sprint(got)
+	})
 	// Get by name, and a Status 404 for a name nobody has.
 	list := a.mustGet(controllerRevisionsPath + "?labelSelector=app%3Dagent")
 	if len(items(list)) != 2 {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -440,5 +441,25 @@ func TestEventsWatch(t *testing.T) {
 		case <-deadline:
 			t.Fatal("kubectl get events -w printed no ScalingReplicaSet event")
 		}
+	}
+}
+
+// revisionInformer starts a client-go informer over ControllerRevisions (a list, then the
+// gateway's merged watch of the daemonset and statefulset services, resumed from the
+// list's merged resourceVersion) and returns what its store holds.
+func revisionInformer(t *testing.T, server string) func() []string {
+	cs := kubernetes.NewForConfigOrDie(&rest.Config{Host: server})
+	f := informers.NewSharedInformerFactory(cs, 0)
+	inf := f.Apps().V1().ControllerRevisions().Informer()
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	f.Start(stop)
+	f.WaitForCacheSync(stop)
+	return func() []string {
+		var names []string
+		for _, o := range inf.GetStore().List() {
+			names = append(names, o.(*appsv1.ControllerRevision).Name)
+		}
+		return names
 	}
 }

@@ -3,12 +3,10 @@ package revisions
 import (
 	"context"
 
-	k8slabels "k8s.io/apimachinery/pkg/labels"
-
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/crud"
-	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
@@ -91,23 +89,13 @@ func (h Handlers[T, E]) Rollback(ctx context.Context, ns, name string, toRevisio
 	return out, rb.Message, nil
 }
 
-// List is ListControllerRevisions: the revisions of a namespace (empty: all)
-// that labelSelector matches, with their type meta.
-func List(ctx context.Context, q store.Querier, ns, labelSelector string) ([]*Revision, error) {
-	sel, err := labels.Parse(labelSelector)
-	if err != nil {
-		return nil, apierr.BadRequest("unable to parse requirement: " + err.Error())
+// Resource serves the stored ControllerRevisions over the API (get, list and watch, from
+// the watch cache; they are written by the controllers only).
+func Resource(db *store.DB, hub *watch.Hub) *crud.Resource[*Revision] {
+	return &crud.Resource[*Revision]{
+		Kind: Store, APIVersion: "apps/v1", KindName: "ControllerRevision", Namespaced: true,
+		GR: apierr.GroupResource{Group: "apps", Resource: "controllerrevisions"}, GK: apierr.GroupKind{Group: "apps", Kind: "ControllerRevision"},
+		DB: db, Hub: hub,
+		TypeMeta: func(r *Revision) (*string, *string) { return &r.ApiVersion, &r.Kind },
 	}
-	crs, err := Store.List(ctx, q, store.ListOptions{Namespace: ns})
-	if err != nil {
-		return nil, apierr.Internal(err)
-	}
-	out := crs[:0]
-	for _, cr := range crs {
-		if sel.Matches(k8slabels.Set(cr.GetMetadata().GetLabels())) {
-			cr.ApiVersion, cr.Kind = "apps/v1", "ControllerRevision"
-			out = append(out, cr)
-		}
-	}
-	return out, nil
 }

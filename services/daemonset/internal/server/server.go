@@ -191,11 +191,19 @@ func (s *DaemonSetServer) RollbackDaemonSet(ctx context.Context, req *daemonsetv
 
 // ListControllerRevisions lists ControllerRevisions.
 func (s *DaemonSetServer) ListControllerRevisions(ctx context.Context, req *daemonsetv1.ListControllerRevisionsRequest) (*daemonsetv1.ListControllerRevisionsResponse, error) {
-	items, err := revisions.List(ctx, s.R.DB.Pool, req.GetNamespace(), req.GetLabelSelector())
+	res, err := revisions.Resource(s.R.DB, s.R.Hub).List(ctx, req.GetNamespace(), crud.ListOptions{LabelSelector: req.GetLabelSelector()})
 	if err != nil {
 		return nil, err
 	}
-	return &daemonsetv1.ListControllerRevisionsResponse{ApiVersion: "apps/v1", Kind: "ControllerRevisionList", Metadata: &corev1.ListMeta{}, Items: items}, nil
+	return &daemonsetv1.ListControllerRevisionsResponse{ApiVersion: "apps/v1", Kind: "ControllerRevisionList", Metadata: res.Meta, Items: res.Items}, nil
+}
+
+// WatchControllerRevisions streams ControllerRevision changes.
+func (s *DaemonSetServer) WatchControllerRevisions(req *daemonsetv1.WatchControllerRevisionsRequest, stream daemonsetv1.DaemonSetService_WatchControllerRevisionsServer) error {
+	return revisions.Resource(s.R.DB, s.R.Hub).Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+		func(t string, cr *revisions.Revision) error {
+			return stream.Send(&daemonsetv1.WatchControllerRevisionsResponse{Type: t, Object: cr})
+		})
 }
 
 // GetDaemonSetRolloutStatus answers like one line of `kubectl rollout status daemonset`.

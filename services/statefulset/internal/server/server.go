@@ -237,11 +237,19 @@ func (s *StatefulSetServer) RollbackStatefulSet(ctx context.Context, req *statef
 
 // ListControllerRevisions lists ControllerRevisions.
 func (s *StatefulSetServer) ListControllerRevisions(ctx context.Context, req *statefulsetv1.ListControllerRevisionsRequest) (*statefulsetv1.ListControllerRevisionsResponse, error) {
-	items, err := revisions.List(ctx, s.R.DB.Pool, req.GetNamespace(), req.GetLabelSelector())
+	res, err := revisions.Resource(s.R.DB, s.R.Hub).List(ctx, req.GetNamespace(), crud.ListOptions{LabelSelector: req.GetLabelSelector()})
 	if err != nil {
 		return nil, err
 	}
-	return &statefulsetv1.ListControllerRevisionsResponse{ApiVersion: "apps/v1", Kind: "ControllerRevisionList", Metadata: &corev1.ListMeta{}, Items: items}, nil
+	return &statefulsetv1.ListControllerRevisionsResponse{ApiVersion: "apps/v1", Kind: "ControllerRevisionList", Metadata: res.Meta, Items: res.Items}, nil
+}
+
+// WatchControllerRevisions streams ControllerRevision changes.
+func (s *StatefulSetServer) WatchControllerRevisions(req *statefulsetv1.WatchControllerRevisionsRequest, stream statefulsetv1.StatefulSetService_WatchControllerRevisionsServer) error {
+	return revisions.Resource(s.R.DB, s.R.Hub).Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+		func(t string, cr *revisions.Revision) error {
+			return stream.Send(&statefulsetv1.WatchControllerRevisionsResponse{Type: t, Object: cr})
+		})
 }
 
 // GetStatefulSetRolloutStatus answers like one line of `kubectl rollout status statefulset`.

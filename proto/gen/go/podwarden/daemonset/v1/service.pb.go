@@ -1429,6 +1429,152 @@ func (x *GetDaemonSetRolloutStatusResponse) GetMessage() string {
 	return ""
 }
 
+// WatchControllerRevisionsRequest filters by namespace and label selector, with a watch's options.
+type WatchControllerRevisionsRequest struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Namespace            string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	LabelSelector        string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	FieldSelector        string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
+	ResourceVersion      string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	AllowWatchBookmarks  bool                   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool                  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string                 `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *WatchControllerRevisionsRequest) Reset() {
+	*x = WatchControllerRevisionsRequest{}
+	mi := &file_podwarden_daemonset_v1_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchControllerRevisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchControllerRevisionsRequest) ProtoMessage() {}
+
+func (x *WatchControllerRevisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_daemonset_v1_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchControllerRevisionsRequest.ProtoReflect.Descriptor instead.
+func (*WatchControllerRevisionsRequest) Descriptor() ([]byte, []int) {
+	return file_podwarden_daemonset_v1_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *WatchControllerRevisionsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *WatchControllerRevisionsRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+func (x *WatchControllerRevisionsRequest) GetFieldSelector() string {
+	if x != nil {
+		return x.FieldSelector
+	}
+	return ""
+}
+
+func (x *WatchControllerRevisionsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchControllerRevisionsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchControllerRevisionsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchControllerRevisionsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
+	}
+	return ""
+}
+
+// WatchControllerRevisionsResponse is one watch event: type ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.
+type WatchControllerRevisionsResponse struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Type          string                  `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Object        *v11.ControllerRevision `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchControllerRevisionsResponse) Reset() {
+	*x = WatchControllerRevisionsResponse{}
+	mi := &file_podwarden_daemonset_v1_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchControllerRevisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchControllerRevisionsResponse) ProtoMessage() {}
+
+func (x *WatchControllerRevisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_daemonset_v1_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchControllerRevisionsResponse.ProtoReflect.Descriptor instead.
+func (*WatchControllerRevisionsResponse) Descriptor() ([]byte, []int) {
+	return file_podwarden_daemonset_v1_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WatchControllerRevisionsResponse) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WatchControllerRevisionsResponse) GetObject() *v11.ControllerRevision {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
 var File_podwarden_daemonset_v1_service_proto protoreflect.FileDescriptor
 
 const file_podwarden_daemonset_v1_service_proto_rawDesc = "" +
@@ -1533,7 +1679,19 @@ const file_podwarden_daemonset_v1_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"Q\n" +
 	"!GetDaemonSetRolloutStatusResponse\x12\x12\n" +
 	"\x04done\x18\x01 \x01(\bR\x04done\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage2\xe9\v\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xef\x02\n" +
+	"\x1fWatchControllerRevisionsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
+	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
+	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"u\n" +
+	" WatchControllerRevisionsResponse\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12=\n" +
+	"\x06object\x18\x02 \x01(\v2%.podwarden.apps.v1.ControllerRevisionR\x06object2\xfb\f\n" +
 	"\x10DaemonSetService\x12r\n" +
 	"\x0fCreateDaemonSet\x12..podwarden.daemonset.v1.CreateDaemonSetRequest\x1a/.podwarden.daemonset.v1.CreateDaemonSetResponse\x12i\n" +
 	"\fGetDaemonSet\x12+.podwarden.daemonset.v1.GetDaemonSetRequest\x1a,.podwarden.daemonset.v1.GetDaemonSetResponse\x12o\n" +
@@ -1546,7 +1704,8 @@ const file_podwarden_daemonset_v1_service_proto_rawDesc = "" +
 	"\x14GetDaemonSetRevision\x123.podwarden.daemonset.v1.GetDaemonSetRevisionRequest\x1a4.podwarden.daemonset.v1.GetDaemonSetRevisionResponse\x12x\n" +
 	"\x11RollbackDaemonSet\x120.podwarden.daemonset.v1.RollbackDaemonSetRequest\x1a1.podwarden.daemonset.v1.RollbackDaemonSetResponse\x12\x90\x01\n" +
 	"\x19GetDaemonSetRolloutStatus\x128.podwarden.daemonset.v1.GetDaemonSetRolloutStatusRequest\x1a9.podwarden.daemonset.v1.GetDaemonSetRolloutStatusResponse\x12\x8a\x01\n" +
-	"\x17ListControllerRevisions\x126.podwarden.daemonset.v1.ListControllerRevisionsRequest\x1a7.podwarden.daemonset.v1.ListControllerRevisionsResponseBPZNgithub.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1;daemonsetv1b\x06proto3"
+	"\x17ListControllerRevisions\x126.podwarden.daemonset.v1.ListControllerRevisionsRequest\x1a7.podwarden.daemonset.v1.ListControllerRevisionsResponse\x12\x8f\x01\n" +
+	"\x18WatchControllerRevisions\x127.podwarden.daemonset.v1.WatchControllerRevisionsRequest\x1a8.podwarden.daemonset.v1.WatchControllerRevisionsResponse0\x01BPZNgithub.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1;daemonsetv1b\x06proto3"
 
 var (
 	file_podwarden_daemonset_v1_service_proto_rawDescOnce sync.Once
@@ -1560,7 +1719,7 @@ func file_podwarden_daemonset_v1_service_proto_rawDescGZIP() []byte {
 	return file_podwarden_daemonset_v1_service_proto_rawDescData
 }
 
-var file_podwarden_daemonset_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_podwarden_daemonset_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_podwarden_daemonset_v1_service_proto_goTypes = []any{
 	(*CreateDaemonSetRequest)(nil),            // 0: podwarden.daemonset.v1.CreateDaemonSetRequest
 	(*CreateDaemonSetResponse)(nil),           // 1: podwarden.daemonset.v1.CreateDaemonSetResponse
@@ -1586,60 +1745,65 @@ var file_podwarden_daemonset_v1_service_proto_goTypes = []any{
 	(*ListControllerRevisionsResponse)(nil),   // 21: podwarden.daemonset.v1.ListControllerRevisionsResponse
 	(*GetDaemonSetRolloutStatusRequest)(nil),  // 22: podwarden.daemonset.v1.GetDaemonSetRolloutStatusRequest
 	(*GetDaemonSetRolloutStatusResponse)(nil), // 23: podwarden.daemonset.v1.GetDaemonSetRolloutStatusResponse
-	(*DaemonSet)(nil),                         // 24: podwarden.daemonset.v1.DaemonSet
-	(*v1.ListMeta)(nil),                       // 25: podwarden.core.v1.ListMeta
-	(*v1.DeleteOptions)(nil),                  // 26: podwarden.core.v1.DeleteOptions
-	(*v1.Status)(nil),                         // 27: podwarden.core.v1.Status
-	(*DaemonSetRevision)(nil),                 // 28: podwarden.daemonset.v1.DaemonSetRevision
-	(*v11.ControllerRevision)(nil),            // 29: podwarden.apps.v1.ControllerRevision
+	(*WatchControllerRevisionsRequest)(nil),   // 24: podwarden.daemonset.v1.WatchControllerRevisionsRequest
+	(*WatchControllerRevisionsResponse)(nil),  // 25: podwarden.daemonset.v1.WatchControllerRevisionsResponse
+	(*DaemonSet)(nil),                         // 26: podwarden.daemonset.v1.DaemonSet
+	(*v1.ListMeta)(nil),                       // 27: podwarden.core.v1.ListMeta
+	(*v1.DeleteOptions)(nil),                  // 28: podwarden.core.v1.DeleteOptions
+	(*v1.Status)(nil),                         // 29: podwarden.core.v1.Status
+	(*DaemonSetRevision)(nil),                 // 30: podwarden.daemonset.v1.DaemonSetRevision
+	(*v11.ControllerRevision)(nil),            // 31: podwarden.apps.v1.ControllerRevision
 }
 var file_podwarden_daemonset_v1_service_proto_depIdxs = []int32{
-	24, // 0: podwarden.daemonset.v1.CreateDaemonSetRequest.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
-	24, // 1: podwarden.daemonset.v1.CreateDaemonSetResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
-	24, // 2: podwarden.daemonset.v1.GetDaemonSetResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
-	25, // 3: podwarden.daemonset.v1.ListDaemonSetsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
-	24, // 4: podwarden.daemonset.v1.ListDaemonSetsResponse.items:type_name -> podwarden.daemonset.v1.DaemonSet
-	24, // 5: podwarden.daemonset.v1.UpdateDaemonSetRequest.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
-	24, // 6: podwarden.daemonset.v1.UpdateDaemonSetResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
-	24, // 7: podwarden.daemonset.v1.UpdateDaemonSetStatusRequest.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
-	24, // 8: podwarden.daemonset.v1.UpdateDaemonSetStatusResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
-	26, // 9: podwarden.daemonset.v1.DeleteDaemonSetRequest.options:type_name -> podwarden.core.v1.DeleteOptions
-	27, // 10: podwarden.daemonset.v1.DeleteDaemonSetResponse.status:type_name -> podwarden.core.v1.Status
-	24, // 11: podwarden.daemonset.v1.WatchDaemonSetsResponse.object:type_name -> podwarden.daemonset.v1.DaemonSet
-	28, // 12: podwarden.daemonset.v1.ListDaemonSetHistoryResponse.items:type_name -> podwarden.daemonset.v1.DaemonSetRevision
-	28, // 13: podwarden.daemonset.v1.GetDaemonSetRevisionResponse.revision:type_name -> podwarden.daemonset.v1.DaemonSetRevision
-	24, // 14: podwarden.daemonset.v1.RollbackDaemonSetResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
-	25, // 15: podwarden.daemonset.v1.ListControllerRevisionsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
-	29, // 16: podwarden.daemonset.v1.ListControllerRevisionsResponse.items:type_name -> podwarden.apps.v1.ControllerRevision
-	0,  // 17: podwarden.daemonset.v1.DaemonSetService.CreateDaemonSet:input_type -> podwarden.daemonset.v1.CreateDaemonSetRequest
-	2,  // 18: podwarden.daemonset.v1.DaemonSetService.GetDaemonSet:input_type -> podwarden.daemonset.v1.GetDaemonSetRequest
-	4,  // 19: podwarden.daemonset.v1.DaemonSetService.ListDaemonSets:input_type -> podwarden.daemonset.v1.ListDaemonSetsRequest
-	6,  // 20: podwarden.daemonset.v1.DaemonSetService.UpdateDaemonSet:input_type -> podwarden.daemonset.v1.UpdateDaemonSetRequest
-	8,  // 21: podwarden.daemonset.v1.DaemonSetService.UpdateDaemonSetStatus:input_type -> podwarden.daemonset.v1.UpdateDaemonSetStatusRequest
-	10, // 22: podwarden.daemonset.v1.DaemonSetService.DeleteDaemonSet:input_type -> podwarden.daemonset.v1.DeleteDaemonSetRequest
-	12, // 23: podwarden.daemonset.v1.DaemonSetService.WatchDaemonSets:input_type -> podwarden.daemonset.v1.WatchDaemonSetsRequest
-	14, // 24: podwarden.daemonset.v1.DaemonSetService.ListDaemonSetHistory:input_type -> podwarden.daemonset.v1.ListDaemonSetHistoryRequest
-	16, // 25: podwarden.daemonset.v1.DaemonSetService.GetDaemonSetRevision:input_type -> podwarden.daemonset.v1.GetDaemonSetRevisionRequest
-	18, // 26: podwarden.daemonset.v1.DaemonSetService.RollbackDaemonSet:input_type -> podwarden.daemonset.v1.RollbackDaemonSetRequest
-	22, // 27: podwarden.daemonset.v1.DaemonSetService.GetDaemonSetRolloutStatus:input_type -> podwarden.daemonset.v1.GetDaemonSetRolloutStatusRequest
-	20, // 28: podwarden.daemonset.v1.DaemonSetService.ListControllerRevisions:input_type -> podwarden.daemonset.v1.ListControllerRevisionsRequest
-	1,  // 29: podwarden.daemonset.v1.DaemonSetService.CreateDaemonSet:output_type -> podwarden.daemonset.v1.CreateDaemonSetResponse
-	3,  // 30: podwarden.daemonset.v1.DaemonSetService.GetDaemonSet:output_type -> podwarden.daemonset.v1.GetDaemonSetResponse
-	5,  // 31: podwarden.daemonset.v1.DaemonSetService.ListDaemonSets:output_type -> podwarden.daemonset.v1.ListDaemonSetsResponse
-	7,  // 32: podwarden.daemonset.v1.DaemonSetService.UpdateDaemonSet:output_type -> podwarden.daemonset.v1.UpdateDaemonSetResponse
-	9,  // 33: podwarden.daemonset.v1.DaemonSetService.UpdateDaemonSetStatus:output_type -> podwarden.daemonset.v1.UpdateDaemonSetStatusResponse
-	11, // 34: podwarden.daemonset.v1.DaemonSetService.DeleteDaemonSet:output_type -> podwarden.daemonset.v1.DeleteDaemonSetResponse
-	13, // 35: podwarden.daemonset.v1.DaemonSetService.WatchDaemonSets:output_type -> podwarden.daemonset.v1.WatchDaemonSetsResponse
-	15, // 36: podwarden.daemonset.v1.DaemonSetService.ListDaemonSetHistory:output_type -> podwarden.daemonset.v1.ListDaemonSetHistoryResponse
-	17, // 37: podwarden.daemonset.v1.DaemonSetService.GetDaemonSetRevision:output_type -> podwarden.daemonset.v1.GetDaemonSetRevisionResponse
-	19, // 38: podwarden.daemonset.v1.DaemonSetService.RollbackDaemonSet:output_type -> podwarden.daemonset.v1.RollbackDaemonSetResponse
-	23, // 39: podwarden.daemonset.v1.DaemonSetService.GetDaemonSetRolloutStatus:output_type -> podwarden.daemonset.v1.GetDaemonSetRolloutStatusResponse
-	21, // 40: podwarden.daemonset.v1.DaemonSetService.ListControllerRevisions:output_type -> podwarden.daemonset.v1.ListControllerRevisionsResponse
-	29, // [29:41] is the sub-list for method output_type
-	17, // [17:29] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	26, // 0: podwarden.daemonset.v1.CreateDaemonSetRequest.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
+	26, // 1: podwarden.daemonset.v1.CreateDaemonSetResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
+	26, // 2: podwarden.daemonset.v1.GetDaemonSetResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
+	27, // 3: podwarden.daemonset.v1.ListDaemonSetsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
+	26, // 4: podwarden.daemonset.v1.ListDaemonSetsResponse.items:type_name -> podwarden.daemonset.v1.DaemonSet
+	26, // 5: podwarden.daemonset.v1.UpdateDaemonSetRequest.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
+	26, // 6: podwarden.daemonset.v1.UpdateDaemonSetResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
+	26, // 7: podwarden.daemonset.v1.UpdateDaemonSetStatusRequest.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
+	26, // 8: podwarden.daemonset.v1.UpdateDaemonSetStatusResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
+	28, // 9: podwarden.daemonset.v1.DeleteDaemonSetRequest.options:type_name -> podwarden.core.v1.DeleteOptions
+	29, // 10: podwarden.daemonset.v1.DeleteDaemonSetResponse.status:type_name -> podwarden.core.v1.Status
+	26, // 11: podwarden.daemonset.v1.WatchDaemonSetsResponse.object:type_name -> podwarden.daemonset.v1.DaemonSet
+	30, // 12: podwarden.daemonset.v1.ListDaemonSetHistoryResponse.items:type_name -> podwarden.daemonset.v1.DaemonSetRevision
+	30, // 13: podwarden.daemonset.v1.GetDaemonSetRevisionResponse.revision:type_name -> podwarden.daemonset.v1.DaemonSetRevision
+	26, // 14: podwarden.daemonset.v1.RollbackDaemonSetResponse.daemon_set:type_name -> podwarden.daemonset.v1.DaemonSet
+	27, // 15: podwarden.daemonset.v1.ListControllerRevisionsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
+	31, // 16: podwarden.daemonset.v1.ListControllerRevisionsResponse.items:type_name -> podwarden.apps.v1.ControllerRevision
+	31, // 17: podwarden.daemonset.v1.WatchControllerRevisionsResponse.object:type_name -> podwarden.apps.v1.ControllerRevision
+	0,  // 18: podwarden.daemonset.v1.DaemonSetService.CreateDaemonSet:input_type -> podwarden.daemonset.v1.CreateDaemonSetRequest
+	2,  // 19: podwarden.daemonset.v1.DaemonSetService.GetDaemonSet:input_type -> podwarden.daemonset.v1.GetDaemonSetRequest
+	4,  // 20: podwarden.daemonset.v1.DaemonSetService.ListDaemonSets:input_type -> podwarden.daemonset.v1.ListDaemonSetsRequest
+	6,  // 21: podwarden.daemonset.v1.DaemonSetService.UpdateDaemonSet:input_type -> podwarden.daemonset.v1.UpdateDaemonSetRequest
+	8,  // 22: podwarden.daemonset.v1.DaemonSetService.UpdateDaemonSetStatus:input_type -> podwarden.daemonset.v1.UpdateDaemonSetStatusRequest
+	10, // 23: podwarden.daemonset.v1.DaemonSetService.DeleteDaemonSet:input_type -> podwarden.daemonset.v1.DeleteDaemonSetRequest
+	12, // 24: podwarden.daemonset.v1.DaemonSetService.WatchDaemonSets:input_type -> podwarden.daemonset.v1.WatchDaemonSetsRequest
+	14, // 25: podwarden.daemonset.v1.DaemonSetService.ListDaemonSetHistory:input_type -> podwarden.daemonset.v1.ListDaemonSetHistoryRequest
+	16, // 26: podwarden.daemonset.v1.DaemonSetService.GetDaemonSetRevision:input_type -> podwarden.daemonset.v1.GetDaemonSetRevisionRequest
+	18, // 27: podwarden.daemonset.v1.DaemonSetService.RollbackDaemonSet:input_type -> podwarden.daemonset.v1.RollbackDaemonSetRequest
+	22, // 28: podwarden.daemonset.v1.DaemonSetService.GetDaemonSetRolloutStatus:input_type -> podwarden.daemonset.v1.GetDaemonSetRolloutStatusRequest
+	20, // 29: podwarden.daemonset.v1.DaemonSetService.ListControllerRevisions:input_type -> podwarden.daemonset.v1.ListControllerRevisionsRequest
+	24, // 30: podwarden.daemonset.v1.DaemonSetService.WatchControllerRevisions:input_type -> podwarden.daemonset.v1.WatchControllerRevisionsRequest
+	1,  // 31: podwarden.daemonset.v1.DaemonSetService.CreateDaemonSet:output_type -> podwarden.daemonset.v1.CreateDaemonSetResponse
+	3,  // 32: podwarden.daemonset.v1.DaemonSetService.GetDaemonSet:output_type -> podwarden.daemonset.v1.GetDaemonSetResponse
+	5,  // 33: podwarden.daemonset.v1.DaemonSetService.ListDaemonSets:output_type -> podwarden.daemonset.v1.ListDaemonSetsResponse
+	7,  // 34: podwarden.daemonset.v1.DaemonSetService.UpdateDaemonSet:output_type -> podwarden.daemonset.v1.UpdateDaemonSetResponse
+	9,  // 35: podwarden.daemonset.v1.DaemonSetService.UpdateDaemonSetStatus:output_type -> podwarden.daemonset.v1.UpdateDaemonSetStatusResponse
+	11, // 36: podwarden.daemonset.v1.DaemonSetService.DeleteDaemonSet:output_type -> podwarden.daemonset.v1.DeleteDaemonSetResponse
+	13, // 37: podwarden.daemonset.v1.DaemonSetService.WatchDaemonSets:output_type -> podwarden.daemonset.v1.WatchDaemonSetsResponse
+	15, // 38: podwarden.daemonset.v1.DaemonSetService.ListDaemonSetHistory:output_type -> podwarden.daemonset.v1.ListDaemonSetHistoryResponse
+	17, // 39: podwarden.daemonset.v1.DaemonSetService.GetDaemonSetRevision:output_type -> podwarden.daemonset.v1.GetDaemonSetRevisionResponse
+	19, // 40: podwarden.daemonset.v1.DaemonSetService.RollbackDaemonSet:output_type -> podwarden.daemonset.v1.RollbackDaemonSetResponse
+	23, // 41: podwarden.daemonset.v1.DaemonSetService.GetDaemonSetRolloutStatus:output_type -> podwarden.daemonset.v1.GetDaemonSetRolloutStatusResponse
+	21, // 42: podwarden.daemonset.v1.DaemonSetService.ListControllerRevisions:output_type -> podwarden.daemonset.v1.ListControllerRevisionsResponse
+	25, // 43: podwarden.daemonset.v1.DaemonSetService.WatchControllerRevisions:output_type -> podwarden.daemonset.v1.WatchControllerRevisionsResponse
+	31, // [31:44] is the sub-list for method output_type
+	18, // [18:31] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_daemonset_v1_service_proto_init() }
@@ -1650,13 +1814,14 @@ func file_podwarden_daemonset_v1_service_proto_init() {
 	file_podwarden_daemonset_v1_types_proto_init()
 	file_podwarden_daemonset_v1_service_proto_msgTypes[10].OneofWrappers = []any{}
 	file_podwarden_daemonset_v1_service_proto_msgTypes[12].OneofWrappers = []any{}
+	file_podwarden_daemonset_v1_service_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_daemonset_v1_service_proto_rawDesc), len(file_podwarden_daemonset_v1_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	DaemonSetService_RollbackDaemonSet_FullMethodName         = "/podwarden.daemonset.v1.DaemonSetService/RollbackDaemonSet"
 	DaemonSetService_GetDaemonSetRolloutStatus_FullMethodName = "/podwarden.daemonset.v1.DaemonSetService/GetDaemonSetRolloutStatus"
 	DaemonSetService_ListControllerRevisions_FullMethodName   = "/podwarden.daemonset.v1.DaemonSetService/ListControllerRevisions"
+	DaemonSetService_WatchControllerRevisions_FullMethodName  = "/podwarden.daemonset.v1.DaemonSetService/WatchControllerRevisions"
 )
 
 // DaemonSetServiceClient is the client API for DaemonSetService service.
@@ -63,6 +64,8 @@ type DaemonSetServiceClient interface {
 	GetDaemonSetRolloutStatus(ctx context.Context, in *GetDaemonSetRolloutStatusRequest, opts ...grpc.CallOption) (*GetDaemonSetRolloutStatusResponse, error)
 	// ListControllerRevisions lists the ControllerRevisions of a namespace (empty: all).
 	ListControllerRevisions(ctx context.Context, in *ListControllerRevisionsRequest, opts ...grpc.CallOption) (*ListControllerRevisionsResponse, error)
+	// WatchControllerRevisions streams ControllerRevision changes from the watch cache.
+	WatchControllerRevisions(ctx context.Context, in *WatchControllerRevisionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchControllerRevisionsResponse], error)
 }
 
 type daemonSetServiceClient struct {
@@ -202,6 +205,25 @@ func (c *daemonSetServiceClient) ListControllerRevisions(ctx context.Context, in
 	return out, nil
 }
 
+func (c *daemonSetServiceClient) WatchControllerRevisions(ctx context.Context, in *WatchControllerRevisionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchControllerRevisionsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DaemonSetService_ServiceDesc.Streams[1], DaemonSetService_WatchControllerRevisions_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchControllerRevisionsRequest, WatchControllerRevisionsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DaemonSetService_WatchControllerRevisionsClient = grpc.ServerStreamingClient[WatchControllerRevisionsResponse]
+
 // DaemonSetServiceServer is the server API for DaemonSetService service.
 // All implementations must embed UnimplementedDaemonSetServiceServer
 // for forward compatibility.
@@ -232,6 +254,8 @@ type DaemonSetServiceServer interface {
 	GetDaemonSetRolloutStatus(context.Context, *GetDaemonSetRolloutStatusRequest) (*GetDaemonSetRolloutStatusResponse, error)
 	// ListControllerRevisions lists the ControllerRevisions of a namespace (empty: all).
 	ListControllerRevisions(context.Context, *ListControllerRevisionsRequest) (*ListControllerRevisionsResponse, error)
+	// WatchControllerRevisions streams ControllerRevision changes from the watch cache.
+	WatchControllerRevisions(*WatchControllerRevisionsRequest, grpc.ServerStreamingServer[WatchControllerRevisionsResponse]) error
 	mustEmbedUnimplementedDaemonSetServiceServer()
 }
 
@@ -277,6 +301,9 @@ func (UnimplementedDaemonSetServiceServer) GetDaemonSetRolloutStatus(context.Con
 }
 func (UnimplementedDaemonSetServiceServer) ListControllerRevisions(context.Context, *ListControllerRevisionsRequest) (*ListControllerRevisionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListControllerRevisions not implemented")
+}
+func (UnimplementedDaemonSetServiceServer) WatchControllerRevisions(*WatchControllerRevisionsRequest, grpc.ServerStreamingServer[WatchControllerRevisionsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchControllerRevisions not implemented")
 }
 func (UnimplementedDaemonSetServiceServer) mustEmbedUnimplementedDaemonSetServiceServer() {}
 func (UnimplementedDaemonSetServiceServer) testEmbeddedByValue()                          {}
@@ -508,6 +535,17 @@ func _DaemonSetService_ListControllerRevisions_Handler(srv interface{}, ctx cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DaemonSetService_WatchControllerRevisions_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchControllerRevisionsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DaemonSetServiceServer).WatchControllerRevisions(m, &grpc.GenericServerStream[WatchControllerRevisionsRequest, WatchControllerRevisionsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DaemonSetService_WatchControllerRevisionsServer = grpc.ServerStreamingServer[WatchControllerRevisionsResponse]
+
 // DaemonSetService_ServiceDesc is the grpc.ServiceDesc for DaemonSetService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -564,6 +602,11 @@ var DaemonSetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchDaemonSets",
 			Handler:       _DaemonSetService_WatchDaemonSets_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchControllerRevisions",
+			Handler:       _DaemonSetService_WatchControllerRevisions_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -1633,6 +1633,152 @@ func (x *GetStatefulSetRolloutStatusResponse) GetMessage() string {
 	return ""
 }
 
+// WatchControllerRevisionsRequest filters by namespace and label selector, with a watch's options.
+type WatchControllerRevisionsRequest struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Namespace            string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	LabelSelector        string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	FieldSelector        string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
+	ResourceVersion      string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	AllowWatchBookmarks  bool                   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool                  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string                 `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *WatchControllerRevisionsRequest) Reset() {
+	*x = WatchControllerRevisionsRequest{}
+	mi := &file_podwarden_statefulset_v1_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchControllerRevisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchControllerRevisionsRequest) ProtoMessage() {}
+
+func (x *WatchControllerRevisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_statefulset_v1_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchControllerRevisionsRequest.ProtoReflect.Descriptor instead.
+func (*WatchControllerRevisionsRequest) Descriptor() ([]byte, []int) {
+	return file_podwarden_statefulset_v1_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *WatchControllerRevisionsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *WatchControllerRevisionsRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+func (x *WatchControllerRevisionsRequest) GetFieldSelector() string {
+	if x != nil {
+		return x.FieldSelector
+	}
+	return ""
+}
+
+func (x *WatchControllerRevisionsRequest) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchControllerRevisionsRequest) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchControllerRevisionsRequest) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchControllerRevisionsRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
+	}
+	return ""
+}
+
+// WatchControllerRevisionsResponse is one watch event: type ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.
+type WatchControllerRevisionsResponse struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Type          string                  `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Object        *v11.ControllerRevision `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchControllerRevisionsResponse) Reset() {
+	*x = WatchControllerRevisionsResponse{}
+	mi := &file_podwarden_statefulset_v1_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchControllerRevisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchControllerRevisionsResponse) ProtoMessage() {}
+
+func (x *WatchControllerRevisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_statefulset_v1_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchControllerRevisionsResponse.ProtoReflect.Descriptor instead.
+func (*WatchControllerRevisionsResponse) Descriptor() ([]byte, []int) {
+	return file_podwarden_statefulset_v1_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *WatchControllerRevisionsResponse) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WatchControllerRevisionsResponse) GetObject() *v11.ControllerRevision {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
 var File_podwarden_statefulset_v1_service_proto protoreflect.FileDescriptor
 
 const file_podwarden_statefulset_v1_service_proto_rawDesc = "" +
@@ -1740,7 +1886,19 @@ const file_podwarden_statefulset_v1_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"S\n" +
 	"#GetStatefulSetRolloutStatusResponse\x12\x12\n" +
 	"\x04done\x18\x01 \x01(\bR\x04done\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage2\xf1\x0e\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xef\x02\n" +
+	"\x1fWatchControllerRevisionsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
+	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
+	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"u\n" +
+	" WatchControllerRevisionsResponse\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12=\n" +
+	"\x06object\x18\x02 \x01(\v2%.podwarden.apps.v1.ControllerRevisionR\x06object2\x87\x10\n" +
 	"\x12StatefulSetService\x12|\n" +
 	"\x11CreateStatefulSet\x122.podwarden.statefulset.v1.CreateStatefulSetRequest\x1a3.podwarden.statefulset.v1.CreateStatefulSetResponse\x12s\n" +
 	"\x0eGetStatefulSet\x12/.podwarden.statefulset.v1.GetStatefulSetRequest\x1a0.podwarden.statefulset.v1.GetStatefulSetResponse\x12y\n" +
@@ -1755,7 +1913,8 @@ const file_podwarden_statefulset_v1_service_proto_rawDesc = "" +
 	"\x16GetStatefulSetRevision\x127.podwarden.statefulset.v1.GetStatefulSetRevisionRequest\x1a8.podwarden.statefulset.v1.GetStatefulSetRevisionResponse\x12\x82\x01\n" +
 	"\x13RollbackStatefulSet\x124.podwarden.statefulset.v1.RollbackStatefulSetRequest\x1a5.podwarden.statefulset.v1.RollbackStatefulSetResponse\x12\x9a\x01\n" +
 	"\x1bGetStatefulSetRolloutStatus\x12<.podwarden.statefulset.v1.GetStatefulSetRolloutStatusRequest\x1a=.podwarden.statefulset.v1.GetStatefulSetRolloutStatusResponse\x12\x8e\x01\n" +
-	"\x17ListControllerRevisions\x128.podwarden.statefulset.v1.ListControllerRevisionsRequest\x1a9.podwarden.statefulset.v1.ListControllerRevisionsResponseBTZRgithub.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1;statefulsetv1b\x06proto3"
+	"\x17ListControllerRevisions\x128.podwarden.statefulset.v1.ListControllerRevisionsRequest\x1a9.podwarden.statefulset.v1.ListControllerRevisionsResponse\x12\x93\x01\n" +
+	"\x18WatchControllerRevisions\x129.podwarden.statefulset.v1.WatchControllerRevisionsRequest\x1a:.podwarden.statefulset.v1.WatchControllerRevisionsResponse0\x01BTZRgithub.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1;statefulsetv1b\x06proto3"
 
 var (
 	file_podwarden_statefulset_v1_service_proto_rawDescOnce sync.Once
@@ -1769,7 +1928,7 @@ func file_podwarden_statefulset_v1_service_proto_rawDescGZIP() []byte {
 	return file_podwarden_statefulset_v1_service_proto_rawDescData
 }
 
-var file_podwarden_statefulset_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_podwarden_statefulset_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_podwarden_statefulset_v1_service_proto_goTypes = []any{
 	(*CreateStatefulSetRequest)(nil),            // 0: podwarden.statefulset.v1.CreateStatefulSetRequest
 	(*CreateStatefulSetResponse)(nil),           // 1: podwarden.statefulset.v1.CreateStatefulSetResponse
@@ -1799,68 +1958,73 @@ var file_podwarden_statefulset_v1_service_proto_goTypes = []any{
 	(*ListControllerRevisionsResponse)(nil),     // 25: podwarden.statefulset.v1.ListControllerRevisionsResponse
 	(*GetStatefulSetRolloutStatusRequest)(nil),  // 26: podwarden.statefulset.v1.GetStatefulSetRolloutStatusRequest
 	(*GetStatefulSetRolloutStatusResponse)(nil), // 27: podwarden.statefulset.v1.GetStatefulSetRolloutStatusResponse
-	(*StatefulSet)(nil),                         // 28: podwarden.statefulset.v1.StatefulSet
-	(*v1.ListMeta)(nil),                         // 29: podwarden.core.v1.ListMeta
-	(*v1.DeleteOptions)(nil),                    // 30: podwarden.core.v1.DeleteOptions
-	(*v1.Status)(nil),                           // 31: podwarden.core.v1.Status
-	(*v1.Scale)(nil),                            // 32: podwarden.core.v1.Scale
-	(*StatefulSetRevision)(nil),                 // 33: podwarden.statefulset.v1.StatefulSetRevision
-	(*v11.ControllerRevision)(nil),              // 34: podwarden.apps.v1.ControllerRevision
+	(*WatchControllerRevisionsRequest)(nil),     // 28: podwarden.statefulset.v1.WatchControllerRevisionsRequest
+	(*WatchControllerRevisionsResponse)(nil),    // 29: podwarden.statefulset.v1.WatchControllerRevisionsResponse
+	(*StatefulSet)(nil),                         // 30: podwarden.statefulset.v1.StatefulSet
+	(*v1.ListMeta)(nil),                         // 31: podwarden.core.v1.ListMeta
+	(*v1.DeleteOptions)(nil),                    // 32: podwarden.core.v1.DeleteOptions
+	(*v1.Status)(nil),                           // 33: podwarden.core.v1.Status
+	(*v1.Scale)(nil),                            // 34: podwarden.core.v1.Scale
+	(*StatefulSetRevision)(nil),                 // 35: podwarden.statefulset.v1.StatefulSetRevision
+	(*v11.ControllerRevision)(nil),              // 36: podwarden.apps.v1.ControllerRevision
 }
 var file_podwarden_statefulset_v1_service_proto_depIdxs = []int32{
-	28, // 0: podwarden.statefulset.v1.CreateStatefulSetRequest.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
-	28, // 1: podwarden.statefulset.v1.CreateStatefulSetResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
-	28, // 2: podwarden.statefulset.v1.GetStatefulSetResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
-	29, // 3: podwarden.statefulset.v1.ListStatefulSetsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
-	28, // 4: podwarden.statefulset.v1.ListStatefulSetsResponse.items:type_name -> podwarden.statefulset.v1.StatefulSet
-	28, // 5: podwarden.statefulset.v1.UpdateStatefulSetRequest.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
-	28, // 6: podwarden.statefulset.v1.UpdateStatefulSetResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
-	28, // 7: podwarden.statefulset.v1.UpdateStatefulSetStatusRequest.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
-	28, // 8: podwarden.statefulset.v1.UpdateStatefulSetStatusResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
-	30, // 9: podwarden.statefulset.v1.DeleteStatefulSetRequest.options:type_name -> podwarden.core.v1.DeleteOptions
-	31, // 10: podwarden.statefulset.v1.DeleteStatefulSetResponse.status:type_name -> podwarden.core.v1.Status
-	32, // 11: podwarden.statefulset.v1.GetStatefulSetScaleResponse.scale:type_name -> podwarden.core.v1.Scale
-	32, // 12: podwarden.statefulset.v1.UpdateStatefulSetScaleRequest.scale:type_name -> podwarden.core.v1.Scale
-	32, // 13: podwarden.statefulset.v1.UpdateStatefulSetScaleResponse.scale:type_name -> podwarden.core.v1.Scale
-	28, // 14: podwarden.statefulset.v1.WatchStatefulSetsResponse.object:type_name -> podwarden.statefulset.v1.StatefulSet
-	33, // 15: podwarden.statefulset.v1.ListStatefulSetHistoryResponse.items:type_name -> podwarden.statefulset.v1.StatefulSetRevision
-	33, // 16: podwarden.statefulset.v1.GetStatefulSetRevisionResponse.revision:type_name -> podwarden.statefulset.v1.StatefulSetRevision
-	28, // 17: podwarden.statefulset.v1.RollbackStatefulSetResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
-	29, // 18: podwarden.statefulset.v1.ListControllerRevisionsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
-	34, // 19: podwarden.statefulset.v1.ListControllerRevisionsResponse.items:type_name -> podwarden.apps.v1.ControllerRevision
-	0,  // 20: podwarden.statefulset.v1.StatefulSetService.CreateStatefulSet:input_type -> podwarden.statefulset.v1.CreateStatefulSetRequest
-	2,  // 21: podwarden.statefulset.v1.StatefulSetService.GetStatefulSet:input_type -> podwarden.statefulset.v1.GetStatefulSetRequest
-	4,  // 22: podwarden.statefulset.v1.StatefulSetService.ListStatefulSets:input_type -> podwarden.statefulset.v1.ListStatefulSetsRequest
-	6,  // 23: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSet:input_type -> podwarden.statefulset.v1.UpdateStatefulSetRequest
-	8,  // 24: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSetStatus:input_type -> podwarden.statefulset.v1.UpdateStatefulSetStatusRequest
-	10, // 25: podwarden.statefulset.v1.StatefulSetService.DeleteStatefulSet:input_type -> podwarden.statefulset.v1.DeleteStatefulSetRequest
-	12, // 26: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetScale:input_type -> podwarden.statefulset.v1.GetStatefulSetScaleRequest
-	14, // 27: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSetScale:input_type -> podwarden.statefulset.v1.UpdateStatefulSetScaleRequest
-	16, // 28: podwarden.statefulset.v1.StatefulSetService.WatchStatefulSets:input_type -> podwarden.statefulset.v1.WatchStatefulSetsRequest
-	18, // 29: podwarden.statefulset.v1.StatefulSetService.ListStatefulSetHistory:input_type -> podwarden.statefulset.v1.ListStatefulSetHistoryRequest
-	20, // 30: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetRevision:input_type -> podwarden.statefulset.v1.GetStatefulSetRevisionRequest
-	22, // 31: podwarden.statefulset.v1.StatefulSetService.RollbackStatefulSet:input_type -> podwarden.statefulset.v1.RollbackStatefulSetRequest
-	26, // 32: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetRolloutStatus:input_type -> podwarden.statefulset.v1.GetStatefulSetRolloutStatusRequest
-	24, // 33: podwarden.statefulset.v1.StatefulSetService.ListControllerRevisions:input_type -> podwarden.statefulset.v1.ListControllerRevisionsRequest
-	1,  // 34: podwarden.statefulset.v1.StatefulSetService.CreateStatefulSet:output_type -> podwarden.statefulset.v1.CreateStatefulSetResponse
-	3,  // 35: podwarden.statefulset.v1.StatefulSetService.GetStatefulSet:output_type -> podwarden.statefulset.v1.GetStatefulSetResponse
-	5,  // 36: podwarden.statefulset.v1.StatefulSetService.ListStatefulSets:output_type -> podwarden.statefulset.v1.ListStatefulSetsResponse
-	7,  // 37: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSet:output_type -> podwarden.statefulset.v1.UpdateStatefulSetResponse
-	9,  // 38: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSetStatus:output_type -> podwarden.statefulset.v1.UpdateStatefulSetStatusResponse
-	11, // 39: podwarden.statefulset.v1.StatefulSetService.DeleteStatefulSet:output_type -> podwarden.statefulset.v1.DeleteStatefulSetResponse
-	13, // 40: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetScale:output_type -> podwarden.statefulset.v1.GetStatefulSetScaleResponse
-	15, // 41: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSetScale:output_type -> podwarden.statefulset.v1.UpdateStatefulSetScaleResponse
-	17, // 42: podwarden.statefulset.v1.StatefulSetService.WatchStatefulSets:output_type -> podwarden.statefulset.v1.WatchStatefulSetsResponse
-	19, // 43: podwarden.statefulset.v1.StatefulSetService.ListStatefulSetHistory:output_type -> podwarden.statefulset.v1.ListStatefulSetHistoryResponse
-	21, // 44: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetRevision:output_type -> podwarden.statefulset.v1.GetStatefulSetRevisionResponse
-	23, // 45: podwarden.statefulset.v1.StatefulSetService.RollbackStatefulSet:output_type -> podwarden.statefulset.v1.RollbackStatefulSetResponse
-	27, // 46: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetRolloutStatus:output_type -> podwarden.statefulset.v1.GetStatefulSetRolloutStatusResponse
-	25, // 47: podwarden.statefulset.v1.StatefulSetService.ListControllerRevisions:output_type -> podwarden.statefulset.v1.ListControllerRevisionsResponse
-	34, // [34:48] is the sub-list for method output_type
-	20, // [20:34] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	30, // 0: podwarden.statefulset.v1.CreateStatefulSetRequest.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
+	30, // 1: podwarden.statefulset.v1.CreateStatefulSetResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
+	30, // 2: podwarden.statefulset.v1.GetStatefulSetResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
+	31, // 3: podwarden.statefulset.v1.ListStatefulSetsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
+	30, // 4: podwarden.statefulset.v1.ListStatefulSetsResponse.items:type_name -> podwarden.statefulset.v1.StatefulSet
+	30, // 5: podwarden.statefulset.v1.UpdateStatefulSetRequest.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
+	30, // 6: podwarden.statefulset.v1.UpdateStatefulSetResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
+	30, // 7: podwarden.statefulset.v1.UpdateStatefulSetStatusRequest.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
+	30, // 8: podwarden.statefulset.v1.UpdateStatefulSetStatusResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
+	32, // 9: podwarden.statefulset.v1.DeleteStatefulSetRequest.options:type_name -> podwarden.core.v1.DeleteOptions
+	33, // 10: podwarden.statefulset.v1.DeleteStatefulSetResponse.status:type_name -> podwarden.core.v1.Status
+	34, // 11: podwarden.statefulset.v1.GetStatefulSetScaleResponse.scale:type_name -> podwarden.core.v1.Scale
+	34, // 12: podwarden.statefulset.v1.UpdateStatefulSetScaleRequest.scale:type_name -> podwarden.core.v1.Scale
+	34, // 13: podwarden.statefulset.v1.UpdateStatefulSetScaleResponse.scale:type_name -> podwarden.core.v1.Scale
+	30, // 14: podwarden.statefulset.v1.WatchStatefulSetsResponse.object:type_name -> podwarden.statefulset.v1.StatefulSet
+	35, // 15: podwarden.statefulset.v1.ListStatefulSetHistoryResponse.items:type_name -> podwarden.statefulset.v1.StatefulSetRevision
+	35, // 16: podwarden.statefulset.v1.GetStatefulSetRevisionResponse.revision:type_name -> podwarden.statefulset.v1.StatefulSetRevision
+	30, // 17: podwarden.statefulset.v1.RollbackStatefulSetResponse.stateful_set:type_name -> podwarden.statefulset.v1.StatefulSet
+	31, // 18: podwarden.statefulset.v1.ListControllerRevisionsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
+	36, // 19: podwarden.statefulset.v1.ListControllerRevisionsResponse.items:type_name -> podwarden.apps.v1.ControllerRevision
+	36, // 20: podwarden.statefulset.v1.WatchControllerRevisionsResponse.object:type_name -> podwarden.apps.v1.ControllerRevision
+	0,  // 21: podwarden.statefulset.v1.StatefulSetService.CreateStatefulSet:input_type -> podwarden.statefulset.v1.CreateStatefulSetRequest
+	2,  // 22: podwarden.statefulset.v1.StatefulSetService.GetStatefulSet:input_type -> podwarden.statefulset.v1.GetStatefulSetRequest
+	4,  // 23: podwarden.statefulset.v1.StatefulSetService.ListStatefulSets:input_type -> podwarden.statefulset.v1.ListStatefulSetsRequest
+	6,  // 24: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSet:input_type -> podwarden.statefulset.v1.UpdateStatefulSetRequest
+	8,  // 25: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSetStatus:input_type -> podwarden.statefulset.v1.UpdateStatefulSetStatusRequest
+	10, // 26: podwarden.statefulset.v1.StatefulSetService.DeleteStatefulSet:input_type -> podwarden.statefulset.v1.DeleteStatefulSetRequest
+	12, // 27: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetScale:input_type -> podwarden.statefulset.v1.GetStatefulSetScaleRequest
+	14, // 28: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSetScale:input_type -> podwarden.statefulset.v1.UpdateStatefulSetScaleRequest
+	16, // 29: podwarden.statefulset.v1.StatefulSetService.WatchStatefulSets:input_type -> podwarden.statefulset.v1.WatchStatefulSetsRequest
+	18, // 30: podwarden.statefulset.v1.StatefulSetService.ListStatefulSetHistory:input_type -> podwarden.statefulset.v1.ListStatefulSetHistoryRequest
+	20, // 31: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetRevision:input_type -> podwarden.statefulset.v1.GetStatefulSetRevisionRequest
+	22, // 32: podwarden.statefulset.v1.StatefulSetService.RollbackStatefulSet:input_type -> podwarden.statefulset.v1.RollbackStatefulSetRequest
+	26, // 33: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetRolloutStatus:input_type -> podwarden.statefulset.v1.GetStatefulSetRolloutStatusRequest
+	24, // 34: podwarden.statefulset.v1.StatefulSetService.ListControllerRevisions:input_type -> podwarden.statefulset.v1.ListControllerRevisionsRequest
+	28, // 35: podwarden.statefulset.v1.StatefulSetService.WatchControllerRevisions:input_type -> podwarden.statefulset.v1.WatchControllerRevisionsRequest
+	1,  // 36: podwarden.statefulset.v1.StatefulSetService.CreateStatefulSet:output_type -> podwarden.statefulset.v1.CreateStatefulSetResponse
+	3,  // 37: podwarden.statefulset.v1.StatefulSetService.GetStatefulSet:output_type -> podwarden.statefulset.v1.GetStatefulSetResponse
+	5,  // 38: podwarden.statefulset.v1.StatefulSetService.ListStatefulSets:output_type -> podwarden.statefulset.v1.ListStatefulSetsResponse
+	7,  // 39: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSet:output_type -> podwarden.statefulset.v1.UpdateStatefulSetResponse
+	9,  // 40: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSetStatus:output_type -> podwarden.statefulset.v1.UpdateStatefulSetStatusResponse
+	11, // 41: podwarden.statefulset.v1.StatefulSetService.DeleteStatefulSet:output_type -> podwarden.statefulset.v1.DeleteStatefulSetResponse
+	13, // 42: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetScale:output_type -> podwarden.statefulset.v1.GetStatefulSetScaleResponse
+	15, // 43: podwarden.statefulset.v1.StatefulSetService.UpdateStatefulSetScale:output_type -> podwarden.statefulset.v1.UpdateStatefulSetScaleResponse
+	17, // 44: podwarden.statefulset.v1.StatefulSetService.WatchStatefulSets:output_type -> podwarden.statefulset.v1.WatchStatefulSetsResponse
+	19, // 45: podwarden.statefulset.v1.StatefulSetService.ListStatefulSetHistory:output_type -> podwarden.statefulset.v1.ListStatefulSetHistoryResponse
+	21, // 46: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetRevision:output_type -> podwarden.statefulset.v1.GetStatefulSetRevisionResponse
+	23, // 47: podwarden.statefulset.v1.StatefulSetService.RollbackStatefulSet:output_type -> podwarden.statefulset.v1.RollbackStatefulSetResponse
+	27, // 48: podwarden.statefulset.v1.StatefulSetService.GetStatefulSetRolloutStatus:output_type -> podwarden.statefulset.v1.GetStatefulSetRolloutStatusResponse
+	25, // 49: podwarden.statefulset.v1.StatefulSetService.ListControllerRevisions:output_type -> podwarden.statefulset.v1.ListControllerRevisionsResponse
+	29, // 50: podwarden.statefulset.v1.StatefulSetService.WatchControllerRevisions:output_type -> podwarden.statefulset.v1.WatchControllerRevisionsResponse
+	36, // [36:51] is the sub-list for method output_type
+	21, // [21:36] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_statefulset_v1_service_proto_init() }
@@ -1871,13 +2035,14 @@ func file_podwarden_statefulset_v1_service_proto_init() {
 	file_podwarden_statefulset_v1_types_proto_init()
 	file_podwarden_statefulset_v1_service_proto_msgTypes[10].OneofWrappers = []any{}
 	file_podwarden_statefulset_v1_service_proto_msgTypes[16].OneofWrappers = []any{}
+	file_podwarden_statefulset_v1_service_proto_msgTypes[28].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_statefulset_v1_service_proto_rawDesc), len(file_podwarden_statefulset_v1_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

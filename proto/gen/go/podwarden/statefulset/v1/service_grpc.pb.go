@@ -33,6 +33,7 @@ const (
 	StatefulSetService_RollbackStatefulSet_FullMethodName         = "/podwarden.statefulset.v1.StatefulSetService/RollbackStatefulSet"
 	StatefulSetService_GetStatefulSetRolloutStatus_FullMethodName = "/podwarden.statefulset.v1.StatefulSetService/GetStatefulSetRolloutStatus"
 	StatefulSetService_ListControllerRevisions_FullMethodName     = "/podwarden.statefulset.v1.StatefulSetService/ListControllerRevisions"
+	StatefulSetService_WatchControllerRevisions_FullMethodName    = "/podwarden.statefulset.v1.StatefulSetService/WatchControllerRevisions"
 )
 
 // StatefulSetServiceClient is the client API for StatefulSetService service.
@@ -69,6 +70,8 @@ type StatefulSetServiceClient interface {
 	GetStatefulSetRolloutStatus(ctx context.Context, in *GetStatefulSetRolloutStatusRequest, opts ...grpc.CallOption) (*GetStatefulSetRolloutStatusResponse, error)
 	// ListControllerRevisions lists the ControllerRevisions of a namespace (empty: all).
 	ListControllerRevisions(ctx context.Context, in *ListControllerRevisionsRequest, opts ...grpc.CallOption) (*ListControllerRevisionsResponse, error)
+	// WatchControllerRevisions streams ControllerRevision changes from the watch cache.
+	WatchControllerRevisions(ctx context.Context, in *WatchControllerRevisionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchControllerRevisionsResponse], error)
 }
 
 type statefulSetServiceClient struct {
@@ -228,6 +231,25 @@ func (c *statefulSetServiceClient) ListControllerRevisions(ctx context.Context, 
 	return out, nil
 }
 
+func (c *statefulSetServiceClient) WatchControllerRevisions(ctx context.Context, in *WatchControllerRevisionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchControllerRevisionsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &StatefulSetService_ServiceDesc.Streams[1], StatefulSetService_WatchControllerRevisions_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchControllerRevisionsRequest, WatchControllerRevisionsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StatefulSetService_WatchControllerRevisionsClient = grpc.ServerStreamingClient[WatchControllerRevisionsResponse]
+
 // StatefulSetServiceServer is the server API for StatefulSetService service.
 // All implementations must embed UnimplementedStatefulSetServiceServer
 // for forward compatibility.
@@ -262,6 +284,8 @@ type StatefulSetServiceServer interface {
 	GetStatefulSetRolloutStatus(context.Context, *GetStatefulSetRolloutStatusRequest) (*GetStatefulSetRolloutStatusResponse, error)
 	// ListControllerRevisions lists the ControllerRevisions of a namespace (empty: all).
 	ListControllerRevisions(context.Context, *ListControllerRevisionsRequest) (*ListControllerRevisionsResponse, error)
+	// WatchControllerRevisions streams ControllerRevision changes from the watch cache.
+	WatchControllerRevisions(*WatchControllerRevisionsRequest, grpc.ServerStreamingServer[WatchControllerRevisionsResponse]) error
 	mustEmbedUnimplementedStatefulSetServiceServer()
 }
 
@@ -313,6 +337,9 @@ func (UnimplementedStatefulSetServiceServer) GetStatefulSetRolloutStatus(context
 }
 func (UnimplementedStatefulSetServiceServer) ListControllerRevisions(context.Context, *ListControllerRevisionsRequest) (*ListControllerRevisionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListControllerRevisions not implemented")
+}
+func (UnimplementedStatefulSetServiceServer) WatchControllerRevisions(*WatchControllerRevisionsRequest, grpc.ServerStreamingServer[WatchControllerRevisionsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchControllerRevisions not implemented")
 }
 func (UnimplementedStatefulSetServiceServer) mustEmbedUnimplementedStatefulSetServiceServer() {}
 func (UnimplementedStatefulSetServiceServer) testEmbeddedByValue()                            {}
@@ -580,6 +607,17 @@ func _StatefulSetService_ListControllerRevisions_Handler(srv interface{}, ctx co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StatefulSetService_WatchControllerRevisions_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchControllerRevisionsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(StatefulSetServiceServer).WatchControllerRevisions(m, &grpc.GenericServerStream[WatchControllerRevisionsRequest, WatchControllerRevisionsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StatefulSetService_WatchControllerRevisionsServer = grpc.ServerStreamingServer[WatchControllerRevisionsResponse]
+
 // StatefulSetService_ServiceDesc is the grpc.ServiceDesc for StatefulSetService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -644,6 +682,11 @@ var StatefulSetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchStatefulSets",
 			Handler:       _StatefulSetService_WatchStatefulSets_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchControllerRevisions",
+			Handler:       _StatefulSetService_WatchControllerRevisions_Handler,
 			ServerStreams: true,
 		},
 	},
