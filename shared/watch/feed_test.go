@@ -39,16 +39,22 @@ func runHub(t *testing.T, db *store.DB) *Hub {
 	return h
 }
 
+// readyPodCache is a loaded Pod cache over a fresh schema, fed by a running hub.
+func readyPodCache(t *testing.T) (*store.DB, *Hub, *Cache[*corev1.Pod]) {
+	db := openDB(t)
+	h := runHub(t, db)
+	c := For(h, podKind, nil)
+	if err := c.waitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db, h, c
+}
+
 // A transaction that drew a smaller resourceVersion but commits after a larger one must
 // not be skipped: the cache stops below it until it commits, then delivers both in order.
 func TestFeedWaitsForOpenTransactions(t *testing.T) {
-	db := openDB(t)
+	db, h, c := readyPodCache(t)
 	ctx := context.Background()
-	h := runHub(t, db)
-	c := For(h, podKind, nil)
-	if err := c.waitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
 	events := make(chan string, 10)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -109,13 +115,8 @@ func TestFeedWaitsForOpenTransactions(t *testing.T) {
 // Many concurrent writers: every watcher sees every change exactly once, in
 // resourceVersion order, and the cache ends equal to the table.
 func TestFeedUnderConcurrentWriters(t *testing.T) {
-	db := openDB(t)
+	db, h, c := readyPodCache(t)
 	ctx := context.Background()
-	h := runHub(t, db)
-	c := For(h, podKind, nil)
-	if err := c.waitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var seen []int64
 	wctx, cancel := context.WithCancel(ctx)

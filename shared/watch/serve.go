@@ -86,14 +86,7 @@ func (c *Cache[T]) consistent(ctx context.Context) error {
 	if err != nil {
 		return apierr.FromStore(err, apierr.GroupResource{}, "")
 	}
-	cur, ok, err := c.waitFor(ctx, latest, ConsistentWait)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return apierr.TooLargeResourceVersion(latest, cur)
-	}
-	return nil
+	return c.reach(ctx, latest, ConsistentWait)
 }
 
 // notOlderThan waits until the cache has seen rv (0: no wait).
@@ -101,7 +94,13 @@ func (c *Cache[T]) notOlderThan(ctx context.Context, rv int64) error {
 	if rv == 0 {
 		return nil
 	}
-	cur, ok, err := c.waitFor(ctx, rv, TooLargeWait)
+	return c.reach(ctx, rv, TooLargeWait)
+}
+
+// reach waits up to maxWait for the cache to see rv, else answers "Too large resource
+// version".
+func (c *Cache[T]) reach(ctx context.Context, rv int64, maxWait time.Duration) error {
+	cur, ok, err := c.waitFor(ctx, rv, maxWait)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,10 @@ func follow[T store.Object](ctx context.Context, f *Feeder, which int, c *watch.
 			})
 		if ctx.Err() == nil {
 			f.Log.Warn("cluster dns: watch ended; starting again", "err", err)
-			sleep(ctx, 100*time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
 }
@@ -124,12 +127,3 @@ func (f *Feeder) rebuild() {
 
 // objKey is the case-preserving "namespace/name" of the feeder's maps.
 func objKey(namespace, name string) string { return namespace + "/" + name }
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
