@@ -96,12 +96,13 @@ func (h *Hub) Wait(kind string) <-chan struct{} {
 	return ch
 }
 
-// pollEvery bounds how long a change can wait for the feed when a notification is lost;
-// lagEvery is how soon the feed looks again while transactions below the newest
-// resourceVersion are still open.
+// pollEvery bounds how long a change can wait for the feed when a notification is lost
+// (or its kind sends none); lagEvery is how soon the feed looks again while transactions
+// below the newest resourceVersion are still open (their commit notifies it at once; a
+// rollback does not).
 var (
 	pollEvery = time.Second
-	lagEvery  = 5 * time.Millisecond
+	lagEvery  = 20 * time.Millisecond
 )
 
 // feedBatch is how many change log entries one read takes.
