@@ -328,6 +328,14 @@ func Horizon(ctx context.Context, q Querier) (horizon, latest int64, err error) 
 	return horizon, latest, err
 }
 
+// ChangesAfter reports whether the change log has an entry after rv (of any kind,
+// committed or not yet visible: a cheap look before reading the horizon).
+func ChangesAfter(ctx context.Context, q Querier, rv int64) (bool, error) {
+	var news bool
+	err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM changes WHERE resource_version > $1)", rv).Scan(&news)
+	return news, err
+}
+
 // ReadChanges reads the change log entries of every kind in (after, upTo], oldest first.
 func ReadChanges(ctx context.Context, q Querier, after, upTo int64, limit int) ([]RawChange, error) {
 	rows, err := q.Query(ctx, `SELECT resource_version, kind, namespace, name, type, data FROM changes

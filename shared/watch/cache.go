@@ -298,7 +298,7 @@ func (c *Cache[T]) waitFor(ctx context.Context, rv int64, maxWait time.Duration)
 		if cur >= rv {
 			return cur, true, nil
 		}
-		c.hub.Kick()
+		c.hub.wake()
 		select {
 		case <-moved:
 		case <-ctx.Done():

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/podwarden/podwarden/shared/store"
@@ -36,6 +37,7 @@ type Hub struct {
 	started chan struct{}
 	once    sync.Once
 	kick    chan struct{}
+	forced  atomic.Bool
 
 	regMu  sync.Mutex
 	caches map[string]any
@@ -100,9 +102,13 @@ func (h *Hub) Wait(kind string) <-chan struct{} {
 // (or its kind sends none); lagEvery is how soon the feed looks again while transactions
 // below the newest resourceVersion are still open (their commit notifies it at once; a
 // rollback does not).
+// minGap spaces the reads under a stream of notifications: a change waits at most that
+// long for a feed that has just read, and the feed costs a few queries per gap, not per
+// write.
 var (
 	pollEvery = time.Second
 	lagEvery  = 20 * time.Millisecond
+	minGap    = 10 * time.Millisecond
 )
 
 // feedBatch is how many change log entries one read takes.
@@ -139,6 +145,7 @@ func (h *Hub) Run(ctx context.Context, db *store.DB, log *slog.Logger) {
 	trim := time.NewTicker(trimEvery)
 	defer trim.Stop()
 	for {
+		polled := time.Now()
 		lagging, err := h.poll(ctx)
 		if ctx.Err() != nil {
 			return
@@ -155,13 +162,23 @@ func (h *Hub) Run(ctx context.Context, db *store.DB, log *slog.Logger) {
 			return
 		case <-h.kick:
 		case <-tick.C:
+			h.forced.Store(true)
 		case <-soon:
+			h.forced.Store(true)
 		case <-trim.C:
 			if err := store.TrimChanges(ctx, db.Pool, KeepChanges); err != nil && ctx.Err() == nil {
 				log.Warn("watch cache: trim the change log", "err", err)
 			}
 		}
+		sleep(ctx, minGap-time.Since(polled))
 	}
+}
+
+// wake makes the feed look now and move its position to the horizon even when no new
+// change of a watched kind came (a reader waits for a resourceVersion).
+func (h *Hub) wake() {
+	h.forced.Store(true)
+	h.Kick()
 }
 
 // poll hands every committed change up to the horizon to the caches. lagging reports
@@ -169,16 +186,22 @@ func (h *Hub) Run(ctx context.Context, db *store.DB, log *slog.Logger) {
 func (h *Hub) poll(ctx context.Context) (lagging bool, err error) {
 	h.feedMu.Lock()
 	defer h.feedMu.Unlock()
+	if len(h.sinks) == 0 {
+		return false, nil // a cache that joins lists the objects after it joins
+	}
+	if !h.forced.Swap(false) {
+		// Notified: the horizon (which reads pg_locks) only when the log has news.
+		news, err := store.ChangesAfter(ctx, h.db.Pool, h.pos)
+		if err != nil || !news {
+			return false, err
+		}
+	}
 	hz, latest, err := store.Horizon(ctx, h.db.Pool)
 	if err != nil {
 		return false, err
 	}
 	if hz <= h.pos {
 		return latest > h.pos, nil
-	}
-	if len(h.sinks) == 0 {
-		h.pos = hz
-		return latest > hz, nil
 	}
 	for {
 		changes, err := store.ReadChanges(ctx, h.db.Pool, h.pos, hz, feedBatch)
