@@ -155,7 +155,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 			revisions = append(revisions, be.revisions(conn))
 		}
 	}
-	// Asked in name order (daemonset, statefulset), as they always were.
+	// ControllerRevisions are asked of their sources in name order (daemonset,
+	// then statefulset), the order the merged answers have always had.
 	slices.SortFunc(revisions, func(a, b revisionSource) int { return strings.Compare(a.name, b.name) })
 	if err := g.registerControllerRevisions(revisions); err != nil {
 		return nil, err

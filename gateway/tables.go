@@ -15,8 +15,9 @@ import (
 )
 
 // Server-side printing: kubectl get asks for `application/json;as=Table;g=meta.k8s.io;v=v1`
-// and prints the columns the server chose. These are kubectl's default columns for
-// the kinds served today (pkg/printers/internalversion); other kinds get Name and Age.
+// and prints the columns the server chose. These are kubectl's default columns
+// (pkg/printers/internalversion), declared by the backend that serves the kind
+// (its backend's printers); other kinds get Name and Age.
 
 type column struct {
 	Name        string `json:"name"`
