@@ -2,22 +2,28 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
 	autoscalerv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/autoscaler/v1"
-	metricsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/metrics/v1"
 )
+
+// autoscalerBackend serves HorizontalPodAutoscalers.
+var autoscalerBackend = backend{
+	name:        BackendAutoscaler,
+	conn:        func(b *Backends) *grpc.ClientConnInterface { return &b.Autoscaler },
+	register:    (*gateway).registerAutoscaler,
+	patchRoutes: autoscalerPatchRoutes,
+	resources:   autoscalerResources,
+	printers:    map[string]printer{"HorizontalPodAutoscaler": hpaPrinter},
+}
 
 var (
 	hpaDesc   = (&autoscalerv1.HorizontalPodAutoscaler{}).ProtoReflect().Descriptor()
 	hpaV1Desc = (&autoscalerv1.HorizontalPodAutoscalerV1{}).ProtoReflect().Descriptor()
-	loadDesc  = (&metricsv1.Load{}).ProtoReflect().Descriptor()
 )
 
 // autoscalerPatchRoutes are the HorizontalPodAutoscaler paths that take a PATCH
@@ -35,39 +41,10 @@ var autoscalerResources = []groupResource{
 	{"autoscaling/v1", apiResource{Name: "horizontalpodautoscalers", SingularName: "horizontalpodautoscaler", Namespaced: true, Kind: "HorizontalPodAutoscaler", Verbs: []string{"create", "delete", "get", "list", "patch", "update"}, ShortNames: []string{"hpa"}, Categories: []string{"all"}}},
 }
 
-// metricsPatchRoutes are the Load paths that take a PATCH (node backend).
-var metricsPatchRoutes = []patchRoute{
-	{"/apis/sim.podwarden.io/v1/namespaces/{namespace}/loads/{name}", loadDesc},
-}
-
-// metricsResources are the simulated loads and the metrics APIs of the node backend.
-var metricsResources = []groupResource{
-	{"sim.podwarden.io/v1", apiResource{Name: "loads", SingularName: "load", Namespaced: true, Kind: "Load", Verbs: []string{"create", "delete", "get", "list", "patch", "update"}}},
-	{"metrics.k8s.io/v1beta1", apiResource{Name: "pods", SingularName: "", Namespaced: true, Kind: "PodMetrics", Verbs: []string{"get", "list"}}},
-	{"metrics.k8s.io/v1beta1", apiResource{Name: "nodes", SingularName: "", Kind: "NodeMetrics", Verbs: []string{"get", "list"}}},
-}
-
 // registerAutoscaler registers the autoscaler backend's generated routes.
-func registerAutoscaler(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
-	if err := autoscalerv1.RegisterHorizontalPodAutoscalerServiceHandlerClient(ctx, mux, autoscalerv1.NewHorizontalPodAutoscalerServiceClient(conn)); err != nil {
-		return fmt.Errorf("register autoscaler backend routes: %w", err)
-	}
-	return nil
+func (g *gateway) registerAutoscaler(ctx context.Context, conn grpc.ClientConnInterface) error {
+	return autoscalerv1.RegisterHorizontalPodAutoscalerServiceHandlerClient(ctx, g.mux, autoscalerv1.NewHorizontalPodAutoscalerServiceClient(conn))
 }
-
-// registerMetrics registers the node backend's Load and metrics routes.
-func registerMetrics(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
-	err := errors.Join(
-		metricsv1.RegisterLoadServiceHandlerClient(ctx, mux, metricsv1.NewLoadServiceClient(conn)),
-		metricsv1.RegisterMetricsServiceHandlerClient(ctx, mux, metricsv1.NewMetricsServiceClient(conn)),
-	)
-	if err != nil {
-		return fmt.Errorf("register metrics routes: %w", err)
-	}
-	return nil
-}
-
-func init() { printers["HorizontalPodAutoscaler"] = hpaPrinter }
 
 // hpaPrinter is kubectl's `get hpa` columns.
 var hpaPrinter = printer{

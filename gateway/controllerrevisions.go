@@ -22,7 +22,6 @@ import (
 
 	appsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/apps/v1"
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
-	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 )
 
@@ -81,40 +80,9 @@ func revisionWatch[R interface {
 	}, nil
 }
 
-// registerControllerRevisions serves the ControllerRevision paths when a
-// backend that stores them (daemonset, statefulset) is deployed.
-func (g *gateway) registerControllerRevisions(b Backends) error {
-	var sources []revisionSource
-	if conn := b.DaemonSet; conn != nil {
-		client := daemonsetv1.NewDaemonSetServiceClient(conn)
-		sources = append(sources, revisionSource{name: BackendDaemonSet, owner: daemonSetDesc,
-			list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, string, error) {
-				resp, err := client.ListControllerRevisions(ctx, &daemonsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel})
-				return resp.GetItems(), resp.GetMetadata().GetResourceVersion(), err
-			},
-			watch: func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error) {
-				stream, err := client.WatchControllerRevisions(ctx, &daemonsetv1.WatchControllerRevisionsRequest{
-					Namespace: q.namespace, LabelSelector: q.labelSelector, FieldSelector: q.fieldSelector, ResourceVersion: q.resourceVersion,
-					ResourceVersionMatch: q.resourceVersionMatch, AllowWatchBookmarks: q.allowWatchBookmarks, SendInitialEvents: q.sendInitialEvents,
-				})
-				return revisionWatch(stream, err, daemonSetDesc)
-			}})
-	}
-	if conn := b.StatefulSet; conn != nil {
-		client := statefulsetv1.NewStatefulSetServiceClient(conn)
-		sources = append(sources, revisionSource{name: BackendStatefulSet, owner: statefulSetDesc,
-			list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, string, error) {
-				resp, err := client.ListControllerRevisions(ctx, &statefulsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel})
-				return resp.GetItems(), resp.GetMetadata().GetResourceVersion(), err
-			},
-			watch: func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error) {
-				stream, err := client.WatchControllerRevisions(ctx, &statefulsetv1.WatchControllerRevisionsRequest{
-					Namespace: q.namespace, LabelSelector: q.labelSelector, FieldSelector: q.fieldSelector, ResourceVersion: q.resourceVersion,
-					ResourceVersionMatch: q.resourceVersionMatch, AllowWatchBookmarks: q.allowWatchBookmarks, SendInitialEvents: q.sendInitialEvents,
-				})
-				return revisionWatch(stream, err, statefulSetDesc)
-			}})
-	}
+// registerControllerRevisions serves the ControllerRevision paths from sources,
+// the deployed backends that store them (daemonset, statefulset), if any.
+func (g *gateway) registerControllerRevisions(sources []revisionSource) error {
 	if len(sources) == 0 {
 		return nil
 	}
@@ -337,8 +305,6 @@ func kubeTemplatePatch(data []byte) ([]byte, bool) {
 	out, err := json.Marshal(map[string]any{"spec": map[string]any{"template": m}})
 	return out, err == nil
 }
-
-func init() { printers["ControllerRevision"] = controllerRevisionPrinter }
 
 // controllerRevisionPrinter is kubectl's ControllerRevision columns: CONTROLLER
 // is the controlling owner as <kind>.<group>/<name> ("statefulset.apps/web").

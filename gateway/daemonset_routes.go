@@ -2,17 +2,27 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
+	appsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/apps/v1"
 	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
 )
+
+// daemonSetBackend serves DaemonSets and stores their ControllerRevisions.
+var daemonSetBackend = backend{
+	name:        BackendDaemonSet,
+	conn:        func(b *Backends) *grpc.ClientConnInterface { return &b.DaemonSet },
+	register:    (*gateway).registerDaemonSet,
+	patchRoutes: daemonSetPatchRoutes,
+	resources:   daemonSetResources,
+	printers:    map[string]printer{"DaemonSet": daemonSetPrinter},
+	revisions:   daemonSetRevisions,
+}
 
 var daemonSetDesc = (&daemonsetv1.DaemonSet{}).ProtoReflect().Descriptor()
 
@@ -29,17 +39,26 @@ var daemonSetResources = []groupResource{
 }
 
 // registerDaemonSet registers the daemonset backend's generated routes.
-func registerDaemonSet(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
-	err := errors.Join(
-		daemonsetv1.RegisterDaemonSetServiceHandlerClient(ctx, mux, daemonsetv1.NewDaemonSetServiceClient(conn)),
-	)
-	if err != nil {
-		return fmt.Errorf("register daemonset backend routes: %w", err)
-	}
-	return nil
+func (g *gateway) registerDaemonSet(ctx context.Context, conn grpc.ClientConnInterface) error {
+	return daemonsetv1.RegisterDaemonSetServiceHandlerClient(ctx, g.mux, daemonsetv1.NewDaemonSetServiceClient(conn))
 }
 
-func init() { printers["DaemonSet"] = daemonSetPrinter }
+// daemonSetRevisions reads the DaemonSets' ControllerRevisions.
+func daemonSetRevisions(conn grpc.ClientConnInterface) revisionSource {
+	client := daemonsetv1.NewDaemonSetServiceClient(conn)
+	return revisionSource{name: BackendDaemonSet, owner: daemonSetDesc,
+		list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, string, error) {
+			resp, err := client.ListControllerRevisions(ctx, &daemonsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel})
+			return resp.GetItems(), resp.GetMetadata().GetResourceVersion(), err
+		},
+		watch: func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error) {
+			stream, err := client.WatchControllerRevisions(ctx, &daemonsetv1.WatchControllerRevisionsRequest{
+				Namespace: q.namespace, LabelSelector: q.labelSelector, FieldSelector: q.fieldSelector, ResourceVersion: q.resourceVersion,
+				ResourceVersionMatch: q.resourceVersionMatch, AllowWatchBookmarks: q.allowWatchBookmarks, SendInitialEvents: q.sendInitialEvents,
+			})
+			return revisionWatch(stream, err, daemonSetDesc)
+		}}
+}
 
 // daemonSetPrinter is kubectl's DaemonSet columns.
 var daemonSetPrinter = printer{

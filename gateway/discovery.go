@@ -45,27 +45,6 @@ var (
 	subresourceVerbs = []string{"get", "patch", "update"}
 )
 
-// Resources served through the deployment backend.
-var deploymentResources = []groupResource{
-	{"apps/v1", apiResource{Name: "deployments", SingularName: "deployment", Namespaced: true, Kind: "Deployment", Verbs: objectVerbs, ShortNames: []string{"deploy"}, Categories: []string{"all"}}},
-	{"apps/v1", apiResource{Name: "deployments/scale", Namespaced: true, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: subresourceVerbs}},
-	{"apps/v1", apiResource{Name: "deployments/status", Namespaced: true, Kind: "Deployment", Verbs: subresourceVerbs}},
-	{"apps/v1", apiResource{Name: "replicasets", SingularName: "replicaset", Namespaced: true, Kind: "ReplicaSet", Verbs: objectVerbs, ShortNames: []string{"rs"}, Categories: []string{"all"}}},
-	{"apps/v1", apiResource{Name: "replicasets/scale", Namespaced: true, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: subresourceVerbs}},
-	{"apps/v1", apiResource{Name: "replicasets/status", Namespaced: true, Kind: "ReplicaSet", Verbs: subresourceVerbs}},
-	{"v1", apiResource{Name: "replicationcontrollers", SingularName: "replicationcontroller", Namespaced: true, Kind: "ReplicationController", Verbs: objectVerbs, ShortNames: []string{"rc"}, Categories: []string{"all"}}},
-	{"v1", apiResource{Name: "replicationcontrollers/scale", Namespaced: true, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: subresourceVerbs}},
-	{"v1", apiResource{Name: "replicationcontrollers/status", Namespaced: true, Kind: "ReplicationController", Verbs: subresourceVerbs}},
-}
-
-// Resources served through the node backend.
-var nodeResources = []groupResource{
-	{"v1", apiResource{Name: "nodes", SingularName: "node", Kind: "Node", Verbs: objectVerbs, ShortNames: []string{"no"}}},
-	{"v1", apiResource{Name: "nodes/status", Kind: "Node", Verbs: []string{"get"}}},
-	{"v1", apiResource{Name: "pods", SingularName: "pod", Namespaced: true, Kind: "Pod", Verbs: objectVerbs, ShortNames: []string{"po"}, Categories: []string{"all"}}},
-	{"v1", apiResource{Name: "pods/status", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}}},
-}
-
 // Resources the gateway serves itself.
 var coreResources = []groupResource{
 	{"v1", apiResource{Name: "events", SingularName: "event", Namespaced: true, Kind: "Event", Verbs: []string{"list"}, ShortNames: []string{"ev"}}},

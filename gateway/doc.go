@@ -28,16 +28,34 @@
 //     its headers at once even from a silent backend and honours timeoutSeconds
 //     (watch.go); the backends' watch caches give the rest its semantics;
 //   - /api/v1[/namespaces/{ns}]/events, merged from every backend's EventService;
+//   - /apis/apps/v1[/namespaces/{ns}]/controllerrevisions (list, get, watch),
+//     merged from the daemonset and statefulset backends;
+//   - /api/v1/namespaces/{ns}/pods/{name}/log (kubectl logs), and the
+//     batch/v1beta1 CronJob paths, answered 404 with the way to batch/v1;
 //   - /api/v1/namespaces (list, get, create; namespaces spring into being on use);
 //   - /api, /api/v1, /apis, /apis/{group}[/{version}] discovery, /version,
 //     /openapi/v2 (JSON, or protobuf for kubectl), /healthz, /livez, /readyz
 //     (every backend's grpc.health.v1).
 //
+// Backends (gateway.go): each backend service is described once, by a backend
+// value in its own file (deployment_routes.go, statefulset_routes.go,
+// daemonset_routes.go, job_routes.go, autoscaler_routes.go, node_routes.go):
+// where its connection is in Backends, how its routes are registered (the
+// generated ones and its hand-written ones), its PATCH paths, its discovery
+// entries, the table printers of its kinds and, for daemonset and statefulset,
+// where its ControllerRevisions are read. NewHandler serves every deployed one;
+// the gateway's own routes (health, discovery, namespaces, events) are in
+// NewHandler itself, the merged ControllerRevisions in controllerrevisions.go.
+//
+// Server-side printing (tables.go): a GET that asks for a meta.k8s.io Table
+// (kubectl get) gets one, with kubectl's default columns for the kinds a
+// backend prints and for events and ControllerRevisions, NAME and AGE for
+// others; a watch gets one Table per event.
+//
 // Checked by hand against real services with kubectl 1.32/1.33: create -f,
 // apply, get -o yaml, describe (with events), set image, scale, label,
 // annotate, rollout status/history/undo/restart, create namespace/deployment,
-// run, delete, cordon. `kubectl get` prints only NAME and AGE: the gateway does
-// not produce server-side Tables (as=Table) yet.
+// run, delete, cordon.
 //
 // Every request is logged (slog), size-capped (413 past Config.MaxBodyBytes) and
 // protected from panics.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,9 +15,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
-
-	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
-	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
 // Backends holds one gRPC connection per backend service. A nil field is a
@@ -32,28 +30,34 @@ type Backends struct {
 	Node        grpc.ClientConnInterface
 }
 
+// backend is what the gateway knows of one backend service, in one place: the
+// backend's file (deployment_routes.go, ...) declares it, NewHandler serves
+// every deployed one.
+type backend struct {
+	name string
+	// conn is where the backend's connection is in Backends.
+	conn func(*Backends) *grpc.ClientConnInterface
+	// register registers its routes on g.mux: the generated ones, and any it
+	// serves by hand.
+	register func(g *gateway, ctx context.Context, conn grpc.ClientConnInterface) error
+	// patchRoutes are its object paths that take a PATCH.
+	patchRoutes []patchRoute
+	// resources are its discovery entries.
+	resources []groupResource
+	// printers are the table printers of its kinds, by kind.
+	printers map[string]printer
+	// revisions, when set, reads the ControllerRevisions it stores.
+	revisions func(conn grpc.ClientConnInterface) revisionSource
+}
+
+// allBackends are the backends in a fixed order: the order of /readyz's
+// checks, of the merged lists' answers and of registration.
+var allBackends = []*backend{&deploymentBackend, &statefulSetBackend, &daemonSetBackend, &jobBackend, &autoscalerBackend, &nodeBackend}
+
+// namedConn is a deployed backend's connection.
 type namedConn struct {
 	name string
 	conn grpc.ClientConnInterface
-}
-
-// list returns the deployed backends in a fixed order.
-func (b Backends) list() []namedConn {
-	all := []namedConn{
-		{BackendDeployment, b.Deployment},
-		{BackendStatefulSet, b.StatefulSet},
-		{BackendDaemonSet, b.DaemonSet},
-		{BackendJob, b.Job},
-		{BackendAutoscaler, b.Autoscaler},
-		{BackendNode, b.Node},
-	}
-	out := all[:0]
-	for _, nc := range all {
-		if nc.conn != nil {
-			out = append(out, nc)
-		}
-	}
-	return out
 }
 
 // maxRecvMsgSize lets a list of thousands of pods through (gRPC's default is 4 MiB).
@@ -71,13 +75,9 @@ func Dial(cfg Config) (b Backends, closeAll func() error, err error) {
 		}
 		return errors.Join(errs...)
 	}
-	slots := map[string]*grpc.ClientConnInterface{
-		BackendDeployment:  &b.Deployment,
-		BackendStatefulSet: &b.StatefulSet,
-		BackendDaemonSet:   &b.DaemonSet,
-		BackendJob:         &b.Job,
-		BackendAutoscaler:  &b.Autoscaler,
-		BackendNode:        &b.Node,
+	slots := map[string]*grpc.ClientConnInterface{}
+	for _, be := range allBackends {
+		slots[be.name] = be.conn(&b)
 	}
 	for _, ba := range cfg.backendAddrs() {
 		if ba.addr == "" {
@@ -122,7 +122,6 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	g := &gateway{
 		cfg:        cfg,
 		log:        cfg.Logger,
-		backends:   backends.list(),
 		json:       jm,
 		yaml:       &yamlMarshaler{json: jm},
 		namespaces: newNamespaceRegistry(time.Now()),
@@ -137,78 +136,29 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		runtime.WithForwardResponseOption(forwardResponse),
 	)
 
-	var patchRoutes []patchRoute
-	if conn := backends.Deployment; conn != nil {
-		err := errors.Join(
-			deploymentv1.RegisterDeploymentServiceHandlerClient(ctx, g.mux, deploymentv1.NewDeploymentServiceClient(conn)),
-			deploymentv1.RegisterReplicaSetServiceHandlerClient(ctx, g.mux, deploymentv1.NewReplicaSetServiceClient(conn)),
-			deploymentv1.RegisterReplicationControllerServiceHandlerClient(ctx, g.mux, deploymentv1.NewReplicationControllerServiceClient(conn)),
-		)
-		if err != nil {
-			return nil, fmt.Errorf("register deployment backend routes: %w", err)
+	var (
+		patchRoutes []patchRoute
+		revisions   []revisionSource
+	)
+	for _, be := range allBackends {
+		conn := *be.conn(&backends)
+		if conn == nil {
+			continue // not deployed
 		}
-		patchRoutes = append(patchRoutes, deploymentPatchRoutes...)
-		g.discovery.add(deploymentResources...)
-	}
-	if conn := backends.StatefulSet; conn != nil {
-		if err := registerStatefulSet(ctx, g.mux, conn); err != nil {
-			return nil, err
+		g.backends = append(g.backends, namedConn{be.name, conn})
+		if err := be.register(g, ctx, conn); err != nil {
+			return nil, fmt.Errorf("register %s backend routes: %w", be.name, err)
 		}
-		patchRoutes = append(patchRoutes, statefulSetPatchRoutes...)
-		g.discovery.add(statefulSetResources...)
-	}
-	if conn := backends.DaemonSet; conn != nil {
-		if err := registerDaemonSet(ctx, g.mux, conn); err != nil {
-			return nil, err
-		}
-		patchRoutes = append(patchRoutes, daemonSetPatchRoutes...)
-		g.discovery.add(daemonSetResources...)
-	}
-	if conn := backends.Node; conn != nil {
-		err := errors.Join(
-			nodev1.RegisterNodeServiceHandlerClient(ctx, g.mux, nodev1.NewNodeServiceClient(conn)),
-			nodev1.RegisterPodServiceHandlerClient(ctx, g.mux, nodev1.NewPodServiceClient(conn)),
-		)
-		if err != nil {
-			return nil, fmt.Errorf("register node backend routes: %w", err)
-		}
-		patchRoutes = append(patchRoutes, nodePatchRoutes...)
-		g.discovery.add(nodeResources...)
-	}
-	if conn := backends.Autoscaler; conn != nil {
-		if err := registerAutoscaler(ctx, g.mux, conn); err != nil {
-			return nil, err
-		}
-		patchRoutes = append(patchRoutes, autoscalerPatchRoutes...)
-		g.discovery.add(autoscalerResources...)
-	}
-	if conn := backends.Node; conn != nil {
-		if err := registerMetrics(ctx, g.mux, conn); err != nil {
-			return nil, err
-		}
-		patchRoutes = append(patchRoutes, metricsPatchRoutes...)
-		g.discovery.add(metricsResources...)
-	}
-	if conn := backends.Node; conn != nil {
-		if err := registerServices(ctx, g.mux, conn); err != nil {
-			return nil, err
-		}
-		patchRoutes = append(patchRoutes, servicePatchRoutes...)
-		g.discovery.add(serviceResources...)
-	}
-	if conn := backends.Job; conn != nil {
-		if err := g.registerJob(ctx, conn); err != nil {
-			return nil, err
-		}
-		patchRoutes = append(patchRoutes, jobPatchRoutes...)
-		g.discovery.add(jobResources...)
-	}
-	if conn := backends.Node; conn != nil {
-		if err := g.registerPodLog(conn); err != nil {
-			return nil, err
+		patchRoutes = append(patchRoutes, be.patchRoutes...)
+		g.discovery.add(be.resources...)
+		if be.revisions != nil {
+			revisions = append(revisions, be.revisions(conn))
 		}
 	}
-	if err := g.registerControllerRevisions(backends); err != nil { // daemonset and statefulset
+	// ControllerRevisions are asked of their sources in name order (daemonset,
+	// then statefulset), the order the merged answers have always had.
+	slices.SortFunc(revisions, func(a, b revisionSource) int { return strings.Compare(a.name, b.name) })
+	if err := g.registerControllerRevisions(revisions); err != nil {
 		return nil, err
 	}
 	g.discovery.add(coreResources...)

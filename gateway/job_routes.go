@@ -4,17 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	jobv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/job/v1"
-	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
+
+// jobBackend serves Jobs and CronJobs.
+var jobBackend = backend{
+	name:        BackendJob,
+	conn:        func(b *Backends) *grpc.ClientConnInterface { return &b.Job },
+	register:    (*gateway).registerJob,
+	patchRoutes: jobPatchRoutes,
+	resources:   jobResources,
+	printers:    map[string]printer{"Job": jobPrinter, "CronJob": cronJobPrinter},
+}
 
 var (
 	jobDesc     = (&jobv1.Job{}).ProtoReflect().Descriptor()
@@ -47,7 +54,7 @@ func (g *gateway) registerJob(ctx context.Context, conn grpc.ClientConnInterface
 		jobv1.RegisterCronJobServiceHandlerClient(ctx, g.mux, jobv1.NewCronJobServiceClient(conn)),
 	)
 	if err != nil {
-		return fmt.Errorf("register job backend routes: %w", err)
+		return err
 	}
 	v1beta1 := func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 		g.writeStatus(w, r, g.outbound(r), failureStatus(http.StatusNotFound, ReasonNotFound,
@@ -61,58 +68,6 @@ func (g *gateway) registerJob(ctx context.Context, conn grpc.ClientConnInterface
 		}
 	}
 	return nil
-}
-
-// registerPodLog serves GET /api/v1/namespaces/{ns}/pods/{name}/log (`kubectl
-// logs`) as text/plain from the node backend's PodLogService, with container,
-// tailLines, previous, follow (streamed, flushed per chunk) and timestamps.
-func (g *gateway) registerPodLog(conn grpc.ClientConnInterface) error {
-	client := nodev1.NewPodLogServiceClient(conn)
-	h := func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-		q := r.URL.Query()
-		req := &nodev1.GetPodLogRequest{Namespace: params["namespace"], Name: params["name"], Container: q.Get("container"),
-			Previous: isTrue(q.Get("previous")), Follow: isTrue(q.Get("follow")), Timestamps: isTrue(q.Get("timestamps"))}
-		if v := q.Get("tailLines"); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				g.writeStatus(w, r, g.outbound(r), failureStatus(http.StatusBadRequest, "BadRequest", fmt.Sprintf("tailLines: invalid value %q: must be an integer", v)))
-				return
-			}
-			req.TailLines = &n
-		}
-		stream, err := client.GetPodLog(r.Context(), req)
-		if err != nil {
-			g.writeError(w, r, err)
-			return
-		}
-		first, err := stream.Recv()
-		if err != nil && !errors.Is(err, io.EOF) {
-			g.writeError(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		w.WriteHeader(http.StatusOK)
-		rc := http.NewResponseController(w)
-		for msg := first; msg != nil; {
-			if _, err := io.WriteString(w, msg.GetContent()); err != nil {
-				return
-			}
-			_ = rc.Flush()
-			if msg, err = stream.Recv(); err != nil {
-				return
-			}
-		}
-	}
-	if err := g.mux.HandlePath(http.MethodGet, "/api/v1/namespaces/{namespace}/pods/{name}/log", h); err != nil {
-		return fmt.Errorf("register pod log route: %w", err)
-	}
-	g.discovery.add(groupResource{"v1", apiResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}}})
-	return nil
-}
-
-func init() {
-	printers["Job"] = jobPrinter
-	printers["CronJob"] = cronJobPrinter
 }
 
 // jobPrinter is kubectl's `get jobs` columns.

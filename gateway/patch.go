@@ -17,8 +17,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
-	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
-	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
 // Patch media types (k8s.io/apimachinery/pkg/types.PatchType).
@@ -44,31 +42,8 @@ type patchRoute struct {
 	schema protoreflect.MessageDescriptor
 }
 
-var (
-	deploymentDesc = (&deploymentv1.Deployment{}).ProtoReflect().Descriptor()
-	replicaSetDesc = (&deploymentv1.ReplicaSet{}).ProtoReflect().Descriptor()
-	rcDesc         = (&deploymentv1.ReplicationController{}).ProtoReflect().Descriptor()
-	scaleDesc      = (&corev1.Scale{}).ProtoReflect().Descriptor()
-	podDesc        = (&corev1.Pod{}).ProtoReflect().Descriptor()
-	nodeDesc       = (&nodev1.Node{}).ProtoReflect().Descriptor()
-)
-
-var deploymentPatchRoutes = []patchRoute{
-	{"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", deploymentDesc},
-	{"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status", deploymentDesc},
-	{"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale", scaleDesc},
-	{"/apis/apps/v1/namespaces/{namespace}/replicasets/{name}", replicaSetDesc},
-	{"/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/status", replicaSetDesc},
-	{"/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/scale", scaleDesc},
-	{"/api/v1/namespaces/{namespace}/replicationcontrollers/{name}", rcDesc},
-	{"/api/v1/namespaces/{namespace}/replicationcontrollers/{name}/status", rcDesc},
-	{"/api/v1/namespaces/{namespace}/replicationcontrollers/{name}/scale", scaleDesc},
-}
-
-var nodePatchRoutes = []patchRoute{
-	{"/api/v1/nodes/{name}", nodeDesc},
-	{"/api/v1/namespaces/{namespace}/pods/{name}", podDesc},
-}
+// scaleDesc is the autoscaling/v1 Scale of every /scale subresource.
+var scaleDesc = (&corev1.Scale{}).ProtoReflect().Descriptor()
 
 // patchHandler serves PATCH on rt generically, through the REST surface itself:
 // GET the object, apply the patch to its JSON, PUT the result with the

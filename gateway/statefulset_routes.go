@@ -7,11 +7,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
+	appsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/apps/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 )
+
+// statefulSetBackend serves StatefulSets, PersistentVolumeClaims and
+// PersistentVolumes, and stores the StatefulSets' ControllerRevisions.
+var statefulSetBackend = backend{
+	name:        BackendStatefulSet,
+	conn:        func(b *Backends) *grpc.ClientConnInterface { return &b.StatefulSet },
+	register:    (*gateway).registerStatefulSet,
+	patchRoutes: statefulSetPatchRoutes,
+	resources:   statefulSetResources,
+	printers: map[string]printer{
+		"StatefulSet":           statefulSetPrinter,
+		"PersistentVolumeClaim": claimPrinter,
+		"PersistentVolume":      volumePrinter,
+	},
+	revisions: statefulSetRevisions,
+}
 
 var (
 	statefulSetDesc = (&statefulsetv1.StatefulSet{}).ProtoReflect().Descriptor()
@@ -38,22 +54,29 @@ var statefulSetResources = []groupResource{
 }
 
 // registerStatefulSet registers the statefulset backend's generated routes.
-func registerStatefulSet(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
-	err := errors.Join(
-		statefulsetv1.RegisterStatefulSetServiceHandlerClient(ctx, mux, statefulsetv1.NewStatefulSetServiceClient(conn)),
-		statefulsetv1.RegisterPersistentVolumeClaimServiceHandlerClient(ctx, mux, statefulsetv1.NewPersistentVolumeClaimServiceClient(conn)),
-		statefulsetv1.RegisterPersistentVolumeServiceHandlerClient(ctx, mux, statefulsetv1.NewPersistentVolumeServiceClient(conn)),
+func (g *gateway) registerStatefulSet(ctx context.Context, conn grpc.ClientConnInterface) error {
+	return errors.Join(
+		statefulsetv1.RegisterStatefulSetServiceHandlerClient(ctx, g.mux, statefulsetv1.NewStatefulSetServiceClient(conn)),
+		statefulsetv1.RegisterPersistentVolumeClaimServiceHandlerClient(ctx, g.mux, statefulsetv1.NewPersistentVolumeClaimServiceClient(conn)),
+		statefulsetv1.RegisterPersistentVolumeServiceHandlerClient(ctx, g.mux, statefulsetv1.NewPersistentVolumeServiceClient(conn)),
 	)
-	if err != nil {
-		return fmt.Errorf("register statefulset backend routes: %w", err)
-	}
-	return nil
 }
 
-func init() {
-	printers["StatefulSet"] = statefulSetPrinter
-	printers["PersistentVolumeClaim"] = claimPrinter
-	printers["PersistentVolume"] = volumePrinter
+// statefulSetRevisions reads the StatefulSets' ControllerRevisions.
+func statefulSetRevisions(conn grpc.ClientConnInterface) revisionSource {
+	client := statefulsetv1.NewStatefulSetServiceClient(conn)
+	return revisionSource{name: BackendStatefulSet, owner: statefulSetDesc,
+		list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, string, error) {
+			resp, err := client.ListControllerRevisions(ctx, &statefulsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel})
+			return resp.GetItems(), resp.GetMetadata().GetResourceVersion(), err
+		},
+		watch: func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error) {
+			stream, err := client.WatchControllerRevisions(ctx, &statefulsetv1.WatchControllerRevisionsRequest{
+				Namespace: q.namespace, LabelSelector: q.labelSelector, FieldSelector: q.fieldSelector, ResourceVersion: q.resourceVersion,
+				ResourceVersionMatch: q.resourceVersionMatch, AllowWatchBookmarks: q.allowWatchBookmarks, SendInitialEvents: q.sendInitialEvents,
+			})
+			return revisionWatch(stream, err, statefulSetDesc)
+		}}
 }
 
 // statefulSetPrinter is kubectl's StatefulSet columns.

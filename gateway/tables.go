@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"sort"
@@ -14,8 +15,9 @@ import (
 )
 
 // Server-side printing: kubectl get asks for `application/json;as=Table;g=meta.k8s.io;v=v1`
-// and prints the columns the server chose. These are kubectl's default columns for
-// the kinds served today (pkg/printers/internalversion); other kinds get Name and Age.
+// and prints the columns the server chose. These are kubectl's default columns
+// (pkg/printers/internalversion), declared by the backend that serves the kind
+// (its backend's printers); other kinds get Name and Age.
 
 type column struct {
 	Name        string `json:"name"`
@@ -51,114 +53,34 @@ func col(name, typ string, priority int) column {
 	return c
 }
 
-var printers = map[string]printer{
-	"Deployment": {
-		columns: []column{col("Name", "string", 0), col("Ready", "string", 0), col("Up-to-date", "integer", 0), col("Available", "integer", 0), col("Age", "string", 0),
-			col("Containers", "string", 1), col("Images", "string", 1), col("Selector", "string", 1)},
-		cells: func(o map[string]any, now time.Time) []any {
-			st := obj(o, "status")
-			return append([]any{name(o), fmt.Sprintf("%d/%d", integer(st, "readyReplicas"), integer(obj(o, "spec"), "replicas")),
-				integer(st, "updatedReplicas"), integer(st, "availableReplicas"), age(o, now)}, containerColumns(o)...)
-		},
-	},
-	"ReplicaSet":            replicaSetPrinter,
-	"ReplicationController": replicaSetPrinter,
-	"Pod": {
-		columns: []column{col("Name", "string", 0), col("Ready", "string", 0), col("Status", "string", 0), col("Restarts", "string", 0), col("Age", "string", 0),
-			col("IP", "string", 1), col("Node", "string", 1), col("Nominated Node", "string", 1), col("Readiness Gates", "string", 1)},
-		cells: func(o map[string]any, now time.Time) []any {
-			ready, total, restarts := 0, 0, 0
-			for _, cs := range list(obj(o, "status"), "containerStatuses") {
-				total++
-				if cs["ready"] == true {
-					ready++
-				}
-				restarts += integer(cs, "restartCount")
-			}
-			if total == 0 {
-				total = len(list(obj(o, "spec"), "containers"))
-			}
-			return []any{name(o), fmt.Sprintf("%d/%d", ready, total), podStatus(o), fmt.Sprint(restarts), age(o, now),
-				orNone(str2(obj(o, "status"), "podIP")), orNone(str2(obj(o, "spec"), "nodeName")), "<none>", "<none>"}
-		},
-	},
-	"Node": {
-		columns: []column{col("Name", "string", 0), col("Status", "string", 0), col("Roles", "string", 0), col("Age", "string", 0), col("Version", "string", 0),
-			col("Internal-IP", "string", 1)},
-		cells: func(o map[string]any, now time.Time) []any {
-			status := "Unknown"
-			for _, c := range list(obj(o, "status"), "conditions") {
-				if c["type"] == "Ready" {
-					status = map[bool]string{true: "Ready", false: "NotReady"}[c["status"] == "True"]
-				}
-			}
-			if obj(o, "spec")["unschedulable"] == true {
-				status += ",SchedulingDisabled"
-			}
-			var roles []string
-			for k := range obj(obj(o, "metadata"), "labels") {
-				if r, ok := strings.CutPrefix(k, "node-role.kubernetes.io/"); ok && r != "" {
-					roles = append(roles, r)
-				}
-			}
-			sort.Strings(roles)
-			ip := "<none>"
-			for _, a := range list(obj(o, "status"), "addresses") {
-				if a["type"] == "InternalIP" {
-					ip = fmt.Sprint(a["address"])
-				}
-			}
-			return []any{name(o), status, orNone(strings.Join(roles, ",")), age(o, now), orNone(str2(obj(obj(o, "status"), "nodeInfo"), "kubeletVersion")), ip}
-		},
-	},
-	"Event": {
-		columns: []column{col("Last Seen", "string", 0), col("Type", "string", 0), col("Reason", "string", 0), col("Object", "string", 0), col("Message", "string", 0)},
-		cells: func(o map[string]any, now time.Time) []any {
-			io := obj(o, "involvedObject")
-			last := now
-			if t, err := time.Parse(time.RFC3339, str2(o, "lastTimestamp")); err == nil {
-				last = t
-			}
-			return []any{duration.HumanDuration(now.Sub(last)), str2(o, "type"), str2(o, "reason"),
-				strings.ToLower(str2(io, "kind")) + "/" + str2(io, "name"), str2(o, "message")}
-		},
-	},
-}
+// printers are the table printers by kind: those of the kinds the gateway
+// serves itself (events, ControllerRevisions) and every backend's, deployed or
+// not. Other kinds get defaultPrinter.
+var printers = func() map[string]printer {
+	m := map[string]printer{"Event": eventPrinter, "ControllerRevision": controllerRevisionPrinter}
+	for _, b := range allBackends {
+		maps.Copy(m, b.printers)
+	}
+	return m
+}()
 
-var replicaSetPrinter = printer{
-	columns: []column{col("Name", "string", 0), col("Desired", "integer", 0), col("Current", "integer", 0), col("Ready", "integer", 0), col("Age", "string", 0),
-		col("Containers", "string", 1), col("Images", "string", 1), col("Selector", "string", 1)},
+// eventPrinter is kubectl's Event columns.
+var eventPrinter = printer{
+	columns: []column{col("Last Seen", "string", 0), col("Type", "string", 0), col("Reason", "string", 0), col("Object", "string", 0), col("Message", "string", 0)},
 	cells: func(o map[string]any, now time.Time) []any {
-		st := obj(o, "status")
-		return append([]any{name(o), integer(obj(o, "spec"), "replicas"), integer(st, "replicas"), integer(st, "readyReplicas"), age(o, now)}, containerColumns(o)...)
+		io := obj(o, "involvedObject")
+		last := now
+		if t, err := time.Parse(time.RFC3339, str2(o, "lastTimestamp")); err == nil {
+			last = t
+		}
+		return []any{duration.HumanDuration(now.Sub(last)), str2(o, "type"), str2(o, "reason"),
+			strings.ToLower(str2(io, "kind")) + "/" + str2(io, "name"), str2(o, "message")}
 	},
 }
 
 var defaultPrinter = printer{
 	columns: []column{col("Name", "string", 0), col("Age", "string", 0)},
 	cells:   func(o map[string]any, now time.Time) []any { return []any{name(o), age(o, now)} },
-}
-
-// podStatus is kubectl's STATUS column: the phase, or what a container waits for or
-// died of, or Terminating.
-func podStatus(o map[string]any) string {
-	st := obj(o, "status")
-	reason := str2(st, "phase")
-	if r := str2(st, "reason"); r != "" {
-		reason = r
-	}
-	for _, cs := range list(st, "containerStatuses") {
-		state := obj(cs, "state")
-		if r := str2(obj(state, "waiting"), "reason"); r != "" {
-			reason = r
-		} else if r := str2(obj(state, "terminated"), "reason"); r != "" {
-			reason = r
-		}
-	}
-	if obj(o, "metadata")["deletionTimestamp"] != nil {
-		reason = "Terminating"
-	}
-	return reason
 }
 
 func containerColumns(o map[string]any) []any {
