@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -21,16 +20,11 @@ import (
 // resourceVersion is the merged one of its backends' (see mergedRV), from which a watch
 // resumes.
 func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[string]string) {
-	q := r.URL.Query()
-	rv := q.Get("resourceVersion")
-	var from mergedRV
-	if rv != "" && rv != "0" {
-		var ok bool
-		if from, ok = parseMergedRV(rv); !ok {
-			g.writeError(w, r, newAPIError(ReasonExpired, fmt.Sprintf("too old resource version: %s", rv)))
-			return
-		}
+	rv, from, ok := g.requestedRV(w, r)
+	if !ok {
+		return
 	}
+	q := r.URL.Query()
 	type answer struct {
 		items []*corev1.Event
 		rv    string

@@ -47,6 +47,20 @@ func parseMergedRV(s string) (mergedRV, bool) {
 	return m, true
 }
 
+// requestedRV reads a merged list's or watch's resourceVersion parameter; a value that
+// is not a merged one (a plain number, from another resource) is answered 410 Expired,
+// as Kubernetes answers a resourceVersion it no longer has, and ok is false.
+func (g *gateway) requestedRV(w http.ResponseWriter, r *http.Request) (rv string, from mergedRV, ok bool) {
+	rv = r.URL.Query().Get("resourceVersion")
+	if rv == "" || rv == "0" {
+		return rv, nil, true
+	}
+	if from, ok = parseMergedRV(rv); !ok {
+		g.writeError(w, r, newAPIError(ReasonExpired, fmt.Sprintf("too old resource version: %s", rv)))
+	}
+	return rv, from, ok
+}
+
 // backendRV is what to ask one backend for, given the client's resourceVersion: "" and
 // "0" as they are, a merged one's part (a backend it lacks, one that was not deployed
 // then: from its newest state).
@@ -105,16 +119,11 @@ type mergedItem[T metaObject] struct {
 // lists do. event wraps an object into the stream's {type, object} message.
 func serveMergedWatch[T metaObject](g *gateway, w http.ResponseWriter, r *http.Request, params map[string]string,
 	sources []mergedSource[T], event func(typ string, obj T) proto.Message) {
-	q := r.URL.Query()
-	rv := q.Get("resourceVersion")
-	var from mergedRV
-	if rv != "" && rv != "0" {
-		var ok bool
-		if from, ok = parseMergedRV(rv); !ok {
-			g.writeError(w, r, newAPIError(ReasonExpired, fmt.Sprintf("too old resource version: %s", rv)))
-			return
-		}
+	rv, from, ok := g.requestedRV(w, r)
+	if !ok {
+		return
 	}
+	q := r.URL.Query()
 	base := watchQuery{
 		namespace: params["namespace"], labelSelector: q.Get("labelSelector"), fieldSelector: q.Get("fieldSelector"),
 		allowWatchBookmarks: isTrue(q.Get("allowWatchBookmarks")), resourceVersionMatch: q.Get("resourceVersionMatch"),
