@@ -1,0 +1,334 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+
+	"github.com/podwarden/podwarden/shared/crud"
+	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/testenv"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var migrations = fstest.MapFS{"001_tombstones.up.sql": {Data: []byte(
+	`CREATE TABLE tombstones (uid text PRIMARY KEY, deleted_at timestamptz NOT NULL DEFAULT now());`)}}
+
+// widgets are a stored kind that is not a pod (a ReplicaSet, a claim, a revision).
+var widgets = store.Kind[*corev1.Pod]{Name: "Widget", New: func() *corev1.Pod { return &corev1.Pod{} }}
+
+var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func openDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), testenv.PostgresDSN(t), testenv.Schema(t, "apply"), migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+func inTx(t *testing.T, db *store.DB, fn func(ctx context.Context, tx pgx.Tx) error) {
+	t.Helper()
+	ctx := context.Background()
+	if err := db.InTx(ctx, func(tx pgx.Tx) error { return fn(ctx, tx) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func obj(name string, labels map[string]string, owner string) *corev1.Pod {
+	p := &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: name, Namespace: "default", Uid: name + "-uid", Labels: labels}, Spec: &corev1.PodSpec{}}
+	if owner != "" {
+		p.Metadata.OwnerReferences = []*corev1.OwnerReference{podview.ControllerRefTo("apps/v1", "ReplicaSet", &corev1.ObjectMeta{Name: owner, Uid: owner})}
+	}
+	return p
+}
+
+func store1[T store.Object](t *testing.T, db *store.DB, k store.Kind[T], o T) T {
+	t.Helper()
+	o, err := k.Create(context.Background(), db.Pool, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// commands are the pod commands in the outbox, as "OP_X:name", sorted.
+func commands(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	pending, err := store.PendingOutbox(context.Background(), db.Pool, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, m := range pending {
+		var cmd eventsv1.PodCommand
+		if err := proto.Unmarshal(m.Data, &cmd); err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, cmd.Op.String()+":"+cmd.Pod.Metadata.Name)
+	}
+	sort.Strings(ops)
+	return ops
+}
+
+func names[T store.Object](t *testing.T, db *store.DB, k store.Kind[T]) []string {
+	t.Helper()
+	objs, err := k.List(context.Background(), db.Pool, store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, o := range objs {
+		n := o.GetMetadata().GetName()
+		if o.GetMetadata().GetDeletionTimestamp() != nil {
+			n += "(deleting)"
+		}
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func reasons(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	evs, err := events.Kind.List(context.Background(), db.Pool, store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, fmt.Sprintf("%s:%s:%s", e.Reason, e.Message, e.InvolvedObject.GetName()))
+	}
+	sort.Strings(out)
+	return out
+}
+
+var owner = Owner{APIVersion: "apps/v1", Kind: "ReplicaSet", Meta: &corev1.ObjectMeta{Name: "rs", Namespace: "default", Uid: "rs"}, Component: "test-controller"}
+
+// TestApply: one plan's writes land in the sync's transaction in order (rows,
+// pod commands in the outbox), then its events on the owner; writes marked
+// IgnoreExists/IgnoreNotFound tolerate what they say; an error rolls all back.
+func TestApply(t *testing.T) {
+	db := openDB(t)
+	gone := store1(t, db, podview.Pods, obj("gone", nil, "rs"))
+	w := store1(t, db, widgets, obj("w1", nil, ""))
+	store1(t, db, widgets, obj("taken", nil, ""))
+	w.Metadata.Labels = map[string]string{"v": "2"}
+	var p Plan
+	p.Add(
+		Create(widgets, obj("w2", nil, "")),
+		Create(widgets, obj("taken", nil, "")).IgnoreExists(),
+		Update(widgets, w),
+		Update(widgets, obj("missing", nil, "")).IgnoreNotFound(),
+		CreatePod(obj("new", nil, "rs")),
+		DeletePod(gone),
+	)
+	p.Event(events.Normal, "SuccessfulCreate", "Created pod: new")
+	var res Result
+	inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		res, err = Apply(ctx, tx, now, owner, p)
+		return err
+	})
+	if res.Wrote != 4 || res.Collision {
+		t.Fatalf("result %+v", res)
+	}
+	if got := fmt.Sprint(names(t, db, widgets)); got != "[taken w1 w2]" {
+		t.Fatalf("widgets %s", got)
+	}
+	if got := fmt.Sprint(names(t, db, podview.Pods)); got != "[gone(deleting) new]" {
+		t.Fatalf("pods %s", got)
+	}
+	if got := fmt.Sprint(commands(t, db)); got != "[OP_CREATE:new OP_DELETE:gone]" {
+		t.Fatalf("commands %s", got)
+	}
+	if got := fmt.Sprint(reasons(t, db)); got != "[SuccessfulCreate:Created pod: new:rs]" {
+		t.Fatalf("events %s", got)
+	}
+
+	// A failing write rolls the whole plan back with the transaction.
+	err := db.InTx(context.Background(), func(tx pgx.Tx) error {
+		var p Plan
+		p.Add(CreatePod(obj("rolled-back", nil, "rs")), Update(widgets, obj("missing", nil, "")))
+		_, err := Apply(context.Background(), tx, now, owner, p)
+		return err
+	})
+	if err == nil {
+		t.Fatal("update of a missing widget succeeded")
+	}
+	if got := fmt.Sprint(names(t, db, podview.Pods)); got != "[gone(deleting) new]" {
+		t.Fatalf("pods after the failed plan %s", got)
+	}
+}
+
+// TestApplyCollision: a Unique create whose name is taken stops the plan there.
+func TestApplyCollision(t *testing.T) {
+	db := openDB(t)
+	store1(t, db, widgets, obj("web-hash", nil, ""))
+	var p Plan
+	p.Add(Create(widgets, obj("web-hash", nil, "")).Unique(), CreatePod(obj("after", nil, "")))
+	p.Event(events.Normal, "ScalingReplicaSet", "never")
+	var res Result
+	inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		res, err = Apply(ctx, tx, now, owner, p)
+		return err
+	})
+	if !res.Collision || res.Wrote != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if n := names(t, db, podview.Pods); len(n) != 0 {
+		t.Fatalf("wrote pods after the collision: %v", n)
+	}
+	if r := reasons(t, db); len(r) != 0 {
+		t.Fatalf("recorded events after the collision: %v", r)
+	}
+}
+
+// TestClaimPods: Kubernetes' ClaimPods on the view. The owner (ReplicaSet "rs",
+// selector app=web) keeps its matching pods, adopts matching live orphans and
+// releases its pods that no longer match; a deleting owner adopts and releases
+// nothing. Every change of ownership is told to the node service.
+func TestClaimPods(t *testing.T) {
+	cases := map[string]struct {
+		deleting   bool
+		wantOwned  []string
+		wantOwners map[string]string
+		wantOps    []string
+	}{
+		"live owner": {
+			wantOwned: []string{"adoptable", "kept"},
+			wantOwners: map[string]string{"kept": "rs", "mismatched": "", "adoptable": "rs", "orphan-other-app": "",
+				"orphan-deleting": "", "others": "other"},
+			wantOps: []string{"OP_UPDATE:adoptable", "OP_UPDATE:mismatched"},
+		},
+		"deleting owner adopts and releases nothing": {
+			deleting:  true,
+			wantOwned: []string{"kept"},
+			wantOwners: map[string]string{"kept": "rs", "mismatched": "rs", "adoptable": "", "orphan-other-app": "",
+				"orphan-deleting": "", "others": "other"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			db := openDB(t)
+			web, other := map[string]string{"app": "web"}, map[string]string{"app": "db"}
+			store1(t, db, podview.Pods, obj("kept", web, "rs"))
+			store1(t, db, podview.Pods, obj("mismatched", other, "rs"))
+			store1(t, db, podview.Pods, obj("adoptable", web, ""))
+			store1(t, db, podview.Pods, obj("orphan-other-app", other, ""))
+			deleting := obj("orphan-deleting", web, "")
+			deleting.Metadata.DeletionTimestamp = timestamppb.New(now)
+			store1(t, db, podview.Pods, deleting)
+			store1(t, db, podview.Pods, obj("others", web, "other"))
+			m := proto.Clone(owner.Meta).(*corev1.ObjectMeta)
+			if tc.deleting {
+				m.DeletionTimestamp = timestamppb.New(now)
+			}
+			var owned []*corev1.Pod
+			inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
+				var err error
+				owned, err = ClaimPods(ctx, tx, now, m, podview.ControllerRefTo("apps/v1", "ReplicaSet", m),
+					Selector{Matches: k8slabels.SelectorFromSet(web), MatchLabels: web})
+				return err
+			})
+			var got []string
+			for _, p := range owned {
+				got = append(got, p.Metadata.Name)
+			}
+			sort.Strings(got)
+			if fmt.Sprint(got) != fmt.Sprint(tc.wantOwned) {
+				t.Fatalf("owned %v, want %v", got, tc.wantOwned)
+			}
+			pods, err := podview.Pods.List(context.Background(), db.Pool, store.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			owners := map[string]string{}
+			for _, p := range pods {
+				owners[p.Metadata.Name] = podview.ControllerRef(p.Metadata).GetUid()
+			}
+			if fmt.Sprint(owners) != fmt.Sprint(tc.wantOwners) {
+				t.Fatalf("controllers %v, want %v", owners, tc.wantOwners)
+			}
+			if ops := commands(t, db); fmt.Sprint(ops) != fmt.Sprint(tc.wantOps) {
+				t.Fatalf("commands %v, want %v", ops, tc.wantOps)
+			}
+		})
+	}
+}
+
+// TestForeground: the steps of a foreground deletion against the store: the
+// dependents are deleted (once), the owner stays while they exist, then goes;
+// an owner with another finalizer only loses foregroundDeletion.
+func TestForeground(t *testing.T) {
+	for name, finalizers := range map[string][]string{
+		"only foregroundDeletion": {crud.FinalizerForeground},
+		"another finalizer":       {"example.com/keep", crud.FinalizerForeground},
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := openDB(t)
+			o := obj("rs", nil, "")
+			o.Metadata.Uid = "rs"
+			o.Metadata.DeletionTimestamp = timestamppb.New(now)
+			o.Metadata.Finalizers = finalizers
+			store1(t, db, widgets, o)
+			store1(t, db, podview.Pods, obj("a", nil, "rs"))
+			store1(t, db, podview.Pods, obj("b", nil, "rs"))
+			step := func() {
+				inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
+					cur, err := widgets.Get(ctx, tx, "default", "rs")
+					if err != nil {
+						return err
+					}
+					deps, err := podview.Pods.List(ctx, tx, store.ListOptions{Namespace: "default", OwnerUID: "rs"})
+					if err != nil {
+						return err
+					}
+					_, err = Apply(ctx, tx, now, owner, Foreground(widgets, cur, deps, DeletePod))
+					return err
+				})
+			}
+			step()
+			step()
+			if got := fmt.Sprint(commands(t, db)); got != "[OP_DELETE:a OP_DELETE:b]" {
+				t.Fatalf("commands %s", got)
+			}
+			if got := fmt.Sprint(names(t, db, widgets)); got != "[rs(deleting)]" {
+				t.Fatalf("owner went before its pods: %s", got)
+			}
+			// The node service reports the pods gone.
+			inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, "DELETE FROM objects WHERE kind='Pod'")
+				return err
+			})
+			step()
+			got, err := widgets.List(context.Background(), db.Pool, store.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case len(finalizers) == 1 && len(got) != 0:
+				t.Fatalf("owner stays: %v", got[0].Metadata)
+			case len(finalizers) == 2 && (len(got) != 1 || fmt.Sprint(got[0].Metadata.Finalizers) != "[example.com/keep]"):
+				t.Fatalf("owner %v", got)
+			}
+		})
+	}
+}
