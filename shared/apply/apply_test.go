@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
+	"github.com/podwarden/podwarden/shared/apply/applytest"
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/podview"
@@ -20,7 +21,6 @@ import (
 	"github.com/podwarden/podwarden/shared/testenv"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
-	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -33,15 +33,7 @@ var widgets = store.Kind[*corev1.Pod]{Name: "Widget", New: func() *corev1.Pod { 
 
 var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
-func openDB(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(context.Background(), testenv.PostgresDSN(t), testenv.Schema(t, "apply"), migrations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	return db
-}
+func openDB(t *testing.T) *store.DB { return applytest.OpenDB(t, "apply", migrations) }
 
 func inTx(t *testing.T, db *store.DB, fn func(ctx context.Context, tx pgx.Tx) error) {
 	t.Helper()
@@ -68,56 +60,13 @@ func store1[T store.Object](t *testing.T, db *store.DB, k store.Kind[T], o T) T 
 	return o
 }
 
-// commands are the pod commands in the outbox, as "OP_X:name", sorted.
-func commands(t *testing.T, db *store.DB) []string {
-	t.Helper()
-	pending, err := store.PendingOutbox(context.Background(), db.Pool, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ops []string
-	for _, m := range pending {
-		var cmd eventsv1.PodCommand
-		if err := proto.Unmarshal(m.Data, &cmd); err != nil {
-			t.Fatal(err)
-		}
-		ops = append(ops, cmd.Op.String()+":"+cmd.Pod.Metadata.Name)
-	}
-	sort.Strings(ops)
-	return ops
-}
+func commands(t *testing.T, db *store.DB) []string { return applytest.Commands(t, db) }
 
 func names[T store.Object](t *testing.T, db *store.DB, k store.Kind[T]) []string {
-	t.Helper()
-	objs, err := k.List(context.Background(), db.Pool, store.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, o := range objs {
-		n := o.GetMetadata().GetName()
-		if o.GetMetadata().GetDeletionTimestamp() != nil {
-			n += "(deleting)"
-		}
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return applytest.Names(t, db, k)
 }
 
-func reasons(t *testing.T, db *store.DB) []string {
-	t.Helper()
-	evs, err := events.Kind.List(context.Background(), db.Pool, store.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range evs {
-		out = append(out, fmt.Sprintf("%s:%s:%s", e.Reason, e.Message, e.InvolvedObject.GetName()))
-	}
-	sort.Strings(out)
-	return out
-}
+func reasons(t *testing.T, db *store.DB) []string { return applytest.Events(t, db) }
 
 var owner = Owner{APIVersion: "apps/v1", Kind: "ReplicaSet", Meta: &corev1.ObjectMeta{Name: "rs", Namespace: "default", Uid: "rs"}, Component: "test-controller"}
 
@@ -158,7 +107,7 @@ func TestApply(t *testing.T) {
 	if got := fmt.Sprint(commands(t, db)); got != "[OP_CREATE:new OP_DELETE:gone]" {
 		t.Fatalf("commands %s", got)
 	}
-	if got := fmt.Sprint(reasons(t, db)); got != "[SuccessfulCreate:Created pod: new:rs]" {
+	if got := fmt.Sprint(reasons(t, db)); got != "[ReplicaSet/rs SuccessfulCreate: Created pod: new]" {
 		t.Fatalf("events %s", got)
 	}
 

@@ -7,12 +7,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
 
 	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
 	"github.com/podwarden/podwarden/services/deployment/internal/reconcile"
-	"github.com/podwarden/podwarden/shared/crud"
-	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
@@ -22,65 +20,57 @@ import (
 )
 
 // podOwner is what the ReplicaSet and ReplicationController loops have in common.
-type podOwner struct {
-	meta        *corev1.ObjectMeta
-	ref         *corev1.OwnerReference
-	selector    k8slabels.Selector
-	matchLabels map[string]string
-	component   string
-	apiVersion  string
-	kind        string
-	plan        func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan
-	// writeStatus stores the status if it changed, and says whether it did.
-	writeStatus func(ctx context.Context, tx pgx.Tx, st *deploymentv1.ReplicaSetStatus) (bool, error)
-	// remove deletes the owner itself (end of a foreground deletion).
-	remove func(ctx context.Context, tx pgx.Tx) error
+type podOwner[T store.Object] struct {
+	kind  store.Kind[T]
+	obj   T
+	owner apply.Owner
+	sel   apply.Selector
+	plan  func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan
+	// setStatus sets obj's status to st; it reports whether it changed.
+	setStatus func(st *deploymentv1.ReplicaSetStatus) bool
 }
 
-// syncPodOwner is the ReplicaSet controller's syncReplicaSet on stored state: claim
-// pods, plan, and in the same transaction store the new pods, the deletions, the
-// commands for the node service, the status and the events. It reports whether it
-// wrote anything (a change the owner's Deployment must see) and when to sync again.
-func (c *Controller) syncPodOwner(ctx context.Context, tx pgx.Tx, o podOwner) (changed bool, requeue time.Duration, err error) {
-	now := c.clock.Now()
-	pods, err := podview.Claim(ctx, tx, o.meta, o.ref, o.selector, o.matchLabels, now)
-	if err != nil {
-		return false, 0, err
-	}
-	if o.meta.DeletionTimestamp != nil {
-		// Foreground deletion: the pods go first, then the owner.
-		for _, p := range pods {
-			if err := podview.Delete(ctx, tx, p, now); err != nil {
-				return false, 0, err
-			}
-		}
-		if len(pods) == 0 && crud.HasFinalizer(o.meta, crud.FinalizerForeground) {
-			return true, 0, o.remove(ctx, tx)
-		}
-		return len(pods) > 0, 0, nil
-	}
-	plan := o.plan(pods, now)
-	for _, p := range plan.Create {
-		if _, err := podview.Create(ctx, tx, p); err != nil {
+// syncPodOwner is the ReplicaSet controller's syncReplicaSet on stored state: a
+// Foreground deletion step when the owner is being deleted, else claim pods and
+// plan; then apply, in the sync's transaction. It reports whether it wrote
+// anything (a change the owner's Deployment must see) and when to sync again.
+func syncPodOwner[T store.Object](ctx context.Context, tx pgx.Tx, now time.Time, o podOwner[T]) (changed bool, requeue time.Duration, err error) {
+	m := o.obj.GetMetadata()
+	var plan apply.Plan
+	if m.DeletionTimestamp != nil {
+		pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+		if err != nil {
 			return false, 0, err
 		}
-	}
-	for _, p := range plan.Delete {
-		if err := podview.Delete(ctx, tx, p, now); err != nil {
+		plan = apply.Foreground(o.kind, o.obj, pods, apply.DeletePod)
+	} else {
+		pods, err := apply.ClaimPods(ctx, tx, now, m, podview.ControllerRefTo(o.owner.APIVersion, o.owner.Kind, m), o.sel)
+		if err != nil {
 			return false, 0, err
 		}
+		plan = podOwnerWrites(o, o.plan(pods, now))
 	}
-	wrote, err := o.writeStatus(ctx, tx, plan.Status)
-	if err != nil {
-		return false, 0, err
+	res, err := apply.Apply(ctx, tx, now, o.owner, plan)
+	return res.Wrote > 0, plan.Requeue, err
+}
+
+// podOwnerWrites is a ReplicaSetPlan as writes: pods created, pods deleted, the
+// owner's status when it changed.
+func podOwnerWrites[T store.Object](o podOwner[T], p reconcile.ReplicaSetPlan) apply.Plan {
+	out := apply.Plan{Requeue: p.RequeueAfter}
+	for _, pod := range p.Create {
+		out.Add(apply.CreatePod(pod))
 	}
-	ref := events.Ref(o.apiVersion, o.kind, o.meta)
-	for _, e := range plan.Events {
-		if err := events.Record(ctx, tx, now, o.component, ref, e.GetType(), e.GetReason(), e.GetMessage()); err != nil {
-			return false, 0, err
-		}
+	for _, pod := range p.Delete {
+		out.Add(apply.DeletePod(pod))
 	}
-	return wrote || len(plan.Create) > 0 || len(plan.Delete) > 0, plan.RequeueAfter, nil
+	if o.setStatus(p.Status) {
+		out.Add(apply.Update(o.kind, o.obj))
+	}
+	for _, e := range p.Events {
+		out.Event(e.GetType(), e.GetReason(), e.GetMessage())
+	}
+	return out
 }
 
 func (c *Controller) syncReplicaSet(ctx context.Context, key string) error {
@@ -104,24 +94,17 @@ func (c *Controller) syncReplicaSet(ctx context.Context, key string) error {
 		if ref := reconcile.ControllerRef(rs.Metadata); ref != nil && ref.GetKind() == "Deployment" {
 			deployment = ns + "/" + ref.GetName()
 		}
-		changed, requeue, err = c.syncPodOwner(ctx, tx, podOwner{
-			meta: rs.Metadata, ref: podview.ControllerRefTo("apps/v1", "ReplicaSet", rs.Metadata), selector: sel,
-			matchLabels: rs.GetSpec().GetSelector().GetMatchLabels(),
-			component:   "replicaset-controller", apiVersion: "apps/v1", kind: "ReplicaSet",
+		changed, requeue, err = syncPodOwner(ctx, tx, c.clock.Now(), podOwner[*deploymentv1.ReplicaSet]{
+			kind: kinds.ReplicaSets, obj: rs,
+			owner: apply.Owner{APIVersion: "apps/v1", Kind: "ReplicaSet", Meta: rs.Metadata, Component: "replicaset-controller"},
+			sel:   apply.Selector{Matches: sel, MatchLabels: rs.GetSpec().GetSelector().GetMatchLabels()},
 			plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
 				return c.rsPlanner.PlanReplicaSet(rs, pods, nil, now)
 			},
-			writeStatus: func(ctx context.Context, tx pgx.Tx, st *deploymentv1.ReplicaSetStatus) (bool, error) {
-				if proto.Equal(rs.Status, st) {
-					return false, nil
-				}
+			setStatus: func(st *deploymentv1.ReplicaSetStatus) bool {
+				changed := !proto.Equal(rs.Status, st)
 				rs.Status = st
-				_, err := kinds.ReplicaSets.Update(ctx, tx, rs)
-				return true, err
-			},
-			remove: func(ctx context.Context, tx pgx.Tx) error {
-				_, err := kinds.ReplicaSets.Delete(ctx, tx, ns, name, rs.Metadata.Uid)
-				return err
+				return changed
 			},
 		})
 		return err
@@ -154,24 +137,17 @@ func (c *Controller) syncReplicationController(ctx context.Context, key string) 
 		if err != nil || len(rc.GetSpec().GetSelector()) == 0 {
 			return nil
 		}
-		_, requeue, err = c.syncPodOwner(ctx, tx, podOwner{
-			meta: rc.Metadata, ref: podview.ControllerRefTo("v1", "ReplicationController", rc.Metadata), selector: sel,
-			matchLabels: rc.GetSpec().GetSelector(),
-			component:   "replication-controller", apiVersion: "v1", kind: "ReplicationController",
+		_, requeue, err = syncPodOwner(ctx, tx, c.clock.Now(), podOwner[*deploymentv1.ReplicationController]{
+			kind: kinds.ReplicationControllers, obj: rc,
+			owner: apply.Owner{APIVersion: "v1", Kind: "ReplicationController", Meta: rc.Metadata, Component: "replication-controller"},
+			sel:   apply.Selector{Matches: sel, MatchLabels: rc.GetSpec().GetSelector()},
 			plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
 				return c.rsPlanner.PlanReplicationController(rc, pods, now)
 			},
-			writeStatus: func(ctx context.Context, tx pgx.Tx, st *deploymentv1.ReplicaSetStatus) (bool, error) {
-				if proto.Equal(rc.Status, st) {
-					return false, nil
-				}
+			setStatus: func(st *deploymentv1.ReplicaSetStatus) bool {
+				changed := !proto.Equal(rc.Status, st)
 				rc.Status = st
-				_, err := kinds.ReplicationControllers.Update(ctx, tx, rc)
-				return true, err
-			},
-			remove: func(ctx context.Context, tx pgx.Tx) error {
-				_, err := kinds.ReplicationControllers.Delete(ctx, tx, ns, name, rc.Metadata.Uid)
-				return err
+				return changed
 			},
 		})
 		return err

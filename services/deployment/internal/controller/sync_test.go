@@ -1,0 +1,200 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
+	"github.com/podwarden/podwarden/services/deployment/internal/migrations"
+	"github.com/podwarden/podwarden/shared/apply/applytest"
+	"github.com/podwarden/podwarden/shared/clock"
+	"github.com/podwarden/podwarden/shared/crud"
+	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/testenv"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
+)
+
+// These tests run the syncs against a real Postgres (no NATS, no loops
+// running: a sync's Enqueue is a no-op) and read back the rows, the pod
+// commands in the outbox and the events it wrote.
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func newController(t *testing.T) (*Controller, *store.DB) {
+	t.Helper()
+	db := applytest.OpenDB(t, "deployment_sync", migrations.FS)
+	return New(db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
+}
+
+func deployment(name string, replicas int32) *deploymentv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &deploymentv1.Deployment{ApiVersion: "apps/v1", Kind: "Deployment",
+		Metadata: &corev1.ObjectMeta{Name: name, Namespace: "default", CreationTimestamp: timestamppb.New(t0)},
+		Spec: &deploymentv1.DeploymentSpec{
+			Replicas: proto.Int32(replicas), Selector: &corev1.LabelSelector{MatchLabels: labels},
+			Strategy: &deploymentv1.DeploymentStrategy{Type: "RollingUpdate", RollingUpdate: &deploymentv1.RollingUpdateDeployment{
+				MaxSurge: structpb.NewStringValue("25%"), MaxUnavailable: structpb.NewStringValue("25%")}},
+			RevisionHistoryLimit: proto.Int32(10), ProgressDeadlineSeconds: proto.Int32(600),
+			Template: &corev1.PodTemplateSpec{Metadata: &corev1.ObjectMeta{Labels: labels},
+				Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "web", Image: "nginx:1.25"}}}},
+		}}
+}
+
+func create[T store.Object](t *testing.T, db *store.DB, k store.Kind[T], obj T) T {
+	t.Helper()
+	obj, err := k.Create(context.Background(), db.Pool, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+func get[T store.Object](t *testing.T, db *store.DB, k store.Kind[T], name string) T {
+	t.Helper()
+	obj, err := k.Get(context.Background(), db.Pool, "default", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+func run(t *testing.T, fn func(context.Context, string) error, key string) {
+	t.Helper()
+	if err := fn(context.Background(), key); err != nil {
+		t.Fatalf("sync %s: %v", key, err)
+	}
+}
+
+func want(t *testing.T, what string, got []string, want string) {
+	t.Helper()
+	if fmt.Sprint(got) != want {
+		t.Fatalf("%s: %v, want %s", what, got, want)
+	}
+}
+
+// TestSyncDeploymentAndReplicaSet: a Deployment's sync writes its ReplicaSet,
+// the ReplicaSet's sync its pods with their pod.create commands; both record
+// their events on their own object.
+func TestSyncDeploymentAndReplicaSet(t *testing.T) {
+	c, db := newController(t)
+	create(t, db, kinds.Deployments, deployment("web", 2))
+	run(t, c.syncDeployment, "default/web")
+	rsNames := applytest.Names(t, db, kinds.ReplicaSets)
+	if len(rsNames) != 1 {
+		t.Fatalf("replica sets %v", rsNames)
+	}
+	rs := get(t, db, kinds.ReplicaSets, rsNames[0])
+	if ref := rs.Metadata.OwnerReferences; len(ref) != 1 || ref[0].GetName() != "web" || !ref[0].GetController() {
+		t.Fatalf("replica set owners %v", ref)
+	}
+	if d := get(t, db, kinds.Deployments, "web"); d.Metadata.Annotations["deployment.kubernetes.io/revision"] != "1" {
+		t.Fatalf("deployment annotations %v", d.Metadata.Annotations)
+	}
+	run(t, c.syncReplicaSet, "default/"+rs.Metadata.Name)
+	pods := applytest.List(t, db, kinds.Pods)
+	if len(pods) != 2 {
+		t.Fatalf("pods %v", applytest.Names(t, db, kinds.Pods))
+	}
+	a, b := pods[0].Metadata.Name, pods[1].Metadata.Name
+	if a > b {
+		a, b = b, a
+	}
+	want(t, "commands", applytest.Commands(t, db), fmt.Sprintf("[OP_CREATE:%s OP_CREATE:%s]", a, b))
+	want(t, "events", applytest.Events(t, db), fmt.Sprintf("[Deployment/web ScalingReplicaSet: Scaled up replica set %s from 0 to 2 ReplicaSet/%s SuccessfulCreate: Created pod: %s ReplicaSet/%s SuccessfulCreate: Created pod: %s]",
+		rs.Metadata.Name, rs.Metadata.Name, a, rs.Metadata.Name, b))
+	// A second sync of each sends nothing more; the status counts the pods.
+	run(t, c.syncDeployment, "default/web")
+	run(t, c.syncReplicaSet, "default/"+rs.Metadata.Name)
+	if n := len(applytest.Commands(t, db)); n != 2 {
+		t.Fatalf("%d commands after the repeat", n)
+	}
+	if st := get(t, db, kinds.ReplicaSets, rs.Metadata.Name).Status; st.GetReplicas() != 2 {
+		t.Fatalf("replica set status %v", st)
+	}
+}
+
+// TestSyncDeploymentHashCollision: the ReplicaSet name the plan picks is taken
+// by another owner's ReplicaSet: the sync writes nothing but the collision count.
+func TestSyncDeploymentHashCollision(t *testing.T) {
+	c, db := newController(t)
+	create(t, db, kinds.Deployments, deployment("web", 2))
+	run(t, c.syncDeployment, "default/web")
+	name := applytest.Names(t, db, kinds.ReplicaSets)[0]
+	// Give that name to someone else's ReplicaSet and start over.
+	rs := get(t, db, kinds.ReplicaSets, name)
+	rs.Metadata.OwnerReferences[0].Uid, rs.Metadata.OwnerReferences[0].Name = "someone-else", "someone-else"
+	if _, err := kinds.ReplicaSets.Update(context.Background(), db.Pool, rs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kinds.Deployments.Delete(context.Background(), db.Pool, "default", "web", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(context.Background(), "DELETE FROM objects WHERE kind='Event'"); err != nil {
+		t.Fatal(err)
+	}
+	create(t, db, kinds.Deployments, deployment("web", 2))
+	run(t, c.syncDeployment, "default/web")
+	if got := get(t, db, kinds.Deployments, "web").GetStatus().GetCollisionCount(); got != 1 {
+		t.Fatalf("collisionCount %d, want 1", got)
+	}
+	want(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "["+name+"]")
+	want(t, "events", applytest.Events(t, db), "[]")
+	run(t, c.syncDeployment, "default/web")
+	if n := len(applytest.Names(t, db, kinds.ReplicaSets)); n != 2 {
+		t.Fatalf("after the collision: %d replica sets, want 2", n)
+	}
+}
+
+// TestForegroundDeletion: a Deployment deleted in the foreground deletes its
+// ReplicaSets in the foreground: the pods go first (pod.delete), then the
+// ReplicaSet once the node service reported them gone, then the Deployment.
+func TestForegroundDeletion(t *testing.T) {
+	c, db := newController(t)
+	create(t, db, kinds.Deployments, deployment("web", 2))
+	run(t, c.syncDeployment, "default/web")
+	rsName := applytest.Names(t, db, kinds.ReplicaSets)[0]
+	run(t, c.syncReplicaSet, "default/"+rsName)
+	applytest.ClearOutbox(t, db)
+
+	d := get(t, db, kinds.Deployments, "web")
+	d.Metadata.DeletionTimestamp = timestamppb.New(t0)
+	d.Metadata.Finalizers = []string{crud.FinalizerForeground}
+	if _, err := kinds.Deployments.Update(context.Background(), db.Pool, d); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		run(t, c.syncDeployment, "default/web")
+		run(t, c.syncReplicaSet, "default/"+rsName)
+	}
+	want(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[web(deleting)]")
+	want(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "["+rsName+"(deleting)]")
+	if rs := get(t, db, kinds.ReplicaSets, rsName); !crud.HasFinalizer(rs.Metadata, crud.FinalizerForeground) {
+		t.Fatalf("replica set finalizers %v", rs.Metadata.Finalizers)
+	}
+	ops := applytest.Commands(t, db)
+	if len(ops) != 2 || ops[0][:10] != "OP_DELETE:" || ops[1][:10] != "OP_DELETE:" {
+		t.Fatalf("commands %v", ops)
+	}
+	// The node service reports the pods deleted.
+	if _, err := db.Pool.Exec(context.Background(), "DELETE FROM objects WHERE kind='Pod'"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c.syncDeployment, "default/web")
+	want(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[web(deleting)]")
+	run(t, c.syncReplicaSet, "default/"+rsName)
+	want(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "[]")
+	run(t, c.syncDeployment, "default/web")
+	want(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[]")
+}
