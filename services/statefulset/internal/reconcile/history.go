@@ -1,6 +1,9 @@
 package reconcile
 
 import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/podwarden/podwarden/shared/revisions"
@@ -81,4 +84,30 @@ var ErrRevisionNotFound = revisions.ErrRevisionNotFound
 // PlanRollback decides `kubectl rollout undo statefulset`.
 func PlanRollback(set *statefulsetv1.StatefulSet, revs []*statefulsetv1.ControllerRevision, toRevision int64) (revisions.Rollback, error) {
 	return revisions.PlanRollback(set.GetSpec().GetTemplate(), revs, toRevision)
+}
+
+// CurrentRevision is getStatefulSetRevisions' choice of the current revision:
+// the revision named by status.currentRevision when it exists (and is not the
+// update revision), else the update revision. It returns the revision's name and
+// set with that revision's template (set itself for the update revision); err
+// says the current revision's template could not be read (the update revision
+// is used then).
+func CurrentRevision(set *statefulsetv1.StatefulSet, revs []*statefulsetv1.ControllerRevision, updateRevision string) (name string, current *statefulsetv1.StatefulSet, err error) {
+	want := set.GetStatus().GetCurrentRevision()
+	if want == "" || want == updateRevision {
+		return updateRevision, set, nil
+	}
+	for _, cr := range revs {
+		if cr.GetMetadata().GetName() != want {
+			continue
+		}
+		t, err := TemplateOf(cr)
+		if err != nil {
+			return updateRevision, set, fmt.Errorf("current revision %s: %w", want, err)
+		}
+		current = proto.Clone(set).(*statefulsetv1.StatefulSet)
+		current.Spec.Template = t
+		return want, current, nil
+	}
+	return updateRevision, set, nil
 }
