@@ -13,9 +13,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/podview"
@@ -58,8 +60,9 @@ type Result struct {
 	// Wrote counts the writes carried out.
 	Wrote int
 	// Collision is set when a Unique create found its name taken: Apply stopped
-	// there (no later write, no event), and the owner must count the collision
-	// (status.collisionCount) so that its next plan names the object differently.
+	// there (no later write, no event) after the create's onCollision write
+	// (the owner counts the collision in status.collisionCount, so that its next
+	// plan names the object differently). Sync again.
 	Collision bool
 }
 
@@ -71,8 +74,11 @@ func Apply(ctx context.Context, tx pgx.Tx, now time.Time, owner Owner, p Plan) (
 		switch {
 		case err == nil:
 			res.Wrote++
-		case w.unique && errors.Is(err, store.ErrAlreadyExists):
+		case w.collided != nil && errors.Is(err, store.ErrAlreadyExists):
 			res.Collision = true
+			if err := w.collided.do(ctx, tx, now); err != nil {
+				return res, fmt.Errorf("%s: %w", w.collided.what, err)
+			}
 			return res, nil
 		case w.ignore != nil && errors.Is(err, w.ignore):
 		default:
@@ -97,7 +103,9 @@ type Write struct {
 	what   string
 	do     func(ctx context.Context, tx pgx.Tx, now time.Time) error
 	ignore error
-	unique bool
+	// collided, when set, makes the write a Unique create: the write to carry
+	// out instead when the name is taken.
+	collided *Write
 }
 
 // String names the write ("create ReplicaSet default/web-6c7985744b").
@@ -109,8 +117,10 @@ func (w Write) IgnoreExists() Write { w.ignore = store.ErrAlreadyExists; return 
 // IgnoreNotFound makes an update of an object that is gone a no-op.
 func (w Write) IgnoreNotFound() Write { w.ignore = store.ErrNotFound; return w }
 
-// Unique makes a create whose name is taken a hash collision (see Result.Collision).
-func (w Write) Unique() Write { w.unique = true; return w }
+// Unique makes a create whose name is taken a hash collision (see
+// Result.Collision): Apply then carries out onCollision (CountCollision of the
+// owner) instead of the rest of the plan.
+func (w Write) Unique(onCollision Write) Write { w.collided = &onCollision; return w }
 
 func name(m *corev1.ObjectMeta) string {
 	if m.GetNamespace() == "" {
@@ -145,6 +155,27 @@ func Delete[T store.Object](k store.Kind[T], obj T) Write {
 	}}
 }
 
+// CountCollision increments owner's status.collisionCount (Deployment,
+// StatefulSet, DaemonSet): the hash of its template then names its next
+// ReplicaSet or ControllerRevision differently.
+func CountCollision[T store.Object](k store.Kind[T], owner T) Write {
+	return Write{what: "count a collision of " + k.Name + " " + name(owner.GetMetadata()), do: func(ctx context.Context, tx pgx.Tx, _ time.Time) error {
+		r := owner.ProtoReflect()
+		fd := r.Descriptor().Fields().ByName("status")
+		if fd == nil || fd.Message() == nil {
+			return fmt.Errorf("%s has no status", k.Name)
+		}
+		st := r.Mutable(fd).Message()
+		cc := st.Descriptor().Fields().ByName("collision_count")
+		if cc == nil {
+			return fmt.Errorf("%s status has no collisionCount", k.Name)
+		}
+		st.Set(cc, protoreflect.ValueOfInt32(int32(st.Get(cc).Int())+1))
+		_, err := k.Update(ctx, tx, owner)
+		return err
+	}}
+}
+
 // CreatePod stores a pod of the view and the pod.create command that asks the
 // node service for it.
 func CreatePod(p *corev1.Pod) Write {
@@ -167,4 +198,40 @@ func DeletePod(p *corev1.Pod) Write {
 	return Write{what: "delete pod " + name(p.GetMetadata()), do: func(ctx context.Context, tx pgx.Tx, now time.Time) error {
 		return podview.Delete(ctx, tx, p, now)
 	}}
+}
+
+// PlanFunc plans one sync of obj: it reads what it needs in tx (claims
+// included) and returns the plan.
+type PlanFunc[T store.Object] func(ctx context.Context, tx pgx.Tx, obj T, now time.Time) (Plan, error)
+
+// Sync is a controller's sync of one object, read -> plan -> apply in one
+// transaction: it reads the object key ("namespace/name") names (gone: nothing
+// to do), plans, and applies the plan with the object as the owner of its
+// events (owner.Meta is set to the object's). The caller requeues by the plan
+// it gets back (Requeue, and Result.Collision: sync again).
+func Sync[T store.Object](ctx context.Context, db *store.DB, now func() time.Time, kind store.Kind[T], key string, owner Owner, plan PlanFunc[T]) (Plan, Result, error) {
+	ns, name, _ := strings.Cut(key, "/")
+	var p Plan
+	var res Result
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		p, res = Plan{}, Result{}
+		obj, err := kind.Get(ctx, tx, ns, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		t := now()
+		if p, err = plan(ctx, tx, obj, t); err != nil {
+			return err
+		}
+		owner.Meta = obj.GetMetadata()
+		res, err = Apply(ctx, tx, t, owner, p)
+		return err
+	})
+	if err != nil {
+		return Plan{}, Result{}, fmt.Errorf("sync %s %s: %w", kind.Name, key, err)
+	}
+	return p, res, nil
 }

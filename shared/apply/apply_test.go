@@ -21,6 +21,7 @@ import (
 	"github.com/podwarden/podwarden/shared/testenv"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -126,21 +127,35 @@ func TestApply(t *testing.T) {
 	}
 }
 
-// TestApplyCollision: a Unique create whose name is taken stops the plan there.
+// deployments have a status.collisionCount.
+var deployments = store.Kind[*deploymentv1.Deployment]{Name: "Deployment", New: func() *deploymentv1.Deployment { return &deploymentv1.Deployment{} }}
+
+// TestApplyCollision: a Unique create whose name is taken stops the plan there,
+// after the owner counted the collision.
 func TestApplyCollision(t *testing.T) {
 	db := openDB(t)
 	store1(t, db, widgets, obj("web-hash", nil, ""))
+	d := store1(t, db, deployments, &deploymentv1.Deployment{Metadata: &corev1.ObjectMeta{Name: "web", Namespace: "default"}})
 	var p Plan
-	p.Add(Create(widgets, obj("web-hash", nil, "")).Unique(), CreatePod(obj("after", nil, "")))
+	p.Add(Create(widgets, obj("web-hash", nil, "")).Unique(CountCollision(deployments, d)), CreatePod(obj("after", nil, "")))
 	p.Event(events.Normal, "ScalingReplicaSet", "never")
-	var res Result
-	inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		res, err = Apply(ctx, tx, now, owner, p)
-		return err
-	})
-	if !res.Collision || res.Wrote != 0 {
-		t.Fatalf("result %+v", res)
+	for want := int32(1); want <= 2; want++ {
+		var res Result
+		inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			res, err = Apply(ctx, tx, now, owner, p)
+			return err
+		})
+		if !res.Collision || res.Wrote != 0 {
+			t.Fatalf("result %+v", res)
+		}
+		got, err := deployments.Get(context.Background(), db.Pool, "default", "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetStatus().GetCollisionCount() != want {
+			t.Fatalf("collisionCount %d, want %d", got.GetStatus().GetCollisionCount(), want)
+		}
 	}
 	if n := names(t, db, podview.Pods); len(n) != 0 {
 		t.Fatalf("wrote pods after the collision: %v", n)

@@ -21,37 +21,19 @@ import (
 
 const component = "daemonset-controller"
 
-// syncDaemonSet is the daemonset controller's syncDaemonSet on stored state, in one
-// transaction: read the DaemonSet, claim its pods and revisions, plan, apply.
+// syncDaemonSet is the daemonset controller's syncDaemonSet on stored state: read
+// the DaemonSet, claim its pods and revisions, plan, apply, in one transaction.
 func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var plan apply.Plan
 	var decided reconcile.Plan
-	var res apply.Result
-	var failedUID string
-	var failedAt time.Time
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		plan, decided, res = apply.Plan{}, reconcile.Plan{}, apply.Result{}
-		ds, err := kinds.DaemonSets.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		now := c.clock.Now()
-		if plan, decided, err = c.planDaemonSet(ctx, tx, ds, now); err != nil {
-			return err
-		}
-		failedUID, failedAt = ds.Metadata.Uid, now
-		res, err = apply.Apply(ctx, tx, now, apply.Owner{APIVersion: "apps/v1", Kind: "DaemonSet", Meta: ds.Metadata, Component: component}, plan)
-		if err == nil && res.Collision {
-			// A hash collision with a revision of another template: count it so
-			// the next sync names the revision differently.
-			err = countCollision(ctx, tx, ds)
-		}
-		return err
-	})
+	var uid string
+	var at time.Time
+	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.DaemonSets, key,
+		apply.Owner{APIVersion: "apps/v1", Kind: "DaemonSet", Component: component},
+		func(ctx context.Context, tx pgx.Tx, ds *daemonsetv1.DaemonSet, now time.Time) (plan apply.Plan, err error) {
+			uid, at = ds.Metadata.Uid, now
+			plan, decided, err = c.planDaemonSet(ctx, tx, ds, now)
+			return plan, err
+		})
 	if err != nil {
 		return err
 	}
@@ -59,8 +41,9 @@ func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
 		c.daemonSets.Enqueue(key)
 		return nil
 	}
+	// The failed pods the plan deleted: their nodes' back-off grows.
 	for _, node := range decided.FailedOn {
-		c.backoff.next(failedUID+"/"+node, failedAt)
+		c.backoff.next(uid+"/"+node, at)
 	}
 	if len(decided.Create) > 0 || len(decided.Delete) > 0 {
 		c.daemonSets.Enqueue(key)
@@ -118,7 +101,7 @@ func daemonSetWrites(ds *daemonsetv1.DaemonSet, hp reconcile.HistoryPlan, p reco
 	out := apply.Plan{Requeue: p.RequeueAfter}
 	switch {
 	case hp.Create != nil:
-		out.Add(apply.Create(kinds.ControllerRevisions, hp.Create).Unique())
+		out.Add(apply.Create(kinds.ControllerRevisions, hp.Create).Unique(apply.CountCollision(kinds.DaemonSets, ds)))
 	case hp.BumpRevision:
 		out.Add(apply.Update(kinds.ControllerRevisions, hp.Current))
 	}
@@ -140,16 +123,6 @@ func daemonSetWrites(ds *daemonsetv1.DaemonSet, hp reconcile.HistoryPlan, p reco
 		out.Event(e.Type, e.Reason, e.Message)
 	}
 	return out
-}
-
-// countCollision increments ds's status.collisionCount.
-func countCollision(ctx context.Context, tx pgx.Tx, ds *daemonsetv1.DaemonSet) error {
-	if ds.Status == nil {
-		ds.Status = &daemonsetv1.DaemonSetStatus{}
-	}
-	ds.Status.CollisionCount = proto.Int32(ds.Status.GetCollisionCount() + 1)
-	_, err := kinds.DaemonSets.Update(ctx, tx, ds)
-	return err
 }
 
 const (

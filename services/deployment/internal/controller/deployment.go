@@ -19,33 +19,16 @@ import (
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
 
-// syncDeployment is the deployment controller's syncDeployment on stored state, in
-// one transaction: read the Deployment and claim its ReplicaSets, plan, apply.
+// syncDeployment is the deployment controller's syncDeployment on stored state:
+// read the Deployment, claim its ReplicaSets, plan, apply, in one transaction.
 func (c *Controller) syncDeployment(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var plan apply.Plan
-	var res apply.Result
-	again := false // the plan wrote ReplicaSets: plan again on what it wrote
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		plan, res, again = apply.Plan{}, apply.Result{}, false
-		d, err := kinds.Deployments.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		now := c.clock.Now()
-		if plan, again, err = c.planDeployment(ctx, tx, d, now); err != nil {
-			return err
-		}
-		res, err = apply.Apply(ctx, tx, now, apply.Owner{APIVersion: "apps/v1", Kind: "Deployment", Meta: d.Metadata, Component: "deployment-controller"}, plan)
-		if err == nil && res.Collision {
-			// A hash collision: count it so the next plan names the ReplicaSet differently.
-			err = countCollision(ctx, tx, d)
-		}
-		return err
-	})
+	again := false // the plan writes ReplicaSets: plan again on what it wrote
+	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.Deployments, key,
+		apply.Owner{APIVersion: "apps/v1", Kind: "Deployment", Component: "deployment-controller"},
+		func(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment, now time.Time) (plan apply.Plan, err error) {
+			plan, again, err = c.planDeployment(ctx, tx, d, now)
+			return plan, err
+		})
 	if err != nil {
 		return err
 	}
@@ -96,7 +79,7 @@ func (c *Controller) planDeployment(ctx context.Context, tx pgx.Tx, d *deploymen
 func deploymentWrites(d *deploymentv1.Deployment, p reconcile.DeploymentPlan) apply.Plan {
 	out := apply.Plan{Requeue: p.Requeue}
 	if p.NewReplicaSet != nil {
-		out.Add(apply.Create(kinds.ReplicaSets, p.NewReplicaSet).Unique())
+		out.Add(apply.Create(kinds.ReplicaSets, p.NewReplicaSet).Unique(apply.CountCollision(kinds.Deployments, d)))
 	}
 	for _, rs := range p.UpdateReplicaSets {
 		out.Add(apply.Update(kinds.ReplicaSets, rs))
@@ -118,16 +101,6 @@ func deploymentWrites(d *deploymentv1.Deployment, p reconcile.DeploymentPlan) ap
 		out.Event(e.Type, e.Reason, e.Message)
 	}
 	return out
-}
-
-// countCollision increments d's status.collisionCount.
-func countCollision(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment) error {
-	if d.Status == nil {
-		d.Status = &deploymentv1.DeploymentStatus{}
-	}
-	d.Status.CollisionCount = proto.Int32(d.Status.GetCollisionCount() + 1)
-	_, err := kinds.Deployments.Update(ctx, tx, d)
-	return err
 }
 
 // OrphanReplicaSets releases the ReplicaSets of a Deployment deleted with

@@ -21,31 +21,18 @@ import (
 
 const jobComponent = "job-controller"
 
-// syncJob is the job controller's syncJob on stored state, in one transaction:
-// read the Job and claim its pods, plan, apply.
+// syncJob is the job controller's syncJob on stored state: read the Job, claim
+// its pods, plan, apply, in one transaction.
 func (c *Controller) syncJob(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var plan apply.Plan
 	var cronJob string
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		plan = apply.Plan{}
-		j, err := kinds.Jobs.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if ref := podview.ControllerRef(j.Metadata); ref != nil && ref.GetKind() == "CronJob" {
-			cronJob = ns + "/" + ref.GetName()
-		}
-		now := c.clock.Now()
-		if plan, err = c.planJob(ctx, tx, j, now); err != nil {
-			return err
-		}
-		_, err = apply.Apply(ctx, tx, now, apply.Owner{APIVersion: "batch/v1", Kind: "Job", Meta: j.Metadata, Component: jobComponent}, plan)
-		return err
-	})
+	plan, _, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.Jobs, key,
+		apply.Owner{APIVersion: "batch/v1", Kind: "Job", Component: jobComponent},
+		func(ctx context.Context, tx pgx.Tx, j *jobv1.Job, now time.Time) (apply.Plan, error) {
+			if ref := podview.ControllerRef(j.Metadata); ref != nil && ref.GetKind() == "CronJob" {
+				cronJob = j.Metadata.Namespace + "/" + ref.GetName()
+			}
+			return c.planJob(ctx, tx, j, now)
+		})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,34 +20,16 @@ import (
 
 const component = "statefulset-controller"
 
-// syncStatefulSet is the statefulset controller's sync on stored state, in one
-// transaction: read the set, claim its pods and revisions, plan, apply.
+// syncStatefulSet is the statefulset controller's sync on stored state: read the
+// set, claim its pods and revisions, plan, apply, in one transaction.
 func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var plan apply.Plan
-	var res apply.Result
 	var waiting string
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		plan, res, waiting = apply.Plan{}, apply.Result{}, ""
-		set, err := kinds.StatefulSets.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		now := c.clock.Now()
-		if plan, waiting, err = c.planStatefulSet(ctx, tx, set, now); err != nil {
-			return err
-		}
-		res, err = apply.Apply(ctx, tx, now, apply.Owner{APIVersion: "apps/v1", Kind: "StatefulSet", Meta: set.Metadata, Component: component}, plan)
-		if err == nil && res.Collision {
-			// A hash collision with a revision of another template: count it so the
-			// next sync names the revision differently.
-			err = countCollision(ctx, tx, set)
-		}
-		return err
-	})
+	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.StatefulSets, key,
+		apply.Owner{APIVersion: "apps/v1", Kind: "StatefulSet", Component: component},
+		func(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, now time.Time) (plan apply.Plan, err error) {
+			plan, waiting, err = c.planStatefulSet(ctx, tx, set, now)
+			return plan, err
+		})
 	if err != nil {
 		return err
 	}
@@ -125,7 +106,7 @@ func statefulSetWrites(set *statefulsetv1.StatefulSet, hp reconcile.HistoryPlan,
 	out := apply.Plan{Requeue: p.Requeue}
 	switch {
 	case hp.Create != nil:
-		out.Add(apply.Create(kinds.ControllerRevisions, hp.Create).Unique())
+		out.Add(apply.Create(kinds.ControllerRevisions, hp.Create).Unique(apply.CountCollision(kinds.StatefulSets, set)))
 	case hp.BumpRevision:
 		out.Add(apply.Update(kinds.ControllerRevisions, hp.Current))
 	}
@@ -163,14 +144,4 @@ func statefulSetWrites(set *statefulsetv1.StatefulSet, hp reconcile.HistoryPlan,
 		out.Event(e.Type, e.Reason, e.Message)
 	}
 	return out
-}
-
-// countCollision increments set's status.collisionCount.
-func countCollision(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet) error {
-	if set.Status == nil {
-		set.Status = &statefulsetv1.StatefulSetStatus{}
-	}
-	set.Status.CollisionCount = proto.Int32(set.Status.GetCollisionCount() + 1)
-	_, err := kinds.StatefulSets.Update(ctx, tx, set)
-	return err
 }
