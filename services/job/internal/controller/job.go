@@ -47,7 +47,8 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 
 // planJob reads what j's plan needs and plans: a Foreground deletion step when j
 // is being deleted, else Kubernetes' getPodsForJob (claim: adopt the orphans
-// its selector matches, release the pods it no longer matches) and the plan.
+// its selector matches, release the pods it no longer matches; a finished Job
+// claims nothing, its syncJob stops before) and the plan.
 func (c *Controller) planJob(ctx context.Context, tx pgx.Tx, j *jobv1.Job, now time.Time) (apply.Plan, error) {
 	m := j.Metadata
 	if m.DeletionTimestamp != nil {
@@ -56,7 +57,7 @@ func (c *Controller) planJob(ctx context.Context, tx pgx.Tx, j *jobv1.Job, now t
 	}
 	var pods []*corev1.Pod
 	sel, err := labels.FromProto(j.GetSpec().GetSelector())
-	if err == nil && !sel.Empty() {
+	if err == nil && !sel.Empty() && !reconcile.IsFinished(j) {
 		pods, err = apply.ClaimPods(ctx, tx, now, m, podview.ControllerRefTo("batch/v1", "Job", m),
 			apply.Selector{Matches: sel, MatchLabels: j.GetSpec().GetSelector().GetMatchLabels()})
 	} else {
