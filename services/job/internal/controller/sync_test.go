@@ -156,3 +156,52 @@ func TestSyncJobForeground(t *testing.T) {
 	c.mustSync(t)
 	wantList(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[]")
 }
+
+// TestSyncCronJobForeground: a CronJob deleted in the foreground deletes its
+// Jobs in the foreground (Kubernetes' garbage collector: a dependent with
+// dependents of its own goes in the foreground too): the Job's pods go first,
+// then the Job, then the CronJob. Before, the Jobs and the CronJob went at once.
+func TestSyncCronJobForeground(t *testing.T) {
+	c, db := newController(t)
+	ctx := context.Background()
+	cj := &jobv1.CronJob{ApiVersion: "batch/v1", Kind: "CronJob",
+		Metadata: &corev1.ObjectMeta{Name: "hello", Namespace: "default", CreationTimestamp: timestamppb.New(t0)},
+		Spec: &jobv1.CronJobSpec{Schedule: "0 0 1 1 *", JobTemplate: &jobv1.JobTemplateSpec{Spec: &jobv1.JobSpec{Template: &corev1.PodTemplateSpec{
+			Spec: &corev1.PodSpec{RestartPolicy: "Never", Containers: []*corev1.Container{{Name: "hello", Image: "busybox"}}}}}}}}
+	api.DefaultCronJob(cj)
+	cj, err := kinds.CronJobs.Create(ctx, db.Pool, cj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeJob(t, db, func(j *jobv1.Job) {
+		j.Metadata.OwnerReferences = []*corev1.OwnerReference{podview.ControllerRefTo("batch/v1", "CronJob", cj.Metadata)}
+	})
+	c.mustSync(t)
+	pods := applytest.Names(t, db, kinds.Pods)
+	applytest.ClearOutbox(t, db)
+	cj.Metadata.DeletionTimestamp = timestamppb.New(t0)
+	cj.Metadata.Finalizers = []string{crud.FinalizerForeground}
+	if _, err := kinds.CronJobs.Update(ctx, db.Pool, cj); err != nil {
+		t.Fatal(err)
+	}
+	syncCron := func() {
+		t.Helper()
+		if err := c.syncCronJob(ctx, "default/hello"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncCron()
+	wantList(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[hello(deleting)]")
+	wantList(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[pi(deleting)]")
+	c.mustSync(t)
+	wantList(t, "commands", applytest.Commands(t, db), "[OP_DELETE:"+pods[0]+"]")
+	syncCron()
+	wantList(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[hello(deleting)]")
+	if _, err := db.Pool.Exec(ctx, "DELETE FROM objects WHERE kind='Pod'"); err != nil {
+		t.Fatal(err)
+	}
+	c.mustSync(t)
+	wantList(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[]")
+	syncCron()
+	wantList(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[]")
+}
