@@ -9,9 +9,12 @@ import (
 	"io/fs"
 	"sort"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
@@ -95,4 +98,42 @@ func Events(t testing.TB, db *store.DB) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Equal fails t unless got prints as want ("[a b]").
+func Equal(t testing.TB, what string, got []string, want string) {
+	t.Helper()
+	if fmt.Sprint(got) != want {
+		t.Fatalf("%s: %v, want %s", what, got, want)
+	}
+}
+
+// Get reads one stored object.
+func Get[T store.Object](t testing.TB, db *store.DB, k store.Kind[T], namespace, name string) T {
+	t.Helper()
+	obj, err := k.Get(context.Background(), db.Pool, namespace, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+// DeleteForeground marks a stored object as a Delete with propagationPolicy
+// Foreground does: deletionTimestamp at and the foregroundDeletion finalizer.
+func DeleteForeground[T store.Object](t testing.TB, db *store.DB, k store.Kind[T], namespace, name string, at time.Time) {
+	t.Helper()
+	obj := Get(t, db, k, namespace, name)
+	obj.GetMetadata().DeletionTimestamp = timestamppb.New(at)
+	obj.GetMetadata().Finalizers = append(obj.GetMetadata().Finalizers, crud.FinalizerForeground)
+	if _, err := k.Update(context.Background(), db.Pool, obj); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// PodsGone removes every pod of the view, as the node service's DELETED events do.
+func PodsGone(t testing.TB, db *store.DB) {
+	t.Helper()
+	if _, err := db.Pool.Exec(context.Background(), "DELETE FROM objects WHERE kind='Pod'"); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/podwarden/podwarden/services/daemonset/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/apply/applytest"
 	"github.com/podwarden/podwarden/shared/clock"
-	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
@@ -65,13 +64,6 @@ func (c *Controller) mustSync(t *testing.T) {
 	}
 }
 
-func wantList(t *testing.T, what string, got []string, want string) {
-	t.Helper()
-	if fmt.Sprint(got) != want {
-		t.Fatalf("%s: %v, want %s", what, got, want)
-	}
-}
-
 // TestSyncDaemonSet: the first sync writes the first revision, a pod per node
 // with its pod.create, SuccessfulCreate for each on the DaemonSet, the status;
 // a repeat writes nothing more.
@@ -88,8 +80,8 @@ func TestSyncDaemonSet(t *testing.T) {
 	if len(pods) != 2 {
 		t.Fatalf("pods %v", pods)
 	}
-	wantList(t, "commands", applytest.Commands(t, db), fmt.Sprintf("[OP_CREATE:%s OP_CREATE:%s]", pods[0], pods[1]))
-	wantList(t, "events", applytest.Events(t, db), fmt.Sprintf("[DaemonSet/agent SuccessfulCreate: Created pod: %s DaemonSet/agent SuccessfulCreate: Created pod: %s]", pods[0], pods[1]))
+	applytest.Equal(t, "commands", applytest.Commands(t, db), fmt.Sprintf("[OP_CREATE:%s OP_CREATE:%s]", pods[0], pods[1]))
+	applytest.Equal(t, "events", applytest.Events(t, db), fmt.Sprintf("[DaemonSet/agent SuccessfulCreate: Created pod: %s DaemonSet/agent SuccessfulCreate: Created pod: %s]", pods[0], pods[1]))
 	ds, err := kinds.DaemonSets.Get(context.Background(), db.Pool, "default", "agent")
 	if err != nil {
 		t.Fatal(err)
@@ -157,22 +149,12 @@ func TestSyncDaemonSetForeground(t *testing.T) {
 	c.mustSync(t)
 	pods := applytest.Names(t, db, kinds.Pods)
 	applytest.ClearOutbox(t, db)
-	ds, err := kinds.DaemonSets.Get(context.Background(), db.Pool, "default", "agent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds.Metadata.DeletionTimestamp = timestamppb.New(t0)
-	ds.Metadata.Finalizers = []string{crud.FinalizerForeground}
-	if _, err := kinds.DaemonSets.Update(context.Background(), db.Pool, ds); err != nil {
-		t.Fatal(err)
-	}
+	applytest.DeleteForeground(t, db, kinds.DaemonSets, "default", "agent", t0)
 	c.mustSync(t)
 	c.mustSync(t)
-	wantList(t, "commands", applytest.Commands(t, db), fmt.Sprintf("[OP_DELETE:%s OP_DELETE:%s]", pods[0], pods[1]))
-	wantList(t, "daemon sets", applytest.Names(t, db, kinds.DaemonSets), "[agent(deleting)]")
-	if _, err := db.Pool.Exec(context.Background(), "DELETE FROM objects WHERE kind='Pod'"); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Equal(t, "commands", applytest.Commands(t, db), fmt.Sprintf("[OP_DELETE:%s OP_DELETE:%s]", pods[0], pods[1]))
+	applytest.Equal(t, "daemon sets", applytest.Names(t, db, kinds.DaemonSets), "[agent(deleting)]")
+	applytest.PodsGone(t, db)
 	c.mustSync(t)
-	wantList(t, "daemon sets", applytest.Names(t, db, kinds.DaemonSets), "[]")
+	applytest.Equal(t, "daemon sets", applytest.Names(t, db, kinds.DaemonSets), "[]")
 }

@@ -61,26 +61,10 @@ func create[T store.Object](t *testing.T, db *store.DB, k store.Kind[T], obj T) 
 	return obj
 }
 
-func get[T store.Object](t *testing.T, db *store.DB, k store.Kind[T], name string) T {
-	t.Helper()
-	obj, err := k.Get(context.Background(), db.Pool, "default", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return obj
-}
-
 func run(t *testing.T, fn func(context.Context, string) error, key string) {
 	t.Helper()
 	if err := fn(context.Background(), key); err != nil {
 		t.Fatalf("sync %s: %v", key, err)
-	}
-}
-
-func want(t *testing.T, what string, got []string, want string) {
-	t.Helper()
-	if fmt.Sprint(got) != want {
-		t.Fatalf("%s: %v, want %s", what, got, want)
 	}
 }
 
@@ -95,11 +79,11 @@ func TestSyncDeploymentAndReplicaSet(t *testing.T) {
 	if len(rsNames) != 1 {
 		t.Fatalf("replica sets %v", rsNames)
 	}
-	rs := get(t, db, kinds.ReplicaSets, rsNames[0])
+	rs := applytest.Get(t, db, kinds.ReplicaSets, "default", rsNames[0])
 	if ref := rs.Metadata.OwnerReferences; len(ref) != 1 || ref[0].GetName() != "web" || !ref[0].GetController() {
 		t.Fatalf("replica set owners %v", ref)
 	}
-	if d := get(t, db, kinds.Deployments, "web"); d.Metadata.Annotations["deployment.kubernetes.io/revision"] != "1" {
+	if d := applytest.Get(t, db, kinds.Deployments, "default", "web"); d.Metadata.Annotations["deployment.kubernetes.io/revision"] != "1" {
 		t.Fatalf("deployment annotations %v", d.Metadata.Annotations)
 	}
 	run(t, c.syncReplicaSet, "default/"+rs.Metadata.Name)
@@ -111,8 +95,8 @@ func TestSyncDeploymentAndReplicaSet(t *testing.T) {
 	if a > b {
 		a, b = b, a
 	}
-	want(t, "commands", applytest.Commands(t, db), fmt.Sprintf("[OP_CREATE:%s OP_CREATE:%s]", a, b))
-	want(t, "events", applytest.Events(t, db), fmt.Sprintf("[Deployment/web ScalingReplicaSet: Scaled up replica set %s from 0 to 2 ReplicaSet/%s SuccessfulCreate: Created pod: %s ReplicaSet/%s SuccessfulCreate: Created pod: %s]",
+	applytest.Equal(t, "commands", applytest.Commands(t, db), fmt.Sprintf("[OP_CREATE:%s OP_CREATE:%s]", a, b))
+	applytest.Equal(t, "events", applytest.Events(t, db), fmt.Sprintf("[Deployment/web ScalingReplicaSet: Scaled up replica set %s from 0 to 2 ReplicaSet/%s SuccessfulCreate: Created pod: %s ReplicaSet/%s SuccessfulCreate: Created pod: %s]",
 		rs.Metadata.Name, rs.Metadata.Name, a, rs.Metadata.Name, b))
 	// A second sync of each sends nothing more; the status counts the pods.
 	run(t, c.syncDeployment, "default/web")
@@ -120,7 +104,7 @@ func TestSyncDeploymentAndReplicaSet(t *testing.T) {
 	if n := len(applytest.Commands(t, db)); n != 2 {
 		t.Fatalf("%d commands after the repeat", n)
 	}
-	if st := get(t, db, kinds.ReplicaSets, rs.Metadata.Name).Status; st.GetReplicas() != 2 {
+	if st := applytest.Get(t, db, kinds.ReplicaSets, "default", rs.Metadata.Name).Status; st.GetReplicas() != 2 {
 		t.Fatalf("replica set status %v", st)
 	}
 }
@@ -133,7 +117,7 @@ func TestSyncDeploymentHashCollision(t *testing.T) {
 	run(t, c.syncDeployment, "default/web")
 	name := applytest.Names(t, db, kinds.ReplicaSets)[0]
 	// Give that name to someone else's ReplicaSet and start over.
-	rs := get(t, db, kinds.ReplicaSets, name)
+	rs := applytest.Get(t, db, kinds.ReplicaSets, "default", name)
 	rs.Metadata.OwnerReferences[0].Uid, rs.Metadata.OwnerReferences[0].Name = "someone-else", "someone-else"
 	if _, err := kinds.ReplicaSets.Update(context.Background(), db.Pool, rs); err != nil {
 		t.Fatal(err)
@@ -146,11 +130,11 @@ func TestSyncDeploymentHashCollision(t *testing.T) {
 	}
 	create(t, db, kinds.Deployments, deployment("web", 2))
 	run(t, c.syncDeployment, "default/web")
-	if got := get(t, db, kinds.Deployments, "web").GetStatus().GetCollisionCount(); got != 1 {
+	if got := applytest.Get(t, db, kinds.Deployments, "default", "web").GetStatus().GetCollisionCount(); got != 1 {
 		t.Fatalf("collisionCount %d, want 1", got)
 	}
-	want(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "["+name+"]")
-	want(t, "events", applytest.Events(t, db), "[]")
+	applytest.Equal(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "["+name+"]")
+	applytest.Equal(t, "events", applytest.Events(t, db), "[]")
 	run(t, c.syncDeployment, "default/web")
 	if n := len(applytest.Names(t, db, kinds.ReplicaSets)); n != 2 {
 		t.Fatalf("after the collision: %d replica sets, want 2", n)
@@ -168,33 +152,25 @@ func TestForegroundDeletion(t *testing.T) {
 	run(t, c.syncReplicaSet, "default/"+rsName)
 	applytest.ClearOutbox(t, db)
 
-	d := get(t, db, kinds.Deployments, "web")
-	d.Metadata.DeletionTimestamp = timestamppb.New(t0)
-	d.Metadata.Finalizers = []string{crud.FinalizerForeground}
-	if _, err := kinds.Deployments.Update(context.Background(), db.Pool, d); err != nil {
-		t.Fatal(err)
-	}
+	applytest.DeleteForeground(t, db, kinds.Deployments, "default", "web", t0)
 	for range 2 {
 		run(t, c.syncDeployment, "default/web")
 		run(t, c.syncReplicaSet, "default/"+rsName)
 	}
-	want(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[web(deleting)]")
-	want(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "["+rsName+"(deleting)]")
-	if rs := get(t, db, kinds.ReplicaSets, rsName); !crud.HasFinalizer(rs.Metadata, crud.FinalizerForeground) {
+	applytest.Equal(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[web(deleting)]")
+	applytest.Equal(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "["+rsName+"(deleting)]")
+	if rs := applytest.Get(t, db, kinds.ReplicaSets, "default", rsName); !crud.HasFinalizer(rs.Metadata, crud.FinalizerForeground) {
 		t.Fatalf("replica set finalizers %v", rs.Metadata.Finalizers)
 	}
 	ops := applytest.Commands(t, db)
 	if len(ops) != 2 || ops[0][:10] != "OP_DELETE:" || ops[1][:10] != "OP_DELETE:" {
 		t.Fatalf("commands %v", ops)
 	}
-	// The node service reports the pods deleted.
-	if _, err := db.Pool.Exec(context.Background(), "DELETE FROM objects WHERE kind='Pod'"); err != nil {
-		t.Fatal(err)
-	}
+	applytest.PodsGone(t, db)
 	run(t, c.syncDeployment, "default/web")
-	want(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[web(deleting)]")
+	applytest.Equal(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[web(deleting)]")
 	run(t, c.syncReplicaSet, "default/"+rsName)
-	want(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "[]")
+	applytest.Equal(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "[]")
 	run(t, c.syncDeployment, "default/web")
-	want(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[]")
+	applytest.Equal(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[]")
 }

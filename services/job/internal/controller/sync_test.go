@@ -15,7 +15,6 @@ import (
 	"github.com/podwarden/podwarden/services/job/internal/migrations"
 	"github.com/podwarden/podwarden/shared/apply/applytest"
 	"github.com/podwarden/podwarden/shared/clock"
-	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
@@ -63,13 +62,6 @@ func (c *Controller) mustSync(t *testing.T) {
 	}
 }
 
-func wantList(t *testing.T, what string, got []string, want string) {
-	t.Helper()
-	if fmt.Sprint(got) != want {
-		t.Fatalf("%s: %v, want %s", what, got, want)
-	}
-}
-
 // TestSyncJob: the first sync writes the pod with its pod.create, the status and
 // SuccessfulCreate on the Job; a repeat writes nothing more.
 func TestSyncJob(t *testing.T) {
@@ -80,8 +72,8 @@ func TestSyncJob(t *testing.T) {
 	if len(pods) != 1 {
 		t.Fatalf("pods %v", pods)
 	}
-	wantList(t, "commands", applytest.Commands(t, db), "[OP_CREATE:"+pods[0]+"]")
-	wantList(t, "events", applytest.Events(t, db), "[Job/pi SuccessfulCreate: Created pod: "+pods[0]+"]")
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_CREATE:"+pods[0]+"]")
+	applytest.Equal(t, "events", applytest.Events(t, db), "[Job/pi SuccessfulCreate: Created pod: "+pods[0]+"]")
 	j, err := kinds.Jobs.Get(context.Background(), db.Pool, "default", "pi")
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +111,7 @@ func TestSyncJobAdoptsOrphans(t *testing.T) {
 		}
 	}
 	c.mustSync(t)
-	wantList(t, "commands", applytest.Commands(t, db), "[OP_UPDATE:pi-orphan]")
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_UPDATE:pi-orphan]")
 	owners := map[string]string{}
 	for _, p := range applytest.List(t, db, kinds.Pods) {
 		owners[p.Metadata.Name] = podview.ControllerRef(p.Metadata).GetUid()
@@ -137,24 +129,14 @@ func TestSyncJobForeground(t *testing.T) {
 	c.mustSync(t)
 	pods := applytest.Names(t, db, kinds.Pods)
 	applytest.ClearOutbox(t, db)
-	j, err := kinds.Jobs.Get(context.Background(), db.Pool, "default", "pi")
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.Metadata.DeletionTimestamp = timestamppb.New(t0)
-	j.Metadata.Finalizers = []string{crud.FinalizerForeground}
-	if _, err := kinds.Jobs.Update(context.Background(), db.Pool, j); err != nil {
-		t.Fatal(err)
-	}
+	applytest.DeleteForeground(t, db, kinds.Jobs, "default", "pi", t0)
 	c.mustSync(t)
 	c.mustSync(t)
-	wantList(t, "commands", applytest.Commands(t, db), "[OP_DELETE:"+pods[0]+"]")
-	wantList(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[pi(deleting)]")
-	if _, err := db.Pool.Exec(context.Background(), "DELETE FROM objects WHERE kind='Pod'"); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_DELETE:"+pods[0]+"]")
+	applytest.Equal(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[pi(deleting)]")
+	applytest.PodsGone(t, db)
 	c.mustSync(t)
-	wantList(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[]")
+	applytest.Equal(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[]")
 }
 
 // TestSyncCronJobForeground: a CronJob deleted in the foreground deletes its
@@ -179,11 +161,7 @@ func TestSyncCronJobForeground(t *testing.T) {
 	c.mustSync(t)
 	pods := applytest.Names(t, db, kinds.Pods)
 	applytest.ClearOutbox(t, db)
-	cj.Metadata.DeletionTimestamp = timestamppb.New(t0)
-	cj.Metadata.Finalizers = []string{crud.FinalizerForeground}
-	if _, err := kinds.CronJobs.Update(ctx, db.Pool, cj); err != nil {
-		t.Fatal(err)
-	}
+	applytest.DeleteForeground(t, db, kinds.CronJobs, "default", "hello", t0)
 	syncCron := func() {
 		t.Helper()
 		if err := c.syncCronJob(ctx, "default/hello"); err != nil {
@@ -191,17 +169,15 @@ func TestSyncCronJobForeground(t *testing.T) {
 		}
 	}
 	syncCron()
-	wantList(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[hello(deleting)]")
-	wantList(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[pi(deleting)]")
+	applytest.Equal(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[hello(deleting)]")
+	applytest.Equal(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[pi(deleting)]")
 	c.mustSync(t)
-	wantList(t, "commands", applytest.Commands(t, db), "[OP_DELETE:"+pods[0]+"]")
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_DELETE:"+pods[0]+"]")
 	syncCron()
-	wantList(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[hello(deleting)]")
-	if _, err := db.Pool.Exec(ctx, "DELETE FROM objects WHERE kind='Pod'"); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Equal(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[hello(deleting)]")
+	applytest.PodsGone(t, db)
 	c.mustSync(t)
-	wantList(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[]")
+	applytest.Equal(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[]")
 	syncCron()
-	wantList(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[]")
+	applytest.Equal(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[]")
 }

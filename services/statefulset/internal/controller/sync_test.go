@@ -16,7 +16,6 @@ import (
 	"github.com/podwarden/podwarden/services/statefulset/internal/migrations"
 	"github.com/podwarden/podwarden/shared/apply/applytest"
 	"github.com/podwarden/podwarden/shared/clock"
-	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
 
@@ -57,26 +56,10 @@ func web(replicas int32) *statefulsetv1.StatefulSet {
 		}}
 }
 
-func get[T store.Object](t *testing.T, db *store.DB, k store.Kind[T], name string) T {
-	t.Helper()
-	obj, err := k.Get(context.Background(), db.Pool, "default", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return obj
-}
-
 func (c *Controller) mustSync(t *testing.T) {
 	t.Helper()
 	if err := c.syncStatefulSet(context.Background(), "default/web"); err != nil {
 		t.Fatalf("sync: %v", err)
-	}
-}
-
-func want(t *testing.T, what string, got []string, want string) {
-	t.Helper()
-	if fmt.Sprint(got) != want {
-		t.Fatalf("%s: %v, want %s", what, got, want)
 	}
 }
 
@@ -93,18 +76,18 @@ func TestSyncStatefulSet(t *testing.T) {
 	if len(revs) != 1 {
 		t.Fatalf("revisions %v", revs)
 	}
-	want(t, "claims", applytest.Names(t, db, kinds.Claims), "[www-web-0]")
-	want(t, "pods", applytest.Names(t, db, kinds.Pods), "[web-0]")
-	want(t, "commands", applytest.Commands(t, db), "[OP_CREATE:web-0]")
-	want(t, "events", applytest.Events(t, db), "[StatefulSet/web SuccessfulCreate: create Claim www-web-0 Pod web-0 in StatefulSet web success "+
+	applytest.Equal(t, "claims", applytest.Names(t, db, kinds.Claims), "[www-web-0]")
+	applytest.Equal(t, "pods", applytest.Names(t, db, kinds.Pods), "[web-0]")
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_CREATE:web-0]")
+	applytest.Equal(t, "events", applytest.Events(t, db), "[StatefulSet/web SuccessfulCreate: create Claim www-web-0 Pod web-0 in StatefulSet web success "+
 		"StatefulSet/web SuccessfulCreate: create Pod web-0 in StatefulSet web successful]")
-	st := get(t, db, kinds.StatefulSets, "web").GetStatus()
+	st := applytest.Get(t, db, kinds.StatefulSets, "default", "web").GetStatus()
 	if st.GetUpdateRevision() != revs[0] || st.GetCurrentRevision() != revs[0] {
 		t.Fatalf("status revisions %q/%q, want %q", st.GetCurrentRevision(), st.GetUpdateRevision(), revs[0])
 	}
 	c.mustSync(t) // web-0 is not Ready: OrderedReady waits
-	want(t, "commands", applytest.Commands(t, db), "[OP_CREATE:web-0]")
-	want(t, "revisions", applytest.Names(t, db, kinds.ControllerRevisions), fmt.Sprint(revs))
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_CREATE:web-0]")
+	applytest.Equal(t, "revisions", applytest.Names(t, db, kinds.ControllerRevisions), fmt.Sprint(revs))
 }
 
 // TestSyncStatefulSetForeground: a set deleted in the foreground deletes its
@@ -116,19 +99,12 @@ func TestSyncStatefulSetForeground(t *testing.T) {
 	}
 	c.mustSync(t)
 	applytest.ClearOutbox(t, db)
-	set := get(t, db, kinds.StatefulSets, "web")
-	set.Metadata.DeletionTimestamp = timestamppb.New(t0)
-	set.Metadata.Finalizers = []string{crud.FinalizerForeground}
-	if _, err := kinds.StatefulSets.Update(context.Background(), db.Pool, set); err != nil {
-		t.Fatal(err)
-	}
+	applytest.DeleteForeground(t, db, kinds.StatefulSets, "default", "web", t0)
 	c.mustSync(t)
 	c.mustSync(t)
-	want(t, "commands", applytest.Commands(t, db), "[OP_DELETE:web-0]")
-	want(t, "sets", applytest.Names(t, db, kinds.StatefulSets), "[web(deleting)]")
-	if _, err := db.Pool.Exec(context.Background(), "DELETE FROM objects WHERE kind='Pod'"); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_DELETE:web-0]")
+	applytest.Equal(t, "sets", applytest.Names(t, db, kinds.StatefulSets), "[web(deleting)]")
+	applytest.PodsGone(t, db)
 	c.mustSync(t)
-	want(t, "sets", applytest.Names(t, db, kinds.StatefulSets), "[]")
+	applytest.Equal(t, "sets", applytest.Names(t, db, kinds.StatefulSets), "[]")
 }
