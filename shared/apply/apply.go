@@ -231,7 +231,7 @@ func Sync[T store.Object](ctx context.Context, db *store.DB, now func() time.Tim
 		return err
 	})
 	if err != nil {
-		return Plan{}, Result{}, fmt.Errorf("sync %s %s: %w", kind.Name, key, err)
+		return Plan{}, Result{}, err // the controller loop logs it with the key
 	}
 	return p, res, nil
 }
