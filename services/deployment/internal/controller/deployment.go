@@ -32,7 +32,7 @@ func (c *Controller) syncDeployment(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if res.Collision || res.Wrote > 0 && again {
+	if res.Collision || again {
 		c.deployments.Enqueue(key)
 	}
 	if plan.Requeue > 0 {
@@ -88,7 +88,7 @@ func deploymentWrites(d *deploymentv1.Deployment, p reconcile.DeploymentPlan) ap
 		out.Add(apply.Delete(kinds.ReplicaSets, rs))
 	}
 	if p.AnnotationsChanged || p.StatusChanged {
-		d = proto.Clone(d).(*deploymentv1.Deployment) // not counted on a collision
+		d = proto.Clone(d).(*deploymentv1.Deployment) // a collision counts on the stored status
 		if p.AnnotationsChanged {
 			d.Metadata.Annotations = p.Annotations
 		}
