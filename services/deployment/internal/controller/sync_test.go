@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -17,6 +18,7 @@ import (
 	"github.com/podwarden/podwarden/shared/apply/applytest"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/crud"
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
 
@@ -173,4 +175,41 @@ func TestForegroundDeletion(t *testing.T) {
 	applytest.Equal(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "[]")
 	run(t, c.syncDeployment, "default/web")
 	applytest.Equal(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[]")
+}
+
+// TestSyncDeploymentClaimsReplicaSets: the Deployment adopts an orphaned
+// ReplicaSet its selector matches (left by an orphaning delete: the template is
+// the same, so no new ReplicaSet is made) and ignores one another owner controls.
+func TestSyncDeploymentClaimsReplicaSets(t *testing.T) {
+	c, db := newController(t)
+	ctx := context.Background()
+	create(t, db, kinds.Deployments, deployment("web", 2))
+	run(t, c.syncDeployment, "default/web")
+	name := applytest.Names(t, db, kinds.ReplicaSets)[0]
+	// Orphan-delete the Deployment and make it again.
+	web := applytest.Get(t, db, kinds.Deployments, "default", "web")
+	if err := db.InTx(ctx, func(tx pgx.Tx) error { return OrphanReplicaSets(ctx, tx, web.Metadata) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kinds.Deployments.Delete(ctx, db.Pool, "default", "web", ""); err != nil {
+		t.Fatal(err)
+	}
+	other := deployment("other", 1)
+	other.Spec.Template.Spec.Containers[0].Image = "nginx:other"
+	rs := &deploymentv1.ReplicaSet{ApiVersion: "apps/v1", Kind: "ReplicaSet",
+		Metadata: &corev1.ObjectMeta{Name: "theirs", Namespace: "default", Labels: map[string]string{"app": "web"},
+			OwnerReferences: []*corev1.OwnerReference{podview.ControllerRefTo("apps/v1", "Deployment", &corev1.ObjectMeta{Name: "x", Uid: "x"})}},
+		Spec: &deploymentv1.ReplicaSetSpec{Replicas: proto.Int32(0), Selector: &corev1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: other.Spec.Template}}
+	create(t, db, kinds.ReplicaSets, rs)
+	d := create(t, db, kinds.Deployments, deployment("web", 2))
+	run(t, c.syncDeployment, "default/web")
+	applytest.Equal(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "[theirs "+name+"]")
+	owners := map[string]string{}
+	for _, rs := range applytest.List(t, db, kinds.ReplicaSets) {
+		owners[rs.Metadata.Name] = podview.ControllerRef(rs.Metadata).GetUid()
+	}
+	if want := map[string]string{name: d.Metadata.Uid, "theirs": "x"}; fmt.Sprint(owners) != fmt.Sprint(want) {
+		t.Fatalf("controllers %v, want %v", owners, want)
+	}
 }
