@@ -24,6 +24,7 @@ import (
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
+	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -307,6 +308,21 @@ func TestClaimPods(t *testing.T) {
 			}
 			if ops := commands(t, db); fmt.Sprint(ops) != fmt.Sprint(tc.wantOps) {
 				t.Fatalf("commands %v, want %v", ops, tc.wantOps)
+			}
+			// Each UPDATE command tells the node service the pod's new controller.
+			pending, err := store.PendingOutbox(context.Background(), db.Pool, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range pending {
+				var cmd eventsv1.PodCommand
+				if err := proto.Unmarshal(m.Data, &cmd); err != nil {
+					t.Fatal(err)
+				}
+				pm := cmd.GetPod().GetMetadata()
+				if got := podutil.GetControllerOf(pm).GetUid(); got != owners[pm.GetName()] {
+					t.Fatalf("command for %s names controller %q, want %q", pm.GetName(), got, owners[pm.GetName()])
+				}
 			}
 		})
 	}
