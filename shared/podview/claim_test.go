@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
 
 	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
@@ -47,80 +46,6 @@ func controllers(t *testing.T, db *store.DB) map[string]string {
 		out[p.Metadata.Name] = podutil.GetControllerOf(p.Metadata).GetUid()
 	}
 	return out
-}
-
-func names(pods []*corev1.Pod) []string {
-	var out []string
-	for _, p := range pods {
-		out = append(out, p.Metadata.Name)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// TestClaim: Kubernetes' ClaimPods on the view. The owner (ReplicaSet "rs",
-// selector app=web) keeps its matching pods, adopts matching live orphans and
-// releases its pods that no longer match; a deleting owner adopts nothing and
-// keeps what it has. Every change of ownership is told to the node service.
-func TestClaim(t *testing.T) {
-	cases := map[string]struct {
-		deleting   bool
-		wantOwned  []string
-		wantOwners map[string]string
-		wantOps    []string
-	}{
-		"live owner": {
-			wantOwned: []string{"adoptable", "kept"},
-			wantOwners: map[string]string{"kept": "rs", "mismatched": "", "adoptable": "rs", "orphan-other-app": "",
-				"orphan-deleting": "", "others": "other"},
-			wantOps: []string{"OP_UPDATE:adoptable", "OP_UPDATE:mismatched"},
-		},
-		"deleting owner adopts nothing": {
-			deleting:  true,
-			wantOwned: []string{"kept", "mismatched"},
-			wantOwners: map[string]string{"kept": "rs", "mismatched": "rs", "adoptable": "", "orphan-other-app": "",
-				"orphan-deleting": "", "others": "other"},
-		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			db := openDB(t)
-			now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-			claimPod(t, db, "kept", "web", "rs", false)
-			claimPod(t, db, "mismatched", "db", "rs", false)
-			claimPod(t, db, "adoptable", "web", "", false)
-			claimPod(t, db, "orphan-other-app", "db", "", false)
-			claimPod(t, db, "orphan-deleting", "web", "", true)
-			claimPod(t, db, "others", "web", "other", false)
-			owner := &corev1.ObjectMeta{Name: "rs", Namespace: "default", Uid: "rs"}
-			if tc.deleting {
-				owner.DeletionTimestamp = timestamppb.New(now)
-			}
-			match := map[string]string{"app": "web"}
-			var owned []*corev1.Pod
-			inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
-				var err error
-				owned, err = Claim(ctx, tx, owner, ControllerRefTo("apps/v1", "ReplicaSet", owner), k8slabels.SelectorFromSet(match), match, now)
-				return err
-			})
-			if fmt.Sprint(names(owned)) != fmt.Sprint(tc.wantOwned) {
-				t.Fatalf("owned %v, want %v", names(owned), tc.wantOwned)
-			}
-			if got := controllers(t, db); fmt.Sprint(got) != fmt.Sprint(tc.wantOwners) {
-				t.Fatalf("controllers %v, want %v", got, tc.wantOwners)
-			}
-			ops, cmds, _ := commands(t, db)
-			sort.Strings(ops)
-			if fmt.Sprint(ops) != fmt.Sprint(tc.wantOps) {
-				t.Fatalf("commands %v, want %v", ops, tc.wantOps)
-			}
-			for _, c := range cmds {
-				if got := podutil.GetControllerOf(c.Pod.Metadata).GetUid(); got != controllers(t, db)[c.Pod.Metadata.Name] {
-					t.Fatalf("command for %s names controller %q", c.Pod.Metadata.Name, got)
-				}
-			}
-		})
-	}
 }
 
 // TestOrphan: a Delete with propagationPolicy Orphan releases the owner's pods

@@ -1,8 +1,8 @@
 // Package podview is a controller service's view of the pods it controls: the rows
 // it writes when it asks the node service for a pod (in the same transaction as the
 // command), kept current by the node service's pod events, with tombstones so a
-// late or redelivered event never brings a deleted pod back, adoption and release
-// by ownerReferences, and the repair of lost commands.
+// late or redelivered event never brings a deleted pod back, orphaning, and the
+// repair of lost commands. Adoption and release (claim) are shared/apply's.
 //
 // The node service is the truth for a pod's status, node, labels and deletion; the
 // owning service for its ownerReferences.
@@ -20,7 +20,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
 
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/podutil"
@@ -323,44 +322,6 @@ func Orphan(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.T
 		}
 	}
 	return nil
-}
-
-// Claim is Kubernetes' ClaimPods: the pods owner controls after adopting orphans
-// that match sel (pre-filtered in SQL by matchLabels) and releasing owned pods
-// that no longer match. A deleting owner adopts nothing and keeps what it has.
-func Claim(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel k8slabels.Selector, matchLabels map[string]string, now time.Time) ([]*corev1.Pod, error) {
-	all, err := Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
-	if err != nil {
-		return nil, err
-	}
-	orphans, err := Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, Unowned: true, Labels: matchLabels})
-	if err != nil {
-		return nil, err
-	}
-	all = append(all, orphans...)
-	var out []*corev1.Pod
-	for _, p := range all {
-		cref := podutil.GetControllerOf(p.Metadata)
-		matches := sel.Matches(k8slabels.Set(p.Metadata.GetLabels()))
-		switch {
-		case cref != nil && cref.GetUid() == owner.Uid:
-			if matches || owner.DeletionTimestamp != nil {
-				out = append(out, p)
-				continue
-			}
-			DropOwner(p.Metadata, owner.Uid)
-			if err := Update(ctx, tx, p, now); err != nil {
-				return nil, err
-			}
-		case cref == nil && matches && p.Metadata.DeletionTimestamp == nil && owner.DeletionTimestamp == nil:
-			p.Metadata.OwnerReferences = append(p.Metadata.OwnerReferences, proto.Clone(ref).(*corev1.OwnerReference))
-			if err := Update(ctx, tx, p, now); err != nil {
-				return nil, err
-			}
-			out = append(out, p)
-		}
-	}
-	return out, nil
 }
 
 // CollectGarbage deletes, as Delete does, the pods of the view whose controller is

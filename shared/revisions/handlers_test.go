@@ -2,8 +2,8 @@ package revisions_test
 
 import (
 	"context"
-	"errors"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/shared/apierr"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
@@ -33,13 +34,9 @@ func history(t *testing.T) revisions.Handlers[*daemonsetv1.DaemonSet, revisions.
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	hub := watch.NewHub()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go hub.Run(ctx, db, nil)
 	r := &crud.Resource[*daemonsetv1.DaemonSet]{
 		Kind:       store.Kind[*daemonsetv1.DaemonSet]{Name: "DaemonSet", New: func() *daemonsetv1.DaemonSet { return &daemonsetv1.DaemonSet{} }},
-		APIVersion: "apps/v1", KindName: "DaemonSet", Namespaced: true, DB: db, Hub: hub,
+		APIVersion: "apps/v1", KindName: "DaemonSet", Namespaced: true, DB: db, Hub: watch.NewHub(),
 		GR: apierr.GroupResource{Group: "apps", Resource: "daemonsets"}, GK: apierr.GroupKind{Group: "apps", Kind: "DaemonSet"},
 		TypeMeta:  func(d *daemonsetv1.DaemonSet) (*string, *string) { return &d.ApiVersion, &d.Kind },
 		SpecEqual: func(a, b *daemonsetv1.DaemonSet) bool { return proto.Equal(a.Spec, b.Spec) },
@@ -59,7 +56,27 @@ func templateOf(image string) *corev1.PodTemplateSpec {
 	}
 }
 
-// syncHistory is the history half of a controller's sync: plan, then Write.
+// list is ListControllerRevisions over the stored revisions (from Postgres:
+// no watch cache runs here).
+func list(ctx context.Context, db *store.DB, ns, labelSelector string) ([]*revisions.Revision, error) {
+	res, err := revisions.Resource(db, nil).List(ctx, ns, crud.ListOptions{LabelSelector: labelSelector})
+	return res.Items, err
+}
+
+// applyWrites applies writes in one transaction.
+func applyWrites(t *testing.T, db *store.DB, writes []apply.Write) (apply.Result, error) {
+	t.Helper()
+	var res apply.Result
+	err := db.InTx(context.Background(), func(tx pgx.Tx) error {
+		var err error
+		res, err = apply.Apply(context.Background(), tx, time.Now(), apply.Owner{}, apply.Plan{Writes: writes})
+		return err
+	})
+	return res, err
+}
+
+// syncHistory is the history half of a controller's sync: plan, then apply
+// Plan.Writes (a collision counted with apply.CountCollision).
 func syncHistory(t *testing.T, h revisions.Handlers[*daemonsetv1.DaemonSet, revisions.Entry], name string) (revisions.Plan, bool) {
 	t.Helper()
 	ctx := context.Background()
@@ -75,7 +92,8 @@ func syncHistory(t *testing.T, h revisions.Handlers[*daemonsetv1.DaemonSet, revi
 			return err
 		}
 		plan = dsKind.PlanHistory(revisions.OwnerOf(ds.Metadata, ds.Spec, ds.Status), owned)
-		_, collided, err = revisions.Write(ctx, tx, plan, func() error { return revisions.CountCollision(ctx, tx, h.R.Kind, ds) })
+		res, err := apply.Apply(ctx, tx, time.Now(), apply.Owner{}, apply.Plan{Writes: plan.Writes(apply.CountCollision(h.R.Kind, ds))})
+		collided = res.Collision
 		return err
 	})
 	if err != nil {
@@ -151,29 +169,24 @@ func TestHistoryRoundTrip(t *testing.T) {
 		t.Fatalf("undo to a missing revision: err %v, want InvalidArgument", err)
 	}
 
-	// The list the servers answer, from the watch cache.
-	list := func(ns, selector string) ([]*revisions.Revision, error) {
-		res, err := revisions.Resource(h.R.DB, h.R.Hub).List(ctx, ns, crud.ListOptions{LabelSelector: selector})
-		return res.Items, err
-	}
-	all, err := list("", "app=web")
+	all, err := list(ctx, h.R.DB, "", "app=web")
 	if err != nil || len(all) != 2 || all[0].GetKind() != "ControllerRevision" || all[0].GetApiVersion() != "apps/v1" {
 		t.Fatalf("list: %v, err %v", all, err)
 	}
-	if none, err := list("default", "app=other"); err != nil || len(none) != 0 {
+	if none, err := list(ctx, h.R.DB, "default", "app=other"); err != nil || len(none) != 0 {
 		t.Fatalf("list app=other: %v, err %v", none, err)
 	}
-	if _, err := list("", "app in ("); status.Code(err) != codes.InvalidArgument {
+	if _, err := list(ctx, h.R.DB, "", "app in ("); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("bad selector: err %v", err)
 	}
 
-	if err := h.R.DB.InTx(ctx, func(tx pgx.Tx) error { return revisions.Truncate(ctx, tx, all) }); err != nil {
+	if _, err := applyWrites(t, h.R.DB, revisions.Deletes(all)); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.R.DB.InTx(ctx, func(tx pgx.Tx) error { return revisions.Truncate(ctx, tx, all) }); err != nil {
-		t.Fatalf("truncating revisions already gone: %v", err)
+	if _, err := applyWrites(t, h.R.DB, revisions.Deletes(all)); err != nil {
+		t.Fatalf("deleting revisions already gone: %v", err)
 	}
-	if left, _ := list("", ""); len(left) != 0 {
+	if left, _ := list(ctx, h.R.DB, "", ""); len(left) != 0 {
 		t.Fatalf("left after truncate: %v", left)
 	}
 }
@@ -206,15 +219,11 @@ func TestWriteCollision(t *testing.T) {
 		t.Fatalf("after the bump: plan %+v, collided %v", p, collided)
 	}
 
-	// The same revision already stored (a write raced by another): reused.
-	err = h.R.DB.InTx(ctx, func(tx pgx.Tx) error {
-		cur, collided, err := revisions.Write(ctx, tx, revisions.Plan{Create: proto.CloneOf(p.Create)}, func() error { return errors.New("no bump expected") })
-		if err == nil && (collided || cur.GetMetadata().GetUid() == "" || cur.GetMetadata().GetName() != p.Create.GetMetadata().GetName()) {
-			t.Errorf("rewrite: %v, collided %v", cur, collided)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+	// The same revision already stored (a write raced by another): reused, no
+	// collision counted.
+	never := apply.CountCollision(store.Kind[*revisions.Revision]{Name: "NoOwner"}, &revisions.Revision{})
+	res, err := applyWrites(t, h.R.DB, revisions.Plan{Create: proto.CloneOf(p.Create)}.Writes(never))
+	if err != nil || res.Collision || res.Wrote != 1 {
+		t.Fatalf("rewrite: %+v, err %v", res, err)
 	}
 }

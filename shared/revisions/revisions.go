@@ -6,10 +6,11 @@
 //
 // Both services store the one apps/v1 ControllerRevision message
 // (podwarden.apps.v1); a Kind supplies what differs between owner kinds.
-// This file holds the pure decisions; write.go the writes a sync makes in its
-// transaction (Write, Truncate, and Create with CountCollision, which the
-// Deployment's ReplicaSets use too); handlers.go the bodies of the history
-// RPCs (Handlers, List).
+// This file holds the pure decisions; write.go the writes they come to in a
+// sync's apply.Plan (Plan.Writes: the new revision, its name taken by the same
+// revision reused and by another a hash collision counted by
+// apply.CountCollision; Deletes: the history beyond the limit); handlers.go the
+// bodies of the history RPCs (Handlers, Resource).
 package revisions
 
 import (

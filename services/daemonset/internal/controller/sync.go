@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,8 +10,7 @@ import (
 
 	"github.com/podwarden/podwarden/services/daemonset/internal/kinds"
 	"github.com/podwarden/podwarden/services/daemonset/internal/reconcile"
-	"github.com/podwarden/podwarden/shared/crud"
-	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/revisions"
@@ -24,125 +22,101 @@ import (
 
 const component = "daemonset-controller"
 
-// syncDaemonSet is the daemonset controller's syncDaemonSet on stored state, in one
-// transaction: history, claim pods, plan, then the new pods (with their commands),
-// the deletions, the status, the events and the history clean-up.
+// syncDaemonSet is the daemonset controller's syncDaemonSet on stored state: read
+// the DaemonSet, claim its pods and revisions, plan, apply, in one transaction.
 func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var requeue time.Duration
-	again := false
-	var failedOn []string
-	var failedUID string
-	var failedAt time.Time
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		ds, err := kinds.DaemonSets.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		now := c.clock.Now()
-		ref := events.Ref("apps/v1", "DaemonSet", ds.Metadata)
-		sel, err := labels.FromProto(ds.GetSpec().GetSelector())
-		if err != nil {
-			return nil // rejected by the API; nothing to do
-		}
-		if len(ds.GetSpec().GetSelector().GetMatchLabels())+len(ds.GetSpec().GetSelector().GetMatchExpressions()) == 0 {
-			return events.Record(ctx, tx, now, component, ref, events.Warning, reconcile.ReasonSelectingAll,
-				"This daemon set is selecting all pods. A non-empty selector is required.")
-		}
-		pods, err := podview.Claim(ctx, tx, ds.Metadata, podview.ControllerRefTo("apps/v1", "DaemonSet", ds.Metadata), sel, ds.GetSpec().GetSelector().GetMatchLabels(), now)
-		if err != nil {
-			return err
-		}
-		if ds.Metadata.DeletionTimestamp != nil {
-			return c.deleteForeground(ctx, tx, ds, pods, now)
-		}
-		owned, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: ns, OwnerUID: ds.Metadata.Uid})
-		if err != nil {
-			return err
-		}
-		hp := reconcile.PlanHistory(ds, owned)
-		// A hash collision with a revision of another template is counted in
-		// status.collisionCount, so the next sync names the revision differently.
-		_, collided, err := revisions.Write(ctx, tx, hp, func() error { return revisions.CountCollision(ctx, tx, kinds.DaemonSets, ds) })
-		if err != nil || collided {
-			again = collided
-			return err
-		}
-		nodes, err := kinds.Nodes.List(ctx, tx, store.ListOptions{})
-		if err != nil {
-			return err
-		}
-		uid := ds.Metadata.Uid
-		plan := reconcile.PlanSyncWithBackoff(ds, nodes, pods, hp.Hash, now, func(node string, now time.Time) time.Duration {
-			return c.backoff.remaining(uid+"/"+node, now)
+	var decided reconcile.Plan
+	var uid string
+	var at time.Time
+	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.DaemonSets, key,
+		apply.Owner{APIVersion: "apps/v1", Kind: "DaemonSet", Component: component},
+		func(ctx context.Context, tx pgx.Tx, ds *daemonsetv1.DaemonSet, now time.Time) (plan apply.Plan, err error) {
+			uid, at = ds.Metadata.Uid, now
+			plan, decided, err = c.planDaemonSet(ctx, tx, ds, now)
+			return plan, err
 		})
-		failedOn, failedUID, failedAt = plan.FailedOn, uid, now
-		for _, node := range plan.CreateOn {
-			p, err := podview.Create(ctx, tx, reconcile.NewPod(ds, node, hp.Hash))
-			if err != nil {
-				return err
-			}
-			if err := events.Record(ctx, tx, now, component, ref, events.Normal, "SuccessfulCreate", "Created pod: "+p.Metadata.Name); err != nil {
-				return err
-			}
-		}
-		for _, p := range plan.Delete {
-			if err := podview.Delete(ctx, tx, p, now); err != nil {
-				return err
-			}
-			if err := events.Record(ctx, tx, now, component, ref, events.Normal, "SuccessfulDelete", "Deleted pod: "+p.Metadata.Name); err != nil {
-				return err
-			}
-		}
-		for _, e := range plan.Events {
-			if err := events.Record(ctx, tx, now, component, ref, e.Type, e.Reason, e.Message); err != nil {
-				return err
-			}
-		}
-		if !proto.Equal(ds.Status, plan.Status) {
-			ds.Status = plan.Status
-			if _, err := kinds.DaemonSets.Update(ctx, tx, ds); err != nil {
-				return fmt.Errorf("update daemon set status: %w", err)
-			}
-		}
-		if err := revisions.Truncate(ctx, tx, reconcile.HistoryToDelete(ds, hp.Old, pods)); err != nil {
-			return err
-		}
-		requeue = plan.RequeueAfter
-		again = len(plan.CreateOn) > 0 || len(plan.Delete) > 0
-		return nil
-	})
 	if err != nil {
 		return err
 	}
-	for _, node := range failedOn {
-		c.backoff.next(failedUID+"/"+node, failedAt)
+	if res.Collision {
+		c.daemonSets.Enqueue(key)
+		return nil
 	}
-	if again {
+	// The failed pods the plan deleted: their nodes' back-off grows.
+	for _, node := range decided.FailedOn {
+		c.backoff.next(uid+"/"+node, at)
+	}
+	if len(decided.Create) > 0 || len(decided.Delete) > 0 {
 		c.daemonSets.Enqueue(key)
 	}
-	if requeue > 0 {
-		c.daemonSets.EnqueueAfter(key, requeue)
+	if plan.Requeue > 0 {
+		c.daemonSets.EnqueueAfter(key, plan.Requeue)
 	}
 	return nil
 }
 
-// deleteForeground carries out a Foreground deletion: the pods go first, then the
-// revisions and the DaemonSet.
-func (c *Controller) deleteForeground(ctx context.Context, tx pgx.Tx, ds *daemonsetv1.DaemonSet, pods []*corev1.Pod, now time.Time) error {
-	for _, p := range pods {
-		if err := podview.Delete(ctx, tx, p, now); err != nil {
-			return err
-		}
+// planDaemonSet reads what ds's plan needs and plans: a Foreground deletion step
+// when ds is being deleted, else its history (a new or renumbered revision is the
+// plan's first write) and PlanSync over the nodes; decided is PlanSync's plan.
+func (c *Controller) planDaemonSet(ctx context.Context, tx pgx.Tx, ds *daemonsetv1.DaemonSet, now time.Time) (plan apply.Plan, decided reconcile.Plan, err error) {
+	m := ds.Metadata
+	if reconcile.SelectsAll(ds) {
+		return daemonSetWrites(ds, reconcile.HistoryPlan{}, reconcile.PlanSelectingAll(), nil), reconcile.Plan{}, nil
 	}
-	if len(pods) > 0 || !crud.HasFinalizer(ds.Metadata, crud.FinalizerForeground) {
-		return nil
+	if m.DeletionTimestamp != nil {
+		pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+		return apply.Foreground(kinds.DaemonSets, ds, pods, apply.DeletePod), reconcile.Plan{}, err
 	}
-	_, err := kinds.DaemonSets.Delete(ctx, tx, ds.Metadata.Namespace, ds.Metadata.Name, ds.Metadata.Uid)
-	return err
+	s, err := labels.FromProto(ds.GetSpec().GetSelector())
+	if err != nil {
+		return apply.Plan{}, reconcile.Plan{}, nil // rejected by the API; nothing to do
+	}
+	sel := apply.Selector{Matches: s, MatchLabels: ds.GetSpec().GetSelector().GetMatchLabels()}
+	ref := podview.ControllerRefTo("apps/v1", "DaemonSet", m)
+	pods, err := apply.ClaimPods(ctx, tx, now, m, ref, sel)
+	if err != nil {
+		return apply.Plan{}, reconcile.Plan{}, err
+	}
+	revs, err := apply.ClaimObjects(ctx, tx, now, kinds.ControllerRevisions, m, ref, sel,
+		func(cr *revisions.Revision) apply.Write {
+			return apply.Update(kinds.ControllerRevisions, cr)
+		})
+	if err != nil {
+		return apply.Plan{}, reconcile.Plan{}, err
+	}
+	nodes, err := kinds.Nodes.List(ctx, tx, store.ListOptions{})
+	if err != nil {
+		return apply.Plan{}, reconcile.Plan{}, err
+	}
+	hp := reconcile.PlanHistory(ds, revs)
+	p := reconcile.PlanSyncWithBackoff(ds, nodes, pods, hp.Hash, now, func(node string, now time.Time) time.Duration {
+		return c.backoff.remaining(m.Uid+"/"+node, now)
+	})
+	return daemonSetWrites(ds, hp, p, pods), p, nil
+}
+
+// daemonSetWrites is a sync's plan as writes: the history first (a new revision,
+// its name taken a hash collision, or the renumbered current one), the pods, the
+// status, and the history beyond revisionHistoryLimit.
+func daemonSetWrites(ds *daemonsetv1.DaemonSet, hp reconcile.HistoryPlan, p reconcile.Plan, pods []*corev1.Pod) apply.Plan {
+	out := apply.Plan{Requeue: p.RequeueAfter}
+	out.Add(hp.Writes(apply.CountCollision(kinds.DaemonSets, ds))...)
+	for _, pod := range p.Create {
+		out.Add(apply.CreatePod(pod))
+	}
+	for _, pod := range p.Delete {
+		out.Add(apply.DeletePod(pod))
+	}
+	if p.Status != nil && !proto.Equal(ds.Status, p.Status) {
+		ds = proto.Clone(ds).(*daemonsetv1.DaemonSet) // a collision counts on the stored status
+		ds.Status = p.Status
+		out.Add(apply.Update(kinds.DaemonSets, ds))
+	}
+	out.Add(revisions.Deletes(reconcile.HistoryToDelete(ds, hp.Old, pods))...)
+	for _, e := range p.Events {
+		out.Event(e.Type, e.Reason, e.Message)
+	}
+	return out
 }
 
 const (

@@ -23,9 +23,24 @@ const (
 
 // Event reasons of the daemonset controller.
 const (
-	ReasonFailedDaemonPod = "FailedDaemonPod"
-	ReasonSelectingAll    = "SelectingAll"
+	ReasonFailedDaemonPod  = "FailedDaemonPod"
+	ReasonSelectingAll     = "SelectingAll"
+	ReasonSuccessfulCreate = "SuccessfulCreate"
+	ReasonSuccessfulDelete = "SuccessfulDelete"
 )
+
+// SelectsAll reports whether ds's selector is empty: Kubernetes' controller
+// then only records PlanSelectingAll's warning.
+func SelectsAll(ds *daemonsetv1.DaemonSet) bool {
+	sel := ds.GetSpec().GetSelector()
+	return len(sel.GetMatchLabels())+len(sel.GetMatchExpressions()) == 0
+}
+
+// PlanSelectingAll is the plan of a DaemonSet whose selector selects every pod.
+func PlanSelectingAll() Plan {
+	return Plan{Events: []Event{{Type: "Warning", Reason: ReasonSelectingAll,
+		Message: "This daemon set is selecting all pods. A non-empty selector is required."}}}
+}
 
 // Event is a Kubernetes event to record about the DaemonSet.
 type Event struct {
@@ -36,8 +51,12 @@ type Event struct {
 type Plan struct {
 	// CreateOn lists the nodes that get a new daemon pod, in order.
 	CreateOn []string
+	// Create are those pods (NewPod), in the same order.
+	Create []*corev1.Pod
 	// Delete lists the pods to delete.
 	Delete []*corev1.Pod
+	// Events are the events to record, in order: SuccessfulCreate for each pod
+	// created, SuccessfulDelete for each pod deleted, then the others.
 	Events []Event
 	// Status is the new status (observedGeneration included).
 	Status *daemonsetv1.DaemonSetStatus
@@ -69,6 +88,16 @@ func PlanSyncWithBackoff(ds *daemonsetv1.DaemonSet, nodes []*nodev1.Node, pods [
 	if len(plan.CreateOn) == 0 && len(plan.Delete) == 0 && ds.GetSpec().GetUpdateStrategy().GetType() != OnDelete {
 		plan.CreateOn, plan.Delete = RollingUpdateStep(ds, nodes, byNode, hash, now)
 	}
+	var podEvents []Event
+	for _, node := range plan.CreateOn {
+		p := NewPod(ds, node, hash)
+		plan.Create = append(plan.Create, p)
+		podEvents = append(podEvents, Event{Type: "Normal", Reason: ReasonSuccessfulCreate, Message: "Created pod: " + p.GetMetadata().GetName()})
+	}
+	for _, p := range plan.Delete {
+		podEvents = append(podEvents, Event{Type: "Normal", Reason: ReasonSuccessfulDelete, Message: "Deleted pod: " + p.GetMetadata().GetName()})
+	}
+	plan.Events = append(podEvents, plan.Events...)
 	plan.Status = Status(ds, nodes, byNode, hash, now)
 	if m := ds.GetSpec().GetMinReadySeconds(); m > 0 && plan.Status.GetNumberReady() != plan.Status.GetNumberAvailable() {
 		if d := time.Duration(m) * time.Second; plan.RequeueAfter == 0 || d < plan.RequeueAfter {

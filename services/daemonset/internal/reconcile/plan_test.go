@@ -74,10 +74,43 @@ func TestPlanSyncManage(t *testing.T) {
 			if got := names(plan.Delete); !slices.Equal(got, tc.wantDelete) {
 				t.Errorf("delete %v, want %v", got, tc.wantDelete)
 			}
-			if len(plan.Events) != tc.wantEvents {
-				t.Errorf("events %v, want %d", plan.Events, tc.wantEvents)
+			// The plan carries the pods it creates, built for their nodes, and
+			// SuccessfulCreate/SuccessfulDelete for each, before its other events.
+			var wantPodEvents []Event
+			for i, p := range plan.Create {
+				if got := p.GetSpec().GetAffinity().GetNodeAffinity().GetRequiredDuringSchedulingIgnoredDuringExecution().GetNodeSelectorTerms()[0].GetMatchFields()[0].GetValues(); !slices.Equal(got, []string{tc.wantCreate[i]}) {
+					t.Errorf("pod %d is for node %v, want %s", i, got, tc.wantCreate[i])
+				}
+				wantPodEvents = append(wantPodEvents, Event{Type: "Normal", Reason: ReasonSuccessfulCreate, Message: "Created pod: " + p.Metadata.Name})
+			}
+			if len(plan.Create) != len(tc.wantCreate) {
+				t.Errorf("%d pods to create, want %d", len(plan.Create), len(tc.wantCreate))
+			}
+			for _, name := range tc.wantDelete {
+				wantPodEvents = append(wantPodEvents, Event{Type: "Normal", Reason: ReasonSuccessfulDelete, Message: "Deleted pod: " + name})
+			}
+			n := len(wantPodEvents)
+			if len(plan.Events) < n || !slices.Equal(plan.Events[:n], wantPodEvents) {
+				t.Fatalf("events %v, want first %v", plan.Events, wantPodEvents)
+			}
+			if len(plan.Events)-n != tc.wantEvents {
+				t.Errorf("other events %v, want %d", plan.Events[n:], tc.wantEvents)
 			}
 		})
+	}
+}
+
+func TestPlanSelectingAll(t *testing.T) {
+	ds := daemonSet()
+	if SelectsAll(ds) {
+		t.Fatal("daemonSet() selects all")
+	}
+	ds.Spec.Selector = &corev1.LabelSelector{}
+	if !SelectsAll(ds) {
+		t.Fatal("an empty selector does not select all")
+	}
+	if p := PlanSelectingAll(); len(p.Events) != 1 || p.Events[0].Reason != ReasonSelectingAll || p.Events[0].Type != "Warning" {
+		t.Fatalf("plan %+v", p)
 	}
 }
 
@@ -247,7 +280,7 @@ func TestFailedPodBackoff(t *testing.T) {
 	if got := names(plan.Delete); !slices.Equal(got, []string{"b"}) {
 		t.Fatalf("delete %v, want [b] (n1 is backed off)", got)
 	}
-	if !slices.Equal(plan.FailedOn, []string{"n2"}) || plan.RequeueAfter != 4*time.Second || len(plan.Events) != 1 {
+	if !slices.Equal(plan.FailedOn, []string{"n2"}) || plan.RequeueAfter != 4*time.Second || len(plan.Events) != 2 || plan.Events[0].Reason != ReasonSuccessfulDelete {
 		t.Fatalf("failedOn %v, requeue %v, events %v", plan.FailedOn, plan.RequeueAfter, plan.Events)
 	}
 }

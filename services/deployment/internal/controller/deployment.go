@@ -3,156 +3,104 @@ package controller
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/types/known/timestamppb"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
-	"github.com/podwarden/podwarden/shared/crud"
-	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/services/deployment/internal/reconcile"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
-	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
 
-// syncDeployment is the deployment controller's syncDeployment on stored state: claim
-// ReplicaSets, plan, and apply the plan in one transaction.
+// syncDeployment is the deployment controller's syncDeployment on stored state:
+// read the Deployment, claim its ReplicaSets, plan, apply, in one transaction.
 func (c *Controller) syncDeployment(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var requeue time.Duration
-	again := false
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		d, err := kinds.Deployments.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		now := c.clock.Now()
-		rsList, err := claimReplicaSets(ctx, tx, d)
-		if err != nil {
-			return err
-		}
-		if d.Metadata.DeletionTimestamp != nil {
-			return c.deleteDeploymentForeground(ctx, tx, d, rsList, now)
-		}
-		var pods []*corev1.Pod
-		for _, rs := range rsList {
-			p, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: ns, OwnerUID: rs.Metadata.Uid})
-			if err != nil {
-				return err
-			}
-			pods = append(pods, p...)
-		}
-		plan := c.dPlanner.Plan(d, rsList, pods, now)
-		if plan.NewReplicaSet != nil {
-			// The planner handles a ReplicaSet of d's under the name (it bumps the
-			// count itself), so here a taken name is always a collision: no same.
-			// A hash collision is counted in status.collisionCount, so the next plan
-			// names the ReplicaSet differently.
-			_, outcome, err := revisions.Create(ctx, tx, kinds.ReplicaSets, plan.NewReplicaSet, nil,
-				func() error { return revisions.CountCollision(ctx, tx, kinds.Deployments, d) })
-			if err != nil {
-				return fmt.Errorf("replica set: %w", err)
-			}
-			if outcome == revisions.Collided {
-				again = true
-				return nil
-			}
-		}
-		for _, rs := range plan.UpdateReplicaSets {
-			if _, err := kinds.ReplicaSets.Update(ctx, tx, rs); err != nil {
-				return fmt.Errorf("update replica set %s: %w", rs.GetMetadata().GetName(), err)
-			}
-		}
-		for _, rs := range plan.DeleteReplicaSets {
-			if _, err := kinds.ReplicaSets.Delete(ctx, tx, ns, rs.Metadata.Name, rs.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("delete replica set %s: %w", rs.GetMetadata().GetName(), err)
-			}
-		}
-		if plan.AnnotationsChanged || plan.StatusChanged {
-			if plan.AnnotationsChanged {
-				d.Metadata.Annotations = plan.Annotations
-			}
-			if plan.StatusChanged {
-				d.Status = plan.Status
-			}
-			if _, err := kinds.Deployments.Update(ctx, tx, d); err != nil {
-				return fmt.Errorf("update deployment status: %w", err)
-			}
-		}
-		ref := events.Ref("apps/v1", "Deployment", d.Metadata)
-		for _, e := range plan.Events {
-			if err := events.Record(ctx, tx, now, "deployment-controller", ref, e.Type, e.Reason, e.Message); err != nil {
-				return err
-			}
-		}
-		requeue = plan.Requeue
-		again = plan.NewReplicaSet != nil || len(plan.UpdateReplicaSets) > 0 || len(plan.DeleteReplicaSets) > 0
-		return nil
-	})
+	again := false // the plan writes ReplicaSets: plan again on what it wrote
+	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.Deployments, key,
+		apply.Owner{APIVersion: "apps/v1", Kind: "Deployment", Component: "deployment-controller"},
+		func(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment, now time.Time) (plan apply.Plan, err error) {
+			plan, again, err = c.planDeployment(ctx, tx, d, now)
+			return plan, err
+		})
 	if err != nil {
 		return err
 	}
-	if again {
+	if res.Collision || again {
 		c.deployments.Enqueue(key)
 	}
-	if requeue > 0 {
-		c.deployments.EnqueueAfter(key, requeue)
+	if plan.Requeue > 0 {
+		c.deployments.EnqueueAfter(key, plan.Requeue)
 	}
 	return nil
 }
 
-// claimReplicaSets is Kubernetes' ClaimReplicaSets: the ReplicaSets d controls, after
-// adopting orphans that match its selector and releasing owned ones that no longer do.
-func claimReplicaSets(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment) ([]*deploymentv1.ReplicaSet, error) {
-	sel, err := labels.FromProto(d.GetSpec().GetSelector())
-	if err != nil {
-		return nil, nil
-	}
-	owned, err := kinds.ReplicaSets.List(ctx, tx, store.ListOptions{Namespace: d.Metadata.Namespace, OwnerUID: d.Metadata.Uid})
-	if err != nil {
-		return nil, err
-	}
-	orphans, err := kinds.ReplicaSets.List(ctx, tx, store.ListOptions{Namespace: d.Metadata.Namespace, Unowned: true,
-		Labels: d.GetSpec().GetSelector().GetMatchLabels()})
-	if err != nil {
-		return nil, err
-	}
-	var out []*deploymentv1.ReplicaSet
-	for _, rs := range owned {
-		if sel.Matches(k8slabels.Set(rs.GetMetadata().GetLabels())) || d.Metadata.DeletionTimestamp != nil {
-			out = append(out, rs)
-			continue
-		}
-		podview.DropOwner(rs.Metadata, d.Metadata.Uid)
-		if _, err := kinds.ReplicaSets.Update(ctx, tx, rs); err != nil {
-			return nil, err
-		}
-	}
+// planDeployment reads what d's plan needs and plans: a Foreground deletion step
+// when d is being deleted (its ReplicaSets are deleted in the foreground, so
+// their pods go first), else Kubernetes' sync of its claimed ReplicaSets.
+// again reports whether the plan writes ReplicaSets.
+func (c *Controller) planDeployment(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment, now time.Time) (plan apply.Plan, again bool, err error) {
 	if d.Metadata.DeletionTimestamp != nil {
-		return out, nil
+		rsList, err := kinds.ReplicaSets.List(ctx, tx, store.ListOptions{Namespace: d.Metadata.Namespace, OwnerUID: d.Metadata.Uid})
+		return apply.Foreground(kinds.Deployments, d, rsList, func(rs *deploymentv1.ReplicaSet) apply.Write {
+			return apply.MarkForeground(kinds.ReplicaSets, rs)
+		}), false, err
 	}
-	for _, rs := range orphans {
-		if rs.Metadata.DeletionTimestamp != nil || !sel.Matches(k8slabels.Set(rs.GetMetadata().GetLabels())) {
-			continue
-		}
-		rs.Metadata.OwnerReferences = append(rs.Metadata.OwnerReferences, podview.ControllerRefTo("apps/v1", "Deployment", d.Metadata))
-		updated, err := kinds.ReplicaSets.Update(ctx, tx, rs)
+	var rsList []*deploymentv1.ReplicaSet
+	if sel, err := labels.FromProto(d.GetSpec().GetSelector()); err == nil {
+		rsList, err = apply.ClaimObjects(ctx, tx, now, kinds.ReplicaSets, d.Metadata, podview.ControllerRefTo("apps/v1", "Deployment", d.Metadata),
+			apply.Selector{Matches: sel, MatchLabels: d.GetSpec().GetSelector().GetMatchLabels()},
+			func(rs *deploymentv1.ReplicaSet) apply.Write { return apply.Update(kinds.ReplicaSets, rs) })
 		if err != nil {
-			return nil, err
+			return apply.Plan{}, false, err
 		}
-		out = append(out, updated)
 	}
-	return out, nil
+	var pods []*corev1.Pod
+	for _, rs := range rsList {
+		p, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: d.Metadata.Namespace, OwnerUID: rs.Metadata.Uid})
+		if err != nil {
+			return apply.Plan{}, false, err
+		}
+		pods = append(pods, p...)
+	}
+	p := c.dPlanner.Plan(d, rsList, pods, now)
+	return deploymentWrites(d, p), p.NewReplicaSet != nil || len(p.UpdateReplicaSets) > 0 || len(p.DeleteReplicaSets) > 0, nil
+}
+
+// deploymentWrites is a DeploymentPlan as writes: the new ReplicaSet first (its
+// name taken is a hash collision), then the ReplicaSets' updates and deletions,
+// then the Deployment's annotations and status.
+func deploymentWrites(d *deploymentv1.Deployment, p reconcile.DeploymentPlan) apply.Plan {
+	out := apply.Plan{Requeue: p.Requeue}
+	if p.NewReplicaSet != nil {
+		out.Add(apply.Create(kinds.ReplicaSets, p.NewReplicaSet).Unique(apply.CountCollision(kinds.Deployments, d)))
+	}
+	for _, rs := range p.UpdateReplicaSets {
+		out.Add(apply.Update(kinds.ReplicaSets, rs))
+	}
+	for _, rs := range p.DeleteReplicaSets {
+		out.Add(apply.Delete(kinds.ReplicaSets, rs))
+	}
+	if p.AnnotationsChanged || p.StatusChanged {
+		d = proto.Clone(d).(*deploymentv1.Deployment) // a collision counts on the stored status
+		if p.AnnotationsChanged {
+			d.Metadata.Annotations = p.Annotations
+		}
+		if p.StatusChanged {
+			d.Status = p.Status
+		}
+		out.Add(apply.Update(kinds.Deployments, d))
+	}
+	for _, e := range p.Events {
+		out.Event(e.Type, e.Reason, e.Message)
+	}
+	return out
 }
 
 // OrphanReplicaSets releases the ReplicaSets of a Deployment deleted with
@@ -169,26 +117,6 @@ func OrphanReplicaSets(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta)
 		}
 	}
 	return nil
-}
-
-// deleteDeploymentForeground carries out a Foreground deletion: every ReplicaSet is
-// deleted in the foreground (its pods first), then the Deployment itself.
-func (c *Controller) deleteDeploymentForeground(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment, rsList []*deploymentv1.ReplicaSet, now time.Time) error {
-	for _, rs := range rsList {
-		if rs.Metadata.DeletionTimestamp != nil {
-			continue
-		}
-		rs.Metadata.DeletionTimestamp = timestamppb.New(now.Truncate(time.Second))
-		rs.Metadata.Finalizers = append(rs.Metadata.Finalizers, crud.FinalizerForeground)
-		if _, err := kinds.ReplicaSets.Update(ctx, tx, rs); err != nil {
-			return err
-		}
-	}
-	if len(rsList) > 0 || !crud.HasFinalizer(d.Metadata, crud.FinalizerForeground) {
-		return nil
-	}
-	_, err := kinds.Deployments.Delete(ctx, tx, d.Metadata.Namespace, d.Metadata.Name, d.Metadata.Uid)
-	return err
 }
 
 const (

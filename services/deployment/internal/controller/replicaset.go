@@ -2,17 +2,14 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
 
 	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
 	"github.com/podwarden/podwarden/services/deployment/internal/reconcile"
-	"github.com/podwarden/podwarden/shared/crud"
-	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/podview"
@@ -23,165 +20,114 @@ import (
 )
 
 // podOwner is what the ReplicaSet and ReplicationController loops have in common.
-type podOwner struct {
-	meta        *corev1.ObjectMeta
-	ref         *corev1.OwnerReference
-	selector    k8slabels.Selector
-	matchLabels map[string]string
-	component   string
-	apiVersion  string
-	kind        string
-	plan        func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan
-	// writeStatus stores the status if it changed, and says whether it did.
-	writeStatus func(ctx context.Context, tx pgx.Tx, st *deploymentv1.ReplicaSetStatus) (bool, error)
-	// remove deletes the owner itself (end of a foreground deletion).
-	remove func(ctx context.Context, tx pgx.Tx) error
+type podOwner[T store.Object] struct {
+	kind store.Kind[T]
+	obj  T
+	// ref is the controller reference of the pods it adopts.
+	ref  *corev1.OwnerReference
+	sel  apply.Selector
+	plan func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan
+	// setStatus sets obj's status to st; it reports whether it changed.
+	setStatus func(st *deploymentv1.ReplicaSetStatus) bool
 }
 
-// syncPodOwner is the ReplicaSet controller's syncReplicaSet on stored state: claim
-// pods, plan, and in the same transaction store the new pods, the deletions, the
-// commands for the node service, the status and the events. It reports whether it
-// wrote anything (a change the owner's Deployment must see) and when to sync again.
-func (c *Controller) syncPodOwner(ctx context.Context, tx pgx.Tx, o podOwner) (changed bool, requeue time.Duration, err error) {
-	now := c.clock.Now()
-	pods, err := podview.Claim(ctx, tx, o.meta, o.ref, o.selector, o.matchLabels, now)
+// planPodOwner is the ReplicaSet controller's syncReplicaSet up to its writes: a
+// Foreground deletion step when the owner is being deleted, else claim pods and
+// plan: pods created, pods deleted, the owner's status when it changed.
+func planPodOwner[T store.Object](ctx context.Context, tx pgx.Tx, now time.Time, o podOwner[T]) (apply.Plan, error) {
+	m := o.obj.GetMetadata()
+	if m.DeletionTimestamp != nil {
+		pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+		return apply.Foreground(o.kind, o.obj, pods, apply.DeletePod), err
+	}
+	pods, err := apply.ClaimPods(ctx, tx, now, m, o.ref, o.sel)
 	if err != nil {
-		return false, 0, err
+		return apply.Plan{}, err
 	}
-	if o.meta.DeletionTimestamp != nil {
-		// Foreground deletion: the pods go first, then the owner.
-		for _, p := range pods {
-			if err := podview.Delete(ctx, tx, p, now); err != nil {
-				return false, 0, err
-			}
-		}
-		if len(pods) == 0 && crud.HasFinalizer(o.meta, crud.FinalizerForeground) {
-			return true, 0, o.remove(ctx, tx)
-		}
-		return len(pods) > 0, 0, nil
+	p := o.plan(pods, now)
+	out := apply.Plan{Requeue: p.RequeueAfter}
+	for _, pod := range p.Create {
+		out.Add(apply.CreatePod(pod))
 	}
-	plan := o.plan(pods, now)
-	for _, p := range plan.Create {
-		if _, err := podview.Create(ctx, tx, p); err != nil {
-			return false, 0, err
-		}
+	for _, pod := range p.Delete {
+		out.Add(apply.DeletePod(pod))
 	}
-	for _, p := range plan.Delete {
-		if err := podview.Delete(ctx, tx, p, now); err != nil {
-			return false, 0, err
-		}
+	if o.setStatus(p.Status) {
+		out.Add(apply.Update(o.kind, o.obj))
 	}
-	wrote, err := o.writeStatus(ctx, tx, plan.Status)
-	if err != nil {
-		return false, 0, err
+	for _, e := range p.Events {
+		out.Event(e.GetType(), e.GetReason(), e.GetMessage())
 	}
-	ref := events.Ref(o.apiVersion, o.kind, o.meta)
-	for _, e := range plan.Events {
-		if err := events.Record(ctx, tx, now, o.component, ref, e.GetType(), e.GetReason(), e.GetMessage()); err != nil {
-			return false, 0, err
-		}
-	}
-	return wrote || len(plan.Create) > 0 || len(plan.Delete) > 0, plan.RequeueAfter, nil
+	return out, nil
 }
 
+// syncReplicaSet is the ReplicaSet controller's syncReplicaSet on stored state:
+// read, claim pods, plan, apply, in one transaction.
 func (c *Controller) syncReplicaSet(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var requeue time.Duration
 	var deployment string
-	changed := false
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		changed = false
-		rs, err := kinds.ReplicaSets.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		sel, err := labels.FromProto(rs.GetSpec().GetSelector())
-		if err != nil {
-			return nil // invalid selectors are rejected by the API; nothing to do
-		}
-		if ref := podutil.GetControllerOf(rs.Metadata); ref != nil && ref.GetKind() == "Deployment" {
-			deployment = ns + "/" + ref.GetName()
-		}
-		changed, requeue, err = c.syncPodOwner(ctx, tx, podOwner{
-			meta: rs.Metadata, ref: podview.ControllerRefTo("apps/v1", "ReplicaSet", rs.Metadata), selector: sel,
-			matchLabels: rs.GetSpec().GetSelector().GetMatchLabels(),
-			component:   "replicaset-controller", apiVersion: "apps/v1", kind: "ReplicaSet",
-			plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
-				return c.rsPlanner.PlanReplicaSet(rs, pods, nil, now)
-			},
-			writeStatus: func(ctx context.Context, tx pgx.Tx, st *deploymentv1.ReplicaSetStatus) (bool, error) {
-				if proto.Equal(rs.Status, st) {
-					return false, nil
-				}
-				rs.Status = st
-				_, err := kinds.ReplicaSets.Update(ctx, tx, rs)
-				return true, err
-			},
-			remove: func(ctx context.Context, tx pgx.Tx) error {
-				_, err := kinds.ReplicaSets.Delete(ctx, tx, ns, name, rs.Metadata.Uid)
-				return err
-			},
+	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.ReplicaSets, key,
+		apply.Owner{APIVersion: "apps/v1", Kind: "ReplicaSet", Component: "replicaset-controller"},
+		func(ctx context.Context, tx pgx.Tx, rs *deploymentv1.ReplicaSet, now time.Time) (apply.Plan, error) {
+			if ref := podutil.GetControllerOf(rs.Metadata); ref != nil && ref.GetKind() == "Deployment" {
+				deployment = rs.Metadata.Namespace + "/" + ref.GetName()
+			}
+			sel, err := labels.FromProto(rs.GetSpec().GetSelector())
+			if err != nil {
+				return apply.Plan{}, nil // invalid selectors are rejected by the API; nothing to do
+			}
+			return planPodOwner(ctx, tx, now, podOwner[*deploymentv1.ReplicaSet]{
+				kind: kinds.ReplicaSets, obj: rs, ref: podview.ControllerRefTo("apps/v1", "ReplicaSet", rs.Metadata),
+				sel: apply.Selector{Matches: sel, MatchLabels: rs.GetSpec().GetSelector().GetMatchLabels()},
+				plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
+					return c.rsPlanner.PlanReplicaSet(rs, pods, nil, now)
+				},
+				setStatus: func(st *deploymentv1.ReplicaSetStatus) bool {
+					changed := !proto.Equal(rs.Status, st)
+					rs.Status = st
+					return changed
+				},
+			})
 		})
-		return err
-	})
 	if err != nil {
 		return err
 	}
-	if requeue > 0 {
-		c.replicaSets.EnqueueAfter(key, requeue)
+	if plan.Requeue > 0 {
+		c.replicaSets.EnqueueAfter(key, plan.Requeue)
 	}
 	// The Deployment reads these pods and this status: wake it when they changed.
-	if deployment != "" && changed {
+	if deployment != "" && res.Wrote > 0 {
 		c.deployments.Enqueue(deployment)
 	}
 	return nil
 }
 
+// syncReplicationController is the replication manager's sync, as syncReplicaSet.
 func (c *Controller) syncReplicationController(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var requeue time.Duration
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		rc, err := kinds.ReplicationControllers.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		sel, err := labels.FromProto(labels.FromMap(rc.GetSpec().GetSelector()))
-		if err != nil || len(rc.GetSpec().GetSelector()) == 0 {
-			return nil
-		}
-		_, requeue, err = c.syncPodOwner(ctx, tx, podOwner{
-			meta: rc.Metadata, ref: podview.ControllerRefTo("v1", "ReplicationController", rc.Metadata), selector: sel,
-			matchLabels: rc.GetSpec().GetSelector(),
-			component:   "replication-controller", apiVersion: "v1", kind: "ReplicationController",
-			plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
-				return c.rsPlanner.PlanReplicationController(rc, pods, now)
-			},
-			writeStatus: func(ctx context.Context, tx pgx.Tx, st *deploymentv1.ReplicaSetStatus) (bool, error) {
-				if proto.Equal(rc.Status, st) {
-					return false, nil
-				}
-				rc.Status = st
-				_, err := kinds.ReplicationControllers.Update(ctx, tx, rc)
-				return true, err
-			},
-			remove: func(ctx context.Context, tx pgx.Tx) error {
-				_, err := kinds.ReplicationControllers.Delete(ctx, tx, ns, name, rc.Metadata.Uid)
-				return err
-			},
+	plan, _, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.ReplicationControllers, key,
+		apply.Owner{APIVersion: "v1", Kind: "ReplicationController", Component: "replication-controller"},
+		func(ctx context.Context, tx pgx.Tx, rc *deploymentv1.ReplicationController, now time.Time) (apply.Plan, error) {
+			sel, err := labels.FromProto(labels.FromMap(rc.GetSpec().GetSelector()))
+			if err != nil || len(rc.GetSpec().GetSelector()) == 0 {
+				return apply.Plan{}, nil
+			}
+			return planPodOwner(ctx, tx, now, podOwner[*deploymentv1.ReplicationController]{
+				kind: kinds.ReplicationControllers, obj: rc, ref: podview.ControllerRefTo("v1", "ReplicationController", rc.Metadata),
+				sel: apply.Selector{Matches: sel, MatchLabels: rc.GetSpec().GetSelector()},
+				plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
+					return c.rsPlanner.PlanReplicationController(rc, pods, now)
+				},
+				setStatus: func(st *deploymentv1.ReplicaSetStatus) bool {
+					changed := !proto.Equal(rc.Status, st)
+					rc.Status = st
+					return changed
+				},
+			})
 		})
-		return err
-	})
 	if err != nil {
 		return err
 	}
-	if requeue > 0 {
-		c.rcs.EnqueueAfter(key, requeue)
+	if plan.Requeue > 0 {
+		c.rcs.EnqueueAfter(key, plan.Requeue)
 	}
 	return nil
 }

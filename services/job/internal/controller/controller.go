@@ -90,7 +90,7 @@ func (c *Controller) Run(ctx context.Context) {
 	go func() {
 		defer wg.Done()
 		c.bus.ConsumeUntilDone(ctx, c.log, bus.ConsumerConfig{
-			Stream: bus.StreamPodEvents, Durable: "job", Filters: []string{bus.PodEventSubject("Job")},
+			Stream: bus.StreamPodEvents, Durable: "job", Filters: []string{bus.PodEventSubject("Job"), bus.PodEventSubject("")},
 		}, c.handlePodEvents)
 	}()
 	wg.Wait()

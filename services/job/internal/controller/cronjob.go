@@ -12,11 +12,12 @@ import (
 	"github.com/podwarden/podwarden/services/job/internal/api"
 	"github.com/podwarden/podwarden/services/job/internal/kinds"
 	"github.com/podwarden/podwarden/services/job/internal/reconcile"
-	"github.com/podwarden/podwarden/shared/crud"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	jobv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/job/v1"
 )
 
 const cronComponent = "cronjob-controller"
@@ -43,17 +44,12 @@ func (c *Controller) syncCronJob(ctx context.Context, key string) error {
 			return err
 		}
 		if cj.Metadata.DeletionTimestamp != nil {
-			for _, j := range jobs {
-				if _, err := kinds.Jobs.Delete(ctx, tx, ns, j.Metadata.Name, j.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-				gc = true
-			}
-			if crud.HasFinalizer(cj.Metadata, crud.FinalizerForeground) {
-				_, err := kinds.CronJobs.Delete(ctx, tx, ns, name, cj.Metadata.Uid)
-				return err
-			}
-			return nil
+			// Foreground deletion: the Jobs are deleted in the foreground (their
+			// pods first), the CronJob goes after them.
+			_, err := apply.Apply(ctx, tx, now, apply.Owner{}, apply.Foreground(kinds.CronJobs, cj, jobs, func(j *jobv1.Job) apply.Write {
+				return apply.MarkForeground(kinds.Jobs, j)
+			}))
+			return err
 		}
 		plan := reconcile.PlanCronJob(cj, jobs, now)
 		for _, j := range plan.Delete {

@@ -3,15 +3,15 @@ package controller
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/services/job/internal/kinds"
-	"github.com/podwarden/podwarden/shared/crud"
-	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/services/job/internal/reconcile"
+	"github.com/podwarden/podwarden/shared/apply"
+	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
@@ -22,113 +22,95 @@ import (
 
 const jobComponent = "job-controller"
 
-// syncJob is the job controller's syncJob on stored state: plan from the Job
-// and its pod view, and in the same transaction store the new pods, the
-// deletions, the commands for the node service, the counted marks, the status
-// and the events.
+// syncJob is the job controller's syncJob on stored state: read the Job, claim
+// its pods, plan, apply, in one transaction.
 func (c *Controller) syncJob(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var requeue time.Duration
 	var cronJob string
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		j, err := kinds.Jobs.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if ref := podutil.GetControllerOf(j.Metadata); ref != nil && ref.GetKind() == "CronJob" {
-			cronJob = ns + "/" + ref.GetName()
-		}
-		now := c.clock.Now()
-		pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: ns, OwnerUID: j.Metadata.Uid})
-		if err != nil {
-			return err
-		}
-		if j.Metadata.DeletionTimestamp != nil {
-			// Foreground deletion: the pods go first, then the Job.
-			live := 0
-			for _, p := range pods {
-				if err := podview.Delete(ctx, tx, p, now); err != nil {
-					return err
-				}
-				live++
+	plan, _, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.Jobs, key,
+		apply.Owner{APIVersion: "batch/v1", Kind: "Job", Component: jobComponent},
+		func(ctx context.Context, tx pgx.Tx, j *jobv1.Job, now time.Time) (apply.Plan, error) {
+			if ref := podutil.GetControllerOf(j.Metadata); ref != nil && ref.GetKind() == "CronJob" {
+				cronJob = j.Metadata.Namespace + "/" + ref.GetName()
 			}
-			if live == 0 && crud.HasFinalizer(j.Metadata, crud.FinalizerForeground) {
-				_, err := kinds.Jobs.Delete(ctx, tx, ns, name, j.Metadata.Uid)
-				return err
-			}
-			return nil
-		}
-		plan := c.planner.Plan(j, pods, now)
-		ref := events.Ref("batch/v1", "Job", j.Metadata)
-		record := func(typ, reason, msg string) error {
-			return events.Record(ctx, tx, now, jobComponent, ref, typ, reason, msg)
-		}
-		counted := map[string]*corev1.Pod{}
-		for _, p := range plan.Counted {
-			p.Metadata.ResourceVersion = ""
-			if _, err := kinds.Pods.Update(ctx, tx, p); err != nil {
-				return fmt.Errorf("count pod %s: %w", p.Metadata.Name, err)
-			}
-			counted[p.Metadata.Uid] = p
-		}
-		if plan.DeleteJob {
-			// ttlSecondsAfterFinished: the Job and its pods are deleted.
-			for _, p := range pods {
-				if cp := counted[p.Metadata.Uid]; cp != nil {
-					p = cp
-				}
-				if err := podview.Delete(ctx, tx, p, now); err != nil {
-					return err
-				}
-			}
-			_, err := kinds.Jobs.Delete(ctx, tx, ns, name, j.Metadata.Uid)
-			return err
-		}
-		for _, p := range plan.Create {
-			created, err := podview.Create(ctx, tx, p)
-			if err != nil {
-				return err
-			}
-			if err := record("Normal", "SuccessfulCreate", "Created pod: "+created.Metadata.Name); err != nil {
-				return err
-			}
-		}
-		for _, p := range plan.Delete {
-			if cp := counted[p.Metadata.Uid]; cp != nil {
-				p = cp
-			}
-			if err := podview.Delete(ctx, tx, p, now); err != nil {
-				return err
-			}
-		}
-		if !proto.Equal(j.Status, plan.Status) {
-			j.Status = plan.Status
-			j.Metadata.ResourceVersion = ""
-			if _, err := kinds.Jobs.Update(ctx, tx, j); err != nil {
-				return fmt.Errorf("update job status %s: %w", key, err)
-			}
-		}
-		for _, e := range plan.Events {
-			if err := record(e.Type, e.Reason, e.Message); err != nil {
-				return err
-			}
-		}
-		requeue = plan.RequeueAfter
-		return nil
-	})
+			return c.planJob(ctx, tx, j, now)
+		})
 	if err != nil {
 		return err
 	}
-	if requeue > 0 {
-		c.jobs.EnqueueAfter(key, requeue)
+	if plan.Requeue > 0 {
+		c.jobs.EnqueueAfter(key, plan.Requeue)
 	}
 	if cronJob != "" {
 		c.cronJobs.Enqueue(cronJob)
 	}
 	return nil
+}
+
+// planJob reads what j's plan needs and plans: a Foreground deletion step when j
+// is being deleted, else Kubernetes' getPodsForJob (claim: adopt the orphans
+// its selector matches, release the pods it no longer matches; a finished Job
+// claims nothing, its syncJob stops before) and the plan.
+func (c *Controller) planJob(ctx context.Context, tx pgx.Tx, j *jobv1.Job, now time.Time) (apply.Plan, error) {
+	m := j.Metadata
+	if m.DeletionTimestamp != nil {
+		pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+		return apply.Foreground(kinds.Jobs, j, pods, apply.DeletePod), err
+	}
+	var pods []*corev1.Pod
+	sel, err := labels.FromProto(j.GetSpec().GetSelector())
+	if err == nil && !sel.Empty() && !reconcile.IsFinished(j) {
+		pods, err = apply.ClaimPods(ctx, tx, now, m, podview.ControllerRefTo("batch/v1", "Job", m),
+			apply.Selector{Matches: sel, MatchLabels: j.GetSpec().GetSelector().GetMatchLabels()})
+	} else {
+		pods, err = kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+	}
+	if err != nil {
+		return apply.Plan{}, err
+	}
+	return jobWrites(j, pods, c.planner.Plan(j, pods, now)), nil
+}
+
+// jobWrites is a JobPlan as writes: the counted marks (in the view only), then
+// either the Job's deletion with its pods (ttlSecondsAfterFinished) or the pods
+// created and deleted, the status and the events. A counted pod is deleted with
+// its mark.
+func jobWrites(j *jobv1.Job, pods []*corev1.Pod, p reconcile.JobPlan) apply.Plan {
+	out := apply.Plan{Requeue: p.RequeueAfter}
+	counted := map[string]*corev1.Pod{}
+	for _, pod := range p.Counted {
+		pod.Metadata.ResourceVersion = ""
+		out.Add(apply.Update(kinds.Pods, pod))
+		counted[pod.Metadata.Uid] = pod
+	}
+	withMark := func(pod *corev1.Pod) *corev1.Pod {
+		if cp := counted[pod.Metadata.Uid]; cp != nil {
+			return cp
+		}
+		return pod
+	}
+	if p.DeleteJob {
+		for _, pod := range pods {
+			out.Add(apply.DeletePod(withMark(pod)))
+		}
+		out.Add(apply.Delete(kinds.Jobs, j))
+		return apply.Plan{Writes: out.Writes} // nothing to record on a Job that is gone
+	}
+	for _, pod := range p.Create {
+		out.Add(apply.CreatePod(pod))
+	}
+	for _, pod := range p.Delete {
+		out.Add(apply.DeletePod(withMark(pod)))
+	}
+	if !proto.Equal(j.Status, p.Status) {
+		j = proto.Clone(j).(*jobv1.Job)
+		j.Status = p.Status
+		j.Metadata.ResourceVersion = ""
+		out.Add(apply.Update(kinds.Jobs, j))
+	}
+	for _, e := range p.Events {
+		out.Event(e.Type, e.Reason, e.Message)
+	}
+	return out
 }
 
 const (

@@ -9,7 +9,9 @@ import (
 
 // view is this service's pod view (its bookkeeping annotations, the observed
 // version and reconcile.AnnotationCounted, never reach the node service: see kinds).
-var view = podview.View{Tombstones: "pod_tombstones"}
+// It also takes in pods without a controller (the consumer reads their events):
+// a Job adopts those its selector matches, and an orphaned pod stays current.
+var view = podview.View{Tombstones: "pod_tombstones", Unowned: true}
 
 // handlePodEvents applies a batch of the node service's pod events to this
 // service's pod view in one transaction, then wakes the Jobs owning them.

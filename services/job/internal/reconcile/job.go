@@ -42,6 +42,8 @@ type JobPlan struct {
 	Counted []*corev1.Pod
 	// Status is the new status.
 	Status *jobv1.JobStatus
+	// Events to record, in order: SuccessfulCreate for each pod created first,
+	// SuccessfulDelete for each pod deleted, then the Job's own.
 	Events []Event
 	// RequeueAfter: sync again after this long (back-off, deadline, TTL).
 	RequeueAfter time.Duration
@@ -198,6 +200,14 @@ func (jp JobPlanner) Plan(j *jobv1.Job, pods []*corev1.Pod, now time.Time) JobPl
 	jp.status(st, &plan, c)
 	if IsFinished(&jobv1.Job{Status: st}) {
 		jp.ttl(j, st, &plan, now)
+	}
+	if len(plan.Create) > 0 {
+		// Kubernetes' pod control records SuccessfulCreate for each pod first.
+		events := make([]Event, 0, len(plan.Create)+len(plan.Events))
+		for _, p := range plan.Create {
+			events = append(events, Event{"Normal", "SuccessfulCreate", "Created pod: " + p.GetMetadata().GetName()})
+		}
+		plan.Events = append(events, plan.Events...)
 	}
 	return plan
 }

@@ -229,6 +229,21 @@ func TestPlanJob(t *testing.T) {
 			if p.DeleteJob != tc.deleteJob {
 				t.Errorf("deleteJob %v, want %v", p.DeleteJob, tc.deleteJob)
 			}
+			// Each pod created and deleted has its event, the creates' first.
+			for i, pod := range p.Create {
+				if want := (Event{"Normal", "SuccessfulCreate", "Created pod: " + pod.Metadata.Name}); i >= len(p.Events) || p.Events[i] != want {
+					t.Errorf("events %v, want %v at %d", p.Events, want, i)
+				}
+			}
+			deleted := 0
+			for _, e := range p.Events {
+				if e.Reason == "SuccessfulDelete" {
+					deleted++
+				}
+			}
+			if deleted != len(p.Delete) {
+				t.Errorf("%d SuccessfulDelete events for %d deletes", deleted, len(p.Delete))
+			}
 			for i, want := range tc.createdIndexes {
 				if got := PodIndex(p.Create[i]); got != want {
 					t.Errorf("created pod %d has index %d, want %d", i, got, want)

@@ -2,18 +2,14 @@ package controller
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
-	k8slabels "k8s.io/apimachinery/pkg/labels"
 
 	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
 	"github.com/podwarden/podwarden/services/statefulset/internal/reconcile"
-	"github.com/podwarden/podwarden/shared/crud"
-	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/revisions"
@@ -25,203 +21,121 @@ import (
 
 const component = "statefulset-controller"
 
-// syncStatefulSet is the statefulset controller's sync on stored state, in one
-// transaction: claim pods and revisions, the history, the plan, then its claims,
-// pods (with their commands), status, events and the history clean-up.
+// syncStatefulSet is the statefulset controller's sync on stored state: read the
+// set, claim its pods and revisions, plan, apply, in one transaction.
 func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var requeue time.Duration
-	again := false
 	var waiting string
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		set, err := kinds.StatefulSets.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		now := c.clock.Now()
-		sel, err := labels.FromProto(set.GetSpec().GetSelector())
-		if err != nil || sel.Empty() {
-			return nil // rejected by the API; nothing to do
-		}
-		matchLabels := set.GetSpec().GetSelector().GetMatchLabels()
-		claimed, err := podview.Claim(ctx, tx, set.Metadata, podview.ControllerRefTo("apps/v1", "StatefulSet", set.Metadata), sel, matchLabels, now)
-		if err != nil {
-			return err
-		}
-		var pods []*corev1.Pod
-		for _, p := range claimed {
-			if reconcile.IsMemberOf(set, p) {
-				pods = append(pods, p)
-			}
-		}
-		if set.Metadata.DeletionTimestamp != nil {
-			return c.deleteForeground(ctx, tx, set, pods, now)
-		}
-		owned, err := claimRevisions(ctx, tx, set, sel, matchLabels)
-		if err != nil {
-			return err
-		}
-		hp := reconcile.PlanHistory(set, owned)
-		// A hash collision with a revision of another template is counted in
-		// status.collisionCount, so the next sync names the revision differently.
-		created, collided, err := revisions.Write(ctx, tx, hp, func() error { return revisions.CountCollision(ctx, tx, kinds.StatefulSets, set) })
-		if err != nil || collided {
-			again = collided
-			return err
-		}
-		if hp.Create != nil {
-			owned = append(owned, created)
-		}
-		currentName, currentSet := hp.Hash, set
-		for _, cr := range owned {
-			if n := cr.GetMetadata().GetName(); n == set.GetStatus().GetCurrentRevision() && n != hp.Hash {
-				t, err := reconcile.TemplateOf(cr)
-				if err != nil {
-					c.log.Warn("current revision unreadable; using the update revision", "statefulset", key, "err", err)
-					break
-				}
-				currentName = n
-				currentSet = proto.Clone(set).(*statefulsetv1.StatefulSet)
-				currentSet.Spec.Template = t
-			}
-		}
-		claims, err := kinds.Claims.List(ctx, tx, store.ListOptions{Namespace: ns, Labels: matchLabels})
-		if err != nil {
-			return err
-		}
-		byName := make(map[string]*statefulsetv1.PersistentVolumeClaim, len(claims))
-		for _, cl := range claims {
-			byName[cl.Metadata.Name] = cl
-		}
-		plan := reconcile.Decide(reconcile.Input{Set: set, CurrentSet: currentSet, CurrentRevision: currentName,
-			UpdateRevision: hp.Hash, Pods: pods, Claims: byName, Now: now})
-		if err := c.apply(ctx, tx, set, plan, now); err != nil {
-			return err
-		}
-		if !proto.Equal(set.Status, plan.Status) {
-			set.Status = plan.Status
-			if _, err := kinds.StatefulSets.Update(ctx, tx, set); err != nil {
-				return fmt.Errorf("update stateful set status: %w", err)
-			}
-		}
-		var old []*revisions.Revision
-		for _, cr := range hp.Old {
-			if cr.GetMetadata().GetName() != plan.Status.GetCurrentRevision() {
-				old = append(old, cr)
-			}
-		}
-		if err := revisions.Truncate(ctx, tx, reconcile.HistoryToDelete(set, old, pods)); err != nil {
-			return err
-		}
-		requeue, waiting = plan.Requeue, plan.Waiting
-		return nil
-	})
+	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.StatefulSets, key,
+		apply.Owner{APIVersion: "apps/v1", Kind: "StatefulSet", Component: component},
+		func(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, now time.Time) (plan apply.Plan, err error) {
+			plan, waiting, err = c.planStatefulSet(ctx, tx, set, now)
+			return plan, err
+		})
 	if err != nil {
 		return err
 	}
 	if waiting != "" {
 		c.log.Debug("statefulset waits", "statefulset", key, "for", waiting)
 	}
-	if again {
+	if res.Collision {
 		c.sets.Enqueue(key)
 	}
-	if requeue > 0 {
-		c.sets.EnqueueAfter(key, requeue)
+	if plan.Requeue > 0 {
+		c.sets.EnqueueAfter(key, plan.Requeue)
 	}
 	return nil
 }
 
-// apply carries out a plan: claims before the pods that mount them.
-func (c *Controller) apply(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, plan reconcile.Plan, now time.Time) error {
-	for _, cl := range plan.CreateClaims {
-		if _, err := kinds.Claims.Create(ctx, tx, cl); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
-			return fmt.Errorf("create claim %s: %w", cl.Metadata.Name, err)
-		}
-	}
-	for _, cl := range plan.UpdateClaims {
-		cl.Metadata.ResourceVersion = ""
-		if _, err := kinds.Claims.Update(ctx, tx, cl); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("update claim %s: %w", cl.Metadata.Name, err)
-		}
-	}
-	for _, p := range plan.CreatePods {
-		if _, err := podview.Create(ctx, tx, p); err != nil {
-			return err
-		}
-	}
-	for _, p := range plan.UpdatePods {
-		if err := podview.Update(ctx, tx, p, now); err != nil {
-			return err
-		}
-	}
-	for _, p := range plan.DeletePods {
-		if err := podview.Delete(ctx, tx, p, now); err != nil {
-			return err
-		}
-	}
-	ref := events.Ref("apps/v1", "StatefulSet", set.Metadata)
-	for _, e := range plan.Events {
-		if err := events.Record(ctx, tx, now, component, ref, e.Type, e.Reason, e.Message); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// claimRevisions is the revision half of ClaimRevisions: set's revisions, after
-// adopting orphaned ones its selector matches (left by an orphaning delete) and
-// releasing owned ones it no longer matches.
-func claimRevisions(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, sel k8slabels.Selector, matchLabels map[string]string) ([]*revisions.Revision, error) {
+// planStatefulSet reads what set's plan needs and plans: a Foreground deletion
+// step when set is being deleted, else its history (a new or renumbered
+// revision is the plan's first write), the current revision and Decide.
+func (c *Controller) planStatefulSet(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, now time.Time) (plan apply.Plan, waiting string, err error) {
 	m := set.Metadata
-	owned, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+	if m.DeletionTimestamp != nil {
+		// The pods go first; the set's revisions and claims follow through
+		// garbage collection.
+		pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+		return apply.Foreground(kinds.StatefulSets, set, pods, apply.DeletePod), "", err
+	}
+	s, err := labels.FromProto(set.GetSpec().GetSelector())
+	if err != nil || s.Empty() {
+		return apply.Plan{}, "", nil // rejected by the API; nothing to do
+	}
+	sel := apply.Selector{Matches: s, MatchLabels: set.GetSpec().GetSelector().GetMatchLabels()}
+	ref := podview.ControllerRefTo("apps/v1", "StatefulSet", m)
+	claimed, err := apply.ClaimPods(ctx, tx, now, m, ref, sel)
 	if err != nil {
-		return nil, err
+		return apply.Plan{}, "", err
 	}
-	orphans, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, Unowned: true, Labels: matchLabels})
+	var pods []*corev1.Pod
+	for _, p := range claimed {
+		if reconcile.IsMemberOf(set, p) {
+			pods = append(pods, p)
+		}
+	}
+	revs, err := apply.ClaimObjects(ctx, tx, now, kinds.ControllerRevisions, m, ref, sel,
+		func(cr *revisions.Revision) apply.Write {
+			return apply.Update(kinds.ControllerRevisions, cr)
+		})
 	if err != nil {
-		return nil, err
+		return apply.Plan{}, "", err
 	}
-	var out []*revisions.Revision
-	for _, cr := range owned {
-		if sel.Matches(k8slabels.Set(cr.Metadata.GetLabels())) {
-			out = append(out, cr)
-			continue
-		}
-		podview.DropOwner(cr.Metadata, m.Uid)
-		cr.Metadata.ResourceVersion = ""
-		if _, err := kinds.ControllerRevisions.Update(ctx, tx, cr); err != nil {
-			return nil, err
-		}
+	claims, err := kinds.Claims.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, Labels: sel.MatchLabels})
+	if err != nil {
+		return apply.Plan{}, "", err
 	}
-	for _, cr := range orphans {
-		if !sel.Matches(k8slabels.Set(cr.Metadata.GetLabels())) {
-			continue
-		}
-		cr.Metadata.OwnerReferences = append(cr.Metadata.OwnerReferences, podview.ControllerRefTo("apps/v1", "StatefulSet", m))
-		cr.Metadata.ResourceVersion = ""
-		updated, err := kinds.ControllerRevisions.Update(ctx, tx, cr)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, updated)
+	byName := make(map[string]*statefulsetv1.PersistentVolumeClaim, len(claims))
+	for _, cl := range claims {
+		byName[cl.Metadata.Name] = cl
 	}
-	return out, nil
+
+	hp := reconcile.PlanHistory(set, revs)
+	currentName, currentSet, err := reconcile.CurrentRevision(set, revs, hp.Hash)
+	if err != nil {
+		c.log.Warn("current revision unreadable; using the update revision", "statefulset", m.Namespace+"/"+m.Name, "err", err)
+	}
+	p := reconcile.Decide(reconcile.Input{Set: set, CurrentSet: currentSet, CurrentRevision: currentName,
+		UpdateRevision: hp.Hash, Pods: pods, Claims: byName, Now: now})
+	return statefulSetWrites(set, hp, p, pods), p.Waiting, nil
 }
 
-// deleteForeground carries out a Foreground deletion: the pods go first, then the
-// StatefulSet (its revisions and claims follow through garbage collection).
-func (c *Controller) deleteForeground(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, pods []*corev1.Pod, now time.Time) error {
-	for _, p := range pods {
-		if err := podview.Delete(ctx, tx, p, now); err != nil {
-			return err
+// statefulSetWrites is a sync's plan as writes: the history first (a new
+// revision, its name taken a hash collision, or the renumbered current one),
+// claims before the pods that mount them, the pods, the status, and the
+// history beyond revisionHistoryLimit.
+func statefulSetWrites(set *statefulsetv1.StatefulSet, hp reconcile.HistoryPlan, p reconcile.Plan, pods []*corev1.Pod) apply.Plan {
+	out := apply.Plan{Requeue: p.Requeue}
+	out.Add(hp.Writes(apply.CountCollision(kinds.StatefulSets, set))...)
+	for _, cl := range p.CreateClaims {
+		out.Add(apply.Create(kinds.Claims, cl).IgnoreExists())
+	}
+	for _, cl := range p.UpdateClaims {
+		cl.Metadata.ResourceVersion = ""
+		out.Add(apply.Update(kinds.Claims, cl).IgnoreNotFound())
+	}
+	for _, pod := range p.CreatePods {
+		out.Add(apply.CreatePod(pod))
+	}
+	for _, pod := range p.UpdatePods {
+		out.Add(apply.UpdatePod(pod))
+	}
+	for _, pod := range p.DeletePods {
+		out.Add(apply.DeletePod(pod))
+	}
+	if !proto.Equal(set.Status, p.Status) {
+		set = proto.Clone(set).(*statefulsetv1.StatefulSet) // a collision counts on the stored status
+		set.Status = p.Status
+		out.Add(apply.Update(kinds.StatefulSets, set))
+	}
+	var old []*revisions.Revision
+	for _, cr := range hp.Old {
+		if cr.GetMetadata().GetName() != p.Status.GetCurrentRevision() {
+			old = append(old, cr)
 		}
 	}
-	if len(pods) > 0 || !crud.HasFinalizer(set.Metadata, crud.FinalizerForeground) {
-		return nil
+	out.Add(revisions.Deletes(reconcile.HistoryToDelete(set, old, pods))...)
+	for _, e := range p.Events {
+		out.Event(e.Type, e.Reason, e.Message)
 	}
-	_, err := kinds.StatefulSets.Delete(ctx, tx, set.Metadata.Namespace, set.Metadata.Name, set.Metadata.Uid)
-	return err
+	return out
 }

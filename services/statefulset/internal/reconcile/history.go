@@ -1,6 +1,10 @@
 package reconcile
 
 import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
 	"github.com/podwarden/podwarden/shared/revisions"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -49,4 +53,30 @@ func HistoryToDelete(set *statefulsetv1.StatefulSet, old []*revisions.Revision, 
 // HistoryEntry is one entry of `kubectl rollout history statefulset`.
 func HistoryEntry(e revisions.Entry) *statefulsetv1.StatefulSetRevision {
 	return &statefulsetv1.StatefulSetRevision{Revision: e.Revision, ChangeCause: e.ChangeCause, ControllerRevisionName: e.Name, Template: e.Template}
+}
+
+// CurrentRevision is getStatefulSetRevisions' choice of the current revision:
+// the revision named by status.currentRevision when it exists (and is not the
+// update revision), else the update revision. It returns the revision's name and
+// set with that revision's template (set itself for the update revision); err
+// says the current revision's template could not be read (the update revision
+// is used then).
+func CurrentRevision(set *statefulsetv1.StatefulSet, revs []*revisions.Revision, updateRevision string) (name string, current *statefulsetv1.StatefulSet, err error) {
+	want := set.GetStatus().GetCurrentRevision()
+	if want == "" || want == updateRevision {
+		return updateRevision, set, nil
+	}
+	for _, cr := range revs {
+		if cr.GetMetadata().GetName() != want {
+			continue
+		}
+		t, err := TemplateOf(cr)
+		if err != nil {
+			return updateRevision, set, fmt.Errorf("current revision %s: %w", want, err)
+		}
+		current = proto.Clone(set).(*statefulsetv1.StatefulSet)
+		current.Spec.Template = t
+		return want, current, nil
+	}
+	return updateRevision, set, nil
 }

@@ -1,0 +1,184 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/podwarden/podwarden/services/job/internal/api"
+	"github.com/podwarden/podwarden/services/job/internal/kinds"
+	"github.com/podwarden/podwarden/services/job/internal/migrations"
+	"github.com/podwarden/podwarden/shared/apply/applytest"
+	"github.com/podwarden/podwarden/shared/clock"
+	"github.com/podwarden/podwarden/shared/podutil"
+	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/testenv"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	jobv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/job/v1"
+)
+
+// These tests run the sync against a real Postgres (no NATS, no loops running:
+// a sync's Enqueue is a no-op) and read back the rows, the pod commands in the
+// outbox and the events it wrote.
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func newController(t *testing.T) (*Controller, *store.DB) {
+	t.Helper()
+	db := applytest.OpenDB(t, "job_sync", migrations.FS)
+	return New(db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
+}
+
+// storeJob stores pi, defaulted as the API does (one completion, parallelism 1).
+func storeJob(t *testing.T, db *store.DB, mutate ...func(*jobv1.Job)) *jobv1.Job {
+	t.Helper()
+	j := &jobv1.Job{ApiVersion: "batch/v1", Kind: "Job",
+		Metadata: &corev1.ObjectMeta{Name: "pi", Namespace: "default", CreationTimestamp: timestamppb.New(t0)},
+		Spec: &jobv1.JobSpec{Template: &corev1.PodTemplateSpec{
+			Spec: &corev1.PodSpec{RestartPolicy: "Never", Containers: []*corev1.Container{{Name: "pi", Image: "perl:5.34"}}}}}}
+	for _, m := range mutate {
+		m(j)
+	}
+	api.DefaultJob(j)
+	j, err := kinds.Jobs.Create(context.Background(), db.Pool, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func (c *Controller) mustSync(t *testing.T) {
+	t.Helper()
+	if err := c.syncJob(context.Background(), "default/pi"); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+}
+
+// TestSyncJob: the first sync writes the pod with its pod.create, the status and
+// SuccessfulCreate on the Job; a repeat writes nothing more.
+func TestSyncJob(t *testing.T) {
+	c, db := newController(t)
+	storeJob(t, db)
+	c.mustSync(t)
+	pods := applytest.Names(t, db, kinds.Pods)
+	if len(pods) != 1 {
+		t.Fatalf("pods %v", pods)
+	}
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_CREATE:"+pods[0]+"]")
+	applytest.Equal(t, "events", applytest.Events(t, db), "[Job/pi SuccessfulCreate: Created pod: "+pods[0]+"]")
+	j, err := kinds.Jobs.Get(context.Background(), db.Pool, "default", "pi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.GetStatus().GetActive() != 1 || j.GetStatus().GetStartTime() == nil {
+		t.Fatalf("status %v", j.GetStatus())
+	}
+	c.mustSync(t)
+	if n := len(applytest.Commands(t, db)); n != 1 {
+		t.Fatalf("%d commands after the repeat", n)
+	}
+}
+
+// TestSyncJobAdoptsOrphans: like Kubernetes' getPodsForJob (ClaimPods), a Job
+// adopts the orphan pods its selector matches (left by an orphaning delete of
+// an earlier Job with the same manual selector): the pod gets the Job as its
+// controller (an UPDATE command) and counts as active, so no pod is created.
+func TestSyncJobAdoptsOrphans(t *testing.T) {
+	c, db := newController(t)
+	labels := map[string]string{"app": "pi"}
+	j := storeJob(t, db, func(j *jobv1.Job) {
+		yes := true
+		j.Spec.ManualSelector = &yes
+		j.Spec.Selector = &corev1.LabelSelector{MatchLabels: labels}
+		j.Spec.Template.Metadata = &corev1.ObjectMeta{Labels: labels}
+	})
+	orphan := &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: "pi-orphan", Namespace: "default", Labels: labels,
+		CreationTimestamp: timestamppb.New(t0.Add(-time.Minute))},
+		Spec: &corev1.PodSpec{NodeName: "node-1"}, Status: &corev1.PodStatus{Phase: "Running"}}
+	other := &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: "web", Namespace: "default", Labels: map[string]string{"app": "web"}},
+		Spec: &corev1.PodSpec{}, Status: &corev1.PodStatus{Phase: "Running"}}
+	for _, p := range []*corev1.Pod{orphan, other} {
+		if _, err := kinds.Pods.Create(context.Background(), db.Pool, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.mustSync(t)
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_UPDATE:pi-orphan]")
+	owners := map[string]string{}
+	for _, p := range applytest.List(t, db, kinds.Pods) {
+		owners[p.Metadata.Name] = podutil.GetControllerOf(p.Metadata).GetUid()
+	}
+	if want := map[string]string{"pi-orphan": j.Metadata.Uid, "web": ""}; fmt.Sprint(owners) != fmt.Sprint(want) {
+		t.Fatalf("controllers %v, want %v", owners, want)
+	}
+}
+
+// TestSyncJobForeground: a Job deleted in the foreground deletes its pods and
+// stays until the node service reported them gone.
+func TestSyncJobForeground(t *testing.T) {
+	c, db := newController(t)
+	storeJob(t, db)
+	c.mustSync(t)
+	pods := applytest.Names(t, db, kinds.Pods)
+	applytest.ClearOutbox(t, db)
+	applytest.DeleteForeground(t, db, kinds.Jobs, "default", "pi", t0)
+	c.mustSync(t)
+	c.mustSync(t)
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_DELETE:"+pods[0]+"]")
+	applytest.Equal(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[pi(deleting)]")
+	applytest.PodsGone(t, db)
+	c.mustSync(t)
+	applytest.Equal(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[]")
+}
+
+// TestSyncCronJobForeground: a CronJob deleted in the foreground deletes its
+// Jobs in the foreground (Kubernetes' garbage collector: a dependent with
+// dependents of its own goes in the foreground too): the Job's pods go first,
+// then the Job, then the CronJob. Before, the Jobs and the CronJob went at once.
+func TestSyncCronJobForeground(t *testing.T) {
+	c, db := newController(t)
+	ctx := context.Background()
+	cj := &jobv1.CronJob{ApiVersion: "batch/v1", Kind: "CronJob",
+		Metadata: &corev1.ObjectMeta{Name: "hello", Namespace: "default", CreationTimestamp: timestamppb.New(t0)},
+		Spec: &jobv1.CronJobSpec{Schedule: "0 0 1 1 *", JobTemplate: &jobv1.JobTemplateSpec{Spec: &jobv1.JobSpec{Template: &corev1.PodTemplateSpec{
+			Spec: &corev1.PodSpec{RestartPolicy: "Never", Containers: []*corev1.Container{{Name: "hello", Image: "busybox"}}}}}}}}
+	api.DefaultCronJob(cj)
+	cj, err := kinds.CronJobs.Create(ctx, db.Pool, cj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeJob(t, db, func(j *jobv1.Job) {
+		j.Metadata.OwnerReferences = []*corev1.OwnerReference{podview.ControllerRefTo("batch/v1", "CronJob", cj.Metadata)}
+	})
+	c.mustSync(t)
+	pods := applytest.Names(t, db, kinds.Pods)
+	applytest.ClearOutbox(t, db)
+	applytest.DeleteForeground(t, db, kinds.CronJobs, "default", "hello", t0)
+	syncCron := func() {
+		t.Helper()
+		if err := c.syncCronJob(ctx, "default/hello"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncCron()
+	applytest.Equal(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[hello(deleting)]")
+	applytest.Equal(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[pi(deleting)]")
+	c.mustSync(t)
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_DELETE:"+pods[0]+"]")
+	syncCron()
+	applytest.Equal(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[hello(deleting)]")
+	applytest.PodsGone(t, db)
+	c.mustSync(t)
+	applytest.Equal(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[]")
+	syncCron()
+	applytest.Equal(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[]")
+}

@@ -1,0 +1,112 @@
+package apply
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+
+	"github.com/podwarden/podwarden/shared/podutil"
+	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/store"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+)
+
+// Claim is what an owner does with one object its selector may cover.
+type Claim int
+
+const (
+	// Ignore: not the owner's (controlled by another, or not to be adopted).
+	Ignore Claim = iota
+	// Keep: the owner controls it and its selector still matches.
+	Keep
+	// Adopt: an orphan the selector matches: the owner becomes its controller.
+	Adopt
+	// Release: the owner controls it but its selector no longer matches.
+	Release
+)
+
+func (c Claim) String() string {
+	return [...]string{"Ignore", "Keep", "Adopt", "Release"}[c]
+}
+
+// ClaimOf is Kubernetes' BaseControllerRefManager.ClaimObject as a decision: an
+// object controlled by another owner is ignored; one the owner controls is kept
+// while the selector matches it, else released (unless the owner is being
+// deleted: then it is left as it is); an orphan the selector matches is adopted,
+// unless the owner or the orphan is being deleted or they live in different
+// namespaces.
+func ClaimOf(owner *corev1.ObjectMeta, sel k8slabels.Selector, obj *corev1.ObjectMeta) Claim {
+	matches := sel.Matches(k8slabels.Set(obj.GetLabels()))
+	if ref := podutil.GetControllerOf(obj); ref != nil {
+		switch {
+		case ref.GetUid() != owner.GetUid():
+			return Ignore
+		case matches:
+			return Keep
+		case owner.GetDeletionTimestamp() != nil:
+			return Ignore
+		}
+		return Release
+	}
+	if owner.GetDeletionTimestamp() != nil || !matches || obj.GetDeletionTimestamp() != nil {
+		return Ignore
+	}
+	if owner.GetNamespace() != "" && owner.GetNamespace() != obj.GetNamespace() {
+		return Ignore
+	}
+	return Adopt
+}
+
+// Selector is an owner's selector: what it matches, and its matchLabels to
+// narrow the orphans read (nil reads every orphan of the namespace).
+type Selector struct {
+	Matches     k8slabels.Selector
+	MatchLabels map[string]string
+}
+
+// ClaimObjects is Kubernetes' ControllerRefManager.Claim* for one kind, carried
+// out in tx: it reads the objects owner controls and the orphans its selector
+// may match, adopts and releases as ClaimOf decides (write builds the write
+// that stores an object's new ownerReferences: Update for stored objects,
+// UpdatePod for pods, whose node service must hear of it), and returns the
+// objects owner controls now. ref is the controller reference an adopted object
+// gets.
+func ClaimObjects[T store.Object](ctx context.Context, tx pgx.Tx, now time.Time, kind store.Kind[T], owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel Selector, write func(T) Write) ([]T, error) {
+	owned, err := kind.List(ctx, tx, store.ListOptions{Namespace: owner.GetNamespace(), OwnerUID: owner.GetUid()})
+	if err != nil {
+		return nil, err
+	}
+	orphans, err := kind.List(ctx, tx, store.ListOptions{Namespace: owner.GetNamespace(), Unowned: true, Labels: sel.MatchLabels})
+	if err != nil {
+		return nil, err
+	}
+	var claimed []T
+	var p Plan
+	for _, obj := range append(owned, orphans...) {
+		m := obj.GetMetadata()
+		switch ClaimOf(owner, sel.Matches, m) {
+		case Keep:
+			claimed = append(claimed, obj)
+		case Adopt:
+			m.OwnerReferences = append(m.OwnerReferences, proto.Clone(ref).(*corev1.OwnerReference))
+			p.Add(write(obj))
+			claimed = append(claimed, obj)
+		case Release:
+			podview.DropOwner(m, owner.GetUid())
+			p.Add(write(obj))
+		}
+	}
+	if _, err := Apply(ctx, tx, now, Owner{}, p); err != nil {
+		return nil, err
+	}
+	return claimed, nil
+}
+
+// ClaimPods is ClaimObjects for the pods of the service's view.
+func ClaimPods(ctx context.Context, tx pgx.Tx, now time.Time, owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel Selector) ([]*corev1.Pod, error) {
+	return ClaimObjects(ctx, tx, now, podview.Pods, owner, ref, sel, UpdatePod)
+}
