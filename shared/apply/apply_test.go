@@ -386,3 +386,24 @@ func TestForeground(t *testing.T) {
 		})
 	}
 }
+
+// TestCollectGarbage: the objects whose controller is gone are deleted; those of
+// a live owner and those without a controller stay.
+func TestCollectGarbage(t *testing.T) {
+	db := openDB(t)
+	live := obj("live", nil, "")
+	live.Metadata.Uid = "live"
+	store1(t, db, widgets, live)
+	store1(t, db, widgets, obj("of-live", nil, "live"))
+	store1(t, db, widgets, obj("of-gone", nil, "gone"))
+	store1(t, db, widgets, obj("orphan", nil, ""))
+	var n int
+	inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		n, err = CollectGarbage(ctx, tx, now, widgets)
+		return err
+	})
+	if got := fmt.Sprint(names(t, db, widgets)); n != 1 || got != "[live of-live orphan]" {
+		t.Fatalf("collected %d, left %s", n, got)
+	}
+}

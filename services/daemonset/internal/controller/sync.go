@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -136,14 +135,8 @@ func (c *Controller) collectGarbage(ctx context.Context, key string) error {
 	}
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
-		crs, err := kinds.ControllerRevisions.Orphans(ctx, tx)
-		if err != nil {
+		if _, err := apply.CollectGarbage(ctx, tx, now, kinds.ControllerRevisions); err != nil {
 			return err
-		}
-		for _, cr := range crs {
-			if _, err := kinds.ControllerRevisions.Delete(ctx, tx, cr.Metadata.Namespace, cr.Metadata.Name, cr.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
 		}
 		if err := podview.CollectGarbage(ctx, tx, now); err != nil {
 			return err

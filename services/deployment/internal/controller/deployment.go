@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -136,14 +135,8 @@ func (c *Controller) collectGarbage(ctx context.Context, key string) error {
 	}
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
-		rsOrphans, err := kinds.ReplicaSets.Orphans(ctx, tx)
-		if err != nil {
+		if _, err := apply.CollectGarbage(ctx, tx, now, kinds.ReplicaSets); err != nil {
 			return err
-		}
-		for _, rs := range rsOrphans {
-			if _, err := kinds.ReplicaSets.Delete(ctx, tx, rs.Metadata.Namespace, rs.Metadata.Name, rs.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
 		}
 		return podview.CollectGarbage(ctx, tx, now)
 	})

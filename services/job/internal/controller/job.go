@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -131,16 +130,12 @@ func (c *Controller) collectGarbage(ctx context.Context, key string) error {
 	again := false
 	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
-		jobs, err := kinds.Jobs.Orphans(ctx, tx)
+		// Deleting Jobs may leave more to collect: look again after.
+		n, err := apply.CollectGarbage(ctx, tx, now, kinds.Jobs)
 		if err != nil {
 			return err
 		}
-		for _, j := range jobs {
-			if _, err := kinds.Jobs.Delete(ctx, tx, j.Metadata.Namespace, j.Metadata.Name, j.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			again = true
-		}
+		again = n > 0
 		return podview.CollectGarbage(ctx, tx, now)
 	})
 	if err == nil && again {

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 )
@@ -20,14 +21,8 @@ func (c *Controller) collectGarbage(ctx context.Context, key string) error {
 		if key == repairKey {
 			return c.view.Repair(ctx, tx, now)
 		}
-		crs, err := kinds.ControllerRevisions.Orphans(ctx, tx)
-		if err != nil {
+		if _, err := apply.CollectGarbage(ctx, tx, now, kinds.ControllerRevisions); err != nil {
 			return err
-		}
-		for _, cr := range crs {
-			if _, err := kinds.ControllerRevisions.Delete(ctx, tx, cr.Metadata.Namespace, cr.Metadata.Name, cr.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
 		}
 		if err := podview.CollectGarbage(ctx, tx, now); err != nil {
 			return err
