@@ -93,6 +93,9 @@ type ListOptions struct {
 	// Labels keeps objects whose labels contain all of these (the selector's equality part; the
 	// caller applies the full selector).
 	Labels map[string]string
+	// ForUpdate locks the rows listed until the transaction ends (for read-modify-write
+	// of objects others write too).
+	ForUpdate bool
 }
 
 // List reads objects of the kind, ordered by namespace and name.
@@ -116,6 +119,9 @@ func (k Kind[T]) List(ctx context.Context, q Querier, opts ListOptions) ([]T, er
 		sql += fmt.Sprintf(" AND labels @> $%d::jsonb", len(args))
 	}
 	sql += " ORDER BY namespace, name"
+	if opts.ForUpdate {
+		sql += " FOR UPDATE"
+	}
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", k.Name, err)

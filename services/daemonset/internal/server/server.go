@@ -52,7 +52,7 @@ func orphanDependents(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, 
 	if err := podview.Orphan(ctx, tx, owner, now); err != nil {
 		return apierr.Internal(err)
 	}
-	crs, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	crs, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid, ForUpdate: true})
 	if err != nil {
 		return apierr.Internal(err)
 	}

@@ -105,7 +105,7 @@ func deploymentWrites(d *deploymentv1.Deployment, p reconcile.DeploymentPlan) ap
 // OrphanReplicaSets releases the ReplicaSets of a Deployment deleted with
 // propagationPolicy Orphan; they keep their pods. It runs in the deleting transaction.
 func OrphanReplicaSets(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta) error {
-	rsList, err := kinds.ReplicaSets.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	rsList, err := kinds.ReplicaSets.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid, ForUpdate: true})
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func v1beta1Error(apiVersion, kind string) error {
 }
 
 func orphanJobs(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta) error {
-	jobs, err := kinds.Jobs.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	jobs, err := kinds.Jobs.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid, ForUpdate: true})
 	if err != nil {
 		return apierr.Internal(err)
 	}

@@ -54,7 +54,7 @@ func orphanDependents(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, 
 	if err := podview.Orphan(ctx, tx, owner, now); err != nil {
 		return apierr.Internal(err)
 	}
-	claims, err := kinds.Claims.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace})
+	claims, err := kinds.Claims.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, ForUpdate: true})
 	if err != nil {
 		return apierr.Internal(err)
 	}
@@ -66,7 +66,7 @@ func orphanDependents(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, 
 			}
 		}
 	}
-	crs, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	crs, err := kinds.ControllerRevisions.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid, ForUpdate: true})
 	if err != nil {
 		return apierr.Internal(err)
 	}
