@@ -148,6 +148,24 @@ func TestKubectlWatchesEndAsInACluster(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	watchLines := k.stream(ctx, "get", "pods", "-w", "--output-watch-events", "-l", "app=nginx")
+	// kubectl prints the pods it listed (ADDED rows) before it watches from the
+	// list's resourceVersion: wait for them, so the deletions below come after its
+	// list (else it may list after the first one and never see that pod).
+	listed := map[string]bool{}
+	listDeadline := time.After(30 * time.Second)
+	for len(listed) < len(pods) {
+		select {
+		case l, ok := <-watchLines:
+			if !ok {
+				t.Fatal("kubectl get -w ended")
+			}
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "ADDED" {
+				listed[f[1]] = true
+			}
+		case <-listDeadline:
+			t.Fatalf("kubectl get -w listed %v, want %v", listed, pods)
+		}
+	}
 
 	out := k.within(30*time.Second, "delete", "pod", pods[0])
 	wantLines(t, out, fmt.Sprintf("pod %q deleted", pods[0]))
