@@ -45,7 +45,8 @@ type Kind[T Object] struct {
 
 const objectColumns = "data, resource_version"
 
-func (k Kind[T]) decode(data []byte, rv int64) (T, error) {
+// Decode decodes a stored object of the kind, giving it resourceVersion rv.
+func (k Kind[T]) Decode(data []byte, rv int64) (T, error) {
 	obj := k.New()
 	if err := proto.Unmarshal(data, obj); err != nil {
 		return obj, fmt.Errorf("decode %s: %w", k.Name, err)
@@ -80,7 +81,7 @@ func (k Kind[T]) getOne(ctx context.Context, q Querier, lock, namespace, name st
 		var zero T
 		return zero, fmt.Errorf("get %s %s/%s: %w", k.Name, namespace, name, err)
 	}
-	return k.decode(data, rv)
+	return k.Decode(data, rv)
 }
 
 // ListOptions narrows a List. Zero values mean no filter.
@@ -134,7 +135,7 @@ func (k Kind[T]) List(ctx context.Context, q Querier, opts ListOptions) ([]T, er
 		if err := rows.Scan(&data, &rv); err != nil {
 			return nil, fmt.Errorf("list %s: %w", k.Name, err)
 		}
-		obj, err := k.decode(data, rv)
+		obj, err := k.Decode(data, rv)
 		if err != nil {
 			return nil, err
 		}
@@ -283,37 +284,7 @@ func (k Kind[T]) Delete(ctx context.Context, q Querier, namespace, name, uid str
 		var zero T
 		return zero, fmt.Errorf("delete %s %s/%s: %w", k.Name, namespace, name, err)
 	}
-	return k.decode(data, rv)
-}
-
-// Change is one entry of the change log.
-type Change[T Object] struct {
-	Type   string
-	Object T
-	RV     int64
-}
-
-// ChangesSince reads the change log of the kind after resource version rv, oldest first.
-func (k Kind[T]) ChangesSince(ctx context.Context, q Querier, rv int64, limit int) ([]Change[T], error) {
-	rows, err := q.Query(ctx, `SELECT resource_version, type, data FROM changes WHERE kind=$1 AND resource_version>$2
-		ORDER BY resource_version LIMIT $3`, k.Name, rv, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read changes of %s: %w", k.Name, err)
-	}
-	defer rows.Close()
-	var out []Change[T]
-	for rows.Next() {
-		var c Change[T]
-		var data []byte
-		if err := rows.Scan(&c.RV, &c.Type, &data); err != nil {
-			return nil, err
-		}
-		if c.Object, err = k.decode(data, c.RV); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return k.Decode(data, rv)
 }
 
 // RawChange is one entry of the change log, not yet decoded.
@@ -361,9 +332,6 @@ func ReadChanges(ctx context.Context, q Querier, after, upTo int64, limit int) (
 	return out, rows.Err()
 }
 
-// Decode decodes a stored object of the kind, giving it resourceVersion rv.
-func (k Kind[T]) Decode(data []byte, rv int64) (T, error) { return k.decode(data, rv) }
-
 // CurrentRV is the newest resource version handed out in this schema.
 func CurrentRV(ctx context.Context, q Querier) (int64, error) {
 	var rv int64
@@ -394,7 +362,7 @@ func (k Kind[T]) Orphans(ctx context.Context, q Querier) ([]T, error) {
 		if err := rows.Scan(&data, &rv); err != nil {
 			return nil, err
 		}
-		obj, err := k.decode(data, rv)
+		obj, err := k.Decode(data, rv)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"testing"
@@ -136,13 +137,15 @@ func TestListFiltersAndChangeLog(t *testing.T) {
 	if _, err := pods.Delete(ctx, db.Pool, "default", "b", ""); err != nil {
 		t.Fatal(err)
 	}
-	changes, err := pods.ChangesSince(ctx, db.Pool, start, 100)
+	changes, err := store.ReadChanges(ctx, db.Pool, start, math.MaxInt64, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var types []string
 	for _, c := range changes {
-		types = append(types, c.Type+":"+c.Object.Metadata.Name)
+		if c.Kind == pods.Name {
+			types = append(types, c.Type+":"+c.Name)
+		}
 	}
 	want := []string{"ADDED:a", "ADDED:b", "ADDED:c", "DELETED:b"}
 	if len(types) != len(want) {
