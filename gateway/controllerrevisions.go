@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -53,31 +52,14 @@ type revisionSource struct {
 	watch func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error)
 }
 
-// revisionWatch adapts a backend's WatchControllerRevisions stream.
-func revisionWatch[R interface {
-	GetType() string
-	GetObject() *appsv1.ControllerRevision
-}](stream interface {
-	Header() (metadata.MD, error)
-	Recv() (R, error)
-}, err error, owner protoreflect.MessageDescriptor) (recvFunc[*appsv1.ControllerRevision], error) {
-	if err == nil {
-		_, err = stream.Header()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return func() (string, *appsv1.ControllerRevision, error) {
-		resp, err := stream.Recv()
-		if err != nil {
-			return "", nil, err
-		}
-		cr := resp.GetObject()
-		if resp.GetType() != "BOOKMARK" {
+// revisionWatch adapts a backend's WatchControllerRevisions stream, its data made
+// Kubernetes' as in the lists.
+func revisionWatch[R watchResponse[*appsv1.ControllerRevision]](stream watchStream[R], err error, owner protoreflect.MessageDescriptor) (recvFunc[*appsv1.ControllerRevision], error) {
+	return watchRecv(stream, err, func(typ string, cr *appsv1.ControllerRevision) {
+		if typ != "BOOKMARK" {
 			kubeData(cr, owner)
 		}
-		return resp.GetType(), cr, nil
-	}, nil
+	})
 }
 
 // registerControllerRevisions serves the ControllerRevision paths from sources,

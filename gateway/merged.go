@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -97,6 +98,41 @@ type watchQuery struct {
 
 // recvFunc reads a backend's next watch event.
 type recvFunc[T metaObject] func() (typ string, obj T, err error)
+
+// watchResponse is a backend's generated Watch*Response.
+type watchResponse[T metaObject] interface {
+	GetType() string
+	GetObject() T
+}
+
+// watchStream is a backend's generated watch stream client.
+type watchStream[R any] interface {
+	Header() (metadata.MD, error)
+	Recv() (R, error)
+}
+
+// watchRecv waits for a backend's stream to be accepted (or refused: err) and reads its
+// events, each passed to fix (when set) first.
+func watchRecv[T metaObject, R watchResponse[T]](stream watchStream[R], err error, fix func(typ string, obj T)) (recvFunc[T], error) {
+	if err == nil {
+		_, err = stream.Header()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() (string, T, error) {
+		resp, err := stream.Recv()
+		if err != nil {
+			var zero T
+			return "", zero, err
+		}
+		obj := resp.GetObject()
+		if fix != nil {
+			fix(resp.GetType(), obj)
+		}
+		return resp.GetType(), obj, nil
+	}, nil
+}
 
 // mergedSource opens one backend's watch; it returns once the backend accepted (or
 // refused) the watch.
@@ -226,16 +262,7 @@ func (g *gateway) watchEvents(w http.ResponseWriter, r *http.Request, params map
 					Namespace: q.namespace, FieldSelector: q.fieldSelector, ResourceVersion: q.resourceVersion,
 					ResourceVersionMatch: q.resourceVersionMatch, AllowWatchBookmarks: q.allowWatchBookmarks, SendInitialEvents: q.sendInitialEvents,
 				})
-				if err == nil {
-					_, err = stream.Header()
-				}
-				if err != nil {
-					return nil, err
-				}
-				return func() (string, *corev1.Event, error) {
-					resp, err := stream.Recv()
-					return resp.GetType(), resp.GetObject(), err
-				}, nil
+				return watchRecv[*corev1.Event](stream, err, nil)
 			}})
 	}
 	serveMergedWatch(g, w, r, params, sources, func(typ string, obj *corev1.Event) proto.Message {
