@@ -42,7 +42,7 @@ func TestWatchOverREST(t *testing.T) {
 			t.Fatalf("not a watch event: %s", sc.Text())
 		}
 		if name := str(path(ev.Object, "metadata", "name")); name != "nginx-deployment" {
-			t.Fatalf("label selector ignored: event about %q", name)
+			t.Fatalf("label selector ignored: event about %q: %s", name, sc.Text())
 		}
 		switch {
 		case ev.Type == "ADDED":

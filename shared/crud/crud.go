@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -451,20 +453,47 @@ type WatchOptions struct {
 // send fails, with Kubernetes' semantics (see watch.Cache.Watch). The objects are
 // shared with the cache: send must not modify them.
 func (r *Resource[T]) Watch(ctx context.Context, ns string, o WatchOptions, send func(typ string, obj T) error) error {
-	wo := watch.WatchOptions{ResourceVersion: o.ResourceVersion, ResourceVersionMatch: o.ResourceVersionMatch,
-		AllowWatchBookmarks: o.AllowWatchBookmarks, SendInitialEvents: o.SendInitialEvents}
-	if err := wo.Validate(); err != nil {
-		return err
-	}
-	match, err := r.Matcher(ns, o.LabelSelector, o.FieldSelector)
+	c, wo, match, err := r.watchable(ns, o)
 	if err != nil {
 		return err
 	}
+	return r.follow(ctx, c, wo, match, send)
+}
+
+// ServeWatch serves a Watch RPC: it checks the request, sends the stream's headers as
+// soon as the watch is established (a client that waits for them, as the gateway's
+// merged watches do, need not wait for a first event), then the events.
+func (r *Resource[T]) ServeWatch(stream grpc.ServerStream, ns string, req WatchRequest, send func(typ string, obj T) error) error {
+	c, wo, match, err := r.watchable(ns, WatchOptionsOf(req))
+	if err != nil {
+		return err
+	}
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
+	return r.follow(stream.Context(), c, wo, match, send)
+}
+
+// watchable checks a watch's options and selectors and finds the kind's cache.
+func (r *Resource[T]) watchable(ns string, o WatchOptions) (*watch.Cache[T], watch.WatchOptions, func(T) bool, error) {
+	wo := watch.WatchOptions{ResourceVersion: o.ResourceVersion, ResourceVersionMatch: o.ResourceVersionMatch,
+		AllowWatchBookmarks: o.AllowWatchBookmarks, SendInitialEvents: o.SendInitialEvents}
+	if err := wo.Validate(); err != nil {
+		return nil, wo, nil, err
+	}
+	match, err := r.Matcher(ns, o.LabelSelector, o.FieldSelector)
+	if err != nil {
+		return nil, wo, nil, err
+	}
 	c := r.Cache()
 	if c == nil {
-		return apierr.MethodNotSupported(r.GR, "watch")
+		return nil, wo, nil, apierr.MethodNotSupported(r.GR, "watch")
 	}
-	err = c.Watch(ctx, wo, match, send)
+	return c, wo, match, nil
+}
+
+func (r *Resource[T]) follow(ctx context.Context, c *watch.Cache[T], wo watch.WatchOptions, match func(T) bool, send func(typ string, obj T) error) error {
+	err := c.Watch(ctx, wo, match, send)
 	if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 		return apierr.FromStore(err, r.GR, "")
 	}

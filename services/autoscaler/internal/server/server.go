@@ -110,7 +110,7 @@ func (s *Server) DeleteHorizontalPodAutoscaler(ctx context.Context, req *autosca
 
 // WatchHorizontalPodAutoscalers streams changes.
 func (s *Server) WatchHorizontalPodAutoscalers(req *autoscalerv1.WatchHorizontalPodAutoscalersRequest, stream autoscalerv1.HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+	return s.R.ServeWatch(stream, req.GetNamespace(), req,
 		func(typ string, h *autoscalerv1.HorizontalPodAutoscaler) error {
 			return stream.Send(&autoscalerv1.WatchHorizontalPodAutoscalersResponse{Type: typ, Object: h})
 		})

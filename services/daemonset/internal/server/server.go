@@ -145,7 +145,7 @@ func (s *DaemonSetServer) DeleteDaemonSet(ctx context.Context, req *daemonsetv1.
 
 // WatchDaemonSets streams changes.
 func (s *DaemonSetServer) WatchDaemonSets(req *daemonsetv1.WatchDaemonSetsRequest, stream daemonsetv1.DaemonSetService_WatchDaemonSetsServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+	return s.R.ServeWatch(stream, req.GetNamespace(), req,
 		func(typ string, obj *daemonsetv1.DaemonSet) error {
 			return stream.Send(&daemonsetv1.WatchDaemonSetsResponse{Type: typ, Object: obj})
 		})
@@ -200,7 +200,7 @@ func (s *DaemonSetServer) ListControllerRevisions(ctx context.Context, req *daem
 
 // WatchControllerRevisions streams ControllerRevision changes.
 func (s *DaemonSetServer) WatchControllerRevisions(req *daemonsetv1.WatchControllerRevisionsRequest, stream daemonsetv1.DaemonSetService_WatchControllerRevisionsServer) error {
-	return revisions.Resource(s.R.DB, s.R.Hub).Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+	return revisions.Resource(s.R.DB, s.R.Hub).ServeWatch(stream, req.GetNamespace(), req,
 		func(t string, cr *revisions.Revision) error {
 			return stream.Send(&daemonsetv1.WatchControllerRevisionsResponse{Type: t, Object: cr})
 		})

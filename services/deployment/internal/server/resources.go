@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -123,13 +122,7 @@ func resourceOf(kind string) string {
 // streamWatch adapts a watch to a gRPC server stream. Headers go out at once, so a
 // REST client sees its 200 before the first event (and a bad selector as an error).
 func streamWatch[T store.Object, R any](stream grpc.ServerStream, res *crud.Resource[T], ns string, req crud.WatchRequest, mk func(string, T) R, send func(R) error) error {
-	if _, err := res.Matcher(ns, req.GetLabelSelector(), req.GetFieldSelector()); err != nil {
-		return err
-	}
-	if err := stream.SendHeader(metadata.MD{}); err != nil {
-		return err
-	}
-	return res.Watch(stream.Context(), ns, crud.WatchOptionsOf(req), func(typ string, obj T) error { return send(mk(typ, obj)) })
+	return res.ServeWatch(stream, ns, req, func(typ string, obj T) error { return send(mk(typ, obj)) })
 }
 
 func listRV(rv string) *corev1.ListMeta { return &corev1.ListMeta{ResourceVersion: rv} }

@@ -89,7 +89,7 @@ func (s *CronJobServer) DeleteCronJob(ctx context.Context, req *jobv1.DeleteCron
 
 // WatchCronJobs streams changes.
 func (s *CronJobServer) WatchCronJobs(req *jobv1.WatchCronJobsRequest, stream jobv1.CronJobService_WatchCronJobsServer) error {
-	return streamWatch(stream.Context(), s.R.CronJobs, req.GetNamespace(), req,
+	return streamWatch(stream, s.R.CronJobs, req.GetNamespace(), req,
 		func(t string, o *jobv1.CronJob) *jobv1.WatchCronJobsResponse {
 			return &jobv1.WatchCronJobsResponse{Type: t, Object: o}
 		}, stream.Send)

@@ -86,7 +86,7 @@ func (s *JobServer) DeleteJob(ctx context.Context, req *jobv1.DeleteJobRequest) 
 
 // WatchJobs streams changes.
 func (s *JobServer) WatchJobs(req *jobv1.WatchJobsRequest, stream jobv1.JobService_WatchJobsServer) error {
-	return streamWatch(stream.Context(), s.R.Jobs, req.GetNamespace(), req,
+	return streamWatch(stream, s.R.Jobs, req.GetNamespace(), req,
 		func(t string, o *jobv1.Job) *jobv1.WatchJobsResponse {
 			return &jobv1.WatchJobsResponse{Type: t, Object: o}
 		}, stream.Send)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/services/job/internal/api"
@@ -99,8 +100,8 @@ func orphanPods(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now ti
 }
 
 // streamWatch adapts a watch to a gRPC stream sender.
-func streamWatch[T store.Object, R any](ctx context.Context, res *crud.Resource[T], ns string, req crud.WatchRequest, mk func(string, T) R, send func(R) error) error {
-	return res.Watch(ctx, ns, crud.WatchOptionsOf(req), func(typ string, obj T) error { return send(mk(typ, obj)) })
+func streamWatch[T store.Object, R any](stream grpc.ServerStream, res *crud.Resource[T], ns string, req crud.WatchRequest, mk func(string, T) R, send func(R) error) error {
+	return res.ServeWatch(stream, ns, req, func(typ string, obj T) error { return send(mk(typ, obj)) })
 }
 
 func listRV(rv string) *corev1.ListMeta { return &corev1.ListMeta{ResourceVersion: rv} }

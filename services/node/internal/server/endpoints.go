@@ -184,7 +184,7 @@ func (s *EndpointsServer) DeleteEndpoints(ctx context.Context, req *nodev1.Delet
 
 // WatchEndpoints streams Endpoints changes.
 func (s *EndpointsServer) WatchEndpoints(req *nodev1.WatchEndpointsRequest, stream nodev1.EndpointsService_WatchEndpointsServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+	return s.R.ServeWatch(stream, req.GetNamespace(), req,
 		func(typ string, e *nodev1.Endpoints) error {
 			return stream.Send(&nodev1.WatchEndpointsResponse{Type: typ, Object: e})
 		})

@@ -203,7 +203,7 @@ func (s *NodeServer) DeleteNode(ctx context.Context, req *nodev1.DeleteNodeReque
 
 // WatchNodes streams node changes.
 func (s *NodeServer) WatchNodes(req *nodev1.WatchNodesRequest, stream nodev1.NodeService_WatchNodesServer) error {
-	return s.R.Watch(stream.Context(), "", crud.WatchOptionsOf(req),
+	return s.R.ServeWatch(stream, "", req,
 		func(typ string, n *nodev1.Node) error {
 			return stream.Send(&nodev1.WatchNodesResponse{Type: typ, Object: n})
 		})

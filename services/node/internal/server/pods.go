@@ -214,7 +214,7 @@ func (s *PodServer) DeletePod(ctx context.Context, req *nodev1.DeletePodRequest)
 
 // WatchPods streams pod changes.
 func (s *PodServer) WatchPods(req *nodev1.WatchPodsRequest, stream nodev1.PodService_WatchPodsServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+	return s.R.ServeWatch(stream, req.GetNamespace(), req,
 		func(typ string, p *corev1.Pod) error {
 			return stream.Send(&nodev1.WatchPodsResponse{Type: typ, Object: p})
 		})

@@ -247,7 +247,7 @@ func (s *ServiceServer) DeleteService(ctx context.Context, req *nodev1.DeleteSer
 
 // WatchServices streams Service changes.
 func (s *ServiceServer) WatchServices(req *nodev1.WatchServicesRequest, stream nodev1.ServiceService_WatchServicesServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+	return s.R.ServeWatch(stream, req.GetNamespace(), req,
 		func(typ string, svc *nodev1.Service) error {
 			return stream.Send(&nodev1.WatchServicesResponse{Type: typ, Object: svc})
 		})

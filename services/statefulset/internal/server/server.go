@@ -191,7 +191,7 @@ func (s *StatefulSetServer) UpdateStatefulSetScale(ctx context.Context, req *sta
 
 // WatchStatefulSets streams changes.
 func (s *StatefulSetServer) WatchStatefulSets(req *statefulsetv1.WatchStatefulSetsRequest, stream statefulsetv1.StatefulSetService_WatchStatefulSetsServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+	return s.R.ServeWatch(stream, req.GetNamespace(), req,
 		func(typ string, obj *statefulsetv1.StatefulSet) error {
 			return stream.Send(&statefulsetv1.WatchStatefulSetsResponse{Type: typ, Object: obj})
 		})
@@ -246,7 +246,7 @@ func (s *StatefulSetServer) ListControllerRevisions(ctx context.Context, req *st
 
 // WatchControllerRevisions streams ControllerRevision changes.
 func (s *StatefulSetServer) WatchControllerRevisions(req *statefulsetv1.WatchControllerRevisionsRequest, stream statefulsetv1.StatefulSetService_WatchControllerRevisionsServer) error {
-	return revisions.Resource(s.R.DB, s.R.Hub).Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+	return revisions.Resource(s.R.DB, s.R.Hub).ServeWatch(stream, req.GetNamespace(), req,
 		func(t string, cr *revisions.Revision) error {
 			return stream.Send(&statefulsetv1.WatchControllerRevisionsResponse{Type: t, Object: cr})
 		})

@@ -120,7 +120,7 @@ func (s *ClaimServer) DeletePersistentVolumeClaim(ctx context.Context, req *stat
 
 // WatchPersistentVolumeClaims streams changes.
 func (s *ClaimServer) WatchPersistentVolumeClaims(req *statefulsetv1.WatchPersistentVolumeClaimsRequest, stream statefulsetv1.PersistentVolumeClaimService_WatchPersistentVolumeClaimsServer) error {
-	return s.R.Watch(stream.Context(), req.GetNamespace(), crud.WatchOptionsOf(req),
+	return s.R.ServeWatch(stream, req.GetNamespace(), req,
 		func(typ string, obj *statefulsetv1.PersistentVolumeClaim) error {
 			return stream.Send(&statefulsetv1.WatchPersistentVolumeClaimsResponse{Type: typ, Object: obj})
 		})
@@ -192,7 +192,7 @@ func (s *VolumeServer) DeletePersistentVolume(ctx context.Context, req *stateful
 
 // WatchPersistentVolumes streams changes.
 func (s *VolumeServer) WatchPersistentVolumes(req *statefulsetv1.WatchPersistentVolumesRequest, stream statefulsetv1.PersistentVolumeService_WatchPersistentVolumesServer) error {
-	return s.R.Watch(stream.Context(), "", crud.WatchOptionsOf(req),
+	return s.R.ServeWatch(stream, "", req,
 		func(typ string, obj *statefulsetv1.PersistentVolume) error {
 			return stream.Send(&statefulsetv1.WatchPersistentVolumesResponse{Type: typ, Object: obj})
 		})
