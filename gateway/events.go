@@ -35,7 +35,7 @@ func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[
 	for i, b := range g.backends {
 		wg.Go(func() {
 			req := &corev1.ListEventsRequest{
-				Namespace: params["namespace"], FieldSelector: q.Get("fieldSelector"),
+				Namespace: params["namespace"], LabelSelector: q.Get("labelSelector"), FieldSelector: q.Get("fieldSelector"),
 				ResourceVersion: from.backendRV(rv, b.name), ResourceVersionMatch: q.Get("resourceVersionMatch"),
 			}
 			resp, err := corev1.NewEventServiceClient(b.conn).ListEvents(r.Context(), req)

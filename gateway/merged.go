@@ -259,7 +259,7 @@ func (g *gateway) watchEvents(w http.ResponseWriter, r *http.Request, params map
 		sources = append(sources, mergedSource[*corev1.Event]{name: b.name,
 			watch: func(ctx context.Context, q watchQuery) (recvFunc[*corev1.Event], error) {
 				stream, err := client.WatchEvents(ctx, &corev1.WatchEventsRequest{
-					Namespace: q.namespace, FieldSelector: q.fieldSelector, ResourceVersion: q.resourceVersion,
+					Namespace: q.namespace, LabelSelector: q.labelSelector, FieldSelector: q.fieldSelector, ResourceVersion: q.resourceVersion,
 					ResourceVersionMatch: q.resourceVersionMatch, AllowWatchBookmarks: q.allowWatchBookmarks, SendInitialEvents: q.sendInitialEvents,
 				})
 				return watchRecv[*corev1.Event](stream, err, nil)

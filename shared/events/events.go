@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/podwarden/podwarden/shared/apierr"
-	"github.com/podwarden/podwarden/shared/labels"
+	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
@@ -101,44 +101,31 @@ type Server struct {
 	Hub *watch.Hub
 }
 
-func (s *Server) cache() *watch.Cache[*corev1.Event] {
-	return watch.For(s.Hub, Kind, func(e *corev1.Event) { e.ApiVersion, e.Kind = "v1", "Event" })
-}
-
-// matcher filters by namespace and field selector (involvedObject.name,
-// involvedObject.kind, involvedObject.namespace, involvedObject.uid, reason, type).
-func matcher(namespace, fieldSelector string) (func(*corev1.Event) bool, error) {
-	sel, err := labels.ParseFieldSelector(fieldSelector)
-	if err != nil {
-		return nil, apierr.BadRequest(fmt.Sprintf("invalid field selector %q: %v", fieldSelector, err))
+// resource serves the events through crud (the watch cache, Kubernetes' list and watch
+// semantics), with their field selectors (involvedObject.name, involvedObject.kind,
+// involvedObject.namespace, involvedObject.uid, reason, type).
+func (s *Server) resource() *crud.Resource[*corev1.Event] {
+	return &crud.Resource[*corev1.Event]{
+		Kind: Kind, APIVersion: "v1", KindName: "Event", Namespaced: true, Hub: s.Hub,
+		GR: apierr.GroupResource{Resource: "events"}, GK: apierr.GroupKind{Kind: "Event"},
+		TypeMeta: func(e *corev1.Event) (*string, *string) { return &e.ApiVersion, &e.Kind },
+		Fields: func(e *corev1.Event) map[string]string {
+			o := e.GetInvolvedObject()
+			return map[string]string{
+				"involvedObject.name": o.GetName(), "involvedObject.kind": o.GetKind(),
+				"involvedObject.namespace": o.GetNamespace(), "involvedObject.uid": o.GetUid(),
+				"reason": e.GetReason(), "type": e.GetType(),
+			}
+		},
 	}
-	return func(e *corev1.Event) bool {
-		if namespace != "" && e.GetMetadata().GetNamespace() != namespace {
-			return false
-		}
-		o := e.GetInvolvedObject()
-		return labels.MatchFields(sel, map[string]string{
-			"involvedObject.name": o.GetName(), "involvedObject.kind": o.GetKind(),
-			"involvedObject.namespace": o.GetNamespace(), "involvedObject.uid": o.GetUid(),
-			"reason": e.GetReason(), "type": e.GetType(), "metadata.name": e.GetMetadata().GetName(),
-			"metadata.namespace": e.GetMetadata().GetNamespace(),
-		})
-	}, nil
 }
 
 // ListEvents lists events, oldest first, filtered by namespace and field selector.
 func (s *Server) ListEvents(ctx context.Context, req *corev1.ListEventsRequest) (*corev1.ListEventsResponse, error) {
-	match, err := matcher(req.GetNamespace(), req.GetFieldSelector())
+	res, err := s.resource().List(ctx, req.GetNamespace(), crud.ListOptions{LabelSelector: req.GetLabelSelector(), FieldSelector: req.GetFieldSelector(),
+		ResourceVersion: req.GetResourceVersion(), ResourceVersionMatch: req.GetResourceVersionMatch()})
 	if err != nil {
 		return nil, err
-	}
-	lo := watch.ListOptions{ResourceVersion: req.GetResourceVersion(), ResourceVersionMatch: req.GetResourceVersionMatch()}
-	if err := lo.Validate(); err != nil {
-		return nil, err
-	}
-	res, err := s.cache().List(ctx, lo, match)
-	if err != nil {
-		return nil, apierr.FromStore(err, apierr.GroupResource{Resource: "events"}, "")
 	}
 	out := res.Items
 	// Timestamps have second precision: within a second, the order of recording.
@@ -149,29 +136,12 @@ func (s *Server) ListEvents(ctx context.Context, req *corev1.ListEventsRequest) 
 		}
 		return rvOf(out[i]) < rvOf(out[j])
 	})
-	return &corev1.ListEventsResponse{ApiVersion: "v1", Kind: "EventList",
-		Metadata: &corev1.ListMeta{ResourceVersion: res.ResourceVersion}, Items: out}, nil
+	return &corev1.ListEventsResponse{ApiVersion: "v1", Kind: "EventList", Metadata: res.Meta, Items: out}, nil
 }
 
 // WatchEvents streams the events matching the request, with Kubernetes' watch semantics.
 func (s *Server) WatchEvents(req *corev1.WatchEventsRequest, stream corev1.EventService_WatchEventsServer) error {
-	match, err := matcher(req.GetNamespace(), req.GetFieldSelector())
-	if err != nil {
-		return err
-	}
-	o := watch.WatchOptions{ResourceVersion: req.GetResourceVersion(), ResourceVersionMatch: req.GetResourceVersionMatch(),
-		AllowWatchBookmarks: req.GetAllowWatchBookmarks(), SendInitialEvents: req.SendInitialEvents}
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	if err := stream.SendHeader(nil); err != nil {
-		return err
-	}
-	err = s.cache().Watch(stream.Context(), o, match, func(typ string, e *corev1.Event) error {
+	return s.resource().ServeWatch(stream, req.GetNamespace(), req, func(typ string, e *corev1.Event) error {
 		return stream.Send(&corev1.WatchEventsResponse{Type: typ, Object: e})
 	})
-	if err != nil && stream.Context().Err() == nil {
-		return apierr.FromStore(err, apierr.GroupResource{Resource: "events"}, "")
-	}
-	return nil
 }

@@ -31,6 +31,7 @@ type ListEventsRequest struct {
 	// N with NotOlderThan or Exact).
 	ResourceVersion      string `protobuf:"bytes,3,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
 	ResourceVersionMatch string `protobuf:"bytes,4,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	LabelSelector        string `protobuf:"bytes,5,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
 }
@@ -89,6 +90,13 @@ func (x *ListEventsRequest) GetResourceVersion() string {
 func (x *ListEventsRequest) GetResourceVersionMatch() string {
 	if x != nil {
 		return x.ResourceVersionMatch
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
 	}
 	return ""
 }
@@ -174,6 +182,7 @@ type WatchEventsRequest struct {
 	AllowWatchBookmarks  bool   `protobuf:"varint,4,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
 	SendInitialEvents    *bool  `protobuf:"varint,5,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
 	ResourceVersionMatch string `protobuf:"bytes,6,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	LabelSelector        string `protobuf:"bytes,7,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
 }
@@ -250,6 +259,13 @@ func (x *WatchEventsRequest) GetResourceVersionMatch() string {
 	return ""
 }
 
+func (x *WatchEventsRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
 // WatchEventsResponse is one watch event: type ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.
 type WatchEventsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -307,25 +323,27 @@ var File_podwarden_core_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_podwarden_core_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"%podwarden/core/v1/event_service.proto\x12\x11podwarden.core.v1\x1a\x1cpodwarden/core/v1/meta.proto\"\xb9\x01\n" +
+	"%podwarden/core/v1/event_service.proto\x12\x11podwarden.core.v1\x1a\x1cpodwarden/core/v1/meta.proto\"\xe0\x01\n" +
 	"\x11ListEventsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0efield_selector\x18\x02 \x01(\tR\rfieldSelector\x12)\n" +
 	"\x10resource_version\x18\x03 \x01(\tR\x0fresourceVersion\x124\n" +
-	"\x16resource_version_match\x18\x04 \x01(\tR\x14resourceVersionMatch\"\xb2\x01\n" +
+	"\x16resource_version_match\x18\x04 \x01(\tR\x14resourceVersionMatch\x12%\n" +
+	"\x0elabel_selector\x18\x05 \x01(\tR\rlabelSelector\"\xb2\x01\n" +
 	"\x12ListEventsResponse\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x127\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1b.podwarden.core.v1.ListMetaR\bmetadata\x12.\n" +
-	"\x05items\x18\x04 \x03(\v2\x18.podwarden.core.v1.EventR\x05items\"\xbb\x02\n" +
+	"\x05items\x18\x04 \x03(\v2\x18.podwarden.core.v1.EventR\x05items\"\xe2\x02\n" +
 	"\x12WatchEventsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
 	"\x0efield_selector\x18\x02 \x01(\tR\rfieldSelector\x12)\n" +
 	"\x10resource_version\x18\x03 \x01(\tR\x0fresourceVersion\x122\n" +
 	"\x15allow_watch_bookmarks\x18\x04 \x01(\bR\x13allowWatchBookmarks\x123\n" +
 	"\x13send_initial_events\x18\x05 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
-	"\x16resource_version_match\x18\x06 \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x16resource_version_match\x18\x06 \x01(\tR\x14resourceVersionMatch\x12%\n" +
+	"\x0elabel_selector\x18\a \x01(\tR\rlabelSelectorB\x16\n" +
 	"\x14_send_initial_events\"[\n" +
 	"\x13WatchEventsResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x120\n" +
