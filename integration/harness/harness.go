@@ -113,6 +113,16 @@ type Proc struct {
 	done chan struct{}
 }
 
+// exited reports whether the process has ended.
+func (p *Proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // PID is the process id.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
@@ -189,21 +199,30 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 			}
 		}
 	}
-	gwPort, err := devenv.FreePort()
-	if err != nil {
+	// A free port can be taken by another process before the gateway binds it (test
+	// packages run in parallel): a gateway that exited is started again on another port.
+	for attempt := 1; ; attempt++ {
+		gwPort, err := devenv.FreePort()
+		if err != nil {
+			s.Stop()
+			return nil, err
+		}
+		s.GatewayURL = fmt.Sprintf("http://127.0.0.1:%d", gwPort)
+		if err := s.startGateway(gwPort); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		err = s.WaitReady(ctx, 60*time.Second)
+		if err == nil {
+			return s, nil
+		}
+		if gw := s.Procs("gateway"); attempt < 3 && len(gw) == 1 && gw[0].exited() {
+			s.Kill("gateway")
+			continue
+		}
 		s.Stop()
 		return nil, err
 	}
-	s.GatewayURL = fmt.Sprintf("http://127.0.0.1:%d", gwPort)
-	if err := s.startGateway(gwPort); err != nil {
-		s.Stop()
-		return nil, err
-	}
-	if err := s.WaitReady(ctx, 60*time.Second); err != nil {
-		s.Stop()
-		return nil, err
-	}
-	return s, nil
 }
 
 func createDatabase(ctx context.Context, adminDSN string) (string, func(), error) {
@@ -385,6 +404,9 @@ func (s *System) WaitReady(ctx context.Context, timeout time.Duration) error {
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
+		}
+		if gw := s.Procs("gateway"); len(gw) == 1 && gw[0].exited() {
+			return fmt.Errorf("the gateway exited (logs in %s)", s.logDir)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("gateway not ready after %v (logs in %s)", timeout, s.logDir)
