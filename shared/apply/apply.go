@@ -46,6 +46,9 @@ type Plan struct {
 	Events []Event
 	// Requeue, when positive, asks for another sync after this long.
 	Requeue time.Duration
+	// Again asks for another sync as soon as this one's writes are in the caches (a
+	// plan that only claims: the sync plans on what it adopted next time).
+	Again bool
 }
 
 // Add appends writes to the plan.

@@ -87,16 +87,13 @@ func ClaimObjects[T store.Object](ctx context.Context, tx pgx.Tx, now time.Time,
 	var claimed []T
 	var p Plan
 	for _, obj := range append(owned, orphans...) {
-		m := obj.GetMetadata()
-		switch ClaimOf(owner, sel.Matches, m) {
+		switch claimOne(owner, ref, sel, &obj) {
 		case Keep:
 			claimed = append(claimed, obj)
 		case Adopt:
-			m.OwnerReferences = append(m.OwnerReferences, proto.Clone(ref).(*corev1.OwnerReference))
 			p.Add(write(obj))
 			claimed = append(claimed, obj)
 		case Release:
-			podview.DropOwner(m, owner.GetUid())
 			p.Add(write(obj))
 		}
 	}
@@ -109,4 +106,20 @@ func ClaimObjects[T store.Object](ctx context.Context, tx pgx.Tx, now time.Time,
 // ClaimPods is ClaimObjects for the pods of the service's view.
 func ClaimPods(ctx context.Context, tx pgx.Tx, now time.Time, owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel Selector) ([]*corev1.Pod, error) {
 	return ClaimObjects(ctx, tx, now, podview.Pods, owner, ref, sel, UpdatePod)
+}
+
+// claimOne decides ClaimOf for *obj; to adopt or release it, *obj becomes a copy
+// with its ownerReferences changed (the original may be a cache's).
+func claimOne[T store.Object](owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel Selector, obj *T) Claim {
+	c := ClaimOf(owner, sel.Matches, (*obj).GetMetadata())
+	switch c {
+	case Adopt:
+		*obj = proto.Clone(*obj).(T)
+		m := (*obj).GetMetadata()
+		m.OwnerReferences = append(m.OwnerReferences, proto.Clone(ref).(*corev1.OwnerReference))
+	case Release:
+		*obj = proto.Clone(*obj).(T)
+		podview.DropOwner((*obj).GetMetadata(), owner.GetUid())
+	}
+	return c
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/podwarden/podwarden/shared/crud"
@@ -75,6 +76,7 @@ func Foreground[O, D store.Object](ownerKind store.Kind[O], owner O, dependents 
 // the foregroundDeletion finalizer; its controller then runs Foreground on it.
 func MarkForeground[T store.Object](k store.Kind[T], obj T) Write {
 	return Write{what: "delete (foreground) " + k.Name + " " + name(obj.GetMetadata()), do: func(ctx context.Context, tx pgx.Tx, now time.Time) error {
+		obj := proto.Clone(obj).(T) // it may be a cache's
 		m := obj.GetMetadata()
 		if m.DeletionTimestamp == nil {
 			m.DeletionTimestamp = timestamppb.New(now.Truncate(time.Second))

@@ -29,8 +29,10 @@ import (
 	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
 )
 
-// Pods is the stored kind of a view's pods (quiet: no watch notifications).
-var Pods = store.Kind[*corev1.Pod]{Name: "Pod", Quiet: true, New: func() *corev1.Pod { return &corev1.Pod{} }}
+// Pods is the stored kind of a view's pods: in the change log, so a service's watch
+// cache of its pods follows the view, but quiet (no notification per pod: who writes
+// pods kicks the feed).
+var Pods = store.Kind[*corev1.Pod]{Name: "Pod", Watch: true, Quiet: true, New: func() *corev1.Pod { return &corev1.Pod{} }}
 
 // ObservedVersionKey is the view's bookkeeping annotation: the version of the last
 // pod event applied, so older or repeated events are dropped. The node service
@@ -235,14 +237,15 @@ func Create(ctx context.Context, tx pgx.Tx, p *corev1.Pod) (*corev1.Pod, error) 
 }
 
 // Delete marks a pod of the view as terminating and asks the node service to
-// delete it; the row goes when the node service reports it DELETED.
+// delete it; the row goes when the node service reports it DELETED. p's
+// resourceVersion, when set, is a precondition (a pod read from a cache that has
+// changed since is a conflict, not an overwrite of its newer status).
 func Delete(ctx context.Context, tx pgx.Tx, p *corev1.Pod, now time.Time) error {
 	if p.GetMetadata().GetDeletionTimestamp() != nil {
 		return nil
 	}
 	p = proto.Clone(p).(*corev1.Pod)
 	p.Metadata.DeletionTimestamp = timestamppb.New(now.Truncate(time.Second))
-	p.Metadata.ResourceVersion = ""
 	if _, err := Pods.Update(ctx, tx, p); err != nil {
 		return fmt.Errorf("mark pod %s/%s deleted: %w", p.Metadata.Namespace, p.Metadata.Name, err)
 	}
@@ -252,8 +255,8 @@ func Delete(ctx context.Context, tx pgx.Tx, p *corev1.Pod, now time.Time) error 
 
 // Update stores p's new ownerReferences and labels and tells the node service
 // (Kubernetes' controllers patch pods for adoption, release and identity labels).
+// p's resourceVersion, when set, is a precondition, as for Delete.
 func Update(ctx context.Context, tx pgx.Tx, p *corev1.Pod, now time.Time) error {
-	p.Metadata.ResourceVersion = ""
 	if _, err := Pods.Update(ctx, tx, p); err != nil {
 		return err
 	}

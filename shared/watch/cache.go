@@ -70,6 +70,11 @@ type Cache[T store.Object] struct {
 	ready   chan struct{}
 	changed chan struct{} // closed when events are added
 	moved   chan struct{} // closed when rv moves
+
+	// The informer side (informer.go): indexes of objs and the handlers of changes.
+	byNamespace map[string]map[string]struct{}
+	byOwner     map[string]map[string]struct{}
+	handlers    []func(Event[T])
 }
 
 // For returns the hub's cache of kind, creating it (it loads in the background once the
@@ -84,14 +89,20 @@ func For[T store.Object](h *Hub, kind store.Kind[T], prepare func(T)) *Cache[T] 
 	if prepare == nil {
 		prepare = func(T) {}
 	}
-	c := &Cache[T]{
-		hub: h, kind: kind, prepare: prepare,
-		objs:  map[string]entry[T]{},
-		ready: make(chan struct{}), changed: make(chan struct{}), moved: make(chan struct{}),
-	}
+	c := newCache(h, kind, prepare)
 	h.caches[kind.Name] = c
 	go c.load()
 	return c
+}
+
+// newCache returns an empty cache, not loaded.
+func newCache[T store.Object](h *Hub, kind store.Kind[T], prepare func(T)) *Cache[T] {
+	return &Cache[T]{
+		hub: h, kind: kind, prepare: prepare,
+		objs:        map[string]entry[T]{},
+		byNamespace: map[string]map[string]struct{}{}, byOwner: map[string]map[string]struct{}{},
+		ready: make(chan struct{}), changed: make(chan struct{}), moved: make(chan struct{}),
+	}
 }
 
 func key(m interface {
@@ -127,12 +138,18 @@ func (c *Cache[T]) load() {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	var fired []Event[T]
+	defer func() {
+		c.mu.Unlock()
+		c.fire(fired)
+	}()
 	top := pos
 	for _, o := range items {
 		c.prepare(o)
 		rv, _ := strconv.ParseInt(o.GetMetadata().GetResourceVersion(), 10, 64)
-		c.objs[key(o.GetMetadata())] = entry[T]{obj: o, rv: rv}
+		k := key(o.GetMetadata())
+		c.objs[k] = entry[T]{obj: o, rv: rv}
+		c.indexLocked(k, o, true)
 		top = max(top, rv)
 	}
 	// The list may already show changes after pos (committed between the join and the
@@ -140,7 +157,7 @@ func (c *Cache[T]) load() {
 	// The state is exact once the feed has passed every one of them.
 	c.rv, c.start, c.readyAt, c.loaded = pos, top, top, true
 	for _, p := range c.pending {
-		c.applyLocked(p.changes, p.rv)
+		fired = append(fired, c.applyLocked(p.changes, p.rv)...)
 	}
 	c.pending = nil
 	c.checkReadyLocked()
@@ -159,15 +176,19 @@ func (c *Cache[T]) feed(raw []store.RawChange, rv int64) {
 		dec = append(dec, change[T]{typ: r.Type, obj: obj, rv: r.RV, key: r.Namespace + "/" + r.Name})
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if !c.loaded {
 		c.pending = append(c.pending, pendingFeed[T]{changes: dec, rv: rv})
+		c.mu.Unlock()
 		return
 	}
-	c.applyLocked(dec, rv)
+	fired := c.applyLocked(dec, rv)
+	c.mu.Unlock()
+	c.fire(fired)
 }
 
-func (c *Cache[T]) applyLocked(dec []change[T], rv int64) {
+// applyLocked applies the changes up to rv; it returns them as events for the handlers
+// (none when there are no handlers).
+func (c *Cache[T]) applyLocked(dec []change[T], rv int64) (fired []Event[T]) {
 	now := time.Now()
 	added := false
 	for _, d := range dec {
@@ -175,14 +196,22 @@ func (c *Cache[T]) applyLocked(dec []change[T], rv int64) {
 		if ok && cur.rv >= d.rv || !ok && d.typ == store.Deleted {
 			continue // already in the loaded list, or gone before it
 		}
+		ev := Event[T]{Type: d.typ, Object: d.obj, Prev: cur.obj, HasPrev: ok, RV: d.rv, Key: d.key, at: now}
 		if d.rv > c.start {
-			c.events = append(c.events, Event[T]{Type: d.typ, Object: d.obj, Prev: cur.obj, HasPrev: ok, RV: d.rv, Key: d.key, at: now})
+			c.events = append(c.events, ev)
 			added = true
+		}
+		if len(c.handlers) > 0 {
+			fired = append(fired, ev)
+		}
+		if ok {
+			c.indexLocked(d.key, cur.obj, false)
 		}
 		if d.typ == store.Deleted {
 			delete(c.objs, d.key)
 		} else {
 			c.objs[d.key] = entry[T]{obj: d.obj, rv: d.rv}
+			c.indexLocked(d.key, d.obj, true)
 		}
 	}
 	if added {
@@ -196,6 +225,7 @@ func (c *Cache[T]) applyLocked(dec []change[T], rv int64) {
 		c.moved = make(chan struct{})
 	}
 	c.checkReadyLocked()
+	return fired
 }
 
 func (c *Cache[T]) checkReadyLocked() {

@@ -23,12 +23,8 @@ var podKind = store.Kind[*corev1.Pod]{Name: "Pod", New: func() *corev1.Pod { ret
 // newTestCache is a loaded cache over no database, at rv start; feed it with step.
 func newTestCache(start int64) *Cache[*corev1.Pod] {
 	h := NewHub()
-	c := &Cache[*corev1.Pod]{
-		hub: h, kind: podKind, prepare: func(*corev1.Pod) {},
-		objs:  map[string]entry[*corev1.Pod]{},
-		ready: make(chan struct{}), changed: make(chan struct{}), moved: make(chan struct{}),
-		rv: start, start: start, loaded: true,
-	}
+	c := newCache(h, podKind, func(*corev1.Pod) {})
+	c.rv, c.start, c.loaded = start, start, true
 	close(c.ready)
 	h.latestRV = func() int64 {
 		c.mu.RLock()

@@ -42,6 +42,11 @@ type Hub struct {
 	regMu  sync.Mutex
 	caches map[string]any
 
+	// seen is pos as Seen reads it; seenCh is closed when it moves.
+	seenMu sync.Mutex
+	seen   int64
+	seenCh chan struct{}
+
 	// latestRV, when set, replaces the schema's newest resourceVersion (tests).
 	latestRV func() int64
 }
@@ -60,6 +65,7 @@ func NewHub() *Hub {
 		started: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 		caches:  map[string]any{},
+		seenCh:  make(chan struct{}),
 	}
 }
 
@@ -131,6 +137,7 @@ func (h *Hub) Run(ctx context.Context, db *store.DB, log *slog.Logger) {
 			h.feedMu.Lock()
 			h.ctx, h.db, h.log, h.pos = ctx, db, log, hz
 			h.feedMu.Unlock()
+			h.advance(hz)
 			break
 		}
 		log.Warn("watch cache: read the change log horizon", "err", err)
@@ -187,7 +194,18 @@ func (h *Hub) poll(ctx context.Context) (lagging bool, err error) {
 	h.feedMu.Lock()
 	defer h.feedMu.Unlock()
 	if len(h.sinks) == 0 {
-		return false, nil // a cache that joins lists the objects after it joins
+		// A cache that joins lists the objects after it joins: nothing to feed, but a
+		// reader waiting in Seen may move the position.
+		if !h.forced.Swap(false) {
+			return false, nil
+		}
+		hz, latest, err := store.Horizon(ctx, h.db.Pool)
+		if err != nil || hz <= h.pos {
+			return err == nil && latest > h.pos, err
+		}
+		h.pos = hz
+		h.advance(hz)
+		return latest > hz, nil
 	}
 	if !h.forced.Swap(false) {
 		// Notified: the horizon (which reads pg_locks) only when the log has news.
@@ -220,6 +238,7 @@ func (h *Hub) poll(ctx context.Context) (lagging bool, err error) {
 			s.feed(byKind[kind], upTo)
 		}
 		h.pos = upTo
+		h.advance(upTo)
 		if upTo == hz {
 			return latest > hz, nil
 		}

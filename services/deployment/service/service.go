@@ -6,11 +6,13 @@ import (
 	"context"
 
 	"github.com/podwarden/podwarden/services/deployment/internal/controller"
+	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
 	"github.com/podwarden/podwarden/services/deployment/internal/migrations"
 	"github.com/podwarden/podwarden/services/deployment/internal/server"
 	"github.com/podwarden/podwarden/shared/app"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
@@ -40,6 +42,10 @@ func Run(ctx context.Context, cfg Config) error {
 	deploymentv1.RegisterReplicaSetServiceServer(a.GRPC.GRPC, &server.ReplicaSetServer{R: res})
 	deploymentv1.RegisterReplicationControllerServiceServer(a.GRPC.GRPC, &server.ReplicationControllerServer{R: res})
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
-	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, controller.Config{Workers: a.Config.Workers, Resync: a.Config.Resync})
-	return a.Run(ctx, ctl.OnObject, ctl.Run)
+	caches := controller.Caches{
+		Deployments: res.Deployments.Cache(), ReplicaSets: res.ReplicaSets.Cache(), ReplicationControllers: res.ReplicationControllers.Cache(),
+		Pods: watch.For(a.Watch, kinds.Pods, nil),
+	}
+	ctl := controller.New(a.DB, a.Bus, a.Watch, caches, a.Log, cfg.Clock, controller.Config{Workers: a.Config.Workers, Resync: a.Config.Resync})
+	return a.Run(ctx, nil, ctl.Run) // the caches wake the loops
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
 
@@ -133,7 +134,14 @@ func DeleteForeground[T store.Object](t testing.TB, db *store.DB, k store.Kind[T
 // PodsGone removes every pod of the view, as the node service's DELETED events do.
 func PodsGone(t testing.TB, db *store.DB) {
 	t.Helper()
-	if _, err := db.Pool.Exec(context.Background(), "DELETE FROM objects WHERE kind='Pod'"); err != nil {
+	ctx := context.Background()
+	pods, err := podview.Pods.List(ctx, db.Pool, store.ListOptions{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range pods {
+		if _, err := podview.Pods.Delete(ctx, db.Pool, p.Metadata.Namespace, p.Metadata.Name, p.Metadata.Uid); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -12,11 +12,26 @@ import (
 
 	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
 	"github.com/podwarden/podwarden/services/deployment/internal/reconcile"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/controller"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
+
+// Caches are the watch caches the syncs read (the API's own, so objects are decoded
+// once for both) and the pod view's.
+type Caches struct {
+	Deployments            *watch.Cache[*deploymentv1.Deployment]
+	ReplicaSets            *watch.Cache[*deploymentv1.ReplicaSet]
+	ReplicationControllers *watch.Cache[*deploymentv1.ReplicationController]
+	Pods                   *watch.Cache[*corev1.Pod]
+}
 
 // Config tunes the loops.
 type Config struct {
@@ -26,10 +41,12 @@ type Config struct {
 
 // Controller owns the loops of the service.
 type Controller struct {
-	db    *store.DB
-	bus   *bus.Bus
-	log   *slog.Logger
-	clock clock.Clock
+	db     *store.DB
+	bus    *bus.Bus
+	log    *slog.Logger
+	clock  clock.Clock
+	in     *apply.Informer
+	caches Caches
 
 	deployments *controller.Controller
 	replicaSets *controller.Controller
@@ -40,9 +57,9 @@ type Controller struct {
 	rsPlanner reconcile.ReplicaSetPlanner
 }
 
-// New builds the loops; they run in Run.
-func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config) *Controller {
-	c := &Controller{db: db, bus: b, log: log, clock: clk}
+// New builds the loops over the caches fed by hub; they run in Run.
+func New(db *store.DB, b *bus.Bus, hub *watch.Hub, caches Caches, log *slog.Logger, clk clock.Clock, cfg Config) *Controller {
+	c := &Controller{db: db, bus: b, log: log, clock: clk, in: apply.NewInformer(hub), caches: caches}
 	c.deployments = controller.New(controller.Config{Name: "deployment", Workers: cfg.Workers, Sync: c.syncDeployment,
 		List: keysOf(db, kinds.Deployments), Resync: cfg.Resync, Log: log})
 	c.replicaSets = controller.New(controller.Config{Name: "replicaset", Workers: cfg.Workers, Sync: c.syncReplicaSet,
@@ -51,6 +68,7 @@ func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config
 		List: keysOf(db, kinds.ReplicationControllers), Resync: cfg.Resync, Log: log})
 	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
 		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
+	c.watchCaches()
 	return c
 }
 
@@ -59,23 +77,59 @@ func keysOf[T store.Object](db *store.DB, kind store.Kind[T]) controller.ListFun
 	return func(ctx context.Context) ([]string, error) { return kind.Keys(ctx, db.Pool) }
 }
 
-// OnObject routes a stored change ("Kind/namespace/name") to its loop.
-func (c *Controller) OnObject(payload string) {
-	kind, key, ok := strings.Cut(payload, "/")
-	if !ok {
-		return
+// watchCaches wakes the loops from the caches (client-go's event handlers): a sync
+// woken by a change reads a cache that holds it. Every change of a Deployment,
+// ReplicaSet or ReplicationController wakes its own loop and the garbage collector; a
+// ReplicaSet's wakes its Deployment (the Deployment reads its status); a pod's wakes
+// its controller, and a pod gone wakes the Deployment of its ReplicaSet too (a
+// Recreate rollout waits for the old pods to be gone).
+func (c *Controller) watchCaches() {
+	c.caches.Deployments.OnChange(func(e watch.Event[*deploymentv1.Deployment]) {
+		c.deployments.Enqueue(e.Key)
+		c.gc.EnqueueAfter(gcKey, gcDelay)
+	})
+	c.caches.ReplicaSets.OnChange(func(e watch.Event[*deploymentv1.ReplicaSet]) {
+		c.replicaSets.Enqueue(e.Key)
+		c.gc.EnqueueAfter(gcKey, gcDelay)
+		for _, rs := range eventObjects(e) {
+			if ref := podutil.GetControllerOf(rs.GetMetadata()); ref.GetKind() == "Deployment" {
+				c.deployments.Enqueue(rs.GetMetadata().GetNamespace() + "/" + ref.GetName())
+			}
+		}
+	})
+	c.caches.ReplicationControllers.OnChange(func(e watch.Event[*deploymentv1.ReplicationController]) {
+		c.rcs.Enqueue(e.Key)
+		c.gc.EnqueueAfter(gcKey, gcDelay)
+	})
+	c.caches.Pods.OnChange(func(e watch.Event[*corev1.Pod]) {
+		for _, p := range eventObjects(e) {
+			ref := podutil.GetControllerOf(p.GetMetadata())
+			key := p.GetMetadata().GetNamespace() + "/" + ref.GetName()
+			switch ref.GetKind() {
+			case "ReplicaSet":
+				c.replicaSets.Enqueue(key)
+				if e.Type != store.Deleted {
+					continue
+				}
+				if rs, ok := c.caches.ReplicaSets.Get(p.GetMetadata().GetNamespace(), ref.GetName()); ok {
+					if d := podutil.GetControllerOf(rs.GetMetadata()); d.GetKind() == "Deployment" {
+						c.deployments.Enqueue(p.GetMetadata().GetNamespace() + "/" + d.GetName())
+					}
+				}
+			case "ReplicationController":
+				c.rcs.Enqueue(key)
+			}
+		}
+	})
+}
+
+// eventObjects is the object of a change and the one before it, when there was one
+// (a change of controller wakes the former one too).
+func eventObjects[T store.Object](e watch.Event[T]) []T {
+	if e.HasPrev {
+		return []T{e.Object, e.Prev}
 	}
-	switch kind {
-	case kinds.Deployments.Name:
-		c.deployments.Enqueue(key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
-	case kinds.ReplicaSets.Name:
-		c.replicaSets.Enqueue(key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
-	case kinds.ReplicationControllers.Name:
-		c.rcs.Enqueue(key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
-	}
+	return []T{e.Object}
 }
 
 // Run runs every loop and the pod event consumer until ctx ends (one leadership term).

@@ -18,20 +18,20 @@ import (
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
 
-// syncDeployment is the deployment controller's syncDeployment on stored state:
-// read the Deployment, claim its ReplicaSets, plan, apply, in one transaction.
+// syncDeployment is the deployment controller's syncDeployment: read the Deployment
+// and its ReplicaSets and pods from the caches, claim, plan, apply.
 func (c *Controller) syncDeployment(ctx context.Context, key string) error {
 	again := false // the plan writes ReplicaSets: plan again on what it wrote
-	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.Deployments, key,
+	plan, res, err := apply.SyncCached(ctx, c.db, c.in, c.clock.Now, c.caches.Deployments, kinds.Deployments, key,
 		apply.Owner{APIVersion: "apps/v1", Kind: "Deployment", Component: "deployment-controller"},
-		func(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment, now time.Time) (plan apply.Plan, err error) {
-			plan, again, err = c.planDeployment(ctx, tx, d, now)
-			return plan, err
+		func(d *deploymentv1.Deployment, now time.Time) (plan apply.Plan, err error) {
+			plan, again = c.planDeployment(d, now)
+			return plan, nil
 		})
 	if err != nil {
 		return err
 	}
-	if res.Collision || again {
+	if res.Collision || again || plan.Again {
 		c.deployments.Enqueue(key)
 	}
 	if plan.Requeue > 0 {
@@ -40,36 +40,34 @@ func (c *Controller) syncDeployment(ctx context.Context, key string) error {
 	return nil
 }
 
-// planDeployment reads what d's plan needs and plans: a Foreground deletion step
-// when d is being deleted (its ReplicaSets are deleted in the foreground, so
-// their pods go first), else Kubernetes' sync of its claimed ReplicaSets.
-// again reports whether the plan writes ReplicaSets.
-func (c *Controller) planDeployment(ctx context.Context, tx pgx.Tx, d *deploymentv1.Deployment, now time.Time) (plan apply.Plan, again bool, err error) {
+// planDeployment plans from the caches: a Foreground deletion step when d is being
+// deleted (its ReplicaSets are deleted in the foreground, so their pods go first);
+// else the adoption and release of ReplicaSets when its selector calls for them (alone:
+// the next sync plans on them); else Kubernetes' sync of its ReplicaSets. again
+// reports whether the plan writes ReplicaSets.
+func (c *Controller) planDeployment(d *deploymentv1.Deployment, now time.Time) (plan apply.Plan, again bool) {
 	if d.Metadata.DeletionTimestamp != nil {
-		rsList, err := kinds.ReplicaSets.List(ctx, tx, store.ListOptions{Namespace: d.Metadata.Namespace, OwnerUID: d.Metadata.Uid})
+		rsList := c.caches.ReplicaSets.Select(store.ListOptions{Namespace: d.Metadata.Namespace, OwnerUID: d.Metadata.Uid})
 		return apply.Foreground(kinds.Deployments, d, rsList, func(rs *deploymentv1.ReplicaSet) apply.Write {
 			return apply.MarkForeground(kinds.ReplicaSets, rs)
-		}), false, err
+		}), false
 	}
 	var rsList []*deploymentv1.ReplicaSet
 	if sel, err := labels.FromProto(d.GetSpec().GetSelector()); err == nil {
-		rsList, err = apply.ClaimObjects(ctx, tx, now, kinds.ReplicaSets, d.Metadata, podview.ControllerRefTo("apps/v1", "Deployment", d.Metadata),
+		var claims apply.Plan
+		rsList, claims = apply.ClaimCached(c.caches.ReplicaSets, d.Metadata, podview.ControllerRefTo("apps/v1", "Deployment", d.Metadata),
 			apply.Selector{Matches: sel, MatchLabels: d.GetSpec().GetSelector().GetMatchLabels()},
 			func(rs *deploymentv1.ReplicaSet) apply.Write { return apply.Update(kinds.ReplicaSets, rs) })
-		if err != nil {
-			return apply.Plan{}, false, err
+		if claims.Again {
+			return claims, false
 		}
 	}
 	var pods []*corev1.Pod
 	for _, rs := range rsList {
-		p, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: d.Metadata.Namespace, OwnerUID: rs.Metadata.Uid})
-		if err != nil {
-			return apply.Plan{}, false, err
-		}
-		pods = append(pods, p...)
+		pods = append(pods, c.caches.Pods.Select(store.ListOptions{Namespace: d.Metadata.Namespace, OwnerUID: rs.Metadata.Uid})...)
 	}
 	p := c.dPlanner.Plan(d, rsList, pods, now)
-	return deploymentWrites(d, p), p.NewReplicaSet != nil || len(p.UpdateReplicaSets) > 0 || len(p.DeleteReplicaSets) > 0, nil
+	return deploymentWrites(d, p), p.NewReplicaSet != nil || len(p.UpdateReplicaSets) > 0 || len(p.DeleteReplicaSets) > 0
 }
 
 // deploymentWrites is a DeploymentPlan as writes: the new ReplicaSet first (its

@@ -12,21 +12,14 @@ import (
 var view = podview.View{Tombstones: "pod_tombstones", Unowned: true}
 
 // handlePodEvents applies a batch of the node service's pod events to the pod view
-// in one transaction, then wakes the owners.
+// in one transaction; the pod cache then wakes the owners (watchCaches). The view is
+// quiet (no notification per pod), so the feed is told here.
 func (c *Controller) handlePodEvents(ctx context.Context, msgs []bus.Received) error {
-	owners, err := view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
+	_, err := view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
 		c.log.Warn("dropping undecodable pod event", "subject", subject, "err", err)
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		c.in.Hub.Kick()
 	}
-	for _, o := range owners {
-		switch o.Kind {
-		case "ReplicaSet":
-			c.replicaSets.Enqueue(o.Key)
-		case "ReplicationController":
-			c.rcs.Enqueue(o.Key)
-		}
-	}
-	return nil
+	return err
 }

@@ -4,16 +4,16 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/services/deployment/internal/kinds"
 	"github.com/podwarden/podwarden/services/deployment/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/apply"
+	"github.com/podwarden/podwarden/shared/controller"
 	"github.com/podwarden/podwarden/shared/labels"
-	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
@@ -31,20 +31,22 @@ type podOwner[T store.Object] struct {
 	setStatus func(st *deploymentv1.ReplicaSetStatus) bool
 }
 
-// planPodOwner is the ReplicaSet controller's syncReplicaSet up to its writes: a
-// Foreground deletion step when the owner is being deleted, else claim pods and
-// plan: pods created, pods deleted, the owner's status when it changed.
-func planPodOwner[T store.Object](ctx context.Context, tx pgx.Tx, now time.Time, o podOwner[T]) (apply.Plan, error) {
+// planPodOwner is the ReplicaSet controller's syncReplicaSet up to its writes, from
+// the caches: a Foreground deletion step when the owner is being deleted; else the
+// adoption and release of pods when its selector calls for them (alone: the next sync
+// plans on them); else the pods created, the pods deleted, and the owner's status
+// when it changed.
+func planPodOwner[T store.Object](pods *watch.Cache[*corev1.Pod], now time.Time, o podOwner[T]) apply.Plan {
 	m := o.obj.GetMetadata()
 	if m.DeletionTimestamp != nil {
-		pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
-		return apply.Foreground(o.kind, o.obj, pods, apply.DeletePod), err
+		owned := pods.Select(store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+		return apply.Foreground(o.kind, o.obj, owned, apply.DeletePod)
 	}
-	pods, err := apply.ClaimPods(ctx, tx, now, m, o.ref, o.sel)
-	if err != nil {
-		return apply.Plan{}, err
+	claimed, claims := apply.ClaimCached(pods, m, o.ref, o.sel, apply.UpdatePod)
+	if claims.Again {
+		return claims
 	}
-	p := o.plan(pods, now)
+	p := o.plan(claimed, now)
 	out := apply.Plan{Requeue: p.RequeueAfter}
 	for _, pod := range p.Create {
 		out.Add(apply.CreatePod(pod))
@@ -58,24 +60,20 @@ func planPodOwner[T store.Object](ctx context.Context, tx pgx.Tx, now time.Time,
 	for _, e := range p.Events {
 		out.Event(e.GetType(), e.GetReason(), e.GetMessage())
 	}
-	return out, nil
+	return out
 }
 
 // syncReplicaSet is the ReplicaSet controller's syncReplicaSet on stored state:
 // read, claim pods, plan, apply, in one transaction.
 func (c *Controller) syncReplicaSet(ctx context.Context, key string) error {
-	var deployment string
-	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.ReplicaSets, key,
+	plan, _, err := apply.SyncCached(ctx, c.db, c.in, c.clock.Now, c.caches.ReplicaSets, kinds.ReplicaSets, key,
 		apply.Owner{APIVersion: "apps/v1", Kind: "ReplicaSet", Component: "replicaset-controller"},
-		func(ctx context.Context, tx pgx.Tx, rs *deploymentv1.ReplicaSet, now time.Time) (apply.Plan, error) {
-			if ref := podutil.GetControllerOf(rs.Metadata); ref != nil && ref.GetKind() == "Deployment" {
-				deployment = rs.Metadata.Namespace + "/" + ref.GetName()
-			}
+		func(rs *deploymentv1.ReplicaSet, now time.Time) (apply.Plan, error) {
 			sel, err := labels.FromProto(rs.GetSpec().GetSelector())
 			if err != nil {
 				return apply.Plan{}, nil // invalid selectors are rejected by the API; nothing to do
 			}
-			return planPodOwner(ctx, tx, now, podOwner[*deploymentv1.ReplicaSet]{
+			return planPodOwner(c.caches.Pods, now, podOwner[*deploymentv1.ReplicaSet]{
 				kind: kinds.ReplicaSets, obj: rs, ref: podview.ControllerRefTo("apps/v1", "ReplicaSet", rs.Metadata),
 				sel: apply.Selector{Matches: sel, MatchLabels: rs.GetSpec().GetSelector().GetMatchLabels()},
 				plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
@@ -86,31 +84,35 @@ func (c *Controller) syncReplicaSet(ctx context.Context, key string) error {
 					rs.Status = st
 					return changed
 				},
-			})
+			}), nil
 		})
 	if err != nil {
 		return err
 	}
-	if plan.Requeue > 0 {
-		c.replicaSets.EnqueueAfter(key, plan.Requeue)
-	}
-	// The Deployment reads these pods and this status: wake it when they changed.
-	if deployment != "" && res.Wrote > 0 {
-		c.deployments.Enqueue(deployment)
-	}
+	requeue(c.replicaSets, key, plan)
 	return nil
+}
+
+// requeue asks for the next sync a plan wants.
+func requeue(l *controller.Controller, key string, plan apply.Plan) {
+	if plan.Again {
+		l.Enqueue(key)
+	}
+	if plan.Requeue > 0 {
+		l.EnqueueAfter(key, plan.Requeue)
+	}
 }
 
 // syncReplicationController is the replication manager's sync, as syncReplicaSet.
 func (c *Controller) syncReplicationController(ctx context.Context, key string) error {
-	plan, _, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.ReplicationControllers, key,
+	plan, _, err := apply.SyncCached(ctx, c.db, c.in, c.clock.Now, c.caches.ReplicationControllers, kinds.ReplicationControllers, key,
 		apply.Owner{APIVersion: "v1", Kind: "ReplicationController", Component: "replication-controller"},
-		func(ctx context.Context, tx pgx.Tx, rc *deploymentv1.ReplicationController, now time.Time) (apply.Plan, error) {
+		func(rc *deploymentv1.ReplicationController, now time.Time) (apply.Plan, error) {
 			sel, err := labels.FromProto(labels.FromMap(rc.GetSpec().GetSelector()))
 			if err != nil || len(rc.GetSpec().GetSelector()) == 0 {
 				return apply.Plan{}, nil
 			}
-			return planPodOwner(ctx, tx, now, podOwner[*deploymentv1.ReplicationController]{
+			return planPodOwner(c.caches.Pods, now, podOwner[*deploymentv1.ReplicationController]{
 				kind: kinds.ReplicationControllers, obj: rc, ref: podview.ControllerRefTo("v1", "ReplicationController", rc.Metadata),
 				sel: apply.Selector{Matches: sel, MatchLabels: rc.GetSpec().GetSelector()},
 				plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
@@ -121,13 +123,11 @@ func (c *Controller) syncReplicationController(ctx context.Context, key string) 
 					rc.Status = st
 					return changed
 				},
-			})
+			}), nil
 		})
 	if err != nil {
 		return err
 	}
-	if plan.Requeue > 0 {
-		c.rcs.EnqueueAfter(key, plan.Requeue)
-	}
+	requeue(c.rcs, key, plan)
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
@@ -38,7 +39,53 @@ var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 func newController(t *testing.T) (*Controller, *store.DB) {
 	t.Helper()
 	db := applytest.OpenDB(t, "deployment_sync", migrations.FS)
-	return New(db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hub := watch.NewHub()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); hub.Run(ctx, db, log) }()
+	t.Cleanup(func() { cancel(); <-done })
+	caches := Caches{Deployments: watch.For(hub, kinds.Deployments, nil), ReplicaSets: watch.For(hub, kinds.ReplicaSets, nil),
+		ReplicationControllers: watch.For(hub, kinds.ReplicationControllers, nil), Pods: watch.For(hub, kinds.Pods, nil)}
+	return New(db, nil, hub, caches, log, clock.NewFake(t0), Config{}), db
+}
+
+// run runs one sync once the caches hold every write so far (what the tests wrote
+// straight to Postgres), and checks that it modified none of the cached objects
+// (they are shared with the API and every other sync).
+func (c *Controller) run(t *testing.T, fn func(context.Context, string) error, key string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.in.Hub.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	type seen struct{ obj, was proto.Message }
+	var before []seen
+	snapshot := func(objs []proto.Message) {
+		for _, o := range objs {
+			before = append(before, seen{o, proto.Clone(o)})
+		}
+	}
+	snapshot(all(c.caches.Deployments))
+	snapshot(all(c.caches.ReplicaSets))
+	snapshot(all(c.caches.ReplicationControllers))
+	snapshot(all(c.caches.Pods))
+	if err := fn(ctx, key); err != nil {
+		t.Fatalf("sync %s: %v", key, err)
+	}
+	for _, s := range before {
+		if !proto.Equal(s.obj, s.was) {
+			t.Fatalf("sync %s modified a cached object: %v, was %v", key, s.obj, s.was)
+		}
+	}
+}
+
+func all[T store.Object](c *watch.Cache[T]) []proto.Message {
+	var out []proto.Message
+	for _, o := range c.Select(store.ListOptions{}) {
+		out = append(out, o)
+	}
+	return out
 }
 
 func deployment(name string, replicas int32) *deploymentv1.Deployment {
@@ -64,20 +111,13 @@ func create[T store.Object](t *testing.T, db *store.DB, k store.Kind[T], obj T) 
 	return obj
 }
 
-func run(t *testing.T, fn func(context.Context, string) error, key string) {
-	t.Helper()
-	if err := fn(context.Background(), key); err != nil {
-		t.Fatalf("sync %s: %v", key, err)
-	}
-}
-
 // TestSyncDeploymentAndReplicaSet: a Deployment's sync writes its ReplicaSet,
 // the ReplicaSet's sync its pods with their pod.create commands; both record
 // their events on their own object.
 func TestSyncDeploymentAndReplicaSet(t *testing.T) {
 	c, db := newController(t)
 	create(t, db, kinds.Deployments, deployment("web", 2))
-	run(t, c.syncDeployment, "default/web")
+	c.run(t, c.syncDeployment, "default/web")
 	rsNames := applytest.Names(t, db, kinds.ReplicaSets)
 	if len(rsNames) != 1 {
 		t.Fatalf("replica sets %v", rsNames)
@@ -89,7 +129,7 @@ func TestSyncDeploymentAndReplicaSet(t *testing.T) {
 	if d := applytest.Get(t, db, kinds.Deployments, "default", "web"); d.Metadata.Annotations["deployment.kubernetes.io/revision"] != "1" {
 		t.Fatalf("deployment annotations %v", d.Metadata.Annotations)
 	}
-	run(t, c.syncReplicaSet, "default/"+rs.Metadata.Name)
+	c.run(t, c.syncReplicaSet, "default/"+rs.Metadata.Name)
 	pods := applytest.List(t, db, kinds.Pods)
 	if len(pods) != 2 {
 		t.Fatalf("pods %v", applytest.Names(t, db, kinds.Pods))
@@ -102,8 +142,8 @@ func TestSyncDeploymentAndReplicaSet(t *testing.T) {
 	applytest.Equal(t, "events", applytest.Events(t, db), fmt.Sprintf("[Deployment/web ScalingReplicaSet: Scaled up replica set %s from 0 to 2 ReplicaSet/%s SuccessfulCreate: Created pod: %s ReplicaSet/%s SuccessfulCreate: Created pod: %s]",
 		rs.Metadata.Name, rs.Metadata.Name, a, rs.Metadata.Name, b))
 	// A second sync of each sends nothing more; the status counts the pods.
-	run(t, c.syncDeployment, "default/web")
-	run(t, c.syncReplicaSet, "default/"+rs.Metadata.Name)
+	c.run(t, c.syncDeployment, "default/web")
+	c.run(t, c.syncReplicaSet, "default/"+rs.Metadata.Name)
 	if n := len(applytest.Commands(t, db)); n != 2 {
 		t.Fatalf("%d commands after the repeat", n)
 	}
@@ -117,7 +157,7 @@ func TestSyncDeploymentAndReplicaSet(t *testing.T) {
 func TestSyncDeploymentHashCollision(t *testing.T) {
 	c, db := newController(t)
 	create(t, db, kinds.Deployments, deployment("web", 2))
-	run(t, c.syncDeployment, "default/web")
+	c.run(t, c.syncDeployment, "default/web")
 	name := applytest.Names(t, db, kinds.ReplicaSets)[0]
 	// Give that name to someone else's ReplicaSet and start over.
 	rs := applytest.Get(t, db, kinds.ReplicaSets, "default", name)
@@ -132,13 +172,13 @@ func TestSyncDeploymentHashCollision(t *testing.T) {
 		t.Fatal(err)
 	}
 	create(t, db, kinds.Deployments, deployment("web", 2))
-	run(t, c.syncDeployment, "default/web")
+	c.run(t, c.syncDeployment, "default/web")
 	if got := applytest.Get(t, db, kinds.Deployments, "default", "web").GetStatus().GetCollisionCount(); got != 1 {
 		t.Fatalf("collisionCount %d, want 1", got)
 	}
 	applytest.Equal(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "["+name+"]")
 	applytest.Equal(t, "events", applytest.Events(t, db), "[]")
-	run(t, c.syncDeployment, "default/web")
+	c.run(t, c.syncDeployment, "default/web")
 	if n := len(applytest.Names(t, db, kinds.ReplicaSets)); n != 2 {
 		t.Fatalf("after the collision: %d replica sets, want 2", n)
 	}
@@ -150,15 +190,15 @@ func TestSyncDeploymentHashCollision(t *testing.T) {
 func TestForegroundDeletion(t *testing.T) {
 	c, db := newController(t)
 	create(t, db, kinds.Deployments, deployment("web", 2))
-	run(t, c.syncDeployment, "default/web")
+	c.run(t, c.syncDeployment, "default/web")
 	rsName := applytest.Names(t, db, kinds.ReplicaSets)[0]
-	run(t, c.syncReplicaSet, "default/"+rsName)
+	c.run(t, c.syncReplicaSet, "default/"+rsName)
 	applytest.ClearOutbox(t, db)
 
 	applytest.DeleteForeground(t, db, kinds.Deployments, "default", "web", t0)
 	for range 2 {
-		run(t, c.syncDeployment, "default/web")
-		run(t, c.syncReplicaSet, "default/"+rsName)
+		c.run(t, c.syncDeployment, "default/web")
+		c.run(t, c.syncReplicaSet, "default/"+rsName)
 	}
 	applytest.Equal(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[web(deleting)]")
 	applytest.Equal(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "["+rsName+"(deleting)]")
@@ -170,11 +210,11 @@ func TestForegroundDeletion(t *testing.T) {
 		t.Fatalf("commands %v", ops)
 	}
 	applytest.PodsGone(t, db)
-	run(t, c.syncDeployment, "default/web")
+	c.run(t, c.syncDeployment, "default/web")
 	applytest.Equal(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[web(deleting)]")
-	run(t, c.syncReplicaSet, "default/"+rsName)
+	c.run(t, c.syncReplicaSet, "default/"+rsName)
 	applytest.Equal(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "[]")
-	run(t, c.syncDeployment, "default/web")
+	c.run(t, c.syncDeployment, "default/web")
 	applytest.Equal(t, "deployments", applytest.Names(t, db, kinds.Deployments), "[]")
 }
 
@@ -185,7 +225,7 @@ func TestSyncDeploymentClaimsReplicaSets(t *testing.T) {
 	c, db := newController(t)
 	ctx := context.Background()
 	create(t, db, kinds.Deployments, deployment("web", 2))
-	run(t, c.syncDeployment, "default/web")
+	c.run(t, c.syncDeployment, "default/web")
 	name := applytest.Names(t, db, kinds.ReplicaSets)[0]
 	// Orphan-delete the Deployment and make it again.
 	web := applytest.Get(t, db, kinds.Deployments, "default", "web")
@@ -204,7 +244,7 @@ func TestSyncDeploymentClaimsReplicaSets(t *testing.T) {
 			Template: other.Spec.Template}}
 	create(t, db, kinds.ReplicaSets, rs)
 	d := create(t, db, kinds.Deployments, deployment("web", 2))
-	run(t, c.syncDeployment, "default/web")
+	c.run(t, c.syncDeployment, "default/web")
 	applytest.Equal(t, "replica sets", applytest.Names(t, db, kinds.ReplicaSets), "[theirs "+name+"]")
 	owners := map[string]string{}
 	for _, rs := range applytest.List(t, db, kinds.ReplicaSets) {

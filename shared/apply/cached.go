@@ -1,0 +1,131 @@
+package apply
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+)
+
+// Informer is a controller's read side (client-go's informers and the expectations of
+// Kubernetes' controllers in one): its syncs read the service's watch caches, fed by
+// hub, and never plan on a cache older than their own last write.
+type Informer struct {
+	Hub *watch.Hub
+
+	mu sync.Mutex
+	// last is the resourceVersion of the last write of each sync key ("Kind/ns/name")
+	// not yet known to be in the caches.
+	last map[string]int64
+}
+
+// NewInformer returns the read side over hub's caches.
+func NewInformer(hub *watch.Hub) *Informer {
+	return &Informer{Hub: hub, last: map[string]int64{}}
+}
+
+// waitOwn waits until the caches hold the last write made for key.
+func (in *Informer) waitOwn(ctx context.Context, key string) error {
+	in.mu.Lock()
+	rv := in.last[key]
+	in.mu.Unlock()
+	if rv == 0 {
+		return nil
+	}
+	if err := in.Hub.Seen(ctx, rv); err != nil {
+		return err
+	}
+	in.mu.Lock()
+	if in.last[key] == rv {
+		delete(in.last, key)
+	}
+	in.mu.Unlock()
+	return nil
+}
+
+func (in *Informer) wrote(key string, rv int64) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.last[key] = max(in.last[key], rv)
+}
+
+// CachedPlanFunc plans one sync of obj (a private copy) from what the caches hold.
+type CachedPlanFunc[T store.Object] func(obj T, now time.Time) (Plan, error)
+
+// SyncCached is Sync with its reads from the watch caches (the informer pattern): it
+// waits until the caches hold the key's last write, reads the object (gone: nothing to
+// do), plans on a copy, and applies the plan in one transaction, whose writes carry the
+// resourceVersions read as preconditions (a stale read is a conflict: the sync fails and
+// is retried on a newer cache). A plan with nothing to write costs no query.
+func SyncCached[T store.Object](ctx context.Context, db *store.DB, in *Informer, now func() time.Time, cache *watch.Cache[T], kind store.Kind[T], key string, owner Owner, plan CachedPlanFunc[T]) (Plan, Result, error) {
+	if err := cache.Synced(ctx); err != nil {
+		return Plan{}, Result{}, err
+	}
+	own := kind.Name + "/" + key
+	if err := in.waitOwn(ctx, own); err != nil {
+		return Plan{}, Result{}, err
+	}
+	ns, name, _ := strings.Cut(key, "/")
+	cached, ok := cache.Get(ns, name)
+	if !ok {
+		return Plan{}, Result{}, nil
+	}
+	obj := proto.Clone(cached).(T)
+	t := now()
+	p, err := plan(obj, t)
+	if err != nil || len(p.Writes) == 0 && len(p.Events) == 0 {
+		return p, Result{}, err
+	}
+	owner.Meta = obj.GetMetadata()
+	var res Result
+	var rv int64
+	err = db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if res, err = Apply(ctx, tx, t, owner, p); err != nil {
+			return err
+		}
+		rv, err = store.CurrentRV(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return Plan{}, Result{}, err // the controller loop retries it, rate limited
+	}
+	in.wrote(own, rv)
+	in.Hub.Kick()
+	return p, res, nil
+}
+
+// ClaimCached is ClaimObjects on a cache: it reads the objects owner controls and the orphans
+// its selector may match from cache, and returns the objects owner controls with the
+// writes that adopt and release (on copies; write builds each as in ClaimObjects). A
+// sync with claim writes applies them alone and syncs again (Plan.Again), as
+// Kubernetes' controllers adopt before they plan.
+func ClaimCached[T store.Object](cache *watch.Cache[T], owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel Selector, write func(T) Write) ([]T, Plan) {
+	owned := cache.Select(store.ListOptions{Namespace: owner.GetNamespace(), OwnerUID: owner.GetUid()})
+	orphans := cache.Select(store.ListOptions{Namespace: owner.GetNamespace(), Unowned: true, Labels: sel.MatchLabels})
+	var claimed []T
+	var p Plan
+	for _, obj := range append(owned, orphans...) {
+		switch claimOne(owner, ref, sel, &obj) {
+		case Keep:
+			claimed = append(claimed, obj)
+		case Adopt:
+			p.Add(write(obj))
+			claimed = append(claimed, obj)
+		case Release:
+			p.Add(write(obj))
+		}
+	}
+	if len(p.Writes) > 0 {
+		p.Again = true
+	}
+	return claimed, p
+}
