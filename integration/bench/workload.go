@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +59,7 @@ func benchDeployment(i, replicas int) *deploymentv1.Deployment {
 func (w *workload) run(ctx context.Context) (benchutil.Run, error) {
 	cpu0 := benchutil.CPUSeconds(w.s.PIDs())
 	pg0 := benchutil.PostgresCPUSeconds(w.dsn)
+	byProgram0 := benchutil.CPUSecondsByProgram(w.s.PIDs())
 	total := w.cfg.deployments * w.cfg.replicas
 
 	start := time.Now()
@@ -73,6 +75,12 @@ func (w *workload) run(ctx context.Context) (benchutil.Run, error) {
 	ready := time.Since(start).Seconds()
 	w.add("w1_pods_ready_seconds", ready, "s")
 	w.add("w1_pods_ready_per_s", float64(total)/ready, "pods/s")
+	// What each process spent on W1, per 1,000 pods: the controllers' sync cost.
+	per1000 := 1000 / float64(total)
+	for prog, cpu := range benchutil.CPUSecondsByProgram(w.s.PIDs()) {
+		w.add("w1_cpu_per_1000_pods_"+strings.TrimPrefix(prog, "podwarden-"), (cpu-byProgram0[prog])*per1000, "cpu-s")
+	}
+	w.add("w1_cpu_per_1000_pods_postgres", (benchutil.PostgresCPUSeconds(w.dsn)-pg0)*per1000, "cpu-s")
 
 	start = time.Now()
 	if err := benchutil.Parallel(w.cfg.deployments, 16, func(i int) error {

@@ -1,11 +1,15 @@
 // Command withpg starts a private Postgres for the duration of a command and passes
 // its DSN as PODWARDEN_TEST_POSTGRES_DSN, so every test package shares one server
 // instead of starting its own: `go run ./shared/devenv/withpg -- go test ./...`.
+// The server trades durability for speed (fsync, synchronous_commit and
+// full_page_writes off) unless -durable is given: benchmarks whose figures users
+// compare with what they run (make run's Postgres is durable) pass it.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,18 +21,21 @@ import (
 )
 
 func main() {
-	args := os.Args[1:]
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
+	durable := flag.Bool("durable", false, "run Postgres durable (fsync and synchronous commit on), as make run does")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: withpg [-durable] -- command [args...]")
+		flag.PrintDefaults()
 	}
+	flag.Parse()
+	args := flag.Args()
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: withpg -- command [args...]")
+		flag.Usage()
 		os.Exit(2)
 	}
-	os.Exit(run(args))
+	os.Exit(run(args, *durable))
 }
 
-func run(args []string) int {
+func run(args []string, durable bool) int {
 	dir, err := os.MkdirTemp("", "podwarden-testpg-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "withpg:", err)
@@ -36,7 +43,7 @@ func run(args []string) int {
 	}
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	pg, err := devenv.StartPostgres(ctx, devenv.PostgresConfig{Dir: dir + "/data"})
+	pg, err := devenv.StartPostgres(ctx, devenv.PostgresConfig{Dir: dir + "/data", Durable: durable})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "withpg:", err)
