@@ -214,10 +214,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	deps := server.Deps{DB: a.DB, Hub: a.Watch, Clock: cfg.Clock}
-	nodev1.RegisterNodeServiceServer(a.GRPC.GRPC, &server.NodeServer{
-		Deps: deps, R: server.NodeResource(a.DB, a.Watch, cfg.Clock.Now), Capacity: cfg.capacity(),
-	})
-	nodev1.RegisterPodServiceServer(a.GRPC.GRPC, &server.PodServer{Deps: deps, R: server.PodResource(a.DB, a.Watch, cfg.Clock.Now)})
+	nodeRes, podRes := server.NodeResource(a.DB, a.Watch, cfg.Clock.Now), server.PodResource(a.DB, a.Watch, cfg.Clock.Now)
+	nodev1.RegisterNodeServiceServer(a.GRPC.GRPC, &server.NodeServer{Deps: deps, R: nodeRes, Capacity: cfg.capacity()})
+	nodev1.RegisterPodServiceServer(a.GRPC.GRPC, &server.PodServer{Deps: deps, R: podRes})
 	nodev1.RegisterServiceServiceServer(a.GRPC.GRPC, &server.ServiceServer{Deps: deps, R: server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now)})
 	nodev1.RegisterEndpointsServiceServer(a.GRPC.GRPC, &server.EndpointsServer{R: server.EndpointsResource(a.DB, a.Watch, cfg.Clock.Now)})
 	registerMetrics(a, cfg)
@@ -225,7 +224,8 @@ func Run(ctx context.Context, cfg Config) error {
 	rt := newRuntime(cfg)
 	defer rt.close()
 	registerPodLogs(a.GRPC.GRPC, deps, cfg, rt)
-	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, controller.Config{
+	caches := controller.Caches{Hub: a.Watch, Pods: podRes.Cache(), Nodes: nodeRes.Cache()}
+	ctl := controller.New(a.DB, a.Bus, caches, a.Log, cfg.Clock, controller.Config{
 		Delays: sim.Delays{
 			Start: cfg.StartDelay, Ready: cfg.ReadyDelay, Termination: cfg.TerminationDelay, BackOff: cfg.CrashLoopBackOff,
 			TimeScale: cfg.TimeScale, Runtime: rt.sim,

@@ -22,6 +22,10 @@ import (
 	"github.com/podwarden/podwarden/shared/controller"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
 // Config tunes the loops.
@@ -36,6 +40,14 @@ type Config struct {
 	Resync time.Duration
 }
 
+// Caches are the watch caches the scheduler reads (the API's own, so objects are
+// decoded once for both) and the hub that feeds them.
+type Caches struct {
+	Hub   *watch.Hub
+	Pods  *watch.Cache[*corev1.Pod]
+	Nodes *watch.Cache[*nodev1.Node]
+}
+
 // scheduleKey is the scheduler's single key: one sync schedules every pending pod.
 const scheduleKey = "schedule"
 
@@ -46,6 +58,8 @@ type Controllers struct {
 	log   *slog.Logger
 	clock clock.Clock
 	cfg   Config
+	// caches are what the scheduler reads instead of listing the store.
+	caches Caches
 
 	scheduler *controller.Controller
 	kubelet   *controller.Controller
@@ -63,7 +77,7 @@ type Controllers struct {
 }
 
 // New builds the loops; they run only inside Run (on the leader).
-func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config) *Controllers {
+func New(db *store.DB, b *bus.Bus, caches Caches, log *slog.Logger, clk clock.Clock, cfg Config) *Controllers {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
@@ -73,7 +87,7 @@ func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	c := &Controllers{db: db, bus: b, log: log, clock: clk, cfg: cfg, lastIP: map[string]string{}}
+	c := &Controllers{db: db, bus: b, caches: caches, log: log, clock: clk, cfg: cfg, lastIP: map[string]string{}}
 	c.scheduler = controller.New(controller.Config{
 		Name: "scheduler", Workers: 1, Sync: c.schedule, Log: log, Resync: cfg.Resync,
 		List: func(context.Context) ([]string, error) { return []string{scheduleKey}, nil },

@@ -19,14 +19,14 @@ import (
 )
 
 // listPods lists the keys of every pod the kubelet (or the scheduler) still has
-// work for: all but terminal pods not being deleted.
+// work for: all but terminal pods not being deleted. It reads the pod cache (a pod
+// the cache has not seen yet is woken by its own notification).
 func (c *Controllers) listPods(ctx context.Context) ([]string, error) {
-	pods, err := repo.Pods.List(ctx, c.db.Pool, store.ListOptions{})
-	if err != nil {
+	if err := c.caches.Pods.Synced(ctx); err != nil {
 		return nil, err
 	}
 	var keys []string
-	for _, p := range pods {
+	for _, p := range c.caches.Pods.Select(store.ListOptions{}) {
 		if podutil.IsPodTerminal(p) && p.GetMetadata().GetDeletionTimestamp() == nil {
 			continue
 		}

@@ -27,19 +27,24 @@ const (
 	bindParallelism = 4
 )
 
-// schedule is one scheduling pass: read the pods, nodes and pod IPs, let
-// placement.Decide place the pending ones, then write the bindings (in
-// parallel chunks) and the unschedulable pods' conditions.
+// schedule is one scheduling pass: read the pods and nodes (from the watch caches,
+// once they hold every write committed before the pass: the binds of the last pass and
+// the pods that woke it) and the pod IPs, let placement.Decide place the pending
+// ones, then write the bindings (in parallel chunks, each pod re-read locked) and the
+// unschedulable pods' conditions.
 func (c *Controllers) schedule(ctx context.Context, _ string) error {
+	if err := c.caches.Pods.Synced(ctx); err != nil {
+		return err
+	}
+	if err := c.caches.Nodes.Synced(ctx); err != nil {
+		return err
+	}
+	if err := c.caches.Hub.Sync(ctx); err != nil {
+		return err
+	}
 	now := c.clock.Now()
-	nodes, err := repo.Nodes.List(ctx, c.db.Pool, store.ListOptions{})
-	if err != nil {
-		return err
-	}
-	pods, err := repo.Pods.List(ctx, c.db.Pool, store.ListOptions{})
-	if err != nil {
-		return err
-	}
+	nodes := c.caches.Nodes.Select(store.ListOptions{})
+	pods := c.caches.Pods.Select(store.ListOptions{})
 	used, err := repo.UsedIPs(ctx, c.db.Pool)
 	if err != nil {
 		return err
