@@ -46,8 +46,9 @@ type revisionSource struct {
 	// owner is the workload message whose spec.template the revisions' data
 	// restores: it types the numbers inside data.
 	owner protoreflect.MessageDescriptor
-	// list answers the items and the list's resourceVersion.
-	list func(ctx context.Context, namespace, labelSelector string) ([]*appsv1.ControllerRevision, string, error)
+	// list answers the items and the list's resourceVersion (rv and match as in
+	// Kubernetes' list options).
+	list func(ctx context.Context, namespace, labelSelector, rv, match string) ([]*appsv1.ControllerRevision, string, error)
 	// watch opens the backend's watch.
 	watch func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error)
 }
@@ -90,7 +91,7 @@ func (g *gateway) registerControllerRevisions(sources []revisionSource) error {
 // revisionsFrom asks every source in parallel. A source that fails is left out
 // with a warning, as for events; err is set (the first error) only if all failed.
 // failed reports whether any did.
-func (g *gateway) revisionsFrom(ctx context.Context, sources []revisionSource, namespace, labelSelector string) (items []*appsv1.ControllerRevision, rv mergedRV, failed bool, err error) {
+func (g *gateway) revisionsFrom(ctx context.Context, sources []revisionSource, namespace, labelSelector string, l mergedList) (items []*appsv1.ControllerRevision, rv mergedRV, failed bool, err error) {
 	type answer struct {
 		items []*appsv1.ControllerRevision
 		rv    string
@@ -100,7 +101,9 @@ func (g *gateway) revisionsFrom(ctx context.Context, sources []revisionSource, n
 	var wg sync.WaitGroup
 	for i, s := range sources {
 		wg.Go(func() {
-			got, listRV, listErr := s.list(ctx, namespace, labelSelector)
+			rv, match := l.backend(s.name)
+			got, listRV, listErr := s.list(ctx, namespace, labelSelector, rv, match)
+			listErr = l.expired(listErr)
 			for _, cr := range got {
 				kubeData(cr, s.owner)
 			}
@@ -112,6 +115,9 @@ func (g *gateway) revisionsFrom(ctx context.Context, sources []revisionSource, n
 	nFailed := 0
 	rv = mergedRV{}
 	for i, a := range answers {
+		if expired(a.err) {
+			return nil, nil, true, a.err // one backend's part of the snapshot is gone: so is the snapshot
+		}
 		if a.err != nil {
 			nFailed++
 			if firstErr == nil {
@@ -132,7 +138,8 @@ func (g *gateway) revisionsFrom(ctx context.Context, sources []revisionSource, n
 // listControllerRevisions serves GET /apis/apps/v1[/namespaces/{namespace}]/controllerrevisions:
 // the merge of every source's revisions (labelSelector passed on, fieldSelector
 // on metadata.name and metadata.namespace applied here), sorted by namespace and
-// name. Like the events list, the merged list has no resourceVersion.
+// name. Like the events list, its resourceVersion is every backend's (see mergedRV),
+// and limit and continue page through one snapshot of them all.
 func (g *gateway) listControllerRevisions(sources []revisionSource) func(http.ResponseWriter, *http.Request, map[string]string) {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		q := r.URL.Query()
@@ -141,7 +148,11 @@ func (g *gateway) listControllerRevisions(sources []revisionSource) func(http.Re
 			g.writeError(w, r, err)
 			return
 		}
-		items, rv, _, err := g.revisionsFrom(r.Context(), sources, params["namespace"], q.Get("labelSelector"))
+		l, ok := g.mergedListOf(w, r)
+		if !ok {
+			return
+		}
+		items, rv, _, err := g.revisionsFrom(r.Context(), sources, params["namespace"], q.Get("labelSelector"), l)
 		if err != nil {
 			g.writeError(w, r, err)
 			return
@@ -156,10 +167,11 @@ func (g *gateway) listControllerRevisions(sources []revisionSource) func(http.Re
 			}
 			return strings.Compare(a.GetMetadata().GetName(), b.GetMetadata().GetName())
 		})
+		items, meta := page(l, items, rv)
 		g.writeMessage(w, r, http.StatusOK, &statefulsetv1.ListControllerRevisionsResponse{
 			ApiVersion: "apps/v1",
 			Kind:       "ControllerRevisionList",
-			Metadata:   &corev1.ListMeta{ResourceVersion: rv.String()},
+			Metadata:   meta,
 			Items:      items,
 		})
 	}
@@ -185,7 +197,7 @@ func (g *gateway) watchControllerRevisions(sources []revisionSource) func(http.R
 func (g *gateway) getControllerRevision(sources []revisionSource) func(http.ResponseWriter, *http.Request, map[string]string) {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		name := params["name"]
-		items, _, failed, err := g.revisionsFrom(r.Context(), sources, params["namespace"], "")
+		items, _, failed, err := g.revisionsFrom(r.Context(), sources, params["namespace"], "", mergedList{})
 		if err != nil {
 			g.writeError(w, r, err)
 			return

@@ -47,8 +47,9 @@ func (g *gateway) registerDaemonSet(ctx context.Context, conn grpc.ClientConnInt
 func daemonSetRevisions(conn grpc.ClientConnInterface) revisionSource {
 	client := daemonsetv1.NewDaemonSetServiceClient(conn)
 	return revisionSource{name: BackendDaemonSet, owner: daemonSetDesc,
-		list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, string, error) {
-			resp, err := client.ListControllerRevisions(ctx, &daemonsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel})
+		list: func(ctx context.Context, ns, sel, rv, match string) ([]*appsv1.ControllerRevision, string, error) {
+			resp, err := client.ListControllerRevisions(ctx, &daemonsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel,
+				ResourceVersion: rv, ResourceVersionMatch: match})
 			return resp.GetItems(), resp.GetMetadata().GetResourceVersion(), err
 		},
 		watch: func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error) {

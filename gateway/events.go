@@ -20,7 +20,7 @@ import (
 // resourceVersion is the merged one of its backends' (see mergedRV), from which a watch
 // resumes.
 func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[string]string) {
-	rv, from, ok := g.requestedRV(w, r)
+	l, ok := g.mergedListOf(w, r)
 	if !ok {
 		return
 	}
@@ -34,12 +34,13 @@ func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[
 	var wg sync.WaitGroup
 	for i, b := range g.backends {
 		wg.Go(func() {
+			rv, match := l.backend(b.name)
 			req := &corev1.ListEventsRequest{
 				Namespace: params["namespace"], LabelSelector: q.Get("labelSelector"), FieldSelector: q.Get("fieldSelector"),
-				ResourceVersion: from.backendRV(rv, b.name), ResourceVersionMatch: q.Get("resourceVersionMatch"),
+				ResourceVersion: rv, ResourceVersionMatch: match,
 			}
 			resp, err := corev1.NewEventServiceClient(b.conn).ListEvents(r.Context(), req)
-			answers[i] = answer{items: resp.GetItems(), rv: resp.GetMetadata().GetResourceVersion(), err: err}
+			answers[i] = answer{items: resp.GetItems(), rv: resp.GetMetadata().GetResourceVersion(), err: l.expired(err)}
 		})
 	}
 	wg.Wait()
@@ -51,6 +52,10 @@ func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[
 		failed   int
 	)
 	for i, a := range answers {
+		if expired(a.err) {
+			g.writeError(w, r, a.err) // one backend's part of the snapshot is gone: so is the snapshot
+			return
+		}
 		if a.err != nil {
 			failed++
 			if firstErr == nil {
@@ -67,10 +72,11 @@ func (g *gateway) listEvents(w http.ResponseWriter, r *http.Request, params map[
 		return
 	}
 	sortEvents(items)
+	items, meta := page(l, items, pos)
 	g.writeMessage(w, r, http.StatusOK, &corev1.ListEventsResponse{
 		ApiVersion: "v1",
 		Kind:       "EventList",
-		Metadata:   &corev1.ListMeta{ResourceVersion: pos.String()},
+		Metadata:   meta,
 		Items:      items,
 	})
 }

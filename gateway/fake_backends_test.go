@@ -396,6 +396,7 @@ type fakeEvents struct {
 
 	mu       sync.Mutex
 	Items    []*corev1.Event
+	RV       string // the lists' resourceVersion
 	Err      error
 	Requests []*corev1.ListEventsRequest
 }
@@ -407,7 +408,7 @@ func (f *fakeEvents) ListEvents(_ context.Context, req *corev1.ListEventsRequest
 	if f.Err != nil {
 		return nil, f.Err
 	}
-	return &corev1.ListEventsResponse{ApiVersion: "v1", Kind: "EventList", Items: f.Items}, nil
+	return &corev1.ListEventsResponse{ApiVersion: "v1", Kind: "EventList", Metadata: &corev1.ListMeta{ResourceVersion: f.RV}, Items: f.Items}, nil
 }
 
 var (

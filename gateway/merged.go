@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -268,4 +271,104 @@ func (g *gateway) watchEvents(w http.ResponseWriter, r *http.Request, params map
 	serveMergedWatch(g, w, r, params, sources, func(typ string, obj *corev1.Event) proto.Message {
 		return &corev1.WatchEventsResponse{Type: typ, Object: obj}
 	})
+}
+
+// mergedList is what a merged list was asked for: the resourceVersion (and match) to ask
+// each backend for, and the page (limit, and the items before it when continuing).
+type mergedList struct {
+	from  mergedRV // nil: every backend is asked for rv as it is
+	rv    string
+	match string
+	limit int64
+	start int // items of the snapshot the earlier pages held
+	// continuing: a continued list, asked of every backend at exactly its part of from.
+	continuing bool
+}
+
+// mergedContinue is the continue token of a merged list: its snapshot (every backend's
+// resourceVersion) and how many of its items the pages so far held. The backends'
+// watch caches serve a list at exactly that state while it is in their window, so the
+// pages are one snapshot, as Kubernetes' are.
+type mergedContinue struct {
+	RV    string `json:"rv"`
+	Start int    `json:"start"`
+}
+
+// mergedListOf reads a merged list's resourceVersion, resourceVersionMatch, limit and
+// continue (writing the error and returning ok false when they are bad, as the
+// apiserver's validation words it).
+func (g *gateway) mergedListOf(w http.ResponseWriter, r *http.Request) (l mergedList, ok bool) {
+	q := r.URL.Query()
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			g.writeError(w, r, newAPIError(ReasonBadRequest, fmt.Sprintf("limit: Invalid value: %q: must be a non-negative integer", s)))
+			return l, false
+		}
+		l.limit = n
+	}
+	c := q.Get("continue")
+	if c == "" {
+		l.rv, l.from, ok = g.requestedRV(w, r)
+		l.match = q.Get("resourceVersionMatch")
+		return l, ok
+	}
+	if rv := q.Get("resourceVersion"); rv != "" && rv != "0" {
+		g.writeError(w, r, newAPIError(ReasonBadRequest, "specifying resource version is not allowed when using continue"))
+		return l, false
+	}
+	var t mergedContinue
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil {
+		err = json.Unmarshal(b, &t)
+	}
+	from, parsed := parseMergedRV(t.RV)
+	if err != nil || !parsed || t.Start <= 0 {
+		g.writeError(w, r, newAPIError(ReasonBadRequest, "invalid continue token: continue key is not valid"))
+		return l, false
+	}
+	return mergedList{from: from, rv: t.RV, match: "Exact", limit: l.limit, start: t.Start, continuing: true}, true
+}
+
+// backend is what to ask one backend for: its resourceVersion and match.
+func (l mergedList) backend(name string) (rv, match string) {
+	rv = l.from.backendRV(l.rv, name)
+	if l.continuing && rv == "" {
+		return "", "" // a backend that did not answer the first page: its newest state
+	}
+	return rv, l.match
+}
+
+// expired turns a backend's 410 on a continued list into Kubernetes' message for a
+// continue token older than the window.
+func (l mergedList) expired(err error) error {
+	if l.continuing && expired(err) {
+		return newAPIError(ReasonExpired, continueExpired)
+	}
+	return err
+}
+
+// expired reports a 410 Gone: a merged list fails as a whole with it, rather than
+// leaving the backend out.
+func expired(err error) bool {
+	return err != nil && statusFromError(err).GetReason() == ReasonExpired
+}
+
+// continueExpired is Kubernetes' message for a continue token it can no longer serve.
+const continueExpired = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue value from the response to retrieve the remaining items."
+
+// page cuts the page l asks for out of a merged list's items (all of its snapshot, in
+// the list's order) and returns its metadata: the snapshot's merged resourceVersion,
+// and, when items remain, a continue token and their count.
+func page[T any](l mergedList, items []T, rv mergedRV) ([]T, *corev1.ListMeta) {
+	meta := &corev1.ListMeta{ResourceVersion: rv.String()}
+	items = items[min(l.start, len(items)):]
+	if l.limit <= 0 || int64(len(items)) <= l.limit {
+		return items, meta
+	}
+	rest := int64(len(items)) - l.limit
+	b, _ := json.Marshal(mergedContinue{RV: rv.String(), Start: l.start + int(l.limit)})
+	meta.Continue = base64.RawURLEncoding.EncodeToString(b)
+	meta.RemainingItemCount = &rest
+	return items[:l.limit], meta
 }

@@ -66,8 +66,9 @@ func (g *gateway) registerStatefulSet(ctx context.Context, conn grpc.ClientConnI
 func statefulSetRevisions(conn grpc.ClientConnInterface) revisionSource {
 	client := statefulsetv1.NewStatefulSetServiceClient(conn)
 	return revisionSource{name: BackendStatefulSet, owner: statefulSetDesc,
-		list: func(ctx context.Context, ns, sel string) ([]*appsv1.ControllerRevision, string, error) {
-			resp, err := client.ListControllerRevisions(ctx, &statefulsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel})
+		list: func(ctx context.Context, ns, sel, rv, match string) ([]*appsv1.ControllerRevision, string, error) {
+			resp, err := client.ListControllerRevisions(ctx, &statefulsetv1.ListControllerRevisionsRequest{Namespace: ns, LabelSelector: sel,
+				ResourceVersion: rv, ResourceVersionMatch: match})
 			return resp.GetItems(), resp.GetMetadata().GetResourceVersion(), err
 		},
 		watch: func(ctx context.Context, q watchQuery) (recvFunc[*appsv1.ControllerRevision], error) {

@@ -446,6 +446,19 @@ func TestEventsWatch(t *testing.T) {
 		r := reasons()
 		return r["ScalingReplicaSet"] && r["SuccessfulCreate"] && r["Scheduled"]
 	})
+	// kubectl pages the merged list (limit and continue, one snapshot of every
+	// service's events): no event twice, the paged list as long as a single one.
+	paged := strings.Fields(k.run("get", "events", "-o", "name", "--chunk-size=2"))
+	once := map[string]bool{}
+	for _, n := range paged {
+		if once[n] {
+			t.Errorf("kubectl get events --chunk-size=2 listed %s twice", n)
+		}
+		once[n] = true
+	}
+	if whole := strings.Fields(k.run("get", "events", "-o", "name", "--chunk-size=0")); len(paged) < 3 || len(whole) < len(paged) {
+		t.Errorf("paged events %v, unpaged %v", paged, whole)
+	}
 	deadline := time.After(30 * time.Second)
 	for {
 		select {

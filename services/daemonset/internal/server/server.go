@@ -191,7 +191,7 @@ func (s *DaemonSetServer) RollbackDaemonSet(ctx context.Context, req *daemonsetv
 
 // ListControllerRevisions lists ControllerRevisions.
 func (s *DaemonSetServer) ListControllerRevisions(ctx context.Context, req *daemonsetv1.ListControllerRevisionsRequest) (*daemonsetv1.ListControllerRevisionsResponse, error) {
-	res, err := revisions.Resource(s.R.DB, s.R.Hub).List(ctx, req.GetNamespace(), crud.ListOptions{LabelSelector: req.GetLabelSelector()})
+	res, err := revisions.Resource(s.R.DB, s.R.Hub).List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}

@@ -237,7 +237,7 @@ func (s *StatefulSetServer) RollbackStatefulSet(ctx context.Context, req *statef
 
 // ListControllerRevisions lists ControllerRevisions.
 func (s *StatefulSetServer) ListControllerRevisions(ctx context.Context, req *statefulsetv1.ListControllerRevisionsRequest) (*statefulsetv1.ListControllerRevisionsResponse, error) {
-	res, err := revisions.Resource(s.R.DB, s.R.Hub).List(ctx, req.GetNamespace(), crud.ListOptions{LabelSelector: req.GetLabelSelector()})
+	res, err := revisions.Resource(s.R.DB, s.R.Hub).List(ctx, req.GetNamespace(), crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
 	}
