@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -286,4 +289,46 @@ func TestListSelectorsAndWatch(t *testing.T) {
 	}
 	r.Hub.Notify("Pod/default/a") // what the service's NOTIFY listener does
 	expect("DELETED:a")
+}
+
+// headerStream is a grpc.ServerStream that records when headers are sent.
+type headerStream struct {
+	grpc.ServerStream
+	ctx    context.Context
+	header chan struct{}
+}
+
+func (s *headerStream) Context() context.Context { return s.ctx }
+func (s *headerStream) SendHeader(metadata.MD) error {
+	close(s.header)
+	return nil
+}
+
+// TestServeWatchSendsHeadersAtOnce: a watch resumed from a resourceVersion with nothing
+// new to send still sends its headers as soon as it is established, so a client that
+// opens several watches one after the other (the gateway's merged watches) and waits
+// for each to be accepted does not wait for the first event of each.
+func TestServeWatchSendsHeadersAtOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, _ := newResource(t)
+	p, err := r.Create(ctx, "default", pod("a", nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &headerStream{ctx: ctx, header: make(chan struct{})}
+	sent := make(chan string, 1)
+	go func() {
+		_ = r.ServeWatch(s, "default", &nodev1.WatchPodsRequest{ResourceVersion: p.Metadata.ResourceVersion}, func(typ string, p *corev1.Pod) error {
+			sent <- typ
+			return nil
+		})
+	}()
+	select {
+	case <-s.header:
+	case typ := <-sent:
+		t.Fatalf("an event (%s) before the headers", typ)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no headers 5 s after the watch was established")
+	}
 }
