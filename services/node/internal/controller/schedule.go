@@ -29,8 +29,9 @@ const (
 
 // schedule is one scheduling pass: read the pods and nodes (from the watch caches,
 // once they hold every write committed before the pass: the binds of the last pass and
-// the pods that woke it) and the pod IPs, let placement.Decide place the pending
-// ones, then write the bindings (in parallel chunks, each pod re-read locked) and the
+// the pods that woke it), let placement.Decide place the pending ones (the pod IPs in
+// use are the cached pods'; the pod_ips table still guarantees that no two pods get
+// one, failing a bind that would), then write the bindings (in parallel chunks, each pod re-read locked) and the
 // unschedulable pods' conditions.
 func (c *Controllers) schedule(ctx context.Context, _ string) error {
 	if err := c.caches.Pods.Synced(ctx); err != nil {
@@ -45,10 +46,7 @@ func (c *Controllers) schedule(ctx context.Context, _ string) error {
 	now := c.clock.Now()
 	nodes := c.caches.Nodes.Select(store.ListOptions{})
 	pods := c.caches.Pods.Select(store.ListOptions{})
-	used, err := repo.UsedIPs(ctx, c.db.Pool)
-	if err != nil {
-		return err
-	}
+	used := placement.UsedIPs(pods)
 
 	c.mu.Lock()
 	plan := placement.Decide(placement.Input{Pods: pods, Nodes: nodes, UsedIPs: used, LastIP: c.lastIP, Now: now, Delay: c.cfg.ScheduleDelay})

@@ -27,7 +27,7 @@ type Input struct {
 	// ones (not bound, not being deleted, not terminal) are placed.
 	Pods  []*corev1.Pod
 	Nodes []*nodev1.Node
-	// UsedIPs are the pod IPs assigned per node (the pod_ips table).
+	// UsedIPs are the pod IPs assigned per node (see UsedIPs).
 	UsedIPs map[string]map[string]bool
 	// LastIP is the last IP handed out per node, so allocation goes round-robin.
 	LastIP map[string]string
@@ -149,4 +149,22 @@ func Decide(in Input) Plan {
 		plan.Bindings = append(plan.Bindings, b)
 	}
 	return plan
+}
+
+// UsedIPs are the pod IPs in use per node among pods: those of bound pods off the host
+// network that have not reached a terminal phase (the node service releases the IP of a
+// pod that has, and of a pod deleted), which is what the pod_ips table holds.
+func UsedIPs(pods []*corev1.Pod) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, p := range pods {
+		ip, node := p.GetStatus().GetPodIp(), p.GetSpec().GetNodeName()
+		if ip == "" || node == "" || p.GetSpec().GetHostNetwork() || podutil.IsPodTerminal(p) {
+			continue
+		}
+		if out[node] == nil {
+			out[node] = map[string]bool{}
+		}
+		out[node][ip] = true
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -200,5 +201,26 @@ func TestBound(t *testing.T) {
 				t.Fatalf("Bound = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestUsedIPs(t *testing.T) {
+	pod := func(name, node, ip, phase string, hostNetwork bool) *corev1.Pod {
+		return &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: name},
+			Spec:   &corev1.PodSpec{NodeName: node, HostNetwork: hostNetwork},
+			Status: &corev1.PodStatus{PodIp: ip, Phase: phase}}
+	}
+	got := UsedIPs([]*corev1.Pod{
+		pod("running", "n1", "10.244.1.2", "Running", false),
+		pod("pending-bound", "n1", "10.244.1.3", "Pending", false),
+		pod("other-node", "n2", "10.244.2.2", "Running", false),
+		pod("succeeded", "n1", "10.244.1.4", "Succeeded", false), // released when it ended
+		pod("failed", "n2", "10.244.2.3", "Failed", false),
+		pod("host-network", "n1", "172.18.0.3", "Running", true), // the node's address
+		pod("unbound", "", "", "Pending", false),
+	})
+	want := map[string]map[string]bool{"n1": {"10.244.1.2": true, "10.244.1.3": true}, "n2": {"10.244.2.2": true}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("UsedIPs = %v, want %v", got, want)
 	}
 }

@@ -222,27 +222,6 @@ func ReleaseIP(ctx context.Context, q store.Querier, uid string) error {
 	return nil
 }
 
-// UsedIPs returns the addresses in use per node.
-func UsedIPs(ctx context.Context, q store.Querier) (map[string]map[string]bool, error) {
-	rows, err := q.Query(ctx, "SELECT ip, node FROM pod_ips")
-	if err != nil {
-		return nil, fmt.Errorf("list pod ips: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]map[string]bool{}
-	for rows.Next() {
-		var ip, node string
-		if err := rows.Scan(&ip, &node); err != nil {
-			return nil, err
-		}
-		if out[node] == nil {
-			out[node] = map[string]bool{}
-		}
-		out[node][ip] = true
-	}
-	return out, rows.Err()
-}
-
 // PodsOnNode lists the pods bound to node.
 func PodsOnNode(ctx context.Context, q store.Querier, node string) ([]*corev1.Pod, error) {
 	pods, err := Pods.List(ctx, q, store.ListOptions{})
