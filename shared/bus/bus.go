@@ -49,7 +49,7 @@ type Bus struct {
 	// Replicas of each stream (1 locally, 3 on a NATS cluster).
 	Replicas int
 
-	// consumers maps the durable consumers this Bus runs to their stream (for Collector).
+	// consumers holds the durable consumers this Bus runs (consumerKey), for Collector.
 	consumers sync.Map
 	metrics   busMetrics
 }
@@ -213,7 +213,7 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	if err != nil {
 		return fmt.Errorf("declare consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
 	}
-	b.consumers.Store(cfg.Durable, cfg.Stream)
+	b.consumers.Store(consumerKey{stream: cfg.Stream, durable: cfg.Durable}, struct{}{})
 	ch := make(chan jetstream.Msg, cfg.MaxBatch)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
@@ -243,7 +243,7 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 				break drain
 			}
 		}
-		b.handle(ctx, log, cfg.Durable, h, batch)
+		b.handle(ctx, log, consumerKey{stream: cfg.Stream, durable: cfg.Durable}, h, batch)
 	}
 }
 
@@ -255,16 +255,16 @@ func toReceived(m jetstream.Msg) Received {
 	return r
 }
 
-func (b *Bus) handle(ctx context.Context, log *slog.Logger, durable string, h Handler, batch []jetstream.Msg) {
+func (b *Bus) handle(ctx context.Context, log *slog.Logger, consumer consumerKey, h Handler, batch []jetstream.Msg) {
 	recv := make([]Received, len(batch))
 	for i, m := range batch {
 		recv[i] = toReceived(m)
 		if recv[i].NumDelivered > 1 {
-			b.metrics.redelivered.WithLabelValues(durable).Inc()
+			b.metrics.redelivered.WithLabelValues(consumer.stream, consumer.durable).Inc()
 		}
 	}
 	nak := func(r Received, err error) {
-		b.metrics.naks.WithLabelValues(durable).Inc()
+		b.metrics.naks.WithLabelValues(consumer.stream, consumer.durable).Inc()
 		nak(log, r, err)
 	}
 	if err := h(ctx, recv); err == nil {

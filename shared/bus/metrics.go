@@ -9,6 +9,9 @@ import (
 	"github.com/podwarden/podwarden/shared/store"
 )
 
+// consumerKey names a durable consumer (one name may serve several streams).
+type consumerKey struct{ stream, durable string }
+
 // busMetrics are what the Bus counts as it hands messages over.
 type busMetrics struct {
 	redelivered *prometheus.CounterVec
@@ -20,11 +23,11 @@ func newBusMetrics() busMetrics {
 		redelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "podwarden_bus_redelivered_messages_total",
 			Help: "Messages a durable consumer received again (JetStream delivered them more than once).",
-		}, []string{"consumer"}),
+		}, consumerLabels),
 		naks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "podwarden_bus_naks_total",
 			Help: "Messages whose handling failed and were nak'ed for redelivery with back-off.",
-		}, []string{"consumer"}),
+		}, consumerLabels),
 	}
 }
 
@@ -62,8 +65,8 @@ func (c busCollector) Collect(ch chan<- prometheus.Metric) {
 	c.b.metrics.naks.Collect(ch)
 	ctx, cancel := context.WithTimeout(context.Background(), consumerStatTimeout)
 	defer cancel()
-	c.b.consumers.Range(func(k, v any) bool {
-		durable, stream := k.(string), v.(string)
+	c.b.consumers.Range(func(k, _ any) bool {
+		stream, durable := k.(consumerKey).stream, k.(consumerKey).durable
 		cons, err := c.b.JS.Consumer(ctx, stream, durable)
 		if err != nil {
 			c.b.log.Debug("consumer info for metrics failed", "consumer", durable, "err", err)
