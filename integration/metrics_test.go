@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +74,15 @@ func TestMetricsMoveAfterACreate(t *testing.T) {
 	})
 	if n := scrape(t, s, "node", "workqueue_adds_total"); n == 0 {
 		t.Fatal("the node service's queues added nothing")
+	}
+	// The node service's pod-command consumer is reported (a lag of 0 is not a missing series).
+	resp, err := http.Get(s.MetricsURL("node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if want := `jetstream_consumer_num_pending{consumer="node",stream="POD_COMMANDS"} 0`; !strings.Contains(string(body), want) {
+		t.Fatalf("node /metrics lacks %s", want)
 	}
 }
