@@ -344,7 +344,7 @@ func checkService(idx *index, o object, svc *corev1.Service) []error {
 
 // listenAddrKeys are the PODWARDEN_*_ADDR variables that name a listen
 // address, not a peer to reach.
-var listenAddrKeys = map[string]bool{"PODWARDEN_GRPC_ADDR": true, "PODWARDEN_HTTP_ADDR": true, "PODWARDEN_DNS_ADDR": true}
+var listenAddrKeys = map[string]bool{"PODWARDEN_GRPC_ADDR": true, "PODWARDEN_HTTP_ADDR": true, "PODWARDEN_DNS_ADDR": true, "PODWARDEN_METRICS_ADDR": true}
 
 var peerAddrKey = regexp.MustCompile(`^PODWARDEN_([A-Z0-9_]+)_ADDR$`)
 

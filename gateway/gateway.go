@@ -202,7 +202,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	h = g.tables(h) // sees kubectl's Accept before negotiate rewrites it
 	h = g.protobufBodies(h)
 	h = g.limitBody(h)
-	h = g.logRequests(h) // outermost: logs and recovers everything above
+	h = g.logRequests(h)                                           // logs and recovers everything above
+	h = newRequestMetrics(g.discovery.knownResource).instrument(h) // outermost: sees the code sent
 	return h, nil
 }
 

@@ -126,8 +126,8 @@ func (g *gateway) logRequests(next http.Handler) http.Handler {
 			}
 			level := slog.LevelInfo
 			switch {
-			case r.URL.Path == "/healthz" || r.URL.Path == "/livez" || r.URL.Path == "/readyz":
-				level = slog.LevelDebug // probes: every few seconds, forever
+			case r.URL.Path == "/healthz" || r.URL.Path == "/livez" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics":
+				level = slog.LevelDebug // probes and scrapes: every few seconds, forever
 			case sw.code >= http.StatusInternalServerError:
 				level = slog.LevelWarn
 			}

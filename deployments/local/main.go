@@ -98,32 +98,38 @@ func run(o options) error {
 	g.Go(func() error {
 		cfg := base
 		cfg.GRPCAddr = nodesvc.DefaultGRPCAddr
+		cfg.MetricsAddr = app.DefaultMetricsAddr(nodesvc.DefaultGRPCAddr)
 		return named("node", nodesvc.Run(gctx, nodesvc.Config{App: cfg, Nodes: o.nodes, DNSAddr: o.dnsAddr,
 			StartDelay: o.startDelay, ReadyDelay: o.readyDelay, TerminationDelay: o.stopDelay, CrashLoopBackOff: 10 * time.Second}))
 	})
 	g.Go(func() error {
 		cfg := base
 		cfg.GRPCAddr = deploymentsvc.DefaultGRPCAddr
+		cfg.MetricsAddr = app.DefaultMetricsAddr(deploymentsvc.DefaultGRPCAddr)
 		return named("deployment", deploymentsvc.Run(gctx, deploymentsvc.Config{App: cfg}))
 	})
 	g.Go(func() error {
 		cfg := base
 		cfg.GRPCAddr = jobsvc.DefaultGRPCAddr
+		cfg.MetricsAddr = app.DefaultMetricsAddr(jobsvc.DefaultGRPCAddr)
 		return named("job", jobsvc.Run(gctx, jobsvc.Config{App: cfg}))
 	})
 	g.Go(func() error {
 		cfg := base
 		cfg.GRPCAddr = statefulsetsvc.DefaultGRPCAddr
+		cfg.MetricsAddr = app.DefaultMetricsAddr(statefulsetsvc.DefaultGRPCAddr)
 		return named("statefulset", statefulsetsvc.Run(gctx, statefulsetsvc.Config{App: cfg}))
 	})
 	g.Go(func() error {
 		cfg := base
 		cfg.GRPCAddr = daemonsetsvc.DefaultGRPCAddr
+		cfg.MetricsAddr = app.DefaultMetricsAddr(daemonsetsvc.DefaultGRPCAddr)
 		return named("daemonset", daemonsetsvc.Run(gctx, daemonsetsvc.Config{App: cfg}))
 	})
 	g.Go(func() error {
 		cfg := base
 		cfg.GRPCAddr = autoscalersvc.DefaultGRPCAddr
+		cfg.MetricsAddr = app.DefaultMetricsAddr(autoscalersvc.DefaultGRPCAddr)
 		return named("autoscaler", autoscalersvc.Run(gctx, autoscalersvc.Config{App: cfg}))
 	})
 	g.Go(func() error {
@@ -166,13 +172,14 @@ func printBanner(ctx context.Context, log *slog.Logger, o options, pg *devenv.Po
 	}
 	fmt.Fprintf(os.Stderr, `
 podwarden is running (Ctrl-C stops it)
-  REST gateway      %[1]s   (/healthz, /readyz, /openapi/v2)
+  REST gateway      %[1]s   (/healthz, /readyz, /openapi/v2, /metrics)
   gRPC deployment   %[2]s
   gRPC statefulset  %[9]s
   gRPC daemonset    %[3]s
   gRPC job          %[4]s
   gRPC autoscaler   %[5]s
   gRPC node         %[6]s
+  metrics           http://127.0.0.1:9201/metrics (deployment) ... 9206 (node): gRPC port + 100
   cluster DNS       %[10]s
   NATS              %[7]s
   Postgres          %[8]s

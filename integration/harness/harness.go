@@ -128,12 +128,14 @@ func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
 // System is a running podwarden.
 type System struct {
-	opts       Options
-	bins       map[string]string
-	DSN        string
-	NATS       *devenv.NATS
-	Addrs      map[string]string
-	GatewayURL string
+	opts  Options
+	bins  map[string]string
+	DSN   string
+	NATS  *devenv.NATS
+	Addrs map[string]string
+	// MetricsAddrs are where the first replica of each service serves /metrics.
+	MetricsAddrs map[string]string
+	GatewayURL   string
 	// DNSAddr is where the node service's cluster DNS answers (UDP and TCP).
 	DNSAddr string
 	logDir  string
@@ -173,7 +175,7 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &System{opts: opts, bins: bins, DSN: dsn, NATS: n, Addrs: map[string]string{}, logDir: logDir,
+	s := &System{opts: opts, bins: bins, DSN: dsn, NATS: n, Addrs: map[string]string{}, MetricsAddrs: map[string]string{}, logDir: logDir,
 		procs: map[string][]*Proc{}, conns: map[string]*grpc.ClientConn{}, dropDB: drop}
 	for _, name := range Services {
 		port, err := devenv.FreePort()
@@ -182,6 +184,11 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 			return nil, err
 		}
 		s.Addrs[name] = fmt.Sprintf("127.0.0.1:%d", port)
+		if port, err = devenv.FreePort(); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		s.MetricsAddrs[name] = fmt.Sprintf("127.0.0.1:%d", port)
 	}
 	if s.DNSAddr, err = freeDNSAddr(); err != nil {
 		s.Stop()
@@ -282,6 +289,12 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	}
 	env := s.env(name, replica)
 	env = append(env, "PODWARDEN_GRPC_ADDR="+addr)
+	// Metrics of further replicas: any free port (never the default one).
+	metricsAddr := "127.0.0.1:0"
+	if replica == 0 {
+		metricsAddr = s.MetricsAddrs[name]
+	}
+	env = append(env, "PODWARDEN_METRICS_ADDR="+metricsAddr)
 	if name == "node" {
 		// The first replica answers DNS on the system's port; never the default one.
 		dns := "off"
@@ -391,6 +404,14 @@ func waitGRPC(addr string, timeout time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// MetricsURL is the /metrics URL of a service's first replica, or of the gateway.
+func (s *System) MetricsURL(name string) string {
+	if name == "gateway" {
+		return s.GatewayURL + "/metrics"
+	}
+	return "http://" + s.MetricsAddrs[name] + "/metrics"
 }
 
 // WaitReady waits until the gateway's /readyz answers 200.

@@ -11,11 +11,13 @@ import (
 	"syscall"
 
 	"github.com/podwarden/podwarden/services/daemonset/service"
+	"github.com/podwarden/podwarden/shared/app"
 )
 
 func main() {
 	var cfg service.Config
 	flag.StringVar(&cfg.App.GRPCAddr, "grpc-addr", "", "gRPC listen address (PODWARDEN_GRPC_ADDR, default "+service.DefaultGRPCAddr+")")
+	flag.StringVar(&cfg.App.MetricsAddr, "metrics-addr", "", "Prometheus /metrics listen address, \"off\" disables it (PODWARDEN_METRICS_ADDR, default "+app.DefaultMetricsAddr(service.DefaultGRPCAddr)+")")
 	flag.StringVar(&cfg.App.PostgresDSN, "postgres-dsn", "", "Postgres DSN (PODWARDEN_POSTGRES_DSN)")
 	flag.StringVar(&cfg.App.NATSURL, "nats-url", "", "NATS URL(s) (PODWARDEN_NATS_URL)")
 	flag.StringVar(&cfg.NodeAddr, "node-addr", os.Getenv("PODWARDEN_NODE_ADDR"), "node service gRPC address for the node view's repair (PODWARDEN_NODE_ADDR, default "+service.DefaultNodeAddr+"; - disables)")

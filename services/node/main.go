@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/podwarden/podwarden/services/node/service"
+	"github.com/podwarden/podwarden/shared/app"
 )
 
 func main() {
@@ -20,6 +21,7 @@ func main() {
 	cfg.SimFromEnv()
 	cfg.DNSFromEnv()
 	flag.StringVar(&cfg.App.GRPCAddr, "grpc-addr", "", "gRPC listen address (PODWARDEN_GRPC_ADDR, default "+service.DefaultGRPCAddr+")")
+	flag.StringVar(&cfg.App.MetricsAddr, "metrics-addr", "", "Prometheus /metrics listen address, \"off\" disables it (PODWARDEN_METRICS_ADDR, default "+app.DefaultMetricsAddr(service.DefaultGRPCAddr)+")")
 	flag.StringVar(&cfg.App.PostgresDSN, "postgres-dsn", "", "Postgres DSN (PODWARDEN_POSTGRES_DSN)")
 	flag.StringVar(&cfg.App.NATSURL, "nats-url", "", "NATS URL(s) (PODWARDEN_NATS_URL)")
 	flag.StringVar(&cfg.App.ReplicaID, "replica-id", "", "replica identity for leader election (PODWARDEN_REPLICA_ID, default hostname-pid)")

@@ -19,11 +19,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/grpcserver"
 	"github.com/podwarden/podwarden/shared/leader"
+	"github.com/podwarden/podwarden/shared/metrics"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 )
@@ -40,6 +42,9 @@ type Config struct {
 	// GRPCAddr to listen on; Listener, when set, is used instead.
 	GRPCAddr string
 	Listener net.Listener
+	// MetricsAddr serves Prometheus' GET /metrics; "" or "off" disables it.
+	// FromEnv defaults it to the gRPC port + 100 on the gRPC host (9201 for 9101).
+	MetricsAddr string
 	// ReplicaID identifies this replica in leader election (default hostname-pid).
 	ReplicaID string
 	// LeaseTTL of the leader lease (default 5s).
@@ -66,6 +71,7 @@ func (c *Config) FromEnv(defaultGRPCAddr string) {
 	setStr(&c.PostgresDSN, "PODWARDEN_POSTGRES_DSN", "")
 	setStr(&c.NATSURL, "PODWARDEN_NATS_URL", nats.DefaultURL)
 	setStr(&c.GRPCAddr, "PODWARDEN_GRPC_ADDR", defaultGRPCAddr)
+	setStr(&c.MetricsAddr, "PODWARDEN_METRICS_ADDR", DefaultMetricsAddr(defaultGRPCAddr))
 	setStr(&c.ReplicaID, "PODWARDEN_REPLICA_ID", "")
 	if c.StreamReplicas == 0 {
 		c.StreamReplicas, _ = strconv.Atoi(os.Getenv("PODWARDEN_STREAM_REPLICAS"))
@@ -83,6 +89,23 @@ func (c *Config) FromEnv(defaultGRPCAddr string) {
 		c.Log = NewLogger(os.Getenv("PODWARDEN_LOG_LEVEL"))
 	}
 }
+
+// DefaultMetricsAddr is the metrics address that goes with a service's default gRPC
+// address: the same host, the port + 100 (127.0.0.1:9101 -> 127.0.0.1:9201); "" when
+// grpcAddr has no numeric port.
+func DefaultMetricsAddr(grpcAddr string) string {
+	host, port, err := net.SplitHostPort(grpcAddr)
+	if err != nil {
+		return ""
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p <= 0 || p+100 > 65535 {
+		return ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+100))
+}
+
+func (c *Config) metricsEnabled() bool { return c.MetricsAddr != "" && c.MetricsAddr != metrics.Off }
 
 // NewLogger returns a text slog logger at level ("debug", "info" (default), "warn", "error").
 func NewLogger(level string) *slog.Logger {
@@ -121,6 +144,11 @@ func (c *Config) Validate() error {
 	if c.GRPCAddr == "" && c.Listener == nil {
 		errs = append(errs, errors.New("gRPC address is required (PODWARDEN_GRPC_ADDR)"))
 	}
+	if c.metricsEnabled() {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("metrics address %q (PODWARDEN_METRICS_ADDR): %w; \"off\" disables it", c.MetricsAddr, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -136,6 +164,12 @@ type App struct {
 	Leader *leader.Elector
 	// Watch wakes watch streams on every committed change (fed by Run).
 	Watch *watch.Hub
+	// Metrics is the service's own registry, served on Config.MetricsAddr; a
+	// service may register its own collectors on it.
+	Metrics *prometheus.Registry
+	// Controllers are the metrics of the reconcile loops; Run hands them to the
+	// controllers through the leader's context.
+	Controllers *metrics.Controllers
 }
 
 // New opens the service's schema (applying migrations), connects to NATS, declares
@@ -168,13 +202,17 @@ func New(ctx context.Context, name string, cfg Config, migrations fs.FS) (*App, 
 		}
 		return nil, err
 	}
-	return &App{
+	a := &App{
 		Name: name, Config: cfg, DB: db, Bus: b, Log: log,
-		GRPC:   grpcserver.New(log),
-		Watch:  watch.NewHub(),
-		Relay:  bus.NewRelay(db, b, log),
-		Leader: &leader.Elector{DB: db, Name: name + "-controllers", Identity: cfg.ReplicaID, TTL: cfg.LeaseTTL, Log: log},
-	}, nil
+		GRPC:    grpcserver.New(log),
+		Watch:   watch.NewHub(),
+		Relay:   bus.NewRelay(db, b, log),
+		Leader:  &leader.Elector{DB: db, Name: name + "-controllers", Identity: cfg.ReplicaID, TTL: cfg.LeaseTTL, Log: log},
+		Metrics: metrics.NewRegistry(),
+	}
+	a.Controllers = metrics.NewControllers(a.Metrics)
+	a.Metrics.MustRegister(db.PoolCollector(), b.Collector(), a.Relay.Collector(), a.Leader.Collector())
+	return a, nil
 }
 
 // Close releases the database and the NATS connection (unless it was given).
@@ -189,7 +227,17 @@ func (a *App) Close() {
 // "kind/namespace/name" payloads, or "" after a reconnect), and runs lead plus the
 // outbox relay while this replica is the leader. It returns when ctx ends.
 func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(ctx context.Context)) error {
+	var metricsLis net.Listener
+	if a.Config.metricsEnabled() {
+		var err error
+		if metricsLis, err = metrics.Listen(a.Config.MetricsAddr); err != nil {
+			return err
+		}
+	}
 	g, ctx := errgroup.WithContext(ctx)
+	if metricsLis != nil {
+		g.Go(func() error { return metrics.Serve(ctx, metricsLis, a.Metrics, a.Log) })
+	}
 	g.Go(func() error {
 		if a.Config.Listener != nil {
 			return a.GRPC.ServeListener(ctx, a.Config.Listener)
@@ -215,7 +263,7 @@ func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(
 		return nil
 	})
 	g.Go(func() error {
-		a.Leader.Run(ctx, func(ctx context.Context) {
+		a.Leader.Run(metrics.WithControllers(ctx, a.Controllers), func(ctx context.Context) {
 			done := make(chan struct{})
 			go func() { a.Relay.Run(ctx); close(done) }()
 			if lead != nil {
@@ -236,7 +284,11 @@ func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(
 			return nil
 		})
 	}
-	a.Log.Info("serving", "grpc", a.addr(), "replica", a.Config.ReplicaID)
+	attrs := []any{"grpc", a.addr(), "replica", a.Config.ReplicaID}
+	if metricsLis != nil {
+		attrs = append(attrs, "metrics", "http://"+metricsLis.Addr().String()+"/metrics")
+	}
+	a.Log.Info("serving", attrs...)
 	return g.Wait()
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -47,6 +48,10 @@ type Bus struct {
 	log *slog.Logger
 	// Replicas of each stream (1 locally, 3 on a NATS cluster).
 	Replicas int
+
+	// consumers holds the durable consumers this Bus runs (consumerKey), for Collector.
+	consumers sync.Map
+	metrics   busMetrics
 }
 
 // Connect dials url (a comma-separated list is fine) and returns a Bus.
@@ -65,7 +70,7 @@ func New(nc *nats.Conn, log *slog.Logger) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &Bus{NC: nc, JS: js, log: log, Replicas: 1}, nil
+	return &Bus{NC: nc, JS: js, log: log, Replicas: 1, metrics: newBusMetrics()}, nil
 }
 
 // Close drains the connection.
@@ -208,6 +213,7 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	if err != nil {
 		return fmt.Errorf("declare consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
 	}
+	b.consumers.Store(consumerKey{stream: cfg.Stream, durable: cfg.Durable}, struct{}{})
 	ch := make(chan jetstream.Msg, cfg.MaxBatch)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
@@ -237,7 +243,7 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 				break drain
 			}
 		}
-		b.handle(ctx, log, h, batch)
+		b.handle(ctx, log, consumerKey{stream: cfg.Stream, durable: cfg.Durable}, h, batch)
 	}
 }
 
@@ -249,10 +255,17 @@ func toReceived(m jetstream.Msg) Received {
 	return r
 }
 
-func (b *Bus) handle(ctx context.Context, log *slog.Logger, h Handler, batch []jetstream.Msg) {
+func (b *Bus) handle(ctx context.Context, log *slog.Logger, consumer consumerKey, h Handler, batch []jetstream.Msg) {
 	recv := make([]Received, len(batch))
 	for i, m := range batch {
 		recv[i] = toReceived(m)
+		if recv[i].NumDelivered > 1 {
+			b.metrics.redelivered.WithLabelValues(consumer.stream, consumer.durable).Inc()
+		}
+	}
+	nak := func(r Received, err error) {
+		b.metrics.naks.WithLabelValues(consumer.stream, consumer.durable).Inc()
+		nak(log, r, err)
 	}
 	if err := h(ctx, recv); err == nil {
 		for _, m := range batch {
@@ -260,12 +273,12 @@ func (b *Bus) handle(ctx context.Context, log *slog.Logger, h Handler, batch []j
 		}
 		return
 	} else if len(batch) == 1 {
-		nak(log, recv[0], err)
+		nak(recv[0], err)
 		return
 	}
 	for _, r := range recv {
 		if err := h(ctx, []Received{r}); err != nil {
-			nak(log, r, err)
+			nak(r, err)
 			continue
 		}
 		_ = r.msg.Ack()

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/podwarden/podwarden/shared/store"
 )
 
@@ -16,11 +18,13 @@ type Relay struct {
 	Bus  *Bus
 	Log  *slog.Logger
 	wake chan struct{}
+	// published counts the messages the relay published and deleted.
+	published prometheus.Counter
 }
 
 // NewRelay returns a relay; call Wake on outbox notifications and Run in the leader.
 func NewRelay(db *store.DB, b *Bus, log *slog.Logger) *Relay {
-	return &Relay{DB: db, Bus: b, Log: log, wake: make(chan struct{}, 1)}
+	return &Relay{DB: db, Bus: b, Log: log, wake: make(chan struct{}, 1), published: newPublishedCounter()}
 }
 
 // Wake makes the relay look at the outbox now.
@@ -71,5 +75,11 @@ func (r *Relay) drainOnce(ctx context.Context) (int, error) {
 	if err := r.Bus.PublishBatch(ctx, msgs); err != nil {
 		return 0, err
 	}
-	return len(pending), store.DeleteOutbox(ctx, r.DB.Pool, ids)
+	if err := store.DeleteOutbox(ctx, r.DB.Pool, ids); err != nil {
+		return 0, err
+	}
+	if r.published != nil {
+		r.published.Add(float64(len(pending)))
+	}
+	return len(pending), nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/time/rate"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/podwarden/podwarden/shared/metrics"
 )
 
 // SyncFunc reconciles one key ("namespace/name"). It must be idempotent.
@@ -32,12 +34,18 @@ type Config struct {
 	// MaxRetries before a failing key is dropped until its next event or resync (default 15).
 	MaxRetries int
 	Log        *slog.Logger
+	// Metrics receives the queue's workqueue metrics and each sync's duration and
+	// outcome, under Name. Nil: the ones carried by Run's context
+	// (metrics.WithControllers), if any.
+	Metrics *metrics.Controllers
 }
 
 // Controller runs Config.Sync for enqueued keys while Run is running.
 type Controller struct {
 	cfg   Config
 	queue atomic.Pointer[workqueue.TypedRateLimitingInterface[string]]
+	// metrics of the current Run (nil: none).
+	metrics atomic.Pointer[metrics.Controllers]
 }
 
 // New returns a controller; it does nothing until Run.
@@ -89,7 +97,17 @@ func newRateLimiter() workqueue.TypedRateLimiter[string] {
 // Run processes keys until ctx ends. It can be called again after it returns
 // (a new leadership term gets a fresh queue).
 func (c *Controller) Run(ctx context.Context) {
-	q := workqueue.NewTypedRateLimitingQueueWithConfig(newRateLimiter(), workqueue.TypedRateLimitingQueueConfig[string]{Name: c.cfg.Name})
+	qcfg := workqueue.TypedRateLimitingQueueConfig[string]{Name: c.cfg.Name}
+	m := c.cfg.Metrics
+	if m == nil {
+		m = metrics.ControllersFrom(ctx)
+	}
+	if m != nil && c.cfg.Name != "" {
+		qcfg.MetricsProvider = m.Workqueue
+		c.metrics.Store(m)
+		defer m.Workqueue.QueueStopped(c.cfg.Name)
+	}
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(newRateLimiter(), qcfg)
 	c.queue.Store(&q)
 	var wg sync.WaitGroup
 	for range c.cfg.Workers {
@@ -144,7 +162,11 @@ func (c *Controller) processNext(ctx context.Context, q workqueue.TypedRateLimit
 		return false
 	}
 	defer q.Done(key)
+	start := time.Now()
 	err := c.cfg.Sync(ctx, key)
+	if m := c.metrics.Load(); m != nil && ctx.Err() == nil {
+		m.ObserveSync(c.cfg.Name, time.Since(start), err)
+	}
 	switch {
 	case err == nil:
 		q.Forget(key)

@@ -61,3 +61,12 @@ func DeleteOutbox(ctx context.Context, q Querier, ids []int64) error {
 	}
 	return nil
 }
+
+// OutboxLen is the number of messages waiting in the outbox.
+func OutboxLen(ctx context.Context, q Querier) (int64, error) {
+	var n int64
+	if err := q.QueryRow(ctx, "SELECT count(*) FROM outbox").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count outbox: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDefaultMetricsAddr(t *testing.T) {
+	for name, tc := range map[string]struct {
+		grpc, want string
+	}{
+		"loopback":  {grpc: "127.0.0.1:9101", want: "127.0.0.1:9201"},
+		"any host":  {grpc: ":9106", want: ":9206"},
+		"ipv6":      {grpc: "[::1]:9102", want: "[::1]:9202"},
+		"no port":   {grpc: "localhost", want: ""},
+		"named":     {grpc: "localhost:grpc", want: ""},
+		"too large": {grpc: "127.0.0.1:65500", want: ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := DefaultMetricsAddr(tc.grpc); got != tc.want {
+				t.Fatalf("DefaultMetricsAddr(%q) = %q, want %q", tc.grpc, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateMetricsAddr(t *testing.T) {
+	base := Config{PostgresDSN: "postgres://x", NATSURL: "nats://x", GRPCAddr: "127.0.0.1:9101"}
+	for name, tc := range map[string]struct {
+		addr    string
+		wantErr string
+	}{
+		"default": {addr: "127.0.0.1:9201"},
+		"off":     {addr: "off"},
+		"empty":   {addr: ""},
+		"no port": {addr: "127.0.0.1", wantErr: `metrics address "127.0.0.1" (PODWARDEN_METRICS_ADDR)`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := base
+			c.MetricsAddr = tc.addr
+			err := c.Validate()
+			if tc.wantErr == "" && err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Validate: %v, want an error with %q", err, tc.wantErr)
+			}
+		})
+	}
+}
