@@ -13,7 +13,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPC_GATEWAY_VERSION := v2.32.0
 
-.PHONY: run test unit build vet lint generate check-generated tools bench deps clean
+.PHONY: run test unit build vet lint generate check-generated tools bench bench-scale deps clean
 
 ## run: start Postgres, NATS, every service and the gateway (Ctrl-C stops them all)
 run: deps
@@ -33,11 +33,15 @@ build:
 vet:
 	go vet $(PKGS)
 
-## bench: the benchmarks of the README (medians of 3 runs): Deployments, StatefulSets, then lists and watches
+## bench: the benchmarks of the README (medians of 3 runs, Postgres durable as make run's): Deployments (W1), StatefulSets, then lists and watches
 bench: deps
-	go run ./shared/devenv/withpg -- go run ./integration/bench -runs 3
-	go run ./shared/devenv/withpg -- go run ./integration/bench_statefulset -runs 3
-	go run ./shared/devenv/withpg -- go run ./integration/bench_watch -runs 3
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench -scales w1 -runs 3
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_statefulset -runs 3
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_watch -runs 3
+
+## bench-scale: how cost grows with the size of the world (not in CI; tens of minutes): W1 and W10 (10,000 pods), each run on a fresh system
+bench-scale: deps
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench -scales w1,w10 -runs $(or $(RUNS),3)
 
 ## deps: what a fresh Debian machine lacks (PostgreSQL binaries)
 deps:

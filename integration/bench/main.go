@@ -8,10 +8,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/podwarden/podwarden/integration/benchutil"
@@ -19,24 +21,47 @@ import (
 )
 
 type config struct {
+	// scale names the workload and prefixes its figures ("w1", "w10").
+	scale                                                 string
 	runs, deployments, replicas, nodes, clients, requests int
 	timeout                                               time.Duration
 }
 
+// scales are the workloads of issue "Scale": Deployments x replicas on nodes-1 workers.
+var scales = map[string]config{
+	"w1":  {deployments: 50, replicas: 20, nodes: 11},
+	"w10": {deployments: 100, replicas: 100, nodes: 101},
+}
+
 func main() {
 	var cfg config
+	var names string
+	flag.StringVar(&names, "scales", "w1", "workloads to run, in order (w1: 50 Deployments x 20 on 10 workers; w10: 100 x 100 on 100); -deployments, -replicas and -nodes override them")
 	flag.IntVar(&cfg.runs, "runs", 3, "runs; each figure is the median over them")
-	flag.IntVar(&cfg.deployments, "deployments", 50, "Deployments")
-	flag.IntVar(&cfg.replicas, "replicas", 20, "replicas per Deployment")
-	flag.IntVar(&cfg.nodes, "nodes", 11, "simulated nodes: the control-plane (tainted) and nodes-1 workers")
+	flag.IntVar(&cfg.deployments, "deployments", 0, "Deployments (default: the scale's)")
+	flag.IntVar(&cfg.replicas, "replicas", 0, "replicas per Deployment (default: the scale's)")
+	flag.IntVar(&cfg.nodes, "nodes", 0, "simulated nodes: the control-plane (tainted) and nodes-1 workers (default: the scale's)")
 	flag.IntVar(&cfg.clients, "clients", 50, "concurrent API clients")
 	flag.IntVar(&cfg.requests, "requests", 40, "requests per client per operation")
-	flag.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "how long a phase may take")
+	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "how long a phase may take")
 	flag.Parse()
 	dsn := os.Getenv("PODWARDEN_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		fmt.Fprintln(os.Stderr, "bench: PODWARDEN_TEST_POSTGRES_DSN is not set; run it through shared/devenv/withpg (make bench)")
 		os.Exit(2)
+	}
+	var runs []config
+	for _, name := range strings.Split(names, ",") {
+		sc, ok := scales[name]
+		if !ok {
+			fail(fmt.Errorf("unknown scale %q (w1, w10)", name))
+		}
+		c := cfg
+		c.scale = name
+		c.deployments = cmp.Or(cfg.deployments, sc.deployments)
+		c.replicas = cmp.Or(cfg.replicas, sc.replicas)
+		c.nodes = cmp.Or(cfg.nodes, sc.nodes)
+		runs = append(runs, c)
 	}
 	dir, err := os.MkdirTemp("", "podwarden-bench-")
 	if err != nil {
@@ -47,23 +72,38 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	var results []benchutil.Run
-	for i := range cfg.runs {
-		r, err := runOnce(cfg, bins, dsn, fmt.Sprintf("%s/run%d", dir, i))
-		if err != nil {
-			fail(err)
+	fmt.Printf("# postgres: %s\n", benchutil.Durability(dsn))
+	perPod := map[string]float64{}
+	for _, c := range runs {
+		var results []benchutil.Run
+		for i := range c.runs {
+			r, err := runOnce(c, bins, dsn, fmt.Sprintf("%s/%s-run%d", dir, c.scale, i))
+			if err != nil {
+				fail(err)
+			}
+			results = append(results, r)
+			fmt.Fprintf(os.Stderr, "%s run %d:", c.scale, i+1)
+			for _, f := range r {
+				fmt.Fprintf(os.Stderr, " %s=%.3g", f.Name, f.Value)
+			}
+			fmt.Fprintln(os.Stderr)
 		}
-		results = append(results, r)
-		fmt.Fprintf(os.Stderr, "run %d:", i+1)
-		for _, f := range r {
-			fmt.Fprintf(os.Stderr, " %s=%.3g", f.Name, f.Value)
+		fmt.Printf("# %s, medians of %d runs: %d Deployments x %d replicas on %d nodes, %d clients\n", c.scale, c.runs, c.deployments, c.replicas, c.nodes, c.clients)
+		medians, _ := benchutil.Medians(results)
+		for _, f := range medians {
+			fmt.Printf("%s %s %s\n", f.Name, benchutil.Format(f.Value), f.Unit)
+			if f.Name == c.scale+"_cpu_per_1000_pods" {
+				perPod[c.scale] = f.Value
+			}
 		}
-		fmt.Fprintln(os.Stderr)
 	}
-	fmt.Printf("# medians of %d runs: %d Deployments x %d replicas on %d nodes, %d clients\n", cfg.runs, cfg.deployments, cfg.replicas, cfg.nodes, cfg.clients)
-	medians, _ := benchutil.Medians(results)
-	for _, f := range medians {
-		fmt.Printf("%s %s %s\n", f.Name, benchutil.Format(f.Value), f.Unit)
+	// How the cost of a pod grows with the size of the world.
+	if base := perPod["w1"]; base > 0 {
+		for _, c := range runs {
+			if c.scale != "w1" && perPod[c.scale] > 0 {
+				fmt.Printf("cpu_growth_%s_over_w1 %s ratio\n", c.scale, benchutil.Format(perPod[c.scale]/base))
+			}
+		}
 	}
 }
 
@@ -73,7 +113,7 @@ func fail(err error) {
 }
 
 func runOnce(cfg config, bins map[string]string, dsn, dir string) (benchutil.Run, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.timeout)
 	defer cancel()
 	s, err := harness.Start(ctx, bins, dsn, dir+"/nats", harness.Options{Nodes: cfg.nodes,
 		Env: []string{"PODWARDEN_LOG_LEVEL=warn"}})

@@ -73,14 +73,20 @@ func (w *workload) run(ctx context.Context) (benchutil.Run, error) {
 		return nil, err
 	}
 	ready := time.Since(start).Seconds()
-	w.add("w1_pods_ready_seconds", ready, "s")
-	w.add("w1_pods_ready_per_s", float64(total)/ready, "pods/s")
-	// What each process spent on W1, per 1,000 pods: the controllers' sync cost.
+	sc := w.cfg.scale
+	w.add(sc+"_pods_ready_seconds", ready, "s")
+	w.add(sc+"_pods_ready_per_s", float64(total)/ready, "pods/s")
+	// What each process and Postgres spent until every pod was Ready, per 1,000 pods:
+	// the controllers' sync cost, and how it grows with the size of the world.
 	per1000 := 1000 / float64(total)
+	sum := 0.0
 	for prog, cpu := range benchutil.CPUSecondsByProgram(w.s.PIDs()) {
-		w.add("w1_cpu_per_1000_pods_"+strings.TrimPrefix(prog, "podwarden-"), (cpu-byProgram0[prog])*per1000, "cpu-s")
+		w.add(sc+"_cpu_per_1000_pods_"+strings.TrimPrefix(prog, "podwarden-"), (cpu-byProgram0[prog])*per1000, "cpu-s")
+		sum += cpu - byProgram0[prog]
 	}
-	w.add("w1_cpu_per_1000_pods_postgres", (benchutil.PostgresCPUSeconds(w.dsn)-pg0)*per1000, "cpu-s")
+	pg := benchutil.PostgresCPUSeconds(w.dsn) - pg0
+	w.add(sc+"_cpu_per_1000_pods_postgres", pg*per1000, "cpu-s")
+	w.add(sc+"_cpu_per_1000_pods", (sum+pg)*per1000, "cpu-s")
 
 	start = time.Now()
 	if err := benchutil.Parallel(w.cfg.deployments, 16, func(i int) error {
@@ -97,7 +103,7 @@ func (w *workload) run(ctx context.Context) (benchutil.Run, error) {
 	if err := w.waitRolledOut(ctx, 2); err != nil {
 		return nil, err
 	}
-	w.add("w2_rolling_update_seconds", time.Since(start).Seconds(), "s")
+	w.add(sc+"_rolling_update_seconds", time.Since(start).Seconds(), "s")
 
 	if err := w.latency(ctx); err != nil {
 		return nil, err
@@ -116,11 +122,11 @@ func (w *workload) run(ctx context.Context) (benchutil.Run, error) {
 	}); err != nil {
 		return nil, err
 	}
-	w.add("w3_delete_all_seconds", time.Since(start).Seconds(), "s")
+	w.add(sc+"_delete_all_seconds", time.Since(start).Seconds(), "s")
 
-	w.add("system_cpu_seconds", benchutil.CPUSeconds(w.s.PIDs())-cpu0, "cpu-s")
-	w.add("postgres_cpu_seconds", benchutil.PostgresCPUSeconds(w.dsn)-pg0, "cpu-s")
-	w.add("services_peak_rss_mib", float64(benchutil.PeakRSSKiB(w.s.PIDs()))/1024, "MiB")
+	w.add(w.cfg.scale+"_system_cpu_seconds", benchutil.CPUSeconds(w.s.PIDs())-cpu0, "cpu-s")
+	w.add(w.cfg.scale+"_postgres_cpu_seconds", benchutil.PostgresCPUSeconds(w.dsn)-pg0, "cpu-s")
+	w.add(w.cfg.scale+"_services_peak_rss_mib", float64(benchutil.PeakRSSKiB(w.s.PIDs()))/1024, "MiB")
 	return w.figures, nil
 }
 
@@ -192,9 +198,9 @@ func (w *workload) latency(ctx context.Context) error {
 		return fmt.Errorf("scale: %w", err)
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	w.add("api_get_p50_ms", ms(gets[len(gets)/2]), "ms")
-	w.add("api_get_p99_ms", ms(gets[len(gets)*99/100]), "ms")
-	w.add("api_scale_p50_ms", ms(scales[len(scales)/2]), "ms")
-	w.add("api_scale_p99_ms", ms(scales[len(scales)*99/100]), "ms")
+	w.add(w.cfg.scale+"_api_get_p50_ms", ms(gets[len(gets)/2]), "ms")
+	w.add(w.cfg.scale+"_api_get_p99_ms", ms(gets[len(gets)*99/100]), "ms")
+	w.add(w.cfg.scale+"_api_scale_p50_ms", ms(scales[len(scales)/2]), "ms")
+	w.add(w.cfg.scale+"_api_scale_p99_ms", ms(scales[len(scales)*99/100]), "ms")
 	return nil
 }

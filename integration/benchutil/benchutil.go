@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 const clockTicks = 100.0 // USER_HZ on Linux
@@ -289,4 +291,25 @@ func Uptime() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// Durability says how durable the Postgres at dsn is (fsync and synchronous_commit),
+// for the first line of a benchmark's output: headline figures are measured with
+// Postgres as durable as make run's.
+func Durability(dsn string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	defer conn.Close(ctx)
+	var fsync, syncCommit string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('fsync'), current_setting('synchronous_commit')").Scan(&fsync, &syncCommit); err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	if fsync == "on" && syncCommit != "off" {
+		return "durable (fsync on, synchronous_commit " + syncCommit + ", as make run)"
+	}
+	return "NOT durable (fsync " + fsync + ", synchronous_commit " + syncCommit + "): not comparable with make run; run under withpg -durable"
 }
