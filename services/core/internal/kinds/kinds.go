@@ -1,0 +1,13 @@
+// Package kinds names the object kinds the core service stores in its schema.
+package kinds
+
+import (
+	"github.com/podwarden/podwarden/shared/store"
+
+	coordinationv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/coordination/v1"
+)
+
+// Leases are coordination.k8s.io/v1 Leases (watchable: leader election watches
+// nothing, but kubectl get -w and informers do).
+var Leases = store.Kind[*coordinationv1.Lease]{Name: "Lease", Watch: true,
+	New: func() *coordinationv1.Lease { return &coordinationv1.Lease{} }}

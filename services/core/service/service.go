@@ -1,0 +1,41 @@
+// Package service is the core service: the kinds Kubernetes keeps in the
+// apiserver itself rather than in a workload controller (coordination.k8s.io/v1
+// Leases first), served over gRPC from the service's own Postgres schema.
+package service
+
+import (
+	"context"
+
+	"github.com/podwarden/podwarden/services/core/internal/server"
+	"github.com/podwarden/podwarden/shared/app"
+	"github.com/podwarden/podwarden/shared/clock"
+	"github.com/podwarden/podwarden/shared/events"
+
+	coordinationv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/coordination/v1"
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+)
+
+// DefaultGRPCAddr is the core service's gRPC address of a local run.
+const DefaultGRPCAddr = "127.0.0.1:9107"
+
+// Config configures the service.
+type Config struct {
+	App   app.Config
+	Clock clock.Clock
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	a, err := app.New(ctx, "core", cfg.App, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	coordinationv1.RegisterLeaseServiceServer(a.GRPC.GRPC, &server.LeaseServer{R: server.LeaseResource(a.DB, a.Watch, cfg.Clock.Now)})
+	// Every backend answers the gateway's merged event lists (none recorded here yet).
+	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
+	return a.Run(ctx, nil, nil)
+}
