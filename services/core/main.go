@@ -1,4 +1,4 @@
-// Command core runs the core service (Leases: the kinds Kubernetes keeps in
+// Command core runs the core service (Leases, ConfigMaps, Secrets: the kinds Kubernetes keeps in
 // the apiserver itself). Configuration comes from flags and PODWARDEN_* variables.
 package main
 

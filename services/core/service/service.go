@@ -1,6 +1,6 @@
 // Package service is the core service: the kinds Kubernetes keeps in the
 // apiserver itself rather than in a workload controller (coordination.k8s.io/v1
-// Leases first), served over gRPC from the service's own Postgres schema.
+// Leases, core/v1 ConfigMaps and Secrets), served over gRPC from the service's own Postgres schema.
 package service
 
 import (
@@ -35,6 +35,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer a.Close()
 	coordinationv1.RegisterLeaseServiceServer(a.GRPC.GRPC, &server.LeaseServer{R: server.LeaseResource(a.DB, a.Watch, cfg.Clock.Now)})
+	corev1.RegisterConfigMapServiceServer(a.GRPC.GRPC, &server.ConfigMapServer{R: server.ConfigMapResource(a.DB, a.Watch, cfg.Clock.Now)})
+	corev1.RegisterSecretServiceServer(a.GRPC.GRPC, &server.SecretServer{R: server.SecretResource(a.DB, a.Watch, cfg.Clock.Now)})
 	// Every backend answers the gateway's merged event lists (none recorded here yet).
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	return a.Run(ctx, nil, nil)
