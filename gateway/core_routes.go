@@ -12,20 +12,21 @@ import (
 )
 
 // coreBackend is the core service: the kinds Kubernetes keeps in the apiserver
-// itself (coordination.k8s.io/v1 Leases, core/v1 ConfigMaps and Secrets).
+// itself (coordination.k8s.io/v1 Leases, core/v1 ConfigMaps, Secrets and ServiceAccounts).
 var coreBackend = backend{
 	name:        BackendCore,
 	conn:        func(b *Backends) *grpc.ClientConnInterface { return &b.Core },
 	register:    (*gateway).registerCore,
 	patchRoutes: corePatchRoutes,
 	resources:   coreServiceResources,
-	printers:    map[string]printer{"Lease": leasePrinter, "ConfigMap": configMapPrinter, "Secret": secretPrinter},
+	printers:    map[string]printer{"Lease": leasePrinter, "ConfigMap": configMapPrinter, "Secret": secretPrinter, "ServiceAccount": serviceAccountPrinter},
 }
 
 var (
 	leaseDesc     = (&coordinationv1.Lease{}).ProtoReflect().Descriptor()
 	configMapDesc = (&corev1.ConfigMap{}).ProtoReflect().Descriptor()
 	secretDesc    = (&corev1.Secret{}).ProtoReflect().Descriptor()
+	saDesc        = (&corev1.ServiceAccount{}).ProtoReflect().Descriptor()
 )
 
 // corePatchRoutes are the core service's object paths that take a PATCH.
@@ -33,6 +34,7 @@ var corePatchRoutes = []patchRoute{
 	{"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", leaseDesc},
 	{"/api/v1/namespaces/{namespace}/configmaps/{name}", configMapDesc},
 	{"/api/v1/namespaces/{namespace}/secrets/{name}", secretDesc},
+	{"/api/v1/namespaces/{namespace}/serviceaccounts/{name}", saDesc},
 }
 
 // coreServiceResources are the resources served through the core backend.
@@ -40,6 +42,7 @@ var coreServiceResources = []groupResource{
 	{"coordination.k8s.io/v1", apiResource{Name: "leases", SingularName: "lease", Namespaced: true, Kind: "Lease", Verbs: objectVerbs}},
 	{"v1", apiResource{Name: "configmaps", SingularName: "configmap", Namespaced: true, Kind: "ConfigMap", Verbs: objectVerbs, ShortNames: []string{"cm"}}},
 	{"v1", apiResource{Name: "secrets", SingularName: "secret", Namespaced: true, Kind: "Secret", Verbs: objectVerbs}},
+	{"v1", apiResource{Name: "serviceaccounts", SingularName: "serviceaccount", Namespaced: true, Kind: "ServiceAccount", Verbs: objectVerbs, ShortNames: []string{"sa"}}},
 }
 
 // registerCore registers the core backend's generated routes.
@@ -48,6 +51,7 @@ func (g *gateway) registerCore(ctx context.Context, conn grpc.ClientConnInterfac
 		coordinationv1.RegisterLeaseServiceHandlerClient(ctx, g.mux, coordinationv1.NewLeaseServiceClient(conn)),
 		corev1.RegisterConfigMapServiceHandlerClient(ctx, g.mux, corev1.NewConfigMapServiceClient(conn)),
 		corev1.RegisterSecretServiceHandlerClient(ctx, g.mux, corev1.NewSecretServiceClient(conn)),
+		corev1.RegisterServiceAccountServiceHandlerClient(ctx, g.mux, corev1.NewServiceAccountServiceClient(conn)),
 	)
 }
 
@@ -72,5 +76,13 @@ var secretPrinter = printer{
 	columns: []column{col("Name", "string", 0), col("Type", "string", 0), col("Data", "integer", 0), col("Age", "string", 0)},
 	cells: func(o map[string]any, now time.Time) []any {
 		return []any{name(o), str2(o, "type"), len(obj(o, "data")), age(o, now)}
+	},
+}
+
+// serviceAccountPrinter is kubectl's `get serviceaccounts` columns.
+var serviceAccountPrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Secrets", "integer", 0), col("Age", "string", 0)},
+	cells: func(o map[string]any, now time.Time) []any {
+		return []any{name(o), len(list(o, "secrets")), age(o, now)}
 	},
 }

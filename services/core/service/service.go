@@ -1,11 +1,13 @@
 // Package service is the core service: the kinds Kubernetes keeps in the
 // apiserver itself rather than in a workload controller (coordination.k8s.io/v1
-// Leases, core/v1 ConfigMaps and Secrets), served over gRPC from the service's own Postgres schema.
+// Leases, core/v1 ConfigMaps, Secrets and ServiceAccounts, with the
+// service-account controller), served over gRPC from the service's own Postgres schema.
 package service
 
 import (
 	"context"
 
+	"github.com/podwarden/podwarden/services/core/internal/controller"
 	"github.com/podwarden/podwarden/services/core/internal/server"
 	"github.com/podwarden/podwarden/shared/app"
 	"github.com/podwarden/podwarden/shared/clock"
@@ -37,7 +39,11 @@ func Run(ctx context.Context, cfg Config) error {
 	coordinationv1.RegisterLeaseServiceServer(a.GRPC.GRPC, &server.LeaseServer{R: server.LeaseResource(a.DB, a.Watch, cfg.Clock.Now)})
 	corev1.RegisterConfigMapServiceServer(a.GRPC.GRPC, &server.ConfigMapServer{R: server.ConfigMapResource(a.DB, a.Watch, cfg.Clock.Now)})
 	corev1.RegisterSecretServiceServer(a.GRPC.GRPC, &server.SecretServer{R: server.SecretResource(a.DB, a.Watch, cfg.Clock.Now)})
+	sa := server.ServiceAccountResource(a.DB, a.Watch, cfg.Clock.Now)
+	corev1.RegisterServiceAccountServiceServer(a.GRPC.GRPC, &server.ServiceAccountServer{R: sa})
 	// Every backend answers the gateway's merged event lists (none recorded here yet).
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
-	return a.Run(ctx, nil, nil)
+	// The leader runs the service-account controller.
+	sac := controller.NewServiceAccounts(a.DB, sa, a.Log, 2, a.Config.Resync)
+	return a.Run(ctx, sac.OnObject, sac.Run)
 }

@@ -21,3 +21,7 @@ var (
 	Secrets = store.Kind[*corev1.Secret]{Name: "Secret", Watch: true,
 		New: func() *corev1.Secret { return &corev1.Secret{} }}
 )
+
+// ServiceAccounts are core/v1 ServiceAccounts.
+var ServiceAccounts = store.Kind[*corev1.ServiceAccount]{Name: "ServiceAccount", Watch: true,
+	New: func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} }}
