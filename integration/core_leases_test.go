@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -123,6 +124,12 @@ func TestLeaseAPI(t *testing.T) {
 	s := startSystem(t, harness.Options{})
 	a := api{t: t, base: s.GatewayURL}
 	const base = "/apis/coordination.k8s.io/v1/namespaces/team/leases"
+	cs := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.GatewayURL})
+	w, err := cs.CoordinationV1().Leases("team").Watch(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
 
 	bad := a.expect(a.postJSON(base, map[string]any{"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
 		"metadata": map[string]any{"name": "bad"}, "spec": map[string]any{"leaseDurationSeconds": 0, "leaseTransitions": -1}}), 422, "invalid lease")
@@ -145,6 +152,19 @@ func TestLeaseAPI(t *testing.T) {
 		t.Fatalf("patched spec %v", sp)
 	}
 
+	// A client that sends Kubernetes protobuf (as controller-runtime may) creates one too.
+	pb := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.GatewayURL, ContentConfig: rest.ContentConfig{
+		ContentType: "application/vnd.kubernetes.protobuf", AcceptContentTypes: "application/vnd.kubernetes.protobuf,application/json"}})
+	holder, now := "pb", metav1.NewMicroTime(time.Now())
+	made, err := pb.CoordinationV1().Leases("team").Create(context.Background(), &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: "pb-lock"}, Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, RenewTime: &now}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !made.Spec.RenewTime.Time.Equal(now.Time.Truncate(time.Microsecond)) {
+		t.Errorf("renewTime %v, sent %v", made.Spec.RenewTime, now)
+	}
+
 	bin := kubectlBin(t)
 	k := newKubectl(t, bin, s.GatewayURL)
 	if out := k.within(30*time.Second, "get", "lease", "lock", "-n", "team", "-o", "jsonpath={.spec.holderIdentity}"); out != "you" {
@@ -152,4 +172,28 @@ func TestLeaseAPI(t *testing.T) {
 	}
 	k.within(30*time.Second, "delete", "lease", "lock", "-n", "team")
 	a.expect(a.get(base+"/lock"), 404, "deleted lease")
+
+	// The watch saw the whole story of lock.
+	var seen []string
+	deadline := time.After(30 * time.Second)
+	for len(seen) == 0 || !strings.HasPrefix(seen[len(seen)-1], "DELETED") {
+		select {
+		case ev := <-w.ResultChan():
+			if l, ok := ev.Object.(*coordinationv1.Lease); ok && l.Name == "lock" {
+				seen = append(seen, string(ev.Type)+" "+ptrString(l.Spec.HolderIdentity))
+			}
+		case <-deadline:
+			t.Fatalf("watch events %v", seen)
+		}
+	}
+	if want := []string{"ADDED me", "MODIFIED you", "DELETED you"}; strings.Join(seen, ",") != strings.Join(want, ",") {
+		t.Fatalf("watch events %v, want %v", seen, want)
+	}
+}
+
+func ptrString(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
