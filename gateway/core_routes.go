@@ -27,6 +27,7 @@ var (
 	configMapDesc = (&corev1.ConfigMap{}).ProtoReflect().Descriptor()
 	secretDesc    = (&corev1.Secret{}).ProtoReflect().Descriptor()
 	saDesc        = (&corev1.ServiceAccount{}).ProtoReflect().Descriptor()
+	eventDesc     = (&corev1.Event{}).ProtoReflect().Descriptor()
 )
 
 // corePatchRoutes are the core service's object paths that take a PATCH.
@@ -35,6 +36,7 @@ var corePatchRoutes = []patchRoute{
 	{"/api/v1/namespaces/{namespace}/configmaps/{name}", configMapDesc},
 	{"/api/v1/namespaces/{namespace}/secrets/{name}", secretDesc},
 	{"/api/v1/namespaces/{namespace}/serviceaccounts/{name}", saDesc},
+	{"/api/v1/namespaces/{namespace}/events/{name}", eventDesc},
 }
 
 // coreServiceResources are the resources served through the core backend.
@@ -42,6 +44,7 @@ var coreServiceResources = []groupResource{
 	{"coordination.k8s.io/v1", apiResource{Name: "leases", SingularName: "lease", Namespaced: true, Kind: "Lease", Verbs: objectVerbs}},
 	{"v1", apiResource{Name: "configmaps", SingularName: "configmap", Namespaced: true, Kind: "ConfigMap", Verbs: objectVerbs, ShortNames: []string{"cm"}}},
 	{"v1", apiResource{Name: "secrets", SingularName: "secret", Namespaced: true, Kind: "Secret", Verbs: objectVerbs}},
+	{"v1", apiResource{Name: "events", SingularName: "event", Namespaced: true, Kind: "Event", Verbs: objectVerbs, ShortNames: []string{"ev"}}},
 	{"v1", apiResource{Name: "serviceaccounts", SingularName: "serviceaccount", Namespaced: true, Kind: "ServiceAccount", Verbs: objectVerbs, ShortNames: []string{"sa"}}},
 }
 
@@ -52,6 +55,9 @@ func (g *gateway) registerCore(ctx context.Context, conn grpc.ClientConnInterfac
 		corev1.RegisterConfigMapServiceHandlerClient(ctx, g.mux, corev1.NewConfigMapServiceClient(conn)),
 		corev1.RegisterSecretServiceHandlerClient(ctx, g.mux, corev1.NewSecretServiceClient(conn)),
 		corev1.RegisterServiceAccountServiceHandlerClient(ctx, g.mux, corev1.NewServiceAccountServiceClient(conn)),
+		// Events posted by clients (client-go's recorder); lists and watches are merged
+		// from every backend by the gateway's own handlers.
+		corev1.RegisterEventWriteServiceHandlerClient(ctx, g.mux, corev1.NewEventWriteServiceClient(conn)),
 	)
 }
 

@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"time"
 
 	"github.com/podwarden/podwarden/services/core/internal/controller"
 	"github.com/podwarden/podwarden/services/core/internal/server"
@@ -41,9 +42,32 @@ func Run(ctx context.Context, cfg Config) error {
 	corev1.RegisterSecretServiceServer(a.GRPC.GRPC, &server.SecretServer{R: server.SecretResource(a.DB, a.Watch, cfg.Clock.Now)})
 	sa := server.ServiceAccountResource(a.DB, a.Watch, cfg.Clock.Now)
 	corev1.RegisterServiceAccountServiceServer(a.GRPC.GRPC, &server.ServiceAccountServer{R: sa})
-	// Every backend answers the gateway's merged event lists (none recorded here yet).
+	// Every backend answers the gateway's merged event lists: here, the events clients post.
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
-	// The leader runs the service-account controller.
+	corev1.RegisterEventWriteServiceServer(a.GRPC.GRPC, &server.EventWriteServer{R: server.EventResource(a.DB, a.Watch, cfg.Clock.Now)})
+	// The leader runs the service-account controller and trims the events posted here.
 	sac := controller.NewServiceAccounts(a.DB, sa, a.Log, 2, a.Config.Resync)
-	return a.Run(ctx, sac.OnObject, sac.Run)
+	return a.Run(ctx, sac.OnObject, func(ctx context.Context) {
+		go trimEvents(ctx, a, cfg.Clock)
+		sac.Run(ctx)
+	})
+}
+
+// keepEvents is the retention of events (kube-apiserver's --event-ttl, 1h).
+const keepEvents = time.Hour
+
+// trimEvents deletes events older than keepEvents every few minutes until ctx ends.
+func trimEvents(ctx context.Context, a *app.App, clk clock.Clock) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := events.Trim(ctx, a.DB.Pool, clk.Now().Add(-keepEvents)); err != nil && ctx.Err() == nil {
+				a.Log.Warn("trim events", "err", err)
+			}
+		}
+	}
 }
