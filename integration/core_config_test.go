@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/base64"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -83,6 +84,23 @@ func TestConfigMapsAndSecretsWithKubectl(t *testing.T) {
 	r := a.mergePatch("/api/v1/namespaces/default/configmaps/frozen", `{"data":{"k":"w"}}`)
 	if body := a.expect(r, 422, "change immutable configmap"); !strings.Contains(body["message"].(string), "data: Forbidden: field is immutable when `immutable` is set") {
 		t.Fatalf("message %v", body["message"])
+	}
+
+	// kubectl apply (client-side: create, then a strategic merge patch) and the other secret generators.
+	dir := t.TempDir()
+	manifest := dir + "/cm.yaml"
+	for _, mode := range []string{"easy", "hard"} {
+		if err := os.WriteFile(manifest, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: game\ndata:\n  mode: "+mode+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		k.within(30*time.Second, "apply", "-f", manifest)
+	}
+	if v := k.within(30*time.Second, "get", "cm", "game", "-o", "jsonpath={.data.mode}"); v != "hard" {
+		t.Fatalf("applied mode %q", v)
+	}
+	k.within(30*time.Second, "create", "secret", "docker-registry", "reg", "--docker-server=registry.example.com", "--docker-username=u", "--docker-password=p")
+	if out := k.within(30*time.Second, "get", "secret", "reg"); !regexp.MustCompile(`(?m)^reg\s+kubernetes.io/dockerconfigjson\s+1\s+\S+$`).MatchString(out) {
+		t.Fatalf("kubectl get secret reg:\n%s", out)
 	}
 
 	k.within(30*time.Second, "delete", "configmap", "x")
