@@ -5,7 +5,7 @@ export GOFLAGS := -buildvcs=false
 GOBIN ?= $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-MODULES := proto shared services/node services/deployment services/daemonset services/statefulset services/job services/autoscaler gateway integration deployments
+MODULES := proto shared services/node services/deployment services/daemonset services/statefulset services/job services/autoscaler services/core gateway integration deployments
 PKGS := github.com/podwarden/podwarden/...
 
 BUF_VERSION := v1.75.0

@@ -6,6 +6,7 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/podwarden/podwarden/gateway v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/autoscaler v0.0.0-00010101000000-000000000000
+	github.com/podwarden/podwarden/services/core v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/daemonset v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/deployment v0.0.0-00010101000000-000000000000
 	github.com/podwarden/podwarden/services/job v0.0.0-00010101000000-000000000000
@@ -84,6 +85,7 @@ replace (
 	github.com/podwarden/podwarden/gateway => ../gateway
 	github.com/podwarden/podwarden/proto => ../proto
 	github.com/podwarden/podwarden/services/autoscaler => ../services/autoscaler
+	github.com/podwarden/podwarden/services/core => ../services/core
 	github.com/podwarden/podwarden/services/daemonset => ../services/daemonset
 	github.com/podwarden/podwarden/services/deployment => ../services/deployment
 	github.com/podwarden/podwarden/services/job => ../services/job

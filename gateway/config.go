@@ -16,6 +16,7 @@ const (
 	DefaultJobAddr         = "127.0.0.1:9104"
 	DefaultAutoscalerAddr  = "127.0.0.1:9105"
 	DefaultNodeAddr        = "127.0.0.1:9106"
+	DefaultCoreAddr        = "127.0.0.1:9107"
 
 	// DefaultMaxBodyBytes is kube-apiserver's limit on a request body (3 MiB).
 	DefaultMaxBodyBytes = 3 << 20
@@ -37,6 +38,7 @@ type Config struct {
 	JobAddr         string
 	AutoscalerAddr  string
 	NodeAddr        string
+	CoreAddr        string
 
 	// MaxBodyBytes caps a request body; larger requests get 413 (default 3 MiB).
 	MaxBodyBytes int64
@@ -57,6 +59,7 @@ func DefaultConfig() Config {
 		JobAddr:         DefaultJobAddr,
 		AutoscalerAddr:  DefaultAutoscalerAddr,
 		NodeAddr:        DefaultNodeAddr,
+		CoreAddr:        DefaultCoreAddr,
 		MaxBodyBytes:    DefaultMaxBodyBytes,
 		ReadyTimeout:    DefaultReadyTimeout,
 	}
@@ -111,6 +114,7 @@ const (
 	BackendJob         = "job"
 	BackendAutoscaler  = "autoscaler"
 	BackendNode        = "node"
+	BackendCore        = "core"
 )
 
 type backendAddr struct {
@@ -127,5 +131,6 @@ func (c Config) backendAddrs() []backendAddr {
 		{BackendJob, c.JobAddr},
 		{BackendAutoscaler, c.AutoscalerAddr},
 		{BackendNode, c.NodeAddr},
+		{BackendCore, c.CoreAddr},
 	}
 }

@@ -62,6 +62,11 @@ func (d *discovery) add(rs ...groupResource) {
 		d.resources = map[string][]apiResource{}
 	}
 	for _, r := range rs {
+		// The first entry of a resource wins: a backend's (events with every verb, from
+		// the core service) over the gateway's own fallback (events, list only).
+		if slices.ContainsFunc(d.resources[r.groupVersion], func(e apiResource) bool { return e.Name == r.Name }) {
+			continue
+		}
 		d.resources[r.groupVersion] = append(d.resources[r.groupVersion], r.apiResource)
 	}
 }

@@ -39,7 +39,8 @@
 //
 // Backends (gateway.go): each backend service is described once, by a backend
 // value in its own file (deployment_routes.go, statefulset_routes.go,
-// daemonset_routes.go, job_routes.go, autoscaler_routes.go, node_routes.go):
+// daemonset_routes.go, job_routes.go, autoscaler_routes.go, node_routes.go,
+// core_routes.go):
 // where its connection is in Backends, how its routes are registered (the
 // generated ones and its hand-written ones), its PATCH paths, its discovery
 // entries, the table printers of its kinds and, for daemonset and statefulset,

@@ -28,6 +28,7 @@ type Backends struct {
 	Job         grpc.ClientConnInterface
 	Autoscaler  grpc.ClientConnInterface
 	Node        grpc.ClientConnInterface
+	Core        grpc.ClientConnInterface
 }
 
 // backend is what the gateway knows of one backend service, in one place: the
@@ -52,7 +53,7 @@ type backend struct {
 
 // allBackends are the backends in a fixed order: the order of /readyz's
 // checks, of the merged lists' answers and of registration.
-var allBackends = []*backend{&deploymentBackend, &statefulSetBackend, &daemonSetBackend, &jobBackend, &autoscalerBackend, &nodeBackend}
+var allBackends = []*backend{&deploymentBackend, &statefulSetBackend, &daemonSetBackend, &jobBackend, &autoscalerBackend, &nodeBackend, &coreBackend}
 
 // namedConn is a deployed backend's connection.
 type namedConn struct {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/podwarden/podwarden/gateway"
 	autoscalersvc "github.com/podwarden/podwarden/services/autoscaler/service"
+	coresvc "github.com/podwarden/podwarden/services/core/service"
 	daemonsetsvc "github.com/podwarden/podwarden/services/daemonset/service"
 	deploymentsvc "github.com/podwarden/podwarden/services/deployment/service"
 	jobsvc "github.com/podwarden/podwarden/services/job/service"
@@ -133,6 +134,12 @@ func run(o options) error {
 		return named("autoscaler", autoscalersvc.Run(gctx, autoscalersvc.Config{App: cfg}))
 	})
 	g.Go(func() error {
+		cfg := base
+		cfg.GRPCAddr = coresvc.DefaultGRPCAddr
+		cfg.MetricsAddr = app.DefaultMetricsAddr(coresvc.DefaultGRPCAddr)
+		return named("core", coresvc.Run(gctx, coresvc.Config{App: cfg}))
+	})
+	g.Go(func() error {
 		gw := gateway.DefaultConfig()
 		gw.ListenAddr = o.httpAddr
 		gw.Logger = log.With("service", "gateway")
@@ -179,7 +186,8 @@ podwarden is running (Ctrl-C stops it)
   gRPC job          %[4]s
   gRPC autoscaler   %[5]s
   gRPC node         %[6]s
-  metrics           http://127.0.0.1:9201/metrics (deployment) ... 9206 (node): gRPC port + 100
+  gRPC core         %[13]s
+  metrics           http://127.0.0.1:9201/metrics (deployment) ... 9207 (core): gRPC port + 100
   cluster DNS       %[10]s
   NATS              %[7]s
   Postgres          %[8]s
@@ -189,7 +197,7 @@ try:
   dig @%[11]s -p %[12]s kubernetes.default.svc.cluster.local
 
 `, url, deploymentsvc.DefaultGRPCAddr, daemonsetsvc.DefaultGRPCAddr, jobsvc.DefaultGRPCAddr, autoscalersvc.DefaultGRPCAddr,
-		nodesvc.DefaultGRPCAddr, nats.URL, pg.DSN, statefulsetsvc.DefaultGRPCAddr, dnsBanner(o.dnsAddr), dnsHost, dnsPort)
+		nodesvc.DefaultGRPCAddr, nats.URL, pg.DSN, statefulsetsvc.DefaultGRPCAddr, dnsBanner(o.dnsAddr), dnsHost, dnsPort, coresvc.DefaultGRPCAddr)
 }
 
 // dnsBanner describes the cluster DNS address of the banner.

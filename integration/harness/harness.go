@@ -31,7 +31,7 @@ import (
 )
 
 // Services are the processes of a system, in start order; the gateway comes last.
-var Services = []string{"node", "deployment", "statefulset", "daemonset", "job", "autoscaler"}
+var Services = []string{"node", "deployment", "statefulset", "daemonset", "job", "autoscaler", "core"}
 
 // packages maps a process name to its main package.
 var packages = map[string]string{
@@ -41,6 +41,7 @@ var packages = map[string]string{
 	"daemonset":   "./services/daemonset",
 	"job":         "./services/job",
 	"autoscaler":  "./services/autoscaler",
+	"core":        "./services/core",
 	"gateway":     "./gateway/cmd/gateway",
 }
 
@@ -334,6 +335,7 @@ func (s *System) startGateway(port int) error {
 		"PODWARDEN_DAEMONSET_ADDR="+s.Addrs["daemonset"],
 		"PODWARDEN_STATEFULSET_ADDR="+s.Addrs["statefulset"],
 		"PODWARDEN_AUTOSCALER_ADDR="+s.Addrs["autoscaler"],
+		"PODWARDEN_CORE_ADDR="+s.Addrs["core"],
 		"PODWARDEN_LOG_LEVEL=warn",
 	)
 	p, err := s.spawn("gateway", s.bins["gateway"], env)

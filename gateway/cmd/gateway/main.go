@@ -44,6 +44,7 @@ func run() error {
 	fs.StringVar(&cfg.JobAddr, "job-addr", env("PODWARDEN_JOB_ADDR", def.JobAddr), "job service gRPC address, e.g. "+gateway.DefaultJobAddr+" [PODWARDEN_JOB_ADDR]")
 	fs.StringVar(&cfg.AutoscalerAddr, "autoscaler-addr", env("PODWARDEN_AUTOSCALER_ADDR", def.AutoscalerAddr), "autoscaler service gRPC address, e.g. "+gateway.DefaultAutoscalerAddr+" [PODWARDEN_AUTOSCALER_ADDR]")
 	fs.StringVar(&cfg.NodeAddr, "node-addr", env("PODWARDEN_NODE_ADDR", def.NodeAddr), "node service gRPC address [PODWARDEN_NODE_ADDR]")
+	fs.StringVar(&cfg.CoreAddr, "core-addr", env("PODWARDEN_CORE_ADDR", def.CoreAddr), "core service gRPC address (Leases), e.g. "+gateway.DefaultCoreAddr+" [PODWARDEN_CORE_ADDR]")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", envInt("PODWARDEN_GATEWAY_MAX_BODY_BYTES", def.MaxBodyBytes), "largest accepted request body [PODWARDEN_GATEWAY_MAX_BODY_BYTES]")
 	fs.DurationVar(&cfg.ReadyTimeout, "ready-timeout", envDuration("PODWARDEN_GATEWAY_READY_TIMEOUT", def.ReadyTimeout), "timeout of each backend health check in /readyz [PODWARDEN_GATEWAY_READY_TIMEOUT]")
 	fs.StringVar(&logLevel, "log-level", env("PODWARDEN_LOG_LEVEL", "info"), "debug, info, warn or error [PODWARDEN_LOG_LEVEL]")

@@ -1100,8 +1100,13 @@ type Event struct {
 	Type               string `protobuf:"bytes,11,opt,name=type,proto3" json:"type,omitempty"`
 	ReportingComponent string `protobuf:"bytes,12,opt,name=reporting_component,json=reportingComponent,proto3" json:"reporting_component,omitempty"`
 	ReportingInstance  string `protobuf:"bytes,13,opt,name=reporting_instance,json=reportingInstance,proto3" json:"reporting_instance,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// event_time is MicroTime (RFC 3339, UTC, six fractional digits), set by
+	// events.k8s.io-style reporters; client-go's core/v1 recorder sends null.
+	EventTime *string `protobuf:"bytes,14,opt,name=event_time,json=eventTime,proto3,oneof" json:"event_time,omitempty"`
+	// action the reporter took or failed to take (events.k8s.io-style reporters).
+	Action        string `protobuf:"bytes,15,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -1221,6 +1226,20 @@ func (x *Event) GetReportingComponent() string {
 func (x *Event) GetReportingInstance() string {
 	if x != nil {
 		return x.ReportingInstance
+	}
+	return ""
+}
+
+func (x *Event) GetEventTime() string {
+	if x != nil && x.EventTime != nil {
+		return *x.EventTime
+	}
+	return ""
+}
+
+func (x *Event) GetAction() string {
+	if x != nil {
+		return x.Action
 	}
 	return ""
 }
@@ -1520,7 +1539,7 @@ const file_podwarden_core_v1_meta_proto_rawDesc = "" +
 	"field_path\x18\a \x01(\tR\tfieldPath\"?\n" +
 	"\vEventSource\x12\x1c\n" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x12\x12\n" +
-	"\x04host\x18\x02 \x01(\tR\x04host\"\xc0\x04\n" +
+	"\x04host\x18\x02 \x01(\tR\x04host\"\x8b\x05\n" +
 	"\x05Event\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1536,7 +1555,11 @@ const file_podwarden_core_v1_meta_proto_rawDesc = "" +
 	" \x01(\x05R\x05count\x12\x12\n" +
 	"\x04type\x18\v \x01(\tR\x04type\x12/\n" +
 	"\x13reporting_component\x18\f \x01(\tR\x12reportingComponent\x12-\n" +
-	"\x12reporting_instance\x18\r \x01(\tR\x11reportingInstance\"\xe1\x01\n" +
+	"\x12reporting_instance\x18\r \x01(\tR\x11reportingInstance\x12\"\n" +
+	"\n" +
+	"event_time\x18\x0e \x01(\tH\x00R\teventTime\x88\x01\x01\x12\x16\n" +
+	"\x06action\x18\x0f \x01(\tR\x06actionB\r\n" +
+	"\v_event_time\"\xe1\x01\n" +
 	"\x05Scale\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1628,6 +1651,7 @@ func file_podwarden_core_v1_meta_proto_init() {
 	file_podwarden_core_v1_meta_proto_msgTypes[5].OneofWrappers = []any{}
 	file_podwarden_core_v1_meta_proto_msgTypes[9].OneofWrappers = []any{}
 	file_podwarden_core_v1_meta_proto_msgTypes[10].OneofWrappers = []any{}
+	file_podwarden_core_v1_meta_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1,0 +1,94 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc"
+
+	coordinationv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/coordination/v1"
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+)
+
+// coreBackend is the core service: the kinds Kubernetes keeps in the apiserver
+// itself (coordination.k8s.io/v1 Leases, core/v1 ConfigMaps, Secrets and ServiceAccounts).
+var coreBackend = backend{
+	name:        BackendCore,
+	conn:        func(b *Backends) *grpc.ClientConnInterface { return &b.Core },
+	register:    (*gateway).registerCore,
+	patchRoutes: corePatchRoutes,
+	resources:   coreServiceResources,
+	printers:    map[string]printer{"Lease": leasePrinter, "ConfigMap": configMapPrinter, "Secret": secretPrinter, "ServiceAccount": serviceAccountPrinter},
+}
+
+var (
+	leaseDesc     = (&coordinationv1.Lease{}).ProtoReflect().Descriptor()
+	configMapDesc = (&corev1.ConfigMap{}).ProtoReflect().Descriptor()
+	secretDesc    = (&corev1.Secret{}).ProtoReflect().Descriptor()
+	saDesc        = (&corev1.ServiceAccount{}).ProtoReflect().Descriptor()
+	eventDesc     = (&corev1.Event{}).ProtoReflect().Descriptor()
+)
+
+// corePatchRoutes are the core service's object paths that take a PATCH.
+var corePatchRoutes = []patchRoute{
+	{"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", leaseDesc},
+	{"/api/v1/namespaces/{namespace}/configmaps/{name}", configMapDesc},
+	{"/api/v1/namespaces/{namespace}/secrets/{name}", secretDesc},
+	{"/api/v1/namespaces/{namespace}/serviceaccounts/{name}", saDesc},
+	{"/api/v1/namespaces/{namespace}/events/{name}", eventDesc},
+}
+
+// coreServiceResources are the resources served through the core backend.
+var coreServiceResources = []groupResource{
+	{"coordination.k8s.io/v1", apiResource{Name: "leases", SingularName: "lease", Namespaced: true, Kind: "Lease", Verbs: objectVerbs}},
+	{"v1", apiResource{Name: "configmaps", SingularName: "configmap", Namespaced: true, Kind: "ConfigMap", Verbs: objectVerbs, ShortNames: []string{"cm"}}},
+	{"v1", apiResource{Name: "secrets", SingularName: "secret", Namespaced: true, Kind: "Secret", Verbs: objectVerbs}},
+	{"v1", apiResource{Name: "events", SingularName: "event", Namespaced: true, Kind: "Event", Verbs: objectVerbs, ShortNames: []string{"ev"}}},
+	{"v1", apiResource{Name: "serviceaccounts", SingularName: "serviceaccount", Namespaced: true, Kind: "ServiceAccount", Verbs: objectVerbs, ShortNames: []string{"sa"}}},
+}
+
+// registerCore registers the core backend's generated routes.
+func (g *gateway) registerCore(ctx context.Context, conn grpc.ClientConnInterface) error {
+	return errors.Join(
+		coordinationv1.RegisterLeaseServiceHandlerClient(ctx, g.mux, coordinationv1.NewLeaseServiceClient(conn)),
+		corev1.RegisterConfigMapServiceHandlerClient(ctx, g.mux, corev1.NewConfigMapServiceClient(conn)),
+		corev1.RegisterSecretServiceHandlerClient(ctx, g.mux, corev1.NewSecretServiceClient(conn)),
+		corev1.RegisterServiceAccountServiceHandlerClient(ctx, g.mux, corev1.NewServiceAccountServiceClient(conn)),
+		// Events posted by clients (client-go's recorder); lists and watches are merged
+		// from every backend by the gateway's own handlers.
+		corev1.RegisterEventWriteServiceHandlerClient(ctx, g.mux, corev1.NewEventWriteServiceClient(conn)),
+	)
+}
+
+// leasePrinter is kubectl's `get leases` columns.
+var leasePrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Holder", "string", 0), col("Age", "string", 0)},
+	cells: func(o map[string]any, now time.Time) []any {
+		return []any{name(o), str2(obj(o, "spec"), "holderIdentity"), age(o, now)}
+	},
+}
+
+// configMapPrinter is kubectl's `get configmaps` columns (DATA counts data and binaryData).
+var configMapPrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Data", "integer", 0), col("Age", "string", 0)},
+	cells: func(o map[string]any, now time.Time) []any {
+		return []any{name(o), len(obj(o, "data")) + len(obj(o, "binaryData")), age(o, now)}
+	},
+}
+
+// secretPrinter is kubectl's `get secrets` columns.
+var secretPrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Type", "string", 0), col("Data", "integer", 0), col("Age", "string", 0)},
+	cells: func(o map[string]any, now time.Time) []any {
+		return []any{name(o), str2(o, "type"), len(obj(o, "data")), age(o, now)}
+	},
+}
+
+// serviceAccountPrinter is kubectl's `get serviceaccounts` columns.
+var serviceAccountPrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Secrets", "integer", 0), col("Age", "string", 0)},
+	cells: func(o map[string]any, now time.Time) []any {
+		return []any{name(o), len(list(o, "secrets")), age(o, now)}
+	},
+}

@@ -1,0 +1,73 @@
+// Package service is the core service: the kinds Kubernetes keeps in the
+// apiserver itself rather than in a workload controller (coordination.k8s.io/v1
+// Leases, core/v1 ConfigMaps, Secrets and ServiceAccounts, with the
+// service-account controller), served over gRPC from the service's own Postgres schema.
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/podwarden/podwarden/services/core/internal/controller"
+	"github.com/podwarden/podwarden/services/core/internal/server"
+	"github.com/podwarden/podwarden/shared/app"
+	"github.com/podwarden/podwarden/shared/clock"
+	"github.com/podwarden/podwarden/shared/events"
+
+	coordinationv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/coordination/v1"
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+)
+
+// DefaultGRPCAddr is the core service's gRPC address of a local run.
+const DefaultGRPCAddr = "127.0.0.1:9107"
+
+// Config configures the service.
+type Config struct {
+	App   app.Config
+	Clock clock.Clock
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	a, err := app.New(ctx, "core", cfg.App, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	coordinationv1.RegisterLeaseServiceServer(a.GRPC.GRPC, &server.LeaseServer{R: server.LeaseResource(a.DB, a.Watch, cfg.Clock.Now)})
+	corev1.RegisterConfigMapServiceServer(a.GRPC.GRPC, &server.ConfigMapServer{R: server.ConfigMapResource(a.DB, a.Watch, cfg.Clock.Now)})
+	corev1.RegisterSecretServiceServer(a.GRPC.GRPC, &server.SecretServer{R: server.SecretResource(a.DB, a.Watch, cfg.Clock.Now)})
+	sa := server.ServiceAccountResource(a.DB, a.Watch, cfg.Clock.Now)
+	corev1.RegisterServiceAccountServiceServer(a.GRPC.GRPC, &server.ServiceAccountServer{R: sa})
+	// Every backend answers the gateway's merged event lists: here, the events clients post.
+	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
+	corev1.RegisterEventWriteServiceServer(a.GRPC.GRPC, &server.EventWriteServer{R: server.EventResource(a.DB, a.Watch, cfg.Clock.Now)})
+	// The leader runs the service-account controller and trims the events posted here.
+	sac := controller.NewServiceAccounts(a.DB, sa, a.Log, 2, a.Config.Resync)
+	return a.Run(ctx, sac.OnObject, func(ctx context.Context) {
+		go trimEvents(ctx, a, cfg.Clock)
+		sac.Run(ctx)
+	})
+}
+
+// keepEvents is the retention of events (kube-apiserver's --event-ttl, 1h).
+const keepEvents = time.Hour
+
+// trimEvents deletes events older than keepEvents every few minutes until ctx ends.
+func trimEvents(ctx context.Context, a *app.App, clk clock.Clock) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := events.Trim(ctx, a.DB.Pool, clk.Now().Add(-keepEvents)); err != nil && ctx.Err() == nil {
+				a.Log.Warn("trim events", "err", err)
+			}
+		}
+	}
+}
