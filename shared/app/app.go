@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/podwarden/podwarden/shared/bus"
+	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/grpcserver"
 	"github.com/podwarden/podwarden/shared/leader"
 	"github.com/podwarden/podwarden/shared/metrics"
@@ -164,6 +165,9 @@ type App struct {
 	Leader *leader.Elector
 	// Watch wakes watch streams on every committed change (fed by Run).
 	Watch *watch.Hub
+	// Now is the service's clock (events are stamped with it, and expire by it); New
+	// sets time.Now.
+	Now func() time.Time
 	// Metrics is the service's own registry, served on Config.MetricsAddr; a
 	// service may register its own collectors on it.
 	Metrics *prometheus.Registry
@@ -266,6 +270,7 @@ func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(
 		a.Leader.Run(metrics.WithControllers(ctx, a.Controllers), func(ctx context.Context) {
 			done := make(chan struct{})
 			go func() { a.Relay.Run(ctx); close(done) }()
+			go a.expireEvents(ctx)
 			if lead != nil {
 				lead(ctx)
 			}
@@ -297,4 +302,26 @@ func (a *App) addr() string {
 		return a.Config.Listener.Addr().String()
 	}
 	return a.Config.GRPCAddr
+}
+
+// EventTTL is how long an event is kept after it was last seen (kube-apiserver's
+// --event-ttl, 1 hour).
+const EventTTL = time.Hour
+
+// expireEvents deletes the schema's events not seen for EventTTL, every few minutes,
+// while this replica leads: every service records events, so every schema would grow
+// without bound.
+func (a *App) expireEvents(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := events.Trim(ctx, a.DB.Pool, a.Now().Add(-EventTTL)); err != nil && ctx.Err() == nil {
+				a.Log.Warn("expire events", "err", err)
+			}
+		}
+	}
 }

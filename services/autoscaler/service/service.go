@@ -129,6 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer a.Close()
+	a.Now = cfg.Clock.Now
 	depConn, err := grpc.NewClient(cfg.DeploymentAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return fmt.Errorf("deployment service %s: %w", cfg.DeploymentAddr, err)

@@ -6,7 +6,6 @@ package service
 
 import (
 	"context"
-	"time"
 
 	"github.com/podwarden/podwarden/services/core/internal/controller"
 	"github.com/podwarden/podwarden/services/core/internal/server"
@@ -37,6 +36,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer a.Close()
+	a.Now = cfg.Clock.Now
 	coordinationv1.RegisterLeaseServiceServer(a.GRPC.GRPC, &server.LeaseServer{R: server.LeaseResource(a.DB, a.Watch, cfg.Clock.Now)})
 	corev1.RegisterConfigMapServiceServer(a.GRPC.GRPC, &server.ConfigMapServer{R: server.ConfigMapResource(a.DB, a.Watch, cfg.Clock.Now)})
 	corev1.RegisterSecretServiceServer(a.GRPC.GRPC, &server.SecretServer{R: server.SecretResource(a.DB, a.Watch, cfg.Clock.Now)})
@@ -45,29 +45,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// Every backend answers the gateway's merged event lists: here, the events clients post.
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	corev1.RegisterEventWriteServiceServer(a.GRPC.GRPC, &server.EventWriteServer{R: server.EventResource(a.DB, a.Watch, cfg.Clock.Now)})
-	// The leader runs the service-account controller and trims the events posted here.
+	// The leader runs the service-account controller (and app expires the events posted here).
 	sac := controller.NewServiceAccounts(a.DB, sa, a.Log, 2, a.Config.Resync)
-	return a.Run(ctx, sac.OnObject, func(ctx context.Context) {
-		go trimEvents(ctx, a, cfg.Clock)
-		sac.Run(ctx)
-	})
-}
-
-// keepEvents is the retention of events (kube-apiserver's --event-ttl, 1h).
-const keepEvents = time.Hour
-
-// trimEvents deletes events older than keepEvents every few minutes until ctx ends.
-func trimEvents(ctx context.Context, a *app.App, clk clock.Clock) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := events.Trim(ctx, a.DB.Pool, clk.Now().Add(-keepEvents)); err != nil && ctx.Err() == nil {
-				a.Log.Warn("trim events", "err", err)
-			}
-		}
-	}
+	return a.Run(ctx, sac.OnObject, sac.Run)
 }

@@ -44,6 +44,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer a.Close()
+	a.Now = cfg.Clock.Now
 	daemonsetv1.RegisterDaemonSetServiceServer(a.GRPC.GRPC, &server.DaemonSetServer{R: server.NewResource(a.DB, a.Watch, cfg.Clock.Now)})
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	ccfg := controller.Config{Workers: a.Config.Workers, Resync: a.Config.Resync}

@@ -37,6 +37,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer a.Close()
+	a.Now = cfg.Clock.Now
 	res := server.NewResources(a.DB, a.Watch, cfg.Clock.Now)
 	deploymentv1.RegisterDeploymentServiceServer(a.GRPC.GRPC, &server.DeploymentServer{R: res})
 	deploymentv1.RegisterReplicaSetServiceServer(a.GRPC.GRPC, &server.ReplicaSetServer{R: res})

@@ -49,6 +49,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer a.Close()
+	a.Now = cfg.Clock.Now
 	res := server.NewResources(a.DB, a.Watch, cfg.Clock.Now)
 	jobv1.RegisterJobServiceServer(a.GRPC.GRPC, &server.JobServer{R: res})
 	jobv1.RegisterCronJobServiceServer(a.GRPC.GRPC, &server.CronJobServer{R: res})

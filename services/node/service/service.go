@@ -207,6 +207,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer a.Close()
+	a.Now = cfg.Clock.Now
 	if err := bootstrap(ctx, a.DB, cfg); err != nil {
 		return err
 	}

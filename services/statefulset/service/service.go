@@ -37,6 +37,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer a.Close()
+	a.Now = cfg.Clock.Now
 	now := cfg.Clock.Now
 	statefulsetv1.RegisterStatefulSetServiceServer(a.GRPC.GRPC, &server.StatefulSetServer{R: server.NewResource(a.DB, a.Watch, now)})
 	statefulsetv1.RegisterPersistentVolumeClaimServiceServer(a.GRPC.GRPC, &server.ClaimServer{R: server.NewClaimResource(a.DB, a.Watch, now)})

@@ -106,27 +106,7 @@ func (c *Controller) OnObject(payload string) {
 
 // Run runs the loop and the housekeeping until ctx ends (one leadership term).
 func (c *Controller) Run(ctx context.Context) {
-	go c.housekeep(ctx)
 	c.loop.Run(ctx)
-}
-
-// keepEvents is the retention of events (Kubernetes keeps them for an hour).
-const keepEvents = time.Hour
-
-// housekeep trims the events (the watch cache trims the change log).
-func (c *Controller) housekeep(ctx context.Context) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := events.Trim(ctx, c.db.Pool, c.clock.Now().Add(-keepEvents)); err != nil && ctx.Err() == nil {
-			c.log.Warn("trim failed", "err", err)
-		}
-	}
 }
 
 // due reports whether key may sync now: at most once per sync period, except

@@ -20,7 +20,6 @@ import (
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/controller"
-	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
@@ -162,11 +161,8 @@ func (c *Controllers) consume(ctx context.Context) {
 	c.bus.ConsumeUntilDone(ctx, c.log, bus.ConsumerConfig{Stream: bus.StreamPodCommands, Durable: "node", Filters: []string{"pods.cmd.>"}}, c.handleCommands)
 }
 
-// Retention of events and tombstones (the watch cache trims the change log).
-const (
-	keepEvents     = time.Hour
-	keepTombstones = 25 * time.Hour
-)
+// Retention of tombstones (the watch cache trims the change log, app expires events).
+const keepTombstones = 25 * time.Hour
 
 // housekeep trims what grows without bound.
 func (c *Controllers) housekeep(ctx context.Context) {
@@ -178,14 +174,8 @@ func (c *Controllers) housekeep(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		now := c.clock.Now()
-		for what, err := range map[string]error{
-			"events":     events.Trim(ctx, c.db.Pool, now.Add(-keepEvents)),
-			"tombstones": repo.TrimTombstones(ctx, c.db.Pool, keepTombstones),
-		} {
-			if err != nil && ctx.Err() == nil {
-				c.log.Warn("trim failed", "what", what, "err", err)
-			}
+		if err := repo.TrimTombstones(ctx, c.db.Pool, keepTombstones); err != nil && ctx.Err() == nil {
+			c.log.Warn("trim failed", "what", "tombstones", "err", err)
 		}
 	}
 }
