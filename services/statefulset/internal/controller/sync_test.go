@@ -18,6 +18,7 @@ import (
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
@@ -34,7 +35,10 @@ var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 func newController(t *testing.T) (*Controller, *store.DB) {
 	t.Helper()
 	db := applytest.OpenDB(t, "statefulset_sync", migrations.FS)
-	return New(db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
+	hub := applytest.Hub(t, db)
+	caches := Caches{StatefulSets: watch.For(hub, kinds.StatefulSets, nil), Revisions: watch.For(hub, kinds.ControllerRevisions, nil),
+		Claims: watch.For(hub, kinds.Claims, nil), Volumes: watch.For(hub, kinds.Volumes, nil), Pods: watch.For(hub, kinds.Pods, nil)}
+	return New(db, nil, hub, caches, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
 }
 
 // web is a defaulted StatefulSet: OrderedReady, RollingUpdate, claim template www.
@@ -56,11 +60,12 @@ func web(replicas int32) *statefulsetv1.StatefulSet {
 		}}
 }
 
+// mustSync syncs web once the caches hold every write so far, and fails if the sync
+// modified a cached object.
 func (c *Controller) mustSync(t *testing.T) {
 	t.Helper()
-	if err := c.syncStatefulSet(context.Background(), "default/web"); err != nil {
-		t.Fatalf("sync: %v", err)
-	}
+	applytest.RunSynced(t, c.in.Hub, c.syncStatefulSet, "default/web", applytest.All(c.caches.StatefulSets),
+		applytest.All(c.caches.Revisions), applytest.All(c.caches.Claims), applytest.All(c.caches.Volumes), applytest.All(c.caches.Pods))
 }
 
 // TestSyncStatefulSet: the first sync of an OrderedReady set writes its first
