@@ -16,6 +16,7 @@ import (
 	"github.com/podwarden/podwarden/services/statefulset/internal/migrations"
 	"github.com/podwarden/podwarden/shared/apply/applytest"
 	"github.com/podwarden/podwarden/shared/clock"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
 	"github.com/podwarden/podwarden/shared/watch"
@@ -112,4 +113,37 @@ func TestSyncStatefulSetForeground(t *testing.T) {
 	applytest.PodsGone(t, db)
 	c.mustSync(t)
 	applytest.Equal(t, "sets", applytest.Names(t, db, kinds.StatefulSets), "[]")
+}
+
+// TestSyncStatefulSetAdoptsOrphanPod: an orphan pod the selector matches (left by an
+// orphaning delete of an earlier set) is adopted first, alone (its UPDATE command,
+// the set as its controller); the next sync plans on it and does not create web-0
+// again.
+func TestSyncStatefulSetAdoptsOrphanPod(t *testing.T) {
+	c, db := newController(t)
+	ctx := context.Background()
+	set, err := kinds.StatefulSets.Create(ctx, db.Pool, web(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: "web-0", Namespace: "default", Labels: map[string]string{"app": "nginx"}},
+		Spec: &corev1.PodSpec{}, Status: &corev1.PodStatus{Phase: "Running"}}
+	if _, err := kinds.Pods.Create(ctx, db.Pool, orphan); err != nil {
+		t.Fatal(err)
+	}
+	c.mustSync(t)
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_UPDATE:web-0]")
+	applytest.Equal(t, "revisions", applytest.Names(t, db, kinds.ControllerRevisions), "[]")
+	if got := podutil.GetControllerOf(applytest.Get(t, db, kinds.Pods, "default", "web-0").Metadata).GetUid(); got != set.Metadata.Uid {
+		t.Fatalf("web-0's controller %q, want the set %q", got, set.Metadata.Uid)
+	}
+	c.mustSync(t)
+	for _, cmd := range applytest.Commands(t, db) {
+		if cmd == "OP_CREATE:web-0" {
+			t.Fatalf("web-0 created again: %v", applytest.Commands(t, db))
+		}
+	}
+	if n := len(applytest.Names(t, db, kinds.ControllerRevisions)); n != 1 {
+		t.Fatalf("%d revisions after the plan, want 1", n)
+	}
 }
