@@ -193,6 +193,13 @@ func Delete[T store.Object](k store.Kind[T], obj T) Write {
 	}}
 }
 
+// Do is a write the caller carries out itself in the sync's transaction, for what the
+// other constructors do not fit (the CronJob's create of a Job whose status records
+// whether it was created).
+func Do(what string, do func(ctx context.Context, tx pgx.Tx, now time.Time) error) Write {
+	return Write{what: what, do: do}
+}
+
 // CountCollision increments owner's status.collisionCount (Deployment,
 // StatefulSet, DaemonSet): the hash of its template then names its next
 // ReplicaSet or ControllerRevision differently.

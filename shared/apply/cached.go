@@ -20,6 +20,9 @@ import (
 // hub, and never plan on a cache older than their own last write.
 type Informer struct {
 	Hub *watch.Hub
+	// reads are the caches a plan reads besides the owner's: a sync waits until they
+	// have loaded too (a pod cache still loading would look like no pods at all).
+	reads []Loader
 
 	mu sync.Mutex
 	// last is the resourceVersion of the last write of each sync key ("Kind/ns/name")
@@ -27,9 +30,15 @@ type Informer struct {
 	last map[string]int64
 }
 
-// NewInformer returns the read side over hub's caches.
-func NewInformer(hub *watch.Hub) *Informer {
-	return &Informer{Hub: hub, last: map[string]int64{}}
+// Loader is a cache as a sync waits for it (watch.Cache's Synced).
+type Loader interface {
+	Synced(ctx context.Context) error
+}
+
+// NewInformer returns the read side over hub's caches; reads are the caches the plans
+// read besides the owner's, which every sync waits to have loaded.
+func NewInformer(hub *watch.Hub, reads ...Loader) *Informer {
+	return &Informer{Hub: hub, reads: reads, last: map[string]int64{}}
 }
 
 // waitOwn waits until the caches hold the last write made for key.
@@ -66,8 +75,10 @@ type CachedPlanFunc[T store.Object] func(obj T, now time.Time) (Plan, error)
 // resourceVersions read as preconditions (a stale read is a conflict: the sync fails and
 // is retried on a newer cache). A plan with nothing to write costs no query.
 func SyncCached[T store.Object](ctx context.Context, db *store.DB, in *Informer, now func() time.Time, cache *watch.Cache[T], kind store.Kind[T], key string, owner Owner, plan CachedPlanFunc[T]) (Plan, Result, error) {
-	if err := cache.Synced(ctx); err != nil {
-		return Plan{}, Result{}, err
+	for _, c := range append([]Loader{cache}, in.reads...) {
+		if err := c.Synced(ctx); err != nil {
+			return Plan{}, Result{}, err
+		}
 	}
 	own := kind.Name + "/" + key
 	if err := in.waitOwn(ctx, own); err != nil {

@@ -8,11 +8,14 @@ import (
 	"fmt"
 
 	"github.com/podwarden/podwarden/services/daemonset/internal/controller"
+	"github.com/podwarden/podwarden/services/daemonset/internal/kinds"
 	"github.com/podwarden/podwarden/services/daemonset/internal/migrations"
 	"github.com/podwarden/podwarden/services/daemonset/internal/server"
 	"github.com/podwarden/podwarden/shared/app"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/revisions"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
@@ -45,7 +48,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer a.Close()
 	a.Now = cfg.Clock.Now
-	daemonsetv1.RegisterDaemonSetServiceServer(a.GRPC.GRPC, &server.DaemonSetServer{R: server.NewResource(a.DB, a.Watch, cfg.Clock.Now)})
+	sets := server.NewResource(a.DB, a.Watch, cfg.Clock.Now)
+	daemonsetv1.RegisterDaemonSetServiceServer(a.GRPC.GRPC, &server.DaemonSetServer{R: sets})
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	ccfg := controller.Config{Workers: a.Config.Workers, Resync: a.Config.Resync}
 	if cfg.NodeAddr == "" {
@@ -59,6 +63,10 @@ func Run(ctx context.Context, cfg Config) error {
 		defer func() { _ = closeConn() }()
 		ccfg.Nodes = lister
 	}
-	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, ccfg)
-	return a.Run(ctx, ctl.OnObject, ctl.Run)
+	caches := controller.Caches{
+		DaemonSets: sets.Cache(), Revisions: revisions.Resource(a.DB, a.Watch).Cache(),
+		Pods: watch.For(a.Watch, kinds.Pods, nil), Nodes: watch.For(a.Watch, kinds.Nodes, nil),
+	}
+	ctl := controller.New(a.DB, a.Bus, a.Watch, caches, a.Log, cfg.Clock, ccfg)
+	return a.Run(ctx, nil, ctl.Run) // the caches wake the loops
 }

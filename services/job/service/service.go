@@ -8,12 +8,14 @@ import (
 	"strconv"
 
 	"github.com/podwarden/podwarden/services/job/internal/controller"
+	"github.com/podwarden/podwarden/services/job/internal/kinds"
 	"github.com/podwarden/podwarden/services/job/internal/migrations"
 	"github.com/podwarden/podwarden/services/job/internal/reconcile"
 	"github.com/podwarden/podwarden/services/job/internal/server"
 	"github.com/podwarden/podwarden/shared/app"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	jobv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/job/v1"
@@ -54,8 +56,9 @@ func Run(ctx context.Context, cfg Config) error {
 	jobv1.RegisterJobServiceServer(a.GRPC.GRPC, &server.JobServer{R: res})
 	jobv1.RegisterCronJobServiceServer(a.GRPC.GRPC, &server.CronJobServer{R: res})
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
-	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, controller.Config{
+	caches := controller.Caches{Jobs: res.Jobs.Cache(), CronJobs: res.CronJobs.Cache(), Pods: watch.For(a.Watch, kinds.Pods, nil)}
+	ctl := controller.New(a.DB, a.Bus, a.Watch, caches, a.Log, cfg.Clock, controller.Config{
 		Workers: a.Config.Workers, Resync: a.Config.Resync, BackOff: reconcile.DefaultBackOff.Scaled(cfg.TimeScale),
 	})
-	return a.Run(ctx, ctl.OnObject, ctl.Run)
+	return a.Run(ctx, nil, ctl.Run) // the caches wake the loops
 }

@@ -8,11 +8,14 @@ import (
 	"context"
 
 	"github.com/podwarden/podwarden/services/statefulset/internal/controller"
+	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
 	"github.com/podwarden/podwarden/services/statefulset/internal/migrations"
 	"github.com/podwarden/podwarden/services/statefulset/internal/server"
 	"github.com/podwarden/podwarden/shared/app"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/revisions"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
@@ -39,10 +42,15 @@ func Run(ctx context.Context, cfg Config) error {
 	defer a.Close()
 	a.Now = cfg.Clock.Now
 	now := cfg.Clock.Now
-	statefulsetv1.RegisterStatefulSetServiceServer(a.GRPC.GRPC, &server.StatefulSetServer{R: server.NewResource(a.DB, a.Watch, now)})
-	statefulsetv1.RegisterPersistentVolumeClaimServiceServer(a.GRPC.GRPC, &server.ClaimServer{R: server.NewClaimResource(a.DB, a.Watch, now)})
-	statefulsetv1.RegisterPersistentVolumeServiceServer(a.GRPC.GRPC, &server.VolumeServer{R: server.NewVolumeResource(a.DB, a.Watch, now)})
+	sets, claims, volumes := server.NewResource(a.DB, a.Watch, now), server.NewClaimResource(a.DB, a.Watch, now), server.NewVolumeResource(a.DB, a.Watch, now)
+	statefulsetv1.RegisterStatefulSetServiceServer(a.GRPC.GRPC, &server.StatefulSetServer{R: sets})
+	statefulsetv1.RegisterPersistentVolumeClaimServiceServer(a.GRPC.GRPC, &server.ClaimServer{R: claims})
+	statefulsetv1.RegisterPersistentVolumeServiceServer(a.GRPC.GRPC, &server.VolumeServer{R: volumes})
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
-	ctl := controller.New(a.DB, a.Bus, a.Log, cfg.Clock, controller.Config{Workers: a.Config.Workers, Resync: a.Config.Resync})
-	return a.Run(ctx, ctl.OnObject, ctl.Run)
+	caches := controller.Caches{
+		StatefulSets: sets.Cache(), Revisions: revisions.Resource(a.DB, a.Watch).Cache(),
+		Claims: claims.Cache(), Volumes: volumes.Cache(), Pods: watch.For(a.Watch, kinds.Pods, nil),
+	}
+	ctl := controller.New(a.DB, a.Bus, a.Watch, caches, a.Log, cfg.Clock, controller.Config{Workers: a.Config.Workers, Resync: a.Config.Resync})
+	return a.Run(ctx, nil, ctl.Run) // the caches wake the loops
 }

@@ -19,7 +19,8 @@ import (
 )
 
 // handleNodeEvents applies a batch of node events to the node view in one
-// transaction; any change wakes every DaemonSet (each decides per node).
+// transaction; the view is quiet (no notification per node), so the feed is told
+// when it changed.
 func (c *Controller) handleNodeEvents(ctx context.Context, msgs []bus.Received) error {
 	changed := false
 	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
@@ -44,7 +45,7 @@ func (c *Controller) handleNodeEvents(ctx context.Context, msgs []bus.Received) 
 		return err
 	}
 	if changed {
-		c.enqueueAll(ctx)
+		c.in.Hub.Kick() // the node cache wakes the DaemonSets it concerns (watchCaches)
 	}
 	return nil
 }

@@ -10,19 +10,15 @@ import (
 // view is this service's pod view; its tombstone table also holds the node view's.
 var view = podview.Default
 
-// handlePodEvents applies a batch of pod events to the pod view in one
-// transaction, then wakes the DaemonSets that own them.
+// handlePodEvents applies a batch of pod events to the pod view in one transaction;
+// the pod cache then wakes the owners (watchCaches). The view is quiet (no
+// notification per pod), so the feed is told here.
 func (c *Controller) handlePodEvents(ctx context.Context, msgs []bus.Received) error {
-	owners, err := view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
+	_, err := view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
 		c.log.Warn("dropping undecodable pod event", "subject", subject, "err", err)
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		c.in.Hub.Kick()
 	}
-	for _, o := range owners {
-		if o.Kind == "DaemonSet" {
-			c.daemonSets.Enqueue(o.Key)
-		}
-	}
-	return nil
+	return err
 }

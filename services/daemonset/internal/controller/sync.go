@@ -21,23 +21,23 @@ import (
 
 const component = "daemonset-controller"
 
-// syncDaemonSet is the daemonset controller's syncDaemonSet on stored state: read
-// the DaemonSet, claim its pods and revisions, plan, apply, in one transaction.
+// syncDaemonSet is the daemonset controller's syncDaemonSet: read the DaemonSet, its
+// pods and revisions and the nodes from the caches, claim, plan, apply.
 func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
 	var decided reconcile.Plan
 	var uid string
 	var at time.Time
-	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.DaemonSets, key,
+	plan, res, err := apply.SyncCached(ctx, c.db, c.in, c.clock.Now, c.caches.DaemonSets, kinds.DaemonSets, key,
 		apply.Owner{APIVersion: "apps/v1", Kind: "DaemonSet", Component: component},
-		func(ctx context.Context, tx pgx.Tx, ds *daemonsetv1.DaemonSet, now time.Time) (plan apply.Plan, err error) {
+		func(ds *daemonsetv1.DaemonSet, now time.Time) (plan apply.Plan, err error) {
 			uid, at = ds.Metadata.Uid, now
-			plan, decided, err = c.planDaemonSet(ctx, tx, ds, now)
-			return plan, err
+			plan, decided = c.planDaemonSet(ds, now)
+			return plan, nil
 		})
 	if err != nil {
 		return err
 	}
-	if res.Collision {
+	if res.Collision || plan.Again {
 		c.daemonSets.Enqueue(key)
 		return nil
 	}
@@ -54,44 +54,42 @@ func (c *Controller) syncDaemonSet(ctx context.Context, key string) error {
 	return nil
 }
 
-// planDaemonSet reads what ds's plan needs and plans: a Foreground deletion step
-// when ds is being deleted, else its history (a new or renumbered revision is the
-// plan's first write) and PlanSync over the nodes; decided is PlanSync's plan.
-func (c *Controller) planDaemonSet(ctx context.Context, tx pgx.Tx, ds *daemonsetv1.DaemonSet, now time.Time) (plan apply.Plan, decided reconcile.Plan, err error) {
+// planDaemonSet plans from the caches: a Foreground deletion step when ds is being
+// deleted; else the adoption and release of pods and revisions when its selector
+// calls for them (alone: the next sync plans on them); else its history (a new or
+// renumbered revision is the plan's first write) and PlanSync over the nodes;
+// decided is PlanSync's plan.
+func (c *Controller) planDaemonSet(ds *daemonsetv1.DaemonSet, now time.Time) (plan apply.Plan, decided reconcile.Plan) {
 	m := ds.Metadata
 	if reconcile.SelectsAll(ds) {
-		return daemonSetWrites(ds, reconcile.HistoryPlan{}, reconcile.PlanSelectingAll(), nil), reconcile.Plan{}, nil
+		return daemonSetWrites(ds, reconcile.HistoryPlan{}, reconcile.PlanSelectingAll(), nil), reconcile.Plan{}
 	}
 	if m.DeletionTimestamp != nil {
-		pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
-		return apply.Foreground(kinds.DaemonSets, ds, pods, apply.DeletePod), reconcile.Plan{}, err
+		pods := c.caches.Pods.Select(store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+		return apply.Foreground(kinds.DaemonSets, ds, pods, apply.DeletePod), reconcile.Plan{}
 	}
 	s, err := labels.FromProto(ds.GetSpec().GetSelector())
 	if err != nil {
-		return apply.Plan{}, reconcile.Plan{}, nil // rejected by the API; nothing to do
+		return apply.Plan{}, reconcile.Plan{} // rejected by the API; nothing to do
 	}
 	sel := apply.Selector{Matches: s, MatchLabels: ds.GetSpec().GetSelector().GetMatchLabels()}
 	ref := podview.ControllerRefTo("apps/v1", "DaemonSet", m)
-	pods, err := apply.ClaimPods(ctx, tx, now, m, ref, sel)
-	if err != nil {
-		return apply.Plan{}, reconcile.Plan{}, err
-	}
-	revs, err := apply.ClaimObjects(ctx, tx, now, kinds.ControllerRevisions, m, ref, sel,
+	pods, claims := apply.ClaimCached(c.caches.Pods, m, ref, sel, apply.UpdatePod)
+	revs, revClaims := apply.ClaimCached(c.caches.Revisions, m, ref, sel,
 		func(cr *revisions.Revision) apply.Write {
 			return apply.Update(kinds.ControllerRevisions, cr)
 		})
-	if err != nil {
-		return apply.Plan{}, reconcile.Plan{}, err
+	if claims.Again || revClaims.Again {
+		claims.Add(revClaims.Writes...)
+		claims.Again = true
+		return claims, reconcile.Plan{}
 	}
-	nodes, err := kinds.Nodes.List(ctx, tx, store.ListOptions{})
-	if err != nil {
-		return apply.Plan{}, reconcile.Plan{}, err
-	}
+	nodes := c.caches.Nodes.Select(store.ListOptions{})
 	hp := reconcile.PlanHistory(ds, revs)
 	p := reconcile.PlanSyncWithBackoff(ds, nodes, pods, hp.Hash, now, func(node string, now time.Time) time.Duration {
 		return c.backoff.remaining(m.Uid+"/"+node, now)
 	})
-	return daemonSetWrites(ds, hp, p, pods), p, nil
+	return daemonSetWrites(ds, hp, p, pods), p
 }
 
 // daemonSetWrites is a sync's plan as writes: the history first (a new revision,

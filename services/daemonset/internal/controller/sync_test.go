@@ -21,6 +21,7 @@ import (
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	daemonsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/daemonset/v1"
@@ -42,7 +43,10 @@ func newSyncController(t *testing.T) (*Controller, *store.DB) {
 			t.Fatal(err)
 		}
 	}
-	return New(db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
+	hub := applytest.Hub(t, db)
+	caches := Caches{DaemonSets: watch.For(hub, kinds.DaemonSets, nil), Revisions: watch.For(hub, kinds.ControllerRevisions, nil),
+		Pods: watch.For(hub, kinds.Pods, nil), Nodes: watch.For(hub, kinds.Nodes, nil)}
+	return New(db, nil, hub, caches, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
 }
 
 // agent is a defaulted DaemonSet (RollingUpdate, maxUnavailable 1).
@@ -59,11 +63,12 @@ func agent() *daemonsetv1.DaemonSet {
 		}}
 }
 
+// mustSync syncs agent once the caches hold every write so far, and fails if the
+// sync modified a cached object.
 func (c *Controller) mustSync(t *testing.T) {
 	t.Helper()
-	if err := c.syncDaemonSet(context.Background(), "default/agent"); err != nil {
-		t.Fatalf("sync: %v", err)
-	}
+	applytest.RunSynced(t, c.in.Hub, c.syncDaemonSet, "default/agent", applytest.All(c.caches.DaemonSets),
+		applytest.All(c.caches.Revisions), applytest.All(c.caches.Pods), applytest.All(c.caches.Nodes))
 }
 
 // TestSyncDaemonSet: the first sync writes the first revision, a pod per node

@@ -59,7 +59,7 @@ type Controller struct {
 
 // New builds the loops over the caches fed by hub; they run in Run.
 func New(db *store.DB, b *bus.Bus, hub *watch.Hub, caches Caches, log *slog.Logger, clk clock.Clock, cfg Config) *Controller {
-	c := &Controller{db: db, bus: b, log: log, clock: clk, in: apply.NewInformer(hub), caches: caches}
+	c := &Controller{db: db, bus: b, log: log, clock: clk, in: apply.NewInformer(hub, caches.Deployments, caches.ReplicaSets, caches.ReplicationControllers, caches.Pods), caches: caches}
 	c.deployments = controller.New(controller.Config{Name: "deployment", Workers: cfg.Workers, Sync: c.syncDeployment,
 		List: keysOf(db, kinds.Deployments), Resync: cfg.Resync, Log: log})
 	c.replicaSets = controller.New(controller.Config{Name: "replicaset", Workers: cfg.Workers, Sync: c.syncReplicaSet,

@@ -39,53 +39,18 @@ var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 func newController(t *testing.T) (*Controller, *store.DB) {
 	t.Helper()
 	db := applytest.OpenDB(t, "deployment_sync", migrations.FS)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := watch.NewHub()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); hub.Run(ctx, db, log) }()
-	t.Cleanup(func() { cancel(); <-done })
+	hub := applytest.Hub(t, db)
 	caches := Caches{Deployments: watch.For(hub, kinds.Deployments, nil), ReplicaSets: watch.For(hub, kinds.ReplicaSets, nil),
 		ReplicationControllers: watch.For(hub, kinds.ReplicationControllers, nil), Pods: watch.For(hub, kinds.Pods, nil)}
-	return New(db, nil, hub, caches, log, clock.NewFake(t0), Config{}), db
+	return New(db, nil, hub, caches, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
 }
 
-// run runs one sync once the caches hold every write so far (what the tests wrote
-// straight to Postgres), and checks that it modified none of the cached objects
-// (they are shared with the API and every other sync).
+// run runs one sync once the caches hold every write so far, failing if it modified a
+// cached object.
 func (c *Controller) run(t *testing.T, fn func(context.Context, string) error, key string) {
 	t.Helper()
-	ctx := context.Background()
-	if err := c.in.Hub.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	type seen struct{ obj, was proto.Message }
-	var before []seen
-	snapshot := func(objs []proto.Message) {
-		for _, o := range objs {
-			before = append(before, seen{o, proto.Clone(o)})
-		}
-	}
-	snapshot(all(c.caches.Deployments))
-	snapshot(all(c.caches.ReplicaSets))
-	snapshot(all(c.caches.ReplicationControllers))
-	snapshot(all(c.caches.Pods))
-	if err := fn(ctx, key); err != nil {
-		t.Fatalf("sync %s: %v", key, err)
-	}
-	for _, s := range before {
-		if !proto.Equal(s.obj, s.was) {
-			t.Fatalf("sync %s modified a cached object: %v, was %v", key, s.obj, s.was)
-		}
-	}
-}
-
-func all[T store.Object](c *watch.Cache[T]) []proto.Message {
-	var out []proto.Message
-	for _, o := range c.Select(store.ListOptions{}) {
-		out = append(out, o)
-	}
-	return out
+	applytest.RunSynced(t, c.in.Hub, fn, key, applytest.All(c.caches.Deployments), applytest.All(c.caches.ReplicaSets),
+		applytest.All(c.caches.ReplicationControllers), applytest.All(c.caches.Pods))
 }
 
 func deployment(name string, replicas int32) *deploymentv1.Deployment {

@@ -12,12 +12,25 @@ import (
 
 	"github.com/podwarden/podwarden/services/job/internal/kinds"
 	"github.com/podwarden/podwarden/services/job/internal/reconcile"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/controller"
 	"github.com/podwarden/podwarden/shared/naming"
 	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	jobv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/job/v1"
 )
+
+// Caches are the watch caches the loops read (the API's own, so objects are decoded
+// once for both) and the pod view's.
+type Caches struct {
+	Jobs     *watch.Cache[*jobv1.Job]
+	CronJobs *watch.Cache[*jobv1.CronJob]
+	Pods     *watch.Cache[*corev1.Pod]
+}
 
 // Config tunes the loops.
 type Config struct {
@@ -30,10 +43,12 @@ type Config struct {
 
 // Controller owns the loops of the service.
 type Controller struct {
-	db    *store.DB
-	bus   *bus.Bus
-	log   *slog.Logger
-	clock clock.Clock
+	db     *store.DB
+	bus    *bus.Bus
+	log    *slog.Logger
+	clock  clock.Clock
+	in     *apply.Informer
+	caches Caches
 
 	jobs     *controller.Controller
 	cronJobs *controller.Controller
@@ -42,12 +57,12 @@ type Controller struct {
 	planner reconcile.JobPlanner
 }
 
-// New builds the loops; they run in Run.
-func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config) *Controller {
+// New builds the loops over the caches fed by hub; they run in Run.
+func New(db *store.DB, b *bus.Bus, hub *watch.Hub, caches Caches, log *slog.Logger, clk clock.Clock, cfg Config) *Controller {
 	if cfg.BackOff.Base <= 0 {
 		cfg.BackOff = reconcile.DefaultBackOff
 	}
-	c := &Controller{db: db, bus: b, log: log, clock: clk,
+	c := &Controller{db: db, bus: b, log: log, clock: clk, in: apply.NewInformer(hub, caches.Jobs, caches.Pods), caches: caches,
 		planner: reconcile.JobPlanner{BackOff: cfg.BackOff, Name: naming.GenerateName}}
 	c.jobs = controller.New(controller.Config{Name: "job", Workers: cfg.Workers, Sync: c.syncJob,
 		List: keysOf(db, kinds.Jobs), Resync: cfg.Resync, Log: log})
@@ -55,6 +70,7 @@ func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config
 		List: keysOf(db, kinds.CronJobs), Resync: cfg.Resync, Log: log})
 	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
 		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
+	c.watchCaches()
 	return c
 }
 
@@ -63,20 +79,28 @@ func keysOf[T store.Object](db *store.DB, kind store.Kind[T]) controller.ListFun
 	return func(ctx context.Context) ([]string, error) { return kind.Keys(ctx, db.Pool) }
 }
 
-// OnObject routes a stored change ("Kind/namespace/name") to its loop.
-func (c *Controller) OnObject(payload string) {
-	kind, key, ok := strings.Cut(payload, "/")
-	if !ok {
-		return
-	}
-	switch kind {
-	case kinds.Jobs.Name:
-		c.jobs.Enqueue(key)
+// watchCaches wakes the loops from the caches (client-go's event handlers, as
+// Kubernetes' job and cronjob controllers register them): a sync woken by a change
+// reads a cache that holds it. A Job's change wakes it, the garbage collector and its
+// CronJob (the former one too on a change of controller; an orphan Job wakes no
+// CronJob); a CronJob's wakes it and the garbage collector; a pod's wakes its Job (the
+// former one too on a change of controller), and an orphan added or relabelled wakes
+// the Jobs of its namespace that select it (to adopt it).
+func (c *Controller) watchCaches() {
+	c.caches.Jobs.OnChange(func(e watch.Event[*jobv1.Job]) {
+		c.jobs.Enqueue(e.Key)
 		c.gc.EnqueueAfter(gcKey, gcDelay)
-	case kinds.CronJobs.Name:
-		c.cronJobs.Enqueue(key)
+		apply.EnqueueOwners(e, "CronJob", c.cronJobs.Enqueue, nil)
+	})
+	c.caches.CronJobs.OnChange(func(e watch.Event[*jobv1.CronJob]) {
+		c.cronJobs.Enqueue(e.Key)
 		c.gc.EnqueueAfter(gcKey, gcDelay)
-	}
+	})
+	c.caches.Pods.OnChange(func(e watch.Event[*corev1.Pod]) {
+		apply.EnqueueOwners(e, "Job", c.jobs.Enqueue, func(p *corev1.Pod) []string {
+			return apply.Selecting(c.caches.Jobs, func(j *jobv1.Job) *corev1.LabelSelector { return j.GetSpec().GetSelector() }, p)
+		})
+	})
 }
 
 // Run runs every loop and the pod event consumer until ctx ends (one leadership term).

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,7 +12,6 @@ import (
 	"github.com/podwarden/podwarden/services/job/internal/kinds"
 	"github.com/podwarden/podwarden/services/job/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/apply"
-	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -22,81 +20,67 @@ import (
 
 const cronComponent = "cronjob-controller"
 
-// syncCronJob is the CronJob controller's syncCronJob on stored state. The Job
-// of a scheduled time is created in the same transaction as the status that
-// records it, under a deterministic name: a crash before the commit loses
-// nothing, a crash after it cannot start the run twice.
+// syncCronJob is the CronJob controller's syncCronJob: read the CronJob and its Jobs
+// from the caches, plan, apply. The Job of a scheduled time is created in the same
+// transaction as the status that records it, under a deterministic name: a crash
+// before the commit loses nothing, a crash after it cannot start the run twice.
 func (c *Controller) syncCronJob(ctx context.Context, key string) error {
-	ns, name := splitKey(key)
-	var requeue time.Duration
-	gc := false
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		cj, err := kinds.CronJobs.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		now := c.clock.Now()
-		jobs, err := ownedJobs(ctx, tx, cj)
-		if err != nil {
-			return err
-		}
-		if cj.Metadata.DeletionTimestamp != nil {
-			// Foreground deletion: the Jobs are deleted in the foreground (their
-			// pods first), the CronJob goes after them.
-			_, err := apply.Apply(ctx, tx, now, apply.Owner{}, apply.Foreground(kinds.CronJobs, cj, jobs, func(j *jobv1.Job) apply.Write {
-				return apply.MarkForeground(kinds.Jobs, j)
-			}))
-			return err
-		}
-		plan := reconcile.PlanCronJob(cj, jobs, now)
-		for _, j := range plan.Delete {
-			// Background propagation: the Job goes now, its pods by garbage collection.
-			if _, err := kinds.Jobs.Delete(ctx, tx, ns, j.Metadata.Name, j.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("delete job %s: %w", j.Metadata.Name, err)
-			}
-			gc = true
-		}
-		if j := plan.Create; j != nil {
-			api.DefaultJob(j)
+	plan, _, err := apply.SyncCached(ctx, c.db, c.in, c.clock.Now, c.caches.CronJobs, kinds.CronJobs, key,
+		apply.Owner{APIVersion: "batch/v1", Kind: "CronJob", Component: cronComponent},
+		func(cj *jobv1.CronJob, now time.Time) (apply.Plan, error) {
+			return c.planCronJob(cj, now), nil
+		})
+	if err != nil {
+		return err
+	}
+	if plan.Requeue > 0 {
+		c.cronJobs.EnqueueAfter(key, plan.Requeue)
+	}
+	return nil
+}
+
+// planCronJob plans from the caches: a Foreground deletion step when cj is being
+// deleted (its Jobs are deleted in the foreground, their pods first; the CronJob goes
+// after them); else PlanCronJob as writes: the Jobs deleted (Background propagation:
+// their pods go by garbage collection), the Job of the scheduled time created (a name
+// held by someone else's Job is, as Kubernetes assumes, the run: it is not made
+// active), the status, the events.
+func (c *Controller) planCronJob(cj *jobv1.CronJob, now time.Time) apply.Plan {
+	jobs := c.caches.Jobs.Select(store.ListOptions{Namespace: cj.Metadata.Namespace, OwnerUID: cj.Metadata.Uid})
+	if cj.Metadata.DeletionTimestamp != nil {
+		return apply.Foreground(kinds.CronJobs, cj, jobs, func(j *jobv1.Job) apply.Write {
+			return apply.MarkForeground(kinds.Jobs, j)
+		})
+	}
+	plan := reconcile.PlanCronJob(cj, jobs, now)
+	out := apply.Plan{Requeue: plan.RequeueAfter}
+	for _, j := range plan.Delete {
+		out.Add(apply.Delete(kinds.Jobs, j))
+	}
+	st := plan.Status
+	if j := plan.Create; j != nil {
+		api.DefaultJob(j)
+		out.Add(apply.Do("create job "+j.Metadata.Namespace+"/"+j.Metadata.Name, func(ctx context.Context, tx pgx.Tx, _ time.Time) error {
 			created, err := kinds.Jobs.Create(ctx, tx, j)
 			switch {
 			case errors.Is(err, store.ErrAlreadyExists):
 				// Someone else's Job holds the name: Kubernetes assumes it is the run.
+				return nil
 			case err != nil:
-				return fmt.Errorf("create job %s: %w", j.Metadata.Name, err)
-			default:
-				m := created.Metadata
-				plan.Status.Active = append(plan.Status.Active, &corev1.ObjectReference{Kind: "Job", Namespace: m.Namespace,
-					Name: m.Name, Uid: m.Uid, ApiVersion: "batch/v1"})
-			}
-		}
-		if !proto.Equal(cj.Status, plan.Status) {
-			cj.Status = plan.Status
-			cj.Metadata.ResourceVersion = ""
-			if _, err := kinds.CronJobs.Update(ctx, tx, cj); err != nil {
-				return fmt.Errorf("update cronjob status %s: %w", key, err)
-			}
-		}
-		ref := events.Ref("batch/v1", "CronJob", cj.Metadata)
-		for _, e := range plan.Events {
-			if err := events.Record(ctx, tx, now, cronComponent, ref, e.Type, e.Reason, e.Message); err != nil {
 				return err
 			}
-		}
-		requeue = plan.RequeueAfter
-		return nil
-	})
-	if err != nil {
-		return err
+			m := created.Metadata
+			st.Active = append(st.Active, &corev1.ObjectReference{Kind: "Job", Namespace: m.Namespace,
+				Name: m.Name, Uid: m.Uid, ApiVersion: "batch/v1"})
+			return nil
+		}))
 	}
-	if requeue > 0 {
-		c.cronJobs.EnqueueAfter(key, requeue)
+	if plan.Create != nil || !proto.Equal(cj.Status, st) {
+		cj.Status = st // cj is the sync's copy; st gets the created Job before this write
+		out.Add(apply.Update(kinds.CronJobs, cj))
 	}
-	if gc {
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+	for _, e := range plan.Events {
+		out.Event(e.Type, e.Reason, e.Message)
 	}
-	return nil
+	return out
 }

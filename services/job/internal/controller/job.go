@@ -11,7 +11,6 @@ import (
 	"github.com/podwarden/podwarden/services/job/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/labels"
-	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
@@ -21,52 +20,49 @@ import (
 
 const jobComponent = "job-controller"
 
-// syncJob is the job controller's syncJob on stored state: read the Job, claim
-// its pods, plan, apply, in one transaction.
+// syncJob is the job controller's syncJob: read the Job and its pods from the
+// caches, claim, plan, apply.
 func (c *Controller) syncJob(ctx context.Context, key string) error {
-	var cronJob string
-	plan, _, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.Jobs, key,
+	plan, _, err := apply.SyncCached(ctx, c.db, c.in, c.clock.Now, c.caches.Jobs, kinds.Jobs, key,
 		apply.Owner{APIVersion: "batch/v1", Kind: "Job", Component: jobComponent},
-		func(ctx context.Context, tx pgx.Tx, j *jobv1.Job, now time.Time) (apply.Plan, error) {
-			if ref := podutil.GetControllerOf(j.Metadata); ref != nil && ref.GetKind() == "CronJob" {
-				cronJob = j.Metadata.Namespace + "/" + ref.GetName()
-			}
-			return c.planJob(ctx, tx, j, now)
+		func(j *jobv1.Job, now time.Time) (apply.Plan, error) {
+			return c.planJob(j, now), nil
 		})
 	if err != nil {
 		return err
 	}
+	if plan.Again {
+		c.jobs.Enqueue(key)
+	}
 	if plan.Requeue > 0 {
 		c.jobs.EnqueueAfter(key, plan.Requeue)
-	}
-	if cronJob != "" {
-		c.cronJobs.Enqueue(cronJob)
 	}
 	return nil
 }
 
-// planJob reads what j's plan needs and plans: a Foreground deletion step when j
-// is being deleted, else Kubernetes' getPodsForJob (claim: adopt the orphans
-// its selector matches, release the pods it no longer matches; a finished Job
-// claims nothing, its syncJob stops before) and the plan.
-func (c *Controller) planJob(ctx context.Context, tx pgx.Tx, j *jobv1.Job, now time.Time) (apply.Plan, error) {
+// planJob plans from the caches: a Foreground deletion step when j is being deleted;
+// else Kubernetes' getPodsForJob (claim: adopt the orphans its selector matches,
+// release the pods it no longer matches, applied alone: the next sync plans on them;
+// a finished Job claims nothing, its syncJob stops before) and the plan.
+func (c *Controller) planJob(j *jobv1.Job, now time.Time) apply.Plan {
 	m := j.Metadata
 	if m.DeletionTimestamp != nil {
-		pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
-		return apply.Foreground(kinds.Jobs, j, pods, apply.DeletePod), err
+		pods := c.caches.Pods.Select(store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+		return apply.Foreground(kinds.Jobs, j, pods, apply.DeletePod)
 	}
 	var pods []*corev1.Pod
 	sel, err := labels.FromProto(j.GetSpec().GetSelector())
 	if err == nil && !sel.Empty() && !reconcile.IsFinished(j) {
-		pods, err = apply.ClaimPods(ctx, tx, now, m, podview.ControllerRefTo("batch/v1", "Job", m),
-			apply.Selector{Matches: sel, MatchLabels: j.GetSpec().GetSelector().GetMatchLabels()})
+		var claims apply.Plan
+		pods, claims = apply.ClaimCached(c.caches.Pods, m, podview.ControllerRefTo("batch/v1", "Job", m),
+			apply.Selector{Matches: sel, MatchLabels: j.GetSpec().GetSelector().GetMatchLabels()}, apply.UpdatePod)
+		if claims.Again {
+			return claims
+		}
 	} else {
-		pods, err = kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+		pods = c.caches.Pods.Select(store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
 	}
-	if err != nil {
-		return apply.Plan{}, err
-	}
-	return jobWrites(j, pods, c.planner.Plan(j, pods, now)), nil
+	return jobWrites(j, pods, c.planner.Plan(j, pods, now))
 }
 
 // jobWrites is a JobPlan as writes: the counted marks (in the view only), then
@@ -77,7 +73,8 @@ func jobWrites(j *jobv1.Job, pods []*corev1.Pod, p reconcile.JobPlan) apply.Plan
 	out := apply.Plan{Requeue: p.RequeueAfter}
 	counted := map[string]*corev1.Pod{}
 	for _, pod := range p.Counted {
-		pod.Metadata.ResourceVersion = ""
+		// A copy (markCounted) with the resourceVersion read: a pod event applied
+		// since is a conflict (a retry on the newer pod), never overwritten.
 		out.Add(apply.Update(kinds.Pods, pod))
 		counted[pod.Metadata.Uid] = pod
 	}
@@ -102,8 +99,7 @@ func jobWrites(j *jobv1.Job, pods []*corev1.Pod, p reconcile.JobPlan) apply.Plan
 	}
 	if !proto.Equal(j.Status, p.Status) {
 		j = proto.Clone(j).(*jobv1.Job)
-		j.Status = p.Status
-		j.Metadata.ResourceVersion = ""
+		j.Status = p.Status // over the resourceVersion read: a spec changed since is a conflict
 		out.Add(apply.Update(kinds.Jobs, j))
 	}
 	for _, e := range p.Events {
@@ -142,9 +138,4 @@ func (c *Controller) collectGarbage(ctx context.Context, key string) error {
 		c.gc.EnqueueAfter(gcKey, gcDelay)
 	}
 	return err
-}
-
-// ownedJobs lists the Jobs a CronJob controls.
-func ownedJobs(ctx context.Context, tx pgx.Tx, cj *jobv1.CronJob) ([]*jobv1.Job, error) {
-	return kinds.Jobs.List(ctx, tx, store.ListOptions{Namespace: cj.Metadata.Namespace, OwnerUID: cj.Metadata.Uid})
 }

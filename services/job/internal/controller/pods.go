@@ -13,19 +13,15 @@ import (
 // a Job adopts those its selector matches, and an orphaned pod stays current.
 var view = podview.View{Tombstones: "pod_tombstones", Unowned: true}
 
-// handlePodEvents applies a batch of the node service's pod events to this
-// service's pod view in one transaction, then wakes the Jobs owning them.
+// handlePodEvents applies a batch of the node service's pod events to this service's
+// pod view in one transaction; the pod cache then wakes the Jobs (watchCaches). The
+// view is quiet (no notification per pod), so the feed is told here.
 func (c *Controller) handlePodEvents(ctx context.Context, msgs []bus.Received) error {
-	owners, err := view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
+	_, err := view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
 		c.log.Warn("dropping undecodable pod event", "subject", subject, "err", err)
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		c.in.Hub.Kick()
 	}
-	for _, o := range owners {
-		if o.Kind == "Job" {
-			c.jobs.Enqueue(o.Key)
-		}
-	}
-	return nil
+	return err
 }

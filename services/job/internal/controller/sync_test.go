@@ -19,6 +19,7 @@ import (
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	jobv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/job/v1"
@@ -35,7 +36,16 @@ var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 func newController(t *testing.T) (*Controller, *store.DB) {
 	t.Helper()
 	db := applytest.OpenDB(t, "job_sync", migrations.FS)
-	return New(db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
+	hub := applytest.Hub(t, db)
+	caches := Caches{Jobs: watch.For(hub, kinds.Jobs, nil), CronJobs: watch.For(hub, kinds.CronJobs, nil), Pods: watch.For(hub, kinds.Pods, nil)}
+	return New(db, nil, hub, caches, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
+}
+
+// run runs one sync once the caches hold every write so far, and fails if it
+// modified a cached object.
+func (c *Controller) run(t *testing.T, sync func(context.Context, string) error, key string) {
+	t.Helper()
+	applytest.RunSynced(t, c.in.Hub, sync, key, applytest.All(c.caches.Jobs), applytest.All(c.caches.CronJobs), applytest.All(c.caches.Pods))
 }
 
 // storeJob stores pi, defaulted as the API does (one completion, parallelism 1).
@@ -58,9 +68,7 @@ func storeJob(t *testing.T, db *store.DB, mutate ...func(*jobv1.Job)) *jobv1.Job
 
 func (c *Controller) mustSync(t *testing.T) {
 	t.Helper()
-	if err := c.syncJob(context.Background(), "default/pi"); err != nil {
-		t.Fatalf("sync: %v", err)
-	}
+	c.run(t, c.syncJob, "default/pi")
 }
 
 // TestSyncJob: the first sync writes the pod with its pod.create, the status and
@@ -111,7 +119,8 @@ func TestSyncJobAdoptsOrphans(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.mustSync(t)
+	c.mustSync(t) // the adoption, alone
+	c.mustSync(t) // the plan, on the adopted pod: nothing to create
 	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_UPDATE:pi-orphan]")
 	owners := map[string]string{}
 	for _, p := range applytest.List(t, db, kinds.Pods) {
@@ -165,9 +174,7 @@ func TestSyncCronJobForeground(t *testing.T) {
 	applytest.DeleteForeground(t, db, kinds.CronJobs, "default", "hello", t0)
 	syncCron := func() {
 		t.Helper()
-		if err := c.syncCronJob(ctx, "default/hello"); err != nil {
-			t.Fatal(err)
-		}
+		c.run(t, c.syncCronJob, "default/hello")
 	}
 	syncCron()
 	applytest.Equal(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[hello(deleting)]")

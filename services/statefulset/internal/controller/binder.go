@@ -20,16 +20,14 @@ func (c *Controller) syncBinder(ctx context.Context, key string) error {
 		return c.reclaim(ctx)
 	}
 	ns, name := splitKey(key)
-	// Most wake-ups are about claims already bound (or gone): settle those with one
-	// read, without the binder's lock or the volume list.
-	claim, err := kinds.Claims.Get(ctx, c.db.Pool, ns, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	// Most wake-ups are about claims already bound (or gone): settle those from the
+	// claim cache (woken by its change, it holds the change), without a query. A
+	// binding reads and locks in Postgres: two claims must never take one volume.
+	if err := c.caches.Claims.Synced(ctx); err != nil {
 		return err
 	}
-	if reconcile.Settled(claim) {
+	claim, ok := c.caches.Claims.Get(ns, name)
+	if !ok || reconcile.Settled(claim) {
 		return nil
 	}
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {

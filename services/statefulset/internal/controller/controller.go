@@ -12,12 +12,28 @@ import (
 	"time"
 
 	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
+	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/controller"
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/revisions"
 	"github.com/podwarden/podwarden/shared/store"
+	"github.com/podwarden/podwarden/shared/watch"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 )
+
+// Caches are the watch caches the loops read (the API's own, so objects are decoded
+// once for both) and the pod view's.
+type Caches struct {
+	StatefulSets *watch.Cache[*statefulsetv1.StatefulSet]
+	Revisions    *watch.Cache[*revisions.Revision]
+	Claims       *watch.Cache[*statefulsetv1.PersistentVolumeClaim]
+	Volumes      *watch.Cache[*statefulsetv1.PersistentVolume]
+	Pods         *watch.Cache[*corev1.Pod]
+}
 
 // Config tunes the loops.
 type Config struct {
@@ -27,11 +43,13 @@ type Config struct {
 
 // Controller owns the loops of the service.
 type Controller struct {
-	db    *store.DB
-	bus   *bus.Bus
-	log   *slog.Logger
-	clock clock.Clock
-	view  podview.View
+	db     *store.DB
+	bus    *bus.Bus
+	log    *slog.Logger
+	clock  clock.Clock
+	view   podview.View
+	in     *apply.Informer
+	caches Caches
 
 	sets   *controller.Controller
 	binder *controller.Controller
@@ -45,9 +63,9 @@ const (
 	gcDelay    = 100 * time.Millisecond
 )
 
-// New builds the loops; they run in Run.
-func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config) *Controller {
-	c := &Controller{db: db, bus: b, log: log, clock: clk, view: podview.Default}
+// New builds the loops over the caches fed by hub; they run in Run.
+func New(db *store.DB, b *bus.Bus, hub *watch.Hub, caches Caches, log *slog.Logger, clk clock.Clock, cfg Config) *Controller {
+	c := &Controller{db: db, bus: b, log: log, clock: clk, view: podview.Default, in: apply.NewInformer(hub, caches.Revisions, caches.Claims, caches.Pods), caches: caches}
 	c.sets = controller.New(controller.Config{Name: "statefulset", Workers: cfg.Workers, Sync: c.syncStatefulSet,
 		List:   func(ctx context.Context) ([]string, error) { return kinds.StatefulSets.Keys(ctx, db.Pool) },
 		Resync: cfg.Resync, Log: log})
@@ -59,28 +77,39 @@ func New(db *store.DB, b *bus.Bus, log *slog.Logger, clk clock.Clock, cfg Config
 		Resync: cfg.Resync, Log: log})
 	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
 		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
+	c.watchCaches()
 	return c
 }
 
-// OnObject routes a stored change ("Kind/namespace/name") to its loops.
-func (c *Controller) OnObject(payload string) {
-	kind, key, ok := strings.Cut(payload, "/")
-	if !ok {
-		return
-	}
-	switch kind {
-	case kinds.StatefulSets.Name:
-		c.sets.Enqueue(key)
+// watchCaches wakes the loops from the caches (client-go's event handlers, as
+// Kubernetes' statefulset controller registers them): a sync woken by a change reads
+// a cache that holds it. A StatefulSet's change wakes it and the garbage collector; a
+// pod's wakes its controller (the former one too when its controller changed), and an
+// orphan's (added, or its labels or controller changed) wakes the sets of its
+// namespace whose selector matches it, to adopt it. A claim's change wakes the binder
+// (the claim, and the reclaim pass) and the sets it may belong to; a volume's the
+// reclaim pass; a revision's the garbage collector.
+func (c *Controller) watchCaches() {
+	c.caches.StatefulSets.OnChange(func(e watch.Event[*statefulsetv1.StatefulSet]) {
+		c.sets.Enqueue(e.Key)
 		c.gc.EnqueueAfter(gcKey, gcDelay)
-	case kinds.Claims.Name:
-		c.binder.Enqueue(key)
+	})
+	c.caches.Pods.OnChange(func(e watch.Event[*corev1.Pod]) {
+		apply.EnqueueOwners(e, "StatefulSet", c.sets.Enqueue, func(p *corev1.Pod) []string {
+			return apply.Selecting(c.caches.StatefulSets, func(s *statefulsetv1.StatefulSet) *corev1.LabelSelector { return s.GetSpec().GetSelector() }, p)
+		})
+	})
+	c.caches.Claims.OnChange(func(e watch.Event[*statefulsetv1.PersistentVolumeClaim]) {
+		c.binder.Enqueue(e.Key)
 		c.binder.EnqueueAfter(volumesKey, gcDelay)
-		c.enqueueSetsOf(key)
-	case kinds.Volumes.Name:
+		c.enqueueSetsOf(e.Key)
+	})
+	c.caches.Volumes.OnChange(func(watch.Event[*statefulsetv1.PersistentVolume]) {
 		c.binder.EnqueueAfter(volumesKey, gcDelay)
-	case kinds.ControllerRevisions.Name:
+	})
+	c.caches.Revisions.OnChange(func(watch.Event[*revisions.Revision]) {
 		c.gc.EnqueueAfter(gcKey, gcDelay)
-	}
+	})
 }
 
 // enqueueSetsOf wakes the StatefulSet a claim "<template>-<set>-<ordinal>" may
@@ -113,20 +142,17 @@ func (c *Controller) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// handlePodEvents applies a batch of pod events to the view, then wakes the owners.
+// handlePodEvents applies a batch of pod events to the view in one transaction; the
+// pod cache then wakes the owners (watchCaches). The view is quiet (no notification
+// per pod), so the feed is told here.
 func (c *Controller) handlePodEvents(ctx context.Context, msgs []bus.Received) error {
-	owners, err := c.view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
+	_, err := c.view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
 		c.log.Warn("dropping undecodable pod event", "subject", subject, "err", err)
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		c.in.Hub.Kick()
 	}
-	for _, o := range owners {
-		if o.Kind == "StatefulSet" {
-			c.sets.Enqueue(o.Key)
-		}
-	}
-	return nil
+	return err
 }
 
 func splitKey(key string) (ns, name string) {

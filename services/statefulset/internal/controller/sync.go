@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
@@ -21,15 +20,15 @@ import (
 
 const component = "statefulset-controller"
 
-// syncStatefulSet is the statefulset controller's sync on stored state: read the
-// set, claim its pods and revisions, plan, apply, in one transaction.
+// syncStatefulSet is the statefulset controller's sync: read the set, its pods,
+// revisions and claims from the caches, claim, plan, apply.
 func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 	var waiting string
-	plan, res, err := apply.Sync(ctx, c.db, c.clock.Now, kinds.StatefulSets, key,
+	plan, res, err := apply.SyncCached(ctx, c.db, c.in, c.clock.Now, c.caches.StatefulSets, kinds.StatefulSets, key,
 		apply.Owner{APIVersion: "apps/v1", Kind: "StatefulSet", Component: component},
-		func(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, now time.Time) (plan apply.Plan, err error) {
-			plan, waiting, err = c.planStatefulSet(ctx, tx, set, now)
-			return plan, err
+		func(set *statefulsetv1.StatefulSet, now time.Time) (plan apply.Plan, err error) {
+			plan, waiting = c.planStatefulSet(set, now)
+			return plan, nil
 		})
 	if err != nil {
 		return err
@@ -37,7 +36,7 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 	if waiting != "" {
 		c.log.Debug("statefulset waits", "statefulset", key, "for", waiting)
 	}
-	if res.Collision {
+	if res.Collision || plan.Again {
 		c.sets.Enqueue(key)
 	}
 	if plan.Requeue > 0 {
@@ -46,26 +45,34 @@ func (c *Controller) syncStatefulSet(ctx context.Context, key string) error {
 	return nil
 }
 
-// planStatefulSet reads what set's plan needs and plans: a Foreground deletion
-// step when set is being deleted, else its history (a new or renumbered
-// revision is the plan's first write), the current revision and Decide.
-func (c *Controller) planStatefulSet(ctx context.Context, tx pgx.Tx, set *statefulsetv1.StatefulSet, now time.Time) (plan apply.Plan, waiting string, err error) {
+// planStatefulSet plans from the caches: a Foreground deletion step when set is
+// being deleted; else the adoption and release of pods and revisions when its
+// selector calls for them (alone: the next sync plans on them); else its history (a
+// new or renumbered revision is the plan's first write), the current revision and
+// Decide.
+func (c *Controller) planStatefulSet(set *statefulsetv1.StatefulSet, now time.Time) (plan apply.Plan, waiting string) {
 	m := set.Metadata
 	if m.DeletionTimestamp != nil {
 		// The pods go first; the set's revisions and claims follow through
 		// garbage collection.
-		pods, err := kinds.Pods.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
-		return apply.Foreground(kinds.StatefulSets, set, pods, apply.DeletePod), "", err
+		pods := c.caches.Pods.Select(store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
+		return apply.Foreground(kinds.StatefulSets, set, pods, apply.DeletePod), ""
 	}
 	s, err := labels.FromProto(set.GetSpec().GetSelector())
 	if err != nil || s.Empty() {
-		return apply.Plan{}, "", nil // rejected by the API; nothing to do
+		return apply.Plan{}, "" // rejected by the API; nothing to do
 	}
 	sel := apply.Selector{Matches: s, MatchLabels: set.GetSpec().GetSelector().GetMatchLabels()}
 	ref := podview.ControllerRefTo("apps/v1", "StatefulSet", m)
-	claimed, err := apply.ClaimPods(ctx, tx, now, m, ref, sel)
-	if err != nil {
-		return apply.Plan{}, "", err
+	claimed, claims := apply.ClaimCached(c.caches.Pods, m, ref, sel, apply.UpdatePod)
+	revs, revClaims := apply.ClaimCached(c.caches.Revisions, m, ref, sel,
+		func(cr *revisions.Revision) apply.Write {
+			return apply.Update(kinds.ControllerRevisions, cr)
+		})
+	if claims.Again || revClaims.Again {
+		claims.Add(revClaims.Writes...)
+		claims.Again = true
+		return claims, ""
 	}
 	var pods []*corev1.Pod
 	for _, p := range claimed {
@@ -73,19 +80,9 @@ func (c *Controller) planStatefulSet(ctx context.Context, tx pgx.Tx, set *statef
 			pods = append(pods, p)
 		}
 	}
-	revs, err := apply.ClaimObjects(ctx, tx, now, kinds.ControllerRevisions, m, ref, sel,
-		func(cr *revisions.Revision) apply.Write {
-			return apply.Update(kinds.ControllerRevisions, cr)
-		})
-	if err != nil {
-		return apply.Plan{}, "", err
-	}
-	claims, err := kinds.Claims.List(ctx, tx, store.ListOptions{Namespace: m.Namespace, Labels: sel.MatchLabels})
-	if err != nil {
-		return apply.Plan{}, "", err
-	}
-	byName := make(map[string]*statefulsetv1.PersistentVolumeClaim, len(claims))
-	for _, cl := range claims {
+	pvcs := c.caches.Claims.Select(store.ListOptions{Namespace: m.Namespace, Labels: sel.MatchLabels})
+	byName := make(map[string]*statefulsetv1.PersistentVolumeClaim, len(pvcs))
+	for _, cl := range pvcs {
 		byName[cl.Metadata.Name] = cl
 	}
 
@@ -96,7 +93,7 @@ func (c *Controller) planStatefulSet(ctx context.Context, tx pgx.Tx, set *statef
 	}
 	p := reconcile.Decide(reconcile.Input{Set: set, CurrentSet: currentSet, CurrentRevision: currentName,
 		UpdateRevision: hp.Hash, Pods: pods, Claims: byName, Now: now})
-	return statefulSetWrites(set, hp, p, pods), p.Waiting, nil
+	return statefulSetWrites(set, hp, p, pods), p.Waiting
 }
 
 // statefulSetWrites is a sync's plan as writes: the history first (a new
@@ -110,7 +107,8 @@ func statefulSetWrites(set *statefulsetv1.StatefulSet, hp reconcile.HistoryPlan,
 		out.Add(apply.Create(kinds.Claims, cl).IgnoreExists())
 	}
 	for _, cl := range p.UpdateClaims {
-		cl.Metadata.ResourceVersion = ""
+		// The resourceVersion read is a precondition: a claim the binder has bound
+		// since is a conflict (a retry on the newer claim), never a lost binding.
 		out.Add(apply.Update(kinds.Claims, cl).IgnoreNotFound())
 	}
 	for _, pod := range p.CreatePods {

@@ -16,8 +16,10 @@ import (
 	"github.com/podwarden/podwarden/services/statefulset/internal/migrations"
 	"github.com/podwarden/podwarden/shared/apply/applytest"
 	"github.com/podwarden/podwarden/shared/clock"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
@@ -34,7 +36,10 @@ var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 func newController(t *testing.T) (*Controller, *store.DB) {
 	t.Helper()
 	db := applytest.OpenDB(t, "statefulset_sync", migrations.FS)
-	return New(db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
+	hub := applytest.Hub(t, db)
+	caches := Caches{StatefulSets: watch.For(hub, kinds.StatefulSets, nil), Revisions: watch.For(hub, kinds.ControllerRevisions, nil),
+		Claims: watch.For(hub, kinds.Claims, nil), Volumes: watch.For(hub, kinds.Volumes, nil), Pods: watch.For(hub, kinds.Pods, nil)}
+	return New(db, nil, hub, caches, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
 }
 
 // web is a defaulted StatefulSet: OrderedReady, RollingUpdate, claim template www.
@@ -56,11 +61,12 @@ func web(replicas int32) *statefulsetv1.StatefulSet {
 		}}
 }
 
+// mustSync syncs web once the caches hold every write so far, and fails if the sync
+// modified a cached object.
 func (c *Controller) mustSync(t *testing.T) {
 	t.Helper()
-	if err := c.syncStatefulSet(context.Background(), "default/web"); err != nil {
-		t.Fatalf("sync: %v", err)
-	}
+	applytest.RunSynced(t, c.in.Hub, c.syncStatefulSet, "default/web", applytest.All(c.caches.StatefulSets),
+		applytest.All(c.caches.Revisions), applytest.All(c.caches.Claims), applytest.All(c.caches.Volumes), applytest.All(c.caches.Pods))
 }
 
 // TestSyncStatefulSet: the first sync of an OrderedReady set writes its first
@@ -107,4 +113,37 @@ func TestSyncStatefulSetForeground(t *testing.T) {
 	applytest.PodsGone(t, db)
 	c.mustSync(t)
 	applytest.Equal(t, "sets", applytest.Names(t, db, kinds.StatefulSets), "[]")
+}
+
+// TestSyncStatefulSetAdoptsOrphanPod: an orphan pod the selector matches (left by an
+// orphaning delete of an earlier set) is adopted first, alone (its UPDATE command,
+// the set as its controller); the next sync plans on it and does not create web-0
+// again.
+func TestSyncStatefulSetAdoptsOrphanPod(t *testing.T) {
+	c, db := newController(t)
+	ctx := context.Background()
+	set, err := kinds.StatefulSets.Create(ctx, db.Pool, web(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: "web-0", Namespace: "default", Labels: map[string]string{"app": "nginx"}},
+		Spec: &corev1.PodSpec{}, Status: &corev1.PodStatus{Phase: "Running"}}
+	if _, err := kinds.Pods.Create(ctx, db.Pool, orphan); err != nil {
+		t.Fatal(err)
+	}
+	c.mustSync(t)
+	applytest.Equal(t, "commands", applytest.Commands(t, db), "[OP_UPDATE:web-0]")
+	applytest.Equal(t, "revisions", applytest.Names(t, db, kinds.ControllerRevisions), "[]")
+	if got := podutil.GetControllerOf(applytest.Get(t, db, kinds.Pods, "default", "web-0").Metadata).GetUid(); got != set.Metadata.Uid {
+		t.Fatalf("web-0's controller %q, want the set %q", got, set.Metadata.Uid)
+	}
+	c.mustSync(t)
+	for _, cmd := range applytest.Commands(t, db) {
+		if cmd == "OP_CREATE:web-0" {
+			t.Fatalf("web-0 created again: %v", applytest.Commands(t, db))
+		}
+	}
+	if n := len(applytest.Names(t, db, kinds.ControllerRevisions)); n != 1 {
+		t.Fatalf("%d revisions after the plan, want 1", n)
+	}
 }
