@@ -26,8 +26,8 @@ func (c *Cache[T]) Get(namespace, name string) (T, bool) {
 }
 
 // Select returns the objects matching opts (its ForUpdate is meaningless here), sorted
-// by namespace and name as store's List is. A namespace or an owner uid is an index
-// lookup; labels are matched on what the index gives.
+// by namespace and name as store's List is. An owner uid, the objects without one, or
+// a namespace is an index lookup; labels are matched on what the index gives.
 func (c *Cache[T]) Select(opts store.ListOptions) []T {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -35,6 +35,11 @@ func (c *Cache[T]) Select(opts store.ListOptions) []T {
 	switch {
 	case opts.OwnerUID != "":
 		for k := range c.byOwner[opts.OwnerUID] {
+			keys = append(keys, k)
+		}
+	case opts.Unowned:
+		// Orphans are few: a claim's look for them costs them, not the namespace.
+		for k := range c.byOwner[unownedIn(opts.Namespace)] {
 			keys = append(keys, k)
 		}
 	case opts.Namespace != "":
@@ -107,8 +112,15 @@ func (c *Cache[T]) indexLocked(key string, obj T, add bool) {
 	indexSet(c.byNamespace, ns, key, add)
 	if uid := podutil.GetControllerOf(m).GetUid(); uid != "" {
 		indexSet(c.byOwner, uid, key, add)
+	} else {
+		indexSet(c.byOwner, unownedIn(ns), key, add)
+		indexSet(c.byOwner, unownedIn(""), key, add)
 	}
 }
+
+// unownedIn is the byOwner entry of the objects without a controller in namespace ns
+// ("": in every namespace); no uid looks like it.
+func unownedIn(ns string) string { return "\x00unowned/" + ns }
 
 func indexSet(index map[string]map[string]struct{}, value, key string, add bool) {
 	set := index[value]

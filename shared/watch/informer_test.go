@@ -56,12 +56,14 @@ func TestSelectFollowsChanges(t *testing.T) {
 		{store.ListOptions{Namespace: "a", Unowned: true}, "[a/p3]"},
 		{store.ListOptions{Namespace: "a", Labels: web}, "[a/p1 a/p2]"},
 		{store.ListOptions{Namespace: "a", Unowned: true, Labels: web}, "[]"},
+		{store.ListOptions{Unowned: true}, "[a/p3]"},
+		{store.ListOptions{Namespace: "b", Unowned: true}, "[]"},
 	} {
 		if got := podNames(c.Select(tc.opts)); got != tc.want {
 			t.Errorf("Select(%+v) = %s, want %s", tc.opts, got, tc.want)
 		}
 	}
-	if len(c.byOwner["rs1"]) != 1 || c.byNamespace["b"] != nil {
+	if len(c.byOwner["rs1"]) != 1 || c.byNamespace["b"] != nil || len(c.byOwner[unownedIn("a")]) != 1 {
 		t.Errorf("indexes keep what went: byOwner %v, byNamespace %v", c.byOwner, c.byNamespace)
 	}
 	if p, ok := c.Get("a", "p2"); !ok || p.Metadata.GetOwnerReferences()[0].GetUid() != "rs2" {
