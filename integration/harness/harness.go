@@ -8,12 +8,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -112,6 +114,9 @@ type Proc struct {
 	Addr string
 	cmd  *exec.Cmd
 	done chan struct{}
+	// logPath is its log, written from offset logFrom on.
+	logPath string
+	logFrom int64
 }
 
 // exited reports whether the process has ended.
@@ -178,19 +183,6 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 	}
 	s := &System{opts: opts, bins: bins, DSN: dsn, NATS: n, Addrs: map[string]string{}, MetricsAddrs: map[string]string{}, logDir: logDir,
 		procs: map[string][]*Proc{}, conns: map[string]*grpc.ClientConn{}, dropDB: drop}
-	for _, name := range Services {
-		port, err := devenv.FreePort()
-		if err != nil {
-			s.Stop()
-			return nil, err
-		}
-		s.Addrs[name] = fmt.Sprintf("127.0.0.1:%d", port)
-		if port, err = devenv.FreePort(); err != nil {
-			s.Stop()
-			return nil, err
-		}
-		s.MetricsAddrs[name] = fmt.Sprintf("127.0.0.1:%d", port)
-	}
 	if s.DNSAddr, err = freeDNSAddr(); err != nil {
 		s.Stop()
 		return nil, err
@@ -207,30 +199,15 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 			}
 		}
 	}
-	// A free port can be taken by another process before the gateway binds it (test
-	// packages run in parallel): a gateway that exited is started again on another port.
-	for attempt := 1; ; attempt++ {
-		gwPort, err := devenv.FreePort()
-		if err != nil {
-			s.Stop()
-			return nil, err
-		}
-		s.GatewayURL = fmt.Sprintf("http://127.0.0.1:%d", gwPort)
-		if err := s.startGateway(gwPort); err != nil {
-			s.Stop()
-			return nil, err
-		}
-		err = s.WaitReady(ctx, 60*time.Second)
-		if err == nil {
-			return s, nil
-		}
-		if gw := s.Procs("gateway"); attempt < 3 && len(gw) == 1 && gw[0].exited() {
-			s.Kill("gateway")
-			continue
-		}
+	if err := s.startGateway("127.0.0.1:0"); err != nil {
 		s.Stop()
 		return nil, err
 	}
+	if err := s.WaitReady(ctx, 60*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
 }
 
 func createDatabase(ctx context.Context, adminDSN string) (string, func(), error) {
@@ -277,25 +254,17 @@ func (s *System) env(name string, replica int) []string {
 	return append(env, s.opts.Env...)
 }
 
-// StartService starts (or restarts) replica i of a service. Replicas after the first
-// listen on their own port.
+// StartService starts (or restarts) replica i of a service. Its ports are the kernel's
+// pick (":0", read back from the service's log), so no port is picked here and taken
+// by another process before the service binds it (test packages run in parallel); the
+// first replica restarts on the address it had, which its clients know.
 func (s *System) StartService(name string, replica int) (*Proc, error) {
-	addr := s.Addrs[name]
-	if replica > 0 {
-		port, err := devenv.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		addr = fmt.Sprintf("127.0.0.1:%d", port)
+	addr := "127.0.0.1:0"
+	if replica == 0 && s.Addrs[name] != "" {
+		addr = s.Addrs[name]
 	}
 	env := s.env(name, replica)
-	env = append(env, "PODWARDEN_GRPC_ADDR="+addr)
-	// Metrics of further replicas: any free port (never the default one).
-	metricsAddr := "127.0.0.1:0"
-	if replica == 0 {
-		metricsAddr = s.MetricsAddrs[name]
-	}
-	env = append(env, "PODWARDEN_METRICS_ADDR="+metricsAddr)
+	env = append(env, "PODWARDEN_GRPC_ADDR="+addr, "PODWARDEN_METRICS_ADDR=127.0.0.1:0")
 	if name == "node" {
 		// The first replica answers DNS on the system's port; never the default one.
 		dns := "off"
@@ -319,16 +288,60 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Addr = addr
 	s.mu.Lock()
 	s.procs[name] = append(s.procs[name], p)
 	s.mu.Unlock()
-	return p, waitGRPC(addr, 30*time.Second)
+	m, err := p.logged(servingLine, 30*time.Second)
+	if err != nil {
+		return p, err
+	}
+	p.Addr = m[1]
+	s.mu.Lock()
+	if replica == 0 {
+		s.Addrs[name] = p.Addr
+		if len(m) > 2 && m[2] != "" {
+			s.MetricsAddrs[name] = m[2]
+		}
+	}
+	s.mu.Unlock()
+	return p, waitGRPC(p.Addr, 30*time.Second)
 }
 
-func (s *System) startGateway(port int) error {
+// servingLine is the line a service logs once it listens (app.Run).
+var servingLine = regexp.MustCompile(`msg=serving .*?grpc=(\S+)(?: .*?metrics=http://(\S+)/metrics)?`)
+
+// gatewayLine is the line the gateway logs once it listens.
+var gatewayLine = regexp.MustCompile(`msg="gateway listening" .*?addr=(\S+)`)
+
+// logged waits until the process, since it started, logged a line matching re and
+// returns the match (the ports it bound).
+func (p *Proc) logged(re *regexp.Regexp, timeout time.Duration) ([]string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		f, err := os.Open(p.logPath)
+		if err == nil {
+			_, _ = f.Seek(p.logFrom, io.SeekStart)
+			b, _ := io.ReadAll(f)
+			f.Close()
+			if m := re.FindStringSubmatch(string(b)); m != nil {
+				return m, nil
+			}
+		}
+		if p.exited() {
+			return nil, fmt.Errorf("%s exited before it listened", p.Name)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s did not log that it listens within %v", p.Name, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startGateway starts the gateway on addr ("127.0.0.1:0": the kernel's pick) and sets
+// GatewayURL to where it listens.
+func (s *System) startGateway(addr string) error {
 	env := append(os.Environ(),
-		fmt.Sprintf("PODWARDEN_HTTP_ADDR=127.0.0.1:%d", port),
+		"PODWARDEN_HTTP_ADDR="+addr,
 		"PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"],
 		"PODWARDEN_NODE_ADDR="+s.Addrs["node"],
 		"PODWARDEN_JOB_ADDR="+s.Addrs["job"],
@@ -336,7 +349,7 @@ func (s *System) startGateway(port int) error {
 		"PODWARDEN_STATEFULSET_ADDR="+s.Addrs["statefulset"],
 		"PODWARDEN_AUTOSCALER_ADDR="+s.Addrs["autoscaler"],
 		"PODWARDEN_CORE_ADDR="+s.Addrs["core"],
-		"PODWARDEN_LOG_LEVEL=warn",
+		"PODWARDEN_LOG_LEVEL=info",
 	)
 	p, err := s.spawn("gateway", s.bins["gateway"], env)
 	if err != nil {
@@ -345,14 +358,21 @@ func (s *System) startGateway(port int) error {
 	s.mu.Lock()
 	s.procs["gateway"] = append(s.procs["gateway"], p)
 	s.mu.Unlock()
+	m, err := p.logged(gatewayLine, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	s.GatewayURL = "http://" + m[1]
 	return nil
 }
 
 func (s *System) spawn(logName, bin string, env []string) (*Proc, error) {
-	f, err := os.OpenFile(filepath.Join(s.logDir, logName+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logPath := filepath.Join(s.logDir, logName+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
+	from, _ := f.Seek(0, io.SeekEnd)
 	cmd := exec.Command(bin)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
@@ -364,7 +384,7 @@ func (s *System) spawn(logName, bin string, env []string) (*Proc, error) {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", logName, err)
 	}
-	p := &Proc{Name: logName, cmd: cmd, done: make(chan struct{})}
+	p := &Proc{Name: logName, cmd: cmd, done: make(chan struct{}), logPath: logPath, logFrom: from}
 	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
 	return p, nil
 }
@@ -466,11 +486,7 @@ func (s *System) RestartGateway() error {
 	if err != nil {
 		return err
 	}
-	port, err := strconv.Atoi(u.Port())
-	if err != nil {
-		return err
-	}
-	if err := s.startGateway(port); err != nil {
+	if err := s.startGateway(u.Host); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -238,16 +238,23 @@ func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(
 			return err
 		}
 	}
+	// Bound before serving, so the log names the port even for ":0" (the integration
+	// harness lets the kernel pick and reads it there: no port picked then taken).
+	lis := a.Config.Listener
+	if lis == nil {
+		var err error
+		if lis, err = net.Listen("tcp", a.Config.GRPCAddr); err != nil {
+			if metricsLis != nil {
+				metricsLis.Close()
+			}
+			return fmt.Errorf("listen %s: %w", a.Config.GRPCAddr, err)
+		}
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	if metricsLis != nil {
 		g.Go(func() error { return metrics.Serve(ctx, metricsLis, a.Metrics, a.Log) })
 	}
-	g.Go(func() error {
-		if a.Config.Listener != nil {
-			return a.GRPC.ServeListener(ctx, a.Config.Listener)
-		}
-		return a.GRPC.Serve(ctx, a.Config.GRPCAddr)
-	})
+	g.Go(func() error { return a.GRPC.ServeListener(ctx, lis) })
 	g.Go(func() error {
 		a.Watch.Run(ctx, a.DB, a.Log)
 		return nil
@@ -289,19 +296,12 @@ func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(
 			return nil
 		})
 	}
-	attrs := []any{"grpc", a.addr(), "replica", a.Config.ReplicaID}
+	attrs := []any{"grpc", lis.Addr().String(), "replica", a.Config.ReplicaID}
 	if metricsLis != nil {
 		attrs = append(attrs, "metrics", "http://"+metricsLis.Addr().String()+"/metrics")
 	}
 	a.Log.Info("serving", attrs...)
 	return g.Wait()
-}
-
-func (a *App) addr() string {
-	if a.Config.Listener != nil {
-		return a.Config.Listener.Addr().String()
-	}
-	return a.Config.GRPCAddr
 }
 
 // EventTTL is how long an event is kept after it was last seen (kube-apiserver's
