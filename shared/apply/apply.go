@@ -138,11 +138,13 @@ func (w Write) IgnoreNotFound() Write { w.ignore = store.ErrNotFound; return w }
 // owner) instead of the rest of the plan.
 func (w Write) Unique(onCollision Write) Write { w.collided = &onCollision; return w }
 
-func name(m *corev1.ObjectMeta) string {
-	if m.GetNamespace() == "" {
-		return m.GetName()
+func name(m *corev1.ObjectMeta) string { return nameOf(m.GetNamespace(), m.GetName()) }
+
+func nameOf(namespace, name string) string {
+	if namespace == "" {
+		return name
 	}
-	return m.GetNamespace() + "/" + m.GetName()
+	return namespace + "/" + name
 }
 
 // Create stores a new object.

@@ -2,6 +2,8 @@ package apply
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -119,16 +121,28 @@ func SyncCached[T store.Object](ctx context.Context, db *store.DB, in *Informer,
 // writes that adopt and release (on copies; write builds each as in ClaimObjects). A
 // sync with claim writes applies them alone and syncs again (Plan.Again), as
 // Kubernetes' controllers adopt before they plan.
-func ClaimCached[T store.Object](cache *watch.Cache[T], owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel Selector, write func(T) Write) ([]T, Plan) {
+//
+// An adoption is written only if the owner, re-read locked in the transaction, is still
+// the one read from the cache and not being deleted (recheck, built by Recheck): the
+// caches are fed kind by kind, so a sync may see an owner its deletion already orphaned
+// the objects of; without the recheck it would adopt them back under a controller that
+// is gone, and the garbage collector would delete them (Kubernetes' controllers recheck
+// with a live GET before they adopt, for the same reason).
+func ClaimCached[T store.Object](cache *watch.Cache[T], recheck Write, owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel Selector, write func(T) Write) ([]T, Plan) {
 	owned := cache.Select(store.ListOptions{Namespace: owner.GetNamespace(), OwnerUID: owner.GetUid()})
 	orphans := cache.Select(store.ListOptions{Namespace: owner.GetNamespace(), Unowned: true, Labels: sel.MatchLabels})
 	var claimed []T
 	var p Plan
+	rechecked := false
 	for _, obj := range append(owned, orphans...) {
 		switch claimOne(owner, ref, sel, &obj) {
 		case Keep:
 			claimed = append(claimed, obj)
 		case Adopt:
+			if !rechecked {
+				p.Add(recheck)
+				rechecked = true
+			}
 			p.Add(write(obj))
 			claimed = append(claimed, obj)
 		case Release:
@@ -139,4 +153,27 @@ func ClaimCached[T store.Object](cache *watch.Cache[T], owner *corev1.ObjectMeta
 		p.Again = true
 	}
 	return claimed, p
+}
+
+// ErrOwnerChanged fails an adoption whose owner is gone, replaced or being deleted.
+var ErrOwnerChanged = errors.New("owner changed since it was read")
+
+// Recheck is the write that guards an adoption (see ClaimCached): it locks the owner
+// (stored as kind) until the transaction ends and fails with ErrOwnerChanged unless it
+// is still the object with owner's uid and is not being deleted.
+func Recheck[O store.Object](kind store.Kind[O], owner *corev1.ObjectMeta) Write {
+	ns, name, uid := owner.GetNamespace(), owner.GetName(), owner.GetUid()
+	return Write{what: "recheck " + kind.Name + " " + nameOf(ns, name) + " before adopting", do: func(ctx context.Context, tx pgx.Tx, _ time.Time) error {
+		cur, err := kind.GetForUpdate(ctx, tx, ns, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: gone", ErrOwnerChanged)
+		}
+		if err != nil {
+			return err
+		}
+		if m := cur.GetMetadata(); m.GetUid() != uid || m.GetDeletionTimestamp() != nil {
+			return fmt.Errorf("%w: uid %s (wanted %s), deleting %v", ErrOwnerChanged, m.GetUid(), uid, m.GetDeletionTimestamp() != nil)
+		}
+		return nil
+	}}
 }

@@ -313,7 +313,9 @@ func DropOwner(m *corev1.ObjectMeta, uid string) bool {
 // and, through pod UPDATE commands, in the node service. It runs in the deleting
 // transaction.
 func Orphan(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.Time) error {
-	pods, err := Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid})
+	// Locked: a pod event applied meanwhile would fail the write's resourceVersion
+	// precondition, and with it the deletion.
+	pods, err := Pods.List(ctx, tx, store.ListOptions{Namespace: owner.Namespace, OwnerUID: owner.Uid, ForUpdate: true})
 	if err != nil {
 		return err
 	}

@@ -74,8 +74,8 @@ func (c *Controller) planDaemonSet(ds *daemonsetv1.DaemonSet, now time.Time) (pl
 	}
 	sel := apply.Selector{Matches: s, MatchLabels: ds.GetSpec().GetSelector().GetMatchLabels()}
 	ref := podview.ControllerRefTo("apps/v1", "DaemonSet", m)
-	pods, claims := apply.ClaimCached(c.caches.Pods, m, ref, sel, apply.UpdatePod)
-	revs, revClaims := apply.ClaimCached(c.caches.Revisions, m, ref, sel,
+	pods, claims := apply.ClaimCached(c.caches.Pods, apply.Recheck(kinds.DaemonSets, m), m, ref, sel, apply.UpdatePod)
+	revs, revClaims := apply.ClaimCached(c.caches.Revisions, apply.Recheck(kinds.DaemonSets, m), m, ref, sel,
 		func(cr *revisions.Revision) apply.Write {
 			return apply.Update(kinds.ControllerRevisions, cr)
 		})

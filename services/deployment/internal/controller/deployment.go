@@ -55,7 +55,7 @@ func (c *Controller) planDeployment(d *deploymentv1.Deployment, now time.Time) (
 	var rsList []*deploymentv1.ReplicaSet
 	if sel, err := labels.FromProto(d.GetSpec().GetSelector()); err == nil {
 		var claims apply.Plan
-		rsList, claims = apply.ClaimCached(c.caches.ReplicaSets, d.Metadata, podview.ControllerRefTo("apps/v1", "Deployment", d.Metadata),
+		rsList, claims = apply.ClaimCached(c.caches.ReplicaSets, apply.Recheck(kinds.Deployments, d.Metadata), d.Metadata, podview.ControllerRefTo("apps/v1", "Deployment", d.Metadata),
 			apply.Selector{Matches: sel, MatchLabels: d.GetSpec().GetSelector().GetMatchLabels()},
 			func(rs *deploymentv1.ReplicaSet) apply.Write { return apply.Update(kinds.ReplicaSets, rs) })
 		if claims.Again {

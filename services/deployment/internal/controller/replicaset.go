@@ -42,7 +42,7 @@ func planPodOwner[T store.Object](pods *watch.Cache[*corev1.Pod], now time.Time,
 		owned := pods.Select(store.ListOptions{Namespace: m.Namespace, OwnerUID: m.Uid})
 		return apply.Foreground(o.kind, o.obj, owned, apply.DeletePod)
 	}
-	claimed, claims := apply.ClaimCached(pods, m, o.ref, o.sel, apply.UpdatePod)
+	claimed, claims := apply.ClaimCached(pods, apply.Recheck(o.kind, m), m, o.ref, o.sel, apply.UpdatePod)
 	if claims.Again {
 		return claims
 	}

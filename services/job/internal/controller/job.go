@@ -54,7 +54,7 @@ func (c *Controller) planJob(j *jobv1.Job, now time.Time) apply.Plan {
 	sel, err := labels.FromProto(j.GetSpec().GetSelector())
 	if err == nil && !sel.Empty() && !reconcile.IsFinished(j) {
 		var claims apply.Plan
-		pods, claims = apply.ClaimCached(c.caches.Pods, m, podview.ControllerRefTo("batch/v1", "Job", m),
+		pods, claims = apply.ClaimCached(c.caches.Pods, apply.Recheck(kinds.Jobs, m), m, podview.ControllerRefTo("batch/v1", "Job", m),
 			apply.Selector{Matches: sel, MatchLabels: j.GetSpec().GetSelector().GetMatchLabels()}, apply.UpdatePod)
 		if claims.Again {
 			return claims

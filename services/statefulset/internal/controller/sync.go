@@ -64,8 +64,8 @@ func (c *Controller) planStatefulSet(set *statefulsetv1.StatefulSet, now time.Ti
 	}
 	sel := apply.Selector{Matches: s, MatchLabels: set.GetSpec().GetSelector().GetMatchLabels()}
 	ref := podview.ControllerRefTo("apps/v1", "StatefulSet", m)
-	claimed, claims := apply.ClaimCached(c.caches.Pods, m, ref, sel, apply.UpdatePod)
-	revs, revClaims := apply.ClaimCached(c.caches.Revisions, m, ref, sel,
+	claimed, claims := apply.ClaimCached(c.caches.Pods, apply.Recheck(kinds.StatefulSets, m), m, ref, sel, apply.UpdatePod)
+	revs, revClaims := apply.ClaimCached(c.caches.Revisions, apply.Recheck(kinds.StatefulSets, m), m, ref, sel,
 		func(cr *revisions.Revision) apply.Write {
 			return apply.Update(kinds.ControllerRevisions, cr)
 		})

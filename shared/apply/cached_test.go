@@ -1,0 +1,79 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+
+	"github.com/podwarden/podwarden/shared/apply/applytest"
+	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/watch"
+)
+
+// TestRecheckGuardsAdoption: an adoption planned from a cache that still holds its
+// owner is written only while the owner, re-read locked, is the same object and not
+// being deleted; the plan's first write is that recheck.
+func TestRecheckGuardsAdoption(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	owner := store1(t, db, widgets, obj("rs", map[string]string{"app": "web"}, ""))
+	store1(t, db, podview.Pods, obj("orphan", map[string]string{"app": "web"}, ""))
+	hub := applytest.Hub(t, db)
+	pods := watch.For(hub, podview.Pods, nil)
+	if err := hub.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pods.Synced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	claimed, p := ClaimCached(pods, Recheck(widgets, owner.Metadata), owner.Metadata,
+		podview.ControllerRefTo("apps/v1", "ReplicaSet", owner.Metadata),
+		Selector{Matches: k8slabels.SelectorFromSet(k8slabels.Set{"app": "web"}), MatchLabels: map[string]string{"app": "web"}}, UpdatePod)
+	if len(claimed) != 1 || len(p.Writes) != 2 || !p.Again || p.Writes[0].String() != "recheck Widget default/rs before adopting" {
+		t.Fatalf("claimed %d, plan %v (again %v)", len(claimed), p.Writes, p.Again)
+	}
+	apply := func() error {
+		return db.InTx(ctx, func(tx pgx.Tx) error { _, err := Apply(ctx, tx, now, Owner{}, p); return err })
+	}
+
+	// Being deleted: no adoption.
+	deleting := applytest.Get(t, db, widgets, "default", "rs")
+	deleting.Metadata.DeletionTimestamp = timestamppb.New(now)
+	if _, err := widgets.Update(ctx, db.Pool, deleting); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(); !errors.Is(err, ErrOwnerChanged) {
+		t.Fatalf("adoption by an owner being deleted: %v", err)
+	}
+	// Gone, then another object under the same name: no adoption.
+	if _, err := widgets.Delete(ctx, db.Pool, "default", "rs", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(); !errors.Is(err, ErrOwnerChanged) {
+		t.Fatalf("adoption by a deleted owner: %v", err)
+	}
+	other := obj("rs", nil, "")
+	other.Metadata.Uid = "another-uid"
+	store1(t, db, widgets, other)
+	if err := apply(); !errors.Is(err, ErrOwnerChanged) {
+		t.Fatalf("adoption by a replaced owner: %v", err)
+	}
+	if got := applytest.Get(t, db, podview.Pods, "default", "orphan"); len(got.Metadata.OwnerReferences) != 0 {
+		t.Fatalf("orphan adopted: %v", got.Metadata.OwnerReferences)
+	}
+	// The owner as read: adopted.
+	if _, err := widgets.Delete(ctx, db.Pool, "default", "rs", ""); err != nil {
+		t.Fatal(err)
+	}
+	store1(t, db, widgets, obj("rs", map[string]string{"app": "web"}, ""))
+	if err := apply(); err != nil {
+		t.Fatal(err)
+	}
+	if got := applytest.Get(t, db, podview.Pods, "default", "orphan"); got.Metadata.OwnerReferences[0].GetUid() != "rs-uid" {
+		t.Fatalf("orphan not adopted: %v", got.Metadata.OwnerReferences)
+	}
+}
