@@ -47,12 +47,6 @@ func Allocate(cidr string, used map[string]bool, last string) (string, error) {
 	return "", fmt.Errorf("%s: %w", cidr, ErrExhausted)
 }
 
-// PodCIDR is the podCIDR of the node with this index: 10.244.<index>.0/24.
-func PodCIDR(index int) string { return fmt.Sprintf("10.244.%d.0/24", index) }
-
-// NodeIP is the InternalIP of the node with this index: 172.18.0.<index+2>.
-func NodeIP(index int) string { return fmt.Sprintf("172.18.0.%d", index+2) }
-
 func toUint(a netip.Addr) uint32 {
 	b := a.As4()
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
