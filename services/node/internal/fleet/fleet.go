@@ -58,17 +58,23 @@ func Bootstrap(n int, plan ipam.Plan, c Capacity, now time.Time) []*nodev1.Node 
 			node.Metadata.Labels = map[string]string{LabelControlPlane: ""}
 			node.Spec.Taints = []*corev1.Taint{{Key: LabelControlPlane, Effect: scheduler.EffectNoSchedule}}
 		}
-		Register(node, plan, i, c, now)
+		Register(node, Addresses{PodCIDR: plan.PodCIDR(i), InternalIP: plan.NodeIP(i)}, i, c, now)
 		out = append(out, node)
 	}
 	return out
 }
 
+// Addresses are what the address plan gives a node.
+type Addresses struct {
+	PodCIDR    string
+	InternalIP string
+}
+
 // Register fills in what a kubelet registering node (with fleet index) sets:
-// type meta, the well-known labels, podCIDR and InternalIP (the plan's for
-// index), capacity/allocatable, Ready conditions, addresses and nodeInfo. What
-// is already set is kept.
-func Register(n *nodev1.Node, plan ipam.Plan, index int, c Capacity, now time.Time) {
+// type meta, the well-known labels, podCIDR, capacity/allocatable, Ready
+// conditions, addresses (a's InternalIP) and nodeInfo. What is already set is
+// kept.
+func Register(n *nodev1.Node, a Addresses, index int, c Capacity, now time.Time) {
 	n.ApiVersion, n.Kind = "v1", "Node"
 	if n.Metadata == nil {
 		n.Metadata = &corev1.ObjectMeta{}
@@ -88,7 +94,7 @@ func Register(n *nodev1.Node, plan ipam.Plan, index int, c Capacity, now time.Ti
 		n.Spec = &nodev1.NodeSpec{}
 	}
 	if n.Spec.PodCidr == "" {
-		n.Spec.PodCidr = plan.PodCIDR(index)
+		n.Spec.PodCidr = a.PodCIDR
 	}
 	if len(n.Spec.PodCidrs) == 0 && n.Spec.PodCidr != "" {
 		n.Spec.PodCidrs = []string{n.Spec.PodCidr}
@@ -121,7 +127,7 @@ func Register(n *nodev1.Node, plan ipam.Plan, index int, c Capacity, now time.Ti
 		st.Conditions = ReadyConditions(now)
 	}
 	if len(st.Addresses) == 0 {
-		st.Addresses = []*nodev1.NodeAddress{{Type: "InternalIP", Address: plan.NodeIP(index)}, {Type: "Hostname", Address: m.Name}}
+		st.Addresses = []*nodev1.NodeAddress{{Type: "InternalIP", Address: a.InternalIP}, {Type: "Hostname", Address: m.Name}}
 	}
 	if st.NodeInfo == nil {
 		st.NodeInfo, _ = structpb.NewStruct(map[string]any{
@@ -218,10 +224,11 @@ func SyncTaints(n *nodev1.Node, now time.Time) {
 	}
 }
 
-// FreeIndex is the smallest fleet index of the plan whose podCIDR overlaps
-// no node's and whose InternalIP no node has (nodes keep what they got from an
-// earlier plan); ipam.ErrPlanFull, naming the plan, when none is left.
-func FreeIndex(plan ipam.Plan, nodes []*nodev1.Node) (int, error) {
+// Free is what the plan gives a node added to nodes: the first podCIDR that
+// overlaps no node's, the first InternalIP no node has (nodes keep what an
+// earlier plan gave them), and the fleet index of that podCIDR. A full plan
+// is an error (ipam.ErrPlanFull) naming the setting to change.
+func Free(plan ipam.Plan, nodes []*nodev1.Node) (Addresses, int, error) {
 	cidrs := make([]string, 0, len(nodes))
 	ips := make([]string, 0, len(nodes))
 	for _, n := range nodes {
@@ -233,7 +240,15 @@ func FreeIndex(plan ipam.Plan, nodes []*nodev1.Node) (int, error) {
 			ips = append(ips, ip)
 		}
 	}
-	return plan.FreeIndex(cidrs, ips)
+	i, err := plan.FreePodCIDR(cidrs)
+	if err != nil {
+		return Addresses{}, 0, err
+	}
+	j, err := plan.FreeNodeIP(ips)
+	if err != nil {
+		return Addresses{}, 0, err
+	}
+	return Addresses{PodCIDR: plan.PodCIDR(i), InternalIP: plan.NodeIP(j)}, i, nil
 }
 
 // InternalIP is the node's InternalIP address ("" when it has none).

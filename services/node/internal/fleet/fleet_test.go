@@ -81,14 +81,15 @@ func TestSyncTaints(t *testing.T) {
 	}
 }
 
-func TestFreeIndex(t *testing.T) {
+func TestFree(t *testing.T) {
 	def := ipam.DefaultPlan()
-	nodes := Bootstrap(3, def, Capacity{CPU: "4", Memory: "16Gi", Pods: 110}, now)
-	if got, err := FreeIndex(def, nodes); got != 3 || err != nil {
-		t.Errorf("FreeIndex = %d, %v; want 3", got, err)
+	capacity := Capacity{CPU: "4", Memory: "16Gi", Pods: 110}
+	nodes := Bootstrap(3, def, capacity, now)
+	if a, i, err := Free(def, nodes); a != (Addresses{PodCIDR: "10.244.3.0/24", InternalIP: "172.18.0.5"}) || i != 3 || err != nil {
+		t.Errorf("Free = %v, %d, %v", a, i, err)
 	}
-	if got, err := FreeIndex(def, append(nodes[:1:1], nodes[2])); got != 1 || err != nil {
-		t.Errorf("FreeIndex with a gap = %d, %v; want 1", got, err)
+	if a, i, err := Free(def, append(nodes[:1:1], nodes[2])); a != (Addresses{PodCIDR: "10.244.1.0/24", InternalIP: "172.18.0.3"}) || i != 1 || err != nil {
+		t.Errorf("Free with a gap = %v, %d, %v", a, i, err)
 	}
 	// A restart with a /26 plan: the nodes keep their /24s, which hold the
 	// first 12 /26s; a new node gets the 13th podCIDR and the 4th InternalIP.
@@ -96,17 +97,17 @@ func TestFreeIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i, err := FreeIndex(small, nodes)
-	if err != nil || i != 12 {
-		t.Fatalf("FreeIndex under a /26 plan = %d, %v; want 12", i, err)
+	a, i, err := Free(small, nodes)
+	if err != nil || a != (Addresses{PodCIDR: "10.244.3.0/26", InternalIP: "172.18.0.5"}) || i != 12 {
+		t.Fatalf("Free under a /26 plan = %v, %d, %v", a, i, err)
 	}
 	n := &nodev1.Node{Metadata: &corev1.ObjectMeta{Name: "node-3"}}
-	Register(n, small, i, Capacity{CPU: "4", Memory: "16Gi", Pods: 110}, now)
-	if n.Spec.PodCidr != "10.244.3.0/26" || !slices.Equal(n.Spec.PodCidrs, []string{"10.244.3.0/26"}) || InternalIP(n) != "172.18.0.14" {
+	Register(n, a, i, capacity, now)
+	if n.Spec.PodCidr != "10.244.3.0/26" || !slices.Equal(n.Spec.PodCidrs, []string{"10.244.3.0/26"}) || InternalIP(n) != "172.18.0.5" {
 		t.Errorf("node-3: podCIDRs %v ip %s", n.Spec.PodCidrs, InternalIP(n))
 	}
 	// Existing nodes keep theirs when registered again.
-	Register(nodes[1], small, 40, Capacity{}, now)
+	Register(nodes[1], Addresses{PodCIDR: "10.244.9.0/26", InternalIP: "172.18.0.9"}, 9, Capacity{}, now)
 	if nodes[1].Spec.PodCidr != "10.244.1.0/24" || InternalIP(nodes[1]) != "172.18.0.3" {
 		t.Errorf("node-1 renumbered: %s %s", nodes[1].Spec.PodCidr, InternalIP(nodes[1]))
 	}
@@ -115,7 +116,14 @@ func TestFreeIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := FreeIndex(one, nodes); !errors.Is(err, ipam.ErrPlanFull) {
-		t.Errorf("FreeIndex in a full plan: %v", err)
+	if _, _, err := Free(one, nodes); !errors.Is(err, ipam.ErrPlanFull) {
+		t.Errorf("Free in a full plan: %v", err)
+	}
+	few, err := ipam.NewPlan("", 0, "192.168.0.0/29")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Free(few, append(nodes, Bootstrap(5, few, capacity, now)...)); !errors.Is(err, ipam.ErrPlanFull) {
+		t.Errorf("Free with a full node network: %v", err)
 	}
 }

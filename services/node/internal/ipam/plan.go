@@ -30,11 +30,12 @@ const (
 var ErrPlanFull = errors.New("CIDR allocation failed; there are no remaining CIDRs left to allocate in the accepted range")
 
 // Plan is the fleet's address plan, what kube-controller-manager's range
-// allocator gets from --cluster-cidr and --node-cidr-mask-size: node i gets
+// allocator gets from --cluster-cidr and --node-cidr-mask-size. PodCIDR(i) is
 // the i-th podCIDR of that size in the cluster CIDR (those overlapping the
-// Service range are skipped, as the allocator occupies them at start), and the
-// i-th address of the node network (from .2 on: the network address and the
-// gateway are skipped, as is the broadcast address) as its InternalIP.
+// Service range are skipped, as the allocator occupies them at start);
+// NodeIP(i) the i-th address of the node network from .2 on (the network
+// address and the gateway are skipped, as is the broadcast address). A fresh
+// fleet's node i gets both; a node added later gets the first free of each.
 type Plan struct {
 	cluster  netip.Prefix
 	mask     int
@@ -158,18 +159,18 @@ func (p Plan) raw(i int) int {
 	return i
 }
 
-// PodCIDR is the podCIDR of the node with this index ("" past the plan's capacity).
+// PodCIDR is the podCIDR of the node with this index ("" past the last one).
 func (p Plan) PodCIDR(index int) string {
-	if index < 0 || index >= p.capacity {
+	if index < 0 || index >= p.podCIDRs() {
 		return ""
 	}
 	base := toUint(p.cluster.Addr()) | uint32(p.raw(index))<<(32-p.mask)
 	return netip.PrefixFrom(fromUint(base), p.mask).String()
 }
 
-// NodeIP is the InternalIP of the node with this index ("" past the plan's capacity).
+// NodeIP is the InternalIP of the node with this index ("" past the node network).
 func (p Plan) NodeIP(index int) string {
-	if index < 0 || index >= p.capacity {
+	if index < 0 || index >= p.nodeIPs {
 		return ""
 	}
 	return fromUint(toUint(p.nodes.Addr()) + 2 + uint32(index)).String()
@@ -191,7 +192,7 @@ func (p Plan) IndexOf(cidr string) (int, bool) {
 	if p.svcLo <= p.svcHi && lo > p.svcHi {
 		i -= p.skipped()
 	}
-	return i, i < p.capacity
+	return i, i < p.podCIDRs()
 }
 
 // rawRange is the range of cidrset indexes whose podCIDRs overlap c, like
@@ -213,11 +214,10 @@ func (p Plan) rawRange(c netip.Prefix) (lo, hi int, ok bool) {
 	return lo, int((off + (uint32(1)<<(32-c.Bits()) - 1)) >> shift), true
 }
 
-// FreeIndex is the smallest node index whose podCIDR overlaps none of
+// FreePodCIDR is the smallest node index whose podCIDR overlaps none of
 // podCIDRs (whatever plan they came from: nodes keep theirs across plan
-// changes) and whose InternalIP is none of nodeIPs. It fails with
-// ErrPlanFull, naming the plan, when no index is left.
-func (p Plan) FreeIndex(podCIDRs, nodeIPs []string) (int, error) {
+// changes). It fails with ErrPlanFull, naming the plan, when none is left.
+func (p Plan) FreePodCIDR(podCIDRs []string) (int, error) {
 	type span struct{ lo, hi int }
 	var taken []span
 	for _, s := range podCIDRs {
@@ -230,24 +230,35 @@ func (p Plan) FreeIndex(podCIDRs, nodeIPs []string) (int, error) {
 		}
 	}
 	sort.Slice(taken, func(i, j int) bool { return taken[i].lo < taken[j].lo })
-	ips := map[int]bool{}
-	base := toUint(p.nodes.Addr()) + 2
-	for _, s := range nodeIPs {
-		if a, err := netip.ParseAddr(s); err == nil && a.Is4() && p.nodes.Contains(a) && toUint(a) >= base {
-			ips[int(toUint(a)-base)] = true
-		}
-	}
 	j := 0
-	for i := range p.capacity {
-		r := p.raw(i)
+	for i := range p.podCIDRs() {
+		r := p.raw(i) // grows with i: the spans behind it are done with
 		for j < len(taken) && taken[j].hi < r {
 			j++
 		}
-		if j < len(taken) && taken[j].lo <= r || ips[i] {
+		if j < len(taken) && taken[j].lo <= r {
 			continue
 		}
 		return i, nil
 	}
-	return 0, fmt.Errorf("%w: cluster CIDR %s with node mask /%d and node network %s hold %d nodes, all taken: set %s (e.g. 10.0.0.0/8) or %s",
-		ErrPlanFull, p.cluster, p.mask, p.nodes, p.capacity, EnvClusterCIDR, EnvNodeMaskSize)
+	return 0, fmt.Errorf("%w: cluster CIDR %s with node mask /%d holds %d nodes, all taken: set %s (e.g. 10.0.0.0/8) or %s",
+		ErrPlanFull, p.cluster, p.mask, p.podCIDRs(), EnvClusterCIDR, EnvNodeMaskSize)
+}
+
+// FreeNodeIP is the smallest node index whose InternalIP is none of nodeIPs;
+// ErrPlanFull, naming the node network, when none is left.
+func (p Plan) FreeNodeIP(nodeIPs []string) (int, error) {
+	used := map[int]bool{}
+	base := toUint(p.nodes.Addr()) + 2
+	for _, s := range nodeIPs {
+		if a, err := netip.ParseAddr(s); err == nil && a.Is4() && p.nodes.Contains(a) && toUint(a) >= base {
+			used[int(toUint(a)-base)] = true
+		}
+	}
+	for i := range p.nodeIPs {
+		if !used[i] {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: node network %s holds %d nodes, all taken: set %s (e.g. 172.16.0.0/12)", ErrPlanFull, p.nodes, p.nodeIPs, EnvNodeNetwork)
 }

@@ -73,8 +73,8 @@ func TestNewPlan(t *testing.T) {
 			if got := p.NodeIP(tc.capacity - 1); got != tc.lastIP {
 				t.Errorf("NodeIP(last) = %s, want %s", got, tc.lastIP)
 			}
-			if p.PodCIDR(tc.capacity) != "" || p.NodeIP(tc.capacity) != "" || p.PodCIDR(-1) != "" {
-				t.Errorf("past the capacity: %q %q", p.PodCIDR(tc.capacity), p.NodeIP(tc.capacity))
+			if p.PodCIDR(p.MaxCIDRs()) != "" || p.NodeIP(1<<16) != "" || p.PodCIDR(-1) != "" || p.NodeIP(-1) != "" {
+				t.Errorf("past the end: %q %q", p.PodCIDR(p.MaxCIDRs()), p.NodeIP(1<<16))
 			}
 		})
 	}
@@ -174,44 +174,78 @@ func TestPlanHolds(t *testing.T) {
 	}
 }
 
-func TestPlanFreeIndex(t *testing.T) {
+func TestPlanFreePodCIDR(t *testing.T) {
 	def := DefaultPlan()
-	tiny, _ := NewPlan("10.244.0.0/23", 24, "")
-	var full []string
+	tiny := mustPlan(t, "10.244.0.0/23", 24)
+	big := mustPlan(t, "10.0.0.0/8", 24)
+	var full, beforeServices []string
 	for i := range 256 {
 		full = append(full, def.PodCIDR(i))
+	}
+	for i := range 96 * 256 {
+		beforeServices = append(beforeServices, big.PodCIDR(i))
 	}
 	cases := map[string]struct {
 		plan     Plan
 		podCIDRs []string
-		nodeIPs  []string
 		want     int
 		wantErr  error
 	}{
 		"empty fleet":                  {plan: def, want: 0},
 		"next":                         {plan: def, podCIDRs: []string{"10.244.0.0/24", "10.244.1.0/24"}, want: 2},
-		"fills a hole":                 {plan: def, podCIDRs: []string{"10.244.0.0/24", "10.244.2.0/24"}, want: 1},
-		"node IP in use":               {plan: def, podCIDRs: []string{"10.244.0.0/24"}, nodeIPs: []string{"172.18.0.2", "172.18.0.3"}, want: 2},
+		"fills a hole":                 {plan: def, podCIDRs: []string{"10.244.2.0/24", "10.244.0.0/24"}, want: 1},
 		"foreign podCIDRs are ignored": {plan: def, podCIDRs: []string{"10.1.0.0/24", "bogus", ""}, want: 0},
+		"skips the Service range":      {plan: big, podCIDRs: beforeServices, want: 96 * 256},
 		// A node keeps the podCIDR of an older plan: the new plan's podCIDRs
 		// that overlap it are taken.
-		"older /16 plan's /24 under a /26 plan":  {plan: mustPlan(t, "10.244.0.0/16", 26), podCIDRs: []string{"10.244.0.0/24"}, want: 4},
+		"older /24 under a /26 plan":             {plan: mustPlan(t, "10.244.0.0/16", 26), podCIDRs: []string{"10.244.0.0/24"}, want: 4},
 		"older /26 under a /24 plan":             {plan: def, podCIDRs: []string{"10.244.0.64/26"}, want: 1},
 		"older plan held the whole cluster CIDR": {plan: tiny, podCIDRs: []string{"10.0.0.0/8"}, wantErr: ErrPlanFull},
 		"exhausted":                              {plan: def, podCIDRs: full, wantErr: ErrPlanFull},
-		"exhausted small plan":                   {plan: tiny, podCIDRs: []string{"10.244.1.0/24", "10.244.0.0/24"}, wantErr: ErrPlanFull},
+		"exhausted small plan, in any order":     {plan: tiny, podCIDRs: []string{"10.244.1.0/24", "10.244.0.0/24"}, wantErr: ErrPlanFull},
+		"cluster CIDR inside the Service range":  {plan: mustPlan(t, "10.96.0.0/16", 24), wantErr: ErrPlanFull},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			got, err := tc.plan.FreeIndex(tc.podCIDRs, tc.nodeIPs)
+			got, err := tc.plan.FreePodCIDR(tc.podCIDRs)
 			if !errors.Is(err, tc.wantErr) || err == nil && got != tc.want {
-				t.Errorf("FreeIndex = %d, %v; want %d, %v", got, err, tc.want, tc.wantErr)
+				t.Errorf("FreePodCIDR = %d, %v; want %d, %v", got, err, tc.want, tc.wantErr)
 			}
 		})
 	}
-	_, err := def.FreeIndex(full, nil)
-	if want := "hold 256 nodes, all taken: set PODWARDEN_CLUSTER_CIDR (e.g. 10.0.0.0/8) or PODWARDEN_NODE_CIDR_MASK_SIZE"; err == nil || !strings.Contains(err.Error(), want) {
+	_, err := def.FreePodCIDR(full)
+	if want := "cluster CIDR 10.244.0.0/16 with node mask /24 holds 256 nodes, all taken: set PODWARDEN_CLUSTER_CIDR (e.g. 10.0.0.0/8) or PODWARDEN_NODE_CIDR_MASK_SIZE"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("full plan: %v", err)
+	}
+}
+
+func TestPlanFreeNodeIP(t *testing.T) {
+	small, err := NewPlan("", 0, "192.168.0.0/30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		plan    Plan
+		nodeIPs []string
+		want    int
+		wantErr error
+	}{
+		"empty fleet":          {plan: DefaultPlan(), want: 0},
+		"fills a hole":         {plan: DefaultPlan(), nodeIPs: []string{"172.18.0.2", "172.18.0.4"}, want: 1},
+		"foreign addresses":    {plan: DefaultPlan(), nodeIPs: []string{"172.18.0.1", "172.19.0.2", "bogus"}, want: 0},
+		"a /30 holds one node": {plan: small, want: 0},
+		"exhausted":            {plan: small, nodeIPs: []string{"192.168.0.2"}, wantErr: ErrPlanFull},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := tc.plan.FreeNodeIP(tc.nodeIPs)
+			if !errors.Is(err, tc.wantErr) || err == nil && got != tc.want {
+				t.Errorf("FreeNodeIP = %d, %v; want %d, %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+	if _, err := small.FreeNodeIP([]string{"192.168.0.2"}); err == nil || !strings.Contains(err.Error(), "node network 192.168.0.0/30 holds 1 nodes, all taken: set PODWARDEN_NODE_NETWORK") {
+		t.Errorf("full node network: %v", err)
 	}
 }
 

@@ -67,13 +67,13 @@ func (s *NodeServer) CreateNode(ctx context.Context, req *nodev1.CreateNodeReque
 		if err != nil {
 			return err
 		}
-		index, err := fleet.FreeIndex(s.Plan, nodes)
+		addrs, index, err := fleet.Free(s.Plan, nodes)
 		if err != nil {
 			// kube-controller-manager would leave the node without a podCIDR
 			// (event CIDRNotAvailable); we refuse it and change nothing.
 			return apierr.Forbidden(nodesGR, m.Name, err)
 		}
-		fleet.Register(n, s.Plan, index, s.Capacity, now)
+		fleet.Register(n, addrs, index, s.Capacity, now)
 		fleet.SyncTaints(n, now)
 		out, err = repo.CreateNode(ctx, tx, now, n, []repo.Event{{Type: "Normal", Reason: "RegisteredNode", Component: repo.ComponentNodeCtl,
 			Message: fmt.Sprintf("Node %s event: Registered Node %s in Controller", m.Name, m.Name)}})
