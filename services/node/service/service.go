@@ -131,9 +131,7 @@ const (
 // the fields it covers; call it before applying flags.
 func (c *Config) SimFromEnv() {
 	c.Nodes = envInt("PODWARDEN_SIM_NODES", DefaultNodes)
-	c.ClusterCIDR = envStr(ipam.EnvClusterCIDR, ipam.DefaultClusterCIDR)
-	c.NodeCIDRMaskSize = envInt(ipam.EnvNodeMaskSize, ipam.DefaultNodeCIDRMaskSize)
-	c.NodeNetwork = envStr(ipam.EnvNodeNetwork, ipam.DefaultNodeNetwork)
+	c.PlanFromEnv()
 	c.NodeCPU = envStr("PODWARDEN_SIM_NODE_CPU", DefaultNodeCPU)
 	c.NodeMemory = envStr("PODWARDEN_SIM_NODE_MEMORY", DefaultNodeMemory)
 	c.NodePods = envInt("PODWARDEN_SIM_NODE_PODS", DefaultNodePods)
@@ -144,6 +142,15 @@ func (c *Config) SimFromEnv() {
 	c.CrashLoopBackOff = envDuration("PODWARDEN_SIM_CRASH_BACKOFF", HumanCrashLoopBackOff)
 	c.TimeScale = envTimeScale()
 	c.Runtime = envStr("PODWARDEN_RUNTIME", RuntimeSim)
+}
+
+// PlanFromEnv sets the address plan from PODWARDEN_CLUSTER_CIDR,
+// PODWARDEN_NODE_CIDR_MASK_SIZE and PODWARDEN_NODE_NETWORK, with the defaults
+// for what is unset.
+func (c *Config) PlanFromEnv() {
+	c.ClusterCIDR = envStr(ipam.EnvClusterCIDR, ipam.DefaultClusterCIDR)
+	c.NodeCIDRMaskSize = envInt(ipam.EnvNodeMaskSize, ipam.DefaultNodeCIDRMaskSize)
+	c.NodeNetwork = envStr(ipam.EnvNodeNetwork, ipam.DefaultNodeNetwork)
 }
 
 func envStr(name, def string) string {
