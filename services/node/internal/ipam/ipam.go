@@ -1,7 +1,8 @@
 // Package ipam hands out pod IPs from a node's podCIDR, the way the host-local
 // CNI plugin does: round-robin after the last address handed out, skipping the
 // network address, the gateway (.1) and the broadcast address, never an
-// address in use.
+// address in use. Plan is the fleet's address plan (the nodes' podCIDRs and
+// InternalIPs); the Service range and node ports are in service.go.
 package ipam
 
 import (

@@ -122,8 +122,9 @@ func TestPlanAddresses(t *testing.T) {
 	}
 }
 
-// TestPlanDistinct walks a 5,000-node plan: every podCIDR and InternalIP is
-// distinct, inside its network, outside the Service range, and maps back.
+// TestPlanDistinct walks the first 30,000 nodes of a 10.0.0.0/8 plan (past the
+// Service range): every podCIDR and InternalIP is distinct, no podCIDR is in
+// the Service range, and each maps back to its index.
 func TestPlanDistinct(t *testing.T) {
 	p, err := NewPlan("10.0.0.0/8", 24, "")
 	if err != nil {
