@@ -42,6 +42,10 @@ type options struct {
 	startDelay time.Duration
 	readyDelay time.Duration
 	stopDelay  time.Duration
+	// the address plan
+	clusterCIDR  string
+	nodeMaskSize int
+	nodeNetwork  string
 }
 
 func main() {
@@ -51,9 +55,13 @@ func main() {
 	flag.IntVar(&o.natsPort, "nats-port", 4222, "NATS client port on 127.0.0.1")
 	flag.IntVar(&o.pgPort, "postgres-port", 15432, "private Postgres port on 127.0.0.1")
 	flag.IntVar(&o.nodes, "nodes", 3, "simulated nodes at first start (control-plane, node-1, ...)")
-	var dns nodesvc.Config
-	dns.DNSFromEnv()
-	flag.StringVar(&o.dnsAddr, "dns", dns.DNSAddr, `cluster DNS address, UDP and TCP; "" or off disables it (PODWARDEN_DNS_ADDR)`)
+	var env nodesvc.Config // the node service's settings that come from PODWARDEN_* variables
+	env.DNSFromEnv()
+	env.PlanFromEnv()
+	flag.StringVar(&o.clusterCIDR, "cluster-cidr", env.ClusterCIDR, "CIDR the nodes' podCIDRs are cut from (PODWARDEN_CLUSTER_CIDR)")
+	flag.IntVar(&o.nodeMaskSize, "node-cidr-mask-size", env.NodeCIDRMaskSize, "prefix length of each node's podCIDR (PODWARDEN_NODE_CIDR_MASK_SIZE)")
+	flag.StringVar(&o.nodeNetwork, "node-network", env.NodeNetwork, "network of the nodes' InternalIPs (PODWARDEN_NODE_NETWORK)")
+	flag.StringVar(&o.dnsAddr, "dns", env.DNSAddr, `cluster DNS address, UDP and TCP; "" or off disables it (PODWARDEN_DNS_ADDR)`)
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.DurationVar(&o.startDelay, "start-delay", 500*time.Millisecond, "simulated time from scheduled to running")
 	flag.DurationVar(&o.readyDelay, "ready-delay", 500*time.Millisecond, "simulated time from running to ready")
@@ -101,6 +109,7 @@ func run(o options) error {
 		cfg.GRPCAddr = nodesvc.DefaultGRPCAddr
 		cfg.MetricsAddr = app.DefaultMetricsAddr(nodesvc.DefaultGRPCAddr)
 		return named("node", nodesvc.Run(gctx, nodesvc.Config{App: cfg, Nodes: o.nodes, DNSAddr: o.dnsAddr,
+			ClusterCIDR: o.clusterCIDR, NodeCIDRMaskSize: o.nodeMaskSize, NodeNetwork: o.nodeNetwork,
 			StartDelay: o.startDelay, ReadyDelay: o.readyDelay, TerminationDelay: o.stopDelay, CrashLoopBackOff: 10 * time.Second}))
 	})
 	g.Go(func() error {

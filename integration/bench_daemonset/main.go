@@ -6,8 +6,8 @@
 //
 //	go run ./shared/devenv/withpg -- go run ./integration/bench_daemonset -nodes 1000
 //
-// The daemon pods use hostNetwork (as node agents do): the node service's pod IP
-// ranges (10.244.<index>.0/24) stop at 256 nodes.
+// The daemon pods use hostNetwork (as node agents do). The harness gives a fleet
+// of more than 256 nodes the address plan PODWARDEN_CLUSTER_CIDR=10.0.0.0/8.
 package main
 
 import (

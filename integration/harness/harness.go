@@ -251,6 +251,9 @@ func (s *System) env(name string, replica int) []string {
 		"PODWARDEN_SIM_SCHEDULE_DELAY=0s", "PODWARDEN_SIM_START_DELAY=0s",
 		"PODWARDEN_SIM_READY_DELAY=0s", "PODWARDEN_SIM_TERMINATION_DELAY=0s",
 	)
+	if s.opts.Nodes > 256 { // the default address plan (10.244.0.0/16 in /24s) holds 256 nodes
+		env = append(env, "PODWARDEN_CLUSTER_CIDR=10.0.0.0/8")
+	}
 	return append(env, s.opts.Env...)
 }
 

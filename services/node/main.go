@@ -1,7 +1,9 @@
 // Command node runs the node service: the simulated fleet's Nodes and Pods, its
 // scheduler and kubelet, Services with their Endpoints, and the cluster DNS.
 // Configuration comes from flags and PODWARDEN_* variables (PODWARDEN_SIM_*
-// for the fleet and the simulated delays, PODWARDEN_DNS_ADDR for the DNS).
+// for the fleet and the simulated delays, PODWARDEN_CLUSTER_CIDR,
+// _NODE_CIDR_MASK_SIZE and _NODE_NETWORK for its address plan,
+// PODWARDEN_DNS_ADDR for the DNS).
 package main
 
 import (
@@ -26,6 +28,9 @@ func main() {
 	flag.StringVar(&cfg.App.NATSURL, "nats-url", "", "NATS URL(s) (PODWARDEN_NATS_URL)")
 	flag.StringVar(&cfg.App.ReplicaID, "replica-id", "", "replica identity for leader election (PODWARDEN_REPLICA_ID, default hostname-pid)")
 	flag.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "nodes bootstrapped at first start when none exists; negative: none (PODWARDEN_SIM_NODES)")
+	flag.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "CIDR the nodes' podCIDRs are cut from, like kube-controller-manager's --cluster-cidr (PODWARDEN_CLUSTER_CIDR)")
+	flag.IntVar(&cfg.NodeCIDRMaskSize, "node-cidr-mask-size", cfg.NodeCIDRMaskSize, "prefix length of each node's podCIDR, at most 30 (PODWARDEN_NODE_CIDR_MASK_SIZE)")
+	flag.StringVar(&cfg.NodeNetwork, "node-network", cfg.NodeNetwork, "network of the nodes' InternalIPs, from .2 on (PODWARDEN_NODE_NETWORK)")
 	flag.StringVar(&cfg.NodeCPU, "node-cpu", cfg.NodeCPU, "cpu capacity of each node (PODWARDEN_SIM_NODE_CPU)")
 	flag.StringVar(&cfg.NodeMemory, "node-memory", cfg.NodeMemory, "memory capacity of each node (PODWARDEN_SIM_NODE_MEMORY)")
 	flag.IntVar(&cfg.NodePods, "node-pods", cfg.NodePods, "pod capacity of each node (PODWARDEN_SIM_NODE_PODS)")

@@ -19,6 +19,7 @@ import (
 	"github.com/podwarden/podwarden/services/node/internal/clusterdns"
 	"github.com/podwarden/podwarden/services/node/internal/controller"
 	"github.com/podwarden/podwarden/services/node/internal/fleet"
+	"github.com/podwarden/podwarden/services/node/internal/ipam"
 	"github.com/podwarden/podwarden/services/node/internal/migrations"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/services/node/internal/server"
@@ -52,6 +53,15 @@ type Config struct {
 	// exists): control-plane, node-1 ... node-(Nodes-1). 0 means 3; negative
 	// means no fleet.
 	Nodes int
+	// ClusterCIDR and NodeCIDRMaskSize are the fleet's address plan
+	// (kube-controller-manager's --cluster-cidr and --node-cidr-mask-size):
+	// each node gets a podCIDR of that size from the cluster CIDR; NodeNetwork
+	// is where the nodes' InternalIPs come from. "" and 0 mean
+	// ipam.DefaultClusterCIDR (10.244.0.0/16), /24 and 172.18.0.0/16. The plan
+	// must hold Nodes; nodes keep the podCIDR they have when the plan changes.
+	ClusterCIDR      string
+	NodeCIDRMaskSize int
+	NodeNetwork      string
 	// NodeCPU, NodeMemory and NodePods are each node's capacity ("4", "16Gi", 110).
 	NodeCPU    string
 	NodeMemory string
@@ -114,12 +124,14 @@ const (
 )
 
 // SimFromEnv sets the fleet and the simulated delays from PODWARDEN_SIM_NODES,
+// PODWARDEN_CLUSTER_CIDR, PODWARDEN_NODE_CIDR_MASK_SIZE, PODWARDEN_NODE_NETWORK,
 // _NODE_CPU, _NODE_MEMORY, _NODE_PODS, _SCHEDULE_DELAY, _START_DELAY,
 // _READY_DELAY, _TERMINATION_DELAY and _CRASH_BACKOFF (Go durations), with the
 // defaults of an interactive fleet (Human*) for what is unset. It overwrites
 // the fields it covers; call it before applying flags.
 func (c *Config) SimFromEnv() {
 	c.Nodes = envInt("PODWARDEN_SIM_NODES", DefaultNodes)
+	c.PlanFromEnv()
 	c.NodeCPU = envStr("PODWARDEN_SIM_NODE_CPU", DefaultNodeCPU)
 	c.NodeMemory = envStr("PODWARDEN_SIM_NODE_MEMORY", DefaultNodeMemory)
 	c.NodePods = envInt("PODWARDEN_SIM_NODE_PODS", DefaultNodePods)
@@ -130,6 +142,15 @@ func (c *Config) SimFromEnv() {
 	c.CrashLoopBackOff = envDuration("PODWARDEN_SIM_CRASH_BACKOFF", HumanCrashLoopBackOff)
 	c.TimeScale = envTimeScale()
 	c.Runtime = envStr("PODWARDEN_RUNTIME", RuntimeSim)
+}
+
+// PlanFromEnv sets the address plan from PODWARDEN_CLUSTER_CIDR,
+// PODWARDEN_NODE_CIDR_MASK_SIZE and PODWARDEN_NODE_NETWORK, with the defaults
+// for what is unset.
+func (c *Config) PlanFromEnv() {
+	c.ClusterCIDR = envStr(ipam.EnvClusterCIDR, ipam.DefaultClusterCIDR)
+	c.NodeCIDRMaskSize = envInt(ipam.EnvNodeMaskSize, ipam.DefaultNodeCIDRMaskSize)
+	c.NodeNetwork = envStr(ipam.EnvNodeNetwork, ipam.DefaultNodeNetwork)
 }
 
 func envStr(name, def string) string {
@@ -171,9 +192,15 @@ func (c *Config) defaults() {
 	}
 }
 
-// Validate reports bad settings (after defaults).
+// Validate reports bad settings (after defaults), among them an address plan
+// that cannot hold the fleet.
 func (c *Config) Validate() error {
 	errs := []error{validRuntime(c.Runtime)}
+	if plan, err := c.plan(); err != nil {
+		errs = append(errs, err)
+	} else if err := plan.Holds(c.Nodes); err != nil {
+		errs = append(errs, fmt.Errorf("PODWARDEN_SIM_NODES=%d: %w", c.Nodes, err))
+	}
 	if _, err := resource.ParseQuantity(c.NodeCPU); err != nil {
 		errs = append(errs, fmt.Errorf("node cpu %q: %w", c.NodeCPU, err))
 	}
@@ -189,6 +216,11 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// plan is the fleet's address plan.
+func (c *Config) plan() (ipam.Plan, error) {
+	return ipam.NewPlan(c.ClusterCIDR, c.NodeCIDRMaskSize, c.NodeNetwork)
+}
+
 func (c *Config) capacity() fleet.Capacity {
 	return fleet.Capacity{CPU: c.NodeCPU, Memory: c.NodeMemory, Pods: c.NodePods}
 }
@@ -202,13 +234,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	plan, err := cfg.plan()
+	if err != nil {
+		return err
+	}
 	a, err := app.New(ctx, "node", cfg.App, migrations.FS)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	a.Now = cfg.Clock.Now
-	if err := bootstrap(ctx, a.DB, cfg); err != nil {
+	if err := bootstrap(ctx, a.DB, cfg, plan); err != nil {
 		return err
 	}
 	if err := server.BootstrapServices(ctx, a.DB, cfg.Clock.Now(), controlPlaneIP(ctx, a.DB)); err != nil {
@@ -216,7 +252,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	deps := server.Deps{DB: a.DB, Hub: a.Watch, Clock: cfg.Clock}
 	nodeRes, podRes := server.NodeResource(a.DB, a.Watch, cfg.Clock.Now), server.PodResource(a.DB, a.Watch, cfg.Clock.Now)
-	nodev1.RegisterNodeServiceServer(a.GRPC.GRPC, &server.NodeServer{Deps: deps, R: nodeRes, Capacity: cfg.capacity()})
+	nodev1.RegisterNodeServiceServer(a.GRPC.GRPC, &server.NodeServer{Deps: deps, R: nodeRes, Capacity: cfg.capacity(), Plan: plan})
 	nodev1.RegisterPodServiceServer(a.GRPC.GRPC, &server.PodServer{Deps: deps, R: podRes})
 	nodev1.RegisterServiceServiceServer(a.GRPC.GRPC, &server.ServiceServer{Deps: deps, R: server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now)})
 	nodev1.RegisterEndpointsServiceServer(a.GRPC.GRPC, &server.EndpointsServer{R: server.EndpointsResource(a.DB, a.Watch, cfg.Clock.Now)})
@@ -288,8 +324,9 @@ func controlPlaneIP(ctx context.Context, db *store.DB) string {
 }
 
 // bootstrap creates the fleet when no node exists (one replica does it; the
-// others wait on the lock and find the nodes).
-func bootstrap(ctx context.Context, db *store.DB, cfg Config) error {
+// others wait on the lock and find the nodes), addressed by plan. An existing
+// fleet is left as it is: nodes keep their podCIDRs and InternalIPs.
+func bootstrap(ctx context.Context, db *store.DB, cfg Config, plan ipam.Plan) error {
 	if cfg.Nodes < 0 {
 		return nil
 	}
@@ -302,7 +339,7 @@ func bootstrap(ctx context.Context, db *store.DB, cfg Config) error {
 			return err
 		}
 		now := cfg.Clock.Now()
-		for _, n := range fleet.Bootstrap(cfg.Nodes, cfg.capacity(), now) {
+		for _, n := range fleet.Bootstrap(cfg.Nodes, plan, cfg.capacity(), now) {
 			if _, err := repo.CreateNode(ctx, tx, now, n, nil); err != nil {
 				return fmt.Errorf("bootstrap node %s: %w", n.GetMetadata().GetName(), err)
 			}

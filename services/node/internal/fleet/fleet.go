@@ -5,7 +5,6 @@ package fleet
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -49,8 +48,9 @@ func Names(n int) []string {
 }
 
 // Bootstrap returns the nodes of a fresh fleet of n: the control-plane node
-// (labelled and tainted NoSchedule) and the workers, Ready.
-func Bootstrap(n int, c Capacity, now time.Time) []*nodev1.Node {
+// (labelled and tainted NoSchedule) and the workers, Ready, addressed by the
+// plan (which must hold n: see ipam.Plan.Holds).
+func Bootstrap(n int, plan ipam.Plan, c Capacity, now time.Time) []*nodev1.Node {
 	var out []*nodev1.Node
 	for i, name := range Names(n) {
 		node := &nodev1.Node{Metadata: &corev1.ObjectMeta{Name: name}, Spec: &nodev1.NodeSpec{}}
@@ -58,16 +58,23 @@ func Bootstrap(n int, c Capacity, now time.Time) []*nodev1.Node {
 			node.Metadata.Labels = map[string]string{LabelControlPlane: ""}
 			node.Spec.Taints = []*corev1.Taint{{Key: LabelControlPlane, Effect: scheduler.EffectNoSchedule}}
 		}
-		Register(node, i, c, now)
+		Register(node, Addresses{PodCIDR: plan.PodCIDR(i), InternalIP: plan.NodeIP(i)}, i, c, now)
 		out = append(out, node)
 	}
 	return out
 }
 
+// Addresses are what the address plan gives a node.
+type Addresses struct {
+	PodCIDR    string
+	InternalIP string
+}
+
 // Register fills in what a kubelet registering node (with fleet index) sets:
 // type meta, the well-known labels, podCIDR, capacity/allocatable, Ready
-// conditions, addresses and nodeInfo. What is already set is kept.
-func Register(n *nodev1.Node, index int, c Capacity, now time.Time) {
+// conditions, addresses (a's InternalIP) and nodeInfo. What is already set is
+// kept.
+func Register(n *nodev1.Node, a Addresses, index int, c Capacity, now time.Time) {
 	n.ApiVersion, n.Kind = "v1", "Node"
 	if n.Metadata == nil {
 		n.Metadata = &corev1.ObjectMeta{}
@@ -87,9 +94,9 @@ func Register(n *nodev1.Node, index int, c Capacity, now time.Time) {
 		n.Spec = &nodev1.NodeSpec{}
 	}
 	if n.Spec.PodCidr == "" {
-		n.Spec.PodCidr = ipam.PodCIDR(index)
+		n.Spec.PodCidr = a.PodCIDR
 	}
-	if len(n.Spec.PodCidrs) == 0 {
+	if len(n.Spec.PodCidrs) == 0 && n.Spec.PodCidr != "" {
 		n.Spec.PodCidrs = []string{n.Spec.PodCidr}
 	}
 	if n.Spec.ProviderId == "" {
@@ -120,7 +127,7 @@ func Register(n *nodev1.Node, index int, c Capacity, now time.Time) {
 		st.Conditions = ReadyConditions(now)
 	}
 	if len(st.Addresses) == 0 {
-		st.Addresses = []*nodev1.NodeAddress{{Type: "InternalIP", Address: ipam.NodeIP(index)}, {Type: "Hostname", Address: m.Name}}
+		st.Addresses = []*nodev1.NodeAddress{{Type: "InternalIP", Address: a.InternalIP}, {Type: "Hostname", Address: m.Name}}
 	}
 	if st.NodeInfo == nil {
 		st.NodeInfo, _ = structpb.NewStruct(map[string]any{
@@ -217,22 +224,31 @@ func SyncTaints(n *nodev1.Node, now time.Time) {
 	}
 }
 
-var cidrIndex = regexp.MustCompile(`^10\.244\.(\d+)\.0/24$`)
-
-// FreeIndex is the smallest fleet index whose podCIDR no node uses.
-func FreeIndex(nodes []*nodev1.Node) int {
-	used := map[int]bool{}
+// Free is what the plan gives a node added to nodes: the first podCIDR that
+// overlaps no node's, the first InternalIP no node has (nodes keep what an
+// earlier plan gave them), and the fleet index of that podCIDR. A full plan
+// is an error (ipam.ErrPlanFull) naming the setting to change.
+func Free(plan ipam.Plan, nodes []*nodev1.Node) (Addresses, int, error) {
+	cidrs := make([]string, 0, len(nodes))
+	ips := make([]string, 0, len(nodes))
 	for _, n := range nodes {
-		if m := cidrIndex.FindStringSubmatch(n.GetSpec().GetPodCidr()); m != nil {
-			i, _ := strconv.Atoi(m[1])
-			used[i] = true
+		cidrs = append(cidrs, n.GetSpec().GetPodCidrs()...)
+		if c := n.GetSpec().GetPodCidr(); c != "" {
+			cidrs = append(cidrs, c)
+		}
+		if ip := InternalIP(n); ip != "" {
+			ips = append(ips, ip)
 		}
 	}
-	i := 0
-	for used[i] {
-		i++
+	i, err := plan.FreePodCIDR(cidrs)
+	if err != nil {
+		return Addresses{}, 0, err
 	}
-	return i
+	j, err := plan.FreeNodeIP(ips)
+	if err != nil {
+		return Addresses{}, 0, err
+	}
+	return Addresses{PodCIDR: plan.PodCIDR(i), InternalIP: plan.NodeIP(j)}, i, nil
 }
 
 // InternalIP is the node's InternalIP address ("" when it has none).

@@ -1,7 +1,8 @@
 // Package ipam hands out pod IPs from a node's podCIDR, the way the host-local
 // CNI plugin does: round-robin after the last address handed out, skipping the
 // network address, the gateway (.1) and the broadcast address, never an
-// address in use.
+// address in use. Plan is the fleet's address plan (the nodes' podCIDRs and
+// InternalIPs); the Service range and node ports are in service.go.
 package ipam
 
 import (
@@ -46,12 +47,6 @@ func Allocate(cidr string, used map[string]bool, last string) (string, error) {
 	}
 	return "", fmt.Errorf("%s: %w", cidr, ErrExhausted)
 }
-
-// PodCIDR is the podCIDR of the node with this index: 10.244.<index>.0/24.
-func PodCIDR(index int) string { return fmt.Sprintf("10.244.%d.0/24", index) }
-
-// NodeIP is the InternalIP of the node with this index: 172.18.0.<index+2>.
-func NodeIP(index int) string { return fmt.Sprintf("172.18.0.%d", index+2) }
 
 func toUint(a netip.Addr) uint32 {
 	b := a.As4()

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/podwarden/podwarden/services/node/internal/fleet"
+	"github.com/podwarden/podwarden/services/node/internal/ipam"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/crud"
@@ -27,6 +28,8 @@ type NodeServer struct {
 	R *crud.Resource[*nodev1.Node]
 	// Capacity of nodes created without one.
 	Capacity fleet.Capacity
+	// Plan gives new nodes their podCIDR and InternalIP.
+	Plan ipam.Plan
 }
 
 // cidrLock serializes the choice of a new node's podCIDR.
@@ -64,7 +67,13 @@ func (s *NodeServer) CreateNode(ctx context.Context, req *nodev1.CreateNodeReque
 		if err != nil {
 			return err
 		}
-		fleet.Register(n, fleet.FreeIndex(nodes), s.Capacity, now)
+		addrs, index, err := fleet.Free(s.Plan, nodes)
+		if err != nil {
+			// kube-controller-manager would leave the node without a podCIDR
+			// (event CIDRNotAvailable); we refuse it and change nothing.
+			return apierr.Forbidden(nodesGR, m.Name, err)
+		}
+		fleet.Register(n, addrs, index, s.Capacity, now)
 		fleet.SyncTaints(n, now)
 		out, err = repo.CreateNode(ctx, tx, now, n, []repo.Event{{Type: "Normal", Reason: "RegisteredNode", Component: repo.ComponentNodeCtl,
 			Message: fmt.Sprintf("Node %s event: Registered Node %s in Controller", m.Name, m.Name)}})
