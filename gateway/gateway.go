@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/podwarden/podwarden/shared/announce"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -273,6 +274,9 @@ func Serve(ctx context.Context, cfg Config, lis net.Listener, handler http.Handl
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
 	cfg.Logger.Info("gateway listening", "addr", lis.Addr().String())
+	if err := announce.Addrs("addr", lis.Addr().String()); err != nil {
+		cfg.Logger.Warn("announce the address", "err", err)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("gateway serve: %w", err)

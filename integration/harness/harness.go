@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,6 +28,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/podwarden/podwarden/shared/announce"
 	"github.com/podwarden/podwarden/shared/devenv"
 )
 
@@ -114,9 +114,8 @@ type Proc struct {
 	Addr string
 	cmd  *exec.Cmd
 	done chan struct{}
-	// logPath is its log, written from offset logFrom on.
-	logPath string
-	logFrom int64
+	// listenFile is where it announces the addresses it listens on.
+	listenFile string
 }
 
 // exited reports whether the process has ended.
@@ -258,7 +257,7 @@ func (s *System) env(name string, replica int) []string {
 }
 
 // StartService starts (or restarts) replica i of a service. Its ports are the kernel's
-// pick (":0", read back from the service's log), so no port is picked here and taken
+// pick (":0", read back from what the service announces: shared/announce), so no port is picked here and taken
 // by another process before the service binds it (test packages run in parallel); the
 // first replica restarts on the address it had, which its clients know.
 func (s *System) StartService(name string, replica int) (*Proc, error) {
@@ -294,7 +293,7 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	s.mu.Lock()
 	s.procs[name] = append(s.procs[name], p)
 	s.mu.Unlock()
-	m, err := p.logged(servingLine, 30*time.Second)
+	m, err := p.announced(servingLine, 30*time.Second)
 	if err != nil {
 		return p, err
 	}
@@ -310,38 +309,35 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	return p, waitGRPC(p.Addr, 30*time.Second)
 }
 
-// servingLine is the line a service logs once it listens (app.Run).
-var servingLine = regexp.MustCompile(`msg=serving .*?grpc=(\S+)(?: .*?metrics=http://(\S+)/metrics)?`)
+// servingLine is what a service announces once it listens (app.Run).
+var servingLine = regexp.MustCompile(`grpc=(\S+)(?: .*?metrics=http://(\S+)/metrics)?`)
 
-// gatewayLine is the line the gateway logs once it listens.
-var gatewayLine = regexp.MustCompile(`msg="gateway listening" .*?addr=(\S+)`)
+// gatewayLine is what the gateway announces once it listens.
+var gatewayLine = regexp.MustCompile(`addr=(\S+)`)
 
-// logged waits until the process, since it started, logged a line matching re and
-// returns the match (the ports it bound).
-func (p *Proc) logged(re *regexp.Regexp, timeout time.Duration) ([]string, error) {
+// announced waits until the process has announced where it listens (shared/announce)
+// and returns the match of re on it (the ports it bound).
+func (p *Proc) announced(re *regexp.Regexp, timeout time.Duration) ([]string, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		f, err := os.Open(p.logPath)
-		if err == nil {
-			_, _ = f.Seek(p.logFrom, io.SeekStart)
-			b, _ := io.ReadAll(f)
-			f.Close()
+		if b, err := os.ReadFile(p.listenFile); err == nil {
 			if m := re.FindStringSubmatch(string(b)); m != nil {
 				return m, nil
 			}
+			return nil, fmt.Errorf("%s announced %q", p.Name, b)
 		}
 		if p.exited() {
 			return nil, fmt.Errorf("%s exited before it listened", p.Name)
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s did not log that it listens within %v", p.Name, timeout)
+			return nil, fmt.Errorf("%s did not announce that it listens within %v", p.Name, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// startGateway starts the gateway on addr ("127.0.0.1:0": the kernel's pick) and sets
-// GatewayURL to where it listens.
+// startGateway starts the gateway on addr ("127.0.0.1:0": the kernel's pick, read
+// back from what it announces) and sets GatewayURL to where it listens.
 func (s *System) startGateway(addr string) error {
 	env := append(os.Environ(),
 		"PODWARDEN_HTTP_ADDR="+addr,
@@ -352,7 +348,7 @@ func (s *System) startGateway(addr string) error {
 		"PODWARDEN_STATEFULSET_ADDR="+s.Addrs["statefulset"],
 		"PODWARDEN_AUTOSCALER_ADDR="+s.Addrs["autoscaler"],
 		"PODWARDEN_CORE_ADDR="+s.Addrs["core"],
-		"PODWARDEN_LOG_LEVEL=info",
+		"PODWARDEN_LOG_LEVEL=warn",
 	)
 	p, err := s.spawn("gateway", s.bins["gateway"], env)
 	if err != nil {
@@ -361,7 +357,7 @@ func (s *System) startGateway(addr string) error {
 	s.mu.Lock()
 	s.procs["gateway"] = append(s.procs["gateway"], p)
 	s.mu.Unlock()
-	m, err := p.logged(gatewayLine, 30*time.Second)
+	m, err := p.announced(gatewayLine, 30*time.Second)
 	if err != nil {
 		return err
 	}
@@ -370,12 +366,16 @@ func (s *System) startGateway(addr string) error {
 }
 
 func (s *System) spawn(logName, bin string, env []string) (*Proc, error) {
-	logPath := filepath.Join(s.logDir, logName+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(s.logDir, logName+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	from, _ := f.Seek(0, io.SeekEnd)
+	listenFile := filepath.Join(s.logDir, logName+".listen")
+	if err := os.Remove(listenFile); err != nil && !os.IsNotExist(err) {
+		f.Close()
+		return nil, err
+	}
+	env = append(env, announce.FileEnv+"="+listenFile)
 	cmd := exec.Command(bin)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
@@ -387,7 +387,7 @@ func (s *System) spawn(logName, bin string, env []string) (*Proc, error) {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", logName, err)
 	}
-	p := &Proc{Name: logName, cmd: cmd, done: make(chan struct{}), logPath: logPath, logFrom: from}
+	p := &Proc{Name: logName, cmd: cmd, done: make(chan struct{}), listenFile: listenFile}
 	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
 	return p, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podwarden/podwarden/shared/announce"
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/grpcserver"
@@ -301,6 +302,9 @@ func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(
 		attrs = append(attrs, "metrics", "http://"+metricsLis.Addr().String()+"/metrics")
 	}
 	a.Log.Info("serving", attrs...)
+	if err := announce.Addrs(attrs...); err != nil {
+		a.Log.Warn("announce the addresses", "err", err)
+	}
 	return g.Wait()
 }
 
