@@ -32,7 +32,17 @@ const (
 	maxPatchAttempts = 5
 	// maxJSONPatchOperations is kube-apiserver's cap on a JSON patch.
 	maxJSONPatchOperations = 10000
+	// maxJSONPatchCopyBytes caps the growth a JSON patch's "copy" operations may
+	// cause (kube-apiserver's JSONPatchMaxCopyBytes, 3 MiB): without it a patch of
+	// a few dozen copies of a list into itself doubles the object each time, and
+	// one small request takes seconds of CPU and gigabytes of memory.
+	maxJSONPatchCopyBytes = 3 << 20
 )
+
+func init() {
+	// The library's limit is a package variable; the gateway is its only user here.
+	jsonpatch.AccumulatedCopySizeLimit = maxJSONPatchCopyBytes
+}
 
 // patchRoute is an object path that has a GET and a PUT, and so a PATCH.
 type patchRoute struct {
