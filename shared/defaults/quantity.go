@@ -30,10 +30,22 @@ func Quantity(v *structpb.Value) (resource.Quantity, error) {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return resource.Quantity{}, resource.ErrFormatWrong
 		}
-		return resource.ParseQuantity(strconv.FormatFloat(f, 'f', -1, 64))
+		// The number as a JSON encoder writes it (1e+21, not 22 digits:
+		// resource.ParseQuantity misreads integers of more than 21 digits,
+		// "1000000000000000000000" as 1), the text Kubernetes parses.
+		return resource.ParseQuantity(jsonNumber(f))
 	default:
 		return resource.Quantity{}, resource.ErrFormatWrong
 	}
+}
+
+// jsonNumber formats f as encoding/json does: plain decimal digits between
+// 1e-6 and 1e21, an exponent outside (1e+21, 1e-07).
+func jsonNumber(f float64) string {
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		return strconv.FormatFloat(f, 'e', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 // MilliValue is the quantity in thousandths (CPU millicores); 0 when v does
