@@ -96,4 +96,3 @@ func FuzzIntOrString(f *testing.F) {
 		}
 	})
 }
-

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	jobv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/job/v1"
 )
@@ -70,4 +69,3 @@ func FuzzCronSchedule(f *testing.F) {
 		}
 	})
 }
-
