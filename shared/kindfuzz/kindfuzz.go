@@ -135,16 +135,21 @@ const (
 	Admitted                   // valid
 )
 
+// Decode decodes a YAML or JSON body into m strictly, as the gateway does.
+func Decode(data []byte, m proto.Message) error {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return err
+	}
+	return protojson.Unmarshal(j, m)
+}
+
 // Check runs data (YAML or JSON) through decoding, Create, Default and Validate,
 // failing t when a property above does not hold.
 func (k Target[T]) Check(t testing.TB, data []byte) Outcome {
 	t.Helper()
-	j, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return Undecodable
-	}
 	obj := k.New()
-	if err := protojson.Unmarshal(j, obj); err != nil {
+	if Decode(data, obj) != nil {
 		return Undecodable
 	}
 	if k.Create != nil && !k.Create(obj) {

@@ -5,7 +5,6 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"sigs.k8s.io/yaml"
 
 	"github.com/podwarden/podwarden/shared/kindfuzz"
 
@@ -39,12 +38,8 @@ func FuzzHorizontalPodAutoscalerV1(f *testing.F) {
 }
 
 func checkV1(t *testing.T, data []byte) kindfuzz.Outcome {
-	j, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return kindfuzz.Undecodable
-	}
 	v1 := &autoscalerv1.HorizontalPodAutoscalerV1{}
-	if err := protojson.Unmarshal(j, v1); err != nil {
+	if kindfuzz.Decode(data, v1) != nil {
 		return kindfuzz.Undecodable
 	}
 	if v1.ApiVersion != APIVersionV1 || v1.Kind != Kind {
