@@ -1,6 +1,7 @@
 package defaults
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -16,7 +17,25 @@ import (
 // " 2 ") or a number (1, 0.5) is parsed with resource.ParseQuantity, null (or a
 // nil value) is the zero quantity, anything else fails with
 // resource.ErrFormatWrong.
+//
+// A quantity that resource.ParseQuantity reads but cannot render back (an
+// integer of 22 or more digits: "100000000000000000000000000000" renders as
+// "100") is an error rather than a value that changes when it is stored.
 func Quantity(v *structpb.Value) (resource.Quantity, error) {
+	q, err := parseValue(v)
+	if err != nil {
+		return q, err
+	}
+	if back, err := resource.ParseQuantity(q.String()); err != nil || back.Cmp(q) != 0 {
+		return resource.Quantity{}, errOutOfRange
+	}
+	return q, nil
+}
+
+// errOutOfRange is Kubernetes' wording for a number it cannot represent.
+var errOutOfRange = errors.New("quantity is out of range: " + resource.ErrNumeric.Error())
+
+func parseValue(v *structpb.Value) (resource.Quantity, error) {
 	if v == nil {
 		return resource.Quantity{}, nil
 	}
