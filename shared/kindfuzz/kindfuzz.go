@@ -102,10 +102,14 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// AddSeeds adds the seed documents of kinds to f's corpus.
+// AddSeeds adds the seed documents of kinds to f's corpus, as YAML and as JSON
+// (the mutations of each reach different places).
 func AddSeeds(f *testing.F, kinds ...string) {
 	for _, d := range Docs(kinds...) {
 		f.Add(d.Data)
+		if j, err := yaml.YAMLToJSON(d.Data); err == nil {
+			f.Add(j)
+		}
 	}
 }
 
