@@ -130,7 +130,7 @@ func checkPatch(mt string, patch []byte) error {
 			return newAPIError(ReasonRequestEntityTooLarge, fmt.Sprintf(
 				"The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(ops)))
 		}
-		return nil
+		return checkJSONPatchValues(ops)
 	}
 	var obj map[string]any
 	if err := json.Unmarshal(patch, &obj); err != nil || obj == nil {
@@ -142,6 +142,21 @@ func checkPatch(mt string, patch []byte) error {
 	return nil
 }
 
+// checkJSONPatchValues rejects an add, replace or test operation without a
+// "value" (RFC 6902 requires one), which json-patch v4 dereferences unchecked:
+// [{"op":"replace","path":""}] panicked.
+func checkJSONPatchValues(ops jsonpatch.Patch) error {
+	for i, op := range ops {
+		switch kind := op.Kind(); kind {
+		case "add", "replace", "test":
+			if _, ok := op["value"]; !ok {
+				return newAPIError(ReasonBadRequest, fmt.Sprintf("%s operation %d does not apply: it has no value", kind, i))
+			}
+		}
+	}
+	return nil
+}
+
 // applyPatch applies a patch of media type mt to the JSON object cur.
 func applyPatch(mt string, cur, patch []byte, schema protoreflect.MessageDescriptor) ([]byte, error) {
 	switch mt {
@@ -149,6 +164,9 @@ func applyPatch(mt string, cur, patch []byte, schema protoreflect.MessageDescrip
 		ops, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
 			return nil, newAPIError(ReasonBadRequest, err.Error())
+		}
+		if err := checkJSONPatchValues(ops); err != nil {
+			return nil, err
 		}
 		out, err := ops.Apply(cur)
 		if err != nil {
