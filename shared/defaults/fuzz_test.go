@@ -20,11 +20,13 @@ func FuzzQuantity(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string, n float64) {
 		for _, v := range []*structpb.Value{structpb.NewStringValue(s), structpb.NewNumberValue(n)} {
-			_ = MilliValue(v)
-			_ = Value(v)
+			milli, value := MilliValue(v), Value(v)
 			q, err := Quantity(v)
 			if err != nil {
 				continue
+			}
+			if q.Sign() > 0 && (milli <= 0 || value <= 0) || q.Sign() < 0 && (milli > 0 || value > 0) {
+				t.Fatalf("%v (%s): MilliValue %d, Value %d", v.AsInterface(), q.String(), milli, value)
 			}
 			canon := QuantityValue(q)
 			q2, err := Quantity(canon)

@@ -26,10 +26,23 @@ func Quantity(v *structpb.Value) (resource.Quantity, error) {
 	if err != nil {
 		return q, err
 	}
-	if back, err := resource.ParseQuantity(q.String()); err != nil || back.Cmp(q) != 0 {
+	// The canonical form, parsed again, is the quantity returned: "e7700000" is
+	// a zero scaled by 10^7700000, which makes every comparison with it take
+	// seconds; its canonical form is "0".
+	back, err := resource.ParseQuantity(q.String())
+	if err != nil {
 		return resource.Quantity{}, errOutOfRange
 	}
-	return q, nil
+	if q.Sign() == 0 {
+		if back.Sign() != 0 {
+			return resource.Quantity{}, errOutOfRange
+		}
+		return back, nil
+	}
+	if back.Cmp(q) != 0 {
+		return resource.Quantity{}, errOutOfRange
+	}
+	return back, nil
 }
 
 // errOutOfRange is Kubernetes' wording for a number it cannot represent.
@@ -43,7 +56,11 @@ func parseValue(v *structpb.Value) (resource.Quantity, error) {
 	case nil, *structpb.Value_NullValue:
 		return resource.Quantity{}, nil
 	case *structpb.Value_StringValue:
-		return resource.ParseQuantity(strings.TrimSpace(k.StringValue))
+		str := strings.TrimSpace(k.StringValue)
+		if !inRange(str) {
+			return resource.Quantity{}, errOutOfRange
+		}
+		return resource.ParseQuantity(str)
 	case *structpb.Value_NumberValue:
 		f := k.NumberValue
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -56,6 +73,31 @@ func parseValue(v *structpb.Value) (resource.Quantity, error) {
 	default:
 		return resource.Quantity{}, resource.ErrFormatWrong
 	}
+}
+
+// Bounds on what resource.ParseQuantity is given: its work grows with the
+// exponent and the digits ("1e-7700000" took four seconds), and no resource
+// needs more than these.
+const (
+	maxQuantityLength   = 128
+	maxQuantityExponent = 1000
+)
+
+// inRange reports whether s is short enough and its decimal exponent (the
+// suffix e<n> or E<n>) small enough to be parsed at all.
+func inRange(s string) bool {
+	if len(s) > maxQuantityLength {
+		return false
+	}
+	i := strings.LastIndexAny(s, "eE")
+	if i < 0 {
+		return true
+	}
+	exp, err := strconv.Atoi(s[i+1:])
+	if err != nil {
+		return true // not an exponent: ParseQuantity says what is wrong
+	}
+	return exp >= -maxQuantityExponent && exp <= maxQuantityExponent
 }
 
 // jsonNumber formats f as encoding/json does: plain decimal digits between
@@ -74,7 +116,20 @@ func MilliValue(v *structpb.Value) int64 {
 	if err != nil {
 		return 0
 	}
-	return q.MilliValue()
+	return saturated(q, 1000, q.MilliValue)
+}
+
+// saturated is value() unless q times unit is beyond int64, where
+// resource.Quantity's MilliValue and Value overflow (100Ei is -1000
+// millicores): then the int64 bound of q's sign.
+func saturated(q resource.Quantity, unit int64, value func() int64) int64 {
+	if q.CmpInt64(math.MaxInt64/unit) > 0 {
+		return math.MaxInt64
+	}
+	if q.CmpInt64(math.MinInt64/unit) < 0 {
+		return math.MinInt64
+	}
+	return value()
 }
 
 // Value is the quantity rounded up to an integer (bytes for memory); 0 when v
@@ -84,7 +139,7 @@ func Value(v *structpb.Value) int64 {
 	if err != nil {
 		return 0
 	}
-	return q.Value()
+	return saturated(q, 1, q.Value)
 }
 
 // QuantityValue renders q in Kubernetes' canonical form as a string Value
