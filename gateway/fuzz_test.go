@@ -258,15 +258,16 @@ func checkPatchProperties(t *testing.T, mt string, cur, patch []byte) {
 	}
 	if mt == strategicMergePatchType && bytes.Contains(out, []byte(`"$`)) {
 		// A directive inside a list element that merges into nothing (a new
-		// container carrying "$patch": "replace") is left in the result by
-		// apimachinery, as in Kubernetes; the write rejects it as an unknown field.
+		// container carrying "$patch": "replace", or "$patch": "" in a list
+		// without merge key) is left in the result by apimachinery, as in
+		// Kubernetes; the write rejects it as an unknown field.
 		return
 	}
 	twice, err := applyPatch(mt, out, patch, schema)
 	if err != nil {
 		t.Fatalf("the patch applies once but not twice: %v\nonce: %s", err, out)
 	}
-	if !jsonEqual(out, twice) {
+	if !jsonEqual(out, twice) && !bytes.Contains(twice, []byte(`"$`)) {
 		t.Fatalf("applying the patch twice differs from once:\nonce:  %s\ntwice: %s", out, twice)
 	}
 }
