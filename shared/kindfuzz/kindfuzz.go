@@ -14,8 +14,10 @@ package kindfuzz
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,15 +104,87 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// AddSeeds adds the seed documents of kinds to f's corpus, as YAML and as JSON
-// (the mutations of each reach different places).
+// AddSeeds adds the seed documents of kinds to f's corpus for a fuzz function
+// of (data []byte, at uint16, value string) (see Mutate): each as YAML and as
+// JSON, unchanged and with a few of its fields replaced.
 func AddSeeds(f *testing.F, kinds ...string) {
 	for _, d := range Docs(kinds...) {
-		f.Add(d.Data)
-		if j, err := yaml.YAMLToJSON(d.Data); err == nil {
-			f.Add(j)
+		f.Add(d.Data, uint16(0), "")
+		j, err := yaml.YAMLToJSON(d.Data)
+		if err != nil {
+			continue
+		}
+		f.Add(j, uint16(0), "")
+		for i, v := range []string{`null`, `-1`, `""`, `{}`, `[]`, `"x y"`, `2147483648`, `+extra=1`, `0.5`, `"25%"`} {
+			f.Add(j, uint16(7*i+3), v)
 		}
 	}
+}
+
+// Mutate sets one node of the YAML or JSON document data to value, so that a
+// fuzzer explores field values rather than syntax: at picks the node (modulo
+// the number of nodes, in a fixed depth-first order of sorted keys), value is
+// its new JSON value, or a string when it is not JSON, or, as "+key=json" on
+// an object, a field to add. An empty value, or data that does not decode,
+// leaves data as it is.
+func Mutate(data []byte, at uint16, value string) []byte {
+	if value == "" {
+		return data
+	}
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return data
+	}
+	var doc any
+	if json.Unmarshal(j, &doc) != nil {
+		return data
+	}
+	// Every node, as a way to read it and to replace it.
+	type node struct {
+		get func() any
+		set func(any)
+	}
+	var nodes []node
+	var walk func(n node)
+	walk = func(n node) {
+		nodes = append(nodes, n)
+		switch v := n.get().(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				walk(node{get: func() any { return v[k] }, set: func(x any) { v[k] = x }})
+			}
+		case []any:
+			for i := range v {
+				walk(node{get: func() any { return v[i] }, set: func(x any) { v[i] = x }})
+			}
+		}
+	}
+	walk(node{get: func() any { return doc }, set: func(x any) { doc = x }})
+	n := nodes[int(at)%len(nodes)]
+	if obj, ok := n.get().(map[string]any); ok && strings.HasPrefix(value, "+") {
+		k, v, _ := strings.Cut(value[1:], "=")
+		obj[k] = jsonOrString(v)
+	} else {
+		n.set(jsonOrString(value))
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return data
+	}
+	return out
+}
+
+func jsonOrString(s string) any {
+	var v any
+	if json.Unmarshal([]byte(s), &v) == nil {
+		return v
+	}
+	return s
 }
 
 // Target is one kind's admission: what a create handler does to a decoded body.

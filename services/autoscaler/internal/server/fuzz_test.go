@@ -29,12 +29,14 @@ func TestAdmitManifests(t *testing.T) {
 
 func FuzzHorizontalPodAutoscaler(f *testing.F) {
 	kindfuzz.AddSeeds(f, "autoscaling/v2/HorizontalPodAutoscaler")
-	f.Fuzz(func(t *testing.T, data []byte) { hpas.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		hpas.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }
 
 func FuzzHorizontalPodAutoscalerV1(f *testing.F) {
 	kindfuzz.AddSeeds(f, "autoscaling/v1/HorizontalPodAutoscaler")
-	f.Fuzz(func(t *testing.T, data []byte) { checkV1(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) { checkV1(t, kindfuzz.Mutate(data, at, value)) })
 }
 
 func checkV1(t *testing.T, data []byte) kindfuzz.Outcome {

@@ -15,5 +15,7 @@ func TestAdmitManifests(t *testing.T) { daemonSets.CheckManifests(t, "DaemonSet"
 
 func FuzzDaemonSet(f *testing.F) {
 	kindfuzz.AddSeeds(f, "DaemonSet")
-	f.Fuzz(func(t *testing.T, data []byte) { daemonSets.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		daemonSets.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }

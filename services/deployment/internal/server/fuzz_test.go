@@ -30,15 +30,21 @@ func TestAdmitManifests(t *testing.T) {
 
 func FuzzDeployment(f *testing.F) {
 	kindfuzz.AddSeeds(f, "Deployment")
-	f.Fuzz(func(t *testing.T, data []byte) { deployments.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		deployments.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }
 
 func FuzzReplicaSet(f *testing.F) {
 	kindfuzz.AddSeeds(f, "ReplicaSet", "Deployment")
-	f.Fuzz(func(t *testing.T, data []byte) { replicaSets.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		replicaSets.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }
 
 func FuzzReplicationController(f *testing.F) {
 	kindfuzz.AddSeeds(f, "ReplicationController")
-	f.Fuzz(func(t *testing.T, data []byte) { rcs.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		rcs.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }

@@ -22,10 +22,14 @@ func TestAdmitManifests(t *testing.T) {
 
 func FuzzJob(f *testing.F) {
 	kindfuzz.AddSeeds(f, "Job")
-	f.Fuzz(func(t *testing.T, data []byte) { jobs.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		jobs.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }
 
 func FuzzCronJob(f *testing.F) {
 	kindfuzz.AddSeeds(f, "CronJob")
-	f.Fuzz(func(t *testing.T, data []byte) { cronJobs.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		cronJobs.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }

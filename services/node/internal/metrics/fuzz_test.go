@@ -15,5 +15,7 @@ func TestAdmitManifests(t *testing.T) { loads.CheckManifests(t, "Load") }
 
 func FuzzLoad(f *testing.F) {
 	kindfuzz.AddSeeds(f, "Load")
-	f.Fuzz(func(t *testing.T, data []byte) { loads.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		loads.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }

@@ -107,20 +107,28 @@ func TestAdmitManifests(t *testing.T) {
 
 func FuzzPod(f *testing.F) {
 	kindfuzz.AddSeeds(f, "Pod")
-	f.Fuzz(func(t *testing.T, data []byte) { pods.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		pods.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }
 
 func FuzzService(f *testing.F) {
 	kindfuzz.AddSeeds(f, "Service")
-	f.Fuzz(func(t *testing.T, data []byte) { services.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		services.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }
 
 func FuzzEndpoints(f *testing.F) {
 	kindfuzz.AddSeeds(f, "Endpoints")
-	f.Fuzz(func(t *testing.T, data []byte) { endpoints.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		endpoints.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }
 
 func FuzzNode(f *testing.F) {
 	kindfuzz.AddSeeds(f, "Node")
-	f.Fuzz(func(t *testing.T, data []byte) { nodes.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		nodes.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }

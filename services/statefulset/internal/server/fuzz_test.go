@@ -28,15 +28,21 @@ func TestAdmitManifests(t *testing.T) {
 
 func FuzzStatefulSet(f *testing.F) {
 	kindfuzz.AddSeeds(f, "StatefulSet")
-	f.Fuzz(func(t *testing.T, data []byte) { statefulSets.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		statefulSets.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }
 
 func FuzzPersistentVolumeClaim(f *testing.F) {
 	kindfuzz.AddSeeds(f, "PersistentVolumeClaim")
-	f.Fuzz(func(t *testing.T, data []byte) { claims.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		claims.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }
 
 func FuzzPersistentVolume(f *testing.F) {
 	kindfuzz.AddSeeds(f, "PersistentVolume")
-	f.Fuzz(func(t *testing.T, data []byte) { volumes.Check(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, value string) {
+		volumes.Check(t, kindfuzz.Mutate(data, at, value))
+	})
 }
