@@ -68,7 +68,7 @@ func Docs(kinds ...string) []Doc {
 			if yaml.Unmarshal(doc, &meta) != nil {
 				continue
 			}
-			if len(kinds) > 0 && !contains(kinds, meta.Kind) && !contains(kinds, meta.APIVersion+"/"+meta.Kind) {
+			if len(kinds) > 0 && !slices.Contains(kinds, meta.Kind) && !slices.Contains(kinds, meta.APIVersion+"/"+meta.Kind) {
 				continue
 			}
 			name := strings.TrimPrefix(p, "testdata/")
@@ -93,15 +93,6 @@ func splitYAML(raw []byte) [][]byte {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // AddSeeds adds the seed documents of kinds to f's corpus for a fuzz function
