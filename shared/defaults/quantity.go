@@ -39,7 +39,9 @@ func Quantity(v *structpb.Value) (resource.Quantity, error) {
 		}
 		return back, nil
 	}
-	if back.Cmp(q) != 0 {
+	// Cmp turns its receiver's representation into an inf.Dec, on which
+	// Value rounds negative quantities to the wrong sign (-30m to 1): compare a copy.
+	if c := back.DeepCopy(); c.Cmp(q) != 0 {
 		return resource.Quantity{}, errOutOfRange
 	}
 	return back, nil
@@ -116,20 +118,20 @@ func MilliValue(v *structpb.Value) int64 {
 	if err != nil {
 		return 0
 	}
-	return saturated(q, 1000, q.MilliValue)
+	return saturated(q, 1000, q.MilliValue())
 }
 
-// saturated is value() unless q times unit is beyond int64, where
-// resource.Quantity's MilliValue and Value overflow (100Ei is -1000
-// millicores): then the int64 bound of q's sign.
-func saturated(q resource.Quantity, unit int64, value func() int64) int64 {
+// saturated is value (q in unit, computed before q is compared, see Quantity)
+// unless q times unit is beyond int64, where resource.Quantity's MilliValue and
+// Value overflow (100Ei is -1000 millicores): then the int64 bound of q's sign.
+func saturated(q resource.Quantity, unit, value int64) int64 {
 	if q.CmpInt64(math.MaxInt64/unit) > 0 {
 		return math.MaxInt64
 	}
 	if q.CmpInt64(math.MinInt64/unit) < 0 {
 		return math.MinInt64
 	}
-	return value()
+	return value
 }
 
 // Value is the quantity rounded up to an integer (bytes for memory); 0 when v
@@ -139,7 +141,7 @@ func Value(v *structpb.Value) int64 {
 	if err != nil {
 		return 0
 	}
-	return saturated(q, 1, q.Value)
+	return saturated(q, 1, q.Value())
 }
 
 // QuantityValue renders q in Kubernetes' canonical form as a string Value
