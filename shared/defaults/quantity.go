@@ -29,7 +29,12 @@ func Quantity(v *structpb.Value) (resource.Quantity, error) {
 	// The canonical form, parsed again, is the quantity returned: "e7700000" is
 	// a zero scaled by 10^7700000, which makes every comparison with it take
 	// seconds; its canonical form is "0".
-	back, err := resource.ParseQuantity(q.String())
+	// The canonical form must be in range too ("100E1000" is "1e1002").
+	canon := q.String()
+	if !inRange(canon) {
+		return resource.Quantity{}, errOutOfRange
+	}
+	back, err := resource.ParseQuantity(canon)
 	if err != nil {
 		return resource.Quantity{}, errOutOfRange
 	}
