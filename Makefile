@@ -13,7 +13,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPC_GATEWAY_VERSION := v2.32.0
 
-.PHONY: run test unit build vet lint generate check-generated tools bench bench-scale deps clean
+.PHONY: run test unit build vet lint generate check-generated tools bench bench-scale deps clean fuzz
 
 ## run: start Postgres, NATS, every service and the gateway (Ctrl-C stops them all)
 run: deps
@@ -26,6 +26,19 @@ test: deps vet
 ## unit: the tests that need neither Postgres nor NATS
 unit:
 	go test -count=1 -short $(PKGS)
+
+## fuzz: run each fuzz target (func FuzzXxx) for FUZZTIME, one after the other; FUZZ=regexp picks targets.
+## `make test` already replays their seeds and testdata/fuzz; a crash found here is saved under testdata/fuzz.
+FUZZTIME ?= 30s
+FUZZ ?= .
+fuzz:
+	@set -e; grep -rl --include='*_test.go' '^func Fuzz' $(MODULES) | xargs -n1 dirname | sort -u | while read -r d; do \
+		for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$d/*_test.go | sed 's/^func //'); do \
+			[[ $$t =~ $(FUZZ) ]] || continue; \
+			echo "== $$d $$t ($(FUZZTIME))"; \
+			(cd $$d && go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel 1 .); \
+		done; \
+	done
 
 build:
 	go build $(PKGS)

@@ -32,7 +32,17 @@ const (
 	maxPatchAttempts = 5
 	// maxJSONPatchOperations is kube-apiserver's cap on a JSON patch.
 	maxJSONPatchOperations = 10000
+	// maxJSONPatchCopyBytes caps the growth a JSON patch's "copy" operations may
+	// cause (kube-apiserver's JSONPatchMaxCopyBytes, 3 MiB): without it a patch of
+	// a few dozen copies of a list into itself doubles the object each time, and
+	// one small request takes seconds of CPU and gigabytes of memory.
+	maxJSONPatchCopyBytes = 3 << 20
 )
+
+func init() {
+	// The library's limit is a package variable; the gateway is its only user here.
+	jsonpatch.AccumulatedCopySizeLimit = maxJSONPatchCopyBytes
+}
 
 // patchRoute is an object path that has a GET and a PUT, and so a PATCH.
 type patchRoute struct {
@@ -120,7 +130,7 @@ func checkPatch(mt string, patch []byte) error {
 			return newAPIError(ReasonRequestEntityTooLarge, fmt.Sprintf(
 				"The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(ops)))
 		}
-		return nil
+		return checkJSONPatchValues(ops)
 	}
 	var obj map[string]any
 	if err := json.Unmarshal(patch, &obj); err != nil || obj == nil {
@@ -132,6 +142,21 @@ func checkPatch(mt string, patch []byte) error {
 	return nil
 }
 
+// checkJSONPatchValues rejects an add, replace or test operation without a
+// "value" (RFC 6902 requires one), which json-patch v4 dereferences unchecked:
+// [{"op":"replace","path":""}] panicked.
+func checkJSONPatchValues(ops jsonpatch.Patch) error {
+	for i, op := range ops {
+		switch kind := op.Kind(); kind {
+		case "add", "replace", "test":
+			if _, ok := op["value"]; !ok {
+				return newAPIError(ReasonBadRequest, fmt.Sprintf("%s operation %d does not apply: it has no value", kind, i))
+			}
+		}
+	}
+	return nil
+}
+
 // applyPatch applies a patch of media type mt to the JSON object cur.
 func applyPatch(mt string, cur, patch []byte, schema protoreflect.MessageDescriptor) ([]byte, error) {
 	switch mt {
@@ -139,6 +164,9 @@ func applyPatch(mt string, cur, patch []byte, schema protoreflect.MessageDescrip
 		ops, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
 			return nil, newAPIError(ReasonBadRequest, err.Error())
+		}
+		if err := checkJSONPatchValues(ops); err != nil {
+			return nil, err
 		}
 		out, err := ops.Apply(cur)
 		if err != nil {

@@ -2,6 +2,7 @@ package validation
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -61,10 +62,9 @@ func IntOrPercentValue(v *structpb.Value) int {
 	if is.Type == intstr.Int {
 		return is.IntValue()
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(is.StrVal, "%"))
-	if err != nil {
-		return 0
-	}
+	// As Kubernetes' getPercentValue: a number out of range is the largest int
+	// of its sign (strconv's value with ErrRange), anything else unparsable 0.
+	n, _ := strconv.Atoi(strings.TrimSuffix(is.StrVal, "%"))
 	return n
 }
 
@@ -89,6 +89,11 @@ func ValidateIntOrPercent(v *structpb.Value, fldPath *field.Path) field.ErrorLis
 	case intstr.String:
 		for _, msg := range validation.IsValidPercent(is.StrVal) {
 			allErrs = append(allErrs, field.Invalid(fldPath, is, msg))
+		}
+		// Kubernetes accepts any number of digits here, and its controllers then
+		// fail to scale the value (strconv.Atoi: value out of range) on every sync.
+		if len(allErrs) == 0 && IntOrPercentValue(v) > math.MaxInt32 {
+			allErrs = append(allErrs, field.Invalid(fldPath, is, fmt.Sprintf("must not be greater than %d%%", math.MaxInt32)))
 		}
 	case intstr.Int:
 		allErrs = append(allErrs, ValidateNonnegative(int64(is.IntValue()), fldPath)...)

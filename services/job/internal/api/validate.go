@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -184,12 +185,24 @@ func validatePodFailurePolicy(s *jobv1.JobSpec, p *field.Path) field.ErrorList {
 
 // ParseSchedule parses a CronJob schedule (5 fields or a @descriptor) in the
 // time zone tz (empty: UTC), with github.com/robfig/cron/v3 as Kubernetes does.
+//
+// A schedule of its own may not name a time zone (robfig/cron panics on
+// "TZ=UTC" without a space), and tz must be a time zone: the parser would
+// otherwise split "TZ=<tz> <schedule>" at a space inside tz.
 func ParseSchedule(schedule, tz string) (cron.Schedule, error) {
+	if strings.Contains(schedule, "TZ") {
+		return nil, errors.New(errScheduleTZ)
+	}
 	if tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil || strings.ContainsAny(tz, " \t\n") {
+			return nil, fmt.Errorf("unknown time zone %s", tz)
+		}
 		schedule = "TZ=" + tz + " " + schedule
 	}
 	return cron.ParseStandard(schedule)
 }
+
+const errScheduleTZ = "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
 
 // ValidateCronJob is batch's ValidateCronJob (create) and ValidateCronJobUpdate.
 func ValidateCronJob(c, old *jobv1.CronJob, create bool) field.ErrorList {
@@ -204,7 +217,7 @@ func ValidateCronJob(c, old *jobv1.CronJob, create bool) field.ErrorList {
 	case s.GetSchedule() == "":
 		errs = append(errs, field.Required(sp, ""))
 	case strings.Contains(s.GetSchedule(), "TZ"):
-		errs = append(errs, field.Invalid(sp, s.GetSchedule(), "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
+		errs = append(errs, field.Invalid(sp, s.GetSchedule(), errScheduleTZ))
 	default:
 		if _, err := ParseSchedule(s.GetSchedule(), ""); err != nil {
 			errs = append(errs, field.Invalid(sp, s.GetSchedule(), err.Error()))

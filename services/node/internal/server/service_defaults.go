@@ -44,7 +44,7 @@ func defaultService(s *nodev1.Service) {
 	case affinityNone:
 		sp.SessionAffinityConfig = nil
 	case affinityClientIP:
-		if sp.GetSessionAffinityConfig().GetClientIp().TimeoutSeconds == nil {
+		if ip := sp.GetSessionAffinityConfig().GetClientIp(); ip == nil || ip.TimeoutSeconds == nil {
 			t := int32(defaultClientIPTimeout)
 			sp.SessionAffinityConfig = &nodev1.SessionAffinityConfig{ClientIp: &nodev1.ClientIPConfig{TimeoutSeconds: &t}}
 		}
