@@ -119,6 +119,10 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
+	auth, err := newAuthenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
 	jm := newJSONMarshaler()
 	g := &gateway{
 		cfg:        cfg,
@@ -203,8 +207,12 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	h = g.tables(h) // sees kubectl's Accept before negotiate rewrites it
 	h = g.protobufBodies(h)
 	h = g.limitBody(h)
-	h = g.logRequests(h)                                           // logs and recovers everything above
-	h = newRequestMetrics(g.discovery.knownResource).instrument(h) // outermost: sees the code sent
+	h = g.maxInFlight(cfg.MaxRequestsInFlight, cfg.MaxMutatingRequestsInFlight, h) // after authentication: system:masters is never refused
+	h = g.authenticate(auth, h)
+	h = g.logRequests(h) // logs and recovers everything above
+	m := newRequestMetrics(g.discovery.knownResource)
+	m.guard = func(scrape http.Handler) http.Handler { return g.authenticate(auth, scrape) }
+	h = m.instrument(h) // outermost: sees the code sent
 	return h, nil
 }
 
@@ -261,18 +269,32 @@ func Run(ctx context.Context, cfg Config) error {
 // shutdownGrace is how long in-flight requests get when the gateway stops.
 const shutdownGrace = 5 * time.Second
 
-// Serve serves handler on lis until ctx is done; it closes lis.
+// Serve serves handler on lis until ctx is done; it closes lis. With a TLS
+// certificate in cfg it serves HTTPS (and asks for client certificates when
+// cfg has a client CA).
 func Serve(ctx context.Context, cfg Config, lis net.Listener, handler http.Handler) error {
 	cfg = cfg.withDefaults()
+	tlsConfig, err := serverTLS(cfg)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	cfg.Logger.Info("gateway listening", "addr", lis.Addr().String())
+	go func() {
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(lis, "", "") // the certificate is in TLSConfig
+			return
+		}
+		errc <- srv.Serve(lis)
+	}()
+	cfg.Logger.Info("gateway listening", "addr", lis.Addr().String(), "tls", tlsConfig != nil)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("gateway serve: %w", err)
