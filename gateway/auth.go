@@ -12,6 +12,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/podwarden/podwarden/shared/grpcserver"
 )
 
 // UserInfo is who a request was authenticated as (kube-apiserver's user.Info).
@@ -240,9 +242,9 @@ func (c Config) validateSecurity() error {
 	if addr == "" {
 		addr = DefaultListenAddr
 	}
-	if !isLoopbackListen(addr) {
+	if !isLoopbackListen(addr) && !c.AllowUnauthenticated {
 		if c.TokenAuthFile == "" && c.ClientCAFile == "" {
-			errs = append(errs, fmt.Errorf("listen address %s is not loopback: refusing to serve it without authentication (a token auth file or a client CA file)", addr))
+			errs = append(errs, fmt.Errorf("listen address %s is not loopback: refusing to serve it without authentication (a token auth file or a client CA file; %s=true for a private network)", addr, grpcserver.EnvAllowUnauthenticated))
 		}
 		if !tls {
 			errs = append(errs, fmt.Errorf("listen address %s is not loopback: refusing to serve it without TLS (a certificate and key file)", addr))

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
+	"github.com/podwarden/podwarden/shared/grpcserver"
 	"github.com/podwarden/podwarden/shared/pki"
 )
 
@@ -450,6 +453,51 @@ current-context: podwarden
 			}
 			if !strings.Contains(out, "Unauthorized") {
 				t.Fatalf("kubectl does not say Unauthorized: %s", out)
+			}
+		})
+	}
+}
+
+// TestBackendToken: the gateway sends the services' shared token
+// (BackendSecurity) on its calls; without it a service refuses them.
+func TestBackendToken(t *testing.T) {
+	sec := grpcserver.Security{Token: "svc-token", Public: grpcserver.DefaultPublic}
+	srv, err := grpcserver.NewSecure(testLogger(t), sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploymentv1.RegisterDeploymentServiceServer(srv.GRPC, newFakeDeployments())
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListener(ctx, lis) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	for name, tc := range map[string]struct {
+		sec      grpcserver.Security
+		wantCode int
+	}{
+		"with the token": {sec: grpcserver.Security{Token: "svc-token"}, wantCode: http.StatusOK},
+		"without":        {wantCode: http.StatusUnauthorized},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := Config{DeploymentAddr: lis.Addr().String(), BackendSecurity: tc.sec, Logger: testLogger(t)}
+			backends, closeAll, err := Dial(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = closeAll() })
+			h, err := NewHandler(t.Context(), cfg, backends)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/apis/apps/v1/namespaces/default/deployments", nil))
+			if rec.Code != tc.wantCode {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.wantCode, rec.Body)
 			}
 		})
 	}

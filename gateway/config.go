@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/podwarden/podwarden/shared/grpcserver"
 )
 
 // Default addresses of the gateway and of the backend services (DESIGN.md, "Running it").
@@ -61,6 +63,14 @@ type Config struct {
 	// a CSV file of token,user,uid,"group1,group2" lines (kube-apiserver's
 	// --token-auth-file).
 	TokenAuthFile string
+	// AllowUnauthenticated lets a non-loopback ListenAddr serve without
+	// authentication and TLS: for a private network nothing else reaches (a
+	// container network published on the host's loopback), never a shared one.
+	AllowUnauthenticated bool
+
+	// BackendSecurity is how the gateway reaches the services: TLS against
+	// their CA, its client certificate, the shared token (PODWARDEN_GRPC_*).
+	BackendSecurity grpcserver.Security
 
 	// MaxRequestsInFlight and MaxMutatingRequestsInFlight cap the requests being
 	// served at once, read-only (get, list) and mutating (every other verb) apart;
@@ -125,7 +135,7 @@ func (c Config) Validate() error {
 	if c.MaxMutatingRequestsInFlight < 0 {
 		errs = append(errs, fmt.Errorf("max mutating requests in flight %d: must not be negative", c.MaxMutatingRequestsInFlight))
 	}
-	errs = append(errs, c.validateSecurity())
+	errs = append(errs, c.validateSecurity(), c.BackendSecurity.Validate())
 	seen := map[string]string{}
 	for _, b := range c.backendAddrs() {
 		if b.addr == "" {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -80,14 +79,16 @@ func Dial(cfg Config) (b Backends, closeAll func() error, err error) {
 	for _, be := range allBackends {
 		slots[be.name] = be.conn(&b)
 	}
+	dialOpts, err := cfg.BackendSecurity.DialOptions()
+	if err != nil {
+		return Backends{}, nil, fmt.Errorf("backend credentials: %w", err)
+	}
+	dialOpts = append(dialOpts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)))
 	for _, ba := range cfg.backendAddrs() {
 		if ba.addr == "" {
 			continue
 		}
-		conn, err := grpc.NewClient(ba.addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
-		)
+		conn, err := grpc.NewClient(ba.addr, dialOpts...)
 		if err != nil {
 			_ = closeAll()
 			return Backends{}, nil, fmt.Errorf("dial %s backend %s: %w", ba.name, ba.addr, err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/podwarden/podwarden/gateway"
+	"github.com/podwarden/podwarden/shared/grpcserver"
 )
 
 func main() {
@@ -53,6 +54,7 @@ func run() error {
 	fs.StringVar(&cfg.TokenAuthFile, "token-auth-file", env("PODWARDEN_GATEWAY_TOKEN_AUTH_FILE", ""), "authenticate bearer tokens from this CSV file: token,user,uid,\"group1,group2\" [PODWARDEN_GATEWAY_TOKEN_AUTH_FILE]")
 	fs.IntVar(&cfg.MaxRequestsInFlight, "max-requests-inflight", int(envInt("PODWARDEN_GATEWAY_MAX_REQUESTS_INFLIGHT", int64(def.MaxRequestsInFlight))), "read-only requests served at once before 429 (0: no limit) [PODWARDEN_GATEWAY_MAX_REQUESTS_INFLIGHT]")
 	fs.IntVar(&cfg.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", int(envInt("PODWARDEN_GATEWAY_MAX_MUTATING_REQUESTS_INFLIGHT", int64(def.MaxMutatingRequestsInFlight))), "mutating requests served at once before 429 (0: no limit) [PODWARDEN_GATEWAY_MAX_MUTATING_REQUESTS_INFLIGHT]")
+	fs.BoolVar(&cfg.AllowUnauthenticated, "insecure-allow-unauthenticated", os.Getenv(grpcserver.EnvAllowUnauthenticated) == "true", "serve a non-loopback -http-addr without authentication and TLS: only on a private network ["+grpcserver.EnvAllowUnauthenticated+"=true]")
 	fs.StringVar(&logLevel, "log-level", env("PODWARDEN_LOG_LEVEL", "info"), "debug, info, warn or error [PODWARDEN_LOG_LEVEL]")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
@@ -61,6 +63,8 @@ func run() error {
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("log level %q: %w", logLevel, err)
 	}
+	// The services' credentials (PODWARDEN_GRPC_*), as every service reads them.
+	cfg.BackendSecurity = grpcserver.SecurityFromEnv()
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("component", "gateway")
 	if err := cfg.Validate(); err != nil {
 		return err
