@@ -100,6 +100,8 @@ type Options struct {
 	Nodes int
 	// Env is added to every service's environment (e.g. sim delays).
 	Env []string
+	// GatewayEnv is added to the gateway's environment.
+	GatewayEnv []string
 	// Replicas of the deployment service (default 1).
 	Replicas int
 	// LogDir receives one log file per process (default: a temporary folder).
@@ -338,6 +340,7 @@ func (s *System) startGateway(port int) error {
 		"PODWARDEN_CORE_ADDR="+s.Addrs["core"],
 		"PODWARDEN_LOG_LEVEL=warn",
 	)
+	env = append(env, s.opts.GatewayEnv...)
 	p, err := s.spawn("gateway", s.bins["gateway"], env)
 	if err != nil {
 		return err
