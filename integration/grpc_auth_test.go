@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 	"github.com/podwarden/podwarden/integration/harness"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 	"github.com/podwarden/podwarden/shared/grpcserver"
 )
 
