@@ -28,6 +28,8 @@ const (
 	// kube-apiserver's --max-requests-inflight and --max-mutating-requests-inflight.
 	DefaultMaxRequestsInFlight         = 400
 	DefaultMaxMutatingRequestsInFlight = 200
+	// DefaultMaxWatches is the gateway command's cap on open watches.
+	DefaultMaxWatches = 10000
 )
 
 // Config configures the gateway. The zero value of a field means its default,
@@ -79,6 +81,13 @@ type Config struct {
 	// DefaultConfig, and so the gateway command, has kube-apiserver's 400 and 200.
 	MaxRequestsInFlight         int
 	MaxMutatingRequestsInFlight int
+	// MaxWatches caps the watches open at once; the next gets 429 with
+	// Retry-After. 0 means no cap; DefaultConfig has DefaultMaxWatches.
+	MaxWatches int
+	// MaxListItems caps the items of one list answer: a list asked without a
+	// limit, or a larger one, is answered in pages of MaxListItems (with
+	// metadata.continue). 0, the default, means no cap.
+	MaxListItems int64
 	// Logger receives the request log and warnings (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -100,6 +109,7 @@ func DefaultConfig() Config {
 
 		MaxRequestsInFlight:         DefaultMaxRequestsInFlight,
 		MaxMutatingRequestsInFlight: DefaultMaxMutatingRequestsInFlight,
+		MaxWatches:                  DefaultMaxWatches,
 	}
 }
 
@@ -134,6 +144,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxMutatingRequestsInFlight < 0 {
 		errs = append(errs, fmt.Errorf("max mutating requests in flight %d: must not be negative", c.MaxMutatingRequestsInFlight))
+	}
+	if c.MaxWatches < 0 {
+		errs = append(errs, fmt.Errorf("max watches %d: must not be negative", c.MaxWatches))
+	}
+	if c.MaxListItems < 0 {
+		errs = append(errs, fmt.Errorf("max list items %d: must not be negative", c.MaxListItems))
 	}
 	errs = append(errs, c.validateSecurity(), c.BackendSecurity.Validate())
 	seen := map[string]string{}

@@ -208,6 +208,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	h = g.tables(h) // sees kubectl's Accept before negotiate rewrites it
 	h = g.protobufBodies(h)
 	h = g.limitBody(h)
+	h = g.capListLimit(cfg.MaxListItems, h)
+	h = g.maxWatches(cfg.MaxWatches, h)
 	h = g.maxInFlight(cfg.MaxRequestsInFlight, cfg.MaxMutatingRequestsInFlight, h) // after authentication: system:masters is never refused
 	h = g.authenticate(auth, h)
 	h = g.logRequests(h) // logs and recovers everything above

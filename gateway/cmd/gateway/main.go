@@ -54,6 +54,8 @@ func run() error {
 	fs.StringVar(&cfg.TokenAuthFile, "token-auth-file", env("PODWARDEN_GATEWAY_TOKEN_AUTH_FILE", ""), "authenticate bearer tokens from this CSV file: token,user,uid,\"group1,group2\" [PODWARDEN_GATEWAY_TOKEN_AUTH_FILE]")
 	fs.IntVar(&cfg.MaxRequestsInFlight, "max-requests-inflight", int(envInt("PODWARDEN_GATEWAY_MAX_REQUESTS_INFLIGHT", int64(def.MaxRequestsInFlight))), "read-only requests served at once before 429 (0: no limit) [PODWARDEN_GATEWAY_MAX_REQUESTS_INFLIGHT]")
 	fs.IntVar(&cfg.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", int(envInt("PODWARDEN_GATEWAY_MAX_MUTATING_REQUESTS_INFLIGHT", int64(def.MaxMutatingRequestsInFlight))), "mutating requests served at once before 429 (0: no limit) [PODWARDEN_GATEWAY_MAX_MUTATING_REQUESTS_INFLIGHT]")
+	fs.IntVar(&cfg.MaxWatches, "max-watches", int(envInt("PODWARDEN_GATEWAY_MAX_WATCHES", int64(def.MaxWatches))), "watches open at once before 429 (0: no limit) [PODWARDEN_GATEWAY_MAX_WATCHES]")
+	fs.Int64Var(&cfg.MaxListItems, "max-list-items", envInt("PODWARDEN_GATEWAY_MAX_LIST_ITEMS", def.MaxListItems), "items of one list answer; more are paged with metadata.continue (0: no cap) [PODWARDEN_GATEWAY_MAX_LIST_ITEMS]")
 	fs.BoolVar(&cfg.AllowUnauthenticated, "insecure-allow-unauthenticated", os.Getenv(grpcserver.EnvAllowUnauthenticated) == "true", "serve a non-loopback -http-addr without authentication and TLS: only on a private network ["+grpcserver.EnvAllowUnauthenticated+"=true]")
 	fs.StringVar(&logLevel, "log-level", env("PODWARDEN_LOG_LEVEL", "info"), "debug, info, warn or error [PODWARDEN_LOG_LEVEL]")
 	if err := fs.Parse(os.Args[1:]); err != nil {
