@@ -112,9 +112,11 @@ type gateway struct {
 }
 
 // NewHandler builds the REST surface over backends: the generated grpc-gateway
-// routes plus the hand-written ones, behind request logging, panic recovery, the
-// body size limit and content negotiation. It starts nothing and does not own
-// the connections. ctx bounds the registration only.
+// routes plus the hand-written ones, behind request metrics and logging, panic
+// recovery, authentication (when cfg has a token file or client CA; it reads the
+// token file), the in-flight, watch and list limits, the body size limit and
+// content negotiation. It starts nothing and does not own the connections. ctx
+// bounds the registration only.
 func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handler, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
