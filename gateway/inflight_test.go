@@ -4,10 +4,16 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+
+	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
 )
 
 func TestInflightClass(t *testing.T) {
@@ -183,6 +189,70 @@ func TestMaxInFlightConfig(t *testing.T) {
 	} {
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "must not be negative") {
 			t.Errorf("%s: %v, want an error", name, err)
+		}
+	}
+}
+
+// slowDeployments holds every GetDeployment until released.
+type slowDeployments struct {
+	*fakeDeployments
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *slowDeployments) GetDeployment(ctx context.Context, req *deploymentv1.GetDeploymentRequest) (*deploymentv1.GetDeploymentResponse, error) {
+	s.entered <- struct{}{}
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+	}
+	return s.fakeDeployments.GetDeployment(ctx, req)
+}
+
+// TestMaxInFlightThroughHandler: NewHandler applies the in-flight limit after
+// authentication, so a token of a system:masters user passes a full pool and
+// another user's request gets 429.
+func TestMaxInFlightThroughHandler(t *testing.T) {
+	tokens := filepath.Join(t.TempDir(), "tokens.csv")
+	if err := os.WriteFile(tokens, []byte("dev-token,dev,1,dev\nadmin-token,admin,2,system:masters\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowDeployments{fakeDeployments: newFakeDeployments(), entered: make(chan struct{}, 8), release: make(chan struct{})}
+	conn := startBackend(t, func(s *grpc.Server) { deploymentv1.RegisterDeploymentServiceServer(s, slow) })
+	h, err := NewHandler(t.Context(), Config{MaxRequestsInFlight: 1, TokenAuthFile: tokens, Logger: testLogger(t)}, Backends{Deployment: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	get := func(token string) *http.Response {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/apis/apps/v1/namespaces/default/deployments/web", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	held := make(chan int, 2)
+	hold := func(token string) {
+		go func() { held <- get(token).StatusCode }()
+		select {
+		case <-slow.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the request never reached the backend")
+		}
+	}
+	hold("dev-token")
+	if resp := get("dev-token"); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("second read: %d, Retry-After %q; want 429 and 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	hold("admin-token") // system:masters: never refused
+	close(slow.release)
+	for range 2 {
+		if code := <-held; code != http.StatusNotFound { // the fake has no "web": it answered
+			t.Errorf("held request: %d, want the backend's 404", code)
 		}
 	}
 }
