@@ -202,6 +202,9 @@ func (g *gateway) authenticate(a *authenticator, next http.Handler) http.Handler
 			g.writeStatus(w, r, g.json, failureStatus(http.StatusUnauthorized, ReasonUnauthorized, "Unauthorized"))
 			return
 		}
+		if n, ok := r.Context().Value(requestNoteKey{}).(*requestNote); ok {
+			n.user = u.Name // for the request log
+		}
 		// Credentials stop here: the backends never see them.
 		r.Header.Del("Authorization")
 		if !slices.Contains(u.Groups, groupAuthenticated) {
