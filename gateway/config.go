@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/podwarden/podwarden/shared/grpcserver"
 )
 
 // Default addresses of the gateway and of the backend services (DESIGN.md, "Running it").
@@ -22,6 +24,12 @@ const (
 	DefaultMaxBodyBytes = 3 << 20
 	// DefaultReadyTimeout bounds one backend health check of /readyz.
 	DefaultReadyTimeout = 2 * time.Second
+	// DefaultMaxRequestsInFlight and DefaultMaxMutatingRequestsInFlight are
+	// kube-apiserver's --max-requests-inflight and --max-mutating-requests-inflight.
+	DefaultMaxRequestsInFlight         = 400
+	DefaultMaxMutatingRequestsInFlight = 200
+	// DefaultMaxWatches is the gateway command's cap on open watches.
+	DefaultMaxWatches = 10000
 )
 
 // Config configures the gateway. The zero value of a field means its default,
@@ -44,6 +52,42 @@ type Config struct {
 	MaxBodyBytes int64
 	// ReadyTimeout bounds each backend's health check in /readyz (default 2s).
 	ReadyTimeout time.Duration
+
+	// TLSCertFile and TLSKeyFile, both set, make the gateway serve HTTPS with
+	// that certificate (kube-apiserver's --tls-cert-file, --tls-private-key-file).
+	TLSCertFile string
+	TLSKeyFile  string
+	// ClientCAFile, when set, authenticates a request by a client certificate
+	// signed by one of its CAs: the user is the certificate's CommonName, the
+	// groups its Organizations (kube-apiserver's --client-ca-file). Needs TLS.
+	ClientCAFile string
+	// TokenAuthFile, when set, authenticates a request by its bearer token, from
+	// a CSV file of token,user,uid,"group1,group2" lines (kube-apiserver's
+	// --token-auth-file).
+	TokenAuthFile string
+	// AllowUnauthenticated lets a non-loopback ListenAddr serve without
+	// authentication and TLS: for a private network nothing else reaches (a
+	// container network published on the host's loopback), never a shared one.
+	AllowUnauthenticated bool
+
+	// BackendSecurity is how the gateway reaches the services: TLS against
+	// their CA, its client certificate, the shared token (PODWARDEN_GRPC_*).
+	BackendSecurity grpcserver.Security
+
+	// MaxRequestsInFlight and MaxMutatingRequestsInFlight cap the requests being
+	// served at once, read-only (get, list) and mutating (every other verb) apart;
+	// a request over its cap gets 429 with Retry-After. Watches and other
+	// long-running requests are not counted. 0 means no cap (the zero Config);
+	// DefaultConfig, and so the gateway command, has kube-apiserver's 400 and 200.
+	MaxRequestsInFlight         int
+	MaxMutatingRequestsInFlight int
+	// MaxWatches caps the watches open at once; the next gets 429 with
+	// Retry-After. 0 means no cap; DefaultConfig has DefaultMaxWatches.
+	MaxWatches int
+	// MaxListItems caps the items of one list answer: a list asked without a
+	// limit, or a larger one, is answered in pages of MaxListItems (with
+	// metadata.continue). 0, the default, means no cap.
+	MaxListItems int64
 	// Logger receives the request log and warnings (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -62,6 +106,10 @@ func DefaultConfig() Config {
 		CoreAddr:        DefaultCoreAddr,
 		MaxBodyBytes:    DefaultMaxBodyBytes,
 		ReadyTimeout:    DefaultReadyTimeout,
+
+		MaxRequestsInFlight:         DefaultMaxRequestsInFlight,
+		MaxMutatingRequestsInFlight: DefaultMaxMutatingRequestsInFlight,
+		MaxWatches:                  DefaultMaxWatches,
 	}
 }
 
@@ -91,6 +139,19 @@ func (c Config) Validate() error {
 	if c.ReadyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("ready timeout %s: must not be negative", c.ReadyTimeout))
 	}
+	if c.MaxRequestsInFlight < 0 {
+		errs = append(errs, fmt.Errorf("max requests in flight %d: must not be negative", c.MaxRequestsInFlight))
+	}
+	if c.MaxMutatingRequestsInFlight < 0 {
+		errs = append(errs, fmt.Errorf("max mutating requests in flight %d: must not be negative", c.MaxMutatingRequestsInFlight))
+	}
+	if c.MaxWatches < 0 {
+		errs = append(errs, fmt.Errorf("max watches %d: must not be negative", c.MaxWatches))
+	}
+	if c.MaxListItems < 0 {
+		errs = append(errs, fmt.Errorf("max list items %d: must not be negative", c.MaxListItems))
+	}
+	errs = append(errs, c.validateSecurity(), c.BackendSecurity.Validate())
 	seen := map[string]string{}
 	for _, b := range c.backendAddrs() {
 		if b.addr == "" {

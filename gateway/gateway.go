@@ -14,7 +14,6 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/podwarden/podwarden/shared/announce"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -81,14 +80,16 @@ func Dial(cfg Config) (b Backends, closeAll func() error, err error) {
 	for _, be := range allBackends {
 		slots[be.name] = be.conn(&b)
 	}
+	dialOpts, err := cfg.BackendSecurity.DialOptions()
+	if err != nil {
+		return Backends{}, nil, fmt.Errorf("backend credentials: %w", err)
+	}
+	dialOpts = append(dialOpts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)))
 	for _, ba := range cfg.backendAddrs() {
 		if ba.addr == "" {
 			continue
 		}
-		conn, err := grpc.NewClient(ba.addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
-		)
+		conn, err := grpc.NewClient(ba.addr, dialOpts...)
 		if err != nil {
 			_ = closeAll()
 			return Backends{}, nil, fmt.Errorf("dial %s backend %s: %w", ba.name, ba.addr, err)
@@ -112,13 +113,19 @@ type gateway struct {
 }
 
 // NewHandler builds the REST surface over backends: the generated grpc-gateway
-// routes plus the hand-written ones, behind request logging, panic recovery, the
-// body size limit and content negotiation. It starts nothing and does not own
-// the connections. ctx bounds the registration only.
+// routes plus the hand-written ones, behind request metrics and logging, panic
+// recovery, authentication (when cfg has a token file or client CA; it reads the
+// token file), the in-flight, watch and list limits, the body size limit and
+// content negotiation. It starts nothing and does not own the connections. ctx
+// bounds the registration only.
 func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handler, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
+	}
+	auth, err := newAuthenticator(cfg)
+	if err != nil {
+		return nil, err
 	}
 	jm := newJSONMarshaler()
 	g := &gateway{
@@ -204,8 +211,14 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	h = g.tables(h) // sees kubectl's Accept before negotiate rewrites it
 	h = g.protobufBodies(h)
 	h = g.limitBody(h)
-	h = g.logRequests(h)                                           // logs and recovers everything above
-	h = newRequestMetrics(g.discovery.knownResource).instrument(h) // outermost: sees the code sent
+	h = g.capListLimit(cfg.MaxListItems, h)
+	h = g.maxWatches(cfg.MaxWatches, h)
+	h = g.maxInFlight(cfg.MaxRequestsInFlight, cfg.MaxMutatingRequestsInFlight, h) // after authentication: system:masters is never refused
+	h = g.authenticate(auth, h)
+	h = g.logRequests(h) // logs and recovers everything above
+	m := newRequestMetrics(g.discovery.knownResource)
+	m.guard = func(scrape http.Handler) http.Handler { return g.authenticate(auth, scrape) }
+	h = m.instrument(h) // outermost: sees the code sent
 	return h, nil
 }
 
@@ -262,18 +275,32 @@ func Run(ctx context.Context, cfg Config) error {
 // shutdownGrace is how long in-flight requests get when the gateway stops.
 const shutdownGrace = 5 * time.Second
 
-// Serve serves handler on lis until ctx is done; it closes lis.
+// Serve serves handler on lis until ctx is done; it closes lis. With a TLS
+// certificate in cfg it serves HTTPS (and asks for client certificates when
+// cfg has a client CA).
 func Serve(ctx context.Context, cfg Config, lis net.Listener, handler http.Handler) error {
 	cfg = cfg.withDefaults()
+	tlsConfig, err := serverTLS(cfg)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	cfg.Logger.Info("gateway listening", "addr", lis.Addr().String())
+	go func() {
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(lis, "", "") // the certificate is in TLSConfig
+			return
+		}
+		errc <- srv.Serve(lis)
+	}()
+	cfg.Logger.Info("gateway listening", "addr", lis.Addr().String(), "tls", tlsConfig != nil)
 	if err := announce.Addrs("addr", lis.Addr().String()); err != nil {
 		cfg.Logger.Warn("announce the address", "err", err)
 	}

@@ -35,6 +35,7 @@ type testEnv struct {
 	deployHealth *health.Server
 	nodeHealth   *health.Server
 	srv          *httptest.Server
+	handler      http.Handler // what srv serves, to serve it elsewhere too
 }
 
 type envConfig struct {
@@ -78,6 +79,7 @@ func newEnv(t *testing.T, opts ...func(*envConfig)) *testEnv {
 	if err != nil {
 		t.Fatalf("NewHandler: %v", err)
 	}
+	e.handler = h
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e

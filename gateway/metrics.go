@@ -25,6 +25,8 @@ type requestMetrics struct {
 	// known answers whether a group/version/resource is served, so that a request
 	// for an unknown one (a typo, a scan) adds no series of its own.
 	known func(group, version, resource string) bool
+	// guard, when set, wraps the scrape handler (authentication).
+	guard func(http.Handler) http.Handler
 }
 
 func newRequestMetrics(known func(group, version, resource string) bool) *requestMetrics {
@@ -97,7 +99,10 @@ var servedGroups = []string{"apps", "batch", "autoscaling", "policy", "events.k8
 // (a watch, a log stream) in apiserver_longrunning_requests while it runs, as
 // kube-apiserver does. GET /metrics is answered here, from the gateway's registry.
 func (m *requestMetrics) instrument(next http.Handler) http.Handler {
-	scrape := metrics.Handler(m.registry)
+	var scrape http.Handler = metrics.Handler(m.registry)
+	if m.guard != nil {
+		scrape = m.guard(scrape)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		l := m.labels(r)

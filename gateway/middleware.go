@@ -93,6 +93,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // requestNote carries what the request log line should say about a failure.
 type requestNote struct {
 	reason, message string
+	// user is who the request was authenticated as ("" without authentication).
+	user string
 }
 
 type requestNoteKey struct{}
@@ -133,6 +135,9 @@ func (g *gateway) logRequests(next http.Handler) http.Handler {
 			}
 			attrs := []any{"method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
 				"status", sw.code, "bytes", sw.written, "duration", time.Since(start)}
+			if note.user != "" {
+				attrs = append(attrs, "user", note.user)
+			}
 			if note.reason != "" {
 				attrs = append(attrs, "reason", note.reason, "message", note.message)
 			}

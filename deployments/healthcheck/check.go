@@ -7,8 +7,8 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/podwarden/podwarden/shared/grpcserver"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
@@ -77,9 +77,14 @@ func (t targets) check(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// checkGRPC asks for the server's overall health (service "").
+// checkGRPC asks for the server's overall health (service ""), with the
+// service's own credentials (PODWARDEN_GRPC_*: TLS when it serves TLS).
 func checkGRPC(ctx context.Context, addr string) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	opts, err := grpcserver.SecurityFromEnv().DialOptions()
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ type options struct {
 	clusterCIDR  string
 	nodeMaskSize int
 	nodeNetwork  string
+	secure       bool
 }
 
 func main() {
@@ -66,6 +67,7 @@ func main() {
 	flag.DurationVar(&o.startDelay, "start-delay", 500*time.Millisecond, "simulated time from scheduled to running")
 	flag.DurationVar(&o.readyDelay, "ready-delay", 500*time.Millisecond, "simulated time from running to ready")
 	flag.DurationVar(&o.stopDelay, "termination-delay", time.Second, "simulated time a deleted pod takes to stop")
+	flag.BoolVar(&o.secure, "secure", false, "TLS and authentication: a local CA, certificates and a token under <data>/pki, an https gateway and a kubeconfig for it, mutual TLS among the services")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "podwarden:", err)
@@ -103,6 +105,15 @@ func run(o options) error {
 	defer nats.Stop()
 
 	base := app.Config{PostgresDSN: pg.DSN, NATSURL: nats.URL, Log: log}
+	var sec *secureFiles
+	if o.secure {
+		f, err := setupSecure(data, o.httpAddr)
+		if err != nil {
+			return err
+		}
+		sec = &f
+		base.GRPCSecurity = f.grpcSecurity()
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		cfg := base
@@ -152,10 +163,13 @@ func run(o options) error {
 		gw := gateway.DefaultConfig()
 		gw.ListenAddr = o.httpAddr
 		gw.Logger = log.With("service", "gateway")
+		if sec != nil {
+			sec.gatewayConfig(&gw)
+		}
 		return named("gateway", gateway.Run(gctx, gw))
 	})
 	g.Go(func() error {
-		printBanner(gctx, log, o, pg, nats)
+		printBanner(gctx, log, o, pg, nats, sec)
 		return nil
 	})
 	err = g.Wait()
@@ -174,9 +188,14 @@ func named(name string, err error) error {
 }
 
 // printBanner waits for the gateway to be ready and prints where everything is.
-func printBanner(ctx context.Context, log *slog.Logger, o options, pg *devenv.Postgres, nats *devenv.NATS) {
+func printBanner(ctx context.Context, log *slog.Logger, o options, pg *devenv.Postgres, nats *devenv.NATS, sec *secureFiles) {
 	url := "http://" + o.httpAddr
-	if err := devenv.WaitHTTP(ctx, url+"/readyz", 60*time.Second); err != nil {
+	wait := devenv.WaitHTTP(ctx, url+"/readyz", 60*time.Second)
+	if sec != nil {
+		url = kubeconfigServer(o.httpAddr)
+		wait = waitHTTPS(ctx, url+"/readyz", sec.caCert, 60*time.Second)
+	}
+	if err := wait; err != nil {
 		if ctx.Err() == nil {
 			log.Error("gateway not ready", "err", err)
 		}
@@ -207,6 +226,15 @@ try:
 
 `, url, deploymentsvc.DefaultGRPCAddr, daemonsetsvc.DefaultGRPCAddr, jobsvc.DefaultGRPCAddr, autoscalersvc.DefaultGRPCAddr,
 		nodesvc.DefaultGRPCAddr, nats.URL, pg.DSN, statefulsetsvc.DefaultGRPCAddr, dnsBanner(o.dnsAddr), dnsHost, dnsPort, coresvc.DefaultGRPCAddr)
+	if sec != nil {
+		fmt.Fprintf(os.Stderr, `secure (-secure): TLS, client certificates and tokens; files in %[1]s
+  export KUBECONFIG=%[2]s
+  kubectl get nodes                                  (client certificate: context podwarden)
+  kubectl --context podwarden-token get nodes        (bearer token: context podwarden-token)
+  grpcurl -cacert %[3]s -cert %[4]s -key %[5]s %[6]s list
+
+`, sec.dir, sec.kubeconfig, sec.caCert, sec.serviceCert, sec.serviceKey, deploymentsvc.DefaultGRPCAddr)
+	}
 }
 
 // dnsBanner describes the cluster DNS address of the banner.

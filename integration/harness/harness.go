@@ -25,11 +25,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/podwarden/podwarden/shared/announce"
 	"github.com/podwarden/podwarden/shared/devenv"
+	"github.com/podwarden/podwarden/shared/grpcserver"
 )
 
 // Services are the processes of a system, in start order; the gateway comes last.
@@ -102,6 +102,11 @@ type Options struct {
 	Nodes int
 	// Env is added to every service's environment (e.g. sim delays).
 	Env []string
+	// GatewayEnv is added to the gateway's environment.
+	GatewayEnv []string
+	// GRPC are the credentials the harness's own gRPC clients (health
+	// waits, Conn) use: set them when Env gives the services TLS.
+	GRPC grpcserver.Security
 	// Replicas of the deployment service (default 1).
 	Replicas int
 	// LogDir receives one log file per process (default: a temporary folder).
@@ -306,7 +311,7 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 		}
 	}
 	s.mu.Unlock()
-	return p, waitGRPC(p.Addr, 30*time.Second)
+	return p, waitGRPC(p.Addr, s.opts.GRPC, 30*time.Second)
 }
 
 // servingLine is what a service announces once it listens (app.Run).
@@ -350,6 +355,7 @@ func (s *System) startGateway(addr string) error {
 		"PODWARDEN_CORE_ADDR="+s.Addrs["core"],
 		"PODWARDEN_LOG_LEVEL=warn",
 	)
+	env = append(env, s.opts.GatewayEnv...)
 	p, err := s.spawn("gateway", s.bins["gateway"], env)
 	if err != nil {
 		return err
@@ -410,8 +416,12 @@ func freeDNSAddr() (string, error) {
 	return "", errors.New("no port free for both UDP and TCP")
 }
 
-func waitGRPC(addr string, timeout time.Duration) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func waitGRPC(addr string, sec grpcserver.Security, timeout time.Duration) error {
+	opts, err := sec.DialOptions()
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return err
 	}
@@ -528,7 +538,11 @@ func (s *System) Conn(name string) *grpc.ClientConn {
 	if c, ok := s.conns[name]; ok {
 		return c
 	}
-	c, err := grpc.NewClient(s.Addrs[name], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	opts, err := s.opts.GRPC.DialOptions()
+	if err != nil {
+		panic(err)
+	}
+	c, err := grpc.NewClient(s.Addrs[name], opts...)
 	if err != nil {
 		panic(err)
 	}

@@ -55,7 +55,10 @@ type Config struct {
 	Resync time.Duration
 	// Workers per controller (default 16: syncs wait on Postgres more than they compute).
 	Workers int
-	Log     *slog.Logger
+	// GRPCSecurity is the gRPC server's TLS and authentication, and what the
+	// service's own clients of other services use (PODWARDEN_GRPC_*).
+	GRPCSecurity grpcserver.Security
+	Log          *slog.Logger
 }
 
 // FromEnv fills unset fields from PODWARDEN_* environment variables and defaults.
@@ -89,6 +92,9 @@ func (c *Config) FromEnv(defaultGRPCAddr string) {
 	}
 	if c.Log == nil {
 		c.Log = NewLogger(os.Getenv("PODWARDEN_LOG_LEVEL"))
+	}
+	if c.GRPCSecurity.IsZero() {
+		c.GRPCSecurity = grpcserver.SecurityFromEnv()
 	}
 }
 
@@ -145,6 +151,10 @@ func (c *Config) Validate() error {
 	}
 	if c.GRPCAddr == "" && c.Listener == nil {
 		errs = append(errs, errors.New("gRPC address is required (PODWARDEN_GRPC_ADDR)"))
+	}
+	errs = append(errs, c.GRPCSecurity.Validate())
+	if c.Listener == nil && c.GRPCAddr != "" {
+		errs = append(errs, c.GRPCSecurity.ValidateListen(c.GRPCAddr))
 	}
 	if c.metricsEnabled() {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
@@ -207,9 +217,17 @@ func New(ctx context.Context, name string, cfg Config, migrations fs.FS) (*App, 
 		}
 		return nil, err
 	}
+	srv, err := grpcserver.NewSecure(log, cfg.GRPCSecurity)
+	if err != nil {
+		db.Close()
+		if cfg.NATSConn == nil {
+			b.Close()
+		}
+		return nil, err
+	}
 	a := &App{
 		Name: name, Config: cfg, DB: db, Bus: b, Log: log,
-		GRPC:    grpcserver.New(log),
+		GRPC:    srv,
 		Watch:   watch.NewHub(),
 		Relay:   bus.NewRelay(db, b, log),
 		Leader:  &leader.Elector{DB: db, Name: name + "-controllers", Identity: cfg.ReplicaID, TTL: cfg.LeaseTTL, Log: log},

@@ -3,6 +3,8 @@ package app
 import (
 	"strings"
 	"testing"
+
+	"github.com/podwarden/podwarden/shared/grpcserver"
 )
 
 func TestDefaultMetricsAddr(t *testing.T) {
@@ -38,6 +40,34 @@ func TestValidateMetricsAddr(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := base
 			c.MetricsAddr = tc.addr
+			err := c.Validate()
+			if tc.wantErr == "" && err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Validate: %v, want an error with %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestValidateGRPCListen: a service refuses a non-loopback gRPC address
+// without authentication (a token or mutual TLS), unless told the network is private.
+func TestValidateGRPCListen(t *testing.T) {
+	base := Config{PostgresDSN: "postgres://x", NATSURL: "nats://x"}
+	for name, tc := range map[string]struct {
+		addr    string
+		sec     grpcserver.Security
+		wantErr string
+	}{
+		"loopback":            {addr: "127.0.0.1:9101"},
+		"everywhere":          {addr: "0.0.0.0:9101", wantErr: "gRPC address 0.0.0.0:9101 is not loopback: refusing to serve it without authentication"},
+		"everywhere, token":   {addr: "0.0.0.0:9101", sec: grpcserver.Security{Token: "t"}},
+		"everywhere, private": {addr: ":9101", sec: grpcserver.Security{AllowUnauthenticated: true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := base
+			c.GRPCAddr, c.GRPCSecurity = tc.addr, tc.sec
 			err := c.Validate()
 			if tc.wantErr == "" && err != nil {
 				t.Fatalf("Validate: %v", err)

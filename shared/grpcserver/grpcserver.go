@@ -28,17 +28,31 @@ type Server struct {
 }
 
 // New returns a server with reflection, health (SERVING for "" once Serve runs),
-// and the interceptors.
+// and the interceptors, in plaintext with no authentication.
 func New(log *slog.Logger) *Server {
-	s := grpc.NewServer(
+	s, err := NewSecure(log, Security{})
+	if err != nil {
+		panic(err) // the zero Security reads no file and cannot fail
+	}
+	return s
+}
+
+// NewSecure is New with sec's TLS and authentication.
+func NewSecure(log *slog.Logger, sec Security) (*Server, error) {
+	secOpts, err := sec.serverOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(recoverUnary(log), logUnary(log)),
 		grpc.ChainStreamInterceptor(recoverStream(log)),
-		grpc.MaxRecvMsgSize(8<<20),
-	)
+		grpc.MaxRecvMsgSize(8 << 20),
+	}, secOpts...)
+	s := grpc.NewServer(opts...)
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(s, h)
 	reflection.Register(s)
-	return &Server{GRPC: s, Health: h, log: log}
+	return &Server{GRPC: s, Health: h, log: log}, nil
 }
 
 // Serve listens on addr and serves until ctx ends, then stops gracefully.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/podwarden/podwarden/services/autoscaler/internal/clients"
 	"github.com/podwarden/podwarden/services/autoscaler/internal/controller"
@@ -130,17 +129,21 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer a.Close()
 	a.Now = cfg.Clock.Now
-	depConn, err := grpc.NewClient(cfg.DeploymentAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	dialOpts, err := a.Config.GRPCSecurity.DialOptions()
+	if err != nil {
+		return err
+	}
+	depConn, err := grpc.NewClient(cfg.DeploymentAddr, dialOpts...)
 	if err != nil {
 		return fmt.Errorf("deployment service %s: %w", cfg.DeploymentAddr, err)
 	}
 	defer depConn.Close()
-	stsConn, err := grpc.NewClient(cfg.StatefulSetAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	stsConn, err := grpc.NewClient(cfg.StatefulSetAddr, dialOpts...)
 	if err != nil {
 		return fmt.Errorf("statefulset service %s: %w", cfg.StatefulSetAddr, err)
 	}
 	defer stsConn.Close()
-	nodeConn, err := grpc.NewClient(cfg.NodeAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	nodeConn, err := grpc.NewClient(cfg.NodeAddr, dialOpts...)
 	if err != nil {
 		return fmt.Errorf("node service %s: %w", cfg.NodeAddr, err)
 	}

@@ -5,9 +5,9 @@ import (
 	"strconv"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
+	"github.com/podwarden/podwarden/shared/grpcserver"
 )
 
 // nodeLister lists nodes through the node service's gRPC API.
@@ -16,9 +16,12 @@ type nodeLister struct{ client nodev1.NodeServiceClient }
 // maxRecvMsgSize lets a list of thousands of nodes through.
 const maxRecvMsgSize = 256 << 20
 
-func dialNodes(addr string) (*nodeLister, func() error, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)))
+func dialNodes(addr string, sec grpcserver.Security) (*nodeLister, func() error, error) {
+	opts, err := sec.DialOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := grpc.NewClient(addr, append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)))...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -56,7 +56,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.NodeAddr = DefaultNodeAddr
 	}
 	if cfg.NodeAddr != "-" {
-		lister, closeConn, err := dialNodes(cfg.NodeAddr)
+		lister, closeConn, err := dialNodes(cfg.NodeAddr, a.Config.GRPCSecurity)
 		if err != nil {
 			return fmt.Errorf("node service client: %w", err)
 		}
