@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,7 +94,7 @@ func Apply(ctx context.Context, tx pgx.Tx, now time.Time, owner Owner, p Plan) (
 				return res, fmt.Errorf("%s: %w", w.collided.what, err)
 			}
 			return res, nil
-		case w.ignore != nil && errors.Is(err, w.ignore):
+		case w.ignores(err):
 		default:
 			return res, fmt.Errorf("%s: %w", w.what, err)
 		}
@@ -115,7 +116,7 @@ func Apply(ctx context.Context, tx pgx.Tx, now time.Time, owner Owner, p Plan) (
 type Write struct {
 	what   string
 	do     func(ctx context.Context, tx pgx.Tx, now time.Time) error
-	ignore error
+	ignore []error
 	// collided, when set, makes the write a Unique create: the write to carry
 	// out instead when the name is taken.
 	collided *Write
@@ -128,10 +129,36 @@ type Write struct {
 func (w Write) String() string { return w.what }
 
 // IgnoreExists makes a create whose name is taken a no-op.
-func (w Write) IgnoreExists() Write { w.ignore = store.ErrAlreadyExists; return w }
+func (w Write) IgnoreExists() Write {
+	w.ignore = append(slices.Clip(w.ignore), store.ErrAlreadyExists)
+	return w
+}
 
 // IgnoreNotFound makes an update of an object that is gone a no-op.
-func (w Write) IgnoreNotFound() Write { w.ignore = store.ErrNotFound; return w }
+func (w Write) IgnoreNotFound() Write {
+	w.ignore = append(slices.Clip(w.ignore), store.ErrNotFound)
+	return w
+}
+
+// SkipChanged makes a write of an object gone or changed since it was read (a
+// conflict on its resourceVersion) a no-op instead of failing the plan: for writes that
+// stand alone, like a scale-down's pod deletions, which Kubernetes' controllers issue
+// one by one; the change wakes the owner, whose next sync plans on it. Not for a write
+// whose plan counts it (a Job's finished pods).
+func (w Write) SkipChanged() Write {
+	w.ignore = append(slices.Clip(w.ignore), store.ErrNotFound, store.ErrConflict)
+	return w
+}
+
+// ignores reports whether err is one the write makes a no-op.
+func (w Write) ignores(err error) bool {
+	for _, e := range w.ignore {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
 
 // Unique makes a create whose name is taken a hash collision (see
 // Result.Collision): Apply then carries out onCollision (CountCollision of the
@@ -189,7 +216,7 @@ func Update[T store.Object](k store.Kind[T], obj T) Write {
 // Delete removes a stored object (already gone is fine).
 func Delete[T store.Object](k store.Kind[T], obj T) Write {
 	m := obj.GetMetadata()
-	return Write{what: "delete " + k.Name + " " + name(m), ignore: store.ErrNotFound, do: func(ctx context.Context, tx pgx.Tx, _ time.Time) error {
+	return Write{what: "delete " + k.Name + " " + name(m), ignore: []error{store.ErrNotFound}, do: func(ctx context.Context, tx pgx.Tx, _ time.Time) error {
 		_, err := k.Delete(ctx, tx, m.GetNamespace(), m.GetName(), m.GetUid())
 		return err
 	}}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/podwarden/podwarden/shared/apply/applytest"
 	"github.com/podwarden/podwarden/shared/podview"
+	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 )
 
@@ -75,5 +76,35 @@ func TestRecheckGuardsAdoption(t *testing.T) {
 	}
 	if got := applytest.Get(t, db, podview.Pods, "default", "orphan"); got.Metadata.OwnerReferences[0].GetUid() != "rs-uid" {
 		t.Fatalf("orphan not adopted: %v", got.Metadata.OwnerReferences)
+	}
+}
+
+// TestSkipChanged: a pod deletion planned on a stale copy is skipped, not an error that
+// fails the rest of the plan; without SkipChanged it fails the plan.
+func TestSkipChanged(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	stale := store1(t, db, podview.Pods, obj("stale", nil, ""))
+	fresh := store1(t, db, podview.Pods, obj("fresh", nil, ""))
+	changed := applytest.Get(t, db, podview.Pods, "default", "stale")
+	changed.Metadata.Labels = map[string]string{"moved": "on"}
+	if _, err := podview.Pods.Update(ctx, db.Pool, changed); err != nil {
+		t.Fatal(err)
+	}
+	var p Plan
+	p.Add(DeletePod(stale).SkipChanged(), DeletePod(fresh).SkipChanged())
+	var res Result
+	inTx(t, db, func(ctx context.Context, tx pgx.Tx) (err error) {
+		res, err = Apply(ctx, tx, now, Owner{}, p)
+		return err
+	})
+	if res.Wrote != 1 || applytest.Get(t, db, podview.Pods, "default", "stale").Metadata.DeletionTimestamp != nil ||
+		applytest.Get(t, db, podview.Pods, "default", "fresh").Metadata.DeletionTimestamp == nil {
+		t.Fatalf("wrote %d: the stale pod must be left alone, the other marked", res.Wrote)
+	}
+	strict := Plan{Writes: []Write{DeletePod(stale)}}
+	err := db.InTx(ctx, func(tx pgx.Tx) error { _, err := Apply(ctx, tx, now, Owner{}, strict); return err })
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a strict deletion of a stale pod: %v, want a conflict", err)
 	}
 }

@@ -56,7 +56,7 @@ func Foreground[O, D store.Object](ownerKind store.Kind[O], owner O, dependents 
 	del, done := ForegroundStep(owner.GetMetadata(), metas)
 	var p Plan
 	for _, i := range del {
-		p.Add(delete(dependents[i]))
+		p.Add(delete(dependents[i]).SkipChanged()) // the next step sees it as it is now
 	}
 	if !done {
 		return p

@@ -346,11 +346,13 @@ func TrimChanges(ctx context.Context, q Querier, keep time.Duration) error {
 }
 
 // Orphans lists objects of the kind whose controller owner (by uid) no longer exists
-// in this schema: what garbage collection deletes after a Background deletion.
+// in this schema: what garbage collection deletes after a Background deletion. The rows
+// are locked until the transaction ends, so the deletions that follow (with their
+// resourceVersions as preconditions) are not failed by writes meanwhile (pod events).
 func (k Kind[T]) Orphans(ctx context.Context, q Querier) ([]T, error) {
 	rows, err := q.Query(ctx, `SELECT c.data, c.resource_version FROM objects c
 		WHERE c.kind=$1 AND c.owner_uid <> '' AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.uid = c.owner_uid)
-		ORDER BY c.namespace, c.name`, k.Name)
+		ORDER BY c.namespace, c.name FOR UPDATE OF c`, k.Name)
 	if err != nil {
 		return nil, fmt.Errorf("list orphaned %s: %w", k.Name, err)
 	}

@@ -52,7 +52,7 @@ func planPodOwner[T store.Object](pods *watch.Cache[*corev1.Pod], now time.Time,
 		out.Add(apply.CreatePod(pod))
 	}
 	for _, pod := range p.Delete {
-		out.Add(apply.DeletePod(pod))
+		out.Add(apply.DeletePod(pod).SkipChanged())
 	}
 	if o.setStatus(p.Status) {
 		out.Add(apply.Update(o.kind, o.obj))
