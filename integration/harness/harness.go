@@ -124,6 +124,19 @@ func (p *Proc) exited() bool {
 	}
 }
 
+// Exited reports whether the process has ended (killed, or exited by itself).
+func (p *Proc) Exited() bool { return p.exited() }
+
+// Replica is the replica index the process was started as (StartService's replica).
+func (p *Proc) Replica() int {
+	i := strings.LastIndexByte(p.Name, '-')
+	n, err := strconv.Atoi(p.Name[i+1:])
+	if i < 0 || err != nil {
+		return 0
+	}
+	return n
+}
+
 // PID is the process id.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
@@ -140,6 +153,7 @@ type System struct {
 	// DNSAddr is where the node service's cluster DNS answers (UDP and TCP).
 	DNSAddr string
 	logDir  string
+	natsDir string
 	mu      sync.Mutex
 	procs   map[string][]*Proc
 	conns   map[string]*grpc.ClientConn
@@ -176,7 +190,7 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &System{opts: opts, bins: bins, DSN: dsn, NATS: n, Addrs: map[string]string{}, MetricsAddrs: map[string]string{}, logDir: logDir,
+	s := &System{opts: opts, bins: bins, DSN: dsn, NATS: n, Addrs: map[string]string{}, MetricsAddrs: map[string]string{}, logDir: logDir, natsDir: natsDir,
 		procs: map[string][]*Proc{}, conns: map[string]*grpc.ClientConn{}, dropDB: drop}
 	for _, name := range Services {
 		port, err := devenv.FreePort()
@@ -493,6 +507,38 @@ func (s *System) KillProc(p *Proc) {
 		}
 		s.procs[name] = out
 	}
+}
+
+// RestartNATS shuts the embedded NATS server down (every client loses its connection)
+// and starts it again on the same port and JetStream store, after pause: what the
+// services see when the NATS server crashes and comes back.
+func (s *System) RestartNATS(pause time.Duration) error {
+	u, err := url.Parse(s.NATS.URL)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return err
+	}
+	storeDir := s.natsDir
+	s.NATS.Stop()
+	time.Sleep(pause)
+	var n *devenv.NATS
+	for attempt := 0; ; attempt++ {
+		// The port can linger a moment after the shutdown.
+		if n, err = devenv.StartNATS(devenv.NATSConfig{StoreDir: storeDir, Port: port}); err == nil || attempt == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("restart nats: %w", err)
+	}
+	s.mu.Lock()
+	s.NATS = n
+	s.mu.Unlock()
+	return nil
 }
 
 // Procs returns the running replicas of a service.
