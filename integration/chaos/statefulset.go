@@ -36,7 +36,9 @@ func (s *statefulSet) get(ctx context.Context) (metav1.Object, error) {
 	return s.cs.AppsV1().StatefulSets(s.ns).Get(ctx, s.name, metav1.GetOptions{})
 }
 
-func (s *statefulSet) imageName() string { return fmt.Sprintf("registry.k8s.io/nginx-slim:0.%d", s.image) }
+func (s *statefulSet) imageName() string {
+	return fmt.Sprintf("registry.k8s.io/nginx-slim:0.%d", s.image)
+}
 
 func (s *statefulSet) Create(ctx context.Context) error {
 	labels := map[string]string{"app": s.name}
