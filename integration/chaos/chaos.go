@@ -142,7 +142,45 @@ func (c *runner) violate(trial int, seed uint64, kind, msg string) {
 	fmt.Fprintln(c.out, "  "+v.String())
 }
 
-func (c *runner) newWorkload(e *env) workload {
+// plan draws a trial from its seed: the workload, its step and the fault.
+func plan(e *env, seed uint64, procs []string) (workload, string, fault) {
+	e.r = rand.New(rand.NewPCG(seed, 0x5eed))
+	e.ns = fmt.Sprintf("chaos-%d", seed)
+	w := newWorkload(e)
+	// One slot for deleting (then a policy), so deletes are not most trials.
+	var steps []string
+	for _, s := range w.Steps() {
+		if !slices.Contains(deleteSteps, s) {
+			steps = append(steps, s)
+		}
+	}
+	steps = append(append([]string{"create"}, steps...), "delete")
+	step := steps[e.r.IntN(len(steps))]
+	if step == "delete" {
+		step = deleteSteps[e.r.IntN(len(deleteSteps))]
+	}
+	return w, step, planFault(e.r, procs, serviceOf[w.Kind()])
+}
+
+// serviceOf is the service that runs a workload's controller.
+var serviceOf = map[string]string{"deployment": "deployment", "statefulset": "statefulset", "job": "job", "failing-job": "job", "daemonset": "daemonset"}
+
+// Plan describes what the trial of a seed does on a system of replicas deployment
+// replicas and one replica of every other service (the harness runs 2), without
+// running it.
+func Plan(seed uint64, replicas int) string {
+	var procs []string
+	for _, name := range harness.Services {
+		for i := range cmp.Or(map[string]int{"deployment": replicas}[name], 1) {
+			procs = append(procs, fmt.Sprintf("%s-%d", name, i))
+		}
+	}
+	slices.Sort(procs)
+	w, step, f := plan(&env{}, seed, procs)
+	return fmt.Sprintf("seed=%d %s/%s %s; fault: %s", seed, w.Kind(), w.Name(), step, f)
+}
+
+func newWorkload(e *env) workload {
 	switch e.r.IntN(5) {
 	case 0:
 		return newDeployment(e)
@@ -159,15 +197,9 @@ func (c *runner) newWorkload(e *env) workload {
 
 // trial runs one workload step under one fault and checks the invariants.
 func (c *runner) trial(ctx context.Context, i int, seed uint64) {
-	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	e := &env{cs: c.cs, ns: fmt.Sprintf("chaos-%d", seed), r: r, m: c.mon}
-	w := c.newWorkload(e)
-	steps := append([]string{"create"}, w.Steps()...)
-	step := steps[r.IntN(len(steps))]
-	f := planFault(r, serviceProcs(c.sys))
+	w, step, f := plan(&env{cs: c.cs, m: c.mon}, seed, serviceProcs(c.sys))
 	c.rep.Faults[f.kind]++
 	fmt.Fprintf(c.out, "trial %d seed=%d %s/%s %s; fault: %s\n", i, seed, w.Kind(), w.Name(), step, f)
-	c.mon.take() // what earlier trials' cleanups did is not this trial's
 
 	deadline := c.cfg.Deadline
 	tctx, cancel := context.WithTimeout(ctx, 4*deadline)

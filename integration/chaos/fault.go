@@ -40,8 +40,9 @@ func (f fault) String() string {
 }
 
 // planFault draws a fault: a service replica killed (half the time), stopped, the
-// gateway killed, the NATS server or Postgres killed.
-func planFault(r *rand.Rand, procs []string) fault {
+// gateway killed, the NATS server or Postgres killed. A replica is, half the time, one
+// of the service that runs the workload's controller (own), else any.
+func planFault(r *rand.Rand, procs []string, own string) fault {
 	f := fault{after: time.Duration(r.IntN(2000)) * time.Millisecond, hold: time.Duration(r.IntN(2000)) * time.Millisecond}
 	switch n := r.IntN(20); {
 	case n < 10:
@@ -56,6 +57,15 @@ func planFault(r *rand.Rand, procs []string) fault {
 		f.kind, f.target = faultKillPostgres, "postgres"
 	}
 	if f.target == "" {
+		var mine []string
+		for _, p := range procs {
+			if strings.HasPrefix(p, own+"-") {
+				mine = append(mine, p)
+			}
+		}
+		if r.IntN(2) == 0 && len(mine) > 0 {
+			procs = mine
+		}
 		f.target = procs[r.IntN(len(procs))]
 	}
 	return f

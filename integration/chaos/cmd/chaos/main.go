@@ -27,7 +27,14 @@ func main() {
 	flag.DurationVar(&cfg.Deadline, "deadline", 60*time.Second, "how long a workload may take to converge after its step")
 	flag.DurationVar(&cfg.GCGrace, "gc-grace", 20*time.Second, "how long a pod may outlive its controller")
 	keep := flag.Bool("keep", false, "keep the logs even when no invariant broke")
+	dry := flag.Bool("plan", false, "print what each trial would do, and run nothing")
 	flag.Parse()
+	if *dry {
+		for i := range cfg.Trials {
+			fmt.Println(chaos.Plan(cfg.Seed+uint64(i), 2))
+		}
+		return
+	}
 	dir, err := chaos.TempDir()
 	if err != nil {
 		fail(err)
