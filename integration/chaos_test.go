@@ -12,9 +12,9 @@ import (
 // TestChaosShort is the chaos harness's short, fixed-seed run (`make chaos` runs many
 // trials): three workload steps, each under a killed or stopped process, and every
 // invariant must hold. Seeds 26-28: a StatefulSet roll with a deployment replica killed,
-// a failing Job's creation with Postgres killed, a Deployment scaled with its
-// replica deployment-0 (the first leader) stopped for 2.5 s, longer than the lease. A violation names the seed that repeats its trial:
-// `make chaos TRIALS=1 SEED=<seed>`.
+// a failing Job's creation with Postgres killed, a Deployment scaled with replica
+// deployment-0 (the first leader) stopped for 2.5 s, longer than the lease. A
+// violation names the seed that repeats its trial: `make chaos TRIALS=1 SEED=<seed>`.
 func TestChaosShort(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
