@@ -106,8 +106,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	c.pg = pg
 	defer func() { _ = c.pg.Stop() }()
+	// NATS as a process of its own, so that it can be killed with SIGKILL.
+	natsBin, err := harness.BuildNATS(filepath.Join(cfg.Dir, "bin"))
+	if err != nil {
+		return nil, err
+	}
 	c.sys, err = harness.Start(ctx, cfg.Bins, pg.DSN, filepath.Join(cfg.Dir, "nats"), harness.Options{
-		Nodes: 4, Replicas: 2, LogDir: c.rep.LogDir,
+		Nodes: 4, Replicas: 2, LogDir: c.rep.LogDir, NATSBinary: natsBin,
 		Env: []string{"PODWARDEN_JOB_TIME_SCALE=0.1"},
 	})
 	if err != nil {
