@@ -113,7 +113,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	c.sys, err = harness.Start(ctx, cfg.Bins, pg.DSN, filepath.Join(cfg.Dir, "nats"), harness.Options{
 		Nodes: 4, Replicas: 2, LogDir: c.rep.LogDir, NATSBinary: natsBin,
-		Env: []string{"PODWARDEN_JOB_TIME_SCALE=0.1"},
+		// Pods take 0.5 s from scheduled to Ready, so a step lasts long enough (a roll
+		// of 5 replicas a few seconds) for the fault to land in its middle; Job back-off
+		// is 1 s, then 2 s.
+		Env: []string{"PODWARDEN_JOB_TIME_SCALE=0.1", "PODWARDEN_SIM_START_DELAY=200ms", "PODWARDEN_SIM_READY_DELAY=300ms"},
 	})
 	if err != nil {
 		return nil, err
