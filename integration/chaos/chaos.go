@@ -430,6 +430,8 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 
 func (c *runner) summary() {
 	rep := c.rep
+	events, relists := c.mon.counts()
+	fmt.Fprintf(c.out, "# the pod watch saw %d events and started over %d times\n", events, relists)
 	fmt.Fprintln(c.out, "# faults injected, by kind")
 	kinds := make([]string, 0, len(rep.Faults))
 	for k := range rep.Faults {

@@ -28,8 +28,9 @@ type monitor struct {
 	guards map[string]guard
 	// found are the violations since the last take.
 	found []string
-	// relists counts how often the watch had to start over (gateway restarts).
-	relists int
+	// relists counts how often the watch had to start over (gateway restarts);
+	// events, the pod events it saw (a check that sees nothing proves nothing).
+	relists, events int
 }
 
 type guard struct {
@@ -51,6 +52,13 @@ func (m *monitor) unguard(ns, name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.guards, ns+"/"+name)
+}
+
+// counts returns the pod events seen and the relists.
+func (m *monitor) counts() (events, relists int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.events, m.relists
 }
 
 // take returns the violations found since the last call.
@@ -100,6 +108,9 @@ func (m *monitor) consume(w watch.Interface) string {
 			return "" // an error event (e.g. 410 Gone)
 		}
 		rv = pod.ResourceVersion
+		m.mu.Lock()
+		m.events++
+		m.mu.Unlock()
 		switch ev.Type {
 		case watch.Added, watch.Modified:
 			m.upsert(pod, ev.Type == watch.Added)
