@@ -250,8 +250,19 @@ func (c *runner) trial(ctx context.Context, i int, seed uint64) {
 		c.rep.Convergence = append(c.rep.Convergence, took)
 		fmt.Fprintf(c.out, "  converged in %.1fs\n", took.Seconds())
 	}
+	// The watch sees a broken bound at every event while it lasts: once per message.
+	seen := map[string]int{}
+	var msgs []string
 	for _, msg := range c.mon.take() {
+		if seen[msg]++; seen[msg] == 1 {
+			msgs = append(msgs, msg)
+		}
+	}
+	for _, msg := range msgs {
 		kind, text, _ := strings.Cut(msg, ": ")
+		if n := seen[msg]; n > 1 {
+			text += fmt.Sprintf(" (%d events)", n)
+		}
 		c.violate(i, seed, kind, text)
 	}
 	c.checkOwners(tctx, i, seed)
