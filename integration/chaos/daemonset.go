@@ -62,9 +62,13 @@ func (d *daemonSet) Create(ctx context.Context) error {
 func (d *daemonSet) addNode(ctx context.Context) error {
 	d.seq++
 	name := fmt.Sprintf("%s-node-%d", d.ns, d.seq)
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	// The body as kubectl sends a manifest: client-go's typed Create would add
+	// "status":{"daemonEndpoints":...}, which the gateway's strict decoding rejects.
+	body := fmt.Appendf(nil, `{"apiVersion":"v1","kind":"Node","metadata":{"name":%q}}`, name)
 	uid, err := create(ctx, "node "+name, func(ctx context.Context) (metav1.Object, error) {
-		return d.cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		node := &corev1.Node{}
+		err := d.cs.CoreV1().RESTClient().Post().Resource("nodes").SetHeader("Content-Type", "application/json").Body(body).Do(ctx).Into(node)
+		return node, err
 	}, func(ctx context.Context) (metav1.Object, error) {
 		return d.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	})
