@@ -163,6 +163,7 @@ func (m *monitor) checkDeployment(ns, app string) {
 		return
 	}
 	livePods, ready := 0, 0
+	byRS := map[string]int{}
 	for _, p := range m.pods {
 		if p.Namespace != ns || p.Labels["app"] != app || !live(p) {
 			continue
@@ -171,12 +172,13 @@ func (m *monitor) checkDeployment(ns, app string) {
 			continue
 		}
 		livePods++
+		byRS[metav1.GetControllerOf(p).Name]++
 		if podReady(p) {
 			ready++
 		}
 	}
 	if livePods > g.maxPods {
-		m.found = append(m.found, fmt.Sprintf("deployment-surge: %s/%s has %d live pods, more than replicas+maxSurge = %d", ns, app, livePods, g.maxPods))
+		m.found = append(m.found, fmt.Sprintf("deployment-surge: %s/%s has %d live pods, more than replicas+maxSurge = %d (by ReplicaSet: %v)", ns, app, livePods, g.maxPods, byRS))
 	}
 	if g.minReady >= 0 && ready < g.minReady {
 		m.found = append(m.found, fmt.Sprintf("deployment-unavailable: %s/%s has %d ready pods during a roll, fewer than replicas-maxUnavailable = %d", ns, app, ready, g.minReady))
