@@ -265,8 +265,11 @@ func (c *runner) trial(ctx context.Context, i int, seed uint64) {
 		}
 		c.violate(i, seed, kind, text)
 	}
-	c.checkOwners(tctx, i, seed)
-	c.checkAlive(tctx, i, seed, w.Alive())
+	// The checks after the trial get their own time (the trial's may be spent).
+	cctx, ccancel := context.WithTimeout(ctx, c.cfg.GCGrace+time.Minute)
+	defer ccancel()
+	c.checkOwners(cctx, i, seed)
+	c.checkAlive(cctx, i, seed, w.Alive())
 }
 
 // converge polls the workload until it converges or the time is up; it returns how
