@@ -223,13 +223,19 @@ func (c *runner) trial(ctx context.Context, i int, seed uint64) {
 			c.violate(i, seed, "harness", "setup: "+err.Error())
 			return
 		}
-		if err := w.Prepare(tctx, step); err != nil {
-			c.violate(i, seed, "harness", "setup: "+err.Error())
-			return
-		}
-		if _, why := c.converge(tctx, w, deadline); why != "" {
-			c.violate(i, seed, "convergence", fmt.Sprintf("%s/%s before the step (no fault yet): %s", w.Kind(), w.Name(), why))
-			return
+		// Converged before Prepare too: an undo needs the first revision rolled out
+		// (a template changed before the first sync makes one ReplicaSet, not two).
+		for _, prepare := range []bool{false, true} {
+			if prepare {
+				if err := w.Prepare(tctx, step); err != nil {
+					c.violate(i, seed, "harness", "setup: "+err.Error())
+					return
+				}
+			}
+			if _, why := c.converge(tctx, w, deadline); why != "" {
+				c.violate(i, seed, "convergence", fmt.Sprintf("%s/%s before the step (no fault yet): %s", w.Kind(), w.Name(), why))
+				return
+			}
 		}
 	}
 	start := time.Now()
