@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/podwarden/podwarden/integration/chaos"
@@ -43,7 +44,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg.Bins, cfg.Dir, cfg.Out = bins, dir, os.Stdout
 	rep, err := chaos.Run(ctx, cfg)
