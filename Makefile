@@ -13,7 +13,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPC_GATEWAY_VERSION := v2.32.0
 
-.PHONY: run test unit build vet lint generate check-generated tools bench bench-scale deps clean fuzz
+.PHONY: run test unit build vet lint generate check-generated tools bench bench-scale chaos deps clean fuzz
 
 ## run: start Postgres, NATS, every service and the gateway (Ctrl-C stops them all)
 run: deps
@@ -55,6 +55,10 @@ bench: deps
 ## bench-scale: how cost grows with the size of the world (not in CI; tens of minutes): W1 and W10 (10,000 pods), each run on a fresh system
 bench-scale: deps
 	go run ./shared/devenv/withpg -durable -- go run ./integration/bench -scales w1,w10 -runs $(or $(RUNS),3)
+
+## chaos: the chaos harness (not in CI but its short version): TRIALS trials from SEED, each a workload step under a killed or stopped process; exits 1 on any violation
+chaos: deps
+	go run ./integration/chaos/cmd/chaos -trials $(or $(TRIALS),20) -seed $(or $(SEED),1)
 
 ## deps: what a fresh Debian machine lacks (PostgreSQL binaries)
 deps:

@@ -111,6 +111,9 @@ type Options struct {
 	Replicas int
 	// LogDir receives one log file per process (default: a temporary folder).
 	LogDir string
+	// NATSBinary, when set, runs NATS as that separate process (a nats-server, see
+	// BuildNATS) instead of embedded, so that RestartNATS kills it with SIGKILL.
+	NATSBinary string
 }
 
 // Proc is one running service process.
@@ -133,22 +136,40 @@ func (p *Proc) exited() bool {
 	}
 }
 
+// Exited reports whether the process has ended (killed, or exited by itself).
+func (p *Proc) Exited() bool { return p.exited() }
+
+// Replica is the replica index the process was started as (StartService's replica).
+func (p *Proc) Replica() int {
+	i := strings.LastIndexByte(p.Name, '-')
+	n, err := strconv.Atoi(p.Name[i+1:])
+	if i < 0 || err != nil {
+		return 0
+	}
+	return n
+}
+
 // PID is the process id.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
 // System is a running podwarden.
 type System struct {
-	opts  Options
-	bins  map[string]string
-	DSN   string
-	NATS  *devenv.NATS
-	Addrs map[string]string
+	opts Options
+	bins map[string]string
+	DSN  string
+	// NATS is the embedded server (nil when Options.NATSBinary runs it as a process).
+	NATS    *devenv.NATS
+	natsURL string
+	// natsProc is the NATS server process (Options.NATSBinary).
+	natsProc *Proc
+	Addrs    map[string]string
 	// MetricsAddrs are where the first replica of each service serves /metrics.
 	MetricsAddrs map[string]string
 	GatewayURL   string
 	// DNSAddr is where the node service's cluster DNS answers (UDP and TCP).
 	DNSAddr string
 	logDir  string
+	natsDir string
 	mu      sync.Mutex
 	procs   map[string][]*Proc
 	conns   map[string]*grpc.ClientConn
@@ -169,15 +190,6 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 	if opts.Replicas == 0 {
 		opts.Replicas = 1
 	}
-	dsn, drop, err := createDatabase(ctx, adminDSN)
-	if err != nil {
-		return nil, err
-	}
-	n, err := devenv.StartNATS(devenv.NATSConfig{StoreDir: natsDir})
-	if err != nil {
-		drop()
-		return nil, err
-	}
 	logDir := opts.LogDir
 	if logDir == "" {
 		logDir = filepath.Join(natsDir, "logs")
@@ -185,8 +197,29 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &System{opts: opts, bins: bins, DSN: dsn, NATS: n, Addrs: map[string]string{}, MetricsAddrs: map[string]string{}, logDir: logDir,
+	dsn, drop, err := createDatabase(ctx, adminDSN)
+	if err != nil {
+		return nil, err
+	}
+	s := &System{opts: opts, bins: bins, DSN: dsn, Addrs: map[string]string{}, MetricsAddrs: map[string]string{}, logDir: logDir, natsDir: natsDir,
 		procs: map[string][]*Proc{}, conns: map[string]*grpc.ClientConn{}, dropDB: drop}
+	if opts.NATSBinary == "" {
+		if s.NATS, err = devenv.StartNATS(devenv.NATSConfig{StoreDir: natsDir}); err != nil {
+			drop()
+			return nil, err
+		}
+		s.natsURL = s.NATS.URL
+	} else {
+		port, err := devenv.FreePort()
+		if err == nil {
+			s.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", port)
+			err = s.startNATSProc()
+		}
+		if err != nil {
+			drop()
+			return nil, err
+		}
+	}
 	if s.DNSAddr, err = freeDNSAddr(); err != nil {
 		s.Stop()
 		return nil, err
@@ -246,7 +279,7 @@ func createDatabase(ctx context.Context, adminDSN string) (string, func(), error
 func (s *System) env(name string, replica int) []string {
 	env := append(os.Environ(),
 		"PODWARDEN_POSTGRES_DSN="+s.DSN,
-		"PODWARDEN_NATS_URL="+s.NATS.URL,
+		"PODWARDEN_NATS_URL="+s.natsURL,
 		"PODWARDEN_GRPC_ADDR="+s.Addrs[name],
 		fmt.Sprintf("PODWARDEN_REPLICA_ID=%s-%d", name, replica),
 		fmt.Sprintf("PODWARDEN_SIM_NODES=%d", s.opts.Nodes),
@@ -371,7 +404,7 @@ func (s *System) startGateway(addr string) error {
 	return nil
 }
 
-func (s *System) spawn(logName, bin string, env []string) (*Proc, error) {
+func (s *System) spawn(logName, bin string, env []string, args ...string) (*Proc, error) {
 	f, err := os.OpenFile(filepath.Join(s.logDir, logName+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -382,7 +415,7 @@ func (s *System) spawn(logName, bin string, env []string) (*Proc, error) {
 		return nil, err
 	}
 	env = append(env, announce.FileEnv+"="+listenFile)
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -524,6 +557,100 @@ func (s *System) KillProc(p *Proc) {
 	}
 }
 
+// RestartNATS shuts the embedded NATS server down (every client loses its connection)
+// and starts it again on the same port and JetStream store, after pause: what the
+// services see when the NATS server crashes and comes back.
+//
+// With Options.NATSBinary the server process is killed with SIGKILL instead.
+func (s *System) RestartNATS(pause time.Duration) error {
+	if s.natsProc != nil {
+		_ = syscall.Kill(-s.natsProc.PID(), syscall.SIGKILL)
+		<-s.natsProc.done
+		time.Sleep(pause)
+		var err error
+		for attempt := 0; attempt < 50; attempt++ {
+			// The port can linger a moment after the kill.
+			if err = s.startNATSProc(); err == nil {
+				return nil
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return fmt.Errorf("restart nats: %w", err)
+	}
+	u, err := url.Parse(s.NATS.URL)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return err
+	}
+	storeDir := s.natsDir
+	s.NATS.Stop()
+	time.Sleep(pause)
+	var n *devenv.NATS
+	for attempt := 0; ; attempt++ {
+		// The port can linger a moment after the shutdown.
+		if n, err = devenv.StartNATS(devenv.NATSConfig{StoreDir: storeDir, Port: port}); err == nil || attempt == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("restart nats: %w", err)
+	}
+	s.mu.Lock()
+	s.NATS = n
+	s.mu.Unlock()
+	return nil
+}
+
+// BuildNATS compiles the NATS server (the workspace's nats-server version) into dir,
+// for Options.NATSBinary.
+func BuildNATS(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "nats-server")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2")
+	cmd.Dir = filepath.Join(root, "integration")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build nats-server: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// startNATSProc starts the NATS server process on natsURL's port with JetStream
+// stored in natsDir, and waits until it accepts connections.
+func (s *System) startNATSProc() error {
+	u, err := url.Parse(s.natsURL)
+	if err != nil {
+		return err
+	}
+	p, err := s.spawn("nats", s.opts.NATSBinary, os.Environ(), "-js", "-sd", s.natsDir, "-a", "127.0.0.1", "-p", u.Port(), "-n", "podwarden")
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", u.Host, time.Second)
+		if err == nil {
+			c.Close()
+			s.mu.Lock()
+			s.natsProc = p
+			s.mu.Unlock()
+			return nil
+		}
+		if p.exited() || time.Now().After(deadline) {
+			_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+			<-p.done
+			return fmt.Errorf("nats-server did not start on %s (log %s)", u.Host, filepath.Join(s.logDir, "nats.log"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Procs returns the running replicas of a service.
 func (s *System) Procs(name string) []*Proc {
 	s.mu.Lock()
@@ -592,6 +719,12 @@ func (s *System) Stop() {
 	for _, name := range names {
 		s.Kill(name)
 	}
-	s.NATS.Stop()
+	if s.NATS != nil {
+		s.NATS.Stop()
+	}
+	if s.natsProc != nil {
+		_ = syscall.Kill(-s.natsProc.PID(), syscall.SIGKILL)
+		<-s.natsProc.done
+	}
 	s.dropDB()
 }

@@ -1,0 +1,186 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+)
+
+// monitor watches every pod during the run and checks the invariants that only a
+// watch can see: never two pods for one StatefulSet ordinal at once, and during a
+// Deployment's step never more live pods than replicas+maxSurge (nor, during a roll,
+// fewer ready ones than replicas-maxUnavailable).
+type monitor struct {
+	cs kubernetes.Interface
+
+	mu sync.Mutex
+	// pods by namespace/name, as the watch last reported them.
+	pods map[string]*corev1.Pod
+	// guards: Deployment (namespace/name) -> bounds of its current step.
+	guards map[string]guard
+	// found are the violations since the last take.
+	found []string
+	// relists counts how often the watch had to start over (gateway restarts);
+	// events, the pod events it saw (a check that sees nothing proves nothing).
+	relists, events int
+}
+
+type guard struct {
+	maxPods  int
+	minReady int // -1: not checked
+}
+
+func newMonitor(cs kubernetes.Interface) *monitor {
+	return &monitor{cs: cs, pods: map[string]*corev1.Pod{}, guards: map[string]guard{}}
+}
+
+func (m *monitor) guardDeployment(ns, name string, maxPods, minReady int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.guards[ns+"/"+name] = guard{maxPods: maxPods, minReady: minReady}
+}
+
+func (m *monitor) unguard(ns, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.guards, ns+"/"+name)
+}
+
+// counts returns the pod events seen and the relists.
+func (m *monitor) counts() (events, relists int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.events, m.relists
+}
+
+// take returns the violations found since the last call.
+func (m *monitor) take() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.found
+	m.found = nil
+	return out
+}
+
+// run lists and watches pods until ctx ends; a broken watch lists again (the state is
+// replaced without checks: events missed meanwhile are not violations).
+func (m *monitor) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		list, err := m.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		m.replace(list.Items)
+		rv := list.ResourceVersion
+		for ctx.Err() == nil {
+			w, err := m.cs.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
+			if err != nil {
+				break
+			}
+			rv = m.consume(w)
+			if rv == "" {
+				break
+			}
+		}
+		m.mu.Lock()
+		m.relists++
+		m.mu.Unlock()
+	}
+}
+
+// consume applies a watch's events; it returns the last resourceVersion, or "" when
+// the watch must start over from a list.
+func (m *monitor) consume(w watch.Interface) string {
+	defer w.Stop()
+	rv := ""
+	for ev := range w.ResultChan() {
+		pod, ok := ev.Object.(*corev1.Pod)
+		if !ok {
+			return "" // an error event (e.g. 410 Gone)
+		}
+		rv = pod.ResourceVersion
+		m.mu.Lock()
+		m.events++
+		m.mu.Unlock()
+		switch ev.Type {
+		case watch.Added, watch.Modified:
+			m.upsert(pod, ev.Type == watch.Added)
+		case watch.Deleted:
+			m.mu.Lock()
+			delete(m.pods, pod.Namespace+"/"+pod.Name)
+			m.mu.Unlock()
+		}
+	}
+	return rv
+}
+
+func (m *monitor) replace(pods []corev1.Pod) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pods = map[string]*corev1.Pod{}
+	for i := range pods {
+		m.pods[pods[i].Namespace+"/"+pods[i].Name] = &pods[i]
+	}
+}
+
+func (m *monitor) upsert(pod *corev1.Pod, added bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := pod.Namespace + "/" + pod.Name
+	prev := m.pods[key]
+	m.pods[key] = pod
+	if ref := metav1.GetControllerOf(pod); ref != nil && ref.Kind == "StatefulSet" && prev != nil && prev.UID != pod.UID {
+		// A StatefulSet pod's name is its ordinal: a new pod of that name while the
+		// watch never reported the old one deleted means two pods for one ordinal.
+		m.found = append(m.found, fmt.Sprintf("statefulset-ordinal: pod %s (uid %s) %s while pod uid %s was not deleted (%s)",
+			key, pod.UID, map[bool]string{true: "added", false: "modified"}[added], prev.UID, ordinal(pod.Name)))
+	}
+	m.checkDeployment(pod.Namespace, pod.Labels["app"])
+}
+
+func ordinal(name string) string {
+	i := strings.LastIndexByte(name, '-')
+	if _, err := strconv.Atoi(name[i+1:]); err != nil {
+		return "no ordinal"
+	}
+	return "ordinal " + name[i+1:]
+}
+
+// checkDeployment counts a guarded Deployment's pods (the pods of its ReplicaSets:
+// the trial's namespace holds one Deployment, its pods labeled app=<name>).
+func (m *monitor) checkDeployment(ns, app string) {
+	g, ok := m.guards[ns+"/"+app]
+	if !ok {
+		return
+	}
+	livePods, ready := 0, 0
+	byRS := map[string]int{}
+	for _, p := range m.pods {
+		if p.Namespace != ns || p.Labels["app"] != app || !live(p) {
+			continue
+		}
+		if ref := metav1.GetControllerOf(p); ref == nil || ref.Kind != "ReplicaSet" {
+			continue
+		}
+		livePods++
+		byRS[metav1.GetControllerOf(p).Name]++
+		if podReady(p) {
+			ready++
+		}
+	}
+	if livePods > g.maxPods {
+		m.found = append(m.found, fmt.Sprintf("deployment-surge: %s/%s has %d live pods, more than replicas+maxSurge = %d (by ReplicaSet: %v)", ns, app, livePods, g.maxPods, byRS))
+	}
+	if g.minReady >= 0 && ready < g.minReady {
+		m.found = append(m.found, fmt.Sprintf("deployment-unavailable: %s/%s has %d ready pods during a roll, fewer than replicas-maxUnavailable = %d", ns, app, ready, g.minReady))
+	}
+}

@@ -1,0 +1,106 @@
+package chaos
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+)
+
+func pod(name, uid, ownerKind string, ready, terminating bool) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID(uid),
+		Labels:          map[string]string{"app": strings.Split(name, "-")[0]},
+		OwnerReferences: []metav1.OwnerReference{{Kind: ownerKind, Name: "owner", UID: "owner-uid", Controller: ptr.To(true)}}}}
+	p.Status.Phase = corev1.PodRunning
+	if ready {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	}
+	if terminating {
+		p.DeletionTimestamp = &metav1.Time{}
+	}
+	return p
+}
+
+func TestMonitorStatefulSetOrdinal(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		events func(m *monitor)
+		want   int
+	}{
+		{"a new pod after the old one's deletion", func(m *monitor) {
+			m.upsert(pod("db-0", "a", "StatefulSet", true, false), true)
+			m.upsert(pod("db-0", "a", "StatefulSet", true, true), false)
+			delete(m.pods, "ns/db-0")
+			m.upsert(pod("db-0", "b", "StatefulSet", false, false), true)
+		}, 0},
+		{"a new pod while the old one was never deleted", func(m *monitor) {
+			m.upsert(pod("db-1", "a", "StatefulSet", true, false), true)
+			m.upsert(pod("db-1", "b", "StatefulSet", false, false), true)
+		}, 1},
+		{"a relist replaces the state without a check", func(m *monitor) {
+			m.upsert(pod("db-0", "a", "StatefulSet", true, false), true)
+			m.replace([]corev1.Pod{*pod("db-0", "b", "StatefulSet", true, false)})
+			m.upsert(pod("db-0", "b", "StatefulSet", true, true), false)
+		}, 0},
+		{"a ReplicaSet's pods are not ordinals", func(m *monitor) {
+			m.upsert(pod("web-x", "a", "ReplicaSet", true, false), true)
+			m.upsert(pod("web-x", "b", "ReplicaSet", true, false), true)
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMonitor(nil)
+			tc.events(m)
+			if got := m.take(); len(got) != tc.want {
+				t.Errorf("violations %q, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMonitorDeploymentBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		pods     []*corev1.Pod
+		maxPods  int
+		minReady int
+		want     string
+	}{
+		{"within the surge", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", true, false), pod("web-3", "3", "ReplicaSet", false, false)}, 3, 2, ""},
+		{"above the surge", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", true, false), pod("web-3", "3", "ReplicaSet", false, false)}, 2, -1, "deployment-surge"},
+		{"terminating pods do not count", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", true, false), pod("web-3", "3", "ReplicaSet", true, true)}, 2, 2, ""},
+		{"too few ready during a roll", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", false, false)}, 3, 2, "deployment-unavailable"},
+		{"readiness not checked while scaling", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", false, false)}, 3, -1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMonitor(nil)
+			m.guardDeployment("ns", "web", tc.maxPods, tc.minReady)
+			for _, p := range tc.pods {
+				m.pods["ns/"+p.Name] = p
+			}
+			m.checkDeployment("ns", "web")
+			got := m.take()
+			if tc.want == "" && len(got) > 0 || tc.want != "" && (len(got) == 0 || !strings.HasPrefix(got[0], tc.want+": ")) {
+				t.Errorf("violations %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPlanRepeatsFromTheSeed(t *testing.T) {
+	seen := map[string]bool{}
+	for seed := range uint64(50) {
+		a, b := Plan(seed, 2), Plan(seed, 2)
+		if a != b {
+			t.Fatalf("seed %d planned %q then %q", seed, a, b)
+		}
+		seen[strings.Fields(a)[1]] = true
+	}
+	for _, kind := range []string{"deployment/web", "statefulset/db", "job/batch", "failing-job/broken", "daemonset/agent"} {
+		if !seen[kind] {
+			t.Errorf("50 seeds never planned %s", kind)
+		}
+	}
+}
