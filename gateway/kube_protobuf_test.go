@@ -8,6 +8,7 @@ import (
 	openapiv2 "github.com/google/gnostic-models/openapiv2"
 	"google.golang.org/protobuf/proto"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	k8scorev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -20,6 +21,7 @@ func kubeProtobuf(t *testing.T, obj k8sruntime.Object) string {
 	scheme := k8sruntime.NewScheme()
 	_ = k8scorev1.AddToScheme(scheme)
 	_ = appsv1.AddToScheme(scheme)
+	_ = batchv1.AddToScheme(scheme)
 	s := protobuf.NewSerializer(scheme, scheme)
 	var buf bytes.Buffer
 	if err := s.Encode(obj, &buf); err != nil {
@@ -74,5 +76,24 @@ func TestOpenAPIAsProtobuf(t *testing.T) {
 	}
 	if doc.GetSwagger() != "2.0" || len(doc.GetPaths().GetPath()) == 0 {
 		t.Errorf("document: swagger %q, %d paths", doc.GetSwagger(), len(doc.GetPaths().GetPath()))
+	}
+}
+
+// TestKubernetesProtobufKinds: every kind clients send as protobuf decodes, Jobs and
+// CronJobs included (`kubectl create job` sends protobuf; client-go's typed clients do).
+func TestKubernetesProtobufKinds(t *testing.T) {
+	for _, obj := range []k8sruntime.Object{
+		&batchv1.Job{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}, ObjectMeta: metav1.ObjectMeta{Name: "hello"}},
+		&batchv1.CronJob{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"}, ObjectMeta: metav1.ObjectMeta{Name: "hello"}},
+		&appsv1.StatefulSet{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"}, ObjectMeta: metav1.ObjectMeta{Name: "web"}},
+	} {
+		got, _, err := kubeDecoder.Decode([]byte(kubeProtobuf(t, obj)), nil, nil)
+		if err != nil {
+			t.Errorf("%T: %v", obj, err)
+			continue
+		}
+		if m, ok := got.(metav1.Object); !ok || m.GetName() == "" {
+			t.Errorf("%T decoded as %v", obj, got)
+		}
 	}
 }
