@@ -70,6 +70,9 @@ type Addresses struct {
 	InternalIP string
 }
 
+// KubeletPort is the port a kubelet serves on (status.daemonEndpoints.kubeletEndpoint).
+const KubeletPort = 10250
+
 // Register fills in what a kubelet registering node (with fleet index) sets:
 // type meta, the well-known labels, podCIDR, capacity/allocatable, Ready
 // conditions, addresses (a's InternalIP) and nodeInfo. What is already set is
@@ -128,6 +131,9 @@ func Register(n *nodev1.Node, a Addresses, index int, c Capacity, now time.Time)
 	}
 	if len(st.Addresses) == 0 {
 		st.Addresses = []*nodev1.NodeAddress{{Type: "InternalIP", Address: a.InternalIP}, {Type: "Hostname", Address: m.Name}}
+	}
+	if st.GetDaemonEndpoints().GetKubeletEndpoint().GetPort() == 0 {
+		st.DaemonEndpoints = &nodev1.NodeDaemonEndpoints{KubeletEndpoint: &nodev1.DaemonEndpoint{Port: KubeletPort}}
 	}
 	if st.NodeInfo == nil {
 		st.NodeInfo, _ = structpb.NewStruct(map[string]any{

@@ -179,15 +179,17 @@ func (x *NodeSpec) GetTaints() []*v1.Taint {
 
 // NodeStatus is core/v1 NodeStatus.
 type NodeStatus struct {
-	state         protoimpl.MessageState     `protogen:"open.v1"`
-	Capacity      map[string]*structpb.Value `protobuf:"bytes,1,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Allocatable   map[string]*structpb.Value `protobuf:"bytes,2,rep,name=allocatable,proto3" json:"allocatable,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Phase         string                     `protobuf:"bytes,3,opt,name=phase,proto3" json:"phase,omitempty"`
-	Conditions    []*v1.Condition            `protobuf:"bytes,4,rep,name=conditions,proto3" json:"conditions,omitempty"`
-	Addresses     []*NodeAddress             `protobuf:"bytes,5,rep,name=addresses,proto3" json:"addresses,omitempty"`
-	NodeInfo      *structpb.Struct           `protobuf:"bytes,6,opt,name=node_info,json=nodeInfo,proto3" json:"node_info,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState     `protogen:"open.v1"`
+	Capacity    map[string]*structpb.Value `protobuf:"bytes,1,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Allocatable map[string]*structpb.Value `protobuf:"bytes,2,rep,name=allocatable,proto3" json:"allocatable,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Phase       string                     `protobuf:"bytes,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	Conditions  []*v1.Condition            `protobuf:"bytes,4,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	Addresses   []*NodeAddress             `protobuf:"bytes,5,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	NodeInfo    *structpb.Struct           `protobuf:"bytes,6,opt,name=node_info,json=nodeInfo,proto3" json:"node_info,omitempty"`
+	// daemonEndpoints: where the kubelet listens (10250 on every simulated node).
+	DaemonEndpoints *NodeDaemonEndpoints `protobuf:"bytes,7,opt,name=daemon_endpoints,json=daemonEndpoints,proto3" json:"daemon_endpoints,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *NodeStatus) Reset() {
@@ -262,6 +264,103 @@ func (x *NodeStatus) GetNodeInfo() *structpb.Struct {
 	return nil
 }
 
+func (x *NodeStatus) GetDaemonEndpoints() *NodeDaemonEndpoints {
+	if x != nil {
+		return x.DaemonEndpoints
+	}
+	return nil
+}
+
+// NodeDaemonEndpoints are the ports of the daemons running on a node.
+type NodeDaemonEndpoints struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	KubeletEndpoint *DaemonEndpoint        `protobuf:"bytes,1,opt,name=kubelet_endpoint,json=kubeletEndpoint,proto3" json:"kubelet_endpoint,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *NodeDaemonEndpoints) Reset() {
+	*x = NodeDaemonEndpoints{}
+	mi := &file_podwarden_node_v1_types_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeDaemonEndpoints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeDaemonEndpoints) ProtoMessage() {}
+
+func (x *NodeDaemonEndpoints) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_node_v1_types_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeDaemonEndpoints.ProtoReflect.Descriptor instead.
+func (*NodeDaemonEndpoints) Descriptor() ([]byte, []int) {
+	return file_podwarden_node_v1_types_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *NodeDaemonEndpoints) GetKubeletEndpoint() *DaemonEndpoint {
+	if x != nil {
+		return x.KubeletEndpoint
+	}
+	return nil
+}
+
+// DaemonEndpoint is one daemon's port (Kubernetes spells the field "Port").
+type DaemonEndpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          int32                  `protobuf:"varint,1,opt,name=port,json=Port,proto3" json:"port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DaemonEndpoint) Reset() {
+	*x = DaemonEndpoint{}
+	mi := &file_podwarden_node_v1_types_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonEndpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonEndpoint) ProtoMessage() {}
+
+func (x *DaemonEndpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_node_v1_types_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonEndpoint.ProtoReflect.Descriptor instead.
+func (*DaemonEndpoint) Descriptor() ([]byte, []int) {
+	return file_podwarden_node_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DaemonEndpoint) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
 // NodeAddress is one address of a node (InternalIP, Hostname).
 type NodeAddress struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -273,7 +372,7 @@ type NodeAddress struct {
 
 func (x *NodeAddress) Reset() {
 	*x = NodeAddress{}
-	mi := &file_podwarden_node_v1_types_proto_msgTypes[3]
+	mi := &file_podwarden_node_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -285,7 +384,7 @@ func (x *NodeAddress) String() string {
 func (*NodeAddress) ProtoMessage() {}
 
 func (x *NodeAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_node_v1_types_proto_msgTypes[3]
+	mi := &file_podwarden_node_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -298,7 +397,7 @@ func (x *NodeAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddress.ProtoReflect.Descriptor instead.
 func (*NodeAddress) Descriptor() ([]byte, []int) {
-	return file_podwarden_node_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_podwarden_node_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *NodeAddress) GetType() string {
@@ -333,7 +432,7 @@ const file_podwarden_node_v1_types_proto_rawDesc = "" +
 	"\vprovider_id\x18\x03 \x01(\tR\n" +
 	"providerID\x12$\n" +
 	"\runschedulable\x18\x04 \x01(\bR\runschedulable\x120\n" +
-	"\x06taints\x18\x05 \x03(\v2\x18.podwarden.core.v1.TaintR\x06taints\"\x9c\x04\n" +
+	"\x06taints\x18\x05 \x03(\v2\x18.podwarden.core.v1.TaintR\x06taints\"\xef\x04\n" +
 	"\n" +
 	"NodeStatus\x12G\n" +
 	"\bcapacity\x18\x01 \x03(\v2+.podwarden.node.v1.NodeStatus.CapacityEntryR\bcapacity\x12P\n" +
@@ -343,13 +442,18 @@ const file_podwarden_node_v1_types_proto_rawDesc = "" +
 	"conditions\x18\x04 \x03(\v2\x1c.podwarden.core.v1.ConditionR\n" +
 	"conditions\x12<\n" +
 	"\taddresses\x18\x05 \x03(\v2\x1e.podwarden.node.v1.NodeAddressR\taddresses\x124\n" +
-	"\tnode_info\x18\x06 \x01(\v2\x17.google.protobuf.StructR\bnodeInfo\x1aS\n" +
+	"\tnode_info\x18\x06 \x01(\v2\x17.google.protobuf.StructR\bnodeInfo\x12Q\n" +
+	"\x10daemon_endpoints\x18\a \x01(\v2&.podwarden.node.v1.NodeDaemonEndpointsR\x0fdaemonEndpoints\x1aS\n" +
 	"\rCapacityEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\x1aV\n" +
 	"\x10AllocatableEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\";\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"c\n" +
+	"\x13NodeDaemonEndpoints\x12L\n" +
+	"\x10kubelet_endpoint\x18\x01 \x01(\v2!.podwarden.node.v1.DaemonEndpointR\x0fkubeletEndpoint\"$\n" +
+	"\x0eDaemonEndpoint\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\x05R\x04Port\";\n" +
 	"\vNodeAddress\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddressBFZDgithub.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1;nodev1b\x06proto3"
@@ -366,37 +470,41 @@ func file_podwarden_node_v1_types_proto_rawDescGZIP() []byte {
 	return file_podwarden_node_v1_types_proto_rawDescData
 }
 
-var file_podwarden_node_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_podwarden_node_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_podwarden_node_v1_types_proto_goTypes = []any{
-	(*Node)(nil),            // 0: podwarden.node.v1.Node
-	(*NodeSpec)(nil),        // 1: podwarden.node.v1.NodeSpec
-	(*NodeStatus)(nil),      // 2: podwarden.node.v1.NodeStatus
-	(*NodeAddress)(nil),     // 3: podwarden.node.v1.NodeAddress
-	nil,                     // 4: podwarden.node.v1.NodeStatus.CapacityEntry
-	nil,                     // 5: podwarden.node.v1.NodeStatus.AllocatableEntry
-	(*v1.ObjectMeta)(nil),   // 6: podwarden.core.v1.ObjectMeta
-	(*v1.Taint)(nil),        // 7: podwarden.core.v1.Taint
-	(*v1.Condition)(nil),    // 8: podwarden.core.v1.Condition
-	(*structpb.Struct)(nil), // 9: google.protobuf.Struct
-	(*structpb.Value)(nil),  // 10: google.protobuf.Value
+	(*Node)(nil),                // 0: podwarden.node.v1.Node
+	(*NodeSpec)(nil),            // 1: podwarden.node.v1.NodeSpec
+	(*NodeStatus)(nil),          // 2: podwarden.node.v1.NodeStatus
+	(*NodeDaemonEndpoints)(nil), // 3: podwarden.node.v1.NodeDaemonEndpoints
+	(*DaemonEndpoint)(nil),      // 4: podwarden.node.v1.DaemonEndpoint
+	(*NodeAddress)(nil),         // 5: podwarden.node.v1.NodeAddress
+	nil,                         // 6: podwarden.node.v1.NodeStatus.CapacityEntry
+	nil,                         // 7: podwarden.node.v1.NodeStatus.AllocatableEntry
+	(*v1.ObjectMeta)(nil),       // 8: podwarden.core.v1.ObjectMeta
+	(*v1.Taint)(nil),            // 9: podwarden.core.v1.Taint
+	(*v1.Condition)(nil),        // 10: podwarden.core.v1.Condition
+	(*structpb.Struct)(nil),     // 11: google.protobuf.Struct
+	(*structpb.Value)(nil),      // 12: google.protobuf.Value
 }
 var file_podwarden_node_v1_types_proto_depIdxs = []int32{
-	6,  // 0: podwarden.node.v1.Node.metadata:type_name -> podwarden.core.v1.ObjectMeta
+	8,  // 0: podwarden.node.v1.Node.metadata:type_name -> podwarden.core.v1.ObjectMeta
 	1,  // 1: podwarden.node.v1.Node.spec:type_name -> podwarden.node.v1.NodeSpec
 	2,  // 2: podwarden.node.v1.Node.status:type_name -> podwarden.node.v1.NodeStatus
-	7,  // 3: podwarden.node.v1.NodeSpec.taints:type_name -> podwarden.core.v1.Taint
-	4,  // 4: podwarden.node.v1.NodeStatus.capacity:type_name -> podwarden.node.v1.NodeStatus.CapacityEntry
-	5,  // 5: podwarden.node.v1.NodeStatus.allocatable:type_name -> podwarden.node.v1.NodeStatus.AllocatableEntry
-	8,  // 6: podwarden.node.v1.NodeStatus.conditions:type_name -> podwarden.core.v1.Condition
-	3,  // 7: podwarden.node.v1.NodeStatus.addresses:type_name -> podwarden.node.v1.NodeAddress
-	9,  // 8: podwarden.node.v1.NodeStatus.node_info:type_name -> google.protobuf.Struct
-	10, // 9: podwarden.node.v1.NodeStatus.CapacityEntry.value:type_name -> google.protobuf.Value
-	10, // 10: podwarden.node.v1.NodeStatus.AllocatableEntry.value:type_name -> google.protobuf.Value
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 3: podwarden.node.v1.NodeSpec.taints:type_name -> podwarden.core.v1.Taint
+	6,  // 4: podwarden.node.v1.NodeStatus.capacity:type_name -> podwarden.node.v1.NodeStatus.CapacityEntry
+	7,  // 5: podwarden.node.v1.NodeStatus.allocatable:type_name -> podwarden.node.v1.NodeStatus.AllocatableEntry
+	10, // 6: podwarden.node.v1.NodeStatus.conditions:type_name -> podwarden.core.v1.Condition
+	5,  // 7: podwarden.node.v1.NodeStatus.addresses:type_name -> podwarden.node.v1.NodeAddress
+	11, // 8: podwarden.node.v1.NodeStatus.node_info:type_name -> google.protobuf.Struct
+	3,  // 9: podwarden.node.v1.NodeStatus.daemon_endpoints:type_name -> podwarden.node.v1.NodeDaemonEndpoints
+	4,  // 10: podwarden.node.v1.NodeDaemonEndpoints.kubelet_endpoint:type_name -> podwarden.node.v1.DaemonEndpoint
+	12, // 11: podwarden.node.v1.NodeStatus.CapacityEntry.value:type_name -> google.protobuf.Value
+	12, // 12: podwarden.node.v1.NodeStatus.AllocatableEntry.value:type_name -> google.protobuf.Value
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_node_v1_types_proto_init() }
@@ -410,7 +518,7 @@ func file_podwarden_node_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_node_v1_types_proto_rawDesc), len(file_podwarden_node_v1_types_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
