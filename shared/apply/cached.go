@@ -30,6 +30,29 @@ type Informer struct {
 	// last is the resourceVersion of the last write of each sync key ("Kind/ns/name")
 	// not yet known to be in the caches.
 	last map[string]int64
+
+	// term is the Done channel of the leadership term the caches were last made
+	// consistent for (see newTerm).
+	termMu sync.Mutex
+	term   <-chan struct{}
+}
+
+// newTerm makes the first sync of a leadership term (its context: the loops run with
+// the term's) wait until the caches hold every write committed before it: what the
+// previous leader wrote last is not this replica's own write, and a standby's caches
+// may lag (the pod view sends no notification), so without it a new leader could plan
+// on a cache without the pods its predecessor just created, and create them again.
+func (in *Informer) newTerm(ctx context.Context) error {
+	in.termMu.Lock()
+	defer in.termMu.Unlock()
+	if in.term == ctx.Done() {
+		return nil
+	}
+	if err := in.Hub.Sync(ctx); err != nil {
+		return err
+	}
+	in.term = ctx.Done()
+	return nil
 }
 
 // Loader is a cache as a sync waits for it (watch.Cache's Synced).
@@ -81,6 +104,9 @@ func SyncCached[T store.Object](ctx context.Context, db *store.DB, in *Informer,
 		if err := c.Synced(ctx); err != nil {
 			return Plan{}, Result{}, err
 		}
+	}
+	if err := in.newTerm(ctx); err != nil {
+		return Plan{}, Result{}, err
 	}
 	own := kind.Name + "/" + key
 	if err := in.waitOwn(ctx, own); err != nil {

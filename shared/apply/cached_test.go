@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	"github.com/podwarden/podwarden/shared/apply/applytest"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
@@ -106,5 +108,27 @@ func TestSkipChanged(t *testing.T) {
 	err := db.InTx(ctx, func(tx pgx.Tx) error { _, err := Apply(ctx, tx, now, Owner{}, strict); return err })
 	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("a strict deletion of a stale pod: %v, want a conflict", err)
+	}
+}
+
+// TestNewTermSeesThePredecessorsWrites: the first sync of a leadership term waits until
+// the caches hold every write committed before it (here, one the hub was not told of),
+// so a new leader never plans on a cache that lags its predecessor's last writes.
+func TestNewTermSeesThePredecessorsWrites(t *testing.T) {
+	db := openDB(t)
+	hub := applytest.Hub(t, db)
+	pods := watch.For(hub, podview.Pods, nil)
+	in := NewInformer(hub)
+	term, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := pods.Synced(term); err != nil {
+		t.Fatal(err)
+	}
+	store1(t, db, podview.Pods, obj("written-by-the-last-leader", nil, ""))
+	planned := false
+	_, _, err := SyncCached(term, db, in, func() time.Time { return now }, pods, podview.Pods, "default/written-by-the-last-leader", Owner{},
+		func(*corev1.Pod, time.Time) (Plan, error) { planned = true; return Plan{}, nil })
+	if err != nil || !planned {
+		t.Fatalf("the term's first sync did not see the object (err %v)", err)
 	}
 }
