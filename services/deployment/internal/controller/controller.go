@@ -16,6 +16,7 @@ import (
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/controller"
+	"github.com/podwarden/podwarden/shared/labels"
 	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
@@ -80,9 +81,11 @@ func keysOf[T store.Object](db *store.DB, kind store.Kind[T]) controller.ListFun
 // watchCaches wakes the loops from the caches (client-go's event handlers): a sync
 // woken by a change reads a cache that holds it. Every change of a Deployment,
 // ReplicaSet or ReplicationController wakes its own loop and the garbage collector; a
-// ReplicaSet's wakes its Deployment (the Deployment reads its status); a pod's wakes
-// its controller, and a pod gone wakes the Deployment of its ReplicaSet too (a
-// Recreate rollout waits for the old pods to be gone).
+// ReplicaSet's wakes its Deployment (the Deployment reads its status), an orphan
+// ReplicaSet's the Deployments selecting it; a pod's wakes its controller (and the
+// former one), an orphan pod's the ReplicaSets and ReplicationControllers selecting it,
+// and a pod gone wakes the Deployment of its ReplicaSet too (a Recreate rollout waits
+// for the old pods to be gone).
 func (c *Controller) watchCaches() {
 	c.caches.Deployments.OnChange(func(e watch.Event[*deploymentv1.Deployment]) {
 		c.deployments.Enqueue(e.Key)
@@ -91,45 +94,35 @@ func (c *Controller) watchCaches() {
 	c.caches.ReplicaSets.OnChange(func(e watch.Event[*deploymentv1.ReplicaSet]) {
 		c.replicaSets.Enqueue(e.Key)
 		c.gc.EnqueueAfter(gcKey, gcDelay)
-		for _, rs := range eventObjects(e) {
-			if ref := podutil.GetControllerOf(rs.GetMetadata()); ref.GetKind() == "Deployment" {
-				c.deployments.Enqueue(rs.GetMetadata().GetNamespace() + "/" + ref.GetName())
-			}
-		}
+		apply.EnqueueOwners(e, "Deployment", c.deployments.Enqueue, func(rs *deploymentv1.ReplicaSet) []string {
+			return apply.Selecting(c.caches.Deployments, func(d *deploymentv1.Deployment) *corev1.LabelSelector { return d.GetSpec().GetSelector() }, rs)
+		})
 	})
 	c.caches.ReplicationControllers.OnChange(func(e watch.Event[*deploymentv1.ReplicationController]) {
 		c.rcs.Enqueue(e.Key)
 		c.gc.EnqueueAfter(gcKey, gcDelay)
 	})
 	c.caches.Pods.OnChange(func(e watch.Event[*corev1.Pod]) {
-		for _, p := range eventObjects(e) {
-			ref := podutil.GetControllerOf(p.GetMetadata())
-			key := p.GetMetadata().GetNamespace() + "/" + ref.GetName()
-			switch ref.GetKind() {
-			case "ReplicaSet":
-				c.replicaSets.Enqueue(key)
-				if e.Type != store.Deleted {
-					continue
+		apply.EnqueueOwners(e, "ReplicaSet", c.replicaSets.Enqueue, func(p *corev1.Pod) []string {
+			return apply.Selecting(c.caches.ReplicaSets, func(rs *deploymentv1.ReplicaSet) *corev1.LabelSelector { return rs.GetSpec().GetSelector() }, p)
+		})
+		apply.EnqueueOwners(e, "ReplicationController", c.rcs.Enqueue, func(p *corev1.Pod) []string {
+			return apply.Selecting(c.caches.ReplicationControllers, func(rc *deploymentv1.ReplicationController) *corev1.LabelSelector {
+				return labels.FromMap(rc.GetSpec().GetSelector())
+			}, p)
+		})
+		if e.Type != store.Deleted {
+			return
+		}
+		m := e.Object.GetMetadata()
+		if ref := podutil.GetControllerOf(m); ref.GetKind() == "ReplicaSet" {
+			if rs, ok := c.caches.ReplicaSets.Get(m.GetNamespace(), ref.GetName()); ok {
+				if d := podutil.GetControllerOf(rs.GetMetadata()); d.GetKind() == "Deployment" {
+					c.deployments.Enqueue(m.GetNamespace() + "/" + d.GetName())
 				}
-				if rs, ok := c.caches.ReplicaSets.Get(p.GetMetadata().GetNamespace(), ref.GetName()); ok {
-					if d := podutil.GetControllerOf(rs.GetMetadata()); d.GetKind() == "Deployment" {
-						c.deployments.Enqueue(p.GetMetadata().GetNamespace() + "/" + d.GetName())
-					}
-				}
-			case "ReplicationController":
-				c.rcs.Enqueue(key)
 			}
 		}
 	})
-}
-
-// eventObjects is the object of a change and the one before it, when there was one
-// (a change of controller wakes the former one too).
-func eventObjects[T store.Object](e watch.Event[T]) []T {
-	if e.HasPrev {
-		return []T{e.Object, e.Prev}
-	}
-	return []T{e.Object}
 }
 
 // Run runs every loop and the pod event consumer until ctx ends (one leadership term).
