@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -281,40 +280,4 @@ func DeletePod(p *corev1.Pod) Write {
 	return Write{what: "delete pod " + name(p.GetMetadata()), do: func(ctx context.Context, tx pgx.Tx, now time.Time) error {
 		return podview.Delete(ctx, tx, p, now)
 	}}
-}
-
-// PlanFunc plans one sync of obj: it reads what it needs in tx (claims
-// included) and returns the plan.
-type PlanFunc[T store.Object] func(ctx context.Context, tx pgx.Tx, obj T, now time.Time) (Plan, error)
-
-// Sync is a controller's sync of one object, read -> plan -> apply in one
-// transaction: it reads the object key ("namespace/name") names (gone: nothing
-// to do), plans, and applies the plan with the object as the owner of its
-// events (owner.Meta is set to the object's). The caller requeues by the plan
-// it gets back (Requeue, and Result.Collision: sync again).
-func Sync[T store.Object](ctx context.Context, db *store.DB, now func() time.Time, kind store.Kind[T], key string, owner Owner, plan PlanFunc[T]) (Plan, Result, error) {
-	ns, name, _ := strings.Cut(key, "/")
-	var p Plan
-	var res Result
-	err := db.InTx(ctx, func(tx pgx.Tx) error {
-		p, res = Plan{}, Result{}
-		obj, err := kind.Get(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		t := now()
-		if p, err = plan(ctx, tx, obj, t); err != nil {
-			return err
-		}
-		owner.Meta = obj.GetMetadata()
-		res, err = Apply(ctx, tx, t, owner, p)
-		return err
-	})
-	if err != nil {
-		return Plan{}, Result{}, err // the controller loop logs it with the key
-	}
-	return p, res, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
+	"github.com/podwarden/podwarden/shared/watch"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
@@ -240,7 +241,8 @@ func TestApplyReuse(t *testing.T) {
 	}
 }
 
-// TestClaimPods: Kubernetes' ClaimPods on the view. The owner (ReplicaSet "rs",
+// TestClaimPods: Kubernetes' ClaimPods on the view's cache (ClaimCached, then its
+// writes applied). The owner (ReplicaSet "rs",
 // selector app=web) keeps its matching pods, adopts matching live orphans and
 // releases its pods that no longer match; a deleting owner adopts and releases
 // nothing. Every change of ownership is told to the node service.
@@ -280,11 +282,19 @@ func TestClaimPods(t *testing.T) {
 			if tc.deleting {
 				m.DeletionTimestamp = timestamppb.New(now)
 			}
-			var owned []*corev1.Pod
+			store1(t, db, widgets, &corev1.Pod{Metadata: proto.Clone(m).(*corev1.ObjectMeta)}) // the owner, rechecked by an adoption
+			hub := applytest.Hub(t, db)
+			cache := watch.For(hub, podview.Pods, nil)
+			if err := hub.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := cache.Synced(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			owned, claims := ClaimCached(cache, Recheck(widgets, m), m, podview.ControllerRefTo("apps/v1", "ReplicaSet", m),
+				Selector{Matches: k8slabels.SelectorFromSet(web), MatchLabels: web}, UpdatePod)
 			inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
-				var err error
-				owned, err = ClaimPods(ctx, tx, now, m, podview.ControllerRefTo("apps/v1", "ReplicaSet", m),
-					Selector{Matches: k8slabels.SelectorFromSet(web), MatchLabels: web})
+				_, err := Apply(ctx, tx, now, Owner{}, claims)
 				return err
 			})
 			var got []string

@@ -94,7 +94,8 @@ func (in *Informer) wrote(key string, rv int64) {
 // CachedPlanFunc plans one sync of obj (a private copy) from what the caches hold.
 type CachedPlanFunc[T store.Object] func(obj T, now time.Time) (Plan, error)
 
-// SyncCached is Sync with its reads from the watch caches (the informer pattern): it
+// SyncCached is a controller's sync of one object ("namespace/name" key), with its
+// reads from the watch caches (the informer pattern): it
 // waits until the caches hold the key's last write, reads the object (gone: nothing to
 // do), plans on a copy, and applies the plan in one transaction, whose writes carry the
 // resourceVersions read as preconditions (a stale read is a conflict: the sync fails and
@@ -142,9 +143,12 @@ func SyncCached[T store.Object](ctx context.Context, db *store.DB, in *Informer,
 	return p, res, nil
 }
 
-// ClaimCached is ClaimObjects on a cache: it reads the objects owner controls and the orphans
-// its selector may match from cache, and returns the objects owner controls with the
-// writes that adopt and release (on copies; write builds each as in ClaimObjects). A
+// ClaimCached is Kubernetes' ControllerRefManager.Claim* for one kind, on a cache: it
+// reads the objects owner controls and the orphans its selector may match from cache,
+// adopts and releases as ClaimOf decides (on copies; write builds the write that stores
+// an object's new ownerReferences: Update for stored objects, UpdatePod for pods, whose
+// node service must hear of it), and returns the objects owner controls with those
+// writes. ref is the controller reference an adopted object gets. A
 // sync with claim writes applies them alone and syncs again (Plan.Again), as
 // Kubernetes' controllers adopt before they plan.
 //

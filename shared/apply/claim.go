@@ -1,10 +1,6 @@
 package apply
 
 import (
-	"context"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
@@ -66,46 +62,6 @@ func ClaimOf(owner *corev1.ObjectMeta, sel k8slabels.Selector, obj *corev1.Objec
 type Selector struct {
 	Matches     k8slabels.Selector
 	MatchLabels map[string]string
-}
-
-// ClaimObjects is Kubernetes' ControllerRefManager.Claim* for one kind, carried
-// out in tx: it reads the objects owner controls and the orphans its selector
-// may match, adopts and releases as ClaimOf decides (write builds the write
-// that stores an object's new ownerReferences: Update for stored objects,
-// UpdatePod for pods, whose node service must hear of it), and returns the
-// objects owner controls now. ref is the controller reference an adopted object
-// gets.
-func ClaimObjects[T store.Object](ctx context.Context, tx pgx.Tx, now time.Time, kind store.Kind[T], owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel Selector, write func(T) Write) ([]T, error) {
-	owned, err := kind.List(ctx, tx, store.ListOptions{Namespace: owner.GetNamespace(), OwnerUID: owner.GetUid()})
-	if err != nil {
-		return nil, err
-	}
-	orphans, err := kind.List(ctx, tx, store.ListOptions{Namespace: owner.GetNamespace(), Unowned: true, Labels: sel.MatchLabels})
-	if err != nil {
-		return nil, err
-	}
-	var claimed []T
-	var p Plan
-	for _, obj := range append(owned, orphans...) {
-		switch claimOne(owner, ref, sel, &obj) {
-		case Keep:
-			claimed = append(claimed, obj)
-		case Adopt:
-			p.Add(write(obj))
-			claimed = append(claimed, obj)
-		case Release:
-			p.Add(write(obj))
-		}
-	}
-	if _, err := Apply(ctx, tx, now, Owner{}, p); err != nil {
-		return nil, err
-	}
-	return claimed, nil
-}
-
-// ClaimPods is ClaimObjects for the pods of the service's view.
-func ClaimPods(ctx context.Context, tx pgx.Tx, now time.Time, owner *corev1.ObjectMeta, ref *corev1.OwnerReference, sel Selector) ([]*corev1.Pod, error) {
-	return ClaimObjects(ctx, tx, now, podview.Pods, owner, ref, sel, UpdatePod)
 }
 
 // claimOne decides ClaimOf for *obj; to adopt or release it, *obj becomes a copy
