@@ -85,6 +85,9 @@ type Config struct {
 	// Runtime is "sim" (default) or "exec": container commands really run as
 	// local processes (opt-in; see RuntimeExec).
 	Runtime string
+	// StreamingAddr is where the streaming server (exec, attach, port-forward,
+	// proxy) listens; "" means DefaultStreamingAddr.
+	StreamingAddr string
 	// Clock (default the wall clock).
 	Clock clock.Clock
 	// DNSAddr is where the cluster DNS answers, UDP and TCP ("host:port"; port
@@ -261,6 +264,11 @@ func Run(ctx context.Context, cfg Config) error {
 	rt := newRuntime(cfg)
 	defer rt.close()
 	registerPodLogs(a.GRPC.GRPC, deps, cfg, rt)
+	stopStreams, err := startStreams(a, cfg, rt)
+	if err != nil {
+		return err
+	}
+	defer stopStreams()
 	caches := controller.Caches{Hub: a.Watch, Pods: podRes.Cache(), Nodes: nodeRes.Cache()}
 	ctl := controller.New(a.DB, a.Bus, caches, a.Log, cfg.Clock, controller.Config{
 		Delays: sim.Delays{
