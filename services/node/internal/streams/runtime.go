@@ -57,6 +57,8 @@ func (r runtime) pod(ctx context.Context, key string) (*corev1.Pod, []string, er
 // Exec runs cmd in the container: in the sim's shell, or as a real process
 // with the container's environment under the exec runtime.
 func (r runtime) Exec(ctx context.Context, containerID string, cmd []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	r.s.active.Add(1)
+	defer r.s.active.Add(-1)
 	p, parts, err := r.pod(ctx, containerID)
 	if err != nil {
 		return err
@@ -206,6 +208,8 @@ func exitCode(err error) (int, error) {
 
 // Attach streams what the container writes from now on until it stops.
 func (r runtime) Attach(ctx context.Context, containerID string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	r.s.active.Add(1)
+	defer r.s.active.Add(-1)
 	p, parts, err := r.pod(ctx, containerID)
 	if err != nil {
 		return err
@@ -225,6 +229,8 @@ func (r runtime) Attach(ctx context.Context, containerID string, in io.Reader, o
 // under the exec runtime, the simulated server of a container image that is
 // one (nginx, httpd on 80), else refused as a closed port is.
 func (r runtime) PortForward(ctx context.Context, podSandboxID string, port int32, stream io.ReadWriteCloser) error {
+	r.s.active.Add(1)
+	defer r.s.active.Add(-1)
 	defer stream.Close()
 	p, _, err := r.pod(ctx, podSandboxID)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -57,6 +58,9 @@ type Server struct {
 	ln   net.Listener
 	http *http.Server
 	base *url.URL
+
+	// active counts the streams running a command, an attach or a forward.
+	active atomic.Int64
 
 	mu      sync.Mutex
 	proxies map[string]proxyTarget
@@ -102,6 +106,10 @@ func Listen(cfg Config) (*Server, error) {
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	return s, nil
 }
+
+// Active is the number of streams running a command, an attach or a port
+// forward: 0 once every client is gone.
+func (s *Server) Active() int64 { return s.active.Load() }
 
 // Addr is where the server listens.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
