@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/podwarden/podwarden/integration/harness"
 )
@@ -53,6 +56,7 @@ const streamPods = `apiVersion: v1
 kind: Pod
 metadata:
   name: web
+  labels: {app: web}
 spec:
   hostname: web-1
   subdomain: nginx
@@ -76,6 +80,17 @@ spec:
   - name: job
     image: busybox
     command: ["true"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: nginx
+spec:
+  selector: {app: web}
+  ports:
+  - name: http
+    port: 8000
+    targetPort: 80
 `
 
 // TestKubectlExec: kubectl exec into a simulated container, over both of the
@@ -212,6 +227,13 @@ func TestKubectlPortForward(t *testing.T) {
 	if r := a.get("/api/v1/namespaces/default/pods/web:8080/proxy/"); r.Code != 503 || !strings.Contains(string(r.Body), "connection refused") {
 		t.Fatalf("pods/proxy to a closed port: %d %s", r.Code, r.Body)
 	}
+	eventually(t, 30*time.Second, "services/proxy reaches the endpoint", func() (bool, string) {
+		r := a.get("/api/v1/namespaces/default/services/nginx:http/proxy/")
+		return r.Code == 200 && strings.Contains(string(r.Body), "Welcome to nginx!"), fmt.Sprintf("%d %s", r.Code, r.Body)
+	})
+	if r := a.get("/api/v1/namespaces/default/services/nope/proxy/"); r.Code != 404 {
+		t.Fatalf("services/proxy of a missing service: %d %s", r.Code, r.Body)
+	}
 }
 
 // lockedBuffer is a buffer safe to read while a process writes it.
@@ -292,4 +314,119 @@ func writeTemp(t *testing.T, content string) string {
 	}
 	f.Close()
 	return f.Name()
+}
+
+// TestKubectlExecRuntime: under the exec runtime (no sandbox) exec runs the
+// command as a process of the machine with the container's environment and
+// HOSTNAME, and port-forward reaches the container's real server.
+func TestKubectlExecRuntime(t *testing.T) {
+	bin := kubectlBin(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not on PATH")
+	}
+	port := freePort(t)
+	s := startSystem(t, harness.Options{Env: []string{"PODWARDEN_RUNTIME=exec"}})
+	k := newKubectl(t, bin, s.GatewayURL)
+	k.run("apply", "-f", writeTemp(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: server
+spec:
+  containers:
+  - name: http
+    image: python:3
+    command: [%q, "-m", "http.server", "%s", "--bind", "127.0.0.1"]
+    env:
+    - name: GREETING
+      value: hello
+`, py, port)))
+	k.run("wait", "--for=condition=Ready", "pod/server", "--timeout=60s")
+	r := k.try("", nil, "exec", "server", "--", "sh", "-c", "echo $HOSTNAME $GREETING $KUBERNETES_SERVICE_HOST; exit 3")
+	if r.code != 3 || r.stdout != "server hello 10.96.0.1\n" {
+		t.Fatalf("exec: %+v", r)
+	}
+	if r := k.try("abc\n", nil, "exec", "-i", "server", "--", "cat"); r.code != 0 || r.stdout != "abc\n" {
+		t.Fatalf("exec -i: %+v", r)
+	}
+	local, _, stop := portForward(t, k, nil, "pod/server", "0:"+port)
+	defer stop()
+	var resp *http.Response
+	eventually(t, 30*time.Second, "the server answers through port-forward", func() (bool, string) {
+		resp, err = http.Get("http://127.0.0.1:" + local + "/")
+		return err == nil, fmt.Sprint(err)
+	})
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "Directory listing") {
+		t.Fatalf("GET through port-forward: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestKubectlExecTTY: `kubectl exec -ti pod -- sh` on a terminal gives an
+// interactive shell of the pod.
+func TestKubectlExecTTY(t *testing.T) {
+	bin := kubectlBin(t)
+	s := startSystem(t, harness.Options{})
+	k := newKubectl(t, bin, s.GatewayURL)
+	k.run("apply", "-f", writeTemp(t, streamPods))
+	k.run("wait", "--for=condition=Ready", "pod/web", "--timeout=60s")
+	cmd := exec.Command(k.bin, "--kubeconfig", k.kubeconfig, "--cache-dir", k.cacheDir, "exec", "-ti", "web", "--", "sh")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.kubeconfig)
+	tty, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	screen := newLockedBuffer()
+	go func() { _, _ = io.Copy(screen, tty) }()
+	waitFor := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(screen.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the terminal never showed %q:\n%s", what, screen.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("/ # ")
+	_, _ = tty.Write([]byte("hostname\r"))
+	waitFor("web-1\r\n/ # ")
+	_, _ = tty.Write([]byte("exit 4\r"))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 4 {
+			t.Fatalf("kubectl exec -ti ended with %v, want exit code 4:\n%s", err, screen.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("kubectl exec -ti did not end:\n%s", screen.String())
+	}
+}
+
+// TestKubectlAttach: kubectl attach shows what the container writes.
+func TestKubectlAttach(t *testing.T) {
+	bin := kubectlBin(t)
+	s := startSystem(t, harness.Options{})
+	k := newKubectl(t, bin, s.GatewayURL)
+	k.run("run", "ticker", "--image=busybox", "--restart=Never", "--", "sh", "-c", "sleep 2; echo tick; sleep 1; echo tock; sleep 1")
+	k.run("wait", "--for=condition=Ready", "pod/ticker", "--timeout=60s")
+	r := k.try("", nil, "attach", "ticker")
+	if !strings.Contains(r.stdout, "tock\n") {
+		t.Fatalf("attach: %+v", r)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
 }
