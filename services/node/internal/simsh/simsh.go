@@ -189,7 +189,7 @@ func (sh *shell) has(name string) bool {
 		return true
 	}
 	img := imageName(sh.m.Image)
-	return base == "nginx" && img == "nginx" || base == "httpd" && img == "httpd"
+	return base == "nginx" && (img == "nginx" || strings.HasPrefix(img, "nginx-")) || base == "httpd" && img == "httpd"
 }
 
 func (sh *shell) printf(w io.Writer, format string, args ...any) {

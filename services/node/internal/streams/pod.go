@@ -10,6 +10,7 @@ package streams
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -177,6 +178,13 @@ func Env(p *corev1.Pod, c *corev1.Container, path, kubeIP string) []string {
 		env = setEnv(env, e.GetName(), v)
 	}
 	return env
+}
+
+// ProcessEnv is the environment of container c as a process of this machine
+// (the exec runtime): Env with the machine's PATH (so its programs run) and
+// its temporary directory as HOME.
+func ProcessEnv(p *corev1.Pod, c *corev1.Container, kubeIP string) []string {
+	return setEnv(Env(p, c, os.Getenv("PATH"), kubeIP), "HOME", os.TempDir())
 }
 
 func setEnv(env []string, k, v string) []string {

@@ -121,7 +121,7 @@ func (s *Server) machine(p *corev1.Pod, c *corev1.Container) *simsh.Machine {
 // group, killed with the group when the stream ends.
 func (s *Server) execProcess(ctx context.Context, p *corev1.Pod, c *corev1.Container, argv []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) (int, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = Env(p, c, os.Getenv("PATH"), s.cfg.KubernetesIP)
+	cmd.Env = ProcessEnv(p, c, s.cfg.KubernetesIP)
 	cmd.Dir = os.TempDir()
 	if wd := c.GetWorkingDir(); wd != "" {
 		if st, err := os.Stat(wd); err == nil && st.IsDir() {
