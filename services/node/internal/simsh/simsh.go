@@ -40,6 +40,9 @@ type Machine struct {
 	Now func() time.Time
 	// Sleep waits d or until ctx ends (default: really waits).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Serve runs a server program of the image (`nginx` in an nginx image)
+	// until ctx ends; nil: the container's own server already holds the port.
+	Serve func(ctx context.Context) error
 }
 
 func (m *Machine) now() time.Time {
@@ -329,6 +332,12 @@ func (sh *shell) run(ctx context.Context, argv []string) int {
 			sh.printf(sh.errw, "nginx version: nginx/%s\n", versionOf(sh.m.Image, "1.27.4"))
 			return 0
 		}
+		if sh.m.Serve != nil {
+			if err := sh.m.Serve(ctx); err != nil {
+				return 130
+			}
+			return 0
+		}
 		sh.printf(sh.errw, "nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use)\n")
 		return 1
 	case "httpd":
@@ -336,7 +345,13 @@ func (sh *shell) run(ctx context.Context, argv []string) int {
 			sh.printf(sh.out, "Server version: Apache/%s (Unix)\n", versionOf(sh.m.Image, "2.4.62"))
 			return 0
 		}
-		sh.printf(sh.errw, "httpd: Could not reliably determine the server's fully qualified domain name\n")
+		if sh.m.Serve != nil {
+			if err := sh.m.Serve(ctx); err != nil {
+				return 130
+			}
+			return 0
+		}
+		sh.printf(sh.errw, "httpd: (98)Address already in use: AH00072: make_sock: could not bind to address 0.0.0.0:80\n")
 		return 1
 	}
 	sh.printf(sh.errw, "sh: %s: not found\n", name)
