@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,6 +86,9 @@ type Config struct {
 	// Runtime is "sim" (default) or "exec": container commands really run as
 	// local processes (opt-in; see RuntimeExec).
 	Runtime string
+	// MissingImages are the sim registry's patterns of images that do not
+	// exist (sim.Registry); nil means sim.DefaultMissingImages, empty none.
+	MissingImages []string
 	// StreamingAddr is where the streaming server (exec, attach, port-forward,
 	// proxy) listens; "" means DefaultStreamingAddr.
 	StreamingAddr string
@@ -145,6 +149,28 @@ func (c *Config) SimFromEnv() {
 	c.CrashLoopBackOff = envDuration("PODWARDEN_SIM_CRASH_BACKOFF", HumanCrashLoopBackOff)
 	c.TimeScale = envTimeScale()
 	c.Runtime = envStr("PODWARDEN_RUNTIME", RuntimeSim)
+	c.MissingImages = envMissingImages()
+}
+
+// envMissingImages reads PODWARDEN_SIM_MISSING_IMAGES: comma-separated
+// patterns of images that fail to pull; unset means the defaults, "" or
+// "none" none.
+func envMissingImages() []string {
+	v, ok := os.LookupEnv("PODWARDEN_SIM_MISSING_IMAGES")
+	if !ok {
+		return sim.DefaultMissingImages
+	}
+	if v == "" || v == "none" {
+		return []string{}
+	}
+	return strings.Split(v, ",")
+}
+
+func (c *Config) registry() sim.Registry {
+	if c.MissingImages == nil {
+		return sim.Registry{Missing: sim.DefaultMissingImages}
+	}
+	return sim.Registry{Missing: c.MissingImages}
 }
 
 // PlanFromEnv sets the address plan from PODWARDEN_CLUSTER_CIDR,
@@ -273,7 +299,7 @@ func Run(ctx context.Context, cfg Config) error {
 	ctl := controller.New(a.DB, a.Bus, caches, a.Log, cfg.Clock, controller.Config{
 		Delays: sim.Delays{
 			Start: cfg.StartDelay, Ready: cfg.ReadyDelay, Termination: cfg.TerminationDelay, BackOff: cfg.CrashLoopBackOff,
-			TimeScale: cfg.TimeScale, Runtime: rt.sim,
+			TimeScale: cfg.TimeScale, Runtime: rt.sim, Registry: cfg.registry(),
 		},
 		ScheduleDelay: cfg.ScheduleDelay,
 		Workers:       a.Config.Workers,

@@ -283,4 +283,3 @@ func shellScript(argv []string) (string, bool) {
 	}
 	return "", false
 }
-
