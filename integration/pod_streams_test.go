@@ -430,3 +430,30 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
 }
+
+// TestKubectlCp: kubectl cp (tar over exec) into and out of a simulated
+// container: what was copied in is there for later commands.
+func TestKubectlCp(t *testing.T) {
+	bin := kubectlBin(t)
+	s := startSystem(t, harness.Options{})
+	k := newKubectl(t, bin, s.GatewayURL)
+	k.run("apply", "-f", writeTemp(t, streamPods))
+	k.run("wait", "--for=condition=Ready", "pod/web", "--timeout=60s")
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/index.html", []byte("<h1>hello from cp</h1>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.run("cp", dir+"/index.html", "web:/tmp/index.html")
+	if r := k.try("", nil, "exec", "web", "--", "cat", "/tmp/index.html"); r.stdout != "<h1>hello from cp</h1>\n" {
+		t.Fatalf("cat of the copied file: %+v", r)
+	}
+	k.run("cp", "web:/etc/hosts", dir+"/hosts")
+	got, err := os.ReadFile(dir + "/hosts")
+	if err != nil || !strings.Contains(string(got), "web-1.nginx.default.svc.cluster.local\tweb-1") {
+		t.Fatalf("copied /etc/hosts: %v\n%s", err, got)
+	}
+	k.run("cp", "web:/tmp/index.html", dir+"/back.html")
+	if back, _ := os.ReadFile(dir + "/back.html"); string(back) != "<h1>hello from cp</h1>\n" {
+		t.Fatalf("round trip: %q", back)
+	}
+}

@@ -40,6 +40,9 @@ type Machine struct {
 	Now func() time.Time
 	// Sleep waits d or until ctx ends (default: really waits).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// WriteFile keeps a file the command writes (`tar x`, what `kubectl cp`
+	// sends); nil: the file system is read-only.
+	WriteFile func(path string, content []byte) error
 	// Serve runs a server program of the image (`nginx` in an nginx image)
 	// until ctx ends; nil: the container's own server already holds the port.
 	Serve func(ctx context.Context) error
@@ -155,6 +158,7 @@ var shells = map[string]bool{"sh": true, "bash": true, "ash": true, "dash": true
 var programs = map[string]bool{
 	"echo": true, "printf": true, "sleep": true, "true": true, "false": true, "date": true,
 	"hostname": true, "cat": true, "env": true, "printenv": true, "pwd": true, "whoami": true, "id": true, "uname": true,
+	"tar": true, "test": true, "[": true, "ls": true,
 }
 
 // imageName is the repository's last path element of an image reference.
@@ -327,6 +331,19 @@ func (sh *shell) run(ctx context.Context, argv []string) int {
 			io.WriteString(sh.out, "Linux "+sh.m.Hostname+"\n")
 		}
 		return 0
+	case "tar":
+		return sh.tar(args)
+	case "test", "[":
+		if base == "[" {
+			if len(args) == 0 || args[len(args)-1] != "]" {
+				sh.printf(sh.errw, "sh: missing ]\n")
+				return 2
+			}
+			args = args[:len(args)-1]
+		}
+		return sh.test(args)
+	case "ls":
+		return sh.ls(args)
 	case "nginx":
 		if len(args) > 0 && (args[0] == "-v" || args[0] == "-V") {
 			sh.printf(sh.errw, "nginx version: nginx/%s\n", versionOf(sh.m.Image, "1.27.4"))

@@ -89,3 +89,28 @@ func TestExecSleepEndsWithTheStream(t *testing.T) {
 		t.Fatalf("sleep did not end with its context: code %d after %v", code, time.Since(start))
 	}
 }
+
+// TestTar: what kubectl cp runs, both ways.
+func TestTar(t *testing.T) {
+	m := machine()
+	written := map[string]string{}
+	m.WriteFile = func(p string, b []byte) error { written[p] = string(b); return nil }
+	var archive, errw strings.Builder
+	code, err := Exec(context.Background(), m, []string{"tar", "cf", "-", "/etc/hostname"}, Streams{Stdout: &archive, Stderr: &errw})
+	if err != nil || code != 0 || errw.String() != "tar: removing leading '/' from member names\n" {
+		t.Fatalf("tar c: %d %v %q", code, err, errw.String())
+	}
+	code, err = Exec(context.Background(), m, []string{"tar", "-xmf", "-", "-C", "/tmp"}, Streams{Stdin: strings.NewReader(archive.String())})
+	if err != nil || code != 0 || written["/tmp/etc/hostname"] != "web-1\n" {
+		t.Fatalf("tar x: %d %v %v", code, err, written)
+	}
+	var out strings.Builder
+	if code, _ := Exec(context.Background(), m, []string{"cat", "/tmp/etc/hostname"}, Streams{Stdout: &out}); code != 0 || out.String() != "web-1\n" {
+		t.Fatalf("cat after tar x: %d %q", code, out.String())
+	}
+	m.WriteFile = nil
+	errw.Reset()
+	if code, _ := Exec(context.Background(), m, []string{"tar", "xf", "-"}, Streams{Stdin: strings.NewReader(archive.String()), Stderr: &errw}); code != 1 {
+		t.Fatalf("tar x on a read-only machine: %d", code)
+	}
+}

@@ -106,13 +106,56 @@ func drainResize(ctx context.Context, ch <-chan remotecommand.TerminalSize) {
 	}
 }
 
-// machine is what the sim's shell sees of container c.
+// MaxWrittenBytes bounds what commands may write into one simulated pod.
+const MaxWrittenBytes = 16 << 20
+
+// MaxWrittenPods bounds the pods whose written files are kept.
+const MaxWrittenPods = 256
+
+// errNoSpace is what a write past MaxWrittenBytes fails with.
+var errNoSpace = errors.New("No space left on device")
+
+// machine is what the sim's shell sees of container c: the kubelet's files
+// and what earlier commands wrote into the pod.
 func (s *Server) machine(p *corev1.Pod, c *corev1.Container) *simsh.Machine {
+	uid := p.GetMetadata().GetUid()
+	files := Files(p, s.cfg.DNSIP)
+	s.mu.Lock()
+	for k, v := range s.written[uid] {
+		files[k] = v
+	}
+	s.mu.Unlock()
 	return &simsh.Machine{
 		Hostname: Hostname(p),
 		Env:      Env(p, c, DefaultPath, s.cfg.KubernetesIP),
-		Files:    Files(p, s.cfg.DNSIP),
+		Files:    files,
 		Image:    c.GetImage(),
+		WriteFile: func(path string, content []byte) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			w := s.written[uid]
+			if w == nil {
+				for other := range s.written {
+					if len(s.written) < MaxWrittenPods {
+						break
+					}
+					delete(s.written, other) // the pod is likely long gone
+				}
+				w = map[string]string{}
+				s.written[uid] = w
+			}
+			total := len(content)
+			for k, v := range w {
+				if k != path {
+					total += len(v)
+				}
+			}
+			if total > MaxWrittenBytes {
+				return errNoSpace
+			}
+			w[path] = string(content)
+			return nil
+		},
 	}
 }
 

@@ -64,6 +64,9 @@ type Server struct {
 
 	mu      sync.Mutex
 	proxies map[string]proxyTarget
+	// written are the files commands wrote into sim containers (`kubectl
+	// cp`), by pod uid: in memory, gone with the node service.
+	written map[string]map[string]string
 	ctx     context.Context
 	cancel  context.CancelFunc
 }
@@ -88,7 +91,7 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streaming server: %w", err)
 	}
-	s := &Server{cfg: cfg, ln: ln, proxies: map[string]proxyTarget{}}
+	s := &Server{cfg: cfg, ln: ln, proxies: map[string]proxyTarget{}, written: map[string]map[string]string{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.base = &url.URL{Scheme: "http", Host: ln.Addr().String(), Path: "/cri/"}
 	criCfg := streaming.DefaultConfig
