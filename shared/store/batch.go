@@ -242,4 +242,3 @@ func EnqueueMany(ctx context.Context, q Querier, items []OutboxItem) error {
 	}
 	return nil
 }
-

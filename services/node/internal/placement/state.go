@@ -188,6 +188,7 @@ func (s *State) Forget(p *corev1.Pod) {
 		return
 	}
 	s.uncount(e)
+	e.rv = 0 // seen again as it was last seen
 	s.podLocked(e.seen, false)
 }
 

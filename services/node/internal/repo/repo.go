@@ -57,6 +57,12 @@ func rvOf(m *corev1.ObjectMeta) int64 {
 // publishPod puts a PodEvent for p (as stored, resourceVersion set) on the
 // outbox: subject by owner kind, msgID "Pod/<uid>/<resourceVersion>".
 func publishPod(ctx context.Context, q store.Querier, typ eventsv1.PodEvent_Type, p *corev1.Pod, ownerKind string) error {
+	m := podMessage(typ, p, ownerKind)
+	return store.Enqueue(ctx, q, m.Subject, m.MsgID, m.Msg)
+}
+
+// podMessage is the PodEvent for p on ownerKind's subject.
+func podMessage(typ eventsv1.PodEvent_Type, p *corev1.Pod, ownerKind string) store.OutboxItem {
 	m := p.GetMetadata()
 	rv := rvOf(m)
 	msgID := fmt.Sprintf("Pod/%s/%d", m.GetUid(), rv)
@@ -64,12 +70,19 @@ func publishPod(ctx context.Context, q store.Querier, typ eventsv1.PodEvent_Type
 		// A second copy for a former owner: Nats-Msg-Id is deduplicated per stream.
 		msgID += "/" + ownerKind
 	}
-	ev := &eventsv1.PodEvent{Type: typ, Pod: p, Version: rv}
-	return store.Enqueue(ctx, q, bus.PodEventSubject(ownerKind), msgID, ev)
+	return store.OutboxItem{Subject: bus.PodEventSubject(ownerKind), MsgID: msgID, Msg: &eventsv1.PodEvent{Type: typ, Pod: p, Version: rv}}
 }
 
 // RecordEvents stores Kubernetes events about the pod.
 func RecordEvents(ctx context.Context, q store.Querier, now time.Time, p *corev1.Pod, evs []Event) error {
+	if err := events.RecordMany(ctx, q, now, eventRecs(nil, p, evs)); err != nil {
+		return fmt.Errorf("record events of pod %s: %w", Key(p.GetMetadata()), err)
+	}
+	return nil
+}
+
+// eventRecs appends the records of evs about p (as stored) to recs.
+func eventRecs(recs []events.Rec, p *corev1.Pod, evs []Event) []events.Rec {
 	for _, e := range evs {
 		ref := events.Ref("v1", "Pod", p.GetMetadata())
 		ref.FieldPath = e.FieldPath
@@ -77,9 +90,69 @@ func RecordEvents(ctx context.Context, q store.Querier, now time.Time, p *corev1
 		if comp == "" {
 			comp = ComponentKubelet
 		}
-		if err := events.Record(ctx, q, now, comp, ref, e.Type, e.Reason, e.Message); err != nil {
-			return fmt.Errorf("record event %s of pod %s: %w", e.Reason, Key(p.GetMetadata()), err)
+		recs = append(recs, events.Rec{Component: comp, Ref: ref, Type: e.Type, Reason: e.Reason, Message: e.Message})
+	}
+	return recs
+}
+
+// PodWrites are pod changes written together, as the kubelet writes a batch of steps:
+// the updated pods in one statement, their PodEvents in one outbox insert, the IPs of
+// those that finished released in one statement and all events in one insert (so
+// N steps cost a handful of statements, not 5N); deleted pods go one by one
+// (DeletePod). Each pod at most once.
+type PodWrites struct {
+	updates   []*corev1.Pod
+	updateEvs [][]Event
+	deletes   []*corev1.Pod
+	deleteEvs [][]Event
+}
+
+// Update adds a changed pod (optimistic on its resourceVersion) and its events.
+func (w *PodWrites) Update(p *corev1.Pod, evs []Event) {
+	w.updates, w.updateEvs = append(w.updates, p), append(w.updateEvs, evs)
+}
+
+// Delete adds a pod to remove (final snapshot) and its events.
+func (w *PodWrites) Delete(final *corev1.Pod, evs []Event) {
+	w.deletes, w.deleteEvs = append(w.deletes, final), append(w.deleteEvs, evs)
+}
+
+// Len is the number of pods written.
+func (w *PodWrites) Len() int { return len(w.updates) + len(w.deletes) }
+
+// Write writes them in tx.
+func (w *PodWrites) Write(ctx context.Context, tx pgx.Tx, now time.Time) error {
+	for i, p := range w.deletes {
+		if _, err := DeletePod(ctx, tx, now, p, w.deleteEvs[i]); err != nil {
+			return err
 		}
+	}
+	if len(w.updates) == 0 {
+		return nil
+	}
+	if err := Pods.UpdateMany(ctx, tx, w.updates); err != nil {
+		return err
+	}
+	msgs := make([]store.OutboxItem, 0, len(w.updates))
+	var finished []string
+	var recs []events.Rec
+	for i, p := range w.updates {
+		msgs = append(msgs, podMessage(eventsv1.PodEvent_TYPE_MODIFIED, p, OwnerKind(p)))
+		if podutil.IsPodTerminal(p) {
+			finished = append(finished, p.GetMetadata().GetUid())
+		}
+		recs = eventRecs(recs, p, w.updateEvs[i])
+	}
+	if err := store.EnqueueMany(ctx, tx, msgs); err != nil {
+		return err
+	}
+	if len(finished) > 0 {
+		if _, err := tx.Exec(ctx, "DELETE FROM pod_ips WHERE uid = ANY($1)", finished); err != nil {
+			return fmt.Errorf("release the ips of %d pods: %w", len(finished), err)
+		}
+	}
+	if err := events.RecordMany(ctx, tx, now, recs); err != nil {
+		return fmt.Errorf("record events of %d pods: %w", len(w.updates), err)
 	}
 	return nil
 }
