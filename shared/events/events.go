@@ -49,8 +49,8 @@ func Record(ctx context.Context, q store.Querier, now time.Time, component strin
 
 // Rec is one event to record.
 type Rec struct {
-	Component            string
-	Ref                  *corev1.ObjectReference
+	Component             string
+	Ref                   *corev1.ObjectReference
 	Type, Reason, Message string
 }
 

@@ -74,21 +74,35 @@ func (c *Controllers) handleCommands(ctx context.Context, msgs []bus.Received) e
 // commandParallelism is the number of transactions a batch of commands is split into.
 const commandParallelism = 4
 
-// applyCommands applies commands in order in tx; created reports a new pod.
+// applyCommands applies commands in order in tx; created reports a new pod. A run of
+// creates (a ReplicaSet's burst) is written together (createPods).
 func (c *Controllers) applyCommands(ctx context.Context, tx pgx.Tx, cmds []*eventsv1.PodCommand) (created bool, err error) {
 	now := c.clock.Now()
+	var creates []*corev1.Pod
+	flush := func() error {
+		if len(creates) == 0 {
+			return nil
+		}
+		ok, err := c.createPods(ctx, tx, now, creates)
+		created = created || ok
+		creates = creates[:0]
+		return err
+	}
 	for _, cmd := range cmds {
 		m := cmd.GetPod().GetMetadata()
 		if m.GetUid() == "" || m.GetName() == "" && m.GetGenerateName() == "" {
 			c.log.Warn("dropping pod command without uid or name", "op", cmd.GetOp().String(), "pod", repo.Key(m))
 			continue
 		}
+		if cmd.GetOp() == eventsv1.PodCommand_OP_CREATE {
+			creates = append(creates, cmd.GetPod())
+			continue
+		}
+		if err := flush(); err != nil {
+			return created, fmt.Errorf("create pods: %w", err)
+		}
 		var err error
 		switch cmd.GetOp() {
-		case eventsv1.PodCommand_OP_CREATE:
-			var ok bool
-			ok, err = c.createPod(ctx, tx, now, cmd.GetPod())
-			created = created || ok
 		case eventsv1.PodCommand_OP_DELETE:
 			err = c.deletePod(ctx, tx, now, cmd.GetPod(), cmd.GracePeriodSeconds)
 		case eventsv1.PodCommand_OP_UPDATE:
@@ -100,36 +114,82 @@ func (c *Controllers) applyCommands(ctx context.Context, tx pgx.Tx, cmds []*even
 			return created, fmt.Errorf("%s pod %s: %w", cmd.GetOp(), repo.Key(m), err)
 		}
 	}
+	if err := flush(); err != nil {
+		return created, fmt.Errorf("create pods: %w", err)
+	}
 	return created, nil
 }
 
-// createPod stores a commanded pod unless its uid is known (stored or deleted).
-// When another pod holds the name, the commanded one is reported DELETED so its
-// owner creates a replacement.
-func (c *Controllers) createPod(ctx context.Context, tx pgx.Tx, now time.Time, cmdPod *corev1.Pod) (bool, error) {
-	p := proto.Clone(cmdPod).(*corev1.Pod)
-	m := p.GetMetadata()
-	if m.Namespace == "" {
-		m.Namespace = "default"
+// createPods stores commanded pods unless their uid is known (stored or deleted), in
+// one lookup and one multi-row insert. When another pod holds the name, the commanded
+// one is reported DELETED so its owner creates a replacement.
+func (c *Controllers) createPods(ctx context.Context, tx pgx.Tx, now time.Time, cmdPods []*corev1.Pod) (bool, error) {
+	pods := make([]*corev1.Pod, len(cmdPods))
+	for i, cp := range cmdPods {
+		p := proto.Clone(cp).(*corev1.Pod)
+		m := p.GetMetadata()
+		if m.Namespace == "" {
+			m.Namespace = "default"
+		}
+		if m.Name == "" {
+			m.Name = naming.GenerateName(m.GetGenerateName())
+		}
+		pods[i] = p
 	}
-	if m.Name == "" {
-		m.Name = naming.GenerateName(m.GetGenerateName())
-	}
-	known, taken, err := repo.CreateCheck(ctx, tx, m.GetUid(), m.Namespace, m.Name)
-	if err != nil || known {
+	known, taken, err := repo.CreateChecks(ctx, tx, pods)
+	if err != nil {
 		return false, err
 	}
-	if taken {
-		c.log.Info("pod name taken; reporting the commanded pod deleted", "pod", repo.Key(m), "uid", m.GetUid())
-		return false, repo.PublishDeleted(ctx, tx, p)
+	var fresh []*corev1.Pod
+	for i, p := range pods {
+		switch {
+		case known[i]:
+		case taken[i]:
+			if err := c.nameTaken(ctx, tx, p); err != nil {
+				return false, err
+			}
+		default:
+			m := p.GetMetadata()
+			admission.Prepare(p)
+			m.ResourceVersion, m.DeletionTimestamp, m.DeletionGracePeriodSeconds = "", nil, nil
+			if m.CreationTimestamp == nil {
+				m.CreationTimestamp = timestamppb.New(now.Truncate(time.Second))
+			}
+			fresh = append(fresh, p)
+		}
 	}
-	admission.Prepare(p)
-	m.ResourceVersion, m.DeletionTimestamp, m.DeletionGracePeriodSeconds = "", nil, nil
-	if m.CreationTimestamp == nil {
-		m.CreationTimestamp = timestamppb.New(now.Truncate(time.Second))
+	if len(fresh) == 0 {
+		return false, nil
 	}
-	_, err = repo.CreatePod(ctx, tx, now, p, nil)
-	return err == nil, err
+	created, err := repo.CreatePods(ctx, tx, fresh)
+	if err != nil {
+		return false, err
+	}
+	stored := false
+	for i, p := range fresh {
+		if created[i] {
+			stored = true
+			continue
+		}
+		// Two commands of this batch for one uid (a redelivery), or for one name.
+		m := p.GetMetadata()
+		known, taken, err := repo.CreateCheck(ctx, tx, m.GetUid(), m.GetNamespace(), m.GetName())
+		if err != nil {
+			return false, err
+		}
+		if !known && taken {
+			if err := c.nameTaken(ctx, tx, p); err != nil {
+				return false, err
+			}
+		}
+	}
+	return stored, nil
+}
+
+// nameTaken reports a commanded pod whose name another pod holds as deleted.
+func (c *Controllers) nameTaken(ctx context.Context, tx pgx.Tx, p *corev1.Pod) error {
+	c.log.Info("pod name taken; reporting the commanded pod deleted", "pod", repo.Key(p.GetMetadata()), "uid", p.GetMetadata().GetUid())
+	return repo.PublishDeleted(ctx, tx, p)
 }
 
 // deletePod deletes the commanded pod gracefully. A pod that is not there is

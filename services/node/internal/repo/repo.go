@@ -157,6 +157,48 @@ func (w *PodWrites) Write(ctx context.Context, tx pgx.Tx, now time.Time) error {
 	return nil
 }
 
+// CreatePods stores new pods in one statement and publishes their ADDED in one outbox
+// insert. created[i] reports whether pods[i] was stored; one that was not clashed with
+// a pod stored meanwhile (its uid or its name: CreateCheck tells which).
+func CreatePods(ctx context.Context, tx pgx.Tx, pods []*corev1.Pod) (created []bool, err error) {
+	created, err = Pods.CreateMany(ctx, tx, pods)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []store.OutboxItem
+	for i, p := range pods {
+		if created[i] {
+			msgs = append(msgs, podMessage(eventsv1.PodEvent_TYPE_ADDED, p, OwnerKind(p)))
+		}
+	}
+	return created, store.EnqueueMany(ctx, tx, msgs)
+}
+
+// CreateChecks is CreateCheck for several pods in one query.
+func CreateChecks(ctx context.Context, q store.Querier, pods []*corev1.Pod) (known, taken []bool, err error) {
+	uids, nss, names := make([]string, len(pods)), make([]string, len(pods)), make([]string, len(pods))
+	for i, p := range pods {
+		m := p.GetMetadata()
+		uids[i], nss[i], names[i] = m.GetUid(), m.GetNamespace(), m.GetName()
+	}
+	rows, err := q.Query(ctx, `SELECT
+		EXISTS (SELECT 1 FROM objects WHERE kind='Pod' AND uid=u.uid) OR EXISTS (SELECT 1 FROM pod_tombstones WHERE uid=u.uid),
+		EXISTS (SELECT 1 FROM objects WHERE kind='Pod' AND namespace=u.ns AND name=u.name)
+		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(uid, ns, name, i) ORDER BY u.i`, uids, nss, names)
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up %d pods: %w", len(pods), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, t bool
+		if err := rows.Scan(&k, &t); err != nil {
+			return nil, nil, fmt.Errorf("look up %d pods: %w", len(pods), err)
+		}
+		known, taken = append(known, k), append(taken, t)
+	}
+	return known, taken, rows.Err()
+}
+
 // CreatePod stores a new pod and publishes ADDED.
 func CreatePod(ctx context.Context, tx pgx.Tx, now time.Time, p *corev1.Pod, evs []Event) (*corev1.Pod, error) {
 	created, err := Pods.Create(ctx, tx, p)
