@@ -276,6 +276,25 @@ func (v View) isTombstoned(ctx context.Context, tx pgx.Tx, uid string) (bool, er
 	return err == nil, err
 }
 
+// CreateMany is Create for several pods: one multi-row insert and one outbox insert.
+// A name that is taken fails it (store.ErrAlreadyExists), as Create fails.
+func CreateMany(ctx context.Context, tx pgx.Tx, pods []*corev1.Pod) error {
+	created, err := Pods.CreateMany(ctx, tx, pods)
+	if err != nil {
+		return err
+	}
+	cmds := make([]store.OutboxItem, len(pods))
+	for i, p := range pods {
+		m := p.GetMetadata()
+		if !created[i] {
+			return fmt.Errorf("create pod %s/%s: %w", m.GetNamespace(), m.GetName(), store.ErrAlreadyExists)
+		}
+		cmds[i] = store.OutboxItem{Subject: bus.PodCommandSubject(m.Namespace), MsgID: "Pod/" + m.Uid + "/create",
+			Msg: &eventsv1.PodCommand{Op: eventsv1.PodCommand_OP_CREATE, Pod: ForNode(p)}}
+	}
+	return store.EnqueueMany(ctx, tx, cmds)
+}
+
 // Create stores a pod of the view and, in the same transaction, the command that
 // asks the node service for it.
 func Create(ctx context.Context, tx pgx.Tx, p *corev1.Pod) (*corev1.Pod, error) {
