@@ -5,7 +5,6 @@ package events
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -108,17 +107,25 @@ func RecordMany(ctx context.Context, q store.Querier, now time.Time, recs []Rec)
 }
 
 // Trim deletes events last seen before cutoff (Kubernetes keeps events for an hour).
-func Trim(ctx context.Context, q store.Querier, cutoff time.Time) error {
-	evs, err := Kind.List(ctx, q, store.ListOptions{})
-	if err != nil {
+// It finds them in the hub's cache of events (nothing is read from Postgres or decoded)
+// and deletes them in statements of up to 1,000, each unless it was repeated meanwhile.
+func Trim(ctx context.Context, db *store.DB, hub *watch.Hub, cutoff time.Time) error {
+	cache := watch.For(hub, Kind, nil)
+	if err := cache.Synced(ctx); err != nil {
 		return err
 	}
-	for _, e := range evs {
+	var old []*corev1.Event
+	for _, e := range cache.Select(store.ListOptions{}) {
 		if e.GetLastTimestamp().AsTime().Before(cutoff) {
-			if _, err := Kind.Delete(ctx, q, e.Metadata.Namespace, e.Metadata.Name, e.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+			old = append(old, e) // a repeat meanwhile changes its resourceVersion: it stays
 		}
+	}
+	for len(old) > 0 {
+		n := min(len(old), 1000)
+		if _, err := Kind.DeleteMany(ctx, db.Pool, old[:n]); err != nil {
+			return err
+		}
+		old = old[n:]
 	}
 	return nil
 }

@@ -242,3 +242,32 @@ func EnqueueMany(ctx context.Context, q Querier, items []OutboxItem) error {
 	}
 	return nil
 }
+
+// DeleteMany removes objs in one statement, with their change log entries: each one
+// that is still stored with its uid and resourceVersion (one changed meanwhile stays).
+// It returns how many went.
+func (k Kind[T]) DeleteMany(ctx context.Context, q Querier, objs []T) (int, error) {
+	if len(objs) == 0 {
+		return 0, nil
+	}
+	nss, names, uids, rvs := make([]string, len(objs)), make([]string, len(objs)), make([]string, len(objs)), make([]int64, len(objs))
+	for i, obj := range objs {
+		m := obj.GetMetadata()
+		nss[i], names[i], uids[i] = m.GetNamespace(), m.GetName(), m.GetUid()
+		rvs[i], _ = strconv.ParseInt(m.GetResourceVersion(), 10, 64)
+	}
+	rows, err := q.Query(ctx, k.manySQL(
+		`d AS (DELETE FROM objects o USING unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(namespace, name, uid, rv)
+			WHERE o.kind=$1 AND o.namespace=u.namespace AND o.name=u.name AND o.uid=u.uid AND o.resource_version=u.rv
+			RETURNING o.data, o.namespace, o.name, o.uid),`,
+		`SELECT next_rv() AS resource_version, data, namespace, name, uid FROM d`, Deleted),
+		k.Name, nss, names, uids, rvs)
+	if err != nil {
+		return 0, fmt.Errorf("delete %d %s: %w", len(objs), k.Name, err)
+	}
+	gone, err := scanMany(rows, k.Quiet)
+	if err != nil {
+		return 0, fmt.Errorf("delete %d %s: %w", len(objs), k.Name, err)
+	}
+	return len(gone), nil
+}
