@@ -245,10 +245,10 @@ func EnqueueMany(ctx context.Context, q Querier, items []OutboxItem) error {
 
 // DeleteMany removes objs in one statement, with their change log entries: each one
 // that is still stored with its uid and resourceVersion (one changed meanwhile stays).
-// It returns how many went.
-func (k Kind[T]) DeleteMany(ctx context.Context, q Querier, objs []T) (int, error) {
+// It returns the resourceVersion of each deletion by uid.
+func (k Kind[T]) DeleteMany(ctx context.Context, q Querier, objs []T) (map[string]int64, error) {
 	if len(objs) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	nss, names, uids, rvs := make([]string, len(objs)), make([]string, len(objs)), make([]string, len(objs)), make([]int64, len(objs))
 	for i, obj := range objs {
@@ -263,11 +263,11 @@ func (k Kind[T]) DeleteMany(ctx context.Context, q Querier, objs []T) (int, erro
 		`SELECT next_rv() AS resource_version, data, namespace, name, uid FROM d`, Deleted),
 		k.Name, nss, names, uids, rvs)
 	if err != nil {
-		return 0, fmt.Errorf("delete %d %s: %w", len(objs), k.Name, err)
+		return nil, fmt.Errorf("delete %d %s: %w", len(objs), k.Name, err)
 	}
 	gone, err := scanMany(rows, k.Quiet)
 	if err != nil {
-		return 0, fmt.Errorf("delete %d %s: %w", len(objs), k.Name, err)
+		return nil, fmt.Errorf("delete %d %s: %w", len(objs), k.Name, err)
 	}
-	return len(gone), nil
+	return gone, nil
 }

@@ -99,47 +99,45 @@ func runs(cmds []*eventsv1.PodCommand) [][]*eventsv1.PodCommand {
 }
 
 // applyCommands applies commands in order in tx; created reports a new pod. A run of
-// creates (a ReplicaSet's burst) is written together (createPods).
+// creations (a ReplicaSet's burst) or of deletions (a scale-down) is written together.
 func (c *Controllers) applyCommands(ctx context.Context, tx pgx.Tx, cmds []*eventsv1.PodCommand) (created bool, err error) {
 	now := c.clock.Now()
-	var creates []*corev1.Pod
-	flush := func() error {
-		if len(creates) == 0 {
-			return nil
-		}
-		ok, err := c.createPods(ctx, tx, now, creates)
-		created = created || ok
-		creates = creates[:0]
-		return err
-	}
+	valid := cmds[:0:0]
 	for _, cmd := range cmds {
 		m := cmd.GetPod().GetMetadata()
 		if m.GetUid() == "" || m.GetName() == "" && m.GetGenerateName() == "" {
 			c.log.Warn("dropping pod command without uid or name", "op", cmd.GetOp().String(), "pod", repo.Key(m))
 			continue
 		}
-		if cmd.GetOp() == eventsv1.PodCommand_OP_CREATE {
-			creates = append(creates, cmd.GetPod())
-			continue
-		}
-		if err := flush(); err != nil {
-			return created, fmt.Errorf("create pods: %w", err)
-		}
+		valid = append(valid, cmd)
+	}
+	for _, run := range runs(valid) {
 		var err error
-		switch cmd.GetOp() {
+		switch run[0].GetOp() {
+		case eventsv1.PodCommand_OP_CREATE:
+			pods := make([]*corev1.Pod, len(run))
+			for i, cmd := range run {
+				pods[i] = cmd.GetPod()
+			}
+			var ok bool
+			ok, err = c.createPods(ctx, tx, now, pods)
+			created = created || ok
 		case eventsv1.PodCommand_OP_DELETE:
-			err = c.deletePod(ctx, tx, now, cmd.GetPod(), cmd.GracePeriodSeconds)
+			err = c.deletePods(ctx, tx, now, run)
 		case eventsv1.PodCommand_OP_UPDATE:
-			err = c.updatePod(ctx, tx, now, cmd.GetPod())
+			for _, cmd := range run {
+				if err = c.updatePod(ctx, tx, now, cmd.GetPod()); err != nil {
+					break
+				}
+			}
 		default:
-			c.log.Warn("dropping pod command with unknown op", "op", cmd.GetOp().String(), "pod", repo.Key(m))
+			for _, cmd := range run {
+				c.log.Warn("dropping pod command with unknown op", "op", cmd.GetOp().String(), "pod", repo.Key(cmd.GetPod().GetMetadata()))
+			}
 		}
 		if err != nil {
-			return created, fmt.Errorf("%s pod %s: %w", cmd.GetOp(), repo.Key(m), err)
+			return created, fmt.Errorf("%s %d pods: %w", run[0].GetOp(), len(run), err)
 		}
-	}
-	if err := flush(); err != nil {
-		return created, fmt.Errorf("create pods: %w", err)
 	}
 	return created, nil
 }
@@ -216,27 +214,47 @@ func (c *Controllers) nameTaken(ctx context.Context, tx pgx.Tx, p *corev1.Pod) e
 	return repo.PublishDeleted(ctx, tx, p)
 }
 
-// deletePod deletes the commanded pod gracefully. A pod that is not there is
+// deletePods deletes the commanded pods gracefully, read locked in one statement and
+// written together. A pod that is not there (or is another pod of that name) is
 // tombstoned (a late create must not bring it back) and reported DELETED.
-func (c *Controllers) deletePod(ctx context.Context, tx pgx.Tx, now time.Time, cmdPod *corev1.Pod, grace *int64) error {
-	m := cmdPod.GetMetadata()
-	ns := m.GetNamespace()
-	if ns == "" {
-		ns = "default"
+func (c *Controllers) deletePods(ctx context.Context, tx pgx.Tx, now time.Time, cmds []*eventsv1.PodCommand) error {
+	keys := make([]string, len(cmds))
+	for i, cmd := range cmds {
+		m := cmd.GetPod().GetMetadata()
+		ns := m.GetNamespace()
+		if ns == "" {
+			ns = "default"
+		}
+		keys[i] = ns + "/" + m.GetName()
 	}
-	p, err := repo.Pods.GetForUpdate(ctx, tx, ns, m.GetName())
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	locked, err := repo.Pods.GetManyForUpdate(ctx, tx, keys)
+	if err != nil {
 		return err
 	}
-	if err != nil || p.GetMetadata().GetUid() != m.GetUid() {
-		known, err := repo.Known(ctx, tx, m.GetUid())
-		if err != nil || known {
-			return err
+	var w repo.PodWrites
+	done := map[string]bool{}
+	for i, cmd := range cmds {
+		m := cmd.GetPod().GetMetadata()
+		p := locked[keys[i]]
+		if p == nil || p.GetMetadata().GetUid() != m.GetUid() {
+			known, err := repo.Known(ctx, tx, m.GetUid())
+			if err != nil {
+				return err
+			}
+			if !known {
+				if err := repo.PublishDeleted(ctx, tx, proto.Clone(cmd.GetPod()).(*corev1.Pod)); err != nil {
+					return err
+				}
+			}
+			continue
 		}
-		return repo.PublishDeleted(ctx, tx, proto.Clone(cmdPod).(*corev1.Pod))
+		if done[keys[i]] {
+			continue // the same deletion again (a redelivery in the batch)
+		}
+		done[keys[i]] = true
+		w.GracefulDelete(now, p, cmd.GracePeriodSeconds)
 	}
-	_, _, err = repo.GracefulDelete(ctx, tx, now, p, grace)
-	return err
+	return w.Write(ctx, tx, now)
 }
 
 // updatePod replaces labels, annotations and ownerReferences (orphaning,
