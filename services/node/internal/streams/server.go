@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/cri-streaming/pkg/streaming"
 
@@ -392,9 +393,8 @@ func newToken() string {
 // grpcMessage is the message of a gRPC status error (cri-streaming's
 // validation errors), or the error's text.
 func grpcMessage(err error) string {
-	s := err.Error()
-	if i := strings.Index(s, "desc = "); i >= 0 {
-		return s[i+len("desc = "):]
+	if st, ok := status.FromError(err); ok {
+		return st.Message()
 	}
-	return s
+	return err.Error()
 }

@@ -120,3 +120,35 @@ func TestExecRuntimeRunsAProcess(t *testing.T) {
 		t.Errorf("err = %v, want exit code 7", err)
 	}
 }
+
+// TestGetExec: kube-apiserver's answers before any stream (Kubernetes errors),
+// the kubelet's refusal as the upgrade error, and a URL otherwise.
+func TestGetExec(t *testing.T) {
+	s := startServer(t, false)
+	cases := map[string]struct {
+		req         *nodev1.GetExecRequest
+		wantErr     string
+		wantRefusal string
+	}{
+		"ok":                {req: &nodev1.GetExecRequest{Name: "web", Command: []string{"ls"}, Stdout: true}},
+		"no command":        {req: &nodev1.GetExecRequest{Name: "web", Stdout: true}, wantErr: "you must specify at least 1 command"},
+		"missing pod":       {req: &nodev1.GetExecRequest{Name: "nope", Command: []string{"ls"}, Stdout: true}, wantErr: `pods "nope" not found`},
+		"missing container": {req: &nodev1.GetExecRequest{Name: "web", Container: "x", Command: []string{"ls"}, Stdout: true}, wantErr: "container x is not valid for pod web"},
+		"tty with stderr":   {req: &nodev1.GetExecRequest{Name: "web", Command: []string{"ls"}, Stdout: true, Stderr: true, Tty: true}, wantErr: "tty and stderr cannot both be true"},
+		"no streams":        {req: &nodev1.GetExecRequest{Name: "web", Command: []string{"ls"}}, wantErr: "one of stdin, stdout, or stderr must be set"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			resp, err := s.GetExec(context.Background(), tc.req)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !strings.HasPrefix(resp.GetUrl(), "http://"+s.Addr()+"/cri/exec/") {
+				t.Fatalf("= %v, %v", resp, err)
+			}
+		})
+	}
+}
