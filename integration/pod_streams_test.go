@@ -131,8 +131,15 @@ func TestKubectlExec(t *testing.T) {
 			if r := run("", "exec", "web", "--", "nginx", "-v"); r.code != 0 || r.stderr != "nginx version: nginx/1.25.3\n" {
 				t.Fatalf("nginx -v: %+v", r)
 			}
-			if r := run("", "exec", "web", "--", "sh", "-c", "nslookup web-0"); r.code != 127 || !strings.Contains(r.stderr, "sh: nslookup: not found") {
+			if r := run("", "exec", "web", "--", "sh", "-c", "curl web-0"); r.code != 127 || !strings.Contains(r.stderr, "sh: curl: not found") {
 				t.Fatalf("unknown program in sh: %+v", r)
+			}
+			if r := run("", "exec", "web", "--", "nslookup", "nginx"); r.code != 0 ||
+				!regexp.MustCompile(`Server:    10\.96\.0\.10\nAddress 1: 10\.96\.0\.10 kube-dns\.kube-system\.svc\.cluster\.local\n\nName:      nginx\nAddress 1: 10\.\d+\.\d+\.\d+ nginx\.default\.svc\.cluster\.local\n`).MatchString(r.stdout) {
+				t.Fatalf("nslookup of the Service through the cluster DNS: %+v", r)
+			}
+			if r := run("", "exec", "web", "--", "nslookup", "nope"); r.code != 1 || !strings.Contains(r.stderr, "nslookup: can't resolve 'nope'") {
+				t.Fatalf("nslookup of a missing name: %+v", r)
 			}
 			if r := run("", "exec", "web", "--", "perl", "-v"); r.code == 0 || !strings.Contains(r.stderr, `exec: "perl": executable file not found in $PATH`) {
 				t.Fatalf("unknown program: %+v", r)

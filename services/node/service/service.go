@@ -290,7 +290,12 @@ func Run(ctx context.Context, cfg Config) error {
 	rt := newRuntime(cfg)
 	defer rt.close()
 	registerPodLogs(a.GRPC.GRPC, deps, cfg, rt)
-	stopStreams, err := startStreams(a, cfg, rt)
+	stopDNS, dnsAddr, err := startDNS(ctx, a, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopDNS()
+	stopStreams, err := startStreams(a, cfg, rt, dnsAddr)
 	if err != nil {
 		return err
 	}
@@ -305,20 +310,16 @@ func Run(ctx context.Context, cfg Config) error {
 		Workers:       a.Config.Workers,
 		Resync:        a.Config.Resync,
 	})
-	stopDNS, err := startDNS(ctx, a, cfg)
-	if err != nil {
-		return err
-	}
-	defer stopDNS()
 	return a.Run(ctx, ctl.OnObject, ctl.Run)
 }
 
 // startDNS starts the cluster DNS (when enabled): its sockets are bound before
 // Run returns, the index follows the store on this replica whether or not it
-// leads. stop waits for both to end after ctx.
-func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), err error) {
+// leads. stop waits for both to end after ctx. addr is the UDP address it
+// answers on ("" when disabled).
+func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), addr string, err error) {
 	if !cfg.dnsEnabled() {
-		return func() {}, nil
+		return func() {}, "", nil
 	}
 	feeder := &clusterdns.Feeder{
 		Services:  server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now).Cache(),
@@ -327,7 +328,7 @@ func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), err err
 	}
 	srv := &clusterdns.Server{Addr: cfg.DNSAddr, PacketConn: cfg.DNSPacketConn, Listener: cfg.DNSListener, Index: feeder.Index, Log: a.Log}
 	if err := srv.Listen(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -339,7 +340,7 @@ func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), err err
 			a.Log.Error("cluster dns stopped", "err", err)
 		}
 	}()
-	return func() { cancel(); wg.Wait() }, nil
+	return func() { cancel(); wg.Wait() }, srv.LocalAddr(), nil
 }
 
 // controlPlaneIP is the InternalIP of the control-plane node ("" without one):

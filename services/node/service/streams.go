@@ -28,7 +28,7 @@ func (c *Config) StreamingFromEnv() {
 
 // startStreams serves PodStreamService and its streaming server; stop closes
 // it with every stream it serves.
-func startStreams(a *app.App, cfg Config, rt runtime) (stop func(), err error) {
+func startStreams(a *app.App, cfg Config, rt runtime, dnsAddr string) (stop func(), err error) {
 	addr := cfg.StreamingAddr
 	if addr == "" {
 		addr = DefaultStreamingAddr
@@ -44,6 +44,7 @@ func startStreams(a *app.App, cfg Config, rt runtime) (stop func(), err error) {
 		ExecRuntime:  cfg.Runtime == RuntimeExec,
 		KubernetesIP: ipam.KubernetesServiceIP,
 		DNSIP:        ipam.DNSServiceIP,
+		DNSAddr:      dnsAddr,
 		Follow:       follower(a, cfg, rt),
 		Log:          a.Log,
 	})

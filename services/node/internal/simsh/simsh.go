@@ -40,6 +40,9 @@ type Machine struct {
 	Now func() time.Time
 	// Sleep waits d or until ctx ends (default: really waits).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Lookup resolves a name the way the pod's resolver does (the cluster
+	// DNS, the pod's search path); nil: the container has no DNS.
+	Lookup func(ctx context.Context, name string) (Answer, error)
 	// WriteFile keeps a file the command writes (`tar x`, what `kubectl cp`
 	// sends); nil: the file system is read-only.
 	WriteFile func(path string, content []byte) error
@@ -158,7 +161,18 @@ var shells = map[string]bool{"sh": true, "bash": true, "ash": true, "dash": true
 var programs = map[string]bool{
 	"echo": true, "printf": true, "sleep": true, "true": true, "false": true, "date": true,
 	"hostname": true, "cat": true, "env": true, "printenv": true, "pwd": true, "whoami": true, "id": true, "uname": true,
-	"tar": true, "test": true, "[": true, "ls": true,
+	"tar": true, "test": true, "[": true, "ls": true, "nslookup": true,
+}
+
+// Answer is what a name resolves to.
+type Answer struct {
+	Name  string
+	Addrs []Addr
+}
+
+// Addr is one address and the name the DNS gives it ("" when none).
+type Addr struct {
+	IP, Name string
 }
 
 // imageName is the repository's last path element of an image reference.
@@ -344,6 +358,8 @@ func (sh *shell) run(ctx context.Context, argv []string) int {
 		return sh.test(args)
 	case "ls":
 		return sh.ls(args)
+	case "nslookup":
+		return sh.nslookup(ctx, args)
 	case "nginx":
 		if len(args) > 0 && (args[0] == "-v" || args[0] == "-V") {
 			sh.printf(sh.errw, "nginx version: nginx/%s\n", versionOf(sh.m.Image, "1.27.4"))
@@ -777,4 +793,50 @@ func ParseSleep(s string) (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(n * float64(mult)), true
+}
+
+// nslookup is busybox 1.28's (the StatefulSet tutorial's dns-test image): the
+// cluster DNS server, then the name's addresses with their names.
+func (sh *shell) nslookup(ctx context.Context, args []string) int {
+	var names []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			names = append(names, a)
+		}
+	}
+	if len(names) == 0 {
+		sh.printf(sh.errw, "BusyBox v1.28.4 multi-call binary.\n\nUsage: nslookup [HOST] [SERVER]\n")
+		return 1
+	}
+	server := ""
+	for _, line := range strings.Split(sh.m.Files["/etc/resolv.conf"], "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "nameserver" {
+			server = f[1]
+			break
+		}
+	}
+	if sh.m.Lookup == nil || server == "" {
+		sh.printf(sh.errw, "nslookup: can't resolve '(null)': Name does not resolve\n")
+		return 1
+	}
+	srv, err := sh.m.Lookup(ctx, server)
+	serverName := ""
+	if err == nil && len(srv.Addrs) > 0 {
+		serverName = " " + srv.Addrs[0].Name
+	}
+	sh.printf(sh.out, "Server:    %s\nAddress 1: %s%s\n\n", server, server, strings.TrimRight(serverName, " "))
+	ans, err := sh.m.Lookup(ctx, names[0])
+	if err != nil || len(ans.Addrs) == 0 {
+		sh.printf(sh.errw, "nslookup: can't resolve '%s'\n", names[0])
+		return 1
+	}
+	sh.printf(sh.out, "Name:      %s\n", names[0])
+	for i, a := range ans.Addrs {
+		line := fmt.Sprintf("Address %d: %s", i+1, a.IP)
+		if a.Name != "" {
+			line += " " + a.Name
+		}
+		io.WriteString(sh.out, line+"\n")
+	}
+	return 0
 }

@@ -43,7 +43,7 @@ func TestExec(t *testing.T) {
 		"printf":                          {argv: []string{"printf", `%s=%d\n`, "a", "1", "b", "2"}, wantOut: "a=1\nb=2\n"},
 		"sleep then echo":                 {argv: []string{"sh", "-c", `sleep 5s;echo "done"`}, wantOut: "done\n"},
 		"one quoted word is one name":     {argv: []string{"sh", "-c", `"sleep 5s;echo \"done\""`}, wantErr: "sh: sleep 5s;echo \"done\": not found\n", wantCode: 127},
-		"unknown program in a shell":      {argv: []string{"sh", "-c", "nslookup web-0"}, wantErr: "sh: nslookup: not found\n", wantCode: 127},
+		"unknown program in a shell":      {argv: []string{"sh", "-c", "curl web-0"}, wantErr: "sh: curl: not found\n", wantCode: 127},
 		"unknown program without a shell": {argv: []string{"perl", "-v"}, wantStartErr: true},
 		"cat a pod file":                  {argv: []string{"cat", "/etc/hostname"}, wantOut: "web-1\n"},
 		"cat a missing file":              {argv: []string{"cat", "/nope"}, wantErr: "cat: can't open '/nope': No such file or directory\n", wantCode: 1},
@@ -112,5 +112,30 @@ func TestTar(t *testing.T) {
 	errw.Reset()
 	if code, _ := Exec(context.Background(), m, []string{"tar", "xf", "-"}, Streams{Stdin: strings.NewReader(archive.String()), Stderr: &errw}); code != 1 {
 		t.Fatalf("tar x on a read-only machine: %d", code)
+	}
+}
+
+// TestNslookup: busybox 1.28's nslookup over the machine's resolver.
+func TestNslookup(t *testing.T) {
+	m := machine()
+	m.Files["/etc/resolv.conf"] = "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
+	m.Lookup = func(_ context.Context, name string) (Answer, error) {
+		switch name {
+		case "10.96.0.10":
+			return Answer{Name: name, Addrs: []Addr{{IP: name, Name: "kube-dns.kube-system.svc.cluster.local"}}}, nil
+		case "web-0.nginx":
+			return Answer{Name: name, Addrs: []Addr{{IP: "10.244.1.2", Name: "web-0.nginx.default.svc.cluster.local"}}}, nil
+		}
+		return Answer{}, errors.New("NXDOMAIN")
+	}
+	var out, errw strings.Builder
+	code, _ := Exec(context.Background(), m, []string{"nslookup", "web-0.nginx"}, Streams{Stdout: &out, Stderr: &errw})
+	want := "Server:    10.96.0.10\nAddress 1: 10.96.0.10 kube-dns.kube-system.svc.cluster.local\n\nName:      web-0.nginx\nAddress 1: 10.244.1.2 web-0.nginx.default.svc.cluster.local\n"
+	if code != 0 || out.String() != want {
+		t.Fatalf("nslookup web-0.nginx: %d\n%s\nwant\n%s", code, out.String(), want)
+	}
+	out.Reset()
+	if code, _ := Exec(context.Background(), m, []string{"nslookup", "nope"}, Streams{Stdout: &out, Stderr: &errw}); code != 1 || !strings.Contains(errw.String(), "nslookup: can't resolve 'nope'") {
+		t.Fatalf("nslookup nope: %d %q", code, errw.String())
 	}
 }

@@ -88,3 +88,16 @@ func TestWebServer(t *testing.T) {
 		}
 	}
 }
+
+func TestCandidates(t *testing.T) {
+	search := SearchPath("default")
+	if got := strings.Join(Candidates("web-0.nginx", search), " "); got != "web-0.nginx.default.svc.cluster.local. web-0.nginx.svc.cluster.local. web-0.nginx.cluster.local. web-0.nginx." {
+		t.Errorf("short name: %s", got)
+	}
+	if got := Candidates("a.b.c.d.e.f", search)[0]; got != "a.b.c.d.e.f." {
+		t.Errorf("ndots:5: %s first", got)
+	}
+	if got := Candidates("x.", search); len(got) != 1 || got[0] != "x." {
+		t.Errorf("absolute: %v", got)
+	}
+}

@@ -130,6 +130,7 @@ func (s *Server) machine(p *corev1.Pod, c *corev1.Container) *simsh.Machine {
 		Env:      Env(p, c, DefaultPath, s.cfg.KubernetesIP),
 		Files:    files,
 		Image:    c.GetImage(),
+		Lookup:   s.lookup(p),
 		WriteFile: func(path string, content []byte) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()

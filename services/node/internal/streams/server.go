@@ -45,6 +45,9 @@ type Config struct {
 	// KubernetesIP and DNSIP are the kubernetes and kube-dns Services'
 	// ClusterIPs (the containers' KUBERNETES_SERVICE_HOST and nameserver).
 	KubernetesIP, DNSIP string
+	// DNSAddr is where the cluster DNS answers (UDP): the sim's nslookup asks
+	// it; "" when it is off.
+	DNSAddr string
 	// Follow writes what container of pod writes from now on until it stops
 	// (`kubectl attach`); nil: attach shows nothing.
 	Follow func(ctx context.Context, pod *corev1.Pod, container string, out io.Writer) error
