@@ -55,7 +55,13 @@ spec:
 		return strings.Contains(out, "ImagePullBackOff"), out
 	})
 	k.run("rollout", "undo", "deployment/nginx-deployment")
-	k.run("rollout", "status", "deployment/nginx-deployment", "--timeout=60s")
+	// kubectl rollout status can read the ProgressDeadlineExceeded condition of
+	// the status from before the undo was synced (seen once in a dozen runs):
+	// ask again until the rollout is done.
+	eventually(t, 60*time.Second, "the undone rollout completes", func() (bool, string) {
+		r := k.try("", nil, "rollout", "status", "deployment/nginx-deployment", "--timeout=60s")
+		return r.code == 0, r.stderr
+	})
 	img := k.run("get", "deployment", "nginx-deployment", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
 	if img != "nginx:1.14.2" {
 		t.Fatalf("image after undo: %q", img)
