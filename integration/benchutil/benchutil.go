@@ -1,7 +1,7 @@
 // Package benchutil holds what the benchmark commands (integration/bench,
-// bench_daemonset, bench_statefulset) share: CPU-seconds and peak memory of
-// processes from /proc, the Postgres server's CPU, figures with their medians over
-// runs, and polling and fan-out helpers.
+// bench_job, bench_statefulset, bench_watch) share: CPU-seconds and memory of
+// processes from /proc, the Postgres server's CPU and processes, figures with their
+// medians over runs, and polling, paging and fan-out helpers.
 package benchutil
 
 import (
