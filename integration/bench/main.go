@@ -27,6 +27,7 @@ import (
 
 	"github.com/podwarden/podwarden/integration/benchutil"
 	"github.com/podwarden/podwarden/integration/harness"
+	"github.com/podwarden/podwarden/shared/devenv"
 )
 
 type config struct {
@@ -46,6 +47,9 @@ type config struct {
 	createWidth int
 	idle        time.Duration
 	timeout     time.Duration
+	// freshPostgres starts a Postgres server for each run; durable is how the
+	// server of PODWARDEN_TEST_POSTGRES_DSN is, and so how those are.
+	freshPostgres, durable bool
 }
 
 // scales are the workloads of issue "Scale": Deployments x replicas on nodes-1
@@ -57,7 +61,7 @@ var scales = map[string]config{
 		phases: []string{"ready", "update", "latency", "delete"}},
 	"w100": {deployments: 1000, replicas: 100, nodes: 1001, interval: time.Second, createWidth: 32, timeout: 30 * time.Minute,
 		phases: []string{"ready", "idle", "delete"}},
-	"d50k": {deployments: 50000, replicas: 1, nodes: 501, interval: time.Second, createWidth: 64, timeout: 30 * time.Minute,
+	"d50k": {deployments: 50000, replicas: 1, nodes: 501, interval: time.Second, createWidth: 64, timeout: 30 * time.Minute, pageSize: 25000,
 		phases: []string{"ready"}, readyFigure: "available_seconds"},
 	"n5k": {nodes: 5001, interval: 500 * time.Millisecond, timeout: 15 * time.Minute,
 		phases: []string{"nodes", "daemonset", "daemonset-update"}},
@@ -82,10 +86,11 @@ func main() {
 	flag.IntVar(&cfg.nodes, "nodes", 0, "simulated nodes: the control-plane (tainted) and nodes-1 workers (default: the scale's)")
 	flag.IntVar(&cfg.clients, "clients", 50, "concurrent API clients of the latency phase")
 	flag.IntVar(&cfg.requests, "requests", 40, "requests per client per operation of the latency phase")
-	flag.IntVar(&cfg.pageSize, "page", 5000, "limit of each page of a list")
+	flag.IntVar(&cfg.pageSize, "page", 0, "limit of each page of a list (default 5000, 25000 at D50k: the watch cache sorts the whole list for each page)")
 	flag.DurationVar(&cfg.idle, "idle", time.Minute, "how long the idle phase (W100) lasts")
 	flag.DurationVar(&cfg.interval, "interval", 0, "poll interval (default: the scale's, 20ms at W1 up to 1s at W100)")
 	flag.DurationVar(&cfg.timeout, "timeout", 0, "how long a phase may take (default: 10m, 15m at N5k, 30m at W100 and D50k)")
+	flag.BoolVar(&cfg.freshPostgres, "fresh-postgres", true, "start a Postgres server of its own for each run (as durable as the one of PODWARDEN_TEST_POSTGRES_DSN), so that no run inherits another's WAL, checkpoints or dead rows")
 	flag.Parse()
 	dsn := os.Getenv("PODWARDEN_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -104,6 +109,7 @@ func main() {
 		c.replicas = cmp.Or(cfg.replicas, sc.replicas)
 		c.nodes = cmp.Or(cfg.nodes, sc.nodes)
 		c.interval = cmp.Or(cfg.interval, sc.interval)
+		c.pageSize = cmp.Or(cfg.pageSize, sc.pageSize, 5000)
 		c.timeout = cmp.Or(cfg.timeout, sc.timeout, 10*time.Minute)
 		c.readyFigure = cmp.Or(sc.readyFigure, "pods_ready_seconds")
 		runs = append(runs, c)
@@ -122,9 +128,15 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("# postgres: %s\n", benchutil.Durability(dsn))
+	durability := benchutil.Durability(dsn)
+	cfg.durable = strings.HasPrefix(durability, "durable")
+	if cfg.freshPostgres {
+		durability += "; a fresh server for each run"
+	}
+	fmt.Printf("# postgres: %s\n", durability)
 	perPod := map[string]float64{}
 	for _, c := range runs {
+		c.durable = cfg.durable
 		var results []benchutil.Run
 		loads := []string{benchutil.Uptime()}
 		for i := range c.runs {
@@ -183,6 +195,16 @@ func fail(err error) {
 func runOnce(cfg config, bins map[string]string, natsBin, dsn, dir string) (benchutil.Run, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(len(cfg.phases)+1)*cfg.timeout)
 	defer cancel()
+	if cfg.freshPostgres {
+		pgCtx, pgCancel := context.WithTimeout(ctx, 2*time.Minute)
+		pg, err := devenv.StartPostgres(pgCtx, devenv.PostgresConfig{Dir: filepath.Join(dir, "postgres"), Durable: cfg.durable})
+		pgCancel()
+		if err != nil {
+			return nil, err
+		}
+		defer pg.Stop() //nolint:errcheck
+		dsn = pg.DSN
+	}
 	started := time.Now()
 	s, err := harness.Start(ctx, bins, dsn, filepath.Join(dir, "nats"), harness.Options{Nodes: cfg.nodes, NATSBinary: natsBin,
 		Env: []string{"PODWARDEN_LOG_LEVEL=warn"}, LogDir: filepath.Join(dir, "logs")})

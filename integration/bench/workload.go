@@ -196,7 +196,7 @@ func (w *workload) deleteAll(ctx context.Context) error {
 		return fmt.Errorf("delete: %w", err)
 	}
 	if err := w.poll(ctx, "all pods gone", func() (bool, error) {
-		n, err := w.countPods(ctx)
+		n, err := w.countPods(ctx, "")
 		w.progress = fmt.Sprintf("%d pods left", n)
 		return err == nil && n == 0, err
 	}); err != nil {
@@ -206,10 +206,10 @@ func (w *workload) deleteAll(ctx context.Context) error {
 	return nil
 }
 
-// countPods counts the pods with a one-item page: its remaining item count is the
-// rest, so no pod list crosses the wire.
-func (w *workload) countPods(ctx context.Context) (int, error) {
-	r, err := w.pods.ListPods(ctx, &nodev1.ListPodsRequest{Limit: 1, ResourceVersion: "0"})
+// countPods counts the pods that match fieldSelector with a one-item page: its
+// remaining item count is the rest, so no pod list crosses the wire.
+func (w *workload) countPods(ctx context.Context, fieldSelector string) (int, error) {
+	r, err := w.pods.ListPods(ctx, &nodev1.ListPodsRequest{FieldSelector: fieldSelector, Limit: 1, ResourceVersion: "0"})
 	if err != nil {
 		return 0, err
 	}
@@ -232,7 +232,14 @@ func (w *workload) listDeployments(ctx context.Context) ([]*deploymentv1.Deploym
 // available for the given generation, and no old replicas.
 func (w *workload) waitRolledOut(ctx context.Context, generation int64) error {
 	want := int32(w.cfg.replicas)
+	total := w.cfg.deployments * w.cfg.replicas
 	return w.poll(ctx, fmt.Sprintf("rollout of generation %d", generation), func() (bool, error) {
+		// Every pod Running is necessary for every Deployment available, and costs one
+		// small page to count: list the Deployments only once it holds.
+		if running, err := w.countPods(ctx, "status.phase=Running"); err != nil || running < total {
+			w.progress = fmt.Sprintf("%d/%d pods Running", running, total)
+			return false, err
+		}
 		items, err := w.listDeployments(ctx)
 		if err != nil {
 			return false, err
