@@ -26,7 +26,8 @@ const (
 )
 
 // crashDuringScaleUp creates scaleDeployments x scaleReplicas pods, kills -9 the
-// victim service once a fifth of the pods run and starts it again; the system must
+// victim service in the middle (the node service once a fifth of the pods run, a
+// controller once a tenth exist) and starts it again; the system must
 // converge with every Deployment available and no pod duplicated or lost
 // (scaleConverged).
 func crashDuringScaleUp(t *testing.T, victim string) {
@@ -53,14 +54,20 @@ func crashDuringScaleUp(t *testing.T, victim string) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// A one-item page counts the Running pods (its remaining item count is the rest).
-	eventually(t, time.Minute, "a fifth of the pods Running", func() (bool, string) {
-		r, err := pods.ListPods(ctx, &nodev1.ListPodsRequest{FieldSelector: "status.phase=Running", Limit: 1, ResourceVersion: "0"})
+	// The node service dies once a fifth of the pods run (the others being bound and
+	// started), the controllers once a tenth exist (the others being created). A
+	// one-item page counts them (its remaining item count is the rest).
+	selector, want := "status.phase=Running", total/5
+	if victim != "node" {
+		selector, want = "", total/10
+	}
+	eventually(t, time.Minute, fmt.Sprintf("%d pods (%q)", want, selector), func() (bool, string) {
+		r, err := pods.ListPods(ctx, &nodev1.ListPodsRequest{FieldSelector: selector, Limit: 1, ResourceVersion: "0"})
 		if err != nil {
 			return false, err.Error()
 		}
 		n := len(r.GetItems()) + int(r.GetMetadata().GetRemainingItemCount())
-		return n >= total/5, fmt.Sprintf("%d pods Running", n)
+		return n >= want, fmt.Sprintf("%d pods", n)
 	})
 	// The pods Running before the crash must all survive it: none is in excess (the
 	// Deployments only grow), so one that goes is lost.
@@ -189,11 +196,11 @@ func podsMatch(pods []*corev1.Pod, want map[string]int32, rsNames map[string]str
 }
 
 // TestKillNodeServiceMidScaleUp: kill -9 the node service (scheduler, kubelet, pod
-// API) while 2,000 pods are being created and bound.
+// API) while 2,000 pods are being created and bound (once 400 run).
 func TestKillNodeServiceMidScaleUp(t *testing.T) { crashDuringScaleUp(t, "node") }
 
 // TestKillDeploymentServiceMidScaleUp: kill -9 the Deployment and ReplicaSet
-// controllers while they create 2,000 pods.
+// controllers while they create 2,000 pods (once 200 exist).
 func TestKillDeploymentServiceMidScaleUp(t *testing.T) { crashDuringScaleUp(t, "deployment") }
 
 // TestPodsMatch: scaleConverged's check finds a duplicate, a lost pod, an orphan, a
