@@ -46,15 +46,20 @@ build:
 vet:
 	go vet $(PKGS)
 
-## bench: the benchmarks of the README (medians of 3 runs, Postgres durable as make run's): Deployments (W1), StatefulSets, then lists and watches
+## bench: the benchmarks of the README (medians of 3 runs, each on a fresh system, Postgres durable as make run's): Deployments (W1), StatefulSets, Jobs, then lists and watches
 bench: deps
 	go run ./shared/devenv/withpg -durable -- go run ./integration/bench -scales w1 -runs 3
 	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_statefulset -runs 3
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_job -runs 3
 	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_watch -runs 3
 
-## bench-scale: how cost grows with the size of the world (not in CI; tens of minutes): W1 and W10 (10,000 pods), each run on a fresh system
+## bench-scale: how cost grows with the size of the world (not in CI; an hour or more): W1, W10 (10,000 pods), W100 (100,000 pods,
+## then a minute idle), D50k (50,000 Deployments), N5k (a DaemonSet on 5,000 nodes), then cpu_growth_w10_over_w1 and
+## cpu_growth_w100_over_w1; then StatefulSets and Jobs. Medians of RUNS runs (default 3), each on a fresh system, Postgres durable.
 bench-scale: deps
-	go run ./shared/devenv/withpg -durable -- go run ./integration/bench -scales w1,w10 -runs $(or $(RUNS),3)
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench -scales w1,w10,w100,d50k,n5k -runs $(or $(RUNS),3)
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_statefulset -runs $(or $(RUNS),3)
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_job -runs $(or $(RUNS),3)
 
 ## chaos: the chaos harness (not in CI but its short version): TRIALS trials from SEED, each a workload step under a killed or stopped process; exits 1 on any violation
 chaos: deps
