@@ -35,7 +35,11 @@
 //   - /api/v1/namespaces (list, get, create; namespaces spring into being on use);
 //   - /api, /api/v1, /apis, /apis/{group}[/{version}] discovery, /version,
 //     /openapi/v2 (JSON, or protobuf for kubectl), /healthz, /livez, /readyz
-//     (every backend's grpc.health.v1).
+//     (every backend's grpc.health.v1);
+//   - /openapi/v3 and /openapi/v3/apis/{group}/{version} (openapi_v3.go): per
+//     served group/version, kube-apiserver's own schemas of the kinds served and
+//     a path per endpoint (internal/kubeopenapi), for kubectl explain and
+//     kubectl's field validation and patch building.
 //
 // Backends (gateway.go): each backend service is described once, by a backend
 // value in its own file (deployment_routes.go, statefulset_routes.go,

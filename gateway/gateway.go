@@ -110,6 +110,7 @@ type gateway struct {
 	yaml       *yamlMarshaler
 	namespaces *namespaceRegistry
 	discovery  discovery
+	openAPIv3  openAPIv3Docs
 }
 
 // NewHandler builds the REST surface over backends: the generated grpc-gateway
@@ -182,6 +183,9 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		{http.MethodGet, "/readyz", g.readyz},
 		{http.MethodGet, "/version", g.version},
 		{http.MethodGet, "/openapi/v2", g.openAPI},
+		{http.MethodGet, "/openapi/v3", g.openAPIv3Discovery},
+		{http.MethodGet, "/openapi/v3/api/v1", g.openAPIv3Document},
+		{http.MethodGet, "/openapi/v3/apis/{group}/{version}", g.openAPIv3Document},
 		{http.MethodGet, "/api", g.apiVersions},
 		{http.MethodGet, "/api/v1", g.coreResourceList},
 		{http.MethodGet, "/apis", g.apiGroupList},
