@@ -15,6 +15,7 @@ import (
 	"github.com/podwarden/podwarden/shared/announce"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Backends holds one gRPC connection per backend service. A nil field is a
@@ -111,6 +112,11 @@ type gateway struct {
 	namespaces *namespaceRegistry
 	discovery  discovery
 	openAPIv3  openAPIv3Docs
+	// fieldManagers record managedFields and serve server-side apply (apply.go).
+	fieldManagers fieldManagers
+	// schemas are the body messages of the writable resources, by
+	// group/version/resource[/subresource] (fieldvalidation.go).
+	schemas map[string]protoreflect.MessageDescriptor
 }
 
 // NewHandler builds the REST surface over backends: the generated grpc-gateway
@@ -172,6 +178,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		return nil, err
 	}
 	g.discovery.add(coreResources...)
+	g.fieldManagers.statusKinds = g.discovery.statusKinds()
+	g.schemas = bodySchemas(patchRoutes)
 
 	type route struct {
 		method, path string
@@ -208,7 +216,7 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		}
 	}
 
-	var h http.Handler = g.mux
+	var h http.Handler = g.validateFields(g.manageFields(g.mux))
 	h = g.namespaces.track(h)
 	h = g.watchDispatch(h)
 	h = negotiate(h)

@@ -339,6 +339,9 @@ func (r *Resource[T]) update(ctx context.Context, ns, name string, obj T, dryRun
 			if nm.OwnerReferences == nil {
 				nm.OwnerReferences = om.OwnerReferences
 			}
+			if len(nm.ManagedFields) == 0 {
+				nm.ManagedFields = om.ManagedFields // as kube-apiserver: an update without managedFields keeps them
+			}
 			if r.CopyStatus != nil {
 				r.CopyStatus(next, old)
 			}

@@ -192,6 +192,40 @@ func TestUpdateStrategyAndConcurrency(t *testing.T) {
 	}
 }
 
+// TestUpdateKeepsManagedFields: managedFields survive storage, and an update
+// that leaves them out keeps the stored ones (kube-apiserver's rule for
+// clients that know nothing of them); one that carries them replaces them.
+func TestUpdateKeepsManagedFields(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newResource(t)
+	p := pod("a", map[string]string{"app": "x"})
+	p.Metadata.ManagedFields = []*corev1.ManagedFieldsEntry{{Manager: "kubectl", Operation: "Apply", ApiVersion: "v1", FieldsType: "FieldsV1"}}
+	created, err := r.Create(ctx, "default", p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd := proto.Clone(created).(*corev1.Pod)
+	upd.Metadata.ManagedFields = nil
+	upd.Metadata.Labels["app"] = "y"
+	kept, err := r.Update(ctx, "default", "a", upd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kept.Metadata.GetManagedFields(); len(got) != 1 || got[0].GetManager() != "kubectl" {
+		t.Fatalf("managedFields after an update without them: %v", got)
+	}
+	repl := proto.Clone(kept).(*corev1.Pod)
+	repl.Metadata.ManagedFields = []*corev1.ManagedFieldsEntry{{Manager: "kubectl-edit", Operation: "Update", ApiVersion: "v1", FieldsType: "FieldsV1"}}
+	replaced, err := r.Update(ctx, "default", "a", repl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := r.Get(ctx, "default", "a")
+	if m := got.Metadata.GetManagedFields(); len(m) != 1 || m[0].GetManager() != "kubectl-edit" || replaced.Metadata.GetManagedFields()[0].GetManager() != "kubectl-edit" {
+		t.Fatalf("managedFields after replacing them: %v", m)
+	}
+}
+
 func TestDeletePolicies(t *testing.T) {
 	ctx := context.Background()
 	r, orphaned := newResource(t)

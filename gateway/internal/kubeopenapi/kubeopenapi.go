@@ -429,3 +429,17 @@ func camel(s string) string {
 	}
 	return out.String()
 }
+
+// AllModels are the schemas of every kind in the data, with everything they
+// reference.
+func AllModels() (map[string]*spec.Schema, error) {
+	c := load()
+	if c.err != nil {
+		return nil, c.err
+	}
+	gvks := make([]schema.GroupVersionKind, 0, len(c.kinds))
+	for gvk := range c.kinds {
+		gvks = append(gvks, gvk)
+	}
+	return Models(gvks)
+}
