@@ -52,6 +52,12 @@ var typeConverter = sync.OnceValues(func() (managedfields.TypeConverter, error) 
 	return managedfields.NewTypeConverter(models, false)
 })
 
+// warmFieldManagers builds both type converters.
+func warmFieldManagers() {
+	_, _ = typeConverter()
+	_, _ = lenientTypeConverter()
+}
+
 // lenientTypeConverter is the same schema where a field it does not declare
 // is kept as a deduced one: the field manager's, since a stored object may
 // hold a field podwarden writes and Kubernetes' schema of the kind lacks.

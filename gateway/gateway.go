@@ -277,6 +277,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	go warmFieldManagers() // builds the schemas (seconds of CPU) before the first write needs them
 	lis, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("gateway listen: %w", err)

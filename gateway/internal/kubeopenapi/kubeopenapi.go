@@ -207,7 +207,12 @@ func Document(gv string, resources []Resource) (doc []byte, ok bool, err error) 
 	if !found {
 		group, version = "", gv
 	}
-	b := docBuilder{c: c, group: group, version: version, paths: map[string]map[string]any{}}
+	b := docBuilder{c: c, group: group, version: version, paths: map[string]map[string]any{}, kinds: map[string]string{}}
+	for _, r := range resources {
+		if !strings.Contains(r.Name, "/") {
+			b.kinds[r.Name] = r.Kind
+		}
+	}
 	for _, r := range resources {
 		b.add(r)
 	}
@@ -242,6 +247,7 @@ type docBuilder struct {
 	group, version string
 	paths          map[string]map[string]any
 	roots          []string
+	kinds          map[string]string // the kind of each resource, by plural
 }
 
 // Media types of request and response bodies.
@@ -281,8 +287,12 @@ func (b *docBuilder) add(r Resource) {
 		pathParams = append(pathParams, b.c.params["namespace"])
 	}
 	ext := map[string]string{"group": g, "kind": r.Kind, "version": v}
+	parentKind := r.Kind // a subresource's operations are named after its object's kind
+	if k, ok := b.kinds[plural]; ok && sub != "" {
+		parentKind = k
+	}
 	opID := func(verb string) string {
-		return verb + opGroup(b.group) + camel(b.version) + scope + r.Kind + camel(sub)
+		return verb + opGroup(b.group) + camel(b.version) + scope + parentKind + camel(sub)
 	}
 	has := func(verb string) bool { return slices.Contains(r.Verbs, verb) }
 	op := func(action, verb, desc string, params []string, body any, codes map[string]string, result string) map[string]any {
@@ -341,9 +351,9 @@ func (b *docBuilder) add(r Resource) {
 	what := r.Kind
 	if sub != "" {
 		path += "/" + sub
-		what = sub + " of the specified " + r.Kind
+		what = sub + " of the specified " + parentKind
 	}
-	item := map[string]any{"parameters": append([]any{nameParam(r.Kind)}, append(pathParams, b.c.params["pretty"])...)}
+	item := map[string]any{"parameters": append([]any{nameParam(parentKind)}, append(pathParams, b.c.params["pretty"])...)}
 	if has("get") {
 		item["get"] = op("get", "read", "read the specified "+what, nil, nil, map[string]string{"200": "OK"}, kindSchema)
 	}
