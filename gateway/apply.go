@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"strings"
 	"unicode"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -131,8 +132,19 @@ func (g *gateway) applyHandler(w http.ResponseWriter, r *http.Request, patch []b
 	}
 	patchJSON, err := yaml.YAMLToJSONStrict(patch)
 	if err != nil {
-		g.writeAPIStatus(w, r, apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: %v", err)))
-		return
+		// A duplicate key: refused under Strict, warned about under Warn (kube-apiserver's
+		// strict decoding of the patch); a patch that is no YAML at all is refused.
+		if patchJSON, err = yaml.YAMLToJSON(patch); err != nil {
+			g.writeAPIStatus(w, r, apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: %v", err)))
+			return
+		}
+		switch dups := yamlDuplicates(patch); fieldValidationDirective(r) {
+		case metav1.FieldValidationStrict:
+			g.writeAPIStatus(w, r, apierrors.NewBadRequest(fmt.Sprintf("error strict decoding patch: %s", strings.Join(dups, ", "))))
+			return
+		case metav1.FieldValidationWarn:
+			addWarnings(w.Header(), dups)
+		}
 	}
 	applied, err := toUnstructured(patchJSON)
 	if err != nil {

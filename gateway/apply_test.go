@@ -185,3 +185,23 @@ func TestUpdatesRecordTheirManagers(t *testing.T) {
 		t.Errorf("kubectl-edit owns %s after setting replicas", owned)
 	}
 }
+
+// TestApplyDuplicateField: a duplicate key in the applied YAML is warned about
+// by default (the last value wins) and refused under Strict.
+func TestApplyDuplicateField(t *testing.T) {
+	e := newEnv(t)
+	config := strings.Replace(webApply("2", "nginx"), "  replicas: 2\n", "  replicas: 2\n  replicas: 3\n", 1)
+	strict := e.apply(applyPath, config, "fieldManager=kubectl&fieldValidation=Strict")
+	st := strict.wantStatus(t, http.StatusBadRequest, ReasonBadRequest)
+	if msg, _ := st["message"].(string); !strings.Contains(msg, `key "replicas" already set in map`) {
+		t.Errorf("message %q", msg)
+	}
+	res := e.apply(applyPath, config, "fieldManager=kubectl")
+	res.wantCode(t, http.StatusCreated)
+	if w := res.header.Get("Warning"); !strings.Contains(w, `key \"replicas\" already set in map`) {
+		t.Errorf("Warning %q", w)
+	}
+	if r := fmt.Sprint(res.object(t)["spec"].(map[string]any)["replicas"]); r != "3" {
+		t.Errorf("replicas %s, want the last value 3", r)
+	}
+}

@@ -197,7 +197,9 @@ func yamlDuplicates(body []byte) []string {
 		return nil
 	}
 	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: yaml: unmarshal errors:\n")
+	for _, prefix := range []string{"error converting YAML to JSON: yaml: unmarshal errors:\n", "yaml: unmarshal errors:\n"} {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
 	var out []string
 	for _, l := range strings.Split(msg, "\n") {
 		if l = strings.TrimSpace(l); l != "" {

@@ -120,3 +120,21 @@ func TestFieldValidationOnPatch(t *testing.T) {
 		t.Errorf("Warning %q", got)
 	}
 }
+
+// TestFieldValidationYAMLDuplicate: a duplicate key in a YAML body is warned
+// about in the YAML decoder's words, and refused under Strict.
+func TestFieldValidationYAMLDuplicate(t *testing.T) {
+	e := newEnv(t)
+	const coll = "/apis/apps/v1/namespaces/default/deployments"
+	body := strings.Replace(webApply("2", "nginx"), "  replicas: 2\n", "  replicas: 2\n  replicas: 3\n", 1)
+	strict := e.do(http.MethodPost, coll+"?fieldValidation=Strict", body, "Content-Type: application/yaml")
+	st := strict.wantStatus(t, http.StatusBadRequest, ReasonBadRequest)
+	if msg, _ := st["message"].(string); !strings.Contains(msg, `strict decoding error: line 8: key "replicas" already set in map`) {
+		t.Errorf("message %q", msg)
+	}
+	res := e.do(http.MethodPost, coll, body, "Content-Type: application/yaml")
+	res.wantCode(t, http.StatusCreated)
+	if w := res.header.Get("Warning"); w != `299 - "line 8: key \"replicas\" already set in map"` {
+		t.Errorf("Warning %q", w)
+	}
+}

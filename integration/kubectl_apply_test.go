@@ -30,7 +30,8 @@ func kubectlResult(k kubectl, args ...string) (stdout, stderr string, err error)
 // 1000m stored as 1, is applied again and refreshes the entry's time).
 const applyState = `jsonpath={.kind}/{.metadata.name}={.metadata.generation}/{.metadata.managedFields[*].manager}/{.metadata.managedFields[*].operation}/{.metadata.managedFields[*].fieldsV1}{"\n"}`
 
-// TestKubectlServerSideApply: kubectl apply --server-side of every tutorial
+// TestKubectlServerSideApply: kubectl explain prints the upstream docs;
+// kubectl apply --server-side of every tutorial
 // manifest creates the objects with kubectl as their field manager; applying
 // them again changes nothing (same resourceVersion); a second manager changing
 // a field kubectl owns gets kube-apiserver's conflict, and takes it over with
@@ -39,6 +40,7 @@ func TestKubectlServerSideApply(t *testing.T) {
 	bin := kubectlBin(t)
 	s := startSystem(t, harness.Options{})
 	k := newKubectl(t, bin, s.GatewayURL)
+	wantLines(t, k.run("explain", "statefulset.spec"), "KIND:       StatefulSet", "podManagementPolicy\t<string>", "volumeClaimTemplates\t<[]PersistentVolumeClaim>")
 	manifests, err := filepath.Glob("testdata/manifests/*.yaml")
 	if err != nil || len(manifests) == 0 {
 		t.Fatalf("no manifests: %v", err)
