@@ -330,6 +330,9 @@ func (r *Resource[T]) update(ctx context.Context, ns, name string, obj T, dryRun
 			if r.CopyStatus != nil {
 				r.CopyStatus(next, obj)
 			}
+			if mf := m.GetManagedFields(); len(mf) > 0 {
+				next.GetMetadata().ManagedFields = mf // the status writer's manager, recorded by the gateway
+			}
 		} else {
 			next = obj
 			nm := next.GetMetadata()

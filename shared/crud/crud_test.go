@@ -224,6 +224,24 @@ func TestUpdateKeepsManagedFields(t *testing.T) {
 	if m := got.Metadata.GetManagedFields(); len(m) != 1 || m[0].GetManager() != "kubectl-edit" || replaced.Metadata.GetManagedFields()[0].GetManager() != "kubectl-edit" {
 		t.Fatalf("managedFields after replacing them: %v", m)
 	}
+	// A status write keeps them unless it carries its own (a status writer's manager).
+	st := proto.Clone(got).(*corev1.Pod)
+	st.Metadata.ManagedFields = nil
+	st.Status = &corev1.PodStatus{Phase: "Running"}
+	if _, err := r.UpdateStatus(ctx, "default", "a", st); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = r.Get(ctx, "default", "a"); len(got.Metadata.GetManagedFields()) != 1 {
+		t.Fatalf("managedFields after a status write without them: %v", got.Metadata.GetManagedFields())
+	}
+	st = proto.Clone(got).(*corev1.Pod)
+	st.Metadata.ManagedFields = append(st.Metadata.ManagedFields, &corev1.ManagedFieldsEntry{Manager: "tester", Operation: "Update", ApiVersion: "v1", FieldsType: "FieldsV1", Subresource: "status"})
+	if _, err := r.UpdateStatus(ctx, "default", "a", st); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = r.Get(ctx, "default", "a"); len(got.Metadata.GetManagedFields()) != 2 {
+		t.Fatalf("managedFields after a status write with its manager: %v", got.Metadata.GetManagedFields())
+	}
 }
 
 func TestDeletePolicies(t *testing.T) {
