@@ -155,11 +155,15 @@ func (g *gateway) applyHandler(w http.ResponseWriter, r *http.Request, patch []b
 		g.writeAPIStatus(w, r, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", name, info.name)))
 		return
 	}
-	if applied.GroupVersionKind() == gvk {
-		if err := g.fieldManagers.fits(gvk, applied); err != nil {
+	if md, ok := g.schemas[resourceKey(info)]; ok && applied.GroupVersionKind() == gvk {
+		if unknown := unknownFields(applied.Object, md, ""); len(unknown) > 0 {
 			// kube-apiserver's words (a 500: it is not a StatusError there either)
-			g.writeAPIStatus(w, r, fmt.Errorf("failed to create typed patch object (%s/%s; %s): %v",
-				applied.GetNamespace(), applied.GetName(), gvk, err))
+			errs := make([]string, len(unknown))
+			for i, f := range unknown {
+				errs[i] = "." + f + ": field not declared in schema"
+			}
+			g.writeAPIStatus(w, r, fmt.Errorf("failed to create typed patch object (%s/%s; %s): %s",
+				applied.GetNamespace(), applied.GetName(), gvk, strings.Join(errs, "\n")))
 			return
 		}
 	}

@@ -42,26 +42,12 @@ type managerKey struct {
 	subresource string
 }
 
-// typeConverter is the structured-merge-diff schema of every upstream kind:
-// it checks applied configurations, which may only hold Kubernetes' fields.
+// typeConverter is the structured-merge-diff schema of every upstream kind,
+// where a field the schema does not declare is kept as a deduced one: a
+// stored object may hold a field podwarden writes and Kubernetes' schema of
+// the kind lacks. (An applied configuration's unknown fields are refused
+// before, against the kind's message: applyHandler.)
 var typeConverter = sync.OnceValues(func() (managedfields.TypeConverter, error) {
-	models, err := kubeopenapi.AllModels()
-	if err != nil {
-		return nil, err
-	}
-	return managedfields.NewTypeConverter(models, false)
-})
-
-// warmFieldManagers builds both type converters.
-func warmFieldManagers() {
-	_, _ = typeConverter()
-	_, _ = lenientTypeConverter()
-}
-
-// lenientTypeConverter is the same schema where a field it does not declare
-// is kept as a deduced one: the field manager's, since a stored object may
-// hold a field podwarden writes and Kubernetes' schema of the kind lacks.
-var lenientTypeConverter = sync.OnceValues(func() (managedfields.TypeConverter, error) {
 	models, err := kubeopenapi.AllModels()
 	if err != nil {
 		return nil, err
@@ -85,7 +71,7 @@ func (f *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*m
 		err error
 	)
 	if _, known := kubeopenapi.SchemaName(gvk); known {
-		tc, terr := lenientTypeConverter()
+		tc, terr := typeConverter()
 		if terr != nil {
 			return nil, fmt.Errorf("field manager schemas: %w", terr)
 		}
@@ -105,9 +91,12 @@ func (f *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*m
 	return m, nil
 }
 
+// warmFieldManagers builds the type converter (seconds of CPU).
+func warmFieldManagers() { _, _ = typeConverter() }
+
 // fits checks obj against its kind's structured schema (nil for a kind
-// without an upstream one): an applied configuration must fit it, and a write
-// that does not is left for the backend to refuse.
+// without an upstream one): a write whose body does not fit (a string for a
+// number) is left for the backend to refuse.
 func (f *fieldManagers) fits(gvk schema.GroupVersionKind, obj runtime.Object) error {
 	if _, known := kubeopenapi.SchemaName(gvk); !known {
 		return nil
