@@ -167,8 +167,9 @@ func (g *gateway) applyHandler(w http.ResponseWriter, r *http.Request, patch []b
 			return
 		}
 	}
-	force := r.URL.Query().Get("force") == "true"
-	manager := r.URL.Query().Get("fieldManager")
+	opts, _ := patchOptions(r.URL.Query()) // checked above
+	force := opts.Force != nil && *opts.Force
+	manager := opts.FieldManager
 	for attempt := 1; ; attempt++ {
 		cur := g.inProcess(r.Context(), r, http.MethodGet, nil)
 		var live runtime.Object

@@ -205,3 +205,11 @@ func TestApplyDuplicateField(t *testing.T) {
 		t.Errorf("replicas %s, want the last value 3", r)
 	}
 }
+
+// TestApplyForceAsOne: force takes ParseBool's values, as kube-apiserver's
+// query decoding does.
+func TestApplyForceAsOne(t *testing.T) {
+	e := newEnv(t)
+	e.apply(applyPath, webApply("2", "nginx"), "fieldManager=kubectl").wantCode(t, http.StatusCreated)
+	e.apply(applyPath, webApply("4", "nginx"), "fieldManager=ci&force=1").wantCode(t, http.StatusOK)
+}
