@@ -13,7 +13,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPC_GATEWAY_VERSION := v2.32.0
 
-.PHONY: run test unit build vet lint generate check-generated tools bench bench-scale chaos deps clean fuzz
+.PHONY: run test unit build vet lint generate check-generated openapi-data tools bench bench-scale chaos deps clean fuzz
 
 ## run: start Postgres, NATS, every service and the gateway (Ctrl-C stops them all)
 run: deps
@@ -80,10 +80,18 @@ tools:
 	@command -v protoc-gen-grpc-gateway >/dev/null && protoc-gen-grpc-gateway --version 2>&1 | grep -q $(GRPC_GATEWAY_VERSION:v%=%) || go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
 	@command -v protoc-gen-openapiv2 >/dev/null && protoc-gen-openapiv2 --version 2>&1 | grep -q $(GRPC_GATEWAY_VERSION:v%=%) || go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 
-## generate: regenerate proto/gen and the OpenAPI document from proto/
+## generate: regenerate proto/gen and the OpenAPI document from proto/; verify the
+## gateway's upstream OpenAPI v3 data (see openapi-data)
 generate: tools
 	buf lint
 	buf generate
+	go run ./gateway/internal/kubeopenapi/gen
+
+## openapi-data: rewrite the gateway's OpenAPI v3 data from kube-apiserver's published
+## documents: K8S_OPENAPI_SRC=<kubernetes>/api/openapi-spec/v3 (or kubectl-validate's
+## pkg/openapiclient/builtins/<minor>) K8S_RELEASE=1.35
+openapi-data:
+	go run ./gateway/internal/kubeopenapi/gen -src "$(K8S_OPENAPI_SRC)" -release "$(K8S_RELEASE)" -origin "$(K8S_OPENAPI_ORIGIN)"
 
 ## lint: buf lint, gofmt, go vet
 lint: tools vet
@@ -92,8 +100,8 @@ lint: tools vet
 
 ## check-generated: fail when the committed generated code differs from `make generate`
 check-generated: generate
-	@if [ -n "$$(git status --porcelain -- proto/gen proto/openapi)" ]; then \
-		git status --short -- proto/gen proto/openapi; echo "generated code is out of date: run make generate"; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- proto/gen proto/openapi gateway/internal/kubeopenapi/data)" ]; then \
+		git status --short -- proto/gen proto/openapi gateway/internal/kubeopenapi/data; echo "generated code is out of date: run make generate"; exit 1; fi
 
 clean:
 	rm -rf .data bin

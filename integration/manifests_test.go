@@ -120,7 +120,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		"malformed json": {method: "POST", path: deploymentsPath, ctype: "application/json", body: `{"kind":`, code: 400},
 		"malformed yaml": {method: "POST", path: deploymentsPath, ctype: "application/yaml", body: "kind: [", code: 400},
-		"unknown field": {method: "POST", path: deploymentsPath, ctype: "application/json", code: 400, contains: "replicaz",
+		"unknown field": {method: "POST", path: deploymentsPath + "?fieldValidation=Strict", ctype: "application/json", code: 400, contains: "replicaz",
 			body: `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"replicaz":1}}`},
 		"wrong kind for path": {method: "POST", path: deploymentsPath, ctype: "application/json", code: 400, contains: "ReplicaSet",
 			body: `{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"x"}}`},
