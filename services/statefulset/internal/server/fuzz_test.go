@@ -12,7 +12,7 @@ import (
 // keeps kindfuzz's properties for any body (see kindfuzz).
 var (
 	statefulSets = kindfuzz.FromResource(NewResource(nil, nil, nil), func() *statefulsetv1.StatefulSet { return &statefulsetv1.StatefulSet{} })
-	claims       = kindfuzz.FromResource(NewClaimResource(nil, nil, nil), func() *statefulsetv1.PersistentVolumeClaim {
+	claims       = kindfuzz.FromResource(NewClaimResource(nil, nil, nil, func() string { return DefaultStorageClass }), func() *statefulsetv1.PersistentVolumeClaim {
 		return &statefulsetv1.PersistentVolumeClaim{}
 	})
 	volumes = kindfuzz.FromResource(NewVolumeResource(nil, nil, nil), func() *statefulsetv1.PersistentVolume {
