@@ -31,6 +31,8 @@ func collectionPath(doc []byte) string {
 		return "/api/v1/namespaces/default/services"
 	case "StorageClass":
 		return storageClassesPath
+	case "PodDisruptionBudget":
+		return pdbsPath
 	}
 	return ""
 }
@@ -80,6 +82,7 @@ func TestInvalidManifestsRejected(t *testing.T) {
 		"surge and unavailable":           {file: "invalid/surge-and-unavailable-zero.yaml", field: "spec.strategy.rollingUpdate.maxUnavailable"},
 		"statefulset without serviceName": {file: "invalid/statefulset-no-servicename.yaml", field: "spec.serviceName"},
 		"statefulset negative partition":  {file: "invalid/statefulset-partition-negative.yaml", field: "spec.updateStrategy.rollingUpdate.partition"},
+		"pdb with both bounds":            {file: "invalid/pdb-min-and-max.yaml", field: "spec"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

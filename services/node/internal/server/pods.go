@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/podwarden/podwarden/services/node/internal/admission"
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/apierr"
@@ -201,6 +202,12 @@ func (s *PodServer) DeletePod(ctx context.Context, req *nodev1.DeletePodRequest)
 		if isDryRun(req.GetOptions().GetDryRun()) {
 			out = p
 			return nil
+		}
+		if c := req.GetCondition(); c != nil && p.GetMetadata().GetDeletionTimestamp() == nil {
+			if p.Status == nil {
+				p.Status = &corev1.PodStatus{}
+			}
+			podstatus.SetCondition(p.Status, c.GetType(), c.GetStatus(), c.GetReason(), c.GetMessage(), s.now())
 		}
 		out, _, err = repo.GracefulDelete(ctx, tx, s.now(), p, grace)
 		return err
