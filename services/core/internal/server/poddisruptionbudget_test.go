@@ -14,7 +14,7 @@ func TestValidatePodDisruptionBudget(t *testing.T) {
 		pdb  string
 		want string // "" valid, else a substring of the errors
 	}{
-		"minAvailable": {pdb: `{"metadata":{"name":"p","namespace":"default"},"spec":{"minAvailable":2,"selector":{"matchLabels":{"app":"web"}}}}`},
+		"minAvailable":           {pdb: `{"metadata":{"name":"p","namespace":"default"},"spec":{"minAvailable":2,"selector":{"matchLabels":{"app":"web"}}}}`},
 		"maxUnavailable percent": {pdb: `{"metadata":{"name":"p","namespace":"default"},"spec":{"maxUnavailable":"25%","selector":{}}}`},
 		"both set": {pdb: `{"metadata":{"name":"p","namespace":"default"},"spec":{"minAvailable":1,"maxUnavailable":1}}`,
 			want: "spec: Invalid value: "},
