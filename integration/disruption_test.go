@@ -34,10 +34,10 @@ func readyUndeleted(pods []map[string]any) int {
 	return n
 }
 
-func webDeployment(replicas int) []byte {
+func webDeployment(replicas, grace int) []byte {
 	return fmt.Appendf(nil, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":%d,
-"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"terminationGracePeriodSeconds":1,
-"containers":[{"name":"web","image":"nginx:1.27"}]}}}}`, replicas)
+"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"terminationGracePeriodSeconds":%d,
+"containers":[{"name":"web","image":"nginx:1.27"}]}}}}`, replicas, grace)
 }
 
 // pdbStatus waits until the budget's status says want disruptions allowed.
@@ -59,9 +59,10 @@ func pdbAllows(t *testing.T, a api, name string, want int) map[string]any {
 // is 429 with Kubernetes' message and cause; a missing pod is 404; a budget with
 // both minAvailable and maxUnavailable is rejected naming spec.
 func TestEvictionAndDisruptionBudget(t *testing.T) {
-	s := startSystem(t, harness.Options{})
+	// An evicted pod takes 3 s to stop: long enough to read its DisruptionTarget condition.
+	s := startSystem(t, harness.Options{Env: []string{"PODWARDEN_SIM_TERMINATION_DELAY=3s"}})
 	a := api{t: t, base: s.GatewayURL}
-	a.expect(a.do(http.MethodPost, deploymentsPath, "application/json", webDeployment(3)), http.StatusCreated, "create web")
+	a.expect(a.do(http.MethodPost, deploymentsPath, "application/json", webDeployment(3, 30)), http.StatusCreated, "create web")
 	rolledOut(t, a, "web", 3)
 	a.expect(a.do(http.MethodPost, pdbsPath, "application/yaml", []byte(`apiVersion: policy/v1
 kind: PodDisruptionBudget
@@ -86,16 +87,13 @@ spec:
 	pods := podsOf(t, a, "app=web")
 	first, second := str(path(pods[0], "metadata", "name")), str(path(pods[1], "metadata", "name"))
 	a.expect(evict(first), http.StatusCreated, "evict "+first)
-	evicted := a.get(podsPath + "/" + first)
-	if evicted.Code == http.StatusOK {
-		e := evicted.JSON()
-		found := false
-		for _, c := range asList(path(e, "status", "conditions")) {
-			found = found || (str(path(c, "type")) == "DisruptionTarget" && str(path(c, "reason")) == "EvictionByEvictionAPI" && str(path(c, "status")) == "True")
-		}
-		if path(e, "metadata", "deletionTimestamp") == nil || !found {
-			t.Fatalf("evicted pod: %s", mustJSON(e["status"]))
-		}
+	e := a.mustGet(podsPath + "/" + first)
+	found := false
+	for _, c := range asList(path(e, "status", "conditions")) {
+		found = found || (str(path(c, "type")) == "DisruptionTarget" && str(path(c, "reason")) == "EvictionByEvictionAPI" && str(path(c, "status")) == "True")
+	}
+	if path(e, "metadata", "deletionTimestamp") == nil || !found {
+		t.Fatalf("evicted pod: %s", mustJSON(e["status"]))
 	}
 	// The budget is used up until the replacement is ready: the next eviction is refused.
 	r := evict(second)
@@ -156,7 +154,7 @@ func TestDrainRespectsDisruptionBudget(t *testing.T) {
 	}
 	a.expect(a.do(http.MethodPost, daemonSetsPath, "application/json", []byte(dsJSON("agent", "busybox:1.36", "", `"terminationGracePeriodSeconds":1,`))),
 		http.StatusCreated, "create daemonset")
-	a.expect(a.do(http.MethodPost, deploymentsPath, "application/json", webDeployment(3)), http.StatusCreated, "create web")
+	a.expect(a.do(http.MethodPost, deploymentsPath, "application/json", webDeployment(3, 1)), http.StatusCreated, "create web")
 	rolledOut(t, a, "web", 3)
 	for _, p := range podsOf(t, a, "app=web") {
 		if n := str(path(p, "spec", "nodeName")); n != "node-1" {
