@@ -128,6 +128,12 @@ spec:
 		t.Fatalf("maxUnavailable 25%% of 4: %s", mustJSON(st))
 	}
 
+	// A plain delete cannot write conditions (only an eviction's DisruptionTarget is set on deletion).
+	any := str(path(podsOf(t, a, "app=web")[0], "metadata", "name"))
+	if r := a.do(http.MethodDelete, podsPath+"/"+any+"?condition.type=Ready&condition.status=False", "", nil); r.Code != http.StatusBadRequest {
+		t.Fatalf("delete with a Ready condition: %d %s", r.Code, r.Body)
+	}
+
 	// Bad input: both bounds.
 	bad := a.expect(a.do(http.MethodPost, pdbsPath, "application/yaml", readManifest(t, "invalid/pdb-min-and-max.yaml")), http.StatusUnprocessableEntity, "both bounds")
 	if !strings.Contains(str(bad["message"]), "minAvailable and maxUnavailable cannot be both set") {

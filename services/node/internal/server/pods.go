@@ -174,9 +174,13 @@ func (s *PodServer) UpdatePod(ctx context.Context, req *nodev1.UpdatePodRequest)
 	return &nodev1.UpdatePodResponse{Pod: out}, nil
 }
 
+// disruptionTarget is the pod condition of a pod deleted by a disruption (eviction).
+const disruptionTarget = "DisruptionTarget"
+
 // DeletePod deletes gracefully: the pod comes back with deletionTimestamp set
 // and goes once its containers stopped; grace 0 (or an unscheduled or
-// terminated pod) removes it at once.
+// terminated pod) removes it at once. A DisruptionTarget condition in the
+// request is added to the pod's status as it is deleted (an eviction's).
 func (s *PodServer) DeletePod(ctx context.Context, req *nodev1.DeletePodRequest) (*nodev1.DeletePodResponse, error) {
 	ns, name := req.GetNamespace(), req.GetName()
 	if ns == "" {
@@ -189,6 +193,11 @@ func (s *PodServer) DeletePod(ctx context.Context, req *nodev1.DeletePodRequest)
 	if grace != nil && *grace < 0 {
 		one := int64(1) // kube-apiserver turns a negative grace period into 1
 		grace = &one
+	}
+	// Only the condition a disruption sets on its way (an eviction's DisruptionTarget):
+	// the field is reachable over REST too, and must not write any other condition.
+	if c := req.GetCondition(); c != nil && c.GetType() != disruptionTarget {
+		return nil, apierr.BadRequest(fmt.Sprintf("condition: only a %s condition is set on deletion, not %q", disruptionTarget, c.GetType()))
 	}
 	var out *corev1.Pod
 	err := inTx(ctx, s.DB, podsGR, name, func(tx pgx.Tx) error {
