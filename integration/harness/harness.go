@@ -316,7 +316,7 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	if name == "daemonset" {
 		env = append(env, "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
 	}
-	if name == "autoscaler" {
+	if name == "autoscaler" || name == "core" {
 		env = append(env, "PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"], "PODWARDEN_STATEFULSET_ADDR="+s.Addrs["statefulset"], "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
 	}
 	if dbg := os.Getenv("PODWARDEN_DEBUG_BASE_PORT"); dbg != "" && replica == 0 {
