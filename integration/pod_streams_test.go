@@ -21,15 +21,15 @@ import (
 	"github.com/podwarden/podwarden/integration/harness"
 )
 
-// kubectlResult is what one kubectl run gave.
-type kubectlResult struct {
+// kubectlRun is what one kubectl run gave.
+type kubectlRun struct {
 	stdout, stderr string
 	code           int
 }
 
 // try runs kubectl with stdin and extra environment, and returns its output
 // and exit code whatever they are, within a minute.
-func (k kubectl) try(stdin string, env []string, args ...string) kubectlResult {
+func (k kubectl) try(stdin string, env []string, args ...string) kubectlRun {
 	k.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -49,7 +49,7 @@ func (k kubectl) try(stdin string, env []string, args ...string) kubectlResult {
 		k.t.Fatalf("kubectl %s: %v", strings.Join(args, " "), err)
 	}
 	k.t.Logf("$ kubectl %s (exit %d)\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
-	return kubectlResult{stdout.String(), stderr.String(), code}
+	return kubectlRun{stdout.String(), stderr.String(), code}
 }
 
 const streamPods = `apiVersion: v1
@@ -112,7 +112,7 @@ func TestKubectlExec(t *testing.T) {
 		t.Run(proto.name, func(t *testing.T) {
 			k := k
 			k.t = t
-			run := func(stdin string, args ...string) kubectlResult { return k.try(stdin, proto.env, args...) }
+			run := func(stdin string, args ...string) kubectlRun { return k.try(stdin, proto.env, args...) }
 			if r := run("", "exec", "web", "--", "hostname"); r.code != 0 || r.stdout != "web-1\n" {
 				t.Fatalf("hostname: %+v", r)
 			}
