@@ -356,6 +356,15 @@ spec:
 	if r := k.try("abc\n", nil, "exec", "-i", "server", "--", "cat"); r.code != 0 || r.stdout != "abc\n" {
 		t.Fatalf("exec -i: %+v", r)
 	}
+	// The server's port is the machine's (no sandbox): wait until it listens,
+	// since kubectl port-forward gives up on its first refused connection.
+	eventually(t, 30*time.Second, "the container's server listens", func() (bool, string) {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil, fmt.Sprint(err)
+	})
 	local, _, stop := portForward(t, k, nil, "pod/server", "0:"+port)
 	defer stop()
 	var resp *http.Response
