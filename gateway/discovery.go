@@ -48,7 +48,6 @@ var (
 // Resources the gateway serves itself.
 var coreResources = []groupResource{
 	{"v1", apiResource{Name: "events", SingularName: "event", Namespaced: true, Kind: "Event", Verbs: []string{"list"}, ShortNames: []string{"ev"}}},
-	{"v1", apiResource{Name: "namespaces", SingularName: "namespace", Kind: "Namespace", Verbs: []string{"create", "get", "list"}, ShortNames: []string{"ns"}}},
 }
 
 // discovery is what /api and /apis describe: the resources of every

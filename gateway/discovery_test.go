@@ -43,7 +43,7 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	core := names("/api/v1")
-	for _, want := range []string{"pods", "nodes", "replicationcontrollers", "replicationcontrollers/scale", "events", "namespaces"} {
+	for _, want := range []string{"pods", "nodes", "replicationcontrollers", "replicationcontrollers/scale", "events"} {
 		if !slices.Contains(core, want) {
 			t.Errorf("v1 lacks %s: %v", want, core)
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/podwarden/podwarden/shared/announce"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
 // Backends holds one gRPC connection per backend service. A nil field is a
@@ -102,14 +104,16 @@ func Dial(cfg Config) (b Backends, closeAll func() error, err error) {
 
 // gateway is the state shared by the hand-written handlers.
 type gateway struct {
-	cfg        Config
-	log        *slog.Logger
-	mux        *runtime.ServeMux
-	backends   []namedConn
-	json       *jsonMarshaler
-	yaml       *yamlMarshaler
-	namespaces *namespaceRegistry
-	discovery  discovery
+	cfg       Config
+	log       *slog.Logger
+	mux       *runtime.ServeMux
+	backends  []namedConn
+	json      *jsonMarshaler
+	yaml      *yamlMarshaler
+	discovery discovery
+	// namespaceClient reads namespaces for the NamespaceLifecycle admission (nil:
+	// no core service deployed).
+	namespaceClient corev1.NamespaceServiceClient
 }
 
 // NewHandler builds the REST surface over backends: the generated grpc-gateway
@@ -129,11 +133,10 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	}
 	jm := newJSONMarshaler()
 	g := &gateway{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		json:       jm,
-		yaml:       &yamlMarshaler{json: jm},
-		namespaces: newNamespaceRegistry(time.Now()),
+		cfg:  cfg,
+		log:  cfg.Logger,
+		json: jm,
+		yaml: &yamlMarshaler{json: jm},
 	}
 	g.mux = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, g.json),
@@ -191,9 +194,6 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		{http.MethodGet, "/api/v1/namespaces/{namespace}/events", g.listEvents},
 		{http.MethodGet, "/api/v1/watch/events", g.watchEvents},
 		{http.MethodGet, "/api/v1/watch/namespaces/{namespace}/events", g.watchEvents},
-		{http.MethodGet, "/api/v1/namespaces", g.listNamespaces},
-		{http.MethodPost, "/api/v1/namespaces", g.createNamespace},
-		{http.MethodGet, "/api/v1/namespaces/{name}", g.getNamespace},
 	}
 	for _, pr := range patchRoutes {
 		routes = append(routes, route{method: http.MethodPatch, path: pr.pattern, h: g.patchHandler(pr)})
@@ -205,7 +205,7 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	}
 
 	var h http.Handler = g.mux
-	h = g.namespaces.track(h)
+	h = g.namespaceLifecycle(h)
 	h = g.watchDispatch(h)
 	h = negotiate(h)
 	h = g.tables(h) // sees kubectl's Accept before negotiate rewrites it

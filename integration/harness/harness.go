@@ -319,6 +319,13 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	if name == "autoscaler" {
 		env = append(env, "PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"], "PODWARDEN_STATEFULSET_ADDR="+s.Addrs["statefulset"], "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
 	}
+	if name == "core" {
+		// The namespace controller deletes a namespace's content in every service
+		// (core starts last: their addresses are known).
+		env = append(env, "PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"], "PODWARDEN_STATEFULSET_ADDR="+s.Addrs["statefulset"],
+			"PODWARDEN_DAEMONSET_ADDR="+s.Addrs["daemonset"], "PODWARDEN_JOB_ADDR="+s.Addrs["job"],
+			"PODWARDEN_AUTOSCALER_ADDR="+s.Addrs["autoscaler"], "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
+	}
 	if dbg := os.Getenv("PODWARDEN_DEBUG_BASE_PORT"); dbg != "" && replica == 0 {
 		// Profiling the benchmark: node on the base port, deployment on base+1.
 		base, _ := strconv.Atoi(dbg)

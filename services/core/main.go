@@ -23,6 +23,7 @@ func main() {
 	flag.StringVar(&cfg.App.ReplicaID, "replica-id", "", "replica identity for leader election (PODWARDEN_REPLICA_ID, default hostname-pid)")
 	flag.Parse()
 	cfg.App.FromEnv(service.DefaultGRPCAddr)
+	cfg.FromEnv()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := service.Run(ctx, cfg); err != nil {

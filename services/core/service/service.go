@@ -6,12 +6,17 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"os"
+
+	"google.golang.org/grpc"
 
 	"github.com/podwarden/podwarden/services/core/internal/controller"
 	"github.com/podwarden/podwarden/services/core/internal/server"
 	"github.com/podwarden/podwarden/shared/app"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/events"
+	"github.com/podwarden/podwarden/shared/grpcserver"
 
 	coordinationv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/coordination/v1"
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -20,10 +25,47 @@ import (
 // DefaultGRPCAddr is the core service's gRPC address of a local run.
 const DefaultGRPCAddr = "127.0.0.1:9107"
 
+// The other services' default addresses (those of a local run).
+const (
+	DefaultDeploymentAddr  = "127.0.0.1:9101"
+	DefaultStatefulSetAddr = "127.0.0.1:9102"
+	DefaultDaemonSetAddr   = "127.0.0.1:9103"
+	DefaultJobAddr         = "127.0.0.1:9104"
+	DefaultAutoscalerAddr  = "127.0.0.1:9105"
+	DefaultNodeAddr        = "127.0.0.1:9106"
+)
+
 // Config configures the service.
 type Config struct {
 	App   app.Config
 	Clock clock.Clock
+	// The services whose namespaced objects the namespace controller deletes with
+	// their namespace ("-" : not deployed, nothing of it to delete).
+	DeploymentAddr, StatefulSetAddr, DaemonSetAddr, JobAddr, AutoscalerAddr, NodeAddr string
+}
+
+// FromEnv fills the unset addresses from PODWARDEN_DEPLOYMENT_ADDR,
+// PODWARDEN_STATEFULSET_ADDR, PODWARDEN_DAEMONSET_ADDR, PODWARDEN_JOB_ADDR,
+// PODWARDEN_AUTOSCALER_ADDR and PODWARDEN_NODE_ADDR, else the defaults.
+func (c *Config) FromEnv() {
+	for _, a := range []struct {
+		dst      *string
+		env, def string
+	}{
+		{&c.DeploymentAddr, "PODWARDEN_DEPLOYMENT_ADDR", DefaultDeploymentAddr},
+		{&c.StatefulSetAddr, "PODWARDEN_STATEFULSET_ADDR", DefaultStatefulSetAddr},
+		{&c.DaemonSetAddr, "PODWARDEN_DAEMONSET_ADDR", DefaultDaemonSetAddr},
+		{&c.JobAddr, "PODWARDEN_JOB_ADDR", DefaultJobAddr},
+		{&c.AutoscalerAddr, "PODWARDEN_AUTOSCALER_ADDR", DefaultAutoscalerAddr},
+		{&c.NodeAddr, "PODWARDEN_NODE_ADDR", DefaultNodeAddr},
+	} {
+		if *a.dst == "" {
+			*a.dst = os.Getenv(a.env)
+		}
+		if *a.dst == "" {
+			*a.dst = a.def
+		}
+	}
 }
 
 // Run serves until ctx ends.
@@ -37,15 +79,80 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer a.Close()
 	a.Now = cfg.Clock.Now
-	coordinationv1.RegisterLeaseServiceServer(a.GRPC.GRPC, &server.LeaseServer{R: server.LeaseResource(a.DB, a.Watch, cfg.Clock.Now)})
-	corev1.RegisterConfigMapServiceServer(a.GRPC.GRPC, &server.ConfigMapServer{R: server.ConfigMapResource(a.DB, a.Watch, cfg.Clock.Now)})
-	corev1.RegisterSecretServiceServer(a.GRPC.GRPC, &server.SecretServer{R: server.SecretResource(a.DB, a.Watch, cfg.Clock.Now)})
+	leases := server.LeaseResource(a.DB, a.Watch, cfg.Clock.Now)
+	coordinationv1.RegisterLeaseServiceServer(a.GRPC.GRPC, &server.LeaseServer{R: leases})
+	cms := server.ConfigMapResource(a.DB, a.Watch, cfg.Clock.Now)
+	corev1.RegisterConfigMapServiceServer(a.GRPC.GRPC, &server.ConfigMapServer{R: cms})
+	secrets := server.SecretResource(a.DB, a.Watch, cfg.Clock.Now)
+	corev1.RegisterSecretServiceServer(a.GRPC.GRPC, &server.SecretServer{R: secrets})
 	sa := server.ServiceAccountResource(a.DB, a.Watch, cfg.Clock.Now)
 	corev1.RegisterServiceAccountServiceServer(a.GRPC.GRPC, &server.ServiceAccountServer{R: sa})
+	nsr := server.NamespaceResource(a.DB, a.Watch, cfg.Clock.Now)
+	corev1.RegisterNamespaceServiceServer(a.GRPC.GRPC, &server.NamespaceServer{R: nsr})
 	// Every backend answers the gateway's merged event lists: here, the events clients post.
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
-	corev1.RegisterEventWriteServiceServer(a.GRPC.GRPC, &server.EventWriteServer{R: server.EventResource(a.DB, a.Watch, cfg.Clock.Now)})
-	// The leader runs the service-account controller (and app expires the events posted here).
-	sac := controller.NewServiceAccounts(a.DB, sa, a.Log, 2, a.Config.Resync)
-	return a.Run(ctx, sac.OnObject, sac.Run)
+	posted := server.EventResource(a.DB, a.Watch, cfg.Clock.Now)
+	corev1.RegisterEventWriteServiceServer(a.GRPC.GRPC, &server.EventWriteServer{R: posted})
+
+	backends, closeConns, err := dialBackends(cfg, a.Config.GRPCSecurity)
+	if err != nil {
+		return err
+	}
+	defer closeConns()
+	content := append(controller.RemoteContent(backends),
+		controller.LocalContent("configmaps.", cms),
+		controller.LocalContent("secrets.", secrets),
+		controller.LocalContent("serviceaccounts.", sa),
+		controller.LocalContent("leases.coordination.k8s.io", leases),
+		controller.LocalContent("events.", posted),
+	)
+	// The leader runs the namespace and service-account controllers (and app
+	// expires the events posted here).
+	nsc := controller.NewNamespaces(a.DB, nsr, content, cfg.Clock.Now, a.Log, 2, a.Config.Resync)
+	sac := controller.NewServiceAccounts(a.DB, nsr, sa, a.Log, 2, a.Config.Resync)
+	onObject := func(payload string) {
+		nsc.OnObject(payload)
+		sac.OnObject(payload)
+	}
+	return a.Run(ctx, onObject, func(ctx context.Context) {
+		go sac.Run(ctx)
+		nsc.Run(ctx)
+	})
+}
+
+// dialBackends connects to the other services (grpc.NewClient does no I/O: a
+// service that is down fails the namespace controller's calls, which retry).
+func dialBackends(cfg Config, sec grpcserver.Security) (controller.Backends, func(), error) {
+	var (
+		b     controller.Backends
+		conns []*grpc.ClientConn
+	)
+	closeAll := func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}
+	opts, err := sec.DialOptions()
+	if err != nil {
+		return b, nil, err
+	}
+	for _, t := range []struct {
+		addr string
+		slot *grpc.ClientConnInterface
+	}{
+		{cfg.DeploymentAddr, &b.Deployment}, {cfg.StatefulSetAddr, &b.StatefulSet}, {cfg.DaemonSetAddr, &b.DaemonSet},
+		{cfg.JobAddr, &b.Job}, {cfg.AutoscalerAddr, &b.Autoscaler}, {cfg.NodeAddr, &b.Node},
+	} {
+		if t.addr == "" || t.addr == "-" {
+			continue
+		}
+		conn, err := grpc.NewClient(t.addr, opts...)
+		if err != nil {
+			closeAll()
+			return b, nil, fmt.Errorf("dial %s: %w", t.addr, err)
+		}
+		conns = append(conns, conn)
+		*t.slot = conn
+	}
+	return b, closeAll, nil
 }

@@ -25,3 +25,7 @@ var (
 // ServiceAccounts are core/v1 ServiceAccounts.
 var ServiceAccounts = store.Kind[*corev1.ServiceAccount]{Name: "ServiceAccount", Watch: true,
 	New: func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} }}
+
+// Namespaces are core/v1 Namespaces (cluster-scoped).
+var Namespaces = store.Kind[*corev1.Namespace]{Name: "Namespace", Watch: true,
+	New: func() *corev1.Namespace { return &corev1.Namespace{} }}
