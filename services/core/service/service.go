@@ -1,7 +1,8 @@
 // Package service is the core service: the kinds Kubernetes keeps in the
 // apiserver itself rather than in a workload controller (coordination.k8s.io/v1
 // Leases, core/v1 ConfigMaps, Secrets and ServiceAccounts, with the
-// service-account controller), served over gRPC from the service's own Postgres schema.
+// service-account controller) and Namespaces (with the namespace controller),
+// served over gRPC from the service's own Postgres schema.
 package service
 
 import (
