@@ -54,12 +54,13 @@ var coreServiceResources = []groupResource{
 // registerCore registers the core backend's generated routes.
 func (g *gateway) registerCore(ctx context.Context, conn grpc.ClientConnInterface) error {
 	g.namespaceClient = corev1.NewNamespaceServiceClient(conn)
+	g.serviceAccountClient = corev1.NewServiceAccountServiceClient(conn)
 	return errors.Join(
 		corev1.RegisterNamespaceServiceHandlerClient(ctx, g.mux, g.namespaceClient),
 		coordinationv1.RegisterLeaseServiceHandlerClient(ctx, g.mux, coordinationv1.NewLeaseServiceClient(conn)),
 		corev1.RegisterConfigMapServiceHandlerClient(ctx, g.mux, corev1.NewConfigMapServiceClient(conn)),
 		corev1.RegisterSecretServiceHandlerClient(ctx, g.mux, corev1.NewSecretServiceClient(conn)),
-		corev1.RegisterServiceAccountServiceHandlerClient(ctx, g.mux, corev1.NewServiceAccountServiceClient(conn)),
+		corev1.RegisterServiceAccountServiceHandlerClient(ctx, g.mux, g.serviceAccountClient),
 		// Events posted by clients (client-go's recorder); lists and watches are merged
 		// from every backend by the gateway's own handlers.
 		corev1.RegisterEventWriteServiceHandlerClient(ctx, g.mux, corev1.NewEventWriteServiceClient(conn)),

@@ -114,6 +114,8 @@ type gateway struct {
 	// namespaceClient reads namespaces for the NamespaceLifecycle admission (nil:
 	// no core service deployed).
 	namespaceClient corev1.NamespaceServiceClient
+	// serviceAccountClient reads ServiceAccounts for the ServiceAccount admission.
+	serviceAccountClient corev1.ServiceAccountServiceClient
 }
 
 // NewHandler builds the REST surface over backends: the generated grpc-gateway

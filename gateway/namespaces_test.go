@@ -90,6 +90,61 @@ func (f *fakeNamespaces) GetNamespace(_ context.Context, req *corev1.GetNamespac
 	return &corev1.GetNamespaceResponse{Namespace: ns}, nil
 }
 
+func TestAdmitServiceAccount(t *testing.T) {
+	info := requestInfo{isResourceRequest: true, verb: "create", resource: "pods", namespace: "team"}
+	tests := map[string]struct {
+		body    createBody
+		getErr  error
+		sa      string
+		message string
+	}{
+		"default exists": {sa: "default"},
+		"default missing": {sa: "default", getErr: apierr.NotFound(apierr.GroupResource{Resource: "serviceaccounts"}, "default"),
+			message: `pods "web" is forbidden: error looking up service account team/default: serviceaccount "default" not found`},
+		"named missing": {sa: "bot", getErr: apierr.NotFound(apierr.GroupResource{Resource: "serviceaccounts"}, "bot"),
+			message: `pods "web" is forbidden: error looking up service account team/bot: serviceaccount "bot" not found`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := admitServiceAccount(info, "web", tc.sa, tc.getErr)
+			if tc.message == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if apierr.Reason(err) != "Forbidden" || apierr.Message(err) != tc.message {
+				t.Fatalf("got %s %q, want %q", apierr.Reason(err), apierr.Message(err), tc.message)
+			}
+		})
+	}
+	var b createBody
+	if podServiceAccount(b) != "default" {
+		t.Error("no name: default")
+	}
+	b.Spec.ServiceAccount = "old"
+	if podServiceAccount(b) != "old" {
+		t.Error("deprecated field")
+	}
+	b.Spec.ServiceAccountName = "bot"
+	if podServiceAccount(b) != "bot" {
+		t.Error("name first")
+	}
+}
+
+// fakeServiceAccounts serves GetServiceAccount from a set of namespace/name.
+type fakeServiceAccounts struct {
+	corev1.UnimplementedServiceAccountServiceServer
+	names map[string]bool
+}
+
+func (f *fakeServiceAccounts) GetServiceAccount(_ context.Context, req *corev1.GetServiceAccountRequest) (*corev1.GetServiceAccountResponse, error) {
+	if !f.names[req.GetNamespace()+"/"+req.GetName()] {
+		return nil, apierr.NotFound(apierr.GroupResource{Resource: "serviceaccounts"}, req.GetName())
+	}
+	return &corev1.GetServiceAccountResponse{ServiceAccount: &corev1.ServiceAccount{Metadata: &corev1.ObjectMeta{Name: req.GetName(), Namespace: req.GetNamespace()}}}, nil
+}
+
 // TestNamespaceLifecycle: creates through the gateway are admitted in an Active
 // namespace only, the backend never sees the others.
 func TestNamespaceLifecycle(t *testing.T) {
@@ -98,7 +153,10 @@ func TestNamespaceLifecycle(t *testing.T) {
 		"old":     {Metadata: &corev1.ObjectMeta{Name: "old", DeletionTimestamp: timestamppb.Now()}, Status: &corev1.NamespaceStatus{Phase: "Terminating"}},
 	}}
 	e := newEnv(t, func(ec *envConfig) {
-		ec.core = func(s *grpc.Server) { corev1.RegisterNamespaceServiceServer(s, fake) }
+		ec.core = func(s *grpc.Server) {
+			corev1.RegisterNamespaceServiceServer(s, fake)
+			corev1.RegisterServiceAccountServiceServer(s, &fakeServiceAccounts{names: map[string]bool{"default/default": true}})
+		}
 	})
 	e.do(http.MethodPost, "/apis/apps/v1/namespaces/default/deployments", nginxYAML, "Content-Type: application/yaml").wantCode(t, http.StatusCreated)
 	st := e.do(http.MethodPost, "/apis/apps/v1/namespaces/nowhere/deployments", nginxYAML, "Content-Type: application/yaml").
@@ -114,6 +172,15 @@ func TestNamespaceLifecycle(t *testing.T) {
 	}
 	if n := e.deploy.count(); n != 1 {
 		t.Errorf("the backend stored %d deployments, want only the one in default", n)
+	}
+
+	// Pods must name a ServiceAccount that exists ("default" when they name none).
+	e.do(http.MethodPost, "/api/v1/namespaces/default/pods", `{"metadata":{"name":"a"},"spec":{"containers":[{"name":"c","image":"nginx"}]}}`,
+		"Content-Type: application/json").wantCode(t, http.StatusCreated)
+	st = e.do(http.MethodPost, "/api/v1/namespaces/default/pods", "metadata: {name: b}\nspec:\n  serviceAccountName: bot\n  containers: [{name: c, image: nginx}]\n",
+		"Content-Type: application/yaml").wantStatus(t, http.StatusForbidden, "Forbidden")
+	if st["message"] != `pods "b" is forbidden: error looking up service account default/bot: serviceaccount "bot" not found` {
+		t.Errorf("message %v", st["message"])
 	}
 
 	// With the core service, discovery lists namespaces with every verb.

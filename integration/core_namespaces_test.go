@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +12,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	k8scorev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/podwarden/podwarden/integration/harness"
 )
@@ -259,3 +266,84 @@ func TestNamespaceLifecycleWithKubectl(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestNamespacePerTestWithClientGo is what test frameworks (Kubernetes' e2e
+// framework, envtest users) do with a typed clientset (JSON): create a namespace,
+// wait for its default ServiceAccount and its kube-root-ca.crt, run a pod there (one
+// naming a ServiceAccount that does not exist is refused), and delete the
+// namespace at the end, waiting until it is gone.
+func TestNamespacePerTestWithClientGo(t *testing.T) {
+	s := startSystem(t, harness.Options{})
+	cs := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.GatewayURL})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	ns, err := cs.CoreV1().Namespaces().Create(ctx, &k8scorev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ns.Name
+	if !strings.HasPrefix(name, "e2e-") || ns.Status.Phase != k8scorev1.NamespaceActive || len(ns.Spec.Finalizers) != 1 || ns.Spec.Finalizers[0] != k8scorev1.FinalizerKubernetes {
+		t.Fatalf("created %+v", ns)
+	}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &k8scorev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("second create: %v", err)
+	}
+	// The e2e framework's WaitForDefaultServiceAccountInNamespace: a watch on the name.
+	w, err := cs.CoreV1().ServiceAccounts(name).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		if ev.Type != "ADDED" {
+			t.Fatalf("event %v", ev.Type)
+		}
+	case <-ctx.Done():
+		t.Fatal("no default ServiceAccount")
+	}
+	w.Stop()
+	poll(t, 30*time.Second, "kube-root-ca.crt", func() (bool, string) {
+		cm, err := cs.CoreV1().ConfigMaps(name).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.HasPrefix(cm.Data["ca.crt"], "-----BEGIN CERTIFICATE-----"), fmt.Sprint(cm.Data)
+	})
+
+	pod := &k8scorev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "client"},
+		Spec: k8scorev1.PodSpec{Containers: []k8scorev1.Container{{Name: "c", Image: "busybox"}}}}
+	made, err := cs.CoreV1().Pods(name).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made.Spec.ServiceAccountName != "default" || made.Spec.DeprecatedServiceAccount != "default" {
+		t.Fatalf("serviceAccountName %q / serviceAccount %q", made.Spec.ServiceAccountName, made.Spec.DeprecatedServiceAccount)
+	}
+	pod.Name, pod.Spec.ServiceAccountName = "robot", "robot"
+	_, err = cs.CoreV1().Pods(name).Create(ctx, pod, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || err.Error() != fmt.Sprintf(`pods "robot" is forbidden: error looking up service account %s/robot: serviceaccount "robot" not found`, name) {
+		t.Fatalf("pod with a missing ServiceAccount: %v", err)
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(name).Create(ctx, &k8scorev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Pods(name).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("pod with its ServiceAccount: %v", err)
+	}
+
+	// Clean up: delete, then wait until the namespace is gone.
+	if err := cs.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 60*time.Second, "namespace gone", func() (bool, string) {
+		got, err := cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, ""
+		}
+		return false, fmt.Sprintf("%v %+v", err, got.Status)
+	})
+	if pods, err := cs.CoreV1().Pods(name).List(ctx, metav1.ListOptions{}); err != nil || len(pods.Items) != 0 {
+		t.Fatalf("pods left: %v %v", err, pods)
+	}
+}

@@ -20,6 +20,7 @@ func main() {
 	flag.StringVar(&cfg.App.PostgresDSN, "postgres-dsn", "", "Postgres DSN (PODWARDEN_POSTGRES_DSN)")
 	flag.StringVar(&cfg.App.NATSURL, "nats-url", "", "NATS URL(s) (PODWARDEN_NATS_URL)")
 	flag.StringVar(&cfg.App.MetricsAddr, "metrics-addr", "", "Prometheus /metrics listen address, \"off\" disables it (PODWARDEN_METRICS_ADDR, default "+app.DefaultMetricsAddr(service.DefaultGRPCAddr)+")")
+	flag.StringVar(&cfg.RootCAFile, "root-ca-file", "", "CA certificate (PEM) published in every namespace's kube-root-ca.crt: the gateway's serving CA (PODWARDEN_ROOT_CA_FILE; default: one generated and kept)")
 	flag.StringVar(&cfg.App.ReplicaID, "replica-id", "", "replica identity for leader election (PODWARDEN_REPLICA_ID, default hostname-pid)")
 	flag.Parse()
 	cfg.App.FromEnv(service.DefaultGRPCAddr)

@@ -43,12 +43,20 @@ type Config struct {
 	// The services whose namespaced objects the namespace controller deletes with
 	// their namespace ("-" : not deployed, nothing of it to delete).
 	DeploymentAddr, StatefulSetAddr, DaemonSetAddr, JobAddr, AutoscalerAddr, NodeAddr string
+	// RootCAFile is the CA certificate (PEM) every namespace's kube-root-ca.crt
+	// ConfigMap holds: the CA of the gateway's serving certificate. Empty: a CA the
+	// service generates once and keeps.
+	RootCAFile string
 }
 
 // FromEnv fills the unset addresses from PODWARDEN_DEPLOYMENT_ADDR,
 // PODWARDEN_STATEFULSET_ADDR, PODWARDEN_DAEMONSET_ADDR, PODWARDEN_JOB_ADDR,
-// PODWARDEN_AUTOSCALER_ADDR and PODWARDEN_NODE_ADDR, else the defaults.
+// PODWARDEN_AUTOSCALER_ADDR and PODWARDEN_NODE_ADDR, else the defaults, and the
+// root CA file from PODWARDEN_ROOT_CA_FILE.
 func (c *Config) FromEnv() {
+	if c.RootCAFile == "" {
+		c.RootCAFile = os.Getenv("PODWARDEN_ROOT_CA_FILE")
+	}
 	for _, a := range []struct {
 		dst      *string
 		env, def string
@@ -107,16 +115,23 @@ func Run(ctx context.Context, cfg Config) error {
 		controller.LocalContent("leases.coordination.k8s.io", leases),
 		controller.LocalContent("events.", posted),
 	)
-	// The leader runs the namespace and service-account controllers (and app
-	// expires the events posted here).
+	// The leader runs the namespace, service-account and root-CA publisher
+	// controllers (and app expires the events posted here).
 	nsc := controller.NewNamespaces(a.DB, nsr, content, cfg.Clock.Now, a.Log, 2, a.Config.Resync)
 	sac := controller.NewServiceAccounts(a.DB, nsr, sa, a.Log, 2, a.Config.Resync)
+	caPEM, err := controller.LoadRootCA(ctx, a.DB, cfg.RootCAFile)
+	if err != nil {
+		return err
+	}
+	rca := controller.NewRootCA(nsr, cms, caPEM, a.Log, 2, a.Config.Resync)
 	onObject := func(payload string) {
 		nsc.OnObject(payload)
 		sac.OnObject(payload)
+		rca.OnObject(payload)
 	}
 	return a.Run(ctx, onObject, func(ctx context.Context) {
 		go sac.Run(ctx)
+		go rca.Run(ctx)
 		nsc.Run(ctx)
 	})
 }
