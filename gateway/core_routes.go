@@ -43,7 +43,7 @@ var corePatchRoutes = []patchRoute{
 
 // coreServiceResources are the resources served through the core backend.
 var coreServiceResources = []groupResource{
-	{"v1", apiResource{Name: "namespaces", SingularName: "namespace", Kind: "Namespace", Verbs: objectVerbs, ShortNames: []string{"ns"}}},
+	{"v1", apiResource{Name: "namespaces", SingularName: "namespace", Kind: "Namespace", Verbs: namespaceVerbs, ShortNames: []string{"ns"}}},
 	{"coordination.k8s.io/v1", apiResource{Name: "leases", SingularName: "lease", Namespaced: true, Kind: "Lease", Verbs: objectVerbs}},
 	{"v1", apiResource{Name: "configmaps", SingularName: "configmap", Namespaced: true, Kind: "ConfigMap", Verbs: objectVerbs, ShortNames: []string{"cm"}}},
 	{"v1", apiResource{Name: "secrets", SingularName: "secret", Namespaced: true, Kind: "Secret", Verbs: objectVerbs}},

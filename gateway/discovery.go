@@ -41,7 +41,9 @@ type groupResource struct {
 }
 
 var (
-	objectVerbs      = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+	objectVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+	// namespaceVerbs: a namespace is deleted one at a time (no deletecollection, as in Kubernetes).
+	namespaceVerbs   = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
 	subresourceVerbs = []string{"get", "patch", "update"}
 )
 

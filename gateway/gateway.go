@@ -208,6 +208,7 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 
 	var h http.Handler = g.mux
 	h = g.namespaceLifecycle(h)
+	h = g.deleteCollection(h) // lists and deletes through everything above
 	h = g.watchDispatch(h)
 	h = negotiate(h)
 	h = g.tables(h) // sees kubectl's Accept before negotiate rewrites it

@@ -183,6 +183,9 @@ func TestNamespaceLifecycle(t *testing.T) {
 		t.Errorf("message %v", st["message"])
 	}
 
+	// Namespaces are deleted one by one.
+	e.do(http.MethodDelete, "/api/v1/namespaces", "").wantStatus(t, http.StatusMethodNotAllowed, "MethodNotAllowed")
+
 	// With the core service, discovery lists namespaces with every verb.
 	for _, res := range e.do(http.MethodGet, "/api/v1", "").object(t)["resources"].([]any) {
 		if get(res, "name") == "namespaces" {

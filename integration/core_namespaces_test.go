@@ -332,6 +332,42 @@ func TestNamespacePerTestWithClientGo(t *testing.T) {
 		t.Fatalf("pod with its ServiceAccount: %v", err)
 	}
 
+	// deletecollection (client-go's DeleteCollection) with a label selector.
+	for _, cm := range []string{"cache-a", "cache-b", "keep"} {
+		labels := map[string]string{"tier": "cache"}
+		if cm == "keep" {
+			labels = nil
+		}
+		if _, err := cs.CoreV1().ConfigMaps(name).Create(ctx, &k8scorev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cm, Labels: labels}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cs.CoreV1().ConfigMaps(name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "tier=cache"}); err != nil {
+		t.Fatal(err)
+	}
+	cms, err := cs.CoreV1().ConfigMaps(name).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, cm := range cms.Items {
+		left = append(left, cm.Name)
+	}
+	if strings.Join(left, ",") != "keep,kube-root-ca.crt" {
+		t.Fatalf("configmaps after deletecollection: %v", left)
+	}
+	bg := metav1.DeletePropagationBackground
+	if err := cs.CoreV1().Pods(name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{FieldSelector: "metadata.name=robot"}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, "pod robot deleted", func() (bool, string) {
+		_, err := cs.CoreV1().Pods(name).Get(ctx, "robot", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	if _, err := cs.CoreV1().Pods(name).Get(ctx, "client", metav1.GetOptions{}); err != nil {
+		t.Fatalf("pod client, not selected, went too: %v", err)
+	}
+
 	// Clean up: delete, then wait until the namespace is gone.
 	if err := cs.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
