@@ -111,6 +111,8 @@ type gateway struct {
 	json      *jsonMarshaler
 	yaml      *yamlMarshaler
 	discovery discovery
+	// started is when the handler was built: the APIServices' creation time.
+	started time.Time
 	// namespaceClient reads namespaces for the NamespaceLifecycle admission (nil:
 	// no core service deployed).
 	namespaceClient corev1.NamespaceServiceClient
@@ -135,10 +137,11 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	}
 	jm := newJSONMarshaler()
 	g := &gateway{
-		cfg:  cfg,
-		log:  cfg.Logger,
-		json: jm,
-		yaml: &yamlMarshaler{json: jm},
+		cfg:     cfg,
+		log:     cfg.Logger,
+		json:    jm,
+		yaml:    &yamlMarshaler{json: jm},
+		started: time.Now(),
 	}
 	g.mux = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, g.json),
@@ -176,6 +179,7 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		return nil, err
 	}
 	g.discovery.add(coreResources...)
+	g.discovery.add(apiServiceResource)
 
 	type route struct {
 		method, path string
@@ -196,6 +200,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		{http.MethodGet, "/api/v1/namespaces/{namespace}/events", g.listEvents},
 		{http.MethodGet, "/api/v1/watch/events", g.watchEvents},
 		{http.MethodGet, "/api/v1/watch/namespaces/{namespace}/events", g.watchEvents},
+		{http.MethodGet, "/apis/apiregistration.k8s.io/v1/apiservices", g.listAPIServices},
+		{http.MethodGet, "/apis/apiregistration.k8s.io/v1/apiservices/{name}", g.getAPIService},
 	}
 	for _, pr := range patchRoutes {
 		routes = append(routes, route{method: http.MethodPatch, path: pr.pattern, h: g.patchHandler(pr)})
