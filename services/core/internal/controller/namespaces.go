@@ -36,8 +36,12 @@ type ContentType struct {
 	Delete   func(ctx context.Context, ns, name string) error
 }
 
-// contentRetry is how soon a namespace whose content is still going is looked at again.
-const contentRetry = time.Second
+// contentRetry is how soon a namespace whose content is still going is looked at
+// again; contentPassTimeout bounds one pass over every service.
+const (
+	contentRetry       = time.Second
+	contentPassTimeout = 30 * time.Second
+)
 
 // Namespaces is kube-controller-manager's namespace controller (with
 // kube-apiserver's system namespaces controller): it keeps the system namespaces
@@ -183,6 +187,9 @@ func (c *Namespaces) sync(ctx context.Context, name string) error {
 // deleteContent deletes every object in the namespace that is not being deleted
 // yet, then counts what is left.
 func (c *Namespaces) deleteContent(ctx context.Context, ns string) ContentTotals {
+	// A service that hangs fails this pass, not the worker.
+	ctx, cancel := context.WithTimeout(ctx, contentPassTimeout)
+	defer cancel()
 	t := ContentTotals{Remaining: map[string]int{}, Finalizers: map[string]int{}}
 	failed := map[string]bool{}
 	for _, ct := range c.content {
