@@ -1,6 +1,10 @@
 package controller
 
 import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +109,54 @@ func TestUpdateConditions(t *testing.T) {
 	}
 	if !(ContentTotals{Remaining: map[string]int{"pods.": 0}}).Empty() || (ContentTotals{Errors: []string{"x"}}).Empty() {
 		t.Fatal("Empty: zero counts are empty, errors are not")
+	}
+}
+
+// fakeContent is one kind's objects in a namespace; Delete removes the named one
+// (or fails with err), recording intent.
+type fakeContent struct {
+	items   []*corev1.ObjectMeta
+	deleted []string
+	listErr error
+	delErr  error
+	// sticky objects stay after their delete (a finalizer, a graceful pod).
+	sticky bool
+}
+
+func (f *fakeContent) contentType(resource string) ContentType {
+	return ContentType{Resource: resource,
+		List: func(context.Context, string) ([]*corev1.ObjectMeta, error) { return f.items, f.listErr },
+		Delete: func(_ context.Context, _, name string) error {
+			if f.delErr != nil {
+				return f.delErr
+			}
+			f.deleted = append(f.deleted, name)
+			if !f.sticky {
+				f.items = slices.DeleteFunc(f.items, func(m *corev1.ObjectMeta) bool { return m.GetName() == name })
+			}
+			return nil
+		}}
+}
+
+func TestDeleteContent(t *testing.T) {
+	now := timestamppb.New(time.Unix(100, 0))
+	pods := &fakeContent{sticky: true, items: []*corev1.ObjectMeta{{Name: "a"}, {Name: "b", DeletionTimestamp: now, Finalizers: []string{"example.com/x"}}}}
+	cms := &fakeContent{items: []*corev1.ObjectMeta{{Name: "c"}}}
+	down := &fakeContent{listErr: errors.New("connection refused")}
+	c := &Namespaces{content: []ContentType{pods.contentType("pods."), cms.contentType("configmaps."), down.contentType("jobs.batch")}}
+	got := c.deleteContent(context.Background(), "shop")
+	if !slices.Equal(pods.deleted, []string{"a"}) || !slices.Equal(cms.deleted, []string{"c"}) {
+		t.Errorf("deleted pods %v configmaps %v; want a (b is being deleted) and c", pods.deleted, cms.deleted)
+	}
+	if got.Remaining["pods."] != 2 || got.Remaining["configmaps."] != 0 || got.Finalizers["example.com/x"] != 1 {
+		t.Errorf("totals %+v", got)
+	}
+	if len(got.Errors) != 1 || !strings.Contains(got.Errors[0], "failed to list jobs.batch: connection refused") || got.Empty() {
+		t.Errorf("errors %v", got.Errors)
+	}
+	// Everything gone, nothing failing: empty.
+	c = &Namespaces{content: []ContentType{cms.contentType("configmaps.")}}
+	if got := c.deleteContent(context.Background(), "shop"); !got.Empty() {
+		t.Errorf("totals %+v, want empty", got)
 	}
 }
