@@ -15,6 +15,7 @@ import (
 	"github.com/podwarden/podwarden/shared/announce"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
@@ -111,6 +112,12 @@ type gateway struct {
 	json      *jsonMarshaler
 	yaml      *yamlMarshaler
 	discovery discovery
+	openAPIv3 openAPIv3Docs
+	// fieldManagers record managedFields and serve server-side apply (apply.go).
+	fieldManagers fieldManagers
+	// schemas are the body messages of the writable resources, by
+	// group/version/resource[/subresource] (fieldvalidation.go).
+	schemas map[string]protoreflect.MessageDescriptor
 	// started is when the handler was built: the APIServices' creation time.
 	started time.Time
 	// namespaceClient reads namespaces for the NamespaceLifecycle admission (nil:
@@ -180,6 +187,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	}
 	g.discovery.add(coreResources...)
 	g.discovery.add(apiServiceResource)
+	g.fieldManagers.statusKinds = g.discovery.statusKinds()
+	g.schemas = bodySchemas(patchRoutes)
 
 	type route struct {
 		method, path string
@@ -191,6 +200,9 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		{http.MethodGet, "/readyz", g.readyz},
 		{http.MethodGet, "/version", g.version},
 		{http.MethodGet, "/openapi/v2", g.openAPI},
+		{http.MethodGet, "/openapi/v3", g.openAPIv3Discovery},
+		{http.MethodGet, "/openapi/v3/api/v1", g.openAPIv3Document},
+		{http.MethodGet, "/openapi/v3/apis/{group}/{version}", g.openAPIv3Document},
 		{http.MethodGet, "/api", g.apiVersions},
 		{http.MethodGet, "/api/v1", g.coreResourceList},
 		{http.MethodGet, "/apis", g.apiGroupList},
@@ -212,7 +224,7 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		}
 	}
 
-	var h http.Handler = g.mux
+	var h http.Handler = g.validateFields(g.manageFields(g.mux))
 	h = g.namespaceLifecycle(h)
 	h = g.deleteCollection(h) // lists and deletes through everything above
 	h = g.watchDispatch(h)
@@ -274,6 +286,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	go warmFieldManagers() // builds the schemas (seconds of CPU) before the first write needs them
 	lis, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("gateway listen: %w", err)

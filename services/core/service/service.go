@@ -1,14 +1,16 @@
 // Package service is the core service: the kinds Kubernetes keeps in the
 // apiserver itself rather than in a workload controller (coordination.k8s.io/v1
 // Leases, core/v1 ConfigMaps, Secrets and ServiceAccounts, with the
-// service-account controller) and Namespaces (with the namespace controller),
-// served over gRPC from the service's own Postgres schema.
+// service-account controller), Namespaces (with the namespace controller) and
+// PodDisruptionBudgets (with the disruption controller and evictions), served over
+// gRPC from the service's own Postgres schema.
 package service
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"google.golang.org/grpc"
 
@@ -26,34 +28,34 @@ import (
 // DefaultGRPCAddr is the core service's gRPC address of a local run.
 const DefaultGRPCAddr = "127.0.0.1:9107"
 
-// The other services' default addresses (those of a local run).
+// The other services' default addresses (those of a local run) beyond the Peers'.
 const (
-	DefaultDeploymentAddr  = "127.0.0.1:9101"
-	DefaultStatefulSetAddr = "127.0.0.1:9102"
-	DefaultDaemonSetAddr   = "127.0.0.1:9103"
-	DefaultJobAddr         = "127.0.0.1:9104"
-	DefaultAutoscalerAddr  = "127.0.0.1:9105"
-	DefaultNodeAddr        = "127.0.0.1:9106"
+	DefaultDaemonSetAddr  = "127.0.0.1:9103"
+	DefaultJobAddr        = "127.0.0.1:9104"
+	DefaultAutoscalerAddr = "127.0.0.1:9105"
 )
 
 // Config configures the service.
 type Config struct {
 	App   app.Config
 	Clock clock.Clock
-	// The services whose namespaced objects the namespace controller deletes with
-	// their namespace ("-" : not deployed, nothing of it to delete).
-	DeploymentAddr, StatefulSetAddr, DaemonSetAddr, JobAddr, AutoscalerAddr, NodeAddr string
+	// Peers are the node, deployment and statefulset services (PodDisruptionBudgets,
+	// evictions, and the namespace controller's deletions).
+	Peers Peers
+	// The other services whose namespaced objects the namespace controller deletes
+	// with their namespace ("" or "-": not deployed, nothing of it to delete).
+	DaemonSetAddr, JobAddr, AutoscalerAddr string
 	// RootCAFile is the CA certificate (PEM) every namespace's kube-root-ca.crt
 	// ConfigMap holds: the CA of the gateway's serving certificate. Empty: a CA the
 	// service generates once and keeps.
 	RootCAFile string
 }
 
-// FromEnv fills the unset addresses from PODWARDEN_DEPLOYMENT_ADDR,
-// PODWARDEN_STATEFULSET_ADDR, PODWARDEN_DAEMONSET_ADDR, PODWARDEN_JOB_ADDR,
-// PODWARDEN_AUTOSCALER_ADDR and PODWARDEN_NODE_ADDR, else the defaults, and the
-// root CA file from PODWARDEN_ROOT_CA_FILE.
+// FromEnv fills the unset addresses from the Peers' variables,
+// PODWARDEN_DAEMONSET_ADDR, PODWARDEN_JOB_ADDR and PODWARDEN_AUTOSCALER_ADDR, else
+// the defaults, and the root CA file from PODWARDEN_ROOT_CA_FILE.
 func (c *Config) FromEnv() {
+	c.Peers.FromEnv()
 	if c.RootCAFile == "" {
 		c.RootCAFile = os.Getenv("PODWARDEN_ROOT_CA_FILE")
 	}
@@ -61,12 +63,9 @@ func (c *Config) FromEnv() {
 		dst      *string
 		env, def string
 	}{
-		{&c.DeploymentAddr, "PODWARDEN_DEPLOYMENT_ADDR", DefaultDeploymentAddr},
-		{&c.StatefulSetAddr, "PODWARDEN_STATEFULSET_ADDR", DefaultStatefulSetAddr},
 		{&c.DaemonSetAddr, "PODWARDEN_DAEMONSET_ADDR", DefaultDaemonSetAddr},
 		{&c.JobAddr, "PODWARDEN_JOB_ADDR", DefaultJobAddr},
 		{&c.AutoscalerAddr, "PODWARDEN_AUTOSCALER_ADDR", DefaultAutoscalerAddr},
-		{&c.NodeAddr, "PODWARDEN_NODE_ADDR", DefaultNodeAddr},
 	} {
 		if *a.dst == "" {
 			*a.dst = os.Getenv(a.env)
@@ -124,15 +123,26 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	rca := controller.NewRootCA(nsr, cms, caPEM, a.Log, 2, a.Config.Resync)
+	// And the disruption controller (PodDisruptionBudgets; evictions are served by every replica).
+	dc, closePeers, err := disruptionParts(a, cfg.Peers, cfg.Clock)
+	if err != nil {
+		return err
+	}
+	defer closePeers()
 	onObject := func(payload string) {
 		nsc.OnObject(payload)
 		sac.OnObject(payload)
 		rca.OnObject(payload)
+		dc.OnObject(payload)
 	}
 	return a.Run(ctx, onObject, func(ctx context.Context) {
-		go sac.Run(ctx)
-		go rca.Run(ctx)
+		var wg sync.WaitGroup
+		for _, run := range []func(context.Context){sac.Run, rca.Run, dc.Run} {
+			wg.Add(1)
+			go func() { defer wg.Done(); run(ctx) }()
+		}
 		nsc.Run(ctx)
+		wg.Wait()
 	})
 }
 
@@ -156,8 +166,8 @@ func dialBackends(cfg Config, sec grpcserver.Security) (controller.Backends, fun
 		addr string
 		slot *grpc.ClientConnInterface
 	}{
-		{cfg.DeploymentAddr, &b.Deployment}, {cfg.StatefulSetAddr, &b.StatefulSet}, {cfg.DaemonSetAddr, &b.DaemonSet},
-		{cfg.JobAddr, &b.Job}, {cfg.AutoscalerAddr, &b.Autoscaler}, {cfg.NodeAddr, &b.Node},
+		{cfg.Peers.DeploymentAddr, &b.Deployment}, {cfg.Peers.StatefulSetAddr, &b.StatefulSet}, {cfg.DaemonSetAddr, &b.DaemonSet},
+		{cfg.JobAddr, &b.Job}, {cfg.AutoscalerAddr, &b.Autoscaler}, {cfg.Peers.NodeAddr, &b.Node},
 	} {
 		if t.addr == "" || t.addr == "-" {
 			continue
