@@ -37,33 +37,37 @@ func (c *Controllers) handleCommands(ctx context.Context, msgs []bus.Received) e
 		}
 		cmds = append(cmds, cmd)
 	}
-	// Commands about one pod stay in order in one transaction; different pods
+	// The batch's runs of one op are applied one after the other (runs keeps the
+	// stream's order between a deletion and a later creation); within a run,
+	// commands about one pod stay in order in one transaction and different pods
 	// are applied in parallel transactions.
-	parts := make([][]*eventsv1.PodCommand, commandParallelism)
-	for _, cmd := range cmds {
-		h := fnv.New32a()
-		h.Write([]byte(repo.Key(cmd.GetPod().GetMetadata())))
-		i := h.Sum32() % commandParallelism
-		parts[i] = append(parts[i], cmd)
-	}
 	var created atomic.Bool
-	g, gctx := errgroup.WithContext(ctx)
-	for _, part := range parts {
-		if len(part) == 0 {
-			continue
+	for _, run := range runs(cmds) {
+		parts := make([][]*eventsv1.PodCommand, commandParallelism)
+		for _, cmd := range run {
+			h := fnv.New32a()
+			h.Write([]byte(repo.Key(cmd.GetPod().GetMetadata())))
+			i := h.Sum32() % commandParallelism
+			parts[i] = append(parts[i], cmd)
 		}
-		g.Go(func() error {
-			return c.db.InTx(gctx, func(tx pgx.Tx) error {
-				ok, err := c.applyCommands(gctx, tx, part)
-				if ok {
-					created.Store(true)
-				}
-				return err
+		g, gctx := errgroup.WithContext(ctx)
+		for _, part := range parts {
+			if len(part) == 0 {
+				continue
+			}
+			g.Go(func() error {
+				return c.db.InTx(gctx, func(tx pgx.Tx) error {
+					ok, err := c.applyCommands(gctx, tx, part)
+					if ok {
+						created.Store(true)
+					}
+					return err
+				})
 			})
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
 	}
 	if created.Load() {
 		c.scheduler.Enqueue(scheduleKey)
@@ -73,6 +77,26 @@ func (c *Controllers) handleCommands(ctx context.Context, msgs []bus.Received) e
 
 // commandParallelism is the number of transactions a batch of commands is split into.
 const commandParallelism = 4
+
+// runs splits a batch into its maximal runs of commands of one op, in order. A
+// controller's commands about different pods carry an order too: a rolling update
+// deletes an old pod and then creates its replacement (or creates it, then deletes
+// the old one once it is ready). Applied in parallel transactions, the creation
+// could commit, and be watched, before the deletion that came first: more live pods
+// than maxSurge allows, or fewer ready ones than maxUnavailable, for a moment. That
+// happens when a batch holds both, i.e. when a restarted node service works off a
+// backlog; applying the runs one after the other keeps every deletion before a later
+// creation and every creation before a later deletion.
+func runs(cmds []*eventsv1.PodCommand) [][]*eventsv1.PodCommand {
+	var out [][]*eventsv1.PodCommand
+	for i, cmd := range cmds {
+		if i == 0 || cmd.GetOp() != cmds[i-1].GetOp() {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], cmd)
+	}
+	return out
+}
 
 // applyCommands applies commands in order in tx; created reports a new pod.
 func (c *Controllers) applyCommands(ctx context.Context, tx pgx.Tx, cmds []*eventsv1.PodCommand) (created bool, err error) {
