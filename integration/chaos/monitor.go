@@ -8,16 +8,20 @@ import (
 	"sync"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 )
 
-// monitor watches every pod during the run and checks the invariants that only a
-// watch can see: never two pods for one StatefulSet ordinal at once, and during a
+// monitor watches every pod and Job during the run and checks the invariants that
+// only a watch can see: never two pods for one StatefulSet ordinal at once; during a
 // Deployment's step never more live pods than replicas+maxSurge (nor, during a roll,
-// fewer ready ones than replicas-maxUnavailable).
+// fewer ready ones than replicas-maxUnavailable); never a CronJob's Job (its name
+// carries its minute) made again with another UID; never a Job counting more
+// successes than its completions.
 type monitor struct {
 	cs kubernetes.Interface
 
@@ -31,6 +35,11 @@ type monitor struct {
 	// relists counts how often the watch had to start over (gateway restarts);
 	// events, the pod events it saw (a check that sees nothing proves nothing).
 	relists, events int
+	// cronJobs: the UID of every Job a CronJob made, by namespace/name (never
+	// forgotten: a minute's Job made again after its deletion is a minute run twice).
+	cronJobs map[string]types.UID
+	// jobEvents counts the Job events the watch saw.
+	jobEvents int
 }
 
 type guard struct {
@@ -39,7 +48,7 @@ type guard struct {
 }
 
 func newMonitor(cs kubernetes.Interface) *monitor {
-	return &monitor{cs: cs, pods: map[string]*corev1.Pod{}, guards: map[string]guard{}}
+	return &monitor{cs: cs, pods: map[string]*corev1.Pod{}, guards: map[string]guard{}, cronJobs: map[string]types.UID{}}
 }
 
 func (m *monitor) guardDeployment(ns, name string, maxPods, minReady int) {
@@ -54,11 +63,11 @@ func (m *monitor) unguard(ns, name string) {
 	delete(m.guards, ns+"/"+name)
 }
 
-// counts returns the pod events seen and the relists.
-func (m *monitor) counts() (events, relists int) {
+// counts returns the pod events seen, the relists and the Job events seen.
+func (m *monitor) counts() (events, relists, jobEvents int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.events, m.relists
+	return m.events, m.relists, m.jobEvents
 }
 
 // take returns the violations found since the last call.
@@ -182,5 +191,66 @@ func (m *monitor) checkDeployment(ns, app string) {
 	}
 	if g.minReady >= 0 && ready < g.minReady {
 		m.found = append(m.found, fmt.Sprintf("deployment-unavailable: %s/%s has %d ready pods during a roll, fewer than replicas-maxUnavailable = %d", ns, app, ready, g.minReady))
+	}
+}
+
+// runJobs lists and watches Jobs until ctx ends, as run does pods.
+func (m *monitor) runJobs(ctx context.Context) {
+	for ctx.Err() == nil {
+		list, err := m.cs.BatchV1().Jobs("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		for i := range list.Items {
+			m.checkJob(&list.Items[i])
+		}
+		rv := list.ResourceVersion
+		for ctx.Err() == nil {
+			w, err := m.cs.BatchV1().Jobs("").Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
+			if err != nil {
+				break
+			}
+			if rv = m.consumeJobs(w); rv == "" {
+				break
+			}
+		}
+	}
+}
+
+func (m *monitor) consumeJobs(w watch.Interface) string {
+	defer w.Stop()
+	rv := ""
+	for ev := range w.ResultChan() {
+		job, ok := ev.Object.(*batchv1.Job)
+		if !ok {
+			return ""
+		}
+		rv = job.ResourceVersion
+		m.mu.Lock()
+		m.jobEvents++
+		m.mu.Unlock()
+		if ev.Type == watch.Added || ev.Type == watch.Modified {
+			m.checkJob(job)
+		}
+	}
+	return rv
+}
+
+// checkJob: a CronJob's Job name seen with a second UID is a minute run twice; more
+// successes than completions is a completion counted twice.
+func (m *monitor) checkJob(job *batchv1.Job) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := job.Namespace + "/" + job.Name
+	if ref := metav1.GetControllerOf(job); ref != nil && ref.Kind == "CronJob" {
+		if prev, ok := m.cronJobs[key]; ok && prev != job.UID {
+			m.found = append(m.found, fmt.Sprintf("cronjob-minute-twice: job %s (minute %s of CronJob %s) made again as uid %s after uid %s",
+				key, job.Annotations[batchv1.CronJobScheduledTimestampAnnotation], ref.Name, job.UID, prev))
+		}
+		m.cronJobs[key] = job.UID
+	}
+	if c := job.Spec.Completions; c != nil && job.Status.Succeeded > *c {
+		m.found = append(m.found, fmt.Sprintf("job-completion-twice: job %s counts %d successes for %d completions", key, job.Status.Succeeded, *c))
 	}
 }
