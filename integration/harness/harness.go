@@ -651,14 +651,17 @@ func BuildNATS(dir string) (string, error) {
 	return bin, nil
 }
 
-// natsNode is one NATS server process: its ports are the kernel's pick at its first
-// start (read back from its ports file), kept for its restarts (its clients and its
-// peers know them).
+// natsNode is one NATS server process: its client port is the kernel's pick at its
+// first start (read back from its ports file), kept for its restarts (its clients
+// know it). A cluster's route ports must be known to every server when it starts (a
+// JetStream cluster refuses to start without its routes): they are picked free
+// before the first start, and picked again if one was taken meanwhile.
 type natsNode struct {
 	i                        int
 	proc                     *Proc
 	clientAddr, clusterAddr  string
 	storeDir, portsDir, name string
+	restarts                 int
 }
 
 // NATSNodes is how many NATS server processes the system runs (0: embedded).
@@ -678,8 +681,16 @@ func (s *System) startNATSCluster(ctx context.Context) error {
 		}
 		if n == 1 {
 			node.name = "nats" // the log keeps its name of a single server
+		} else {
+			port, err := devenv.FreePort()
+			if err != nil {
+				return err
+			}
+			node.clusterAddr = fmt.Sprintf("127.0.0.1:%d", port)
 		}
 		s.natsNodes = append(s.natsNodes, node)
+	}
+	for i, node := range s.natsNodes {
 		if err := s.StartNATSNode(i); err != nil {
 			return err
 		}
@@ -702,15 +713,50 @@ func (s *System) KillNATSNode(i int) {
 }
 
 // StartNATSNode starts NATS server i (again), on its ports once it had some; the
-// ports linger a moment after a kill, so it tries again for a while.
+// ports linger a moment after a kill, so it tries again for a while. A server
+// restarted into a cluster is waited for until it answers JetStream requests (a
+// NATS StatefulSet's readiness): a service started meanwhile fails to declare its
+// streams and exits.
 func (s *System) StartNATSNode(i int) error {
-	var err error
-	for attempt := 0; attempt < 50; attempt++ {
-		if err = s.startNATSNode(s.natsNodes[i]); err == nil {
+	if err := s.startNATSNodeRetrying(i); err != nil {
+		return err
+	}
+	node := s.natsNodes[i]
+	if len(s.natsNodes) == 1 || node.restarts == 0 {
+		node.restarts++
+		return nil // the first start: startNATSCluster waits for them all
+	}
+	node.restarts++
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := jetStreamReady(context.Background(), "nats://"+node.clientAddr)
+		if err == nil {
 			return nil
 		}
-		if s.natsNodes[i].clientAddr == "" {
-			break // its first start: nothing to linger
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s restarted, JetStream not ready after 30s: %w", node.name, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *System) startNATSNodeRetrying(i int) error {
+	var err error
+	node := s.natsNodes[i]
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = s.startNATSNode(node); err == nil {
+			return nil
+		}
+		if node.clientAddr == "" { // its first start: nothing lingers, but its route port may have been taken
+			if node.clusterAddr == "" || attempt >= 4 {
+				break
+			}
+			port, perr := devenv.FreePort()
+			if perr != nil {
+				return perr
+			}
+			node.clusterAddr = fmt.Sprintf("127.0.0.1:%d", port)
+			continue
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -721,20 +767,19 @@ func (s *System) startNATSNode(node *natsNode) error {
 	if err := os.MkdirAll(node.portsDir, 0o755); err != nil {
 		return err
 	}
-	client, cluster := "-1", "127.0.0.1:-1"
+	client := "-1"
 	if node.clientAddr != "" {
 		_, client, _ = net.SplitHostPort(node.clientAddr)
-		cluster = node.clusterAddr
 	}
 	args := []string{"-js", "-sd", node.storeDir, "-a", "127.0.0.1", "-p", client, "--ports_file_dir", node.portsDir}
-	if len(s.natsNodes) > 1 || s.opts.NATSCluster > 1 {
+	if node.clusterAddr != "" {
 		var routes []string
 		for _, o := range s.natsNodes {
 			if o != node && o.clusterAddr != "" {
 				routes = append(routes, "nats://"+o.clusterAddr)
 			}
 		}
-		args = append(args, "-n", node.name, "--cluster_name", "podwarden", "--cluster", "nats://"+cluster)
+		args = append(args, "-n", node.name, "--cluster_name", "podwarden", "--cluster", "nats://"+node.clusterAddr)
 		if len(routes) > 0 {
 			args = append(args, "--routes", strings.Join(routes, ","))
 		}
@@ -776,9 +821,6 @@ func (s *System) startNATSNode(node *natsNode) error {
 	}
 	if node.clientAddr == "" {
 		node.clientAddr = host(ports.Nats[0])
-		if len(ports.Cluster) > 0 {
-			node.clusterAddr = host(ports.Cluster[0])
-		}
 	}
 	s.mu.Lock()
 	node.proc = p
