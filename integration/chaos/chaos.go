@@ -154,6 +154,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer stopMon()
 	go c.mon.run(monCtx)
 	go c.mon.runJobs(monCtx)
+	go c.mon.runReplicaSets(monCtx)
 	if cfg.HA {
 		// Every stream on the 3 NATS servers (one may die), every service twice.
 		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -1,9 +1,11 @@
 package chaos
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -146,6 +148,60 @@ func TestMonitorJobs(t *testing.T) {
 				t.Errorf("found %q, want none", found)
 			case tc.want != "" && (len(found) != 1 || !strings.HasPrefix(found[0], tc.want+": ")):
 				t.Errorf("found %q, want one %s", found, tc.want)
+			}
+		})
+	}
+}
+
+func rsPod(name, rs string) *corev1.Pod {
+	p := pod(name, name, "ReplicaSet", true, false)
+	p.Labels["app"] = "web"
+	p.OwnerReferences[0].Name = rs
+	return p
+}
+
+func replicaSet(name string, replicas int32) *appsv1.ReplicaSet {
+	return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: map[string]string{"app": "web"}},
+		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To(replicas)}}
+}
+
+// TestMonitorDeploymentBoundsWithReplicaSets: replicas 5, maxSurge 1. The sum of the
+// ReplicaSets' spec.replicas must stay within 6; a scaled-down ReplicaSet's pods
+// above its spec.replicas are its pending deletions (Kubernetes deletes them after
+// the new ReplicaSet may have scaled up), counted once their ReplicaSet is known.
+func TestMonitorDeploymentBoundsWithReplicaSets(t *testing.T) {
+	pods := func(rs string, n int) []*corev1.Pod {
+		var out []*corev1.Pod
+		for i := range n {
+			out = append(out, rsPod(fmt.Sprintf("%s-%d", rs, i), rs))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		rss  []*appsv1.ReplicaSet
+		pods []*corev1.Pod
+		want string
+	}{
+		{"within the surge", []*appsv1.ReplicaSet{replicaSet("old", 4), replicaSet("new", 2)}, append(pods("old", 4), pods("new", 2)...), ""},
+		{"the old ReplicaSet's pending deletion", []*appsv1.ReplicaSet{replicaSet("old", 4), replicaSet("new", 2)}, append(pods("old", 5), pods("new", 2)...), ""},
+		{"the old ReplicaSet not seen yet", nil, append(pods("old", 5), pods("new", 2)...), "deployment-surge"},
+		{"more pods than the new ReplicaSet wants are not pending deletions of the old", []*appsv1.ReplicaSet{replicaSet("old", 4), replicaSet("new", 3)}, append(pods("old", 4), pods("new", 3)...), "deployment-surge"},
+		{"spec.replicas above the surge", []*appsv1.ReplicaSet{replicaSet("old", 5), replicaSet("new", 2)}, append(pods("old", 4), pods("new", 2)...), "deployment-surge"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMonitor(nil)
+			m.guardDeployment("ns", "web", 6, -1)
+			for _, rs := range tc.rss {
+				m.rss["ns/"+rs.Name] = rs
+			}
+			for _, p := range tc.pods {
+				m.pods["ns/"+p.Name] = p
+			}
+			m.checkDeployment("ns", "web")
+			got := m.take()
+			if tc.want == "" && len(got) > 0 || tc.want != "" && (len(got) == 0 || !strings.HasPrefix(got[0], tc.want+": ")) {
+				t.Errorf("violations %q, want %q", got, tc.want)
 			}
 		})
 	}
