@@ -15,6 +15,9 @@ import (
 	"github.com/podwarden/podwarden/shared/announce"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
 // Backends holds one gRPC connection per backend service. A nil field is a
@@ -102,14 +105,26 @@ func Dial(cfg Config) (b Backends, closeAll func() error, err error) {
 
 // gateway is the state shared by the hand-written handlers.
 type gateway struct {
-	cfg        Config
-	log        *slog.Logger
-	mux        *runtime.ServeMux
-	backends   []namedConn
-	json       *jsonMarshaler
-	yaml       *yamlMarshaler
-	namespaces *namespaceRegistry
-	discovery  discovery
+	cfg       Config
+	log       *slog.Logger
+	mux       *runtime.ServeMux
+	backends  []namedConn
+	json      *jsonMarshaler
+	yaml      *yamlMarshaler
+	discovery discovery
+	openAPIv3 openAPIv3Docs
+	// fieldManagers record managedFields and serve server-side apply (apply.go).
+	fieldManagers fieldManagers
+	// schemas are the body messages of the writable resources, by
+	// group/version/resource[/subresource] (fieldvalidation.go).
+	schemas map[string]protoreflect.MessageDescriptor
+	// started is when the handler was built: the APIServices' creation time.
+	started time.Time
+	// namespaceClient reads namespaces for the NamespaceLifecycle admission (nil:
+	// no core service deployed).
+	namespaceClient corev1.NamespaceServiceClient
+	// serviceAccountClient reads ServiceAccounts for the ServiceAccount admission.
+	serviceAccountClient corev1.ServiceAccountServiceClient
 }
 
 // NewHandler builds the REST surface over backends: the generated grpc-gateway
@@ -129,11 +144,11 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	}
 	jm := newJSONMarshaler()
 	g := &gateway{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		json:       jm,
-		yaml:       &yamlMarshaler{json: jm},
-		namespaces: newNamespaceRegistry(time.Now()),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		json:    jm,
+		yaml:    &yamlMarshaler{json: jm},
+		started: time.Now(),
 	}
 	g.mux = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, g.json),
@@ -171,6 +186,9 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		return nil, err
 	}
 	g.discovery.add(coreResources...)
+	g.discovery.add(apiServiceResource)
+	g.fieldManagers.statusKinds = g.discovery.statusKinds()
+	g.schemas = bodySchemas(patchRoutes)
 
 	type route struct {
 		method, path string
@@ -182,6 +200,9 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		{http.MethodGet, "/readyz", g.readyz},
 		{http.MethodGet, "/version", g.version},
 		{http.MethodGet, "/openapi/v2", g.openAPI},
+		{http.MethodGet, "/openapi/v3", g.openAPIv3Discovery},
+		{http.MethodGet, "/openapi/v3/api/v1", g.openAPIv3Document},
+		{http.MethodGet, "/openapi/v3/apis/{group}/{version}", g.openAPIv3Document},
 		{http.MethodGet, "/api", g.apiVersions},
 		{http.MethodGet, "/api/v1", g.coreResourceList},
 		{http.MethodGet, "/apis", g.apiGroupList},
@@ -191,9 +212,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		{http.MethodGet, "/api/v1/namespaces/{namespace}/events", g.listEvents},
 		{http.MethodGet, "/api/v1/watch/events", g.watchEvents},
 		{http.MethodGet, "/api/v1/watch/namespaces/{namespace}/events", g.watchEvents},
-		{http.MethodGet, "/api/v1/namespaces", g.listNamespaces},
-		{http.MethodPost, "/api/v1/namespaces", g.createNamespace},
-		{http.MethodGet, "/api/v1/namespaces/{name}", g.getNamespace},
+		{http.MethodGet, "/apis/apiregistration.k8s.io/v1/apiservices", g.listAPIServices},
+		{http.MethodGet, "/apis/apiregistration.k8s.io/v1/apiservices/{name}", g.getAPIService},
 	}
 	for _, pr := range patchRoutes {
 		routes = append(routes, route{method: http.MethodPatch, path: pr.pattern, h: g.patchHandler(pr)})
@@ -204,8 +224,9 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		}
 	}
 
-	var h http.Handler = g.mux
-	h = g.namespaces.track(h)
+	var h http.Handler = g.validateFields(g.manageFields(g.mux))
+	h = g.namespaceLifecycle(h)
+	h = g.deleteCollection(h) // lists and deletes through everything above
 	h = g.watchDispatch(h)
 	h = negotiate(h)
 	h = g.tables(h) // sees kubectl's Accept before negotiate rewrites it
@@ -265,6 +286,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	go warmFieldManagers() // builds the schemas (seconds of CPU) before the first write needs them
 	lis, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("gateway listen: %w", err)

@@ -29,8 +29,12 @@ func TestTables(t *testing.T) {
 			doc:  `{"kind":"Node","metadata":{"name":"cp","creationTimestamp":"` + created + `","labels":{"node-role.kubernetes.io/control-plane":""}},"spec":{"unschedulable":true},"status":{"conditions":[{"type":"Ready","status":"True"}],"nodeInfo":{"kubeletVersion":"v1.33.0"}}}`,
 			want: "[cp Ready,SchedulingDisabled control-plane 90s v1.33.0 <none>]",
 		},
+		"namespace": {
+			doc:  `{"kind":"Namespace","metadata":{"name":"default","creationTimestamp":"` + created + `"},"status":{"phase":"Active"}}`,
+			want: "[default Active 90s]",
+		},
 		"other kind": {
-			doc:  `{"kind":"Namespace","metadata":{"name":"default","creationTimestamp":"` + created + `"}}`,
+			doc:  `{"kind":"PriorityClass","metadata":{"name":"default","creationTimestamp":"` + created + `"}}`,
 			want: "[default 90s]",
 		},
 	}

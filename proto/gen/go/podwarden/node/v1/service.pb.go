@@ -1176,8 +1176,11 @@ type DeletePodRequest struct {
 	Name               string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	GracePeriodSeconds *int64                 `protobuf:"varint,3,opt,name=grace_period_seconds,json=gracePeriodSeconds,proto3,oneof" json:"grace_period_seconds,omitempty"`
 	Options            *v1.DeleteOptions      `protobuf:"bytes,4,opt,name=options,proto3" json:"options,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// condition, when set, is added to the pod's status as it is deleted (an
+	// eviction's DisruptionTarget); one of the same type is replaced.
+	Condition     *v1.Condition `protobuf:"bytes,5,opt,name=condition,proto3" json:"condition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeletePodRequest) Reset() {
@@ -1234,6 +1237,13 @@ func (x *DeletePodRequest) GetGracePeriodSeconds() int64 {
 func (x *DeletePodRequest) GetOptions() *v1.DeleteOptions {
 	if x != nil {
 		return x.Options
+	}
+	return nil
+}
+
+func (x *DeletePodRequest) GetCondition() *v1.Condition {
+	if x != nil {
+		return x.Condition
 	}
 	return nil
 }
@@ -1723,12 +1733,13 @@ const file_podwarden_node_v1_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12(\n" +
 	"\x03pod\x18\x03 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"=\n" +
 	"\x11UpdatePodResponse\x12(\n" +
-	"\x03pod\x18\x01 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"\xd0\x01\n" +
+	"\x03pod\x18\x01 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"\x8c\x02\n" +
 	"\x10DeletePodRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
 	"\x14grace_period_seconds\x18\x03 \x01(\x03H\x00R\x12gracePeriodSeconds\x88\x01\x01\x12:\n" +
-	"\aoptions\x18\x04 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptionsB\x17\n" +
+	"\aoptions\x18\x04 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptions\x12:\n" +
+	"\tcondition\x18\x05 \x01(\v2\x1c.podwarden.core.v1.ConditionR\tconditionB\x17\n" +
 	"\x15_grace_period_seconds\"=\n" +
 	"\x11DeletePodResponse\x12(\n" +
 	"\x03pod\x18\x01 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"\xe0\x02\n" +
@@ -1824,6 +1835,7 @@ var file_podwarden_node_v1_service_proto_goTypes = []any{
 	(*v1.ListMeta)(nil),            // 29: podwarden.core.v1.ListMeta
 	(*v1.DeleteOptions)(nil),       // 30: podwarden.core.v1.DeleteOptions
 	(*v1.Pod)(nil),                 // 31: podwarden.core.v1.Pod
+	(*v1.Condition)(nil),           // 32: podwarden.core.v1.Condition
 }
 var file_podwarden_node_v1_service_proto_depIdxs = []int32{
 	28, // 0: podwarden.node.v1.CreateNodeRequest.node:type_name -> podwarden.node.v1.Node
@@ -1844,43 +1856,44 @@ var file_podwarden_node_v1_service_proto_depIdxs = []int32{
 	31, // 15: podwarden.node.v1.UpdatePodRequest.pod:type_name -> podwarden.core.v1.Pod
 	31, // 16: podwarden.node.v1.UpdatePodResponse.pod:type_name -> podwarden.core.v1.Pod
 	30, // 17: podwarden.node.v1.DeletePodRequest.options:type_name -> podwarden.core.v1.DeleteOptions
-	31, // 18: podwarden.node.v1.DeletePodResponse.pod:type_name -> podwarden.core.v1.Pod
-	31, // 19: podwarden.node.v1.WatchPodsResponse.object:type_name -> podwarden.core.v1.Pod
-	28, // 20: podwarden.node.v1.SetNodeReadyResponse.node:type_name -> podwarden.node.v1.Node
-	31, // 21: podwarden.node.v1.InjectPodFaultResponse.pod:type_name -> podwarden.core.v1.Pod
-	0,  // 22: podwarden.node.v1.NodeService.CreateNode:input_type -> podwarden.node.v1.CreateNodeRequest
-	2,  // 23: podwarden.node.v1.NodeService.GetNode:input_type -> podwarden.node.v1.GetNodeRequest
-	4,  // 24: podwarden.node.v1.NodeService.ListNodes:input_type -> podwarden.node.v1.ListNodesRequest
-	6,  // 25: podwarden.node.v1.NodeService.UpdateNode:input_type -> podwarden.node.v1.UpdateNodeRequest
-	8,  // 26: podwarden.node.v1.NodeService.DeleteNode:input_type -> podwarden.node.v1.DeleteNodeRequest
-	10, // 27: podwarden.node.v1.NodeService.WatchNodes:input_type -> podwarden.node.v1.WatchNodesRequest
-	24, // 28: podwarden.node.v1.NodeService.SetNodeReady:input_type -> podwarden.node.v1.SetNodeReadyRequest
-	12, // 29: podwarden.node.v1.PodService.CreatePod:input_type -> podwarden.node.v1.CreatePodRequest
-	14, // 30: podwarden.node.v1.PodService.GetPod:input_type -> podwarden.node.v1.GetPodRequest
-	16, // 31: podwarden.node.v1.PodService.ListPods:input_type -> podwarden.node.v1.ListPodsRequest
-	18, // 32: podwarden.node.v1.PodService.UpdatePod:input_type -> podwarden.node.v1.UpdatePodRequest
-	20, // 33: podwarden.node.v1.PodService.DeletePod:input_type -> podwarden.node.v1.DeletePodRequest
-	22, // 34: podwarden.node.v1.PodService.WatchPods:input_type -> podwarden.node.v1.WatchPodsRequest
-	26, // 35: podwarden.node.v1.PodService.InjectPodFault:input_type -> podwarden.node.v1.InjectPodFaultRequest
-	1,  // 36: podwarden.node.v1.NodeService.CreateNode:output_type -> podwarden.node.v1.CreateNodeResponse
-	3,  // 37: podwarden.node.v1.NodeService.GetNode:output_type -> podwarden.node.v1.GetNodeResponse
-	5,  // 38: podwarden.node.v1.NodeService.ListNodes:output_type -> podwarden.node.v1.ListNodesResponse
-	7,  // 39: podwarden.node.v1.NodeService.UpdateNode:output_type -> podwarden.node.v1.UpdateNodeResponse
-	9,  // 40: podwarden.node.v1.NodeService.DeleteNode:output_type -> podwarden.node.v1.DeleteNodeResponse
-	11, // 41: podwarden.node.v1.NodeService.WatchNodes:output_type -> podwarden.node.v1.WatchNodesResponse
-	25, // 42: podwarden.node.v1.NodeService.SetNodeReady:output_type -> podwarden.node.v1.SetNodeReadyResponse
-	13, // 43: podwarden.node.v1.PodService.CreatePod:output_type -> podwarden.node.v1.CreatePodResponse
-	15, // 44: podwarden.node.v1.PodService.GetPod:output_type -> podwarden.node.v1.GetPodResponse
-	17, // 45: podwarden.node.v1.PodService.ListPods:output_type -> podwarden.node.v1.ListPodsResponse
-	19, // 46: podwarden.node.v1.PodService.UpdatePod:output_type -> podwarden.node.v1.UpdatePodResponse
-	21, // 47: podwarden.node.v1.PodService.DeletePod:output_type -> podwarden.node.v1.DeletePodResponse
-	23, // 48: podwarden.node.v1.PodService.WatchPods:output_type -> podwarden.node.v1.WatchPodsResponse
-	27, // 49: podwarden.node.v1.PodService.InjectPodFault:output_type -> podwarden.node.v1.InjectPodFaultResponse
-	36, // [36:50] is the sub-list for method output_type
-	22, // [22:36] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	32, // 18: podwarden.node.v1.DeletePodRequest.condition:type_name -> podwarden.core.v1.Condition
+	31, // 19: podwarden.node.v1.DeletePodResponse.pod:type_name -> podwarden.core.v1.Pod
+	31, // 20: podwarden.node.v1.WatchPodsResponse.object:type_name -> podwarden.core.v1.Pod
+	28, // 21: podwarden.node.v1.SetNodeReadyResponse.node:type_name -> podwarden.node.v1.Node
+	31, // 22: podwarden.node.v1.InjectPodFaultResponse.pod:type_name -> podwarden.core.v1.Pod
+	0,  // 23: podwarden.node.v1.NodeService.CreateNode:input_type -> podwarden.node.v1.CreateNodeRequest
+	2,  // 24: podwarden.node.v1.NodeService.GetNode:input_type -> podwarden.node.v1.GetNodeRequest
+	4,  // 25: podwarden.node.v1.NodeService.ListNodes:input_type -> podwarden.node.v1.ListNodesRequest
+	6,  // 26: podwarden.node.v1.NodeService.UpdateNode:input_type -> podwarden.node.v1.UpdateNodeRequest
+	8,  // 27: podwarden.node.v1.NodeService.DeleteNode:input_type -> podwarden.node.v1.DeleteNodeRequest
+	10, // 28: podwarden.node.v1.NodeService.WatchNodes:input_type -> podwarden.node.v1.WatchNodesRequest
+	24, // 29: podwarden.node.v1.NodeService.SetNodeReady:input_type -> podwarden.node.v1.SetNodeReadyRequest
+	12, // 30: podwarden.node.v1.PodService.CreatePod:input_type -> podwarden.node.v1.CreatePodRequest
+	14, // 31: podwarden.node.v1.PodService.GetPod:input_type -> podwarden.node.v1.GetPodRequest
+	16, // 32: podwarden.node.v1.PodService.ListPods:input_type -> podwarden.node.v1.ListPodsRequest
+	18, // 33: podwarden.node.v1.PodService.UpdatePod:input_type -> podwarden.node.v1.UpdatePodRequest
+	20, // 34: podwarden.node.v1.PodService.DeletePod:input_type -> podwarden.node.v1.DeletePodRequest
+	22, // 35: podwarden.node.v1.PodService.WatchPods:input_type -> podwarden.node.v1.WatchPodsRequest
+	26, // 36: podwarden.node.v1.PodService.InjectPodFault:input_type -> podwarden.node.v1.InjectPodFaultRequest
+	1,  // 37: podwarden.node.v1.NodeService.CreateNode:output_type -> podwarden.node.v1.CreateNodeResponse
+	3,  // 38: podwarden.node.v1.NodeService.GetNode:output_type -> podwarden.node.v1.GetNodeResponse
+	5,  // 39: podwarden.node.v1.NodeService.ListNodes:output_type -> podwarden.node.v1.ListNodesResponse
+	7,  // 40: podwarden.node.v1.NodeService.UpdateNode:output_type -> podwarden.node.v1.UpdateNodeResponse
+	9,  // 41: podwarden.node.v1.NodeService.DeleteNode:output_type -> podwarden.node.v1.DeleteNodeResponse
+	11, // 42: podwarden.node.v1.NodeService.WatchNodes:output_type -> podwarden.node.v1.WatchNodesResponse
+	25, // 43: podwarden.node.v1.NodeService.SetNodeReady:output_type -> podwarden.node.v1.SetNodeReadyResponse
+	13, // 44: podwarden.node.v1.PodService.CreatePod:output_type -> podwarden.node.v1.CreatePodResponse
+	15, // 45: podwarden.node.v1.PodService.GetPod:output_type -> podwarden.node.v1.GetPodResponse
+	17, // 46: podwarden.node.v1.PodService.ListPods:output_type -> podwarden.node.v1.ListPodsResponse
+	19, // 47: podwarden.node.v1.PodService.UpdatePod:output_type -> podwarden.node.v1.UpdatePodResponse
+	21, // 48: podwarden.node.v1.PodService.DeletePod:output_type -> podwarden.node.v1.DeletePodResponse
+	23, // 49: podwarden.node.v1.PodService.WatchPods:output_type -> podwarden.node.v1.WatchPodsResponse
+	27, // 50: podwarden.node.v1.PodService.InjectPodFault:output_type -> podwarden.node.v1.InjectPodFaultResponse
+	37, // [37:51] is the sub-list for method output_type
+	23, // [23:37] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_node_v1_service_proto_init() }
