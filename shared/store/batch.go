@@ -60,16 +60,7 @@ func splitKeys(keys []string) (nss, names []string) {
 // data, namespace, name, uid) with the change log insert and the notifications, as
 // writeSQLAfter does for one row.
 func (k Kind[T]) manySQL(pre, w, changeType string) string {
-	sql := "WITH " + pre + " w AS (" + w + ")"
-	if k.Watch {
-		sql += ", c AS (INSERT INTO changes (resource_version, kind, namespace, name, type, data) " +
-			"SELECT resource_version, $1, namespace, name, '" + changeType + "', data FROM w)"
-	}
-	sql += " SELECT uid, resource_version"
-	if !k.Quiet {
-		sql += ", pg_notify(current_schema() || '_objects', $1 || '/' || namespace || '/' || name)::text"
-	}
-	return sql + " FROM w"
+	return k.wrapWrite(pre, w, changeType, "namespace", "name", "uid, resource_version")
 }
 
 // scanMany reads manySQL's rows: the new resourceVersion per uid.

@@ -170,14 +170,22 @@ func (k Kind[T]) writeSQL(w, changeType string) string {
 
 // writeSQLAfter is writeSQL with CTEs (pre, ending in a comma) that w reads from.
 func (k Kind[T]) writeSQLAfter(pre, w, changeType string) string {
+	return k.wrapWrite(pre, w, changeType, "$2", "$3", "resource_version, data")
+}
+
+// wrapWrite wraps the data-modifying statement w (RETURNING at least resource_version
+// and data) with the change log insert and the notification of each row it wrote:
+// ns and name are how a row's namespace and name are read (parameters for one row,
+// w's columns for many); the statement returns columns of w.
+func (k Kind[T]) wrapWrite(pre, w, changeType, ns, name, columns string) string {
 	sql := "WITH " + pre + " w AS (" + w + ")"
 	if k.Watch {
 		sql += ", c AS (INSERT INTO changes (resource_version, kind, namespace, name, type, data) " +
-			"SELECT resource_version, $1, $2, $3, '" + changeType + "', data FROM w)"
+			"SELECT resource_version, $1, " + ns + ", " + name + ", '" + changeType + "', data FROM w)"
 	}
-	sql += " SELECT resource_version, data"
+	sql += " SELECT " + columns
 	if !k.Quiet {
-		sql += ", pg_notify(current_schema() || '_objects', $1 || '/' || $2 || '/' || $3)::text"
+		sql += ", pg_notify(current_schema() || '_objects', $1 || '/' || " + ns + " || '/' || " + name + ")::text"
 	}
 	return sql + " FROM w"
 }
