@@ -171,6 +171,9 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		return nil, err
 	}
 	g.discovery.add(coreResources...)
+	if err := g.registerKubectlAPIs(); err != nil {
+		return nil, err
+	}
 
 	type route struct {
 		method, path string

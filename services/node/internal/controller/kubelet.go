@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/podwarden/podwarden/services/node/internal/placement"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
@@ -70,6 +71,13 @@ func (c *Controllers) syncPod(ctx context.Context, key string) error {
 		switch {
 		case res.Delete:
 			freed = true
+			if stoppedBeforeDelete(p, res.Pod) {
+				// The kubelet's last status write: the containers stopped (0/1,
+				// Terminating for watchers), then the pod goes.
+				if res.Pod, err = repo.Pods.Update(ctx, tx, res.Pod); err != nil {
+					return err
+				}
+			}
 			_, err = repo.DeletePod(ctx, tx, now, res.Pod, res.Events)
 		case res.Pod != nil:
 			freed = podutil.IsPodTerminal(res.Pod)
@@ -87,6 +95,15 @@ func (c *Controllers) syncPod(ctx context.Context, key string) error {
 		c.kubelet.EnqueueAfter(key, requeue)
 	}
 	return nil
+}
+
+// stoppedBeforeDelete reports whether a deletion step also stopped containers of
+// the stored pod (final's container statuses differ), whose status the kubelet
+// writes before it deletes the pod.
+func stoppedBeforeDelete(stored, final *corev1.Pod) bool {
+	return final != nil && stored.GetMetadata().GetDeletionTimestamp() != nil &&
+		!proto.Equal(&corev1.PodStatus{ContainerStatuses: stored.GetStatus().GetContainerStatuses()},
+			&corev1.PodStatus{ContainerStatuses: final.GetStatus().GetContainerStatuses()})
 }
 
 // maxSteps bounds the transitions applied in one write.
