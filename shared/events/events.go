@@ -130,7 +130,7 @@ func SelectableFields(e *corev1.Event) map[string]string {
 		"involvedObject.name": o.GetName(), "involvedObject.uid": o.GetUid(),
 		"involvedObject.apiVersion": o.GetApiVersion(), "involvedObject.resourceVersion": o.GetResourceVersion(),
 		"involvedObject.fieldPath": o.GetFieldPath(),
-		"reason": e.GetReason(), "reportingComponent": e.GetReportingComponent(), "source": source, "type": e.GetType(),
+		"reason":                   e.GetReason(), "reportingComponent": e.GetReportingComponent(), "source": source, "type": e.GetType(),
 	}
 }
 
