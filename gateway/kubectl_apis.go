@@ -32,9 +32,17 @@ var reviewResources = []groupResource{
 // about ComponentStatuses.
 const componentStatusWarning = `299 - "v1 ComponentStatus is deprecated in v1.19+"`
 
-// registerKubectlAPIs registers the handlers of reviewResources.
+// registerKubectlAPIs registers the handlers of reviewResources, and the node
+// Leases when the node backend is deployed (after every backend's routes).
 func (g *gateway) registerKubectlAPIs() error {
 	g.discovery.add(reviewResources...)
+	for _, b := range g.backends {
+		if b.name == nodeBackend.name {
+			if err := g.registerNodeLeases(b.conn); err != nil {
+				return err
+			}
+		}
+	}
 	for _, rt := range []struct {
 		method, path string
 		h            func(http.ResponseWriter, *http.Request, map[string]string)

@@ -18,6 +18,7 @@ import (
 // answered as a cluster does: `auth can-i` (SelfSubjectAccessReview) and `auth
 // whoami` (SelfSubjectReview), `get componentstatuses`, `get nodes -o wide` with
 // the node info columns, `events --for` (selects on involvedObject.apiVersion),
+// node Leases in kube-node-lease that their kubelets renew (`describe node`),
 // and `get -w` of a deleted pod shows it 0/1 Terminating once its containers stop.
 func TestKubectlAsksTheCluster(t *testing.T) {
 	bin := kubectlBin(t)
@@ -44,6 +45,15 @@ func TestKubectlAsksTheCluster(t *testing.T) {
 	})
 	t.Run("nodes -o wide", func(t *testing.T) {
 		wantLines(t, k.run("get", "nodes", "-o", "wide"), "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME", "containerd://")
+	})
+	t.Run("node leases", func(t *testing.T) {
+		wantLines(t, k.run("describe", "node", "node-1"), "HolderIdentity:  node-1", "RenewTime:")
+		wantLines(t, k.run("get", "leases", "-n", "kube-node-lease"), "node-1", "node-2", "control-plane")
+		renewTime := func() string {
+			return k.run("get", "lease", "-n", "kube-node-lease", "node-1", "-o", "jsonpath={.spec.renewTime}")
+		}
+		first := renewTime()
+		testenv.Eventually(t, 30*time.Second, "the kubelet renews its Lease", func() bool { return renewTime() != first })
 	})
 
 	wantLines(t, k.run("create", "deployment", "web", "--image=nginx"), "deployment.apps/web created")

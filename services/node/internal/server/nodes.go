@@ -15,6 +15,7 @@ import (
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/naming"
+	"github.com/podwarden/podwarden/shared/nodelease"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/validation"
 
@@ -85,13 +86,15 @@ func (s *NodeServer) CreateNode(ctx context.Context, req *nodev1.CreateNodeReque
 	return &nodev1.CreateNodeResponse{Node: out}, nil
 }
 
-// GetNode returns one node.
+// GetNode returns one node, its conditions' heartbeats at its kubelet's last
+// status report (nodelease.WithHeartbeats: computed, not written; lists and
+// watches alike).
 func (s *NodeServer) GetNode(ctx context.Context, req *nodev1.GetNodeRequest) (*nodev1.GetNodeResponse, error) {
 	n, err := s.R.Get(ctx, "", req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return &nodev1.GetNodeResponse{Node: n}, nil
+	return &nodev1.GetNodeResponse{Node: nodelease.WithHeartbeats(n, s.now())}, nil
 }
 
 // ListNodes lists nodes (labelSelector; fieldSelector metadata.name, spec.unschedulable).
@@ -99,6 +102,10 @@ func (s *NodeServer) ListNodes(ctx context.Context, req *nodev1.ListNodesRequest
 	res, err := s.R.List(ctx, "", crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
+	}
+	now := s.now()
+	for i, n := range res.Items {
+		res.Items[i] = nodelease.WithHeartbeats(n, now)
 	}
 	return &nodev1.ListNodesResponse{ApiVersion: "v1", Kind: "NodeList", Metadata: res.Meta, Items: res.Items}, nil
 }
@@ -214,7 +221,7 @@ func (s *NodeServer) DeleteNode(ctx context.Context, req *nodev1.DeleteNodeReque
 func (s *NodeServer) WatchNodes(req *nodev1.WatchNodesRequest, stream nodev1.NodeService_WatchNodesServer) error {
 	return s.R.ServeWatch(stream, "", req,
 		func(typ string, n *nodev1.Node) error {
-			return stream.Send(&nodev1.WatchNodesResponse{Type: typ, Object: n})
+			return stream.Send(&nodev1.WatchNodesResponse{Type: typ, Object: nodelease.WithHeartbeats(n, s.now())})
 		})
 }
 
