@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	coordinationv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/coordination/v1"
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
