@@ -48,6 +48,7 @@ var (
 var nodePatchRoutes = []patchRoute{
 	{"/api/v1/nodes/{name}", nodeDesc},
 	{"/api/v1/namespaces/{namespace}/pods/{name}", podDesc},
+	{"/api/v1/namespaces/{namespace}/pods/{name}/status", podDesc},
 }
 
 // nodeResources are Nodes and Pods.
@@ -55,7 +56,7 @@ var nodeResources = []groupResource{
 	{"v1", apiResource{Name: "nodes", SingularName: "node", Kind: "Node", Verbs: objectVerbs, ShortNames: []string{"no"}}},
 	{"v1", apiResource{Name: "nodes/status", Kind: "Node", Verbs: []string{"get"}}},
 	{"v1", apiResource{Name: "pods", SingularName: "pod", Namespaced: true, Kind: "Pod", Verbs: objectVerbs, ShortNames: []string{"po"}, Categories: []string{"all"}}},
-	{"v1", apiResource{Name: "pods/status", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}}},
+	{"v1", apiResource{Name: "pods/status", Namespaced: true, Kind: "Pod", Verbs: subresourceVerbs}},
 }
 
 // metricsPatchRoutes are the Load paths that take a PATCH.

@@ -1,6 +1,6 @@
 // Package scheduler is the pure decision of kube-scheduler's default profile,
 // reduced to what the simulated fleet needs: filters (NodeUnschedulable,
-// TaintToleration, NodeAffinity, node readiness, NodeResourcesFit) and scores
+// TaintToleration, NodeAffinity, node readiness, NodePorts, NodeResourcesFit) and scores
 // (LeastAllocated, BalancedAllocation, spreading pods of one owner, preferred
 // node affinity, PreferNoSchedule taints). Schedule reads nothing and writes
 // nothing; the caller keeps podsByNode up to date between calls.
@@ -48,7 +48,8 @@ type nodeInfo struct {
 	requested Resources // for the filter: what pods request
 	nonZero   Resources // for scoring: with the default requests
 	pods      int
-	owners    map[string]int // live pods per controller uid
+	owners    map[string]int    // live pods per controller uid
+	ports     map[hostPort]bool // host ports live pods use
 }
 
 func (ni *nodeInfo) add(p *corev1.Pod) {
@@ -58,6 +59,9 @@ func (ni *nodeInfo) add(p *corev1.Pod) {
 	ni.requested.add(PodRequests(p))
 	ni.nonZero.add(podRequests(p, true))
 	ni.pods++
+	for _, hp := range hostPorts(p) {
+		ni.ports[hp] = true
+	}
 	if uid := podutil.GetControllerOf(p.GetMetadata()).GetUid(); uid != "" {
 		ni.owners[uid]++
 	}
@@ -74,7 +78,7 @@ type Snapshot struct {
 func NewSnapshot(nodes []*nodev1.Node, podsByNode map[string][]*corev1.Pod) *Snapshot {
 	s := &Snapshot{byName: map[string]*nodeInfo{}}
 	for _, n := range nodes {
-		ni := &nodeInfo{node: n, alloc: Allocatable(n), requested: Resources{}, nonZero: Resources{}, owners: map[string]int{}}
+		ni := &nodeInfo{node: n, alloc: Allocatable(n), requested: Resources{}, nonZero: Resources{}, owners: map[string]int{}, ports: map[hostPort]bool{}}
 		for _, p := range podsByNode[n.GetMetadata().GetName()] {
 			ni.add(p)
 		}
@@ -159,6 +163,9 @@ func filter(pod *corev1.Pod, req Resources, ni *nodeInfo) (reasons []string, res
 	}
 	if !scheduling.MatchesNodeSelectorAndAffinity(pod.GetSpec(), node) {
 		return []string{ReasonNodeAffinity}, false
+	}
+	if portsConflict(hostPorts(pod), ni.ports) {
+		return []string{ReasonNodePorts}, true
 	}
 	if r := fitsResources(req, ni); len(r) > 0 {
 		return r, true

@@ -60,7 +60,8 @@ func (s *NodeServer) CreateNode(ctx context.Context, req *nodev1.CreateNodeReque
 		return nil, apierr.Invalid(nodeGK, m.Name, errs)
 	}
 	var out *nodev1.Node
-	err := inTx(ctx, s.DB, nodesGR, m.Name, func(tx pgx.Tx) error {
+	dryRun := isDryRun(req.GetDryRun())
+	err := writeTx(ctx, s.DB, nodesGR, m.Name, dryRun, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, cidrLock); err != nil {
 			return err
 		}
@@ -82,6 +83,9 @@ func (s *NodeServer) CreateNode(ctx context.Context, req *nodev1.CreateNodeReque
 	})
 	if err != nil {
 		return nil, err
+	}
+	if dryRun {
+		out.Metadata.ResourceVersion = "" // never stored
 	}
 	return &nodev1.CreateNodeResponse{Node: out}, nil
 }
@@ -132,7 +136,8 @@ func (s *NodeServer) UpdateNode(ctx context.Context, req *nodev1.UpdateNodeReque
 		return nil, apierr.BadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", n.Metadata.Name, name))
 	}
 	var out *nodev1.Node
-	err := inTx(ctx, s.DB, nodesGR, name, func(tx pgx.Tx) error {
+	dryRun := isDryRun(req.GetDryRun())
+	err := writeTx(ctx, s.DB, nodesGR, name, dryRun, func(tx pgx.Tx) error {
 		old, err := repo.Nodes.GetForUpdate(ctx, tx, "", name)
 		if err != nil {
 			return err
@@ -165,6 +170,10 @@ func (s *NodeServer) UpdateNode(ctx context.Context, req *nodev1.UpdateNodeReque
 			return apierr.Invalid(nodeGK, name, errs)
 		}
 		fleet.SyncTaints(next, s.now())
+		if dryRun {
+			out = next // the resourceVersion stays the stored one
+			return nil
+		}
 		if proto.Equal(next, old) {
 			out = old
 			return nil
