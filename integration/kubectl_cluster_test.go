@@ -3,8 +3,10 @@ package integration
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +21,9 @@ import (
 // whoami` (SelfSubjectReview), `get componentstatuses`, `get nodes -o wide` with
 // the node info columns, `events --for` (selects on involvedObject.apiVersion),
 // node Leases in kube-node-lease that their kubelets renew (`describe node`),
-// and `get -w` of a deleted pod shows it 0/1 Terminating once its containers stop.
+// `wait --for=condition=Available`, `diff` and server-side dry runs (scale and
+// status included) that store nothing, `rollout restart` of a Deployment, a
+// StatefulSet and a DaemonSet, and `get -w` of a deleted pod shows it 0/1 Terminating once its containers stop.
 func TestKubectlAsksTheCluster(t *testing.T) {
 	bin := kubectlBin(t)
 	s := startSystem(t, harness.Options{})
@@ -59,13 +63,52 @@ func TestKubectlAsksTheCluster(t *testing.T) {
 	wantLines(t, k.run("create", "deployment", "web", "--image=nginx"), "deployment.apps/web created")
 	k.run("rollout", "status", "deployment/web", "--timeout=60s")
 
+	t.Run("wait --for=condition=Available", func(t *testing.T) {
+		wantLines(t, k.run("wait", "--for=condition=Available", "deployment/web", "--timeout=60s"), "deployment.apps/web condition met")
+	})
+	t.Run("diff and server dry runs", func(t *testing.T) {
+		live := k.run("get", "deployment", "web", "-o", "yaml")
+		changed := filepath.Join(t.TempDir(), "web.yaml")
+		if err := os.WriteFile(changed, []byte(strings.Replace(live, "replicas: 1", "replicas: 3", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, code := k.exitCode("diff", "-f", changed)
+		if code != 1 || !strings.Contains(out, "-  replicas: 1") || !strings.Contains(out, "+  replicas: 3") {
+			t.Fatalf("kubectl diff: exit %d, want 1 with the replicas change:\n%s", code, out)
+		}
+		wantLines(t, k.run("scale", "deployment/web", "--replicas=4", "--dry-run=server"), "scaled (server dry run)")
+		k.run("patch", "deployment/web", "--subresource=status", "--type=merge", "-p", `{"status":{"replicas":9}}`, "--dry-run=server")
+		if got := k.run("get", "deployment", "web", "-o", "jsonpath={.spec.replicas} {.status.replicas}"); got != "1 1" {
+			t.Fatalf("dry runs were stored: replicas %q", got)
+		}
+		if _, code := k.exitCode("diff", "-f", writeTemp(t, live)); code != 0 {
+			t.Fatalf("kubectl diff of the live object: exit %d, want 0", code)
+		}
+	})
+	t.Run("rollout restart", func(t *testing.T) {
+		k.run("apply", "-f", "testdata/manifests/statefulset-web.yaml")
+		k.run("apply", "-f", "testdata/manifests/daemonset-tolerations.yaml")
+		for _, w := range []string{"deployment/web", "statefulset/web", "daemonset/daemonset-nginx"} {
+			k.run("rollout", "status", w, "--timeout=90s")
+			wantLines(t, k.run("rollout", "restart", w), "restarted")
+			if k.run("get", w, "-o", "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}") == "" {
+				t.Fatalf("%s: no restartedAt annotation", w)
+			}
+			if out := k.run("rollout", "status", w, "--timeout=90s"); !strings.Contains(out, "rolled out") && !strings.Contains(out, "roll out complete") {
+				t.Fatalf("%s: rollout status %q", w, out)
+			}
+			if revs := historyRevisions(k.run("rollout", "history", w)); len(revs) < 2 {
+				t.Fatalf("%s: history %v, want a new revision", w, revs)
+			}
+		}
+	})
 	t.Run("events --for", func(t *testing.T) {
 		testenv.Eventually(t, 30*time.Second, "the Deployment's events", func() bool {
 			return strings.Contains(k.run("events", "--for", "deployment/web"), "Scaled up replica set web-")
 		})
 	})
 	t.Run("get -w of a deleted pod", func(t *testing.T) {
-		pod := strings.TrimSpace(k.run("get", "pods", "-l", "app=web", "-o", "name"))
+		pod := strings.Fields(k.run("get", "pods", "-l", "app=web", "--field-selector=status.phase=Running", "-o", "name"))[0]
 		w := k.start(t, "get", pod, "-w", "--output-watch-events")
 		testenv.Eventually(t, 30*time.Second, "the watch's first row", func() bool { return strings.Contains(w.output(), "ADDED") })
 		k.run("delete", pod, "--wait=false")
@@ -78,6 +121,33 @@ func TestKubectlAsksTheCluster(t *testing.T) {
 			return false
 		})
 	})
+}
+
+// exitCode runs kubectl and returns its output and exit code (`kubectl diff`
+// exits 1 when it found differences).
+func (k kubectl) exitCode(args ...string) (string, int) {
+	k.t.Helper()
+	cmd := exec.Command(k.bin, append([]string{"--kubeconfig", k.kubeconfig, "--cache-dir", k.cacheDir, "--request-timeout", "30s"}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.kubeconfig)
+	out, err := cmd.CombinedOutput()
+	k.t.Logf("$ kubectl %s\n%s", strings.Join(args, " "), out)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		k.t.Fatalf("kubectl %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out), 0
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "object.yaml")
+	if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // background is a kubectl left running (a watch), its output read as it comes.
