@@ -21,15 +21,15 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	k8sjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 )
 
 // mimeKubeProtobuf is Kubernetes' own protobuf encoding, which kubectl's typed
 // clients send (`kubectl create namespace`, `kubectl create deployment`, ...).
 const mimeKubeProtobuf = "application/vnd.kubernetes.protobuf"
 
-// kubeDecoder decodes Kubernetes' protobuf envelope into k8s.io/api objects,
-// for the groups the gateway serves.
-var kubeDecoder = func() k8sruntime.Decoder {
+// kubeScheme holds the k8s.io/api types of the groups the gateway serves.
+var kubeScheme = func() *k8sruntime.Scheme {
 	scheme := k8sruntime.NewScheme()
 	for _, add := range []func(*k8sruntime.Scheme) error{
 		k8scorev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
@@ -40,8 +40,16 @@ var kubeDecoder = func() k8sruntime.Decoder {
 		}
 	}
 	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Group: "meta.k8s.io", Version: "v1"})
-	return serializer.NewCodecFactory(scheme).UniversalDeserializer()
+	return scheme
 }()
+
+var (
+	// kubeDecoder decodes Kubernetes' protobuf envelope into k8s.io/api objects.
+	kubeDecoder = serializer.NewCodecFactory(kubeScheme).UniversalDeserializer()
+	// kubeJSONDecoder decodes the gateway's JSON into them, ignoring the fields
+	// they lack.
+	kubeJSONDecoder = k8sjson.NewSerializerWithOptions(k8sjson.DefaultMetaFactory, kubeScheme, kubeScheme, k8sjson.SerializerOptions{})
+)
 
 // protobufBodies turns a Kubernetes-protobuf request body into the equivalent
 // JSON (through the k8s.io/api types, whose JSON is the API's), so that the

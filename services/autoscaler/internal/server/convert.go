@@ -57,7 +57,7 @@ func ToV1(in *autoscalerv1.HorizontalPodAutoscaler) *autoscalerv1.HorizontalPodA
 		out.Status = &autoscalerv1.HorizontalPodAutoscalerStatusV1{ObservedGeneration: st.ObservedGeneration, LastScaleTime: st.LastScaleTime,
 			CurrentReplicas: st.GetCurrentReplicas(), DesiredReplicas: st.DesiredReplicas}
 		for _, m := range st.GetCurrentMetrics() {
-			if m.GetType() == "Resource" && m.GetResource().GetName() == "cpu" && m.GetResource().GetCurrent().AverageUtilization != nil {
+			if cur := m.GetResource().GetCurrent(); m.GetType() == "Resource" && m.GetResource().GetName() == "cpu" && cur != nil && cur.AverageUtilization != nil {
 				out.Status.CurrentCpuUtilizationPercentage = int32p(m.GetResource().GetCurrent().GetAverageUtilization())
 				break
 			}
