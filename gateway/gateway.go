@@ -211,7 +211,7 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	h = g.namespaces.track(h)
 	h = g.watchDispatch(h)
 	h = negotiate(h)
-	h = g.tables(h) // sees kubectl's Accept before negotiate rewrites it
+	h = g.tables(h)          // sees kubectl's Accept before negotiate rewrites it
 	h = g.protobufAnswers(h) // sees the client's Accept before negotiate rewrites it
 	h = g.protobufBodies(h)
 	h = g.limitBody(h)
