@@ -32,10 +32,14 @@ var reviewResources = []groupResource{
 // about ComponentStatuses.
 const componentStatusWarning = `299 - "v1 ComponentStatus is deprecated in v1.19+"`
 
-// registerKubectlAPIs registers the handlers of reviewResources, and the node
-// Leases when the node backend is deployed (after every backend's routes).
+// registerKubectlAPIs registers the handlers of reviewResources, the
+// events.k8s.io/v1 Events, and the node Leases when the node backend is
+// deployed (after every backend's routes).
 func (g *gateway) registerKubectlAPIs() error {
 	g.discovery.add(reviewResources...)
+	if err := g.registerEventsV1(); err != nil {
+		return err
+	}
 	for _, b := range g.backends {
 		if b.name == nodeBackend.name {
 			if err := g.registerNodeLeases(b.conn); err != nil {

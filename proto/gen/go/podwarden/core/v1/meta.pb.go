@@ -1104,7 +1104,11 @@ type Event struct {
 	// events.k8s.io-style reporters; client-go's core/v1 recorder sends null.
 	EventTime *string `protobuf:"bytes,14,opt,name=event_time,json=eventTime,proto3,oneof" json:"event_time,omitempty"`
 	// action the reporter took or failed to take (events.k8s.io-style reporters).
-	Action        string `protobuf:"bytes,15,opt,name=action,proto3" json:"action,omitempty"`
+	Action string `protobuf:"bytes,15,opt,name=action,proto3" json:"action,omitempty"`
+	// series is set by events.k8s.io-style reporters on an event that repeats.
+	Series *EventSeries `protobuf:"bytes,16,opt,name=series,proto3" json:"series,omitempty"`
+	// related is a second object the event is about.
+	Related       *ObjectReference `protobuf:"bytes,17,opt,name=related,proto3" json:"related,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1244,6 +1248,74 @@ func (x *Event) GetAction() string {
 	return ""
 }
 
+func (x *Event) GetSeries() *EventSeries {
+	if x != nil {
+		return x.Series
+	}
+	return nil
+}
+
+func (x *Event) GetRelated() *ObjectReference {
+	if x != nil {
+		return x.Related
+	}
+	return nil
+}
+
+// EventSeries is core/v1 EventSeries: how often an event was seen, and when
+// last (MicroTime, like event_time).
+type EventSeries struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Count            int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	LastObservedTime string                 `protobuf:"bytes,2,opt,name=last_observed_time,json=lastObservedTime,proto3" json:"last_observed_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *EventSeries) Reset() {
+	*x = EventSeries{}
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventSeries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventSeries) ProtoMessage() {}
+
+func (x *EventSeries) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
+func (*EventSeries) Descriptor() ([]byte, []int) {
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *EventSeries) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *EventSeries) GetLastObservedTime() string {
+	if x != nil {
+		return x.LastObservedTime
+	}
+	return ""
+}
+
 // Scale is the autoscaling/v1 Scale subresource.
 type Scale struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1258,7 +1330,7 @@ type Scale struct {
 
 func (x *Scale) Reset() {
 	*x = Scale{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[14]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1342,7 @@ func (x *Scale) String() string {
 func (*Scale) ProtoMessage() {}
 
 func (x *Scale) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[14]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1355,7 @@ func (x *Scale) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scale.ProtoReflect.Descriptor instead.
 func (*Scale) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{14}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Scale) GetApiVersion() string {
@@ -1331,7 +1403,7 @@ type ScaleSpec struct {
 
 func (x *ScaleSpec) Reset() {
 	*x = ScaleSpec{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1343,7 +1415,7 @@ func (x *ScaleSpec) String() string {
 func (*ScaleSpec) ProtoMessage() {}
 
 func (x *ScaleSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1356,7 +1428,7 @@ func (x *ScaleSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScaleSpec.ProtoReflect.Descriptor instead.
 func (*ScaleSpec) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{15}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ScaleSpec) GetReplicas() int32 {
@@ -1377,7 +1449,7 @@ type ScaleStatus struct {
 
 func (x *ScaleStatus) Reset() {
 	*x = ScaleStatus{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1461,7 @@ func (x *ScaleStatus) String() string {
 func (*ScaleStatus) ProtoMessage() {}
 
 func (x *ScaleStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1474,7 @@ func (x *ScaleStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScaleStatus.ProtoReflect.Descriptor instead.
 func (*ScaleStatus) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{16}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ScaleStatus) GetReplicas() int32 {
@@ -1539,7 +1611,7 @@ const file_podwarden_core_v1_meta_proto_rawDesc = "" +
 	"field_path\x18\a \x01(\tR\tfieldPath\"?\n" +
 	"\vEventSource\x12\x1c\n" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x12\x12\n" +
-	"\x04host\x18\x02 \x01(\tR\x04host\"\x8b\x05\n" +
+	"\x04host\x18\x02 \x01(\tR\x04host\"\x81\x06\n" +
 	"\x05Event\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1558,8 +1630,13 @@ const file_podwarden_core_v1_meta_proto_rawDesc = "" +
 	"\x12reporting_instance\x18\r \x01(\tR\x11reportingInstance\x12\"\n" +
 	"\n" +
 	"event_time\x18\x0e \x01(\tH\x00R\teventTime\x88\x01\x01\x12\x16\n" +
-	"\x06action\x18\x0f \x01(\tR\x06actionB\r\n" +
-	"\v_event_time\"\xe1\x01\n" +
+	"\x06action\x18\x0f \x01(\tR\x06action\x126\n" +
+	"\x06series\x18\x10 \x01(\v2\x1e.podwarden.core.v1.EventSeriesR\x06series\x12<\n" +
+	"\arelated\x18\x11 \x01(\v2\".podwarden.core.v1.ObjectReferenceR\arelatedB\r\n" +
+	"\v_event_time\"Q\n" +
+	"\vEventSeries\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12,\n" +
+	"\x12last_observed_time\x18\x02 \x01(\tR\x10lastObservedTime\"\xe1\x01\n" +
 	"\x05Scale\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1585,7 +1662,7 @@ func file_podwarden_core_v1_meta_proto_rawDescGZIP() []byte {
 	return file_podwarden_core_v1_meta_proto_rawDescData
 }
 
-var file_podwarden_core_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_podwarden_core_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_podwarden_core_v1_meta_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: podwarden.core.v1.ObjectMeta
 	(*OwnerReference)(nil),           // 1: podwarden.core.v1.OwnerReference
@@ -1601,26 +1678,27 @@ var file_podwarden_core_v1_meta_proto_goTypes = []any{
 	(*ObjectReference)(nil),          // 11: podwarden.core.v1.ObjectReference
 	(*EventSource)(nil),              // 12: podwarden.core.v1.EventSource
 	(*Event)(nil),                    // 13: podwarden.core.v1.Event
-	(*Scale)(nil),                    // 14: podwarden.core.v1.Scale
-	(*ScaleSpec)(nil),                // 15: podwarden.core.v1.ScaleSpec
-	(*ScaleStatus)(nil),              // 16: podwarden.core.v1.ScaleStatus
-	nil,                              // 17: podwarden.core.v1.ObjectMeta.LabelsEntry
-	nil,                              // 18: podwarden.core.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 19: podwarden.core.v1.LabelSelector.MatchLabelsEntry
-	(*timestamppb.Timestamp)(nil),    // 20: google.protobuf.Timestamp
+	(*EventSeries)(nil),              // 14: podwarden.core.v1.EventSeries
+	(*Scale)(nil),                    // 15: podwarden.core.v1.Scale
+	(*ScaleSpec)(nil),                // 16: podwarden.core.v1.ScaleSpec
+	(*ScaleStatus)(nil),              // 17: podwarden.core.v1.ScaleStatus
+	nil,                              // 18: podwarden.core.v1.ObjectMeta.LabelsEntry
+	nil,                              // 19: podwarden.core.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 20: podwarden.core.v1.LabelSelector.MatchLabelsEntry
+	(*timestamppb.Timestamp)(nil),    // 21: google.protobuf.Timestamp
 }
 var file_podwarden_core_v1_meta_proto_depIdxs = []int32{
-	20, // 0: podwarden.core.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	20, // 1: podwarden.core.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	17, // 2: podwarden.core.v1.ObjectMeta.labels:type_name -> podwarden.core.v1.ObjectMeta.LabelsEntry
-	18, // 3: podwarden.core.v1.ObjectMeta.annotations:type_name -> podwarden.core.v1.ObjectMeta.AnnotationsEntry
+	21, // 0: podwarden.core.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	21, // 1: podwarden.core.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	18, // 2: podwarden.core.v1.ObjectMeta.labels:type_name -> podwarden.core.v1.ObjectMeta.LabelsEntry
+	19, // 3: podwarden.core.v1.ObjectMeta.annotations:type_name -> podwarden.core.v1.ObjectMeta.AnnotationsEntry
 	1,  // 4: podwarden.core.v1.ObjectMeta.owner_references:type_name -> podwarden.core.v1.OwnerReference
-	19, // 5: podwarden.core.v1.LabelSelector.match_labels:type_name -> podwarden.core.v1.LabelSelector.MatchLabelsEntry
+	20, // 5: podwarden.core.v1.LabelSelector.match_labels:type_name -> podwarden.core.v1.LabelSelector.MatchLabelsEntry
 	4,  // 6: podwarden.core.v1.LabelSelector.match_expressions:type_name -> podwarden.core.v1.LabelSelectorRequirement
-	20, // 7: podwarden.core.v1.Condition.last_probe_time:type_name -> google.protobuf.Timestamp
-	20, // 8: podwarden.core.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	20, // 9: podwarden.core.v1.Condition.last_update_time:type_name -> google.protobuf.Timestamp
-	20, // 10: podwarden.core.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	21, // 7: podwarden.core.v1.Condition.last_probe_time:type_name -> google.protobuf.Timestamp
+	21, // 8: podwarden.core.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	21, // 9: podwarden.core.v1.Condition.last_update_time:type_name -> google.protobuf.Timestamp
+	21, // 10: podwarden.core.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
 	2,  // 11: podwarden.core.v1.Status.metadata:type_name -> podwarden.core.v1.ListMeta
 	7,  // 12: podwarden.core.v1.Status.details:type_name -> podwarden.core.v1.StatusDetails
 	8,  // 13: podwarden.core.v1.StatusDetails.causes:type_name -> podwarden.core.v1.StatusCause
@@ -1628,16 +1706,18 @@ var file_podwarden_core_v1_meta_proto_depIdxs = []int32{
 	0,  // 15: podwarden.core.v1.Event.metadata:type_name -> podwarden.core.v1.ObjectMeta
 	11, // 16: podwarden.core.v1.Event.involved_object:type_name -> podwarden.core.v1.ObjectReference
 	12, // 17: podwarden.core.v1.Event.source:type_name -> podwarden.core.v1.EventSource
-	20, // 18: podwarden.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	20, // 19: podwarden.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,  // 20: podwarden.core.v1.Scale.metadata:type_name -> podwarden.core.v1.ObjectMeta
-	15, // 21: podwarden.core.v1.Scale.spec:type_name -> podwarden.core.v1.ScaleSpec
-	16, // 22: podwarden.core.v1.Scale.status:type_name -> podwarden.core.v1.ScaleStatus
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	21, // 18: podwarden.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	21, // 19: podwarden.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	14, // 20: podwarden.core.v1.Event.series:type_name -> podwarden.core.v1.EventSeries
+	11, // 21: podwarden.core.v1.Event.related:type_name -> podwarden.core.v1.ObjectReference
+	0,  // 22: podwarden.core.v1.Scale.metadata:type_name -> podwarden.core.v1.ObjectMeta
+	16, // 23: podwarden.core.v1.Scale.spec:type_name -> podwarden.core.v1.ScaleSpec
+	17, // 24: podwarden.core.v1.Scale.status:type_name -> podwarden.core.v1.ScaleStatus
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_core_v1_meta_proto_init() }
@@ -1658,7 +1738,7 @@ func file_podwarden_core_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_core_v1_meta_proto_rawDesc), len(file_podwarden_core_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
