@@ -341,7 +341,7 @@ func (a *App) expireEvents(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := events.Trim(ctx, a.DB.Pool, a.Now().Add(-EventTTL)); err != nil && ctx.Err() == nil {
+			if err := events.Trim(ctx, a.DB, a.Watch, a.Now().Add(-EventTTL)); err != nil && ctx.Err() == nil {
 				a.Log.Warn("expire events", "err", err)
 			}
 		}

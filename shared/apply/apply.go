@@ -73,7 +73,21 @@ type Result struct {
 // Apply carries out p in tx: its writes in order, then its events on owner.
 func Apply(ctx context.Context, tx pgx.Tx, now time.Time, owner Owner, p Plan) (Result, error) {
 	var res Result
-	for _, w := range p.Writes {
+	for i := 0; i < len(p.Writes); i++ {
+		w := p.Writes[i]
+		if w.batchable() {
+			// A run of pod creations (a scale-up) is one insert and one outbox insert.
+			run := []*corev1.Pod{w.pod}
+			for i+1 < len(p.Writes) && p.Writes[i+1].batchable() {
+				i++
+				run = append(run, p.Writes[i].pod)
+			}
+			if err := podview.CreateMany(ctx, tx, run); err != nil {
+				return res, err
+			}
+			res.Wrote += len(run)
+			continue
+		}
 		err := w.do(ctx, tx, now)
 		if w.same != nil && errors.Is(err, store.ErrAlreadyExists) {
 			same, rerr := w.same(ctx, tx)
@@ -102,10 +116,12 @@ func Apply(ctx context.Context, tx pgx.Tx, now time.Time, owner Owner, p Plan) (
 		return res, nil
 	}
 	ref := events.Ref(owner.APIVersion, owner.Kind, owner.Meta)
-	for _, e := range p.Events {
-		if err := events.Record(ctx, tx, now, owner.Component, ref, e.Type, e.Reason, e.Message); err != nil {
-			return res, fmt.Errorf("record event %s: %w", e.Reason, err)
-		}
+	recs := make([]events.Rec, len(p.Events))
+	for i, e := range p.Events {
+		recs[i] = events.Rec{Component: owner.Component, Ref: ref, Type: e.Type, Reason: e.Reason, Message: e.Message}
+	}
+	if err := events.RecordMany(ctx, tx, now, recs); err != nil {
+		return res, fmt.Errorf("record %d events: %w", len(recs), err)
 	}
 	return res, nil
 }
@@ -122,6 +138,13 @@ type Write struct {
 	// same, when set (CreateOrReuse), reads what holds a taken name and says
 	// whether it is the object the create wanted: the create is then done.
 	same func(ctx context.Context, tx pgx.Tx) (bool, error)
+	// pod, when set, is a CreatePod write: Apply writes a run of them together.
+	pod *corev1.Pod
+}
+
+// batchable: a plain CreatePod (no modifier), written with its neighbours.
+func (w Write) batchable() bool {
+	return w.pod != nil && len(w.ignore) == 0 && w.collided == nil && w.same == nil
 }
 
 // String names the write ("create ReplicaSet default/web-6c7985744b").
@@ -261,7 +284,7 @@ func bumpCollisionCount(owner proto.Message) error {
 // CreatePod stores a pod of the view and the pod.create command that asks the
 // node service for it.
 func CreatePod(p *corev1.Pod) Write {
-	return Write{what: "create pod " + name(p.GetMetadata()), do: func(ctx context.Context, tx pgx.Tx, _ time.Time) error {
+	return Write{what: "create pod " + name(p.GetMetadata()), pod: p, do: func(ctx context.Context, tx pgx.Tx, _ time.Time) error {
 		_, err := podview.Create(ctx, tx, p)
 		return err
 	}}

@@ -20,6 +20,11 @@ import (
 // SyncFunc reconciles one key ("namespace/name"). It must be idempotent.
 type SyncFunc func(ctx context.Context, key string) error
 
+// BatchFunc reconciles several keys at once (each at most once per batch); it returns
+// the keys that failed, with their errors (nil or empty: all done). A key in no batch is
+// never synced twice at the same time, as with SyncFunc.
+type BatchFunc func(ctx context.Context, keys []string) map[string]error
+
 // ListFunc lists every key, for the periodic resync.
 type ListFunc func(ctx context.Context) ([]string, error)
 
@@ -28,6 +33,10 @@ type Config struct {
 	Name    string
 	Workers int
 	Sync    SyncFunc
+	// SyncBatch, when set, is called instead of Sync with up to MaxBatch keys that are
+	// waiting together (default 128): a loop whose keys share one transaction's cost.
+	SyncBatch BatchFunc
+	MaxBatch  int
 	// List and Resync enable the periodic resync (Resync 0 disables it).
 	List   ListFunc
 	Resync time.Duration
@@ -52,6 +61,9 @@ type Controller struct {
 func New(cfg Config) *Controller {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 128
 	}
 	if cfg.MaxRetries <= 0 {
 		cfg.MaxRetries = 15
@@ -110,13 +122,38 @@ func (c *Controller) Run(ctx context.Context) {
 	q := workqueue.NewTypedRateLimitingQueueWithConfig(newRateLimiter(), qcfg)
 	c.queue.Store(&q)
 	var wg sync.WaitGroup
-	for range c.cfg.Workers {
+	if c.cfg.SyncBatch != nil {
+		batches := make(chan []string)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for c.processNext(ctx, q) {
+			defer close(batches)
+			for {
+				keys := c.nextBatch(q)
+				if keys == nil {
+					return
+				}
+				batches <- keys
 			}
 		}()
+		for range c.cfg.Workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for keys := range batches {
+					c.processBatch(ctx, q, keys)
+				}
+			}()
+		}
+	} else {
+		for range c.cfg.Workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for c.processNext(ctx, q) {
+				}
+			}()
+		}
 	}
 	if c.cfg.List != nil {
 		c.resyncAll(ctx, q)
@@ -156,6 +193,40 @@ func (c *Controller) resyncAll(ctx context.Context, q workqueue.TypedRateLimitin
 	}
 }
 
+// nextBatch waits for a key, then takes the keys already waiting behind it, up to
+// MaxBatch. It is the queue's only reader in batch mode, so the keys it sees waiting
+// are there to take. nil: shut down.
+func (c *Controller) nextBatch(q workqueue.TypedRateLimitingInterface[string]) []string {
+	key, shutdown := q.Get()
+	if shutdown {
+		return nil
+	}
+	keys := []string{key}
+	for len(keys) < c.cfg.MaxBatch && q.Len() > 0 {
+		k, shutdown := q.Get()
+		if shutdown {
+			break
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// processBatch syncs keys together and settles each as processNext settles one.
+func (c *Controller) processBatch(ctx context.Context, q workqueue.TypedRateLimitingInterface[string], keys []string) {
+	start := time.Now()
+	failed := c.cfg.SyncBatch(ctx, keys)
+	took := time.Since(start)
+	for _, key := range keys {
+		err := failed[key]
+		if m := c.metrics.Load(); m != nil && ctx.Err() == nil {
+			m.ObserveSync(c.cfg.Name, took, err)
+		}
+		c.settle(ctx, q, key, err)
+		q.Done(key)
+	}
+}
+
 func (c *Controller) processNext(ctx context.Context, q workqueue.TypedRateLimitingInterface[string]) bool {
 	key, shutdown := q.Get()
 	if shutdown {
@@ -167,6 +238,13 @@ func (c *Controller) processNext(ctx context.Context, q workqueue.TypedRateLimit
 	if m := c.metrics.Load(); m != nil && ctx.Err() == nil {
 		m.ObserveSync(c.cfg.Name, time.Since(start), err)
 	}
+	c.settle(ctx, q, key, err)
+	return true
+}
+
+// settle forgets a key that synced, retries one that failed (rate-limited, up to
+// MaxRetries), and leaves it to the next leader when shutting down.
+func (c *Controller) settle(ctx context.Context, q workqueue.TypedRateLimitingInterface[string], key string, err error) {
 	switch {
 	case err == nil:
 		q.Forget(key)
@@ -179,5 +257,4 @@ func (c *Controller) processNext(ctx context.Context, q workqueue.TypedRateLimit
 		c.cfg.Log.Warn("sync failed; dropping key until its next change", "controller", c.cfg.Name, "key", key, "err", err)
 		q.Forget(key)
 	}
-	return true
 }

@@ -41,3 +41,73 @@ func TestRetriesUntilSuccessAndResyncs(t *testing.T) {
 		t.Fatal("key enqueued before Run was processed")
 	}
 }
+
+// TestBatchTakesTheKeysWaitingTogether: in batch mode the keys that wait while a batch
+// runs come in the next batch together (not one call each), each key is in at most one
+// running batch, and a key that failed in a batch is retried alone until it succeeds.
+func TestBatchTakesTheKeysWaitingTogether(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var batches [][]string
+	running := map[string]bool{}
+	fails := 2
+	release := make(chan struct{})
+	c := controller.New(controller.Config{
+		Name: "batch", Workers: 2, Log: slog.Default(), MaxBatch: 50,
+		SyncBatch: func(ctx context.Context, keys []string) map[string]error {
+			mu.Lock()
+			for _, k := range keys {
+				if running[k] {
+					t.Errorf("key %s in two running batches", k)
+				}
+				running[k] = true
+			}
+			batches = append(batches, keys)
+			first := len(batches) == 1
+			mu.Unlock()
+			if first {
+				<-release // the others pile up meanwhile
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, k := range keys {
+				running[k] = false
+			}
+			for _, k := range keys {
+				if k == "ns/k3" && fails > 0 {
+					fails--
+					return map[string]error{"ns/k3": errors.New("transient")}
+				}
+			}
+			return nil
+		},
+	})
+	go c.Run(ctx)
+	testenv.Eventually(t, 2*time.Second, "queue running", c.Running)
+	c.Enqueue("ns/first")
+	testenv.Eventually(t, 2*time.Second, "first batch running", func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 })
+	for i := range 10 {
+		c.Enqueue("ns/k" + string(rune('0'+i)))
+	}
+	testenv.Eventually(t, 2*time.Second, "the ten waiting", func() bool { return c.Len() == 10 })
+	close(release)
+	testenv.Eventually(t, 5*time.Second, "k3 retried", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, b := range batches {
+			for _, k := range b {
+				if k == "ns/k3" {
+					n++
+				}
+			}
+		}
+		return n == 3 // failed in the batch of ten, failed alone, then done
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(batches[1]) != 10 {
+		t.Fatalf("second batch %v, want the ten keys that waited", batches[1])
+	}
+}

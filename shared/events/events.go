@@ -5,7 +5,6 @@ package events
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -44,48 +43,89 @@ func Ref(apiVersion, kind string, m *corev1.ObjectMeta) *corev1.ObjectReference 
 
 // Record stores an event about ref, in q's transaction.
 func Record(ctx context.Context, q store.Querier, now time.Time, component string, ref *corev1.ObjectReference, typ, reason, message string) error {
+	return RecordMany(ctx, q, now, []Rec{{Component: component, Ref: ref, Type: typ, Reason: reason, Message: message}})
+}
+
+// Rec is one event to record.
+type Rec struct {
+	Component             string
+	Ref                   *corev1.ObjectReference
+	Type, Reason, Message string
+}
+
+// name is the event's name: the object's, then a hash of what makes it a repeat
+// (client-go's aggregation key: object, type, reason, message).
+func (r Rec) name() (namespace, name string) {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", ref.GetUid(), typ, reason, message)
-	ns := ref.GetNamespace()
-	if ns == "" {
-		ns = "default"
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", r.Ref.GetUid(), r.Type, r.Reason, r.Message)
+	namespace = r.Ref.GetNamespace()
+	if namespace == "" {
+		namespace = "default"
 	}
-	name := fmt.Sprintf("%s.%x", ref.GetName(), h.Sum64())
+	return namespace, fmt.Sprintf("%s.%x", r.Ref.GetName(), h.Sum64())
+}
+
+// RecordMany stores events in q's transaction: the new ones in one statement (most
+// are new), then each repeat bumps its event's count and lastTimestamp.
+func RecordMany(ctx context.Context, q store.Querier, now time.Time, recs []Rec) error {
+	if len(recs) == 0 {
+		return nil
+	}
 	ts := timestamppb.New(now.Truncate(time.Second))
-	// Most events are new: try to create first (one round trip), count a repeat after.
-	_, err := Kind.Create(ctx, q, &corev1.Event{
-		ApiVersion: "v1", Kind: "Event",
-		Metadata:       &corev1.ObjectMeta{Name: name, Namespace: ns},
-		InvolvedObject: ref, Reason: reason, Message: message, Type: typ,
-		Source: &corev1.EventSource{Component: component}, ReportingComponent: component,
-		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
-	})
-	if !errors.Is(err, store.ErrAlreadyExists) {
-		return err
+	evs := make([]*corev1.Event, len(recs))
+	for i, r := range recs {
+		ns, name := r.name()
+		evs[i] = &corev1.Event{
+			ApiVersion: "v1", Kind: "Event",
+			Metadata:       &corev1.ObjectMeta{Name: name, Namespace: ns},
+			InvolvedObject: r.Ref, Reason: r.Reason, Message: r.Message, Type: r.Type,
+			Source: &corev1.EventSource{Component: r.Component}, ReportingComponent: r.Component,
+			FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
+		}
 	}
-	ev, err := Kind.Get(ctx, q, ns, name)
+	created, err := Kind.CreateMany(ctx, q, evs)
 	if err != nil {
 		return err
 	}
-	ev.Count++
-	ev.LastTimestamp = ts
-	ev.Metadata.ResourceVersion = ""
-	_, err = Kind.Update(ctx, q, ev)
-	return err
+	for i, ok := range created {
+		if ok {
+			continue
+		}
+		m := evs[i].GetMetadata()
+		ev, err := Kind.Get(ctx, q, m.GetNamespace(), m.GetName())
+		if err != nil {
+			return err
+		}
+		ev.Count++
+		ev.LastTimestamp = ts
+		ev.Metadata.ResourceVersion = ""
+		if _, err := Kind.Update(ctx, q, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Trim deletes events last seen before cutoff (Kubernetes keeps events for an hour).
-func Trim(ctx context.Context, q store.Querier, cutoff time.Time) error {
-	evs, err := Kind.List(ctx, q, store.ListOptions{})
-	if err != nil {
+// It finds them in the hub's cache of events (nothing is read from Postgres or decoded)
+// and deletes them in statements of up to 1,000, each unless it was repeated meanwhile.
+func Trim(ctx context.Context, db *store.DB, hub *watch.Hub, cutoff time.Time) error {
+	cache := watch.For(hub, Kind, nil)
+	if err := cache.Synced(ctx); err != nil {
 		return err
 	}
-	for _, e := range evs {
+	var old []*corev1.Event
+	for _, e := range cache.Select(store.ListOptions{}) {
 		if e.GetLastTimestamp().AsTime().Before(cutoff) {
-			if _, err := Kind.Delete(ctx, q, e.Metadata.Namespace, e.Metadata.Name, e.Metadata.Uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+			old = append(old, e) // a repeat meanwhile changes its resourceVersion: it stays
 		}
+	}
+	for len(old) > 0 {
+		n := min(len(old), 1000)
+		if _, err := Kind.DeleteMany(ctx, db.Pool, old[:n]); err != nil {
+			return err
+		}
+		old = old[n:]
 	}
 	return nil
 }

@@ -78,6 +78,29 @@ func TestRecordAggregatesAndListFilters(t *testing.T) {
 	if _, err := srv.ListEvents(ctx, &corev1.ListEventsRequest{FieldSelector: "a=b=c"}); err == nil {
 		t.Fatal("a malformed field selector was accepted")
 	}
+
+	// Trim: events last seen before the cutoff go (from the cache, in one statement);
+	// the repeat last seen at t0+5s stays with its count, and the cache sees the deletion.
+	if err := events.Trim(ctx, db, hub, t0.Add(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.ListEvents(ctx, &corev1.ListEventsRequest{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range resp.Items {
+		left = append(left, short(e))
+	}
+	if len(left) != 2 || left[0] != "web-1 from 0 to 3 x2" || left[1] != "web-1 from 3 to 2 x1" {
+		t.Fatalf("after trim: %q, want the two last seen at t0+5s", left)
+	}
+	if stored, _ := events.Kind.List(ctx, db.Pool, store.ListOptions{}); len(stored) != 2 {
+		t.Fatalf("%d events stored after trim, want 2", len(stored))
+	}
 }
 
 func short(e *corev1.Event) string {

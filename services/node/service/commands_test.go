@@ -3,9 +3,12 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -290,5 +293,78 @@ func TestWatchPods(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// TestABacklogKeepsDeletionsBeforeLaterCreations: commands that piled up while the
+// node service was down (one batch when it is back) are applied in the stream's
+// order across pods: a pod's deletion followed by another pod's creation (a rolling
+// update's scale-down, then its scale-up) is in the change log, and so in every watch,
+// before that creation. Applied in parallel transactions, the creation came first
+// when the deletion's transaction had more to do: one live pod more than maxSurge
+// for a moment (the chaos harness's seed 58).
+func TestABacklogKeepsDeletionsBeforeLaterCreations(t *testing.T) {
+	e := newEnv(t, nil)
+	old := rsPod("web-old")
+	e.command(eventsv1.PodCommand_OP_CREATE, old, nil)
+	e.waitEvent(old.Metadata.Uid, "the old pod running", runningReady)
+	e.shutdown()
+
+	// The batch: 40 creations about pods that share the old pod's transaction (the
+	// same hash of namespace/name over the node's 4 parallel transactions), the old
+	// pod's deletion, then the replacement's creation, alone in another transaction.
+	part := func(name string) uint32 {
+		h := fnv.New32a()
+		h.Write([]byte("default/" + name))
+		return h.Sum32() % 4
+	}
+	for i, n := 0, 0; n < 40; i++ {
+		if name := fmt.Sprintf("web-other-%d", i); part(name) == part(old.Metadata.Name) {
+			e.command(eventsv1.PodCommand_OP_CREATE, rsPod(name), nil)
+			n++
+		}
+	}
+	grace := int64(30)
+	e.command(eventsv1.PodCommand_OP_DELETE, old, &grace)
+	repl := rsPod("web-new-0")
+	for i := 1; part(repl.Metadata.Name) == part(old.Metadata.Name); i++ {
+		repl = rsPod(fmt.Sprintf("web-new-%d", i))
+	}
+	e.command(eventsv1.PodCommand_OP_CREATE, repl, nil)
+	e.start()
+	e.waitEvent(repl.Metadata.Uid, "the replacement running", runningReady)
+
+	// The change log: the old pod's first change marked deleted, the replacement's first.
+	conn, err := pgx.Connect(e.ctx(), e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	first := func(name string, deleting bool) int64 {
+		rows, err := conn.Query(e.ctx(), `SELECT resource_version, type, data FROM node.changes WHERE kind = 'Pod' AND namespace = 'default' AND name = $1 ORDER BY resource_version`, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var rv int64
+			var typ string
+			var data []byte
+			if err := rows.Scan(&rv, &typ, &data); err != nil {
+				t.Fatal(err)
+			}
+			p := &corev1.Pod{}
+			if err := proto.Unmarshal(data, p); err != nil {
+				t.Fatal(err)
+			}
+			if !deleting || p.GetMetadata().GetDeletionTimestamp() != nil || strings.EqualFold(typ, "DELETED") {
+				return rv
+			}
+		}
+		t.Fatalf("no change of %s in the log (deleting: %v)", name, deleting)
+		return 0
+	}
+	if del, add := first(old.Metadata.Name, true), first(repl.Metadata.Name, false); del > add {
+		t.Errorf("the old pod's deletion is at resourceVersion %d, after the replacement's creation at %d: a watch sees both pods live", del, add)
 	}
 }

@@ -37,33 +37,37 @@ func (c *Controllers) handleCommands(ctx context.Context, msgs []bus.Received) e
 		}
 		cmds = append(cmds, cmd)
 	}
-	// Commands about one pod stay in order in one transaction; different pods
+	// The batch's runs of one op are applied one after the other (runs keeps the
+	// stream's order between a deletion and a later creation); within a run,
+	// commands about one pod stay in order in one transaction and different pods
 	// are applied in parallel transactions.
-	parts := make([][]*eventsv1.PodCommand, commandParallelism)
-	for _, cmd := range cmds {
-		h := fnv.New32a()
-		h.Write([]byte(repo.Key(cmd.GetPod().GetMetadata())))
-		i := h.Sum32() % commandParallelism
-		parts[i] = append(parts[i], cmd)
-	}
 	var created atomic.Bool
-	g, gctx := errgroup.WithContext(ctx)
-	for _, part := range parts {
-		if len(part) == 0 {
-			continue
+	for _, run := range runs(cmds) {
+		parts := make([][]*eventsv1.PodCommand, commandParallelism)
+		for _, cmd := range run {
+			h := fnv.New32a()
+			h.Write([]byte(repo.Key(cmd.GetPod().GetMetadata())))
+			i := h.Sum32() % commandParallelism
+			parts[i] = append(parts[i], cmd)
 		}
-		g.Go(func() error {
-			return c.db.InTx(gctx, func(tx pgx.Tx) error {
-				ok, err := c.applyCommands(gctx, tx, part)
-				if ok {
-					created.Store(true)
-				}
-				return err
+		g, gctx := errgroup.WithContext(ctx)
+		for _, part := range parts {
+			if len(part) == 0 {
+				continue
+			}
+			g.Go(func() error {
+				return c.db.InTx(gctx, func(tx pgx.Tx) error {
+					ok, err := c.applyCommands(gctx, tx, part)
+					if ok {
+						created.Store(true)
+					}
+					return err
+				})
 			})
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
 	}
 	if created.Load() {
 		c.scheduler.Enqueue(scheduleKey)
@@ -74,85 +78,183 @@ func (c *Controllers) handleCommands(ctx context.Context, msgs []bus.Received) e
 // commandParallelism is the number of transactions a batch of commands is split into.
 const commandParallelism = 4
 
-// applyCommands applies commands in order in tx; created reports a new pod.
+// runs splits a batch into its maximal runs of commands of one op, in order. A
+// controller's commands about different pods carry an order too: a rolling update
+// deletes an old pod and then creates its replacement (or creates it, then deletes
+// the old one once it is ready). Applied in parallel transactions, the creation
+// could commit, and be watched, before the deletion that came first: more live pods
+// than maxSurge allows, or fewer ready ones than maxUnavailable, for a moment. That
+// happens when a batch holds both, i.e. when a restarted node service works off a
+// backlog; applying the runs one after the other keeps every deletion before a later
+// creation and every creation before a later deletion.
+func runs(cmds []*eventsv1.PodCommand) [][]*eventsv1.PodCommand {
+	var out [][]*eventsv1.PodCommand
+	for i, cmd := range cmds {
+		if i == 0 || cmd.GetOp() != cmds[i-1].GetOp() {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], cmd)
+	}
+	return out
+}
+
+// applyCommands applies commands in order in tx; created reports a new pod. A run of
+// creations (a ReplicaSet's burst) or of deletions (a scale-down) is written together.
 func (c *Controllers) applyCommands(ctx context.Context, tx pgx.Tx, cmds []*eventsv1.PodCommand) (created bool, err error) {
 	now := c.clock.Now()
+	valid := cmds[:0:0]
 	for _, cmd := range cmds {
 		m := cmd.GetPod().GetMetadata()
 		if m.GetUid() == "" || m.GetName() == "" && m.GetGenerateName() == "" {
 			c.log.Warn("dropping pod command without uid or name", "op", cmd.GetOp().String(), "pod", repo.Key(m))
 			continue
 		}
+		valid = append(valid, cmd)
+	}
+	for _, run := range runs(valid) {
 		var err error
-		switch cmd.GetOp() {
+		switch run[0].GetOp() {
 		case eventsv1.PodCommand_OP_CREATE:
+			pods := make([]*corev1.Pod, len(run))
+			for i, cmd := range run {
+				pods[i] = cmd.GetPod()
+			}
 			var ok bool
-			ok, err = c.createPod(ctx, tx, now, cmd.GetPod())
+			ok, err = c.createPods(ctx, tx, now, pods)
 			created = created || ok
 		case eventsv1.PodCommand_OP_DELETE:
-			err = c.deletePod(ctx, tx, now, cmd.GetPod(), cmd.GracePeriodSeconds)
+			err = c.deletePods(ctx, tx, now, run)
 		case eventsv1.PodCommand_OP_UPDATE:
-			err = c.updatePod(ctx, tx, now, cmd.GetPod())
+			for _, cmd := range run {
+				if err = c.updatePod(ctx, tx, now, cmd.GetPod()); err != nil {
+					break
+				}
+			}
 		default:
-			c.log.Warn("dropping pod command with unknown op", "op", cmd.GetOp().String(), "pod", repo.Key(m))
+			for _, cmd := range run {
+				c.log.Warn("dropping pod command with unknown op", "op", cmd.GetOp().String(), "pod", repo.Key(cmd.GetPod().GetMetadata()))
+			}
 		}
 		if err != nil {
-			return created, fmt.Errorf("%s pod %s: %w", cmd.GetOp(), repo.Key(m), err)
+			return created, fmt.Errorf("%s %d pods: %w", run[0].GetOp(), len(run), err)
 		}
 	}
 	return created, nil
 }
 
-// createPod stores a commanded pod unless its uid is known (stored or deleted).
-// When another pod holds the name, the commanded one is reported DELETED so its
-// owner creates a replacement.
-func (c *Controllers) createPod(ctx context.Context, tx pgx.Tx, now time.Time, cmdPod *corev1.Pod) (bool, error) {
-	p := proto.Clone(cmdPod).(*corev1.Pod)
-	m := p.GetMetadata()
-	if m.Namespace == "" {
-		m.Namespace = "default"
+// createPods stores commanded pods unless their uid is known (stored or deleted), in
+// one lookup and one multi-row insert. When another pod holds the name, the commanded
+// one is reported DELETED so its owner creates a replacement.
+func (c *Controllers) createPods(ctx context.Context, tx pgx.Tx, now time.Time, cmdPods []*corev1.Pod) (bool, error) {
+	pods := make([]*corev1.Pod, len(cmdPods))
+	for i, cp := range cmdPods {
+		p := proto.Clone(cp).(*corev1.Pod)
+		m := p.GetMetadata()
+		if m.Namespace == "" {
+			m.Namespace = "default"
+		}
+		if m.Name == "" {
+			m.Name = naming.GenerateName(m.GetGenerateName())
+		}
+		pods[i] = p
 	}
-	if m.Name == "" {
-		m.Name = naming.GenerateName(m.GetGenerateName())
-	}
-	known, taken, err := repo.CreateCheck(ctx, tx, m.GetUid(), m.Namespace, m.Name)
-	if err != nil || known {
+	known, taken, err := repo.CreateChecks(ctx, tx, pods)
+	if err != nil {
 		return false, err
 	}
-	if taken {
-		c.log.Info("pod name taken; reporting the commanded pod deleted", "pod", repo.Key(m), "uid", m.GetUid())
-		return false, repo.PublishDeleted(ctx, tx, p)
+	var fresh []*corev1.Pod
+	for i, p := range pods {
+		switch {
+		case known[i]:
+		case taken[i]:
+			if err := c.nameTaken(ctx, tx, p); err != nil {
+				return false, err
+			}
+		default:
+			m := p.GetMetadata()
+			admission.Prepare(p)
+			m.ResourceVersion, m.DeletionTimestamp, m.DeletionGracePeriodSeconds = "", nil, nil
+			if m.CreationTimestamp == nil {
+				m.CreationTimestamp = timestamppb.New(now.Truncate(time.Second))
+			}
+			fresh = append(fresh, p)
+		}
 	}
-	admission.Prepare(p)
-	m.ResourceVersion, m.DeletionTimestamp, m.DeletionGracePeriodSeconds = "", nil, nil
-	if m.CreationTimestamp == nil {
-		m.CreationTimestamp = timestamppb.New(now.Truncate(time.Second))
+	if len(fresh) == 0 {
+		return false, nil
 	}
-	_, err = repo.CreatePod(ctx, tx, now, p, nil)
-	return err == nil, err
+	created, err := repo.CreatePods(ctx, tx, fresh)
+	if err != nil {
+		return false, err
+	}
+	stored := false
+	for i, p := range fresh {
+		if created[i] {
+			stored = true
+			continue
+		}
+		// Two commands of this batch for one uid (a redelivery), or for one name.
+		m := p.GetMetadata()
+		known, taken, err := repo.CreateCheck(ctx, tx, m.GetUid(), m.GetNamespace(), m.GetName())
+		if err != nil {
+			return false, err
+		}
+		if !known && taken {
+			if err := c.nameTaken(ctx, tx, p); err != nil {
+				return false, err
+			}
+		}
+	}
+	return stored, nil
 }
 
-// deletePod deletes the commanded pod gracefully. A pod that is not there is
+// nameTaken reports a commanded pod whose name another pod holds as deleted.
+func (c *Controllers) nameTaken(ctx context.Context, tx pgx.Tx, p *corev1.Pod) error {
+	c.log.Info("pod name taken; reporting the commanded pod deleted", "pod", repo.Key(p.GetMetadata()), "uid", p.GetMetadata().GetUid())
+	return repo.PublishDeleted(ctx, tx, p)
+}
+
+// deletePods deletes the commanded pods gracefully, read locked in one statement and
+// written together. A pod that is not there (or is another pod of that name) is
 // tombstoned (a late create must not bring it back) and reported DELETED.
-func (c *Controllers) deletePod(ctx context.Context, tx pgx.Tx, now time.Time, cmdPod *corev1.Pod, grace *int64) error {
-	m := cmdPod.GetMetadata()
-	ns := m.GetNamespace()
-	if ns == "" {
-		ns = "default"
+func (c *Controllers) deletePods(ctx context.Context, tx pgx.Tx, now time.Time, cmds []*eventsv1.PodCommand) error {
+	keys := make([]string, len(cmds))
+	for i, cmd := range cmds {
+		m := cmd.GetPod().GetMetadata()
+		ns := m.GetNamespace()
+		if ns == "" {
+			ns = "default"
+		}
+		keys[i] = ns + "/" + m.GetName()
 	}
-	p, err := repo.Pods.GetForUpdate(ctx, tx, ns, m.GetName())
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	locked, err := repo.Pods.GetManyForUpdate(ctx, tx, keys)
+	if err != nil {
 		return err
 	}
-	if err != nil || p.GetMetadata().GetUid() != m.GetUid() {
-		known, err := repo.Known(ctx, tx, m.GetUid())
-		if err != nil || known {
-			return err
+	var w repo.PodWrites
+	done := map[string]bool{}
+	for i, cmd := range cmds {
+		m := cmd.GetPod().GetMetadata()
+		p := locked[keys[i]]
+		if p == nil || p.GetMetadata().GetUid() != m.GetUid() {
+			known, err := repo.Known(ctx, tx, m.GetUid())
+			if err != nil {
+				return err
+			}
+			if !known {
+				if err := repo.PublishDeleted(ctx, tx, proto.Clone(cmd.GetPod()).(*corev1.Pod)); err != nil {
+					return err
+				}
+			}
+			continue
 		}
-		return repo.PublishDeleted(ctx, tx, proto.Clone(cmdPod).(*corev1.Pod))
+		if done[keys[i]] {
+			continue // the same deletion again (a redelivery in the batch)
+		}
+		done[keys[i]] = true
+		w.GracefulDelete(now, p, cmd.GracePeriodSeconds)
 	}
-	_, _, err = repo.GracefulDelete(ctx, tx, now, p, grace)
-	return err
+	return w.Write(ctx, tx, now)
 }
 
 // updatePod replaces labels, annotations and ownerReferences (orphaning,

@@ -15,11 +15,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/podwarden/podwarden/services/node/internal/placement"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/clock"
 	"github.com/podwarden/podwarden/shared/controller"
+	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/watch"
 
@@ -69,10 +71,10 @@ type Controllers struct {
 	// unschedulable is the number of pods the last scheduling pass left pending:
 	// when it is zero, freed resources need not wake the scheduler.
 	unschedulable atomic.Int64
-	// lastIP per node makes IP allocation round-robin (realism only; the
-	// pod_ips table is what guarantees uniqueness).
-	lastIP map[string]string
-	mu     sync.Mutex
+	// state is the scheduler's cache: node usage and pending pods, kept current by
+	// the pod and node caches' handlers; newTerm asks the next pass to rebuild it.
+	state   *placement.State
+	newTerm atomic.Bool
 }
 
 // New builds the loops; they run only inside Run (on the leader).
@@ -86,19 +88,36 @@ func New(db *store.DB, b *bus.Bus, caches Caches, log *slog.Logger, clk clock.Cl
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	c := &Controllers{db: db, bus: b, caches: caches, log: log, clock: clk, cfg: cfg, lastIP: map[string]string{}}
+	c := &Controllers{db: db, bus: b, caches: caches, log: log, clock: clk, cfg: cfg, state: placement.NewState()}
 	c.scheduler = controller.New(controller.Config{
 		Name: "scheduler", Workers: 1, Sync: c.schedule, Log: log, Resync: cfg.Resync,
 		List: func(context.Context) ([]string, error) { return []string{scheduleKey}, nil },
 	})
 	c.kubelet = controller.New(controller.Config{
-		Name: "kubelet", Workers: cfg.Workers, Sync: c.syncPod, List: c.listPods, Resync: cfg.Resync, Log: log,
+		Name: "kubelet", Workers: cfg.Workers, SyncBatch: c.syncPods, List: c.listPods, Resync: cfg.Resync, Log: log,
 	})
 	c.nodes = controller.New(controller.Config{Name: "nodes", Workers: 1, Sync: c.syncNode, Log: log})
 	c.endpoints = controller.New(controller.Config{
 		Name: "endpoints", Workers: 2, Sync: c.syncEndpoints, List: c.listServiceKeys, Resync: cfg.Resync, Log: log,
 	})
+	caches.Pods.OnChange(c.onPod)
+	caches.Nodes.OnChange(func(e watch.Event[*nodev1.Node]) { c.state.Node(e.Object, e.Type == store.Deleted) })
 	return c
+}
+
+// onPod follows a pod change the cache holds: the scheduler's state, the kubelet
+// (woken from the cache, so its sync reads at least this version), and the scheduler
+// when a pod waits or frees room for one that waits.
+func (c *Controllers) onPod(e watch.Event[*corev1.Pod]) {
+	p, deleted := e.Object, e.Type == store.Deleted
+	c.state.Pod(p, deleted)
+	c.kubelet.Enqueue(e.Key)
+	switch {
+	case !deleted && !placement.Bound(p) && p.GetMetadata().GetDeletionTimestamp() == nil && !podutil.IsPodTerminal(p):
+		c.scheduler.Enqueue(scheduleKey)
+	case c.unschedulable.Load() > 0 && (deleted || podutil.IsPodTerminal(p)):
+		c.scheduler.Enqueue(scheduleKey)
+	}
 }
 
 // OnObject routes a change notification ("Kind/namespace/name", "" after a
@@ -114,8 +133,7 @@ func (c *Controllers) OnObject(payload string) {
 	kind, rest, _ := strings.Cut(payload, "/")
 	switch kind {
 	case "Pod":
-		c.kubelet.Enqueue(rest)
-		c.onPodChange(rest)
+		c.onPodChange(rest) // the kubelet is woken by the cache (onPod)
 	case "Service", "Endpoints":
 		c.endpoints.Enqueue(rest)
 	case "Node":
@@ -148,6 +166,7 @@ func (c *Controllers) enqueueAll() {
 
 // Run runs every loop and the command consumer until ctx ends (the leader's term).
 func (c *Controllers) Run(ctx context.Context) {
+	c.newTerm.Store(true)
 	var wg sync.WaitGroup
 	for _, f := range []func(context.Context){c.scheduler.Run, c.kubelet.Run, c.nodes.Run, c.endpoints.Run, c.consume, c.housekeep} {
 		wg.Add(1)

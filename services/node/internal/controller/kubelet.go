@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -36,65 +35,108 @@ func (c *Controllers) listPods(ctx context.Context) ([]string, error) {
 	return keys, nil
 }
 
-// syncPod is the kubelet: one sim step of the stored pod, written back with its
-// PodEvent and events in one transaction, and a timer for the next step.
-func (c *Controllers) syncPod(ctx context.Context, key string) error {
-	ns, name, _ := strings.Cut(key, "/")
-	var requeue time.Duration
-	var needsScheduling, freed bool
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
-		p, err := repo.Pods.GetForUpdate(ctx, tx, ns, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
+// syncPods is the kubelet for a batch of pods. Each pod's next step is planned on the
+// cache's copy (the cache wakes the kubelet once it holds a change, so the copy is at
+// least that new); a pod with nothing to write costs no query. The pods that have
+// something to write are read locked in one statement, planned again on the stored
+// copy, and written together in one transaction (repo.PodWrites); then each gets a
+// timer for its next step. The caches' handlers wake the scheduler.
+func (c *Controllers) syncPods(ctx context.Context, keys []string) map[string]error {
+	if err := c.caches.Pods.Synced(ctx); err != nil {
+		return failAll(keys, err)
+	}
+	now := c.clock.Now()
+	var due []string
+	for _, key := range keys {
+		ns, name, _ := strings.Cut(key, "/")
+		p, ok := c.caches.Pods.Get(ns, name)
+		if !ok {
+			continue // gone, or not in the cache yet (which then wakes it)
 		}
+		st := c.step(p, now)
+		if st.write {
+			due = append(due, key)
+		} else if st.requeue > 0 {
+			c.kubelet.EnqueueAfter(key, st.requeue)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	var requeue map[string]time.Duration
+	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
+		requeue = map[string]time.Duration{}
+		locked, err := repo.Pods.GetManyForUpdate(ctx, tx, due)
 		if err != nil {
 			return err
 		}
-		now := c.clock.Now()
-		if !placement.Bound(p) {
-			if p.GetMetadata().GetDeletionTimestamp() != nil {
-				freed = true
-				_, err := repo.DeletePod(ctx, tx, now, p, nil)
-				return err
+		var w repo.PodWrites
+		for _, key := range due {
+			p := locked[key]
+			if p == nil {
+				continue
 			}
-			needsScheduling = !podutil.IsPodTerminal(p)
-			return nil
-		}
-		var node *nodev1.Node
-		if n, err := repo.Nodes.Get(ctx, tx, "", p.GetSpec().GetNodeName()); err == nil {
-			node = n
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		res := coalesce(p, node, now, c.cfg.Delays)
-		requeue = res.Requeue
-		switch {
-		case res.Delete:
-			freed = true
-			if stoppedBeforeDelete(p, res.Pod) {
-				// The kubelet's last status write: the containers stopped (0/1,
-				// Terminating for watchers), then the pod goes.
-				if res.Pod, err = repo.Pods.Update(ctx, tx, res.Pod); err != nil {
-					return err
-				}
+			st := c.step(p, now)
+			requeue[key] = st.requeue
+			switch {
+			case st.delete && stoppedBeforeDelete(p, st.pod):
+				w.DeleteStopped(st.pod, st.events)
+			case st.delete:
+				w.Delete(st.pod, st.events)
+			case st.write:
+				w.Update(st.pod, st.events)
 			}
-			_, err = repo.DeletePod(ctx, tx, now, res.Pod, res.Events)
-		case res.Pod != nil:
-			freed = podutil.IsPodTerminal(res.Pod)
-			_, err = repo.UpdatePod(ctx, tx, now, res.Pod, repo.OwnerKind(res.Pod), res.Events)
 		}
-		return err
+		return w.Write(ctx, tx, now)
 	})
 	if err != nil {
-		return err
+		return failAll(due, err)
 	}
-	if needsScheduling || freed && c.unschedulable.Load() > 0 {
-		c.scheduler.Enqueue(scheduleKey)
-	}
-	if requeue > 0 {
-		c.kubelet.EnqueueAfter(key, requeue)
+	for key, d := range requeue {
+		if d > 0 {
+			c.kubelet.EnqueueAfter(key, d)
+		}
 	}
 	return nil
+}
+
+func failAll(keys []string, err error) map[string]error {
+	out := make(map[string]error, len(keys))
+	for _, k := range keys {
+		out[k] = err
+	}
+	return out
+}
+
+// kubeletStep is what the kubelet does to one pod now: write pod (delete: remove it),
+// with events, and look again after requeue.
+type kubeletStep struct {
+	write, delete bool
+	pod           *corev1.Pod
+	events        []repo.Event
+	requeue       time.Duration
+}
+
+// step plans the kubelet's next step for p (not modified): an unbound pod is the
+// scheduler's, unless it is being deleted (then it just goes); a bound one takes every
+// sim transition due now (coalesce) on its node as the cache has it.
+func (c *Controllers) step(p *corev1.Pod, now time.Time) kubeletStep {
+	if !placement.Bound(p) {
+		if p.GetMetadata().GetDeletionTimestamp() != nil {
+			return kubeletStep{write: true, delete: true, pod: proto.Clone(p).(*corev1.Pod)}
+		}
+		return kubeletStep{}
+	}
+	node, _ := c.caches.Nodes.Get("", p.GetSpec().GetNodeName())
+	res := coalesce(p, node, now, c.cfg.Delays)
+	st := kubeletStep{requeue: res.Requeue, events: res.Events}
+	switch {
+	case res.Delete:
+		st.write, st.delete, st.pod = true, true, res.Pod
+	case res.Pod != nil:
+		st.write, st.pod = true, res.Pod
+	}
+	return st
 }
 
 // stoppedBeforeDelete reports whether a deletion step also stopped containers of

@@ -27,12 +27,13 @@ const (
 	bindParallelism = 4
 )
 
-// schedule is one scheduling pass: read the pods and nodes (from the watch caches,
-// once they hold every write committed before the pass: the binds of the last pass and
-// the pods that woke it), let placement.Decide place the pending ones (the pod IPs in
-// use are the cached pods'; the pod_ips table still guarantees that no two pods get
-// one, failing a bind that would), then write the bindings (in parallel chunks, each pod re-read locked) and the
-// unschedulable pods' conditions.
+// schedule is one scheduling pass: once the caches (and so the scheduler's state, which
+// their handlers keep) hold every write committed before the pass, the state places the
+// pending pods (IPs included, each placement assumed); then the bindings are written in
+// parallel chunks, each pod re-read locked (the pod_ips table still guarantees that no
+// two pods get one IP, failing a bind that would), and the unschedulable pods'
+// conditions. A placement that was not written is forgotten, so the pod is pending
+// again. The first pass of a leadership term rebuilds the state from the caches.
 func (c *Controllers) schedule(ctx context.Context, _ string) error {
 	if err := c.caches.Pods.Synced(ctx); err != nil {
 		return err
@@ -43,15 +44,11 @@ func (c *Controllers) schedule(ctx context.Context, _ string) error {
 	if err := c.caches.Hub.Sync(ctx); err != nil {
 		return err
 	}
+	if c.newTerm.Swap(false) {
+		c.state.Reset(c.caches.Pods.Select(store.ListOptions{}), c.caches.Nodes.Select(store.ListOptions{}))
+	}
 	now := c.clock.Now()
-	nodes := c.caches.Nodes.Select(store.ListOptions{})
-	pods := c.caches.Pods.Select(store.ListOptions{})
-	used := placement.UsedIPs(pods)
-
-	c.mu.Lock()
-	plan := placement.Decide(placement.Input{Pods: pods, Nodes: nodes, UsedIPs: used, LastIP: c.lastIP, Now: now, Delay: c.cfg.ScheduleDelay})
-	c.lastIP = plan.LastIP
-	c.mu.Unlock()
+	plan := c.state.Schedule(now, c.cfg.ScheduleDelay)
 	c.unschedulable.Store(int64(len(plan.Unschedulable)))
 	if plan.Requeue > 0 {
 		c.scheduler.EnqueueAfter(scheduleKey, plan.Requeue)
@@ -64,11 +61,20 @@ func (c *Controllers) schedule(ctx context.Context, _ string) error {
 	for start := 0; start < len(binds); start += bindChunk {
 		chunk := binds[start:min(start+bindChunk, len(binds))]
 		g.Go(func() error {
-			if err := c.db.InTx(gctx, func(tx pgx.Tx) error { return c.bind(gctx, tx, now, chunk) }); err != nil {
+			var skipped []*corev1.Pod
+			err := c.db.InTx(gctx, func(tx pgx.Tx) error {
+				var err error
+				skipped, err = c.bind(gctx, tx, now, chunk)
+				return err
+			})
+			if err != nil {
+				for _, b := range chunk {
+					c.state.Forget(b.Pod)
+				}
 				return fmt.Errorf("bind pods: %w", err)
 			}
-			for _, b := range chunk {
-				c.kubelet.Enqueue(repo.Key(b.Pod.GetMetadata()))
+			for _, p := range skipped {
+				c.state.Forget(p)
 			}
 			return nil
 		})
@@ -105,21 +111,22 @@ func lockUnbound(ctx context.Context, tx pgx.Tx, seen *corev1.Pod) (*corev1.Pod,
 
 // bind writes the bindings: nodeName, PodScheduled, hostIP, podIP (reserved in
 // pod_ips) and the Scheduled event. A pod that changed meanwhile (deleted,
-// already bound) is skipped; the next pass sees it as it is.
-func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds []placement.Binding) error {
+// already bound) is skipped and returned; the next pass sees it as it is.
+func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds []placement.Binding) (skipped []*corev1.Pod, err error) {
 	ts := timestamppb.New(now)
 	for _, b := range binds {
 		m := b.Pod.GetMetadata()
 		p, err := lockUnbound(ctx, tx, b.Pod)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if p == nil {
+			skipped = append(skipped, b.Pod)
 			continue
 		}
 		if !p.GetSpec().GetHostNetwork() {
 			if err := repo.AssignIP(ctx, tx, b.PodIP, m.GetUid(), b.Node); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		var evs []repo.Event
@@ -129,10 +136,10 @@ func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds 
 		}
 		admission.Bind(p, b.Node, b.HostIP, b.PodIP, ts)
 		if _, err := repo.UpdatePod(ctx, tx, now, p, repo.OwnerKind(p), evs); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return skipped, nil
 }
 
 // markUnschedulable sets PodScheduled=False/Unschedulable with the scheduler's

@@ -7,14 +7,9 @@
 package placement
 
 import (
-	"fmt"
 	"maps"
-	"sort"
 	"time"
 
-	"github.com/podwarden/podwarden/services/node/internal/fleet"
-	"github.com/podwarden/podwarden/services/node/internal/ipam"
-	"github.com/podwarden/podwarden/services/node/internal/scheduler"
 	"github.com/podwarden/podwarden/shared/podutil"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -70,84 +65,29 @@ func Bound(p *corev1.Pod) bool {
 	return c.GetStatus() == podutil.ConditionTrue && p.GetSpec().GetNodeName() != ""
 }
 
-// partition lists the pods to place, oldest first (then by namespace/name), and
-// the bound pods per node.
-func partition(pods []*corev1.Pod) (pending []*corev1.Pod, byNode map[string][]*corev1.Pod) {
-	byNode = map[string][]*corev1.Pod{}
-	for _, p := range pods {
-		switch {
-		case Bound(p):
-			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
-		case p.GetMetadata().GetDeletionTimestamp() == nil && !podutil.IsPodTerminal(p):
-			pending = append(pending, p)
-		}
-	}
-	key := func(p *corev1.Pod) string { return p.GetMetadata().GetNamespace() + "/" + p.GetMetadata().GetName() }
-	sort.SliceStable(pending, func(i, j int) bool {
-		a, b := pending[i].GetMetadata().GetCreationTimestamp().AsTime(), pending[j].GetMetadata().GetCreationTimestamp().AsTime()
-		if !a.Equal(b) {
-			return a.Before(b)
-		}
-		return key(pending[i]) < key(pending[j])
-	})
-	return pending, byNode
-}
-
-// Decide is one scheduling pass: every pending pod, oldest first, against a
-// snapshot of nodes and bound pods that is updated as pods are placed; each
-// placed pod gets an IP from its node's podCIDR (or the host's IP with
-// hostNetwork). A pod whose node has no free IP is unschedulable.
+// Decide is one scheduling pass from scratch: the state of Input, then State.Schedule
+// (every pending pod, oldest first, against the nodes and bound pods, updated as pods
+// are placed; each placed pod gets an IP from its node's podCIDR, or the host's IP
+// with hostNetwork; a pod whose node has no free IP is unschedulable).
 func Decide(in Input) Plan {
-	pending, byNode := partition(in.Pods)
-	byName := map[string]*nodev1.Node{}
+	s := NewState()
 	for _, n := range in.Nodes {
-		byName[n.GetMetadata().GetName()] = n
+		s.Node(n, false)
 	}
-	plan := Plan{LastIP: maps.Clone(in.LastIP)}
-	if plan.LastIP == nil {
-		plan.LastIP = map[string]string{}
+	for _, p := range in.Pods {
+		s.Pod(p, false)
 	}
-	used := map[string]map[string]bool{} // copies of in.UsedIPs, per node, made on first allocation
-	snap := scheduler.NewSnapshot(in.Nodes, byNode)
-	for _, p := range pending {
-		if in.Delay > 0 {
-			due := p.GetMetadata().GetCreationTimestamp().AsTime().Add(in.Delay)
-			if d := due.Sub(in.Now); d > 0 {
-				if plan.Requeue == 0 || d < plan.Requeue {
-					plan.Requeue = d
-				}
-				continue
+	for node, ips := range in.UsedIPs {
+		for ip := range ips {
+			if s.used[node] == nil {
+				s.used[node] = map[string]bool{}
 			}
+			s.used[node][ip] = true
 		}
-		name, reason := snap.Schedule(p)
-		if name == "" {
-			if p.GetSpec().GetNodeName() == "" {
-				plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Pod: p, Reason: reason})
-			}
-			continue
-		}
-		node := byName[name]
-		b := Binding{Pod: p, Node: name, HostIP: fleet.InternalIP(node)}
-		if p.GetSpec().GetHostNetwork() {
-			b.PodIP = b.HostIP
-		} else {
-			if used[name] == nil {
-				used[name] = maps.Clone(in.UsedIPs[name])
-				if used[name] == nil {
-					used[name] = map[string]bool{}
-				}
-			}
-			ip, err := ipam.Allocate(node.GetSpec().GetPodCidr(), used[name], plan.LastIP[name])
-			if err != nil {
-				plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Pod: p, Reason: fmt.Sprintf("failed to allocate a pod IP on node %s: %v", name, err)})
-				continue
-			}
-			used[name][ip], plan.LastIP[name] = true, ip
-			b.PodIP = ip
-		}
-		snap.Assume(p, name)
-		plan.Bindings = append(plan.Bindings, b)
 	}
+	maps.Copy(s.lastIP, in.LastIP)
+	plan := s.Schedule(in.Now, in.Delay)
+	plan.LastIP = s.lastIP
 	return plan
 }
 

@@ -18,22 +18,30 @@ import (
 // job. requested nil means the pod's terminationGracePeriodSeconds. It returns
 // the pod as it now is and whether it is gone.
 func GracefulDelete(ctx context.Context, tx pgx.Tx, now time.Time, p *corev1.Pod, requested *int64) (*corev1.Pod, bool, error) {
+	var w PodWrites
+	gone := w.GracefulDelete(now, p, requested)
+	return p, gone, w.Write(ctx, tx, now)
+}
+
+// GracefulDelete adds GracefulDelete's writes for p (stored, locked by the caller) to w:
+// p is modified, and carries its new resourceVersion once w is written.
+func (w *PodWrites) GracefulDelete(now time.Time, p *corev1.Pod, requested *int64) (gone bool) {
 	grace := podstatus.GracePeriod(p, requested)
 	if grace == 0 {
 		if p.GetMetadata().GetDeletionTimestamp() == nil {
 			podstatus.MarkDeleted(p, 0, now)
 		}
-		gone, err := DeletePod(ctx, tx, now, p, nil)
-		return gone, true, err
+		w.Delete(p, nil)
+		return true
 	}
 	first := p.GetMetadata().GetDeletionTimestamp() == nil
 	if !podstatus.MarkDeleted(p, grace, now) {
-		return p, false, nil
+		return false
 	}
 	var evs []Event
 	if first {
 		evs = podstatus.KillingEvents(p)
 	}
-	updated, err := UpdatePod(ctx, tx, now, p, OwnerKind(p), evs)
-	return updated, false, err
+	w.Update(p, evs)
+	return false
 }

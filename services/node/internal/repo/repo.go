@@ -57,6 +57,12 @@ func rvOf(m *corev1.ObjectMeta) int64 {
 // publishPod puts a PodEvent for p (as stored, resourceVersion set) on the
 // outbox: subject by owner kind, msgID "Pod/<uid>/<resourceVersion>".
 func publishPod(ctx context.Context, q store.Querier, typ eventsv1.PodEvent_Type, p *corev1.Pod, ownerKind string) error {
+	m := podMessage(typ, p, ownerKind)
+	return store.Enqueue(ctx, q, m.Subject, m.MsgID, m.Msg)
+}
+
+// podMessage is the PodEvent for p on ownerKind's subject.
+func podMessage(typ eventsv1.PodEvent_Type, p *corev1.Pod, ownerKind string) store.OutboxItem {
 	m := p.GetMetadata()
 	rv := rvOf(m)
 	msgID := fmt.Sprintf("Pod/%s/%d", m.GetUid(), rv)
@@ -64,12 +70,19 @@ func publishPod(ctx context.Context, q store.Querier, typ eventsv1.PodEvent_Type
 		// A second copy for a former owner: Nats-Msg-Id is deduplicated per stream.
 		msgID += "/" + ownerKind
 	}
-	ev := &eventsv1.PodEvent{Type: typ, Pod: p, Version: rv}
-	return store.Enqueue(ctx, q, bus.PodEventSubject(ownerKind), msgID, ev)
+	return store.OutboxItem{Subject: bus.PodEventSubject(ownerKind), MsgID: msgID, Msg: &eventsv1.PodEvent{Type: typ, Pod: p, Version: rv}}
 }
 
 // RecordEvents stores Kubernetes events about the pod.
 func RecordEvents(ctx context.Context, q store.Querier, now time.Time, p *corev1.Pod, evs []Event) error {
+	if err := events.RecordMany(ctx, q, now, eventRecs(nil, p, evs)); err != nil {
+		return fmt.Errorf("record events of pod %s: %w", Key(p.GetMetadata()), err)
+	}
+	return nil
+}
+
+// eventRecs appends the records of evs about p (as stored) to recs.
+func eventRecs(recs []events.Rec, p *corev1.Pod, evs []Event) []events.Rec {
 	for _, e := range evs {
 		ref := events.Ref("v1", "Pod", p.GetMetadata())
 		ref.FieldPath = e.FieldPath
@@ -77,11 +90,143 @@ func RecordEvents(ctx context.Context, q store.Querier, now time.Time, p *corev1
 		if comp == "" {
 			comp = ComponentKubelet
 		}
-		if err := events.Record(ctx, q, now, comp, ref, e.Type, e.Reason, e.Message); err != nil {
-			return fmt.Errorf("record event %s of pod %s: %w", e.Reason, Key(p.GetMetadata()), err)
+		recs = append(recs, events.Rec{Component: comp, Ref: ref, Type: e.Type, Reason: e.Reason, Message: e.Message})
+	}
+	return recs
+}
+
+// PodWrites are pod changes written together, as the kubelet writes a batch of steps:
+// the removed pods in one statement (and their tombstones in one), the updated pods in
+// one, all PodEvents in one outbox insert, the IPs of those that finished or went
+// released in one statement and all events in one insert: N steps cost a handful of
+// statements, not 5N. Each pod at most once.
+type PodWrites struct {
+	updates   []*corev1.Pod
+	updateEvs [][]Event
+	deletes   []*corev1.Pod
+	deleteEvs [][]Event
+	// stopped are deleted pods whose final status is stored before they go.
+	stopped []*corev1.Pod
+}
+
+// Update adds a changed pod (optimistic on its resourceVersion) and its events.
+func (w *PodWrites) Update(p *corev1.Pod, evs []Event) {
+	w.updates, w.updateEvs = append(w.updates, p), append(w.updateEvs, evs)
+}
+
+// Delete adds a pod to remove (final snapshot) and its events.
+func (w *PodWrites) Delete(final *corev1.Pod, evs []Event) {
+	w.deletes, w.deleteEvs = append(w.deletes, final), append(w.deleteEvs, evs)
+}
+
+// DeleteStopped is Delete of a pod whose containers the step stopped: its final
+// status is written first (one MODIFIED, 0/1 Terminating for watchers, as a
+// kubelet writes it before it deletes the pod), then it goes.
+func (w *PodWrites) DeleteStopped(final *corev1.Pod, evs []Event) {
+	w.stopped = append(w.stopped, final)
+	w.Delete(final, evs)
+}
+
+// Len is the number of pods written.
+func (w *PodWrites) Len() int { return len(w.updates) + len(w.deletes) }
+
+// Write writes them in tx. The pods must be the stored versions (read locked).
+func (w *PodWrites) Write(ctx context.Context, tx pgx.Tx, now time.Time) error {
+	if w.Len() == 0 {
+		return nil
+	}
+	var msgs []store.OutboxItem
+	var finished []string
+	var recs []events.Rec
+	if len(w.deletes) > 0 {
+		// The stopped statuses, in one statement; their new resourceVersions are
+		// the deletions' preconditions.
+		if err := Pods.UpdateMany(ctx, tx, w.stopped); err != nil {
+			return err
+		}
+		gone, err := Pods.DeleteMany(ctx, tx, w.deletes)
+		if err != nil {
+			return err
+		}
+		if len(gone) != len(w.deletes) {
+			return fmt.Errorf("delete %d pods: %d changed meanwhile: %w", len(w.deletes), len(w.deletes)-len(gone), store.ErrConflict)
+		}
+		for i, p := range w.deletes {
+			m := p.GetMetadata()
+			// The snapshot is the caller's final view with the deletion's resourceVersion.
+			m.ResourceVersion = strconv.FormatInt(gone[m.GetUid()], 10)
+			finished = append(finished, m.GetUid())
+			msgs = append(msgs, podMessage(eventsv1.PodEvent_TYPE_DELETED, p, OwnerKind(p)))
+			recs = eventRecs(recs, p, w.deleteEvs[i])
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO pod_tombstones (uid) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", finished); err != nil {
+			return fmt.Errorf("tombstone %d pods: %w", len(finished), err)
 		}
 	}
+	if err := Pods.UpdateMany(ctx, tx, w.updates); err != nil {
+		return err
+	}
+	for i, p := range w.updates {
+		msgs = append(msgs, podMessage(eventsv1.PodEvent_TYPE_MODIFIED, p, OwnerKind(p)))
+		if podutil.IsPodTerminal(p) {
+			finished = append(finished, p.GetMetadata().GetUid())
+		}
+		recs = eventRecs(recs, p, w.updateEvs[i])
+	}
+	if err := store.EnqueueMany(ctx, tx, msgs); err != nil {
+		return err
+	}
+	if len(finished) > 0 {
+		if _, err := tx.Exec(ctx, "DELETE FROM pod_ips WHERE uid = ANY($1)", finished); err != nil {
+			return fmt.Errorf("release the ips of %d pods: %w", len(finished), err)
+		}
+	}
+	if err := events.RecordMany(ctx, tx, now, recs); err != nil {
+		return fmt.Errorf("record events of %d pods: %w", len(w.updates), err)
+	}
 	return nil
+}
+
+// CreatePods stores new pods in one statement and publishes their ADDED in one outbox
+// insert. created[i] reports whether pods[i] was stored; one that was not clashed with
+// a pod stored meanwhile (its uid or its name: CreateCheck tells which).
+func CreatePods(ctx context.Context, tx pgx.Tx, pods []*corev1.Pod) (created []bool, err error) {
+	created, err = Pods.CreateMany(ctx, tx, pods)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []store.OutboxItem
+	for i, p := range pods {
+		if created[i] {
+			msgs = append(msgs, podMessage(eventsv1.PodEvent_TYPE_ADDED, p, OwnerKind(p)))
+		}
+	}
+	return created, store.EnqueueMany(ctx, tx, msgs)
+}
+
+// CreateChecks is CreateCheck for several pods in one query.
+func CreateChecks(ctx context.Context, q store.Querier, pods []*corev1.Pod) (known, taken []bool, err error) {
+	uids, nss, names := make([]string, len(pods)), make([]string, len(pods)), make([]string, len(pods))
+	for i, p := range pods {
+		m := p.GetMetadata()
+		uids[i], nss[i], names[i] = m.GetUid(), m.GetNamespace(), m.GetName()
+	}
+	rows, err := q.Query(ctx, `SELECT
+		EXISTS (SELECT 1 FROM objects WHERE kind='Pod' AND uid=u.uid) OR EXISTS (SELECT 1 FROM pod_tombstones WHERE uid=u.uid),
+		EXISTS (SELECT 1 FROM objects WHERE kind='Pod' AND namespace=u.ns AND name=u.name)
+		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(uid, ns, name, i) ORDER BY u.i`, uids, nss, names)
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up %d pods: %w", len(pods), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, t bool
+		if err := rows.Scan(&k, &t); err != nil {
+			return nil, nil, fmt.Errorf("look up %d pods: %w", len(pods), err)
+		}
+		known, taken = append(known, k), append(taken, t)
+	}
+	return known, taken, rows.Err()
 }
 
 // CreatePod stores a new pod and publishes ADDED.

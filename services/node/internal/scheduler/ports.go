@@ -48,7 +48,7 @@ func hostPorts(pod *corev1.Pod) []hostPort {
 // portsConflict is HostPortInfo.CheckConflict: a wanted port conflicts with a
 // used one of the same protocol and number when either listens on 0.0.0.0 or
 // both on the same IP.
-func portsConflict(want []hostPort, used map[hostPort]bool) bool {
+func portsConflict(want []hostPort, used map[hostPort]int) bool {
 	for _, w := range want {
 		if w.ip == anyIP {
 			for u := range used {
@@ -58,7 +58,7 @@ func portsConflict(want []hostPort, used map[hostPort]bool) bool {
 			}
 			continue
 		}
-		if used[w] || used[hostPort{ip: anyIP, protocol: w.protocol, port: w.port}] {
+		if used[w] > 0 || used[hostPort{ip: anyIP, protocol: w.protocol, port: w.port}] > 0 {
 			return true
 		}
 	}

@@ -49,6 +49,13 @@ func (r Resources) add(o Resources) {
 	}
 }
 
+// addScaled adds sign times o (sign -1 takes o away).
+func (r Resources) addScaled(o Resources, sign int64) {
+	for k, v := range o {
+		r[k] += sign * v
+	}
+}
+
 func (r Resources) maxWith(o Resources) {
 	for k, v := range o {
 		if v > r[k] {

@@ -41,79 +41,202 @@ func Schedule(pod *corev1.Pod, nodes []*nodev1.Node, podsByNode map[string][]*co
 	return NewSnapshot(nodes, podsByNode).Schedule(pod)
 }
 
-// nodeInfo is a node with the sums of what its live pods request.
+// nodeInfo is a node with the sums of what its live pods request. A pod may be
+// counted on a node the snapshot does not know yet (node nil): the node's usage is
+// right when it arrives, as kube-scheduler's cache keeps such nodes.
 type nodeInfo struct {
 	node      *nodev1.Node
 	alloc     Resources
 	requested Resources // for the filter: what pods request
 	nonZero   Resources // for scoring: with the default requests
 	pods      int
-	owners    map[string]int    // live pods per controller uid
-	ports     map[hostPort]bool // host ports live pods use
+	owners    map[string]int   // live pods per controller uid
+	ports     map[hostPort]int // host ports live pods use (how many)
 }
 
-func (ni *nodeInfo) add(p *corev1.Pod) {
+func newNodeInfo() *nodeInfo {
+	return &nodeInfo{alloc: Resources{}, requested: Resources{}, nonZero: Resources{}, owners: map[string]int{}, ports: map[hostPort]int{}}
+}
+
+func (ni *nodeInfo) add(p *corev1.Pod) { ni.count(p, 1) }
+
+func (ni *nodeInfo) remove(p *corev1.Pod) { ni.count(p, -1) }
+
+// count adds (sign 1) or takes away (-1) a live pod's requests.
+func (ni *nodeInfo) count(p *corev1.Pod, sign int64) {
 	if podutil.IsPodTerminal(p) {
 		return
 	}
-	ni.requested.add(PodRequests(p))
-	ni.nonZero.add(podRequests(p, true))
-	ni.pods++
+	ni.requested.addScaled(PodRequests(p), sign)
+	ni.nonZero.addScaled(podRequests(p, true), sign)
+	ni.pods += int(sign)
 	for _, hp := range hostPorts(p) {
-		ni.ports[hp] = true
+		ni.ports[hp] += int(sign)
+		if ni.ports[hp] <= 0 {
+			delete(ni.ports, hp)
+		}
 	}
 	if uid := podutil.GetControllerOf(p.GetMetadata()).GetUid(); uid != "" {
-		ni.owners[uid]++
+		ni.owners[uid] += int(sign)
+		if ni.owners[uid] <= 0 {
+			delete(ni.owners, uid)
+		}
 	}
 }
 
-// Snapshot is the scheduler's view of the fleet for a pass: Schedule pods one
-// after another and Assume each placement so the next decision sees it.
+// Snapshot is the scheduler's view of the fleet: Schedule pods one after another and
+// Assume each placement so the next decision sees it. It is also kept current
+// incrementally (SetNode, RemoveNode, AddPod, RemovePod), the way kube-scheduler's
+// cache follows its informers, so a pass costs the pods it places, not the world.
 type Snapshot struct {
-	nodes  []*nodeInfo
 	byName map[string]*nodeInfo
+	// nodes are the known nodes sorted by name, rebuilt when the set changes.
+	nodes []*nodeInfo
+	dirty bool
+	// next is where the next search for feasible nodes starts (kube-scheduler's
+	// nextStartNodeIndex), so that large fleets are searched in turns.
+	next int
 }
 
 // NewSnapshot sums the requests of the bound pods per node once.
 func NewSnapshot(nodes []*nodev1.Node, podsByNode map[string][]*corev1.Pod) *Snapshot {
 	s := &Snapshot{byName: map[string]*nodeInfo{}}
 	for _, n := range nodes {
-		ni := &nodeInfo{node: n, alloc: Allocatable(n), requested: Resources{}, nonZero: Resources{}, owners: map[string]int{}, ports: map[hostPort]bool{}}
+		s.SetNode(n)
 		for _, p := range podsByNode[n.GetMetadata().GetName()] {
-			ni.add(p)
+			s.AddPod(p, n.GetMetadata().GetName())
 		}
-		s.nodes = append(s.nodes, ni)
-		s.byName[n.GetMetadata().GetName()] = ni
 	}
 	return s
 }
 
+func (s *Snapshot) info(node string) *nodeInfo {
+	ni := s.byName[node]
+	if ni == nil {
+		ni = newNodeInfo()
+		s.byName[node] = ni
+	}
+	return ni
+}
+
+// SetNode adds a node or replaces its object (usage is kept).
+func (s *Snapshot) SetNode(n *nodev1.Node) {
+	ni := s.info(n.GetMetadata().GetName())
+	if ni.node == nil {
+		s.dirty = true
+	}
+	ni.node, ni.alloc = n, Allocatable(n)
+}
+
+// RemoveNode forgets a node; pods still counted on it keep their usage, should it return.
+func (s *Snapshot) RemoveNode(name string) {
+	ni := s.byName[name]
+	if ni == nil || ni.node == nil {
+		return
+	}
+	ni.node, ni.alloc, s.dirty = nil, Resources{}, true
+	if ni.pods == 0 {
+		delete(s.byName, name)
+	}
+}
+
+// AddPod counts a live pod bound to node.
+func (s *Snapshot) AddPod(p *corev1.Pod, node string) { s.info(node).add(p) }
+
+// RemovePod takes away a pod counted on node by AddPod or Assume.
+func (s *Snapshot) RemovePod(p *corev1.Pod, node string) {
+	ni := s.byName[node]
+	if ni == nil {
+		return
+	}
+	ni.remove(p)
+	if ni.node == nil && ni.pods <= 0 {
+		delete(s.byName, node)
+	}
+}
+
 // Assume accounts pod as bound to node.
 func (s *Snapshot) Assume(pod *corev1.Pod, node string) {
-	if ni := s.byName[node]; ni != nil {
+	if ni := s.byName[node]; ni != nil && ni.node != nil {
 		ni.add(pod)
 	}
 }
 
-// Schedule is Schedule against the snapshot (it does not Assume).
+// Len is the number of known nodes.
+func (s *Snapshot) Len() int { return len(s.list()) }
+
+func (s *Snapshot) list() []*nodeInfo {
+	if s.dirty || s.nodes == nil {
+		s.nodes = s.nodes[:0]
+		for _, ni := range s.byName {
+			if ni.node != nil {
+				s.nodes = append(s.nodes, ni)
+			}
+		}
+		sort.Slice(s.nodes, func(i, j int) bool {
+			return s.nodes[i].node.GetMetadata().GetName() < s.nodes[j].node.GetMetadata().GetName()
+		})
+		s.dirty = false
+		s.next = 0
+	}
+	return s.nodes
+}
+
+// kube-scheduler's bounds on the feasible nodes one pod looks for.
+const (
+	minFeasibleNodesToFind           = 100
+	minFeasibleNodesPercentageToFind = 5
+	basePercentageOfNodesToScore     = 50
+)
+
+// NumFeasibleNodesToFind is kube-scheduler's numFeasibleNodesToFind with the default
+// (adaptive) percentageOfNodesToScore: every node below 100, then 50% less 1% per
+// 125 nodes, at least 5% and at least 100 nodes.
+func NumFeasibleNodesToFind(numAllNodes int) int {
+	if numAllNodes < minFeasibleNodesToFind {
+		return numAllNodes
+	}
+	percentage := basePercentageOfNodesToScore - numAllNodes/125
+	if percentage < minFeasibleNodesPercentageToFind {
+		percentage = minFeasibleNodesPercentageToFind
+	}
+	n := numAllNodes * percentage / 100
+	if n < minFeasibleNodesToFind {
+		return minFeasibleNodesToFind
+	}
+	return n
+}
+
+// Schedule is Schedule against the snapshot (it does not Assume). As kube-scheduler
+// does, it stops filtering once it has NumFeasibleNodesToFind feasible nodes, and the
+// next pod's search starts where this one stopped; a pod no node takes is filtered
+// against every node, for the FitError.
 func (s *Snapshot) Schedule(pod *corev1.Pod) (node string, reason string) {
+	nodes := s.list()
 	if want := pod.GetSpec().GetNodeName(); want != "" {
-		if _, ok := s.byName[want]; ok {
+		if ni, ok := s.byName[want]; ok && ni.node != nil {
 			return want, ""
 		}
 		return "", fmt.Sprintf("node %q not found", want)
 	}
-	if len(s.nodes) == 0 {
+	if len(nodes) == 0 {
 		return "", ErrNoNodesAvailable
 	}
 	req := PodRequests(pod)
+	want := NumFeasibleNodesToFind(len(nodes))
 	var feasible []*nodeInfo
 	reasons := map[string]int{}
 	preemption := map[string]int{}
-	for _, ni := range s.nodes {
+	processed := 0
+	for i := range nodes {
+		ni := nodes[(s.next+i)%len(nodes)]
+		processed++
 		why, resolvable := filter(pod, req, ni)
 		if len(why) == 0 {
 			feasible = append(feasible, ni)
+			if len(feasible) >= want {
+				break
+			}
 			continue
 		}
 		for _, r := range why {
@@ -125,8 +248,9 @@ func (s *Snapshot) Schedule(pod *corev1.Pod) (node string, reason string) {
 			preemption[preemptionNotHelpful]++
 		}
 	}
+	s.next = (s.next + processed) % len(nodes)
 	if len(feasible) == 0 {
-		return "", fitError(len(s.nodes), reasons, preemption)
+		return "", fitError(len(nodes), reasons, preemption)
 	}
 	return pickBest(pod, feasible), ""
 }

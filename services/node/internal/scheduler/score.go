@@ -19,7 +19,7 @@ const (
 )
 
 // pickBest scores the feasible nodes and returns the best one; ties go to the
-// first node in the given order.
+// first name (kube-scheduler picks one of them at random).
 func pickBest(pod *corev1.Pod, nodes []*nodeInfo) string {
 	if len(nodes) == 1 {
 		return nodes[0].node.GetMetadata().GetName()
@@ -67,7 +67,8 @@ func pickBest(pod *corev1.Pod, nodes []*nodeInfo) string {
 		} else {
 			s += weightTaints * maxNodeScore
 		}
-		if s > bestScore {
+		// Ties go to the first name, whatever order the search found them in.
+		if s > bestScore || s == bestScore && nodes[i].node.GetMetadata().GetName() < nodes[best].node.GetMetadata().GetName() {
 			best, bestScore = i, s
 		}
 	}
