@@ -13,7 +13,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPC_GATEWAY_VERSION := v2.32.0
 
-.PHONY: run test unit build vet lint generate check-generated tools bench bench-scale chaos deps clean fuzz
+.PHONY: run test unit build vet lint generate check-generated openapi-data tools bench bench-scale chaos deps clean fuzz
 
 ## run: start Postgres, NATS, every service and the gateway (Ctrl-C stops them all)
 run: deps
@@ -46,15 +46,20 @@ build:
 vet:
 	go vet $(PKGS)
 
-## bench: the benchmarks of the README (medians of 3 runs, Postgres durable as make run's): Deployments (W1), StatefulSets, then lists and watches
+## bench: the benchmarks of the README (medians of 3 runs, each on a fresh system, Postgres durable as make run's): Deployments (W1), StatefulSets, Jobs, then lists and watches
 bench: deps
 	go run ./shared/devenv/withpg -durable -- go run ./integration/bench -scales w1 -runs 3
 	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_statefulset -runs 3
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_job -runs 3
 	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_watch -runs 3
 
-## bench-scale: how cost grows with the size of the world (not in CI; tens of minutes): W1 and W10 (10,000 pods), each run on a fresh system
+## bench-scale: how cost grows with the size of the world (not in CI; an hour or more): W1, W10 (10,000 pods), W100 (100,000 pods,
+## then a minute idle), D50k (50,000 Deployments), N5k (a DaemonSet on 5,000 nodes), then cpu_growth_w10_over_w1 and
+## cpu_growth_w100_over_w1; then StatefulSets and Jobs. Medians of RUNS runs (default 3), each on a fresh system, Postgres durable.
 bench-scale: deps
-	go run ./shared/devenv/withpg -durable -- go run ./integration/bench -scales w1,w10 -runs $(or $(RUNS),3)
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench -scales w1,w10,w100,d50k,n5k -runs $(or $(RUNS),3)
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_statefulset -runs $(or $(RUNS),3)
+	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_job -runs $(or $(RUNS),3)
 
 ## chaos: the chaos harness (not in CI but its short version): TRIALS trials from SEED, each a workload step under a killed or stopped process; exits 1 on any violation
 chaos: deps
@@ -75,10 +80,18 @@ tools:
 	@command -v protoc-gen-grpc-gateway >/dev/null && protoc-gen-grpc-gateway --version 2>&1 | grep -q $(GRPC_GATEWAY_VERSION:v%=%) || go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
 	@command -v protoc-gen-openapiv2 >/dev/null && protoc-gen-openapiv2 --version 2>&1 | grep -q $(GRPC_GATEWAY_VERSION:v%=%) || go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 
-## generate: regenerate proto/gen and the OpenAPI document from proto/
+## generate: regenerate proto/gen and the OpenAPI document from proto/; verify the
+## gateway's upstream OpenAPI v3 data (see openapi-data)
 generate: tools
 	buf lint
 	buf generate
+	go run ./gateway/internal/kubeopenapi/gen
+
+## openapi-data: rewrite the gateway's OpenAPI v3 data from kube-apiserver's published
+## documents: K8S_OPENAPI_SRC=<kubernetes>/api/openapi-spec/v3 (or kubectl-validate's
+## pkg/openapiclient/builtins/<minor>) K8S_RELEASE=1.35
+openapi-data:
+	go run ./gateway/internal/kubeopenapi/gen -src "$(K8S_OPENAPI_SRC)" -release "$(K8S_RELEASE)" -origin "$(K8S_OPENAPI_ORIGIN)"
 
 ## lint: buf lint, gofmt, go vet
 lint: tools vet
@@ -87,8 +100,8 @@ lint: tools vet
 
 ## check-generated: fail when the committed generated code differs from `make generate`
 check-generated: generate
-	@if [ -n "$$(git status --porcelain -- proto/gen proto/openapi)" ]; then \
-		git status --short -- proto/gen proto/openapi; echo "generated code is out of date: run make generate"; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- proto/gen proto/openapi gateway/internal/kubeopenapi/data)" ]; then \
+		git status --short -- proto/gen proto/openapi gateway/internal/kubeopenapi/data; echo "generated code is out of date: run make generate"; exit 1; fi
 
 clean:
 	rm -rf .data bin

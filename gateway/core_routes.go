@@ -3,23 +3,27 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
 
 	coordinationv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/coordination/v1"
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	policyv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/policy/v1"
 )
 
 // coreBackend is the core service: the kinds Kubernetes keeps in the apiserver
-// itself (coordination.k8s.io/v1 Leases, core/v1 ConfigMaps, Secrets and ServiceAccounts).
+// itself (coordination.k8s.io/v1 Leases, core/v1 ConfigMaps, Secrets and
+// ServiceAccounts, policy/v1 PodDisruptionBudgets with the pods' eviction subresource).
 var coreBackend = backend{
 	name:        BackendCore,
 	conn:        func(b *Backends) *grpc.ClientConnInterface { return &b.Core },
 	register:    (*gateway).registerCore,
 	patchRoutes: corePatchRoutes,
 	resources:   coreServiceResources,
-	printers:    map[string]printer{"Lease": leasePrinter, "ConfigMap": configMapPrinter, "Secret": secretPrinter, "ServiceAccount": serviceAccountPrinter},
+	printers: map[string]printer{"Lease": leasePrinter, "ConfigMap": configMapPrinter, "Secret": secretPrinter, "ServiceAccount": serviceAccountPrinter,
+		"PodDisruptionBudget": pdbPrinter},
 }
 
 var (
@@ -28,6 +32,7 @@ var (
 	secretDesc    = (&corev1.Secret{}).ProtoReflect().Descriptor()
 	saDesc        = (&corev1.ServiceAccount{}).ProtoReflect().Descriptor()
 	eventDesc     = (&corev1.Event{}).ProtoReflect().Descriptor()
+	pdbDesc       = (&policyv1.PodDisruptionBudget{}).ProtoReflect().Descriptor()
 )
 
 // corePatchRoutes are the core service's object paths that take a PATCH.
@@ -37,6 +42,7 @@ var corePatchRoutes = []patchRoute{
 	{"/api/v1/namespaces/{namespace}/secrets/{name}", secretDesc},
 	{"/api/v1/namespaces/{namespace}/serviceaccounts/{name}", saDesc},
 	{"/api/v1/namespaces/{namespace}/events/{name}", eventDesc},
+	{"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets/{name}", pdbDesc},
 }
 
 // coreServiceResources are the resources served through the core backend.
@@ -46,6 +52,10 @@ var coreServiceResources = []groupResource{
 	{"v1", apiResource{Name: "secrets", SingularName: "secret", Namespaced: true, Kind: "Secret", Verbs: objectVerbs}},
 	{"v1", apiResource{Name: "events", SingularName: "event", Namespaced: true, Kind: "Event", Verbs: objectVerbs, ShortNames: []string{"ev"}}},
 	{"v1", apiResource{Name: "serviceaccounts", SingularName: "serviceaccount", Namespaced: true, Kind: "ServiceAccount", Verbs: objectVerbs, ShortNames: []string{"sa"}}},
+	{"policy/v1", apiResource{Name: "poddisruptionbudgets", SingularName: "poddisruptionbudget", Namespaced: true, Kind: "PodDisruptionBudget", Verbs: objectVerbs, ShortNames: []string{"pdb"}}},
+	// The pods' eviction subresource is served here, where the budgets are (kubectl
+	// drain looks for it in the v1 resource list, with its group and version).
+	{"v1", apiResource{Name: "pods/eviction", Namespaced: true, Group: "policy", Version: "v1", Kind: "Eviction", Verbs: []string{"create"}}},
 }
 
 // registerCore registers the core backend's generated routes.
@@ -58,6 +68,8 @@ func (g *gateway) registerCore(ctx context.Context, conn grpc.ClientConnInterfac
 		// Events posted by clients (client-go's recorder); lists and watches are merged
 		// from every backend by the gateway's own handlers.
 		corev1.RegisterEventWriteServiceHandlerClient(ctx, g.mux, corev1.NewEventWriteServiceClient(conn)),
+		policyv1.RegisterPodDisruptionBudgetServiceHandlerClient(ctx, g.mux, policyv1.NewPodDisruptionBudgetServiceClient(conn)),
+		policyv1.RegisterEvictionServiceHandlerClient(ctx, g.mux, policyv1.NewEvictionServiceClient(conn)),
 	)
 }
 
@@ -90,5 +102,21 @@ var serviceAccountPrinter = printer{
 	columns: []column{col("Name", "string", 0), col("Secrets", "integer", 0), col("Age", "string", 0)},
 	cells: func(o map[string]any, now time.Time) []any {
 		return []any{name(o), len(list(o, "secrets")), age(o, now)}
+	},
+}
+
+// pdbPrinter is kubectl's `get poddisruptionbudgets` columns.
+var pdbPrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Min Available", "string", 0), col("Max Unavailable", "string", 0),
+		col("Allowed Disruptions", "integer", 0), col("Age", "string", 0)},
+	cells: func(o map[string]any, now time.Time) []any {
+		spec := obj(o, "spec")
+		intOrString := func(k string) string {
+			if v, ok := spec[k]; ok && v != nil {
+				return fmt.Sprint(v)
+			}
+			return "N/A"
+		}
+		return []any{name(o), intOrString("minAvailable"), intOrString("maxUnavailable"), integer(obj(o, "status"), "disruptionsAllowed"), age(o, now)}
 	},
 }

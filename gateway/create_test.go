@@ -123,7 +123,7 @@ func TestBadBodies(t *testing.T) {
 	e := newEnv(t)
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			r := e.do(http.MethodPost, path, tc.body, "Content-Type: "+tc.contentType)
+			r := e.do(http.MethodPost, path+"?fieldValidation=Strict", tc.body, "Content-Type: "+tc.contentType)
 			s := r.wantStatus(t, http.StatusBadRequest, ReasonBadRequest)
 			msg, _ := s["message"].(string)
 			t.Logf("message: %s", msg)

@@ -35,7 +35,17 @@
 //   - /api/v1/namespaces (list, get, create; namespaces spring into being on use);
 //   - /api, /api/v1, /apis, /apis/{group}[/{version}] discovery, /version,
 //     /openapi/v2 (JSON, or protobuf for kubectl), /healthz, /livez, /readyz
-//     (every backend's grpc.health.v1).
+//     (every backend's grpc.health.v1);
+//   - /openapi/v3 and /openapi/v3/apis/{group}/{version} (openapi_v3.go): per
+//     served group/version, kube-apiserver's own schemas of the kinds served and
+//     a path per endpoint (internal/kubeopenapi), for kubectl explain and
+//     kubectl's field validation and patch building;
+//   - server-side apply (PATCH application/apply-patch+yaml) and
+//     metadata.managedFields on every create, update and patch (apply.go,
+//     fieldmanager.go: apimachinery's field manager over the upstream schemas);
+//   - fieldValidation (Warn by default, Strict, Ignore) on every write
+//     (fieldvalidation.go): unknown and duplicate fields dropped with a Warning
+//     header, or refused.
 //
 // Backends (gateway.go): each backend service is described once, by a backend
 // value in its own file (deployment_routes.go, statefulset_routes.go,

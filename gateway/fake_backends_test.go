@@ -148,6 +148,9 @@ func (f *fakeDeployments) UpdateDeployment(_ context.Context, req *deploymentv1.
 	next := proto.Clone(cur).(*deploymentv1.Deployment)
 	next.Metadata.Labels = d.GetMetadata().GetLabels()
 	next.Metadata.Annotations = d.GetMetadata().GetAnnotations()
+	if mf := d.GetMetadata().GetManagedFields(); len(mf) > 0 {
+		next.Metadata.ManagedFields = mf
+	}
 	if !proto.Equal(next.GetSpec(), d.GetSpec()) {
 		next.Spec = d.GetSpec()
 		next.Metadata.Generation++

@@ -15,6 +15,7 @@ import (
 	"github.com/podwarden/podwarden/shared/announce"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Backends holds one gRPC connection per backend service. A nil field is a
@@ -110,6 +111,12 @@ type gateway struct {
 	yaml       *yamlMarshaler
 	namespaces *namespaceRegistry
 	discovery  discovery
+	openAPIv3  openAPIv3Docs
+	// fieldManagers record managedFields and serve server-side apply (apply.go).
+	fieldManagers fieldManagers
+	// schemas are the body messages of the writable resources, by
+	// group/version/resource[/subresource] (fieldvalidation.go).
+	schemas map[string]protoreflect.MessageDescriptor
 }
 
 // NewHandler builds the REST surface over backends: the generated grpc-gateway
@@ -174,6 +181,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	if err := g.registerKubectlAPIs(); err != nil {
 		return nil, err
 	}
+	g.fieldManagers.statusKinds = g.discovery.statusKinds()
+	g.schemas = bodySchemas(patchRoutes)
 
 	type route struct {
 		method, path string
@@ -185,6 +194,9 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		{http.MethodGet, "/readyz", g.readyz},
 		{http.MethodGet, "/version", g.version},
 		{http.MethodGet, "/openapi/v2", g.openAPI},
+		{http.MethodGet, "/openapi/v3", g.openAPIv3Discovery},
+		{http.MethodGet, "/openapi/v3/api/v1", g.openAPIv3Document},
+		{http.MethodGet, "/openapi/v3/apis/{group}/{version}", g.openAPIv3Document},
 		{http.MethodGet, "/api", g.apiVersions},
 		{http.MethodGet, "/api/v1", g.coreResourceList},
 		{http.MethodGet, "/apis", g.apiGroupList},
@@ -207,7 +219,7 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		}
 	}
 
-	var h http.Handler = g.mux
+	var h http.Handler = g.validateFields(g.manageFields(g.mux))
 	h = g.namespaces.track(h)
 	h = g.watchDispatch(h)
 	h = negotiate(h)
@@ -269,6 +281,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	go warmFieldManagers() // builds the schemas (seconds of CPU) before the first write needs them
 	lis, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("gateway listen: %w", err)

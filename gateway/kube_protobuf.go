@@ -18,6 +18,7 @@ import (
 	k8scorev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	k8sstoragev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -35,7 +36,7 @@ var kubeScheme = func() *k8sruntime.Scheme {
 	for _, add := range []func(*k8sruntime.Scheme) error{
 		k8scorev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
 		policyv1.AddToScheme, coordinationv1.AddToScheme, authorizationv1.AddToScheme, authenticationv1.AddToScheme,
-		eventsv1.AddToScheme,
+		eventsv1.AddToScheme, k8sstoragev1.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			panic(fmt.Sprintf("kubernetes scheme: %v", err))
@@ -55,8 +56,8 @@ var (
 
 // protobufBodies turns a Kubernetes-protobuf request body into the equivalent
 // JSON (through the k8s.io/api types, whose JSON is the API's), so that the
-// rest of the gateway only ever reads JSON or YAML. Answers are JSON: clients
-// that send protobuf accept JSON too.
+// rest of the gateway only ever reads JSON or YAML (answers in protobuf are
+// protobufAnswers').
 func (g *gateway) protobufBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

@@ -54,7 +54,7 @@ func newRequestMetrics(known func(group, version, resource string) bool) *reques
 
 // nonResourcePaths are the non-resource paths reported by path (in the
 // subresource label, as kube-apiserver does); other non-resource paths are "other".
-var nonResourcePaths = []string{"/healthz", "/livez", "/readyz", "/version", "/openapi/v2", "/api", "/api/v1", "/apis", "/metrics"}
+var nonResourcePaths = []string{"/healthz", "/livez", "/readyz", "/version", "/openapi/v2", "/openapi/v3", "/api", "/api/v1", "/apis", "/metrics"}
 
 // knownSubresources are the subresources the gateway serves; any other is "other".
 var knownSubresources = []string{"status", "scale", "log", "eviction", "binding", "exec", "attach", "portforward", "proxy",

@@ -65,11 +65,11 @@ func (g *gateway) patchHandler(rt patchRoute) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		switch mt {
-		case jsonPatchType, mergePatchType, strategicMergePatchType:
+		case jsonPatchType, mergePatchType, strategicMergePatchType, applyPatchType:
 		default:
 			g.writeError(w, r, newAPIError(ReasonUnsupportedMediaType, fmt.Sprintf(
-				"the body of the request was in an unknown format - accepted media types include: %s, %s, %s",
-				jsonPatchType, mergePatchType, strategicMergePatchType)))
+				"the body of the request was in an unknown format - accepted media types include: %s, %s, %s, %s",
+				jsonPatchType, mergePatchType, strategicMergePatchType, applyPatchType)))
 			return
 		}
 		patch, err := io.ReadAll(r.Body)
@@ -77,10 +77,20 @@ func (g *gateway) patchHandler(rt patchRoute) runtime.HandlerFunc {
 			g.writeError(w, r, newAPIError(ReasonBadRequest, fmt.Sprintf("error reading patch: %v", err)))
 			return
 		}
+		if mt == applyPatchType {
+			g.applyHandler(w, r, patch)
+			return
+		}
+		if err := checkPatchOptions(r, mt); err != nil {
+			g.writeAPIStatus(w, r, err)
+			return
+		}
+		warned := false
 		if err := checkPatch(mt, patch); err != nil {
 			g.writeError(w, r, err)
 			return
 		}
+		fm, _, gvk, managed, _ := g.fieldManagerOf(r)
 		for attempt := 1; ; attempt++ {
 			cur := g.inProcess(r.Context(), r, http.MethodGet, nil)
 			if cur.code != http.StatusOK {
@@ -92,6 +102,15 @@ func (g *gateway) patchHandler(rt patchRoute) runtime.HandlerFunc {
 			if err != nil {
 				g.writeError(w, r, err)
 				return
+			}
+			patched, warnings, err := patchedFieldProblems(r, mt, patch, patched, rt.schema)
+			if err != nil {
+				g.writeAPIStatus(w, r, err)
+				return
+			}
+			if !warned {
+				addWarnings(w.Header(), warnings)
+				warned = true
 			}
 			precondition := false
 			switch v := resourceVersion(patched); {
@@ -106,6 +125,9 @@ func (g *gateway) patchHandler(rt patchRoute) runtime.HandlerFunc {
 			if jsonEqual(cur.body, patched) {
 				g.relay(w, r, cur)
 				return
+			}
+			if managed {
+				patched = g.recordUpdate(r, fm, gvk, cur.body, patched)
 			}
 			res := g.inProcess(r.Context(), r, http.MethodPut, patched)
 			if res.code == http.StatusConflict && statusReason(res.body) == ReasonConflict &&

@@ -139,9 +139,9 @@ func TestPatchErrors(t *testing.T) {
 		reason                  string
 	}{
 		"missing object":      {path: "/apis/apps/v1/namespaces/default/deployments/nope", contentType: mergePatchType, body: `{}`, code: http.StatusNotFound, reason: ReasonNotFound},
-		"unsupported type":    {path: nginxPath, contentType: "application/apply-patch+yaml", body: `{}`, code: http.StatusUnsupportedMediaType, reason: ReasonUnsupportedMediaType},
+		"unsupported type":    {path: nginxPath, contentType: "application/apply-patch+cbor", body: `{}`, code: http.StatusUnsupportedMediaType, reason: ReasonUnsupportedMediaType},
 		"not an object":       {path: nginxPath, contentType: mergePatchType, body: `[1]`, code: http.StatusBadRequest, reason: ReasonBadRequest},
-		"unknown field added": {path: nginxPath, contentType: mergePatchType, body: `{"spec":{"replicaz":1}}`, code: http.StatusBadRequest, reason: ReasonBadRequest},
+		"unknown field added": {path: nginxPath + "?fieldValidation=Strict", contentType: mergePatchType, body: `{"spec":{"replicaz":1}}`, code: http.StatusUnprocessableEntity, reason: ReasonInvalid},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

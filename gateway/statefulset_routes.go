@@ -11,10 +11,12 @@ import (
 
 	appsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/apps/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
+	storagev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/storage/v1"
 )
 
-// statefulSetBackend serves StatefulSets, PersistentVolumeClaims and
-// PersistentVolumes, and stores the StatefulSets' ControllerRevisions.
+// statefulSetBackend serves StatefulSets, PersistentVolumeClaims,
+// PersistentVolumes and StorageClasses, and stores the StatefulSets'
+// ControllerRevisions.
 var statefulSetBackend = backend{
 	name:        BackendStatefulSet,
 	conn:        func(b *Backends) *grpc.ClientConnInterface { return &b.StatefulSet },
@@ -25,14 +27,16 @@ var statefulSetBackend = backend{
 		"StatefulSet":           statefulSetPrinter,
 		"PersistentVolumeClaim": claimPrinter,
 		"PersistentVolume":      volumePrinter,
+		"StorageClass":          storageClassPrinter,
 	},
 	revisions: statefulSetRevisions,
 }
 
 var (
-	statefulSetDesc = (&statefulsetv1.StatefulSet{}).ProtoReflect().Descriptor()
-	claimDesc       = (&statefulsetv1.PersistentVolumeClaim{}).ProtoReflect().Descriptor()
-	volumeDesc      = (&statefulsetv1.PersistentVolume{}).ProtoReflect().Descriptor()
+	statefulSetDesc  = (&statefulsetv1.StatefulSet{}).ProtoReflect().Descriptor()
+	claimDesc        = (&statefulsetv1.PersistentVolumeClaim{}).ProtoReflect().Descriptor()
+	volumeDesc       = (&statefulsetv1.PersistentVolume{}).ProtoReflect().Descriptor()
+	storageClassDesc = (&storagev1.StorageClass{}).ProtoReflect().Descriptor()
 )
 
 // statefulSetPatchRoutes are the statefulset backend's paths that take a PATCH.
@@ -42,6 +46,7 @@ var statefulSetPatchRoutes = []patchRoute{
 	{"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale", scaleDesc},
 	{"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}", claimDesc},
 	{"/api/v1/persistentvolumes/{name}", volumeDesc},
+	{"/apis/storage.k8s.io/v1/storageclasses/{name}", storageClassDesc},
 }
 
 // statefulSetResources are the resources served through the statefulset backend.
@@ -51,6 +56,7 @@ var statefulSetResources = []groupResource{
 	{"apps/v1", apiResource{Name: "statefulsets/scale", Namespaced: true, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: subresourceVerbs}},
 	{"v1", apiResource{Name: "persistentvolumeclaims", SingularName: "persistentvolumeclaim", Namespaced: true, Kind: "PersistentVolumeClaim", Verbs: objectVerbs, ShortNames: []string{"pvc"}}},
 	{"v1", apiResource{Name: "persistentvolumes", SingularName: "persistentvolume", Kind: "PersistentVolume", Verbs: objectVerbs, ShortNames: []string{"pv"}}},
+	{"storage.k8s.io/v1", apiResource{Name: "storageclasses", SingularName: "storageclass", Kind: "StorageClass", Verbs: objectVerbs, ShortNames: []string{"sc"}}},
 }
 
 // registerStatefulSet registers the statefulset backend's generated routes.
@@ -59,6 +65,7 @@ func (g *gateway) registerStatefulSet(ctx context.Context, conn grpc.ClientConnI
 		statefulsetv1.RegisterStatefulSetServiceHandlerClient(ctx, g.mux, statefulsetv1.NewStatefulSetServiceClient(conn)),
 		statefulsetv1.RegisterPersistentVolumeClaimServiceHandlerClient(ctx, g.mux, statefulsetv1.NewPersistentVolumeClaimServiceClient(conn)),
 		statefulsetv1.RegisterPersistentVolumeServiceHandlerClient(ctx, g.mux, statefulsetv1.NewPersistentVolumeServiceClient(conn)),
+		storagev1.RegisterStorageClassServiceHandlerClient(ctx, g.mux, storagev1.NewStorageClassServiceClient(conn)),
 	)
 }
 
@@ -156,5 +163,31 @@ var volumePrinter = printer{
 		return []any{name(o), quantity(obj(spec, "capacity"), "storage"), accessModes(spec), str2(spec, "persistentVolumeReclaimPolicy"),
 			str2(st, "phase"), claim, str2(spec, "storageClassName"), orUnset(str2(spec, "volumeAttributesClassName")), str2(st, "reason"),
 			age(o, now), volumeMode(spec)}
+	},
+}
+
+// storageClassPrinter is kubectl's StorageClass columns; the default class's name
+// reads "NAME (default)", as kube-apiserver prints it.
+var storageClassPrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Provisioner", "string", 0), col("ReclaimPolicy", "string", 0),
+		col("VolumeBindingMode", "string", 0), col("AllowVolumeExpansion", "string", 0), col("Age", "string", 0)},
+	cells: func(o map[string]any, now time.Time) []any {
+		n := name(o)
+		ann := obj(obj(o, "metadata"), "annotations")
+		if str2(ann, "storageclass.kubernetes.io/is-default-class") == "true" || str2(ann, "storageclass.beta.kubernetes.io/is-default-class") == "true" {
+			n += " (default)"
+		}
+		reclaim, mode := str2(o, "reclaimPolicy"), str2(o, "volumeBindingMode")
+		if reclaim == "" {
+			reclaim = "Delete"
+		}
+		if mode == "" {
+			mode = "Immediate"
+		}
+		expansion := "false"
+		if b, ok := o["allowVolumeExpansion"].(bool); ok && b {
+			expansion = "true"
+		}
+		return []any{n, str2(o, "provisioner"), reclaim, mode, expansion, age(o, now)}
 	},
 }

@@ -163,6 +163,7 @@ func TestControllerRevisionsAndKubectlRollout(t *testing.T) {
 	a := api{t: t, base: s.GatewayURL}
 	informed := revisionInformer(t, s.GatewayURL) // the merged watch, as a client-go informer sees it
 
+	createStorageClass(t, a)
 	docs := documents(readManifest(t, "statefulset-web.yaml"))
 	a.expect(a.do(http.MethodPost, servicesPath, "application/yaml", docs[0]), http.StatusCreated, "create service")
 	a.expect(a.do(http.MethodPost, statefulSetsPath, "application/yaml", docs[1]), http.StatusCreated, "create statefulset")

@@ -29,6 +29,10 @@ func collectionPath(doc []byte) string {
 		return "/apis/apps/v1/namespaces/default/statefulsets"
 	case "Service":
 		return "/api/v1/namespaces/default/services"
+	case "StorageClass":
+		return storageClassesPath
+	case "PodDisruptionBudget":
+		return pdbsPath
 	}
 	return ""
 }
@@ -39,7 +43,8 @@ func TestReferenceManifestsAccepted(t *testing.T) {
 	s := startSystem(t, harness.Options{})
 	a := api{t: t, base: s.GatewayURL}
 	files := []string{"deployment-nginx.yaml", "deployment-percent.yaml", "deployment-recreate.yaml", "deployment-rolling.yaml",
-		"hpa-nginx.yaml", "replicaset-frontend.yaml", "replicationcontroller.yaml", "statefulset-web.yaml", "statefulset-partition.yaml"}
+		"hpa-nginx.yaml", "replicaset-frontend.yaml", "replicationcontroller.yaml",
+		"storageclass-my-storage-class.yaml", "statefulset-web.yaml", "statefulset-partition.yaml"}
 	type want struct{ path, name string }
 	var created []want
 	for _, f := range files {
@@ -49,7 +54,7 @@ func TestReferenceManifestsAccepted(t *testing.T) {
 				continue // another service's kind (the HPA)
 			}
 			obj := a.expect(a.do(http.MethodPost, p, "application/yaml", doc), http.StatusCreated, f)
-			if str(obj["kind"]) != "Service" {
+			if k := str(obj["kind"]); k != "Service" && k != "StorageClass" {
 				created = append(created, want{p, str(path(obj, "metadata", "name"))})
 			}
 		}
@@ -77,6 +82,7 @@ func TestInvalidManifestsRejected(t *testing.T) {
 		"surge and unavailable":           {file: "invalid/surge-and-unavailable-zero.yaml", field: "spec.strategy.rollingUpdate.maxUnavailable"},
 		"statefulset without serviceName": {file: "invalid/statefulset-no-servicename.yaml", field: "spec.serviceName"},
 		"statefulset negative partition":  {file: "invalid/statefulset-partition-negative.yaml", field: "spec.updateStrategy.rollingUpdate.partition"},
+		"pdb with both bounds":            {file: "invalid/pdb-min-and-max.yaml", field: "spec"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -120,7 +126,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		"malformed json": {method: "POST", path: deploymentsPath, ctype: "application/json", body: `{"kind":`, code: 400},
 		"malformed yaml": {method: "POST", path: deploymentsPath, ctype: "application/yaml", body: "kind: [", code: 400},
-		"unknown field": {method: "POST", path: deploymentsPath, ctype: "application/json", code: 400, contains: "replicaz",
+		"unknown field": {method: "POST", path: deploymentsPath + "?fieldValidation=Strict", ctype: "application/json", code: 400, contains: "replicaz",
 			body: `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"replicaz":1}}`},
 		"wrong kind for path": {method: "POST", path: deploymentsPath, ctype: "application/json", code: 400, contains: "ReplicaSet",
 			body: `{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"x"}}`},

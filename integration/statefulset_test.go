@@ -198,6 +198,7 @@ func TestStatefulSetUserStory(t *testing.T) {
 	a := api{t: t, base: s.GatewayURL}
 	rec := recordPods(t, s, "app=nginx")
 
+	createStorageClass(t, a)
 	docs := documents(readManifest(t, "statefulset-web.yaml"))
 	a.expect(a.do(http.MethodPost, servicesPath, "application/yaml", docs[0]), http.StatusCreated, "create service")
 	set := a.expect(a.do(http.MethodPost, statefulSetsPath, "application/yaml", docs[1]), http.StatusCreated, "create statefulset")

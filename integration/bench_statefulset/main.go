@@ -5,7 +5,8 @@
 // claim of their volumeClaimTemplate Bound), then seconds for a rolling image
 // update of all of them, CPU-seconds of the podwarden processes and of Postgres
 // over the scenario, and peak memory. It prints the median of each figure over
-// -runs runs, with the runs.
+// -runs runs, with the runs, each named statefulset_<policy>_<figure> (e.g.
+// statefulset_orderedready_ready_seconds: every pod of the OrderedReady sets Ready).
 //
 //	go run ./shared/devenv/withpg -- go run ./integration/bench_statefulset -runs 3
 //
@@ -101,7 +102,7 @@ func main() {
 			for _, v := range per[i] {
 				runs = append(runs, benchutil.Format(v))
 			}
-			fmt.Printf("%s_%s %s %s (runs: %s)\n", strings.ToLower(policy), f.Name, benchutil.Format(f.Value), f.Unit, strings.Join(runs, " / "))
+			fmt.Printf("statefulset_%s_%s %s %s (runs: %s)\n", strings.ToLower(policy), f.Name, benchutil.Format(f.Value), f.Unit, strings.Join(runs, " / "))
 		}
 	}
 }

@@ -112,7 +112,7 @@ func (w *workload) run(ctx context.Context) (benchutil.Run, error) {
 	}
 	ready := readyAt.Sub(start)
 	cpu1, pg1 := benchutil.CPUSeconds(w.s.PIDs()), benchutil.PostgresCPUSeconds(w.dsn)
-	w.out.Add("all_ready_seconds", ready.Seconds(), "s")
+	w.out.Add("ready_seconds", ready.Seconds(), "s")
 	w.out.Add("pods_ready_per_s", float64(total)/ready.Seconds(), "pods/s")
 	if w.policy == "OrderedReady" {
 		w.out.Add("ready_per_ordinal_ms", ms(ready)/float64(w.cfg.replicas), "ms")

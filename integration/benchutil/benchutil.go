@@ -1,7 +1,7 @@
 // Package benchutil holds what the benchmark commands (integration/bench,
-// bench_daemonset, bench_statefulset) share: CPU-seconds and peak memory of
-// processes from /proc, the Postgres server's CPU, figures with their medians over
-// runs, and polling and fan-out helpers.
+// bench_job, bench_statefulset, bench_watch) share: CPU-seconds and memory of
+// processes from /proc, the Postgres server's CPU and processes, figures with their
+// medians over runs, and polling, paging and fan-out helpers.
 package benchutil
 
 import (
@@ -312,4 +312,98 @@ func Durability(dsn string) string {
 		return "durable (fsync on, synchronous_commit " + syncCommit + ", as make run)"
 	}
 	return "NOT durable (fsync " + fsync + ", synchronous_commit " + syncCommit + "): not comparable with make run; run under withpg -durable"
+}
+
+// PostgresPIDs lists the processes of the Postgres server at dsn: its postmaster
+// and its live children (nil when no such postmaster is found).
+func PostgresPIDs(dsn string) []int {
+	port := ""
+	if u, err := url.Parse(dsn); err == nil {
+		port = u.Port()
+	}
+	pm, all := postmaster(port)
+	if pm == 0 {
+		return nil
+	}
+	pids := []int{pm}
+	for _, pid := range all {
+		if f := stat(pid); len(f) > 1 && f[1] == strconv.Itoa(pm) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// PSSKiB sums the proportional set size (KiB) of the processes: their resident
+// memory with each shared page divided among the processes that map it, so
+// Postgres's shared buffers count once however many backends map them.
+func PSSKiB(pids []int) int {
+	total := 0
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "Pss:" {
+				v, _ := strconv.Atoi(f[1])
+				total += v
+				break
+			}
+		}
+	}
+	return total
+}
+
+// MemoryPeak samples the summed PSSKiB of the processes that pids returns every
+// interval until Stop, and keeps the highest sum: the peak memory of a whole system
+// (a sum of each process's own peak would add peaks that never coincided).
+type MemoryPeak struct {
+	stop chan struct{}
+	done chan struct{}
+	peak int
+}
+
+// SampleMemory starts sampling.
+func SampleMemory(interval time.Duration, pids func() []int) *MemoryPeak {
+	m := &MemoryPeak{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			m.peak = max(m.peak, PSSKiB(pids()))
+			select {
+			case <-m.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return m
+}
+
+// Stop takes a last sample and returns the peak in MiB.
+func (m *MemoryPeak) Stop() float64 {
+	close(m.stop)
+	<-m.done
+	return float64(m.peak) / 1024
+}
+
+// ListAll pages through a list: page is called with "" and then with each continue
+// token it returns, until it returns none, and the items of every page are joined.
+func ListAll[T any](page func(cont string) ([]T, string, error)) ([]T, error) {
+	var all []T
+	cont := ""
+	for {
+		items, next, err := page(cont)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if next == "" {
+			return all, nil
+		}
+		cont = next
+	}
 }

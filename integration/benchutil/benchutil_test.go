@@ -2,9 +2,11 @@ package benchutil
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -73,5 +75,45 @@ func TestPostgresCPUSeconds(t *testing.T) {
 	}
 	if during <= before || after < during {
 		t.Fatalf("postgres CPU-seconds before %v, with a busy backend %v, after it left %v", before, during, after)
+	}
+}
+
+func TestListAll(t *testing.T) {
+	data := []int{1, 2, 3, 4, 5, 6, 7}
+	var conts []string
+	got, err := ListAll(func(cont string) ([]int, string, error) {
+		conts = append(conts, cont)
+		i := 0
+		if cont != "" {
+			i, _ = strconv.Atoi(cont)
+		}
+		end := min(i+3, len(data))
+		next := ""
+		if end < len(data) {
+			next = strconv.Itoa(end)
+		}
+		return data[i:end], next, nil
+	})
+	if err != nil || !slices.Equal(got, data) || !slices.Equal(conts, []string{"", "3", "6"}) {
+		t.Fatalf("ListAll = %v, %v after continue tokens %q", got, err, conts)
+	}
+	if _, err := ListAll(func(string) ([]int, string, error) { return nil, "", errors.New("boom") }); err == nil {
+		t.Fatal("an error of a page is lost")
+	}
+}
+
+// TestPSSKiB: this process's proportional set size is counted, a gone process is not.
+func TestPSSKiB(t *testing.T) {
+	self := PSSKiB([]int{os.Getpid()})
+	if self <= 0 {
+		t.Fatalf("PSS of this process: %d KiB", self)
+	}
+	if got := PSSKiB([]int{os.Getpid(), 1 << 30}); got < self/2 || got > self*2 {
+		t.Fatalf("PSS with a pid that does not exist: %d KiB, alone %d KiB", got, self)
+	}
+	m := SampleMemory(time.Millisecond, func() []int { return []int{os.Getpid()} })
+	time.Sleep(10 * time.Millisecond)
+	if peak := m.Stop(); peak <= 0 {
+		t.Fatalf("peak %v MiB", peak)
 	}
 }

@@ -316,7 +316,7 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	if name == "daemonset" {
 		env = append(env, "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
 	}
-	if name == "autoscaler" {
+	if name == "autoscaler" || name == "core" {
 		env = append(env, "PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"], "PODWARDEN_STATEFULSET_ADDR="+s.Addrs["statefulset"], "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
 	}
 	if dbg := os.Getenv("PODWARDEN_DEBUG_BASE_PORT"); dbg != "" && replica == 0 {
@@ -692,11 +692,15 @@ func (s *System) Logs(maxPerFile int) string {
 	return b.String()
 }
 
-// PIDs returns the process ids of every running process (for CPU/RSS accounting).
+// PIDs returns the process ids of every running process (for CPU/RSS accounting):
+// the services, the gateway and, when Options.NATSBinary runs it as a process, NATS.
 func (s *System) PIDs() []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var pids []int
+	if s.natsProc != nil && !s.natsProc.exited() {
+		pids = append(pids, s.natsProc.PID())
+	}
 	for _, ps := range s.procs {
 		for _, p := range ps {
 			pids = append(pids, p.cmd.Process.Pid)

@@ -50,6 +50,7 @@ const (
 	ReasonServiceUnavailable = string(metav1.StatusReasonServiceUnavailable) // "ServiceUnavailable"
 	ReasonMethodNotAllowed   = string(metav1.StatusReasonMethodNotAllowed)   // "MethodNotAllowed"
 	ReasonUnauthorized       = string(metav1.StatusReasonUnauthorized)       // "Unauthorized"
+	ReasonTooManyRequests    = string(metav1.StatusReasonTooManyRequests)    // "TooManyRequests"
 )
 
 // Metadata keys of the ErrorInfo.
@@ -133,6 +134,17 @@ func BadRequest(msg string) error {
 // Forbidden is Kubernetes' NewForbidden: `deployments.apps "nginx" is forbidden: <err>`.
 func Forbidden(gr GroupResource, name string, err error) error {
 	return encode(k8serrors.NewForbidden(schemaGR(gr), name, err).ErrStatus)
+}
+
+// TooManyRequests is Kubernetes' NewTooManyRequests (429) with its causes: what an
+// eviction the disruption budget forbids answers ("Cannot evict pod as it would
+// violate the pod's disruption budget.", cause DisruptionBudget).
+func TooManyRequests(msg string, retryAfterSeconds int, causes ...Cause) error {
+	st := k8serrors.NewTooManyRequests(msg, retryAfterSeconds).ErrStatus
+	for _, c := range causes {
+		st.Details.Causes = append(st.Details.Causes, metav1.StatusCause{Type: metav1.CauseType(c.Type), Message: c.Message, Field: c.Field})
+	}
+	return encode(st)
 }
 
 // Internal is Kubernetes' NewInternalError: `Internal error occurred: <err>`.
@@ -223,6 +235,8 @@ func codeOf(reason metav1.StatusReason) codes.Code {
 		return codes.OutOfRange
 	case metav1.StatusReasonMethodNotAllowed:
 		return codes.Unimplemented
+	case metav1.StatusReasonTooManyRequests:
+		return codes.ResourceExhausted
 	default:
 		return codes.Internal
 	}

@@ -122,6 +122,8 @@ func HTTPCode(reason string) int {
 		return http.StatusMethodNotAllowed
 	case ReasonUnauthorized:
 		return http.StatusUnauthorized
+	case ReasonTooManyRequests:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

@@ -30,6 +30,8 @@ type Informer struct {
 	// last is the resourceVersion of the last write of each sync key ("Kind/ns/name")
 	// not yet known to be in the caches.
 	last map[string]int64
+	// pruneAt is the size of last at which wrote forgets what the caches hold.
+	pruneAt int
 
 	// term is the Done channel of the leadership term the caches were last made
 	// consistent for (see newTerm).
@@ -63,7 +65,7 @@ type Loader interface {
 // NewInformer returns the read side over hub's caches; reads are the caches the plans
 // read besides the owner's, which every sync waits to have loaded.
 func NewInformer(hub *watch.Hub, reads ...Loader) *Informer {
-	return &Informer{Hub: hub, reads: reads, last: map[string]int64{}}
+	return &Informer{Hub: hub, reads: reads, last: map[string]int64{}, pruneAt: minPrune}
 }
 
 // waitOwn waits until the caches hold the last write made for key.
@@ -85,11 +87,28 @@ func (in *Informer) waitOwn(ctx context.Context, key string) error {
 	return nil
 }
 
+// wrote records key's last write. The writes the caches already hold are forgotten
+// once the record has doubled since the last time (keys of deleted objects never sync
+// again to clear theirs), so it holds about the writes in flight, not every key ever
+// written.
 func (in *Informer) wrote(key string, rv int64) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.last[key] = max(in.last[key], rv)
+	if len(in.last) < in.pruneAt {
+		return
+	}
+	seen := in.Hub.Position()
+	for k, v := range in.last {
+		if v <= seen {
+			delete(in.last, k)
+		}
+	}
+	in.pruneAt = max(minPrune, 2*len(in.last))
 }
+
+// minPrune is the size of the write record below which it is not pruned.
+const minPrune = 1024
 
 // CachedPlanFunc plans one sync of obj (a private copy) from what the caches hold.
 type CachedPlanFunc[T store.Object] func(obj T, now time.Time) (Plan, error)

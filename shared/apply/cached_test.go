@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -130,5 +131,26 @@ func TestNewTermSeesThePredecessorsWrites(t *testing.T) {
 		func(*corev1.Pod, time.Time) (Plan, error) { planned = true; return Plan{}, nil })
 	if err != nil || !planned {
 		t.Fatalf("the term's first sync did not see the object (err %v)", err)
+	}
+}
+
+// TestWriteRecordForgetsWhatTheCachesHold: the record of each key's last write (what a
+// sync waits for) does not keep every key ever written: once it doubles, the writes the
+// caches already hold are forgotten, and those still in flight are kept.
+func TestWriteRecordForgetsWhatTheCachesHold(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	hub := applytest.Hub(t, db)
+	if err := hub.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in := NewInformer(hub)
+	held := hub.Position()
+	for i := range minPrune - 1 {
+		in.wrote(fmt.Sprintf("Widget/default/gone-%d", i), held) // deleted objects: never synced again
+	}
+	in.wrote("Widget/default/in-flight", held+1000)
+	if len(in.last) != 1 || in.last["Widget/default/in-flight"] != held+1000 {
+		t.Fatalf("after %d writes the record holds %d keys, want only the one in flight", minPrune, len(in.last))
 	}
 }

@@ -335,6 +335,9 @@ func (r *Resource[T]) update(ctx context.Context, ns, name string, obj T, dryRun
 			if r.CopyStatus != nil {
 				r.CopyStatus(next, obj)
 			}
+			if mf := m.GetManagedFields(); len(mf) > 0 {
+				next.GetMetadata().ManagedFields = mf // the status writer's manager, recorded by the gateway
+			}
 		} else {
 			next = obj
 			nm := next.GetMetadata()
@@ -343,6 +346,9 @@ func (r *Resource[T]) update(ctx context.Context, ns, name string, obj T, dryRun
 			nm.GenerateName = om.GenerateName
 			if nm.OwnerReferences == nil {
 				nm.OwnerReferences = om.OwnerReferences
+			}
+			if len(nm.ManagedFields) == 0 {
+				nm.ManagedFields = om.ManagedFields // as kube-apiserver: an update without managedFields keeps them
 			}
 			if r.CopyStatus != nil {
 				r.CopyStatus(next, old)

@@ -192,6 +192,58 @@ func TestUpdateStrategyAndConcurrency(t *testing.T) {
 	}
 }
 
+// TestUpdateKeepsManagedFields: managedFields survive storage, and an update
+// that leaves them out keeps the stored ones (kube-apiserver's rule for
+// clients that know nothing of them); one that carries them replaces them.
+func TestUpdateKeepsManagedFields(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newResource(t)
+	p := pod("a", map[string]string{"app": "x"})
+	p.Metadata.ManagedFields = []*corev1.ManagedFieldsEntry{{Manager: "kubectl", Operation: "Apply", ApiVersion: "v1", FieldsType: "FieldsV1"}}
+	created, err := r.Create(ctx, "default", p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd := proto.Clone(created).(*corev1.Pod)
+	upd.Metadata.ManagedFields = nil
+	upd.Metadata.Labels["app"] = "y"
+	kept, err := r.Update(ctx, "default", "a", upd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kept.Metadata.GetManagedFields(); len(got) != 1 || got[0].GetManager() != "kubectl" {
+		t.Fatalf("managedFields after an update without them: %v", got)
+	}
+	repl := proto.Clone(kept).(*corev1.Pod)
+	repl.Metadata.ManagedFields = []*corev1.ManagedFieldsEntry{{Manager: "kubectl-edit", Operation: "Update", ApiVersion: "v1", FieldsType: "FieldsV1"}}
+	replaced, err := r.Update(ctx, "default", "a", repl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := r.Get(ctx, "default", "a")
+	if m := got.Metadata.GetManagedFields(); len(m) != 1 || m[0].GetManager() != "kubectl-edit" || replaced.Metadata.GetManagedFields()[0].GetManager() != "kubectl-edit" {
+		t.Fatalf("managedFields after replacing them: %v", m)
+	}
+	// A status write keeps them unless it carries its own (a status writer's manager).
+	st := proto.Clone(got).(*corev1.Pod)
+	st.Metadata.ManagedFields = nil
+	st.Status = &corev1.PodStatus{Phase: "Running"}
+	if _, err := r.UpdateStatus(ctx, "default", "a", st); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = r.Get(ctx, "default", "a"); len(got.Metadata.GetManagedFields()) != 1 {
+		t.Fatalf("managedFields after a status write without them: %v", got.Metadata.GetManagedFields())
+	}
+	st = proto.Clone(got).(*corev1.Pod)
+	st.Metadata.ManagedFields = append(st.Metadata.ManagedFields, &corev1.ManagedFieldsEntry{Manager: "tester", Operation: "Update", ApiVersion: "v1", FieldsType: "FieldsV1", Subresource: "status"})
+	if _, err := r.UpdateStatus(ctx, "default", "a", st); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = r.Get(ctx, "default", "a"); len(got.Metadata.GetManagedFields()) != 2 {
+		t.Fatalf("managedFields after a status write with its manager: %v", got.Metadata.GetManagedFields())
+	}
+}
+
 func TestDeletePolicies(t *testing.T) {
 	ctx := context.Background()
 	r, orphaned := newResource(t)

@@ -158,6 +158,14 @@ func (h *Hub) Seen(ctx context.Context, rv int64) error {
 	}
 }
 
+// Position is the resourceVersion up to which the hub has handed every change to its
+// caches (what Seen waits for).
+func (h *Hub) Position() int64 {
+	h.seenMu.Lock()
+	defer h.seenMu.Unlock()
+	return h.seen
+}
+
 // Sync waits until the hub has handed over every change committed before the call: a
 // consistent read of every cache follows (tests; a controller's first read).
 func (h *Hub) Sync(ctx context.Context) error {

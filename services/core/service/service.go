@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"sync"
 
 	"github.com/podwarden/podwarden/services/core/internal/controller"
 	"github.com/podwarden/podwarden/services/core/internal/server"
@@ -24,6 +25,8 @@ const DefaultGRPCAddr = "127.0.0.1:9107"
 type Config struct {
 	App   app.Config
 	Clock clock.Clock
+	// Peers are the node, deployment and statefulset services (PodDisruptionBudgets, evictions).
+	Peers Peers
 }
 
 // Run serves until ctx ends.
@@ -47,5 +50,19 @@ func Run(ctx context.Context, cfg Config) error {
 	corev1.RegisterEventWriteServiceServer(a.GRPC.GRPC, &server.EventWriteServer{R: server.EventResource(a.DB, a.Watch, cfg.Clock.Now)})
 	// The leader runs the service-account controller (and app expires the events posted here).
 	sac := controller.NewServiceAccounts(a.DB, sa, a.Log, 2, a.Config.Resync)
-	return a.Run(ctx, sac.OnObject, sac.Run)
+	// And the disruption controller (PodDisruptionBudgets; evictions are served by every replica).
+	dc, closePeers, err := disruptionParts(a, cfg.Peers, cfg.Clock)
+	if err != nil {
+		return err
+	}
+	defer closePeers()
+	onObject := func(payload string) { sac.OnObject(payload); dc.OnObject(payload) }
+	lead := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); dc.Run(ctx) }()
+		sac.Run(ctx)
+		wg.Wait()
+	}
+	return a.Run(ctx, onObject, lead)
 }

@@ -120,3 +120,15 @@ func TestConversion(t *testing.T) {
 		t.Fatalf("v1 status %v", got)
 	}
 }
+
+// TestToV1WithoutCurrentValue: a cpu metric status not measured yet (no
+// current value) converts to autoscaling/v1 without a utilization; it made
+// GET of the v1 object panic.
+func TestToV1WithoutCurrentValue(t *testing.T) {
+	stored := validHPA()
+	stored.Status = &autoscalerv1.HorizontalPodAutoscalerStatus{CurrentMetrics: []*autoscalerv1.MetricStatus{{Type: "Resource",
+		Resource: &autoscalerv1.ResourceMetricStatus{Name: "cpu"}}}}
+	if got := ToV1(stored).GetStatus().CurrentCpuUtilizationPercentage; got != nil {
+		t.Fatalf("currentCPUUtilizationPercentage %d, want none", *got)
+	}
+}

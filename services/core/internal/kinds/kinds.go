@@ -6,6 +6,7 @@ import (
 
 	coordinationv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/coordination/v1"
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	policyv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/policy/v1"
 )
 
 // Leases are coordination.k8s.io/v1 Leases (watchable: leader election watches
@@ -25,3 +26,8 @@ var (
 // ServiceAccounts are core/v1 ServiceAccounts.
 var ServiceAccounts = store.Kind[*corev1.ServiceAccount]{Name: "ServiceAccount", Watch: true,
 	New: func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} }}
+
+// PodDisruptionBudgets are policy/v1 PodDisruptionBudgets: their status is the
+// disruption controller's, and evictions use it up (under the row's lock).
+var PodDisruptionBudgets = store.Kind[*policyv1.PodDisruptionBudget]{Name: "PodDisruptionBudget", Watch: true,
+	New: func() *policyv1.PodDisruptionBudget { return &policyv1.PodDisruptionBudget{} }}

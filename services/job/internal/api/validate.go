@@ -184,7 +184,9 @@ func validatePodFailurePolicy(s *jobv1.JobSpec, p *field.Path) field.ErrorList {
 }
 
 // ParseSchedule parses a CronJob schedule (5 fields or a @descriptor) in the
-// time zone tz (empty: UTC), with github.com/robfig/cron/v3 as Kubernetes does.
+// time zone tz (empty: the process's local time zone, as kube-controller-manager's; UTC
+// where TZ is unset, as in the deployments' containers), with github.com/robfig/cron/v3
+// as Kubernetes does.
 //
 // A schedule of its own may not name a time zone (robfig/cron panics on
 // "TZ=UTC" without a space), and tz must be a time zone: the parser would

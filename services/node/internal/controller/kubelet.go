@@ -42,7 +42,12 @@ func (c *Controllers) listPods(ctx context.Context) ([]string, error) {
 // copy, and written together in one transaction (repo.PodWrites); then each gets a
 // timer for its next step. The caches' handlers wake the scheduler.
 func (c *Controllers) syncPods(ctx context.Context, keys []string) map[string]error {
+	// The pods' nodes are read from the node cache too: a step planned before it loaded
+	// would see every node gone.
 	if err := c.caches.Pods.Synced(ctx); err != nil {
+		return failAll(keys, err)
+	}
+	if err := c.caches.Nodes.Synced(ctx); err != nil {
 		return failAll(keys, err)
 	}
 	now := c.clock.Now()

@@ -110,24 +110,31 @@ func lockUnbound(ctx context.Context, tx pgx.Tx, seen *corev1.Pod) (*corev1.Pod,
 }
 
 // bind writes the bindings: nodeName, PodScheduled, hostIP, podIP (reserved in
-// pod_ips) and the Scheduled event. A pod that changed meanwhile (deleted,
-// already bound) is skipped and returned; the next pass sees it as it is.
+// pod_ips) and the Scheduled event; the pods are read locked in one statement and
+// written together (repo.PodWrites), their IPs reserved in one. A pod that changed
+// meanwhile (deleted, already bound) is skipped and returned; the next pass sees it as
+// it is.
 func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds []placement.Binding) (skipped []*corev1.Pod, err error) {
 	ts := timestamppb.New(now)
-	for _, b := range binds {
+	keys := make([]string, len(binds))
+	for i, b := range binds {
+		keys[i] = repo.Key(b.Pod.GetMetadata())
+	}
+	locked, err := repo.Pods.GetManyForUpdate(ctx, tx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var w repo.PodWrites
+	var ips []repo.IPAssignment
+	for i, b := range binds {
 		m := b.Pod.GetMetadata()
-		p, err := lockUnbound(ctx, tx, b.Pod)
-		if err != nil {
-			return nil, err
-		}
-		if p == nil {
+		p := locked[keys[i]]
+		if p == nil || p.GetMetadata().GetUid() != m.GetUid() || placement.Bound(p) || p.GetMetadata().GetDeletionTimestamp() != nil {
 			skipped = append(skipped, b.Pod)
 			continue
 		}
 		if !p.GetSpec().GetHostNetwork() {
-			if err := repo.AssignIP(ctx, tx, b.PodIP, m.GetUid(), b.Node); err != nil {
-				return nil, err
-			}
+			ips = append(ips, repo.IPAssignment{IP: b.PodIP, UID: m.GetUid(), Node: b.Node})
 		}
 		var evs []repo.Event
 		if p.GetSpec().GetNodeName() == "" { // a preset nodeName bypasses the scheduler: no event
@@ -135,11 +142,12 @@ func (c *Controllers) bind(ctx context.Context, tx pgx.Tx, now time.Time, binds 
 				Message: fmt.Sprintf("Successfully assigned %s/%s to %s", m.GetNamespace(), m.GetName(), b.Node)})
 		}
 		admission.Bind(p, b.Node, b.HostIP, b.PodIP, ts)
-		if _, err := repo.UpdatePod(ctx, tx, now, p, repo.OwnerKind(p), evs); err != nil {
-			return nil, err
-		}
+		w.Update(p, evs)
 	}
-	return skipped, nil
+	if err := repo.AssignIPs(ctx, tx, ips); err != nil {
+		return nil, err
+	}
+	return skipped, w.Write(ctx, tx, now)
 }
 
 // markUnschedulable sets PodScheduled=False/Unschedulable with the scheduler's

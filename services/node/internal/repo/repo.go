@@ -349,12 +349,21 @@ func TrimTombstones(ctx context.Context, q store.Querier, keep time.Duration) er
 	return err
 }
 
-// AssignIP records ip as the address of pod uid on node. A taken address is an
-// error (the transaction must be retried).
-func AssignIP(ctx context.Context, q store.Querier, ip, uid, node string) error {
-	_, err := q.Exec(ctx, "INSERT INTO pod_ips (ip, uid, node) VALUES ($1,$2,$3)", ip, uid, node)
-	if err != nil {
-		return fmt.Errorf("assign ip %s to pod %s: %w", ip, uid, err)
+// IPAssignment is a pod IP to reserve.
+type IPAssignment struct{ IP, UID, Node string }
+
+// AssignIPs reserves pod IPs in one statement; an IP already taken fails it (the
+// pod_ips table is what guarantees that no two pods share one).
+func AssignIPs(ctx context.Context, q store.Querier, ips []IPAssignment) error {
+	if len(ips) == 0 {
+		return nil
+	}
+	addrs, uids, nodes := make([]string, len(ips)), make([]string, len(ips)), make([]string, len(ips))
+	for i, a := range ips {
+		addrs[i], uids[i], nodes[i] = a.IP, a.UID, a.Node
+	}
+	if _, err := q.Exec(ctx, "INSERT INTO pod_ips (ip, uid, node) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])", addrs, uids, nodes); err != nil {
+		return fmt.Errorf("assign %d pod ips: %w", len(ips), err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/podwarden/podwarden/services/node/internal/admission"
+	"github.com/podwarden/podwarden/services/node/internal/podstatus"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/apierr"
@@ -242,9 +243,13 @@ func (s *PodServer) UpdatePodStatus(ctx context.Context, req *nodev1.UpdatePodSt
 	return &nodev1.UpdatePodStatusResponse{Pod: out}, nil
 }
 
+// disruptionTarget is the pod condition of a pod deleted by a disruption (eviction).
+const disruptionTarget = "DisruptionTarget"
+
 // DeletePod deletes gracefully: the pod comes back with deletionTimestamp set
 // and goes once its containers stopped; grace 0 (or an unscheduled or
-// terminated pod) removes it at once.
+// terminated pod) removes it at once. A DisruptionTarget condition in the
+// request is added to the pod's status as it is deleted (an eviction's).
 func (s *PodServer) DeletePod(ctx context.Context, req *nodev1.DeletePodRequest) (*nodev1.DeletePodResponse, error) {
 	ns, name := req.GetNamespace(), req.GetName()
 	if ns == "" {
@@ -258,6 +263,11 @@ func (s *PodServer) DeletePod(ctx context.Context, req *nodev1.DeletePodRequest)
 		one := int64(1) // kube-apiserver turns a negative grace period into 1
 		grace = &one
 	}
+	// Only the condition a disruption sets on its way (an eviction's DisruptionTarget):
+	// the field is reachable over REST too, and must not write any other condition.
+	if c := req.GetCondition(); c != nil && c.GetType() != disruptionTarget {
+		return nil, apierr.BadRequest(fmt.Sprintf("condition: only a %s condition is set on deletion, not %q", disruptionTarget, c.GetType()))
+	}
 	var out *corev1.Pod
 	err := inTx(ctx, s.DB, podsGR, name, func(tx pgx.Tx) error {
 		p, err := repo.Pods.GetForUpdate(ctx, tx, ns, name)
@@ -270,6 +280,12 @@ func (s *PodServer) DeletePod(ctx context.Context, req *nodev1.DeletePodRequest)
 		if isDryRun(req.GetOptions().GetDryRun()) {
 			out = p
 			return nil
+		}
+		if c := req.GetCondition(); c != nil && p.GetMetadata().GetDeletionTimestamp() == nil {
+			if p.Status == nil {
+				p.Status = &corev1.PodStatus{}
+			}
+			podstatus.SetCondition(p.Status, c.GetType(), c.GetStatus(), c.GetReason(), c.GetMessage(), s.now())
 		}
 		out, _, err = repo.GracefulDelete(ctx, tx, s.now(), p, grace)
 		return err

@@ -9,12 +9,18 @@ import (
 
 	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
 	"github.com/podwarden/podwarden/services/statefulset/internal/reconcile"
+	"github.com/podwarden/podwarden/shared/events"
 	"github.com/podwarden/podwarden/shared/store"
 )
 
+// binderComponent is the source of the binder's events (kube-controller-manager's
+// PersistentVolume controller).
+const binderComponent = "persistentvolume-controller"
+
 // syncBinder is the PersistentVolume controller: a pending claim gets a volume (a
-// matching free one, or one provisioned for it) and both are Bound in one
-// transaction; on volumesKey, volumes whose claim is gone are reclaimed.
+// matching free one, or one provisioned for it by its class) and both are Bound in
+// one transaction, with the events of reconcile.Bind; on volumesKey, volumes whose
+// claim is gone are reclaimed.
 func (c *Controller) syncBinder(ctx context.Context, key string) error {
 	if key == volumesKey {
 		return c.reclaim(ctx)
@@ -47,9 +53,22 @@ func (c *Controller) syncBinder(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		b, ok := reconcile.Bind(claim, volumes, c.clock.Now())
+		classes, err := kinds.StorageClasses.List(ctx, tx, store.ListOptions{})
+		if err != nil {
+			return err
+		}
+		in := reconcile.Claim{Classes: classes,
+			ConsumerNode: reconcile.ConsumerNode(claim, c.caches.Pods.Select(store.ListOptions{Namespace: ns}))}
+		now := c.clock.Now()
+		b, ok := reconcile.Bind(claim, volumes, in, now)
 		if !ok {
 			return nil
+		}
+		ref := events.Ref("v1", "PersistentVolumeClaim", claim.GetMetadata())
+		for _, e := range b.Events {
+			if err := events.Record(ctx, tx, now, binderComponent, ref, e.Type, e.Reason, e.Message); err != nil {
+				return fmt.Errorf("record %s on %s: %w", e.Reason, key, err)
+			}
 		}
 		if b.CreateVolume != nil {
 			if _, err := kinds.Volumes.Create(ctx, tx, b.CreateVolume); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
@@ -61,8 +80,10 @@ func (c *Controller) syncBinder(ctx context.Context, key string) error {
 				return fmt.Errorf("bind volume %s: %w", b.UpdateVolume.Metadata.Name, err)
 			}
 		}
-		if _, err := kinds.Claims.Update(ctx, tx, b.Claim); err != nil {
-			return fmt.Errorf("bind claim %s: %w", key, err)
+		if b.Claim != nil {
+			if _, err := kinds.Claims.Update(ctx, tx, b.Claim); err != nil {
+				return fmt.Errorf("bind claim %s: %w", key, err)
+			}
 		}
 		return nil
 	})

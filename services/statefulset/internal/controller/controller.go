@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
+	"github.com/podwarden/podwarden/services/statefulset/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/bus"
 	"github.com/podwarden/podwarden/shared/clock"
@@ -23,6 +24,7 @@ import (
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
+	storagev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/storage/v1"
 )
 
 // Caches are the watch caches the loops read (the API's own, so objects are decoded
@@ -32,6 +34,7 @@ type Caches struct {
 	Revisions    *watch.Cache[*revisions.Revision]
 	Claims       *watch.Cache[*statefulsetv1.PersistentVolumeClaim]
 	Volumes      *watch.Cache[*statefulsetv1.PersistentVolume]
+	Classes      *watch.Cache[*storagev1.StorageClass]
 	Pods         *watch.Cache[*corev1.Pod]
 }
 
@@ -98,7 +101,26 @@ func (c *Controller) watchCaches() {
 		apply.EnqueueOwners(e, "StatefulSet", c.sets.Enqueue, func(p *corev1.Pod) []string {
 			return apply.Selecting(c.caches.StatefulSets, func(s *statefulsetv1.StatefulSet) *corev1.LabelSelector { return s.GetSpec().GetSelector() }, p)
 		})
+		// A scheduled pod is the first consumer its WaitForFirstConsumer claims wait for.
+		if p := e.Object; p.GetSpec().GetNodeName() != "" {
+			for _, v := range p.GetSpec().GetVolumes() {
+				if name := v.GetPersistentVolumeClaim().GetClaimName(); name != "" {
+					c.binder.Enqueue(p.GetMetadata().GetNamespace() + "/" + name)
+				}
+			}
+		}
 	})
+	// A class created or changed may be what pending claims wait for (their class,
+	// or a default class for claims without one).
+	if c.caches.Classes != nil {
+		c.caches.Classes.OnChange(func(watch.Event[*storagev1.StorageClass]) {
+			for _, cl := range c.caches.Claims.Select(store.ListOptions{}) {
+				if !reconcile.Settled(cl) {
+					c.binder.Enqueue(cl.GetMetadata().GetNamespace() + "/" + cl.GetMetadata().GetName())
+				}
+			}
+		})
+	}
 	c.caches.Claims.OnChange(func(e watch.Event[*statefulsetv1.PersistentVolumeClaim]) {
 		c.binder.Enqueue(e.Key)
 		c.binder.EnqueueAfter(volumesKey, gcDelay)

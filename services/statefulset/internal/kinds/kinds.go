@@ -7,6 +7,7 @@ import (
 	"github.com/podwarden/podwarden/shared/store"
 
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
+	storagev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/storage/v1"
 )
 
 // The stored kinds. Pods are this service's view of the StatefulSets' pods (written
@@ -24,3 +25,9 @@ var (
 	// Pods is the pod view (shared/podview).
 	Pods = podview.Pods
 )
+
+// StorageClasses are storage.k8s.io/v1 StorageClasses: kept with the claims and
+// volumes the binder provisions from them, so a binding reads them in its own
+// transaction and the DefaultStorageClass admission from its own cache.
+var StorageClasses = store.Kind[*storagev1.StorageClass]{Name: "StorageClass", Watch: true,
+	New: func() *storagev1.StorageClass { return &storagev1.StorageClass{} }}

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -16,33 +17,46 @@ import (
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
+	storagev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/storage/v1"
 )
 
 // The simulated provisioner and the annotations Kubernetes' PV controller writes.
 const (
-	Provisioner             = "podwarden.io/sim-provisioner"
+	Provisioner             = "podwarden.io/simulated"
 	AnnBindCompleted        = "pv.kubernetes.io/bind-completed"
 	AnnBoundByController    = "pv.kubernetes.io/bound-by-controller"
 	AnnProvisionedBy        = "pv.kubernetes.io/provisioned-by"
 	AnnStorageProvisioner   = "volume.kubernetes.io/storage-provisioner"
 	AnnBetaStorageProvision = "volume.beta.kubernetes.io/storage-provisioner"
-	// DefaultStorageClass is the class of claims that name none (DefaultStorageClass admission).
+	// DefaultStorageClass is the class podwarden makes at start, marked default.
 	DefaultStorageClass = "standard"
 )
 
 // Binding is the binder's decision for one claim: the volume to create (dynamic
-// provisioning) or to update (a static one taken), and the claim, Bound.
+// provisioning) or to update (a static one taken), and the claim to write (Bound,
+// or given the default class); the events to record on the claim. A claim that
+// must wait gets only events.
 type Binding struct {
 	CreateVolume *statefulsetv1.PersistentVolume
 	UpdateVolume *statefulsetv1.PersistentVolume
 	Claim        *statefulsetv1.PersistentVolumeClaim
+	Events       []Event
 }
 
+// claimClass is the class a claim asks for (storageClassName, else the beta
+// annotation); "" is no class.
 func claimClass(c *statefulsetv1.PersistentVolumeClaim) string {
 	if c.GetSpec().StorageClassName != nil {
 		return c.GetSpec().GetStorageClassName()
 	}
-	return DefaultStorageClass
+	return c.GetMetadata().GetAnnotations()[AnnBetaStorageClass]
+}
+
+// classUnset reports whether the claim names no class at all (nil storageClassName,
+// no beta annotation): the retroactive default-class assignment applies to it.
+func classUnset(c *statefulsetv1.PersistentVolumeClaim) bool {
+	_, beta := c.GetMetadata().GetAnnotations()[AnnBetaStorageClass]
+	return c.GetSpec().StorageClassName == nil && !beta
 }
 
 func request(c *statefulsetv1.PersistentVolumeClaim) *structpb.Value {
@@ -92,14 +106,49 @@ func Settled(c *statefulsetv1.PersistentVolumeClaim) bool {
 	return c.GetMetadata().GetDeletionTimestamp() != nil || (c.GetStatus().GetPhase() == "Bound" && c.GetSpec().GetVolumeName() != "")
 }
 
-// Bind decides how a pending claim gets its volume: the one it names, one already
-// claimed for it (a bind interrupted half-way), the smallest matching free volume
-// (static provisioning), or a new volume provisioned for it (named pvc-<claim uid>,
-// the claim's class and size, reclaim policy Delete). ok is false when the claim
-// needs nothing (bound, deleting) or must wait (the volume it names is taken).
-func Bind(c *statefulsetv1.PersistentVolumeClaim, volumes []*statefulsetv1.PersistentVolume, now time.Time) (Binding, bool) {
+// Claim is what the binder knows about one pending claim besides the volumes: the
+// storage classes, and the node of the first scheduled pod that mounts it ("" when
+// none is scheduled yet).
+type Claim struct {
+	Classes      []*storagev1.StorageClass
+	ConsumerNode string
+}
+
+// Bind is the PersistentVolume controller's decision for a pending claim
+// (pkg/controller/volume/persistentvolume syncUnboundClaim and provisionClaim):
+//   - a claim that names no class gets the default class (the retroactive
+//     default-class assignment), and is bound on the next pass;
+//   - a claim of a WaitForFirstConsumer class waits until a pod that mounts it is
+//     scheduled (event WaitForFirstConsumer), then is annotated with that node;
+//   - it takes the volume it names, one already claimed for it (a bind interrupted
+//     half-way), or the smallest matching free volume (static provisioning);
+//   - else its class provisions a volume for it (named pvc-<claim uid>, the claim's
+//     size, the class's reclaim policy and mount options): a class that does not
+//     exist is the event ProvisioningFailed, a claim without class waits for a
+//     volume made by hand (event FailedBinding).
+//
+// ok is false when the claim needs nothing (bound, deleting) or waits silently
+// (the volume it names is taken).
+func Bind(c *statefulsetv1.PersistentVolumeClaim, volumes []*statefulsetv1.PersistentVolume, in Claim, now time.Time) (Binding, bool) {
 	if Settled(c) {
 		return Binding{}, false
+	}
+	if classUnset(c) {
+		if def := DefaultClass(in.Classes); def != "" {
+			bc := proto.Clone(c).(*statefulsetv1.PersistentVolumeClaim)
+			if bc.Spec == nil {
+				bc.Spec = &statefulsetv1.PersistentVolumeClaimSpec{}
+			}
+			bc.Spec.StorageClassName = proto.String(def)
+			return Binding{Claim: bc}, true
+		}
+	}
+	className := claimClass(c)
+	var class *storagev1.StorageClass
+	for _, sc := range in.Classes {
+		if sc.GetMetadata().GetName() == className && className != "" {
+			class = sc
+		}
 	}
 	var pick *statefulsetv1.PersistentVolume
 	if name := c.GetSpec().GetVolumeName(); name != "" {
@@ -119,6 +168,14 @@ func Bind(c *statefulsetv1.PersistentVolumeClaim, volumes []*statefulsetv1.Persi
 			}
 		}
 	}
+	node := c.GetMetadata().GetAnnotations()[AnnSelectedNode]
+	if pick == nil && WaitsForConsumer(class) && node == "" {
+		if in.ConsumerNode == "" {
+			return Binding{Events: []Event{{Type: "Normal", Reason: "WaitForFirstConsumer",
+				Message: "waiting for first consumer to be created before binding"}}}, true
+		}
+		node = in.ConsumerNode
+	}
 	if pick == nil {
 		var free []*statefulsetv1.PersistentVolume
 		for _, v := range volumes {
@@ -137,16 +194,25 @@ func Bind(c *statefulsetv1.PersistentVolumeClaim, volumes []*statefulsetv1.Persi
 	}
 	var b Binding
 	var v *statefulsetv1.PersistentVolume
-	if pick == nil {
-		v = Provision(c, now)
-		b.CreateVolume = v
-	} else {
+	switch {
+	case pick != nil:
 		v = proto.Clone(pick).(*statefulsetv1.PersistentVolume)
 		if v.Metadata.Annotations == nil {
 			v.Metadata.Annotations = map[string]string{}
 		}
 		v.Metadata.Annotations[AnnBoundByController] = "yes"
 		b.UpdateVolume = v
+	case className == "":
+		return Binding{Events: []Event{{Type: "Normal", Reason: "FailedBinding",
+			Message: "no persistent volumes available for this claim and no storage class is set"}}}, true
+	case class == nil:
+		return Binding{Events: []Event{{Type: "Warning", Reason: "ProvisioningFailed",
+			Message: fmt.Sprintf("storageclass.storage.k8s.io %q not found", className)}}}, true
+	default:
+		v = Provision(c, class, now)
+		b.CreateVolume = v
+		b.Events = []Event{{Type: "Normal", Reason: "ProvisioningSucceeded",
+			Message: fmt.Sprintf("Successfully provisioned volume %s using %s", v.Metadata.Name, class.GetProvisioner())}}
 	}
 	m := c.GetMetadata()
 	v.Spec.ClaimRef = &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: m.GetNamespace(), Name: m.GetName(),
@@ -162,8 +228,11 @@ func Bind(c *statefulsetv1.PersistentVolumeClaim, volumes []*statefulsetv1.Persi
 		bc.Metadata.Annotations[AnnBoundByController] = "yes"
 	}
 	if pick == nil {
-		bc.Metadata.Annotations[AnnStorageProvisioner] = Provisioner
-		bc.Metadata.Annotations[AnnBetaStorageProvision] = Provisioner
+		bc.Metadata.Annotations[AnnStorageProvisioner] = class.GetProvisioner()
+		bc.Metadata.Annotations[AnnBetaStorageProvision] = class.GetProvisioner()
+		if node != "" {
+			bc.Metadata.Annotations[AnnSelectedNode] = node
+		}
 	}
 	if bc.Spec == nil {
 		bc.Spec = &statefulsetv1.PersistentVolumeClaimSpec{}
@@ -175,8 +244,9 @@ func Bind(c *statefulsetv1.PersistentVolumeClaim, volumes []*statefulsetv1.Persi
 	return b, true
 }
 
-// Provision is the simulated dynamic provisioner's volume for claim c.
-func Provision(c *statefulsetv1.PersistentVolumeClaim, now time.Time) *statefulsetv1.PersistentVolume {
+// Provision is the simulated dynamic provisioner's volume for claim c of class sc
+// (every class is served, whatever its provisioner).
+func Provision(c *statefulsetv1.PersistentVolumeClaim, sc *storagev1.StorageClass, now time.Time) *statefulsetv1.PersistentVolume {
 	m := c.GetMetadata()
 	name := "pvc-" + m.GetUid()
 	mode := "Filesystem"
@@ -185,12 +255,13 @@ func Provision(c *statefulsetv1.PersistentVolumeClaim, now time.Time) *statefuls
 	}
 	return &statefulsetv1.PersistentVolume{
 		ApiVersion: "v1", Kind: "PersistentVolume",
-		Metadata: &corev1.ObjectMeta{Name: name, Annotations: map[string]string{AnnProvisionedBy: Provisioner}},
+		Metadata: &corev1.ObjectMeta{Name: name, Annotations: map[string]string{AnnProvisionedBy: sc.GetProvisioner()}},
 		Spec: &statefulsetv1.PersistentVolumeSpec{
 			Capacity:                      map[string]*structpb.Value{"storage": proto.Clone(request(c)).(*structpb.Value)},
 			AccessModes:                   slices.Clone(c.GetSpec().GetAccessModes()),
-			PersistentVolumeReclaimPolicy: "Delete",
-			StorageClassName:              claimClass(c),
+			PersistentVolumeReclaimPolicy: ReclaimPolicy(sc),
+			StorageClassName:              sc.GetMetadata().GetName(),
+			MountOptions:                  slices.Clone(sc.GetMountOptions()),
 			VolumeMode:                    &mode,
 			HostPath: &structpb.Struct{Fields: map[string]*structpb.Value{
 				"path": structpb.NewStringValue("/var/lib/podwarden/volumes/" + m.GetNamespace() + "/" + name),

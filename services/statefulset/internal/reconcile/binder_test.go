@@ -8,6 +8,7 @@ import (
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
+	storagev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/storage/v1"
 )
 
 func claim(class, size string) *statefulsetv1.PersistentVolumeClaim {
@@ -59,7 +60,7 @@ func TestBind(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			b, ok := Bind(tc.claim, tc.volumes, t0)
+			b, ok := Bind(tc.claim, tc.volumes, Claim{Classes: []*storagev1.StorageClass{class("fast", "", "")}}, t0)
 			if tc.want == "" {
 				if ok {
 					t.Fatalf("bound %v", b)

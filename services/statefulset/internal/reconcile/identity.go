@@ -167,17 +167,14 @@ func FixIdentity(p *corev1.Pod) *corev1.Pod {
 }
 
 // NewClaim is the claim of template t for ordinal: the template with the claim's
-// name, set's selector labels added, the default storage class when it names
-// none, Pending.
+// name, set's selector labels added, Pending. A template that names no class
+// makes a claim without one: the binder gives it the default class, as the
+// DefaultStorageClass admission would have on a claim created through the API.
 func NewClaim(set *statefulsetv1.StatefulSet, t *statefulsetv1.PersistentVolumeClaim, ordinal int) *statefulsetv1.PersistentVolumeClaim {
 	c := proto.Clone(t).(*statefulsetv1.PersistentVolumeClaim)
 	c.ApiVersion, c.Kind = "v1", "PersistentVolumeClaim"
 	if c.Spec == nil {
 		c.Spec = &statefulsetv1.PersistentVolumeClaimSpec{}
-	}
-	if c.Spec.StorageClassName == nil {
-		class := DefaultStorageClass
-		c.Spec.StorageClassName = &class
 	}
 	c.Metadata = &corev1.ObjectMeta{
 		Name: ClaimName(t, set, ordinal), Namespace: set.GetMetadata().GetNamespace(),

@@ -4,6 +4,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/podwarden/podwarden/services/statefulset/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/defaults"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
@@ -32,10 +33,10 @@ const (
 	betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
 )
 
-// DefaultStorageClass is the class the DefaultStorageClass admission gives a
-// claim that asks for none: the one storage class of podwarden's simulated
-// provisioner (kind and minikube call theirs "standard" too).
-const DefaultStorageClass = "standard"
+// DefaultStorageClass is the class podwarden makes at start, marked default, which
+// the DefaultStorageClass admission gives a claim that asks for none (kind and
+// minikube call theirs "standard" too).
+const DefaultStorageClass = reconcile.DefaultStorageClass
 
 // defaultStatefulSet is apps/v1 SetDefaults_StatefulSet plus the generated
 // defaulters it triggers, so a stored StatefulSet reads back as `kubectl get
@@ -132,19 +133,19 @@ func defaultPVC(pvc *statefulsetv1.PersistentVolumeClaim) {
 
 // admitStorageClass is the DefaultStorageClass admission plugin: a claim that
 // asks for no class (storageClassName unset and no beta storage-class
-// annotation) gets DefaultStorageClass. An explicit "" means "no class" and is
-// kept, as in Kubernetes. Kubernetes runs it on create only.
-func admitStorageClass(pvc *statefulsetv1.PersistentVolumeClaim) {
+// annotation) gets the default class def (none when def is ""). An explicit ""
+// means "no class" and is kept, as in Kubernetes. Kubernetes runs it on create only.
+func admitStorageClass(pvc *statefulsetv1.PersistentVolumeClaim, def string) {
 	if pvc.Spec == nil {
 		pvc.Spec = &statefulsetv1.PersistentVolumeClaimSpec{}
 	}
-	if pvc.Spec.StorageClassName != nil {
+	if pvc.Spec.StorageClassName != nil || def == "" {
 		return
 	}
 	if _, ok := pvc.GetMetadata().GetAnnotations()[betaStorageClassAnnotation]; ok {
 		return
 	}
-	pvc.Spec.StorageClassName = proto.String(DefaultStorageClass)
+	pvc.Spec.StorageClassName = proto.String(def)
 }
 
 // defaultPV is core/v1 SetDefaults_PersistentVolume and the defaults of its

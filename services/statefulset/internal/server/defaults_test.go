@@ -153,13 +153,15 @@ func TestDefaultPVC(t *testing.T) {
 
 func TestAdmitStorageClass(t *testing.T) {
 	tests := map[string]struct {
-		claim string
-		want  *string
+		claim     string
+		noDefault bool
+		want      *string
 	}{
 		"unset gets the default":                   {claim: `{"spec":{}}`, want: proto.String(DefaultStorageClass)},
 		"no spec gets the default":                 {claim: `{}`, want: proto.String(DefaultStorageClass)},
 		"a class is kept":                          {claim: `{"spec":{"storageClassName":"fast"}}`, want: proto.String("fast")},
 		"an explicit empty class (no class) stays": {claim: `{"spec":{"storageClassName":""}}`, want: proto.String("")},
+		"no default class: stays unset":            {claim: `{"spec":{}}`, noDefault: true},
 		"the beta annotation names a class": {
 			claim: `{"metadata":{"annotations":{"volume.beta.kubernetes.io/storage-class":"fast"}},"spec":{}}`,
 		},
@@ -167,7 +169,11 @@ func TestAdmitStorageClass(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			c := decode(t, tc.claim, &statefulsetv1.PersistentVolumeClaim{})
-			admitStorageClass(c)
+			def := DefaultStorageClass
+			if tc.noDefault {
+				def = ""
+			}
+			admitStorageClass(c, def)
 			got := c.GetSpec().StorageClassName
 			if (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
 				t.Errorf("storageClassName = %v, want %v", got, tc.want)

@@ -17,15 +17,15 @@ import (
 
 // NewClaimResource describes PersistentVolumeClaims with Kubernetes' API semantics.
 // The DefaultStorageClass admission runs before defaults: a claim without a class
-// gets the default one.
-func NewClaimResource(db *store.DB, hub *watch.Hub, now func() time.Time) *crud.Resource[*statefulsetv1.PersistentVolumeClaim] {
+// gets the default one (defaultClass, read from the classes' cache).
+func NewClaimResource(db *store.DB, hub *watch.Hub, now func() time.Time, defaultClass func() string) *crud.Resource[*statefulsetv1.PersistentVolumeClaim] {
 	return &crud.Resource[*statefulsetv1.PersistentVolumeClaim]{
 		Kind: kinds.Claims, APIVersion: "v1", KindName: "PersistentVolumeClaim", Namespaced: true,
 		GR: apierr.GroupResource{Resource: "persistentvolumeclaims"}, GK: apierr.GroupKind{Kind: "PersistentVolumeClaim"},
 		DB: db, Hub: hub, Now: now,
 		TypeMeta: func(c *statefulsetv1.PersistentVolumeClaim) (*string, *string) { return &c.ApiVersion, &c.Kind },
 		Default: func(c *statefulsetv1.PersistentVolumeClaim) {
-			admitStorageClass(c)
+			admitStorageClass(c, defaultClass())
 			defaultPVC(c)
 		},
 		Validate: validatePVC,

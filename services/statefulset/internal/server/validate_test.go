@@ -430,7 +430,7 @@ const validClaim = `{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata"
 
 func defaultedClaim(t *testing.T) *statefulsetv1.PersistentVolumeClaim {
 	c := decode(t, validClaim, &statefulsetv1.PersistentVolumeClaim{})
-	admitStorageClass(c)
+	admitStorageClass(c, DefaultStorageClass)
 	defaultPVC(c)
 	return c
 }

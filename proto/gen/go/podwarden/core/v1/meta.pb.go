@@ -9,6 +9,7 @@ package corev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -40,8 +41,11 @@ type ObjectMeta struct {
 	OwnerReferences            []*OwnerReference      `protobuf:"bytes,12,rep,name=owner_references,json=ownerReferences,proto3" json:"owner_references,omitempty"`
 	Finalizers                 []string               `protobuf:"bytes,13,rep,name=finalizers,proto3" json:"finalizers,omitempty"`
 	SelfLink                   string                 `protobuf:"bytes,14,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
-	unknownFields              protoimpl.UnknownFields
-	sizeCache                  protoimpl.SizeCache
+	// managed_fields records which field manager owns which fields (server-side
+	// apply); the gateway maintains it on every write that comes through the API.
+	ManagedFields []*ManagedFieldsEntry `protobuf:"bytes,15,rep,name=managed_fields,json=managedFields,proto3" json:"managed_fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ObjectMeta) Reset() {
@@ -172,6 +176,109 @@ func (x *ObjectMeta) GetSelfLink() string {
 	return ""
 }
 
+func (x *ObjectMeta) GetManagedFields() []*ManagedFieldsEntry {
+	if x != nil {
+		return x.ManagedFields
+	}
+	return nil
+}
+
+// ManagedFieldsEntry is Kubernetes' metav1.ManagedFieldsEntry: the fields one
+// manager owns, from one operation (Apply or Update) on one API version.
+type ManagedFieldsEntry struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Manager    string                 `protobuf:"bytes,1,opt,name=manager,proto3" json:"manager,omitempty"`
+	Operation  string                 `protobuf:"bytes,2,opt,name=operation,proto3" json:"operation,omitempty"`
+	ApiVersion string                 `protobuf:"bytes,3,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	Time       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// fields_type is always "FieldsV1".
+	FieldsType string `protobuf:"bytes,5,opt,name=fields_type,json=fieldsType,proto3" json:"fields_type,omitempty"`
+	// fields_v1 is the set of owned fields in the FieldsV1 format ({"f:spec":{"f:replicas":{}}}).
+	FieldsV1      *structpb.Struct `protobuf:"bytes,6,opt,name=fields_v1,json=fieldsV1,proto3" json:"fields_v1,omitempty"`
+	Subresource   string           `protobuf:"bytes,7,opt,name=subresource,proto3" json:"subresource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ManagedFieldsEntry) Reset() {
+	*x = ManagedFieldsEntry{}
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ManagedFieldsEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ManagedFieldsEntry) ProtoMessage() {}
+
+func (x *ManagedFieldsEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ManagedFieldsEntry.ProtoReflect.Descriptor instead.
+func (*ManagedFieldsEntry) Descriptor() ([]byte, []int) {
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ManagedFieldsEntry) GetManager() string {
+	if x != nil {
+		return x.Manager
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ManagedFieldsEntry) GetFieldsType() string {
+	if x != nil {
+		return x.FieldsType
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetFieldsV1() *structpb.Struct {
+	if x != nil {
+		return x.FieldsV1
+	}
+	return nil
+}
+
+func (x *ManagedFieldsEntry) GetSubresource() string {
+	if x != nil {
+		return x.Subresource
+	}
+	return ""
+}
+
 // OwnerReference names the controller (or another owner) of an object.
 type OwnerReference struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
@@ -187,7 +294,7 @@ type OwnerReference struct {
 
 func (x *OwnerReference) Reset() {
 	*x = OwnerReference{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[1]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -199,7 +306,7 @@ func (x *OwnerReference) String() string {
 func (*OwnerReference) ProtoMessage() {}
 
 func (x *OwnerReference) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[1]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -212,7 +319,7 @@ func (x *OwnerReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerReference.ProtoReflect.Descriptor instead.
 func (*OwnerReference) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{1}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *OwnerReference) GetApiVersion() string {
@@ -269,7 +376,7 @@ type ListMeta struct {
 
 func (x *ListMeta) Reset() {
 	*x = ListMeta{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[2]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -281,7 +388,7 @@ func (x *ListMeta) String() string {
 func (*ListMeta) ProtoMessage() {}
 
 func (x *ListMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[2]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -294,7 +401,7 @@ func (x *ListMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMeta.ProtoReflect.Descriptor instead.
 func (*ListMeta) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{2}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListMeta) GetResourceVersion() string {
@@ -329,7 +436,7 @@ type LabelSelector struct {
 
 func (x *LabelSelector) Reset() {
 	*x = LabelSelector{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[3]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +448,7 @@ func (x *LabelSelector) String() string {
 func (*LabelSelector) ProtoMessage() {}
 
 func (x *LabelSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[3]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +461,7 @@ func (x *LabelSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
 func (*LabelSelector) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{3}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LabelSelector) GetMatchLabels() map[string]string {
@@ -383,7 +490,7 @@ type LabelSelectorRequirement struct {
 
 func (x *LabelSelectorRequirement) Reset() {
 	*x = LabelSelectorRequirement{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[4]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +502,7 @@ func (x *LabelSelectorRequirement) String() string {
 func (*LabelSelectorRequirement) ProtoMessage() {}
 
 func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[4]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +515,7 @@ func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*LabelSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{4}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LabelSelectorRequirement) GetKey() string {
@@ -451,7 +558,7 @@ type Condition struct {
 
 func (x *Condition) Reset() {
 	*x = Condition{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[5]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +570,7 @@ func (x *Condition) String() string {
 func (*Condition) ProtoMessage() {}
 
 func (x *Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[5]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +583,7 @@ func (x *Condition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Condition.ProtoReflect.Descriptor instead.
 func (*Condition) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{5}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Condition) GetType() string {
@@ -560,7 +667,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[6]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +679,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[6]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +692,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{6}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Status) GetKind() string {
@@ -659,7 +766,7 @@ type StatusDetails struct {
 
 func (x *StatusDetails) Reset() {
 	*x = StatusDetails{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[7]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +778,7 @@ func (x *StatusDetails) String() string {
 func (*StatusDetails) ProtoMessage() {}
 
 func (x *StatusDetails) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[7]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +791,7 @@ func (x *StatusDetails) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusDetails.ProtoReflect.Descriptor instead.
 func (*StatusDetails) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{7}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StatusDetails) GetName() string {
@@ -741,7 +848,7 @@ type StatusCause struct {
 
 func (x *StatusCause) Reset() {
 	*x = StatusCause{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[8]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +860,7 @@ func (x *StatusCause) String() string {
 func (*StatusCause) ProtoMessage() {}
 
 func (x *StatusCause) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[8]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +873,7 @@ func (x *StatusCause) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusCause.ProtoReflect.Descriptor instead.
 func (*StatusCause) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{8}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StatusCause) GetReason() string {
@@ -801,7 +908,7 @@ type Preconditions struct {
 
 func (x *Preconditions) Reset() {
 	*x = Preconditions{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[9]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +920,7 @@ func (x *Preconditions) String() string {
 func (*Preconditions) ProtoMessage() {}
 
 func (x *Preconditions) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[9]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +933,7 @@ func (x *Preconditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Preconditions.ProtoReflect.Descriptor instead.
 func (*Preconditions) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{9}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Preconditions) GetUid() string {
@@ -860,7 +967,7 @@ type DeleteOptions struct {
 
 func (x *DeleteOptions) Reset() {
 	*x = DeleteOptions{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[10]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +979,7 @@ func (x *DeleteOptions) String() string {
 func (*DeleteOptions) ProtoMessage() {}
 
 func (x *DeleteOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[10]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +992,7 @@ func (x *DeleteOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOptions.ProtoReflect.Descriptor instead.
 func (*DeleteOptions) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{10}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteOptions) GetKind() string {
@@ -953,7 +1060,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[11]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1072,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[11]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1085,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{11}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -1041,7 +1148,7 @@ type EventSource struct {
 
 func (x *EventSource) Reset() {
 	*x = EventSource{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[12]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1160,7 @@ func (x *EventSource) String() string {
 func (*EventSource) ProtoMessage() {}
 
 func (x *EventSource) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[12]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1173,7 @@ func (x *EventSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSource.ProtoReflect.Descriptor instead.
 func (*EventSource) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{12}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EventSource) GetComponent() string {
@@ -1115,7 +1222,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[13]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1234,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[13]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1247,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{13}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Event) GetApiVersion() string {
@@ -1274,7 +1381,7 @@ type EventSeries struct {
 
 func (x *EventSeries) Reset() {
 	*x = EventSeries{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[14]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1393,7 @@ func (x *EventSeries) String() string {
 func (*EventSeries) ProtoMessage() {}
 
 func (x *EventSeries) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[14]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1406,7 @@ func (x *EventSeries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
 func (*EventSeries) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{14}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *EventSeries) GetCount() int32 {
@@ -1330,7 +1437,7 @@ type Scale struct {
 
 func (x *Scale) Reset() {
 	*x = Scale{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1449,7 @@ func (x *Scale) String() string {
 func (*Scale) ProtoMessage() {}
 
 func (x *Scale) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1462,7 @@ func (x *Scale) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scale.ProtoReflect.Descriptor instead.
 func (*Scale) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{15}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Scale) GetApiVersion() string {
@@ -1403,7 +1510,7 @@ type ScaleSpec struct {
 
 func (x *ScaleSpec) Reset() {
 	*x = ScaleSpec{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1522,7 @@ func (x *ScaleSpec) String() string {
 func (*ScaleSpec) ProtoMessage() {}
 
 func (x *ScaleSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1535,7 @@ func (x *ScaleSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScaleSpec.ProtoReflect.Descriptor instead.
 func (*ScaleSpec) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{16}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ScaleSpec) GetReplicas() int32 {
@@ -1449,7 +1556,7 @@ type ScaleStatus struct {
 
 func (x *ScaleStatus) Reset() {
 	*x = ScaleStatus{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[17]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1568,7 @@ func (x *ScaleStatus) String() string {
 func (*ScaleStatus) ProtoMessage() {}
 
 func (x *ScaleStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[17]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1581,7 @@ func (x *ScaleStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScaleStatus.ProtoReflect.Descriptor instead.
 func (*ScaleStatus) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{17}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ScaleStatus) GetReplicas() int32 {
@@ -1495,7 +1602,7 @@ var File_podwarden_core_v1_meta_proto protoreflect.FileDescriptor
 
 const file_podwarden_core_v1_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x1cpodwarden/core/v1/meta.proto\x12\x11podwarden.core.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x06\n" +
+	"\x1cpodwarden/core/v1/meta.proto\x12\x11podwarden.core.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\a\n" +
 	"\n" +
 	"ObjectMeta\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
@@ -1516,14 +1623,25 @@ const file_podwarden_core_v1_meta_proto_rawDesc = "" +
 	"\n" +
 	"finalizers\x18\r \x03(\tR\n" +
 	"finalizers\x12\x1b\n" +
-	"\tself_link\x18\x0e \x01(\tR\bselfLink\x1a9\n" +
+	"\tself_link\x18\x0e \x01(\tR\bselfLink\x12L\n" +
+	"\x0emanaged_fields\x18\x0f \x03(\v2%.podwarden.core.v1.ManagedFieldsEntryR\rmanagedFields\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
 	"\x10AnnotationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B \n" +
-	"\x1e_deletion_grace_period_seconds\"\xef\x01\n" +
+	"\x1e_deletion_grace_period_seconds\"\x96\x02\n" +
+	"\x12ManagedFieldsEntry\x12\x18\n" +
+	"\amanager\x18\x01 \x01(\tR\amanager\x12\x1c\n" +
+	"\toperation\x18\x02 \x01(\tR\toperation\x12\x1f\n" +
+	"\vapi_version\x18\x03 \x01(\tR\n" +
+	"apiVersion\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
+	"\vfields_type\x18\x05 \x01(\tR\n" +
+	"fieldsType\x124\n" +
+	"\tfields_v1\x18\x06 \x01(\v2\x17.google.protobuf.StructR\bfieldsV1\x12 \n" +
+	"\vsubresource\x18\a \x01(\tR\vsubresource\"\xef\x01\n" +
 	"\x0eOwnerReference\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1662,62 +1780,67 @@ func file_podwarden_core_v1_meta_proto_rawDescGZIP() []byte {
 	return file_podwarden_core_v1_meta_proto_rawDescData
 }
 
-var file_podwarden_core_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_podwarden_core_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_podwarden_core_v1_meta_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: podwarden.core.v1.ObjectMeta
-	(*OwnerReference)(nil),           // 1: podwarden.core.v1.OwnerReference
-	(*ListMeta)(nil),                 // 2: podwarden.core.v1.ListMeta
-	(*LabelSelector)(nil),            // 3: podwarden.core.v1.LabelSelector
-	(*LabelSelectorRequirement)(nil), // 4: podwarden.core.v1.LabelSelectorRequirement
-	(*Condition)(nil),                // 5: podwarden.core.v1.Condition
-	(*Status)(nil),                   // 6: podwarden.core.v1.Status
-	(*StatusDetails)(nil),            // 7: podwarden.core.v1.StatusDetails
-	(*StatusCause)(nil),              // 8: podwarden.core.v1.StatusCause
-	(*Preconditions)(nil),            // 9: podwarden.core.v1.Preconditions
-	(*DeleteOptions)(nil),            // 10: podwarden.core.v1.DeleteOptions
-	(*ObjectReference)(nil),          // 11: podwarden.core.v1.ObjectReference
-	(*EventSource)(nil),              // 12: podwarden.core.v1.EventSource
-	(*Event)(nil),                    // 13: podwarden.core.v1.Event
-	(*EventSeries)(nil),              // 14: podwarden.core.v1.EventSeries
-	(*Scale)(nil),                    // 15: podwarden.core.v1.Scale
-	(*ScaleSpec)(nil),                // 16: podwarden.core.v1.ScaleSpec
-	(*ScaleStatus)(nil),              // 17: podwarden.core.v1.ScaleStatus
-	nil,                              // 18: podwarden.core.v1.ObjectMeta.LabelsEntry
-	nil,                              // 19: podwarden.core.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 20: podwarden.core.v1.LabelSelector.MatchLabelsEntry
-	(*timestamppb.Timestamp)(nil),    // 21: google.protobuf.Timestamp
+	(*ManagedFieldsEntry)(nil),       // 1: podwarden.core.v1.ManagedFieldsEntry
+	(*OwnerReference)(nil),           // 2: podwarden.core.v1.OwnerReference
+	(*ListMeta)(nil),                 // 3: podwarden.core.v1.ListMeta
+	(*LabelSelector)(nil),            // 4: podwarden.core.v1.LabelSelector
+	(*LabelSelectorRequirement)(nil), // 5: podwarden.core.v1.LabelSelectorRequirement
+	(*Condition)(nil),                // 6: podwarden.core.v1.Condition
+	(*Status)(nil),                   // 7: podwarden.core.v1.Status
+	(*StatusDetails)(nil),            // 8: podwarden.core.v1.StatusDetails
+	(*StatusCause)(nil),              // 9: podwarden.core.v1.StatusCause
+	(*Preconditions)(nil),            // 10: podwarden.core.v1.Preconditions
+	(*DeleteOptions)(nil),            // 11: podwarden.core.v1.DeleteOptions
+	(*ObjectReference)(nil),          // 12: podwarden.core.v1.ObjectReference
+	(*EventSource)(nil),              // 13: podwarden.core.v1.EventSource
+	(*Event)(nil),                    // 14: podwarden.core.v1.Event
+	(*EventSeries)(nil),              // 15: podwarden.core.v1.EventSeries
+	(*Scale)(nil),                    // 16: podwarden.core.v1.Scale
+	(*ScaleSpec)(nil),                // 17: podwarden.core.v1.ScaleSpec
+	(*ScaleStatus)(nil),              // 18: podwarden.core.v1.ScaleStatus
+	nil,                              // 19: podwarden.core.v1.ObjectMeta.LabelsEntry
+	nil,                              // 20: podwarden.core.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 21: podwarden.core.v1.LabelSelector.MatchLabelsEntry
+	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),          // 23: google.protobuf.Struct
 }
 var file_podwarden_core_v1_meta_proto_depIdxs = []int32{
-	21, // 0: podwarden.core.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	21, // 1: podwarden.core.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	18, // 2: podwarden.core.v1.ObjectMeta.labels:type_name -> podwarden.core.v1.ObjectMeta.LabelsEntry
-	19, // 3: podwarden.core.v1.ObjectMeta.annotations:type_name -> podwarden.core.v1.ObjectMeta.AnnotationsEntry
-	1,  // 4: podwarden.core.v1.ObjectMeta.owner_references:type_name -> podwarden.core.v1.OwnerReference
-	20, // 5: podwarden.core.v1.LabelSelector.match_labels:type_name -> podwarden.core.v1.LabelSelector.MatchLabelsEntry
-	4,  // 6: podwarden.core.v1.LabelSelector.match_expressions:type_name -> podwarden.core.v1.LabelSelectorRequirement
-	21, // 7: podwarden.core.v1.Condition.last_probe_time:type_name -> google.protobuf.Timestamp
-	21, // 8: podwarden.core.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	21, // 9: podwarden.core.v1.Condition.last_update_time:type_name -> google.protobuf.Timestamp
-	21, // 10: podwarden.core.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	2,  // 11: podwarden.core.v1.Status.metadata:type_name -> podwarden.core.v1.ListMeta
-	7,  // 12: podwarden.core.v1.Status.details:type_name -> podwarden.core.v1.StatusDetails
-	8,  // 13: podwarden.core.v1.StatusDetails.causes:type_name -> podwarden.core.v1.StatusCause
-	9,  // 14: podwarden.core.v1.DeleteOptions.preconditions:type_name -> podwarden.core.v1.Preconditions
-	0,  // 15: podwarden.core.v1.Event.metadata:type_name -> podwarden.core.v1.ObjectMeta
-	11, // 16: podwarden.core.v1.Event.involved_object:type_name -> podwarden.core.v1.ObjectReference
-	12, // 17: podwarden.core.v1.Event.source:type_name -> podwarden.core.v1.EventSource
-	21, // 18: podwarden.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	21, // 19: podwarden.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	14, // 20: podwarden.core.v1.Event.series:type_name -> podwarden.core.v1.EventSeries
-	11, // 21: podwarden.core.v1.Event.related:type_name -> podwarden.core.v1.ObjectReference
-	0,  // 22: podwarden.core.v1.Scale.metadata:type_name -> podwarden.core.v1.ObjectMeta
-	16, // 23: podwarden.core.v1.Scale.spec:type_name -> podwarden.core.v1.ScaleSpec
-	17, // 24: podwarden.core.v1.Scale.status:type_name -> podwarden.core.v1.ScaleStatus
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	22, // 0: podwarden.core.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	22, // 1: podwarden.core.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	19, // 2: podwarden.core.v1.ObjectMeta.labels:type_name -> podwarden.core.v1.ObjectMeta.LabelsEntry
+	20, // 3: podwarden.core.v1.ObjectMeta.annotations:type_name -> podwarden.core.v1.ObjectMeta.AnnotationsEntry
+	2,  // 4: podwarden.core.v1.ObjectMeta.owner_references:type_name -> podwarden.core.v1.OwnerReference
+	1,  // 5: podwarden.core.v1.ObjectMeta.managed_fields:type_name -> podwarden.core.v1.ManagedFieldsEntry
+	22, // 6: podwarden.core.v1.ManagedFieldsEntry.time:type_name -> google.protobuf.Timestamp
+	23, // 7: podwarden.core.v1.ManagedFieldsEntry.fields_v1:type_name -> google.protobuf.Struct
+	21, // 8: podwarden.core.v1.LabelSelector.match_labels:type_name -> podwarden.core.v1.LabelSelector.MatchLabelsEntry
+	5,  // 9: podwarden.core.v1.LabelSelector.match_expressions:type_name -> podwarden.core.v1.LabelSelectorRequirement
+	22, // 10: podwarden.core.v1.Condition.last_probe_time:type_name -> google.protobuf.Timestamp
+	22, // 11: podwarden.core.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	22, // 12: podwarden.core.v1.Condition.last_update_time:type_name -> google.protobuf.Timestamp
+	22, // 13: podwarden.core.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	3,  // 14: podwarden.core.v1.Status.metadata:type_name -> podwarden.core.v1.ListMeta
+	8,  // 15: podwarden.core.v1.Status.details:type_name -> podwarden.core.v1.StatusDetails
+	9,  // 16: podwarden.core.v1.StatusDetails.causes:type_name -> podwarden.core.v1.StatusCause
+	10, // 17: podwarden.core.v1.DeleteOptions.preconditions:type_name -> podwarden.core.v1.Preconditions
+	0,  // 18: podwarden.core.v1.Event.metadata:type_name -> podwarden.core.v1.ObjectMeta
+	12, // 19: podwarden.core.v1.Event.involved_object:type_name -> podwarden.core.v1.ObjectReference
+	13, // 20: podwarden.core.v1.Event.source:type_name -> podwarden.core.v1.EventSource
+	22, // 21: podwarden.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	22, // 22: podwarden.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	15, // 23: podwarden.core.v1.Event.series:type_name -> podwarden.core.v1.EventSeries
+	12, // 24: podwarden.core.v1.Event.related:type_name -> podwarden.core.v1.ObjectReference
+	0,  // 25: podwarden.core.v1.Scale.metadata:type_name -> podwarden.core.v1.ObjectMeta
+	17, // 26: podwarden.core.v1.Scale.spec:type_name -> podwarden.core.v1.ScaleSpec
+	18, // 27: podwarden.core.v1.Scale.status:type_name -> podwarden.core.v1.ScaleStatus
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_core_v1_meta_proto_init() }
@@ -1726,19 +1849,19 @@ func file_podwarden_core_v1_meta_proto_init() {
 		return
 	}
 	file_podwarden_core_v1_meta_proto_msgTypes[0].OneofWrappers = []any{}
-	file_podwarden_core_v1_meta_proto_msgTypes[1].OneofWrappers = []any{}
 	file_podwarden_core_v1_meta_proto_msgTypes[2].OneofWrappers = []any{}
-	file_podwarden_core_v1_meta_proto_msgTypes[5].OneofWrappers = []any{}
-	file_podwarden_core_v1_meta_proto_msgTypes[9].OneofWrappers = []any{}
+	file_podwarden_core_v1_meta_proto_msgTypes[3].OneofWrappers = []any{}
+	file_podwarden_core_v1_meta_proto_msgTypes[6].OneofWrappers = []any{}
 	file_podwarden_core_v1_meta_proto_msgTypes[10].OneofWrappers = []any{}
-	file_podwarden_core_v1_meta_proto_msgTypes[13].OneofWrappers = []any{}
+	file_podwarden_core_v1_meta_proto_msgTypes[11].OneofWrappers = []any{}
+	file_podwarden_core_v1_meta_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_core_v1_meta_proto_rawDesc), len(file_podwarden_core_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1327,8 +1327,11 @@ type DeletePodRequest struct {
 	Name               string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	GracePeriodSeconds *int64                 `protobuf:"varint,3,opt,name=grace_period_seconds,json=gracePeriodSeconds,proto3,oneof" json:"grace_period_seconds,omitempty"`
 	Options            *v1.DeleteOptions      `protobuf:"bytes,4,opt,name=options,proto3" json:"options,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// condition, when set, is added to the pod's status as it is deleted (an
+	// eviction's DisruptionTarget); one of the same type is replaced.
+	Condition     *v1.Condition `protobuf:"bytes,5,opt,name=condition,proto3" json:"condition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeletePodRequest) Reset() {
@@ -1385,6 +1388,13 @@ func (x *DeletePodRequest) GetGracePeriodSeconds() int64 {
 func (x *DeletePodRequest) GetOptions() *v1.DeleteOptions {
 	if x != nil {
 		return x.Options
+	}
+	return nil
+}
+
+func (x *DeletePodRequest) GetCondition() *v1.Condition {
+	if x != nil {
+		return x.Condition
 	}
 	return nil
 }
@@ -1885,12 +1895,13 @@ const file_podwarden_node_v1_service_proto_rawDesc = "" +
 	"\x17UpdatePodStatusResponse\x12(\n" +
 	"\x03pod\x18\x01 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"=\n" +
 	"\x11UpdatePodResponse\x12(\n" +
-	"\x03pod\x18\x01 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"\xd0\x01\n" +
+	"\x03pod\x18\x01 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"\x8c\x02\n" +
 	"\x10DeletePodRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
 	"\x14grace_period_seconds\x18\x03 \x01(\x03H\x00R\x12gracePeriodSeconds\x88\x01\x01\x12:\n" +
-	"\aoptions\x18\x04 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptionsB\x17\n" +
+	"\aoptions\x18\x04 \x01(\v2 .podwarden.core.v1.DeleteOptionsR\aoptions\x12:\n" +
+	"\tcondition\x18\x05 \x01(\v2\x1c.podwarden.core.v1.ConditionR\tconditionB\x17\n" +
 	"\x15_grace_period_seconds\"=\n" +
 	"\x11DeletePodResponse\x12(\n" +
 	"\x03pod\x18\x01 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"\xe0\x02\n" +
@@ -1989,6 +2000,7 @@ var file_podwarden_node_v1_service_proto_goTypes = []any{
 	(*v1.ListMeta)(nil),             // 31: podwarden.core.v1.ListMeta
 	(*v1.DeleteOptions)(nil),        // 32: podwarden.core.v1.DeleteOptions
 	(*v1.Pod)(nil),                  // 33: podwarden.core.v1.Pod
+	(*v1.Condition)(nil),            // 34: podwarden.core.v1.Condition
 }
 var file_podwarden_node_v1_service_proto_depIdxs = []int32{
 	30, // 0: podwarden.node.v1.CreateNodeRequest.node:type_name -> podwarden.node.v1.Node
@@ -2011,45 +2023,46 @@ var file_podwarden_node_v1_service_proto_depIdxs = []int32{
 	33, // 17: podwarden.node.v1.UpdatePodStatusResponse.pod:type_name -> podwarden.core.v1.Pod
 	33, // 18: podwarden.node.v1.UpdatePodResponse.pod:type_name -> podwarden.core.v1.Pod
 	32, // 19: podwarden.node.v1.DeletePodRequest.options:type_name -> podwarden.core.v1.DeleteOptions
-	33, // 20: podwarden.node.v1.DeletePodResponse.pod:type_name -> podwarden.core.v1.Pod
-	33, // 21: podwarden.node.v1.WatchPodsResponse.object:type_name -> podwarden.core.v1.Pod
-	30, // 22: podwarden.node.v1.SetNodeReadyResponse.node:type_name -> podwarden.node.v1.Node
-	33, // 23: podwarden.node.v1.InjectPodFaultResponse.pod:type_name -> podwarden.core.v1.Pod
-	0,  // 24: podwarden.node.v1.NodeService.CreateNode:input_type -> podwarden.node.v1.CreateNodeRequest
-	2,  // 25: podwarden.node.v1.NodeService.GetNode:input_type -> podwarden.node.v1.GetNodeRequest
-	4,  // 26: podwarden.node.v1.NodeService.ListNodes:input_type -> podwarden.node.v1.ListNodesRequest
-	6,  // 27: podwarden.node.v1.NodeService.UpdateNode:input_type -> podwarden.node.v1.UpdateNodeRequest
-	8,  // 28: podwarden.node.v1.NodeService.DeleteNode:input_type -> podwarden.node.v1.DeleteNodeRequest
-	10, // 29: podwarden.node.v1.NodeService.WatchNodes:input_type -> podwarden.node.v1.WatchNodesRequest
-	26, // 30: podwarden.node.v1.NodeService.SetNodeReady:input_type -> podwarden.node.v1.SetNodeReadyRequest
-	12, // 31: podwarden.node.v1.PodService.CreatePod:input_type -> podwarden.node.v1.CreatePodRequest
-	14, // 32: podwarden.node.v1.PodService.GetPod:input_type -> podwarden.node.v1.GetPodRequest
-	16, // 33: podwarden.node.v1.PodService.ListPods:input_type -> podwarden.node.v1.ListPodsRequest
-	18, // 34: podwarden.node.v1.PodService.UpdatePod:input_type -> podwarden.node.v1.UpdatePodRequest
-	19, // 35: podwarden.node.v1.PodService.UpdatePodStatus:input_type -> podwarden.node.v1.UpdatePodStatusRequest
-	22, // 36: podwarden.node.v1.PodService.DeletePod:input_type -> podwarden.node.v1.DeletePodRequest
-	24, // 37: podwarden.node.v1.PodService.WatchPods:input_type -> podwarden.node.v1.WatchPodsRequest
-	28, // 38: podwarden.node.v1.PodService.InjectPodFault:input_type -> podwarden.node.v1.InjectPodFaultRequest
-	1,  // 39: podwarden.node.v1.NodeService.CreateNode:output_type -> podwarden.node.v1.CreateNodeResponse
-	3,  // 40: podwarden.node.v1.NodeService.GetNode:output_type -> podwarden.node.v1.GetNodeResponse
-	5,  // 41: podwarden.node.v1.NodeService.ListNodes:output_type -> podwarden.node.v1.ListNodesResponse
-	7,  // 42: podwarden.node.v1.NodeService.UpdateNode:output_type -> podwarden.node.v1.UpdateNodeResponse
-	9,  // 43: podwarden.node.v1.NodeService.DeleteNode:output_type -> podwarden.node.v1.DeleteNodeResponse
-	11, // 44: podwarden.node.v1.NodeService.WatchNodes:output_type -> podwarden.node.v1.WatchNodesResponse
-	27, // 45: podwarden.node.v1.NodeService.SetNodeReady:output_type -> podwarden.node.v1.SetNodeReadyResponse
-	13, // 46: podwarden.node.v1.PodService.CreatePod:output_type -> podwarden.node.v1.CreatePodResponse
-	15, // 47: podwarden.node.v1.PodService.GetPod:output_type -> podwarden.node.v1.GetPodResponse
-	17, // 48: podwarden.node.v1.PodService.ListPods:output_type -> podwarden.node.v1.ListPodsResponse
-	21, // 49: podwarden.node.v1.PodService.UpdatePod:output_type -> podwarden.node.v1.UpdatePodResponse
-	20, // 50: podwarden.node.v1.PodService.UpdatePodStatus:output_type -> podwarden.node.v1.UpdatePodStatusResponse
-	23, // 51: podwarden.node.v1.PodService.DeletePod:output_type -> podwarden.node.v1.DeletePodResponse
-	25, // 52: podwarden.node.v1.PodService.WatchPods:output_type -> podwarden.node.v1.WatchPodsResponse
-	29, // 53: podwarden.node.v1.PodService.InjectPodFault:output_type -> podwarden.node.v1.InjectPodFaultResponse
-	39, // [39:54] is the sub-list for method output_type
-	24, // [24:39] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	34, // 20: podwarden.node.v1.DeletePodRequest.condition:type_name -> podwarden.core.v1.Condition
+	33, // 21: podwarden.node.v1.DeletePodResponse.pod:type_name -> podwarden.core.v1.Pod
+	33, // 22: podwarden.node.v1.WatchPodsResponse.object:type_name -> podwarden.core.v1.Pod
+	30, // 23: podwarden.node.v1.SetNodeReadyResponse.node:type_name -> podwarden.node.v1.Node
+	33, // 24: podwarden.node.v1.InjectPodFaultResponse.pod:type_name -> podwarden.core.v1.Pod
+	0,  // 25: podwarden.node.v1.NodeService.CreateNode:input_type -> podwarden.node.v1.CreateNodeRequest
+	2,  // 26: podwarden.node.v1.NodeService.GetNode:input_type -> podwarden.node.v1.GetNodeRequest
+	4,  // 27: podwarden.node.v1.NodeService.ListNodes:input_type -> podwarden.node.v1.ListNodesRequest
+	6,  // 28: podwarden.node.v1.NodeService.UpdateNode:input_type -> podwarden.node.v1.UpdateNodeRequest
+	8,  // 29: podwarden.node.v1.NodeService.DeleteNode:input_type -> podwarden.node.v1.DeleteNodeRequest
+	10, // 30: podwarden.node.v1.NodeService.WatchNodes:input_type -> podwarden.node.v1.WatchNodesRequest
+	26, // 31: podwarden.node.v1.NodeService.SetNodeReady:input_type -> podwarden.node.v1.SetNodeReadyRequest
+	12, // 32: podwarden.node.v1.PodService.CreatePod:input_type -> podwarden.node.v1.CreatePodRequest
+	14, // 33: podwarden.node.v1.PodService.GetPod:input_type -> podwarden.node.v1.GetPodRequest
+	16, // 34: podwarden.node.v1.PodService.ListPods:input_type -> podwarden.node.v1.ListPodsRequest
+	18, // 35: podwarden.node.v1.PodService.UpdatePod:input_type -> podwarden.node.v1.UpdatePodRequest
+	19, // 36: podwarden.node.v1.PodService.UpdatePodStatus:input_type -> podwarden.node.v1.UpdatePodStatusRequest
+	22, // 37: podwarden.node.v1.PodService.DeletePod:input_type -> podwarden.node.v1.DeletePodRequest
+	24, // 38: podwarden.node.v1.PodService.WatchPods:input_type -> podwarden.node.v1.WatchPodsRequest
+	28, // 39: podwarden.node.v1.PodService.InjectPodFault:input_type -> podwarden.node.v1.InjectPodFaultRequest
+	1,  // 40: podwarden.node.v1.NodeService.CreateNode:output_type -> podwarden.node.v1.CreateNodeResponse
+	3,  // 41: podwarden.node.v1.NodeService.GetNode:output_type -> podwarden.node.v1.GetNodeResponse
+	5,  // 42: podwarden.node.v1.NodeService.ListNodes:output_type -> podwarden.node.v1.ListNodesResponse
+	7,  // 43: podwarden.node.v1.NodeService.UpdateNode:output_type -> podwarden.node.v1.UpdateNodeResponse
+	9,  // 44: podwarden.node.v1.NodeService.DeleteNode:output_type -> podwarden.node.v1.DeleteNodeResponse
+	11, // 45: podwarden.node.v1.NodeService.WatchNodes:output_type -> podwarden.node.v1.WatchNodesResponse
+	27, // 46: podwarden.node.v1.NodeService.SetNodeReady:output_type -> podwarden.node.v1.SetNodeReadyResponse
+	13, // 47: podwarden.node.v1.PodService.CreatePod:output_type -> podwarden.node.v1.CreatePodResponse
+	15, // 48: podwarden.node.v1.PodService.GetPod:output_type -> podwarden.node.v1.GetPodResponse
+	17, // 49: podwarden.node.v1.PodService.ListPods:output_type -> podwarden.node.v1.ListPodsResponse
+	21, // 50: podwarden.node.v1.PodService.UpdatePod:output_type -> podwarden.node.v1.UpdatePodResponse
+	20, // 51: podwarden.node.v1.PodService.UpdatePodStatus:output_type -> podwarden.node.v1.UpdatePodStatusResponse
+	23, // 52: podwarden.node.v1.PodService.DeletePod:output_type -> podwarden.node.v1.DeletePodResponse
+	25, // 53: podwarden.node.v1.PodService.WatchPods:output_type -> podwarden.node.v1.WatchPodsResponse
+	29, // 54: podwarden.node.v1.PodService.InjectPodFault:output_type -> podwarden.node.v1.InjectPodFaultResponse
+	40, // [40:55] is the sub-list for method output_type
+	25, // [25:40] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_node_v1_service_proto_init() }
