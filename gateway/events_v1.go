@@ -126,11 +126,65 @@ func (g *gateway) registerEventsV1() error {
 			return fmt.Errorf("register %s %s: %w", rt.method, rt.path, err)
 		}
 	}
-	pr := patchRoute{pattern: one, schema: (&corev1.Event{}).ProtoReflect().Descriptor()}
-	if err := g.mux.HandlePath(http.MethodPatch, one, g.patchHandler(pr)); err != nil {
+	// A PATCH is the core/v1 PATCH of the translated patch (field validation and
+	// managed fields see the core/v1 names).
+	corePatch := g.patchHandler(patchRoute{pattern: "/api/v1/namespaces/{namespace}/events/{name}", schema: (&corev1.Event{}).ProtoReflect().Descriptor()})
+	if err := g.mux.HandlePath(http.MethodPatch, one, func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		patch, err := io.ReadAll(r.Body)
+		if err != nil {
+			g.writeError(w, r, newAPIError(ReasonBadRequest, fmt.Sprintf("error reading patch: %v", err)))
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path, r2.URL.RawPath = "/api/v1"+strings.TrimPrefix(r.URL.Path, "/apis/"+eventsV1), ""
+		patch = eventsV1Patch(patch)
+		r2.Body, r2.ContentLength = io.NopCloser(bytes.NewReader(patch)), int64(len(patch))
+		r2.Header.Del("Content-Length")
+		accept := r.Header.Get("Accept")
+		r2.Header.Set("Accept", mimeJSON)
+		rec := &bufferWriter{header: http.Header{}, code: http.StatusOK}
+		corePatch(rec, r2, params)
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		r.Header.Set("Accept", accept)
+		g.relay(w, r, response{code: rec.code, body: eventsV1Answer(rec.buf.Bytes())})
+	}); err != nil {
 		return fmt.Errorf("register PATCH %s: %w", one, err)
 	}
 	return nil
+}
+
+// eventsV1Patch is a patch in events.k8s.io/v1 names as one in core/v1 names:
+// a merge or strategic merge patch's keys, a JSON patch's paths.
+func eventsV1Patch(patch []byte) []byte {
+	var ops []map[string]any
+	if json.Unmarshal(patch, &ops) == nil {
+		for _, op := range ops {
+			for _, k := range []string{"path", "from"} {
+				p, _ := op[k].(string)
+				for _, r := range eventsV1Renames {
+					if p == "/"+r[1] || strings.HasPrefix(p, "/"+r[1]+"/") {
+						op[k] = "/" + r[0] + strings.TrimPrefix(p, "/"+r[1])
+					}
+				}
+			}
+		}
+		if out, err := json.Marshal(ops); err == nil {
+			return out
+		}
+		return patch
+	}
+	var obj map[string]any
+	if json.Unmarshal(patch, &obj) != nil || obj == nil {
+		return patch
+	}
+	eventFromV1(obj)
+	if out, err := json.Marshal(obj); err == nil {
+		return out
+	}
+	return patch
 }
 
 // eventsV1 serves an events.k8s.io/v1 request with the core/v1 route.

@@ -45,4 +45,10 @@ func TestEventsV1Translation(t *testing.T) {
 	if got := eventsV1FieldSelector("regarding.name=web,reportingController=ctl,deprecatedSource=x"); got != "involvedObject.name=web,reportingComponent=ctl,source=x" {
 		t.Errorf("field selector %q", got)
 	}
+	if got := string(eventsV1Patch([]byte(`{"series":{"count":2},"note":"n"}`))); got != `{"message":"n","series":{"count":2}}` {
+		t.Errorf("merge patch %s", got)
+	}
+	if got := string(eventsV1Patch([]byte(`[{"op":"replace","path":"/regarding/name","value":"x"}]`))); got != `[{"op":"replace","path":"/involvedObject/name","value":"x"}]` {
+		t.Errorf("JSON patch %s", got)
+	}
 }
