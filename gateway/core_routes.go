@@ -22,8 +22,8 @@ var coreBackend = backend{
 	register:    (*gateway).registerCore,
 	patchRoutes: corePatchRoutes,
 	resources:   coreServiceResources,
-	printers: map[string]printer{"Lease": leasePrinter, "ConfigMap": configMapPrinter, "Secret": secretPrinter, "ServiceAccount": serviceAccountPrinter,
-		"PodDisruptionBudget": pdbPrinter},
+	printers: map[string]printer{"Namespace": namespacePrinter, "Lease": leasePrinter, "ConfigMap": configMapPrinter, "Secret": secretPrinter,
+		"ServiceAccount": serviceAccountPrinter, "PodDisruptionBudget": pdbPrinter},
 }
 
 var (
@@ -32,11 +32,13 @@ var (
 	secretDesc    = (&corev1.Secret{}).ProtoReflect().Descriptor()
 	saDesc        = (&corev1.ServiceAccount{}).ProtoReflect().Descriptor()
 	eventDesc     = (&corev1.Event{}).ProtoReflect().Descriptor()
+	namespaceDesc = (&corev1.Namespace{}).ProtoReflect().Descriptor()
 	pdbDesc       = (&policyv1.PodDisruptionBudget{}).ProtoReflect().Descriptor()
 )
 
 // corePatchRoutes are the core service's object paths that take a PATCH.
 var corePatchRoutes = []patchRoute{
+	{"/api/v1/namespaces/{name}", namespaceDesc},
 	{"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", leaseDesc},
 	{"/api/v1/namespaces/{namespace}/configmaps/{name}", configMapDesc},
 	{"/api/v1/namespaces/{namespace}/secrets/{name}", secretDesc},
@@ -47,6 +49,7 @@ var corePatchRoutes = []patchRoute{
 
 // coreServiceResources are the resources served through the core backend.
 var coreServiceResources = []groupResource{
+	{"v1", apiResource{Name: "namespaces", SingularName: "namespace", Kind: "Namespace", Verbs: namespaceVerbs, ShortNames: []string{"ns"}}},
 	{"coordination.k8s.io/v1", apiResource{Name: "leases", SingularName: "lease", Namespaced: true, Kind: "Lease", Verbs: objectVerbs}},
 	{"v1", apiResource{Name: "configmaps", SingularName: "configmap", Namespaced: true, Kind: "ConfigMap", Verbs: objectVerbs, ShortNames: []string{"cm"}}},
 	{"v1", apiResource{Name: "secrets", SingularName: "secret", Namespaced: true, Kind: "Secret", Verbs: objectVerbs}},
@@ -60,17 +63,28 @@ var coreServiceResources = []groupResource{
 
 // registerCore registers the core backend's generated routes.
 func (g *gateway) registerCore(ctx context.Context, conn grpc.ClientConnInterface) error {
+	g.namespaceClient = corev1.NewNamespaceServiceClient(conn)
+	g.serviceAccountClient = corev1.NewServiceAccountServiceClient(conn)
 	return errors.Join(
+		corev1.RegisterNamespaceServiceHandlerClient(ctx, g.mux, g.namespaceClient),
 		coordinationv1.RegisterLeaseServiceHandlerClient(ctx, g.mux, coordinationv1.NewLeaseServiceClient(conn)),
 		corev1.RegisterConfigMapServiceHandlerClient(ctx, g.mux, corev1.NewConfigMapServiceClient(conn)),
 		corev1.RegisterSecretServiceHandlerClient(ctx, g.mux, corev1.NewSecretServiceClient(conn)),
-		corev1.RegisterServiceAccountServiceHandlerClient(ctx, g.mux, corev1.NewServiceAccountServiceClient(conn)),
+		corev1.RegisterServiceAccountServiceHandlerClient(ctx, g.mux, g.serviceAccountClient),
 		// Events posted by clients (client-go's recorder); lists and watches are merged
 		// from every backend by the gateway's own handlers.
 		corev1.RegisterEventWriteServiceHandlerClient(ctx, g.mux, corev1.NewEventWriteServiceClient(conn)),
 		policyv1.RegisterPodDisruptionBudgetServiceHandlerClient(ctx, g.mux, policyv1.NewPodDisruptionBudgetServiceClient(conn)),
 		policyv1.RegisterEvictionServiceHandlerClient(ctx, g.mux, policyv1.NewEvictionServiceClient(conn)),
 	)
+}
+
+// namespacePrinter is kubectl's `get namespaces` columns.
+var namespacePrinter = printer{
+	columns: []column{col("Name", "string", 0), col("Status", "string", 0), col("Age", "string", 0)},
+	cells: func(o map[string]any, now time.Time) []any {
+		return []any{name(o), str2(obj(o, "status"), "phase"), age(o, now)}
+	},
 }
 
 // leasePrinter is kubectl's `get leases` columns.

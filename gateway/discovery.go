@@ -41,14 +41,15 @@ type groupResource struct {
 }
 
 var (
-	objectVerbs      = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+	objectVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+	// namespaceVerbs: a namespace is deleted one at a time (no deletecollection, as in Kubernetes).
+	namespaceVerbs   = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
 	subresourceVerbs = []string{"get", "patch", "update"}
 )
 
 // Resources the gateway serves itself.
 var coreResources = []groupResource{
 	{"v1", apiResource{Name: "events", SingularName: "event", Namespaced: true, Kind: "Event", Verbs: []string{"list"}, ShortNames: []string{"ev"}}},
-	{"v1", apiResource{Name: "namespaces", SingularName: "namespace", Kind: "Namespace", Verbs: []string{"create", "get", "list"}, ShortNames: []string{"ns"}}},
 }
 
 // discovery is what /api and /apis describe: the resources of every

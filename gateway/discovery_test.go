@@ -21,7 +21,8 @@ func TestDiscovery(t *testing.T) {
 	apis := e.do(http.MethodGet, "/apis", "")
 	apis.wantCode(t, http.StatusOK)
 	o := apis.object(t)
-	if o["kind"] != "APIGroupList" || get(o, "groups", 0, "name") != "apps" || get(o, "groups", 0, "preferredVersion", "groupVersion") != "apps/v1" {
+	if o["kind"] != "APIGroupList" || get(o, "groups", 0, "name") != "apiregistration.k8s.io" ||
+		get(o, "groups", 1, "name") != "apps" || get(o, "groups", 1, "preferredVersion", "groupVersion") != "apps/v1" {
 		t.Errorf("/apis %s", apis.body)
 	}
 	e.do(http.MethodGet, "/apis/apps", "").wantCode(t, http.StatusOK)
@@ -43,7 +44,7 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	core := names("/api/v1")
-	for _, want := range []string{"pods", "nodes", "replicationcontrollers", "replicationcontrollers/scale", "events", "namespaces"} {
+	for _, want := range []string{"pods", "nodes", "replicationcontrollers", "replicationcontrollers/scale", "events"} {
 		if !slices.Contains(core, want) {
 			t.Errorf("v1 lacks %s: %v", want, core)
 		}

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
 // Backends holds one gRPC connection per backend service. A nil field is a
@@ -103,20 +105,26 @@ func Dial(cfg Config) (b Backends, closeAll func() error, err error) {
 
 // gateway is the state shared by the hand-written handlers.
 type gateway struct {
-	cfg        Config
-	log        *slog.Logger
-	mux        *runtime.ServeMux
-	backends   []namedConn
-	json       *jsonMarshaler
-	yaml       *yamlMarshaler
-	namespaces *namespaceRegistry
-	discovery  discovery
-	openAPIv3  openAPIv3Docs
+	cfg       Config
+	log       *slog.Logger
+	mux       *runtime.ServeMux
+	backends  []namedConn
+	json      *jsonMarshaler
+	yaml      *yamlMarshaler
+	discovery discovery
+	openAPIv3 openAPIv3Docs
 	// fieldManagers record managedFields and serve server-side apply (apply.go).
 	fieldManagers fieldManagers
 	// schemas are the body messages of the writable resources, by
 	// group/version/resource[/subresource] (fieldvalidation.go).
 	schemas map[string]protoreflect.MessageDescriptor
+	// started is when the handler was built: the APIServices' creation time.
+	started time.Time
+	// namespaceClient reads namespaces for the NamespaceLifecycle admission (nil:
+	// no core service deployed).
+	namespaceClient corev1.NamespaceServiceClient
+	// serviceAccountClient reads ServiceAccounts for the ServiceAccount admission.
+	serviceAccountClient corev1.ServiceAccountServiceClient
 }
 
 // NewHandler builds the REST surface over backends: the generated grpc-gateway
@@ -136,11 +144,11 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	}
 	jm := newJSONMarshaler()
 	g := &gateway{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		json:       jm,
-		yaml:       &yamlMarshaler{json: jm},
-		namespaces: newNamespaceRegistry(time.Now()),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		json:    jm,
+		yaml:    &yamlMarshaler{json: jm},
+		started: time.Now(),
 	}
 	g.mux = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, g.json),
@@ -181,6 +189,7 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	if err := g.registerKubectlAPIs(); err != nil {
 		return nil, err
 	}
+	g.discovery.add(apiServiceResource)
 	g.fieldManagers.statusKinds = g.discovery.statusKinds()
 	g.schemas = bodySchemas(patchRoutes)
 
@@ -206,9 +215,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		{http.MethodGet, "/api/v1/namespaces/{namespace}/events", g.listEvents},
 		{http.MethodGet, "/api/v1/watch/events", g.watchEvents},
 		{http.MethodGet, "/api/v1/watch/namespaces/{namespace}/events", g.watchEvents},
-		{http.MethodGet, "/api/v1/namespaces", g.listNamespaces},
-		{http.MethodPost, "/api/v1/namespaces", g.createNamespace},
-		{http.MethodGet, "/api/v1/namespaces/{name}", g.getNamespace},
+		{http.MethodGet, "/apis/apiregistration.k8s.io/v1/apiservices", g.listAPIServices},
+		{http.MethodGet, "/apis/apiregistration.k8s.io/v1/apiservices/{name}", g.getAPIService},
 	}
 	for _, pr := range patchRoutes {
 		routes = append(routes, route{method: http.MethodPatch, path: pr.pattern, h: g.patchHandler(pr)})
@@ -220,7 +228,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	}
 
 	var h http.Handler = g.validateFields(g.manageFields(g.mux))
-	h = g.namespaces.track(h)
+	h = g.namespaceLifecycle(h)
+	h = g.deleteCollection(h) // lists and deletes through everything above
 	h = g.watchDispatch(h)
 	h = negotiate(h)
 	h = g.tables(h)          // sees kubectl's Accept before negotiate rewrites it

@@ -41,6 +41,8 @@ type testEnv struct {
 type envConfig struct {
 	cfg      Config
 	nodeDown bool // the node backend's address answers nothing
+	// core, when set, registers a core backend's services.
+	core func(*grpc.Server)
 }
 
 func newEnv(t *testing.T, opts ...func(*envConfig)) *testEnv {
@@ -72,6 +74,9 @@ func newEnv(t *testing.T, opts ...func(*envConfig)) *testEnv {
 			corev1.RegisterEventServiceServer(s, e.nodeEvents)
 			healthpb.RegisterHealthServer(s, e.nodeHealth)
 		})
+	}
+	if ec.core != nil {
+		backends.Core = startBackend(t, ec.core)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

@@ -64,12 +64,13 @@ func TestKubernetesProtobufBodies(t *testing.T) {
 		t.Errorf("created %s", r.body)
 	}
 
-	// `kubectl create namespace demo`
-	ns := &k8scorev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: "demo"}}
-	e.do(http.MethodPost, "/api/v1/namespaces", kubeProtobuf(t, ns), "Content-Type: application/vnd.kubernetes.protobuf").
+	// `kubectl run web --image=nginx`
+	pod := &k8scorev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: k8scorev1.PodSpec{Containers: []k8scorev1.Container{{Name: "web", Image: "nginx"}}}}
+	e.do(http.MethodPost, "/api/v1/namespaces/default/pods", kubeProtobuf(t, pod), "Content-Type: application/vnd.kubernetes.protobuf").
 		wantCode(t, http.StatusCreated)
 
-	e.do(http.MethodPost, "/api/v1/namespaces", "not protobuf", "Content-Type: application/vnd.kubernetes.protobuf").
+	e.do(http.MethodPost, "/api/v1/namespaces/default/pods", "not protobuf", "Content-Type: application/vnd.kubernetes.protobuf").
 		wantStatus(t, http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType)
 }
 

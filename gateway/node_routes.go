@@ -66,7 +66,7 @@ var metricsPatchRoutes = []patchRoute{
 
 // metricsResources are the simulated loads and the metrics APIs.
 var metricsResources = []groupResource{
-	{"sim.podwarden.io/v1", apiResource{Name: "loads", SingularName: "load", Namespaced: true, Kind: "Load", Verbs: []string{"create", "delete", "get", "list", "patch", "update"}}},
+	{"sim.podwarden.io/v1", apiResource{Name: "loads", SingularName: "load", Namespaced: true, Kind: "Load", Verbs: []string{"create", "delete", "deletecollection", "get", "list", "patch", "update"}}},
 	{"metrics.k8s.io/v1beta1", apiResource{Name: "pods", SingularName: "", Namespaced: true, Kind: "PodMetrics", Verbs: []string{"get", "list"}}},
 	{"metrics.k8s.io/v1beta1", apiResource{Name: "nodes", SingularName: "", Kind: "NodeMetrics", Verbs: []string{"get", "list"}}},
 }

@@ -57,7 +57,8 @@ func col(name, typ string, priority int) column {
 // serves itself (events, ControllerRevisions) and every backend's, deployed or
 // not. Other kinds get defaultPrinter.
 var printers = func() map[string]printer {
-	m := map[string]printer{"Event": eventPrinter, "ControllerRevision": controllerRevisionPrinter, "ComponentStatus": componentStatusPrinter}
+	m := map[string]printer{"Event": eventPrinter, "ControllerRevision": controllerRevisionPrinter, "ComponentStatus": componentStatusPrinter,
+		"APIService": apiServicePrinter}
 	for _, b := range allBackends {
 		maps.Copy(m, b.printers)
 	}

@@ -53,8 +53,12 @@ func TestTables(t *testing.T) {
 			doc:  `{"kind":"ComponentStatusList","items":[{"kind":"ComponentStatus","metadata":{"name":"node"},"conditions":[{"type":"Healthy","status":"False","error":"connection refused"}]}]}`,
 			want: "[node Unhealthy  connection refused]",
 		},
+		"namespace": {
+			doc:  `{"kind":"Namespace","metadata":{"name":"default","creationTimestamp":"` + created + `"},"status":{"phase":"Active"}}`,
+			want: "[default Active 90s]",
+		},
 		"other kind": {
-			doc:  `{"kind":"Namespace","metadata":{"name":"default","creationTimestamp":"` + created + `"}}`,
+			doc:  `{"kind":"PriorityClass","metadata":{"name":"default","creationTimestamp":"` + created + `"}}`,
 			want: "[default 90s]",
 		},
 	}

@@ -124,6 +124,7 @@ func TestLeaseAPI(t *testing.T) {
 	s := startSystem(t, harness.Options{})
 	a := api{t: t, base: s.GatewayURL}
 	const base = "/apis/coordination.k8s.io/v1/namespaces/team/leases"
+	a.expect(a.postJSON("/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "team"}}), 201, "create namespace team")
 	cs := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.GatewayURL})
 	w, err := cs.CoordinationV1().Leases("team").Watch(context.Background(), metav1.ListOptions{})
 	if err != nil {

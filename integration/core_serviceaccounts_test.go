@@ -10,8 +10,8 @@ import (
 	"github.com/podwarden/podwarden/integration/harness"
 )
 
-// TestServiceAccountsWithKubectl: every namespace in use has a ServiceAccount
-// "default" (made again when deleted), and kubectl creates, lists and deletes
+// TestServiceAccountsWithKubectl: every namespace has a ServiceAccount "default"
+// (made again when deleted), and kubectl creates, lists and deletes
 // ServiceAccounts with Kubernetes' columns.
 func TestServiceAccountsWithKubectl(t *testing.T) {
 	bin := kubectlBin(t)
@@ -33,12 +33,14 @@ func TestServiceAccountsWithKubectl(t *testing.T) {
 			time.Sleep(100 * time.Millisecond) // poll interval, bounded by the deadline
 		}
 	}
-	waitFor("built-in namespace", "/api/v1/namespaces/kube-system/serviceaccounts/default", 200)
+	for _, ns := range []string{"kube-system", "kube-public", "kube-node-lease"} {
+		waitFor("system namespace", "/api/v1/namespaces/"+ns+"/serviceaccounts/default", 200)
+	}
 	old := waitFor("default namespace", "/api/v1/namespaces/default/serviceaccounts/default", 200)
 
-	// A namespace comes into use with its first object.
-	k.within(30*time.Second, "create", "configmap", "settings", "-n", "team-a", "--from-literal=a=b")
-	waitFor("namespace in use", "/api/v1/namespaces/team-a/serviceaccounts/default", 200)
+	// A new namespace gets its default.
+	k.within(30*time.Second, "create", "namespace", "team-a")
+	waitFor("new namespace", "/api/v1/namespaces/team-a/serviceaccounts/default", 200)
 
 	// The default ServiceAccount comes back when deleted.
 	k.within(30*time.Second, "delete", "serviceaccount", "default")
@@ -62,7 +64,7 @@ func TestServiceAccountsWithKubectl(t *testing.T) {
 		!regexp.MustCompile(`(?m)^default\s+0\s+\S+$`).MatchString(out) {
 		t.Fatalf("kubectl get sa:\n%s", out)
 	}
-	if out := k.within(30*time.Second, "get", "sa", "-A", "-o", "name"); strings.Count(out, "serviceaccount/default") < 3 {
+	if out := k.within(30*time.Second, "get", "sa", "-A", "-o", "name"); strings.Count(out, "serviceaccount/default") < 5 {
 		t.Fatalf("kubectl get sa -A:\n%s", out)
 	}
 	k.within(30*time.Second, "delete", "sa", "build-bot")

@@ -164,7 +164,9 @@ func TestDaemonSetBadInput(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			a := api{t: t, base: a.base}
-			r := a.do(http.MethodPost, daemonSetsPath, "application/json", []byte(tc.body))
+			// As kubectl sends them (--validate=strict by default): an unknown field is an
+			// error, not the default's warning.
+			r := a.do(http.MethodPost, daemonSetsPath+"?fieldValidation=Strict", "application/json", []byte(tc.body))
 			if r.Code != tc.code || str(r.JSON()["kind"]) != "Status" || !strings.Contains(string(r.Body), tc.field) {
 				t.Fatalf("got %d %s, want %d naming %s", r.Code, r.Body, tc.code, tc.field)
 			}

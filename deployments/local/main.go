@@ -157,7 +157,12 @@ func run(o options) error {
 		cfg := base
 		cfg.GRPCAddr = coresvc.DefaultGRPCAddr
 		cfg.MetricsAddr = app.DefaultMetricsAddr(coresvc.DefaultGRPCAddr)
-		return named("core", coresvc.Run(gctx, coresvc.Config{App: cfg}))
+		core := coresvc.Config{App: cfg}
+		core.FromEnv() // the other services' default addresses, for the namespace controller
+		if sec != nil {
+			core.RootCAFile = sec.caCert // kube-root-ca.crt: the CA of the gateway's certificate
+		}
+		return named("core", coresvc.Run(gctx, core))
 	})
 	g.Go(func() error {
 		gw := gateway.DefaultConfig()

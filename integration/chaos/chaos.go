@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -205,13 +206,24 @@ func newWorkload(e *env) workload {
 
 // trial runs one workload step under one fault and checks the invariants.
 func (c *runner) trial(ctx context.Context, i int, seed uint64) {
-	w, step, f := plan(&env{cs: c.cs, m: c.mon}, seed, serviceProcs(c.sys))
+	e := &env{cs: c.cs, m: c.mon}
+	w, step, f := plan(e, seed, serviceProcs(c.sys))
 	c.rep.Faults[f.kind]++
 	fmt.Fprintf(c.out, "trial %d seed=%d %s/%s %s; fault: %s\n", i, seed, w.Kind(), w.Name(), step, f)
 
 	deadline := c.cfg.Deadline
 	tctx, cancel := context.WithTimeout(ctx, 4*deadline)
 	defer cancel()
+	// The trial's namespace, before anything is created in it (it stays: a later
+	// trial of the same seed finds it).
+	if _, err := create(tctx, "namespace "+e.ns, func(ctx context.Context) (metav1.Object, error) {
+		return c.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}, metav1.CreateOptions{})
+	}, func(ctx context.Context) (metav1.Object, error) {
+		return c.cs.CoreV1().Namespaces().Get(ctx, e.ns, metav1.GetOptions{})
+	}); err != nil {
+		c.violate(i, seed, "harness", "setup: "+err.Error())
+		return
+	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()

@@ -244,7 +244,34 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 		s.Stop()
 		return nil, err
 	}
+	if err := s.waitDefaultServiceAccount(ctx, 30*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
 	return s, nil
+}
+
+// waitDefaultServiceAccount waits until namespace default has its ServiceAccount
+// "default", which a pod created through the gateway needs (as on a new cluster,
+// where the controller makes it a moment after the start). A gateway that asks for
+// credentials (401, 403) is not asked further: its tests bring their own.
+func (s *System) waitDefaultServiceAccount(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.GatewayURL+"/api/v1/namespaces/default/serviceaccounts/default", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusOK, http.StatusUnauthorized, http.StatusForbidden:
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no default ServiceAccount in namespace default after %v (logs in %s)", timeout, s.logDir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func createDatabase(ctx context.Context, adminDSN string) (string, func(), error) {
@@ -318,6 +345,12 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	}
 	if name == "autoscaler" || name == "core" {
 		env = append(env, "PODWARDEN_DEPLOYMENT_ADDR="+s.Addrs["deployment"], "PODWARDEN_STATEFULSET_ADDR="+s.Addrs["statefulset"], "PODWARDEN_NODE_ADDR="+s.Addrs["node"])
+	}
+	if name == "core" {
+		// The namespace controller deletes a namespace's content in every service
+		// (core starts last: their addresses are known).
+		env = append(env, "PODWARDEN_DAEMONSET_ADDR="+s.Addrs["daemonset"], "PODWARDEN_JOB_ADDR="+s.Addrs["job"],
+			"PODWARDEN_AUTOSCALER_ADDR="+s.Addrs["autoscaler"])
 	}
 	if dbg := os.Getenv("PODWARDEN_DEBUG_BASE_PORT"); dbg != "" && replica == 0 {
 		// Profiling the benchmark: node on the base port, deployment on base+1.

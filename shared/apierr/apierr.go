@@ -136,6 +136,18 @@ func Forbidden(gr GroupResource, name string, err error) error {
 	return encode(k8serrors.NewForbidden(schemaGR(gr), name, err).ErrStatus)
 }
 
+// NamespaceTerminating is kube-apiserver's NamespaceLifecycle refusal of a create in
+// a namespace being deleted: `pods "x" is forbidden: unable to create new content in
+// namespace team because it is being terminated`, with the NamespaceTerminating cause
+// on metadata.namespace.
+func NamespaceTerminating(gr GroupResource, name, namespace string) error {
+	st := k8serrors.NewForbidden(schemaGR(gr), name, fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace)).ErrStatus
+	st.Details.Causes = append(st.Details.Causes, metav1.StatusCause{
+		Type: "NamespaceTerminating", Message: fmt.Sprintf("namespace %s is being terminated", namespace), Field: "metadata.namespace",
+	})
+	return encode(st)
+}
+
 // TooManyRequests is Kubernetes' NewTooManyRequests (429) with its causes: what an
 // eviction the disruption budget forbids answers ("Cannot evict pod as it would
 // violate the pod's disruption budget.", cause DisruptionBudget).

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"slices"
 	"testing"
 )
 
@@ -22,23 +21,6 @@ func TestNamespaceOf(t *testing.T) {
 			got, ok := NamespaceOf(tc.payload)
 			if got != tc.want || ok != tc.ok {
 				t.Fatalf("NamespaceOf(%q) = %q, %v; want %q, %v", tc.payload, got, ok, tc.want, tc.ok)
-			}
-		})
-	}
-}
-
-func TestNamespacesInUse(t *testing.T) {
-	tests := map[string]struct {
-		builtin, stored, want []string
-	}{
-		"nothing stored":  {builtin: BuiltinNamespaces, want: []string{"default", "kube-system"}},
-		"stored and dups": {builtin: BuiltinNamespaces, stored: []string{"team", "default", "", "app"}, want: []string{"app", "default", "kube-system", "team"}},
-		"no builtins":     {stored: []string{"b", "a", "b"}, want: []string{"a", "b"}},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := NamespacesInUse(tc.builtin, tc.stored); !slices.Equal(got, tc.want) {
-				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
 	}

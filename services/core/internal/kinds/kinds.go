@@ -27,6 +27,10 @@ var (
 var ServiceAccounts = store.Kind[*corev1.ServiceAccount]{Name: "ServiceAccount", Watch: true,
 	New: func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} }}
 
+// Namespaces are core/v1 Namespaces (cluster-scoped).
+var Namespaces = store.Kind[*corev1.Namespace]{Name: "Namespace", Watch: true,
+	New: func() *corev1.Namespace { return &corev1.Namespace{} }}
+
 // PodDisruptionBudgets are policy/v1 PodDisruptionBudgets: their status is the
 // disruption controller's, and evictions use it up (under the row's lock).
 var PodDisruptionBudgets = store.Kind[*policyv1.PodDisruptionBudget]{Name: "PodDisruptionBudget", Watch: true,

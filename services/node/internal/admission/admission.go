@@ -34,7 +34,27 @@ func Prepare(p *corev1.Pod) {
 	}
 	defaults.DefaultPod(p)
 	AddDefaultTolerations(p)
+	DefaultServiceAccount(p)
 	p.Status = &corev1.PodStatus{Phase: podutil.PodPending, QosClass: podstatus.QOSClass(p)}
+}
+
+// DefaultServiceAccountName is the ServiceAccount of a pod that names none.
+const DefaultServiceAccountName = "default"
+
+// DefaultServiceAccount is the ServiceAccount admission plugin's defaulting: a
+// pod without spec.serviceAccountName runs as the deprecated spec.serviceAccount
+// when set, else as "default"; the deprecated field follows the name.
+func DefaultServiceAccount(p *corev1.Pod) {
+	if p.Spec == nil {
+		p.Spec = &corev1.PodSpec{}
+	}
+	if p.Spec.ServiceAccountName == "" {
+		p.Spec.ServiceAccountName = p.Spec.ServiceAccount
+	}
+	if p.Spec.ServiceAccountName == "" {
+		p.Spec.ServiceAccountName = DefaultServiceAccountName
+	}
+	p.Spec.ServiceAccount = p.Spec.ServiceAccountName
 }
 
 // AddDefaultTolerations is the DefaultTolerationSeconds admission plugin: a pod

@@ -89,3 +89,25 @@ func TestValidateUpdate(t *testing.T) {
 		})
 	}
 }
+
+func TestDefaultServiceAccount(t *testing.T) {
+	tests := map[string]struct {
+		spec       *corev1.PodSpec
+		name, depr string
+	}{
+		"none":            {spec: &corev1.PodSpec{}, name: "default", depr: "default"},
+		"no spec":         {name: "default", depr: "default"},
+		"named":           {spec: &corev1.PodSpec{ServiceAccountName: "bot"}, name: "bot", depr: "bot"},
+		"deprecated only": {spec: &corev1.PodSpec{ServiceAccount: "old"}, name: "old", depr: "old"},
+		"name wins":       {spec: &corev1.PodSpec{ServiceAccountName: "bot", ServiceAccount: "old"}, name: "bot", depr: "bot"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := &corev1.Pod{Spec: tc.spec}
+			DefaultServiceAccount(p)
+			if p.GetSpec().GetServiceAccountName() != tc.name || p.GetSpec().GetServiceAccount() != tc.depr {
+				t.Fatalf("got %q/%q, want %q/%q", p.GetSpec().GetServiceAccountName(), p.GetSpec().GetServiceAccount(), tc.name, tc.depr)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	statefulsetv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/statefulset/v1"
 	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
 	"github.com/podwarden/podwarden/services/statefulset/internal/reconcile"
 	"github.com/podwarden/podwarden/shared/events"
@@ -44,19 +45,22 @@ func (c *Controller) syncBinder(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		// Every binding takes the volumes table's lock, so two claims never take the
-		// same free volume.
+		// Every binding takes the binder's lock, so two claims never take the same free
+		// volume: the volumes and classes come from the caches, and a volume the
+		// binding changes carries its cached resourceVersion, so a cache that has not
+		// seen the last binding yet ends in a conflict and a retry, never in two claims
+		// on one volume. A binding costs the claim, not every volume decoded.
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('persistentvolume-binder'))"); err != nil {
 			return err
 		}
-		volumes, err := kinds.Volumes.List(ctx, tx, store.ListOptions{})
-		if err != nil {
+		if err := c.caches.Volumes.Synced(ctx); err != nil {
 			return err
 		}
-		classes, err := kinds.StorageClasses.List(ctx, tx, store.ListOptions{})
-		if err != nil {
+		if err := c.caches.Classes.Synced(ctx); err != nil {
 			return err
 		}
+		volumes := c.caches.Volumes.Select(store.ListOptions{}) // Bind modifies copies only
+		classes := c.caches.Classes.Select(store.ListOptions{})
 		in := reconcile.Claim{Classes: classes,
 			ConsumerNode: reconcile.ConsumerNode(claim, c.caches.Pods.Select(store.ListOptions{Namespace: ns}))}
 		now := c.clock.Now()
@@ -89,28 +93,43 @@ func (c *Controller) syncBinder(ctx context.Context, key string) error {
 	})
 }
 
-// reclaim applies each bound volume's reclaim policy once its claim is gone (one
-// list of the claims, not a read per volume).
+// reclaim applies each bound volume's reclaim policy once its claim is gone. The
+// candidates come from the caches (no list, nothing decoded); each is then checked
+// in Postgres, its volume re-read locked and its claim looked up, since the volume
+// and claim caches are fed one after the other and one may be ahead of the other.
 func (c *Controller) reclaim(ctx context.Context) error {
+	if err := c.caches.Volumes.Synced(ctx); err != nil {
+		return err
+	}
+	if err := c.caches.Claims.Synced(ctx); err != nil {
+		return err
+	}
+	now := c.clock.Now()
+	var candidates []string
+	for _, v := range c.caches.Volumes.Select(store.ListOptions{}) {
+		if remove, updated := reconcile.Reclaim(v, c.claimExists(v), now); remove || updated != nil {
+			candidates = append(candidates, v.GetMetadata().GetName())
+		}
+	}
+	if len(candidates) == 0 {
+		return nil
+	}
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
-		volumes, err := kinds.Volumes.List(ctx, tx, store.ListOptions{})
-		if err != nil {
-			return err
-		}
-		claims, err := kinds.Claims.List(ctx, tx, store.ListOptions{})
-		if err != nil {
-			return err
-		}
-		uids := make(map[string]string, len(claims)) // namespace/name -> uid
-		for _, cl := range claims {
-			uids[cl.Metadata.Namespace+"/"+cl.Metadata.Name] = cl.Metadata.Uid
-		}
-		now := c.clock.Now()
-		for _, v := range volumes {
+		for _, name := range candidates {
+			v, err := kinds.Volumes.GetForUpdate(ctx, tx, "", name)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
 			exists := false
 			if ref := v.GetSpec().GetClaimRef(); ref != nil {
-				uid, ok := uids[ref.GetNamespace()+"/"+ref.GetName()]
-				exists = ok && (ref.GetUid() == "" || uid == ref.GetUid())
+				cl, err := kinds.Claims.Get(ctx, tx, ref.GetNamespace(), ref.GetName())
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				exists = err == nil && (ref.GetUid() == "" || cl.GetMetadata().GetUid() == ref.GetUid())
 			}
 			remove, updated := reconcile.Reclaim(v, exists, now)
 			switch {
@@ -126,4 +145,14 @@ func (c *Controller) reclaim(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// claimExists reports whether the claim v is bound to is in the claim cache.
+func (c *Controller) claimExists(v *statefulsetv1.PersistentVolume) bool {
+	ref := v.GetSpec().GetClaimRef()
+	if ref == nil {
+		return false
+	}
+	cl, ok := c.caches.Claims.Get(ref.GetNamespace(), ref.GetName())
+	return ok && (ref.GetUid() == "" || cl.GetMetadata().GetUid() == ref.GetUid())
 }

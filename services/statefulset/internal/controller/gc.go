@@ -10,6 +10,8 @@ import (
 	"github.com/podwarden/podwarden/shared/apply"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
 // collectGarbage deletes what a Background deletion or the retention policy left
@@ -33,15 +35,17 @@ func (c *Controller) collectGarbage(ctx context.Context, key string) error {
 
 // collectClaims deletes the claims that have owners (the retention policy's
 // StatefulSet or pod) none of which exists any more, like Kubernetes' garbage
-// collector. Claims without owners are never collected.
+// collector. Claims without owners are never collected. The candidates come from the
+// caches (nothing listed or decoded); each is checked in Postgres before it goes.
 func (c *Controller) collectClaims(ctx context.Context, tx pgx.Tx) error {
-	claims, err := kinds.Claims.List(ctx, tx, store.ListOptions{})
-	if err != nil {
-		return err
+	for _, l := range []apply.Loader{c.caches.Claims, c.caches.StatefulSets, c.caches.Pods} {
+		if err := l.Synced(ctx); err != nil {
+			return err
+		}
 	}
-	for _, cl := range claims {
+	for _, cl := range c.caches.Claims.Select(store.ListOptions{}) {
 		refs := cl.GetMetadata().GetOwnerReferences()
-		if len(refs) == 0 || cl.GetMetadata().GetDeletionTimestamp() != nil {
+		if len(refs) == 0 || cl.GetMetadata().GetDeletionTimestamp() != nil || c.anyOwnerCached(cl.GetMetadata()) {
 			continue
 		}
 		uids := make([]string, 0, len(refs))
@@ -60,4 +64,23 @@ func (c *Controller) collectClaims(ctx context.Context, tx pgx.Tx) error {
 		}
 	}
 	return nil
+}
+
+// anyOwnerCached reports whether one of the claim's owners (a StatefulSet or a pod)
+// is in the caches with its uid.
+func (c *Controller) anyOwnerCached(m *corev1.ObjectMeta) bool {
+	for _, r := range m.GetOwnerReferences() {
+		var got interface{ GetMetadata() *corev1.ObjectMeta }
+		var ok bool
+		switch r.GetKind() {
+		case "StatefulSet":
+			got, ok = c.caches.StatefulSets.Get(m.GetNamespace(), r.GetName())
+		case "Pod":
+			got, ok = c.caches.Pods.Get(m.GetNamespace(), r.GetName())
+		}
+		if ok && got.GetMetadata().GetUid() == r.GetUid() {
+			return true
+		}
+	}
+	return false
 }
