@@ -50,10 +50,10 @@ func TestControllerRuntimeManager(t *testing.T) {
 			return reconcile.Result{}, client.IgnoreNotFound(err)
 		}
 		want, ok := d.Annotations["example.com/replicas"]
-		if !ok || d.Spec.Replicas != nil && want == itoa(*d.Spec.Replicas) {
+		if !ok || d.Spec.Replicas != nil && want == strconv.Itoa(int(*d.Spec.Replicas)) {
 			return reconcile.Result{}, nil
 		}
-		n := atoi(want)
+		n := replicasOf(want)
 		patch := client.MergeFrom(d.DeepCopy())
 		d.Spec.Replicas = &n
 		if err := c.Patch(ctx, &d, patch); err != nil {
@@ -110,9 +110,8 @@ func TestControllerRuntimeManager(t *testing.T) {
 	wantLines(t, k.run("get", "events.events.k8s.io", "--field-selector=reason=Scaled", "-o", "jsonpath={.items[0].reportingController}"), "example.com/scaler")
 }
 
-func itoa(n int32) string { return strconv.Itoa(int(n)) }
-
-func atoi(s string) int32 {
+// replicasOf reads the annotation's replica count.
+func replicasOf(s string) int32 {
 	n, _ := strconv.Atoi(s)
 	return int32(n)
 }
