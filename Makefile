@@ -61,9 +61,9 @@ bench-scale: deps
 	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_statefulset -runs $(or $(RUNS),3)
 	go run ./shared/devenv/withpg -durable -- go run ./integration/bench_job -runs $(or $(RUNS),3)
 
-## chaos: the chaos harness (not in CI but its short version): TRIALS trials from SEED, each a workload step under a killed or stopped process; exits 1 on any violation
+## chaos: the chaos harness (not in CI but its short version): TRIALS trials from SEED (or the trials of SEEDS=1,2,3; HA=1: 2 replicas of every service and 3 NATS servers), each a workload step under a killed, stopped or cut-off process; exits 1 on any violation
 chaos: deps
-	go run ./integration/chaos/cmd/chaos -trials $(or $(TRIALS),20) -seed $(or $(SEED),1)
+	go run ./integration/chaos/cmd/chaos -trials $(or $(TRIALS),20) -seed $(or $(SEED),1) $(if $(SEEDS),-seeds $(SEEDS)) $(if $(HA),-ha)
 
 ## deps: what a fresh Debian machine lacks (PostgreSQL binaries)
 deps:

@@ -238,6 +238,9 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	h = g.limitBody(h)
 	h = g.capListLimit(cfg.MaxListItems, h)
 	h = g.maxWatches(cfg.MaxWatches, h)
+	if backends.Node != nil {
+		h = g.podStreams(backends.Node, h) // exec, attach, port-forward, proxies: hijacked, long-running
+	}
 	h = g.maxInFlight(cfg.MaxRequestsInFlight, cfg.MaxMutatingRequestsInFlight, h) // after authentication: system:masters is never refused
 	h = g.authenticate(auth, h)
 	h = g.logRequests(h) // logs and recovers everything above

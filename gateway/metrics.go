@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -159,6 +161,14 @@ func (w *metricsWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *metricsWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection to a stream (exec, attach, port-forward): 101.
+func (w *metricsWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.code == 0 {
+		w.code = http.StatusSwitchingProtocols
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
 
 // knownResource reports whether discovery lists group/version/resource.
 func (d *discovery) knownResource(group, version, resource string) bool {

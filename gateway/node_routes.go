@@ -27,7 +27,7 @@ var nodeBackend = backend{
 	conn:        func(b *Backends) *grpc.ClientConnInterface { return &b.Node },
 	register:    (*gateway).registerNode,
 	patchRoutes: slices.Concat(nodePatchRoutes, metricsPatchRoutes, servicePatchRoutes),
-	resources:   slices.Concat(nodeResources, metricsResources, serviceResources, podLogResources),
+	resources:   slices.Concat(nodeResources, metricsResources, serviceResources, podLogResources, streamResources),
 	printers: map[string]printer{
 		"Pod":       podPrinter,
 		"Node":      nodePrinter,

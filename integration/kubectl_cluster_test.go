@@ -141,15 +141,6 @@ func (k kubectl) exitCode(args ...string) (string, int) {
 	return string(out), 0
 }
 
-func writeTemp(t *testing.T, content string) string {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "object.yaml")
-	if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
 // background is a kubectl left running (a watch), its output read as it comes.
 type background struct {
 	mu  sync.Mutex

@@ -103,3 +103,11 @@ func gone(ctx context.Context, uid types.UID, get func(ctx context.Context) (met
 	}
 	return obj.GetUID() != uid, nil
 }
+
+// ignoreExists: an AlreadyExists (the answer to a first attempt was lost) is success.
+func ignoreExists(err error) error {
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}

@@ -3,15 +3,20 @@
 // trials. A trial picks a random workload step (a Deployment created, scaled, rolled,
 // undone or deleted with each propagation policy; a StatefulSet with a claim template
 // created, scaled, rolled or deleted; a Job with parallelism, or one whose pods all
-// fail; a DaemonSet rolled or deleted while nodes come and go) and, at a random instant
-// during it, kills a random process with SIGKILL (a service replica, the gateway, the
-// NATS server, Postgres) or stops a service replica with SIGSTOP for 1-5 s, then
-// restarts (or continues) it. It then checks invariants against the API: the workload
-// converges to its spec within a deadline; a pod watch never sees two pods for one
-// StatefulSet ordinal, nor a Deployment above replicas+maxSurge live pods (or, while it
-// rolls, below replicas-maxUnavailable ready ones); no pod or ReplicaSet outlives its
-// controller after a grace period for the garbage collector; every object created and
-// not deleted still exists. Every random choice of a trial comes from its seed.
+// fail; a CronJob created or left to run, timed so that the fault lands around its
+// minute; a Deployment under an HPA whose simulated load changes; a DaemonSet rolled
+// or deleted while nodes come and go) and, at a random instant during it, kills a
+// random process with SIGKILL (a service replica, the gateway, the NATS server,
+// Postgres), stops a service replica with SIGSTOP for 1-5 s, or cuts one replica's
+// connections to Postgres or to NATS for 1-5 s (harness.Link), then restarts
+// (continues, reconnects) it. It then checks invariants against the API: the
+// workload converges to its spec within a deadline; a pod watch never sees two pods
+// for one StatefulSet ordinal, nor a Deployment above replicas+maxSurge live pods
+// (or, while it rolls, below replicas-maxUnavailable ready ones); a Job watch never
+// sees a CronJob's minute run twice nor a Job count more successes than its
+// completions; no pod or ReplicaSet outlives its controller after a grace period for
+// the garbage collector; every object created and not deleted still exists. Every
+// random choice of a trial comes from its seed.
 package chaos
 
 import (
@@ -25,6 +30,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -45,6 +51,8 @@ type Config struct {
 	// Trials to run; trial i uses seed Seed+i (so `-seed S -trials 1` repeats trial S).
 	Trials int
 	Seed   uint64
+	// Seeds, when set, are the trials' seeds instead (Trials is their number).
+	Seeds []uint64
 	// Deadline for a workload to converge after its step (default 60 s).
 	Deadline time.Duration
 	// GCGrace is how long a pod or ReplicaSet may outlive its controller (default 20 s).
@@ -53,6 +61,9 @@ type Config struct {
 	Dir string
 	// Out receives the report as it goes.
 	Out io.Writer
+	// HA runs 2 replicas of every service and a 3-node NATS cluster, and adds the
+	// fault that kills a lease holder and a NATS node at once.
+	HA bool
 }
 
 // Violation is one broken invariant, with the seed of its trial.
@@ -73,6 +84,8 @@ type Report struct {
 	Faults      map[string]int
 	Violations  []Violation
 	Convergence []time.Duration
+	// Handovers: from a lease holder's kill until another replica held the lease.
+	Handovers []time.Duration
 	// LogDir holds every process's log.
 	LogDir string
 }
@@ -85,7 +98,9 @@ type runner struct {
 	pgDir string
 	cs    kubernetes.Interface
 	mon   *monitor
-	rep   *Report
+	// mu guards rep (the fault's goroutine reports too).
+	mu  sync.Mutex
+	rep *Report
 }
 
 // Run starts a system and runs the trials. An error means the harness itself could not
@@ -112,13 +127,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.sys, err = harness.Start(ctx, cfg.Bins, pg.DSN, filepath.Join(cfg.Dir, "nats"), harness.Options{
-		Nodes: 4, Replicas: 2, LogDir: c.rep.LogDir, NATSBinary: natsBin,
+	opts := harness.Options{
+		Nodes: 4, Replicas: 2, LogDir: c.rep.LogDir, NATSBinary: natsBin, Links: true,
 		// Pods take 0.5 s from scheduled to Ready, so a step lasts long enough (a roll
 		// of 5 replicas a few seconds) for the fault to land in its middle; Job back-off
-		// is 1 s, then 2 s.
-		Env: []string{"PODWARDEN_JOB_TIME_SCALE=0.1", "PODWARDEN_SIM_START_DELAY=200ms", "PODWARDEN_SIM_READY_DELAY=300ms"},
-	})
+		// is 1 s, then 2 s. The autoscaler syncs every 500 ms and counts a pod's cpu
+		// 1 s after it started (Kubernetes: 15 s, 5 min, 30 s).
+		Env: []string{"PODWARDEN_JOB_TIME_SCALE=0.1", "PODWARDEN_SIM_START_DELAY=200ms", "PODWARDEN_SIM_READY_DELAY=300ms",
+			"PODWARDEN_HPA_SYNC_PERIOD=500ms", "PODWARDEN_HPA_CPU_INITIALIZATION_PERIOD=1s", "PODWARDEN_HPA_INITIAL_READINESS_DELAY=1s"},
+	}
+	if cfg.HA {
+		opts.AllReplicas, opts.NATSCluster = 2, 3
+	}
+	c.sys, err = harness.Start(ctx, cfg.Bins, pg.DSN, filepath.Join(cfg.Dir, "nats"), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -133,12 +154,33 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	monCtx, stopMon := context.WithCancel(ctx)
 	defer stopMon()
 	go c.mon.run(monCtx)
-	fmt.Fprintf(c.out, "# chaos: %d trials from seed %d; deadline %v; logs in %s\n", cfg.Trials, cfg.Seed, cfg.Deadline, c.rep.LogDir)
-	for i := range cfg.Trials {
+	go c.mon.runJobs(monCtx)
+	go c.mon.runReplicaSets(monCtx)
+	if cfg.HA {
+		// Every stream on the 3 NATS servers (one may die), every service twice.
+		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		n, err := c.sys.StreamReplicas(ictx, "POD_COMMANDS")
+		cancel()
+		if err != nil || n != 3 {
+			return nil, fmt.Errorf("HA: stream POD_COMMANDS on %d NATS servers, want 3 (%v)", n, err)
+		}
+		fmt.Fprintf(c.out, "# HA: %d service processes (2 of each), %d NATS servers, POD_COMMANDS on %d of them, lease TTL %v\n",
+			len(serviceProcs(c.sys)), c.sys.NATSNodes(), n, harness.LeaseTTL)
+	}
+	seeds := cfg.Seeds
+	if len(seeds) == 0 {
+		for i := range cfg.Trials {
+			seeds = append(seeds, cfg.Seed+uint64(i))
+		}
+		fmt.Fprintf(c.out, "# chaos: %d trials from seed %d; deadline %v; logs in %s\n", cfg.Trials, cfg.Seed, cfg.Deadline, c.rep.LogDir)
+	} else {
+		fmt.Fprintf(c.out, "# chaos: %d trials, seeds %v; deadline %v; logs in %s\n", len(seeds), seeds, cfg.Deadline, c.rep.LogDir)
+	}
+	for i, seed := range seeds {
 		if ctx.Err() != nil {
 			break
 		}
-		c.trial(ctx, i, cfg.Seed+uint64(i))
+		c.trial(ctx, i, seed)
 		c.rep.Trials++
 	}
 	c.summary()
@@ -147,12 +189,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 func (c *runner) violate(trial int, seed uint64, kind, msg string) {
 	v := Violation{Trial: trial, Seed: seed, Kind: kind, Message: msg}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.rep.Violations = append(c.rep.Violations, v)
 	fmt.Fprintln(c.out, "  "+v.String())
 }
 
 // plan draws a trial from its seed: the workload, its step and the fault.
-func plan(e *env, seed uint64, procs []string) (workload, string, fault) {
+func plan(e *env, seed uint64, procs []string, ha bool) (workload, string, fault) {
 	e.r = rand.New(rand.NewPCG(seed, 0x5eed))
 	e.ns = fmt.Sprintf("chaos-%d", seed)
 	w := newWorkload(e)
@@ -168,29 +212,34 @@ func plan(e *env, seed uint64, procs []string) (workload, string, fault) {
 	if step == "delete" {
 		step = deleteSteps[e.r.IntN(len(deleteSteps))]
 	}
-	return w, step, planFault(e.r, procs, serviceOf[w.Kind()])
+	return w, step, planFault(e.r, procs, serviceOf[w.Kind()], ha)
 }
 
 // serviceOf is the service that runs a workload's controller.
-var serviceOf = map[string]string{"deployment": "deployment", "statefulset": "statefulset", "job": "job", "failing-job": "job", "daemonset": "daemonset"}
+var serviceOf = map[string]string{"deployment": "deployment", "statefulset": "statefulset", "job": "job", "failing-job": "job", "daemonset": "daemonset",
+	"cronjob": "job", "hpa": "autoscaler"}
 
-// Plan describes what the trial of a seed does on a system of replicas deployment
-// replicas and one replica of every other service (the harness runs 2), without
-// running it.
-func Plan(seed uint64, replicas int) string {
+// Plan describes what the trial of a seed does, without running it, on the system Run
+// starts (2 deployment replicas and one of every other service; with ha, 2 of every
+// service).
+func Plan(seed uint64, ha bool) string {
 	var procs []string
 	for _, name := range harness.Services {
-		for i := range cmp.Or(map[string]int{"deployment": replicas}[name], 1) {
+		replicas := 1
+		if ha || name == "deployment" {
+			replicas = 2
+		}
+		for i := range replicas {
 			procs = append(procs, fmt.Sprintf("%s-%d", name, i))
 		}
 	}
 	slices.Sort(procs)
-	w, step, f := plan(&env{}, seed, procs)
+	w, step, f := plan(&env{}, seed, procs, ha)
 	return fmt.Sprintf("seed=%d %s/%s %s; fault: %s", seed, w.Kind(), w.Name(), step, f)
 }
 
 func newWorkload(e *env) workload {
-	switch e.r.IntN(5) {
+	switch e.r.IntN(7) {
 	case 0:
 		return newDeployment(e)
 	case 1:
@@ -199,6 +248,10 @@ func newWorkload(e *env) workload {
 		return newJob(e, false)
 	case 3:
 		return newJob(e, true)
+	case 4:
+		return newCronJob(e)
+	case 5:
+		return newHPA(e)
 	default:
 		return newDaemonSet(e)
 	}
@@ -207,7 +260,7 @@ func newWorkload(e *env) workload {
 // trial runs one workload step under one fault and checks the invariants.
 func (c *runner) trial(ctx context.Context, i int, seed uint64) {
 	e := &env{cs: c.cs, m: c.mon}
-	w, step, f := plan(e, seed, serviceProcs(c.sys))
+	w, step, f := plan(e, seed, serviceProcs(c.sys), c.cfg.HA)
 	c.rep.Faults[f.kind]++
 	fmt.Fprintf(c.out, "trial %d seed=%d %s/%s %s; fault: %s\n", i, seed, w.Kind(), w.Name(), step, f)
 
@@ -250,9 +303,16 @@ func (c *runner) trial(ctx context.Context, i int, seed uint64) {
 			}
 		}
 	}
+	// A step bound to the clock (a CronJob's minute) starts when it says.
+	if a, ok := w.(aligner); ok {
+		if err := a.Align(tctx, step); err != nil {
+			c.violate(i, seed, "harness", "align: "+err.Error())
+			return
+		}
+	}
 	start := time.Now()
 	faultDone := make(chan error, 1)
-	go func() { faultDone <- c.inject(tctx, f) }()
+	go func() { faultDone <- c.inject(tctx, i, seed, f) }()
 	if err := w.Do(tctx, step); err != nil {
 		c.violate(i, seed, "harness", fmt.Sprintf("step %s: %v", step, err))
 	}
@@ -462,8 +522,8 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 
 func (c *runner) summary() {
 	rep := c.rep
-	events, relists := c.mon.counts()
-	fmt.Fprintf(c.out, "# the pod watch saw %d events and started over %d times\n", events, relists)
+	events, relists, jobEvents := c.mon.counts()
+	fmt.Fprintf(c.out, "# the pod watch saw %d events and started over %d times; the Job watch saw %d events\n", events, relists, jobEvents)
 	fmt.Fprintln(c.out, "# faults injected, by kind")
 	kinds := make([]string, 0, len(rep.Faults))
 	for k := range rep.Faults {
@@ -486,6 +546,13 @@ func (c *runner) summary() {
 	fmt.Fprintf(c.out, "chaos_convergence_p50_seconds %.2f\n", percentile(conv, 0.5).Seconds())
 	fmt.Fprintf(c.out, "chaos_convergence_p90_seconds %.2f\n", percentile(conv, 0.9).Seconds())
 	fmt.Fprintf(c.out, "chaos_convergence_max_seconds %.2f\n", percentile(conv, 1).Seconds())
+	if len(rep.Handovers) > 0 {
+		ho := slices.Clone(rep.Handovers)
+		slices.Sort(ho)
+		fmt.Fprintf(c.out, "# lease hand-overs after the holder's kill: %d (TTL %v)\n", len(ho), harness.LeaseTTL)
+		fmt.Fprintf(c.out, "chaos_handover_p50_seconds %.2f\n", percentile(ho, 0.5).Seconds())
+		fmt.Fprintf(c.out, "chaos_handover_max_seconds %.2f\n", percentile(ho, 1).Seconds())
+	}
 	fmt.Fprintf(c.out, "chaos_trials %d\n", rep.Trials)
 	fmt.Fprintf(c.out, "chaos_violations %d\n", len(rep.Violations))
 }

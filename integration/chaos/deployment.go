@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -26,6 +27,8 @@ type deployment struct {
 	unavail  int
 	image    int
 	del      deletion
+	// cpu, when set, is what each pod requests (the autoscaled Deployment).
+	cpu string
 }
 
 func newDeployment(e *env) *deployment {
@@ -57,6 +60,9 @@ func (d *deployment) Create(ctx context.Context) error {
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "nginx", Image: d.imageName()}}},
 			},
 		},
+	}
+	if d.cpu != "" {
+		obj.Spec.Template.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(d.cpu)}
 	}
 	d.m.guardDeployment(d.ns, d.name, int(d.replicas)+d.surge, -1)
 	uid, err := create(ctx, "deployment "+d.name, func(ctx context.Context) (metav1.Object, error) {

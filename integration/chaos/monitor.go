@@ -8,16 +8,22 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 )
 
-// monitor watches every pod during the run and checks the invariants that only a
-// watch can see: never two pods for one StatefulSet ordinal at once, and during a
+// monitor watches every pod and Job during the run and checks the invariants that
+// only a watch can see: never two pods for one StatefulSet ordinal at once; during a
 // Deployment's step never more live pods than replicas+maxSurge (nor, during a roll,
-// fewer ready ones than replicas-maxUnavailable).
+// fewer ready ones than replicas-maxUnavailable); never a CronJob's Job (its name
+// carries its minute) made again with another UID; never a Job counting more
+// successes than its completions.
 type monitor struct {
 	cs kubernetes.Interface
 
@@ -31,6 +37,13 @@ type monitor struct {
 	// relists counts how often the watch had to start over (gateway restarts);
 	// events, the pod events it saw (a check that sees nothing proves nothing).
 	relists, events int
+	// cronJobs: the UID of every Job a CronJob made, by namespace/name (never
+	// forgotten: a minute's Job made again after its deletion is a minute run twice).
+	cronJobs map[string]types.UID
+	// jobEvents counts the Job events the watch saw.
+	jobEvents int
+	// rss are the ReplicaSets as their watch last reported them.
+	rss map[string]*appsv1.ReplicaSet
 }
 
 type guard struct {
@@ -39,7 +52,7 @@ type guard struct {
 }
 
 func newMonitor(cs kubernetes.Interface) *monitor {
-	return &monitor{cs: cs, pods: map[string]*corev1.Pod{}, guards: map[string]guard{}}
+	return &monitor{cs: cs, pods: map[string]*corev1.Pod{}, guards: map[string]guard{}, cronJobs: map[string]types.UID{}, rss: map[string]*appsv1.ReplicaSet{}}
 }
 
 func (m *monitor) guardDeployment(ns, name string, maxPods, minReady int) {
@@ -54,11 +67,11 @@ func (m *monitor) unguard(ns, name string) {
 	delete(m.guards, ns+"/"+name)
 }
 
-// counts returns the pod events seen and the relists.
-func (m *monitor) counts() (events, relists int) {
+// counts returns the pod events seen, the relists and the Job events seen.
+func (m *monitor) counts() (events, relists, jobEvents int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.events, m.relists
+	return m.events, m.relists, m.jobEvents
 }
 
 // take returns the violations found since the last call.
@@ -155,14 +168,20 @@ func ordinal(name string) string {
 	return "ordinal " + name[i+1:]
 }
 
-// checkDeployment counts a guarded Deployment's pods (the pods of its ReplicaSets:
-// the trial's namespace holds one Deployment, its pods labeled app=<name>).
+// checkDeployment counts a guarded Deployment's ReplicaSets and pods (the trial's
+// namespace holds one Deployment, its ReplicaSets and pods labeled app=<name>).
+// Kubernetes bounds the sum of the ReplicaSets' spec.replicas by replicas+maxSurge
+// (NewRSNewReplicas); a scaled-down ReplicaSet's pods are deleted after, by its own
+// sync, so the new ReplicaSet's pods may come up first. A ReplicaSet's live pods
+// count up to its spec.replicas (the ones above are its pending deletions; the
+// convergence check sees any that stay); a ReplicaSet the watch has not reported yet
+// counts all its live pods.
 func (m *monitor) checkDeployment(ns, app string) {
 	g, ok := m.guards[ns+"/"+app]
 	if !ok {
 		return
 	}
-	livePods, ready := 0, 0
+	ready := 0
 	byRS := map[string]int{}
 	for _, p := range m.pods {
 		if p.Namespace != ns || p.Labels["app"] != app || !live(p) {
@@ -171,16 +190,147 @@ func (m *monitor) checkDeployment(ns, app string) {
 		if ref := metav1.GetControllerOf(p); ref == nil || ref.Kind != "ReplicaSet" {
 			continue
 		}
-		livePods++
 		byRS[metav1.GetControllerOf(p).Name]++
 		if podReady(p) {
 			ready++
 		}
 	}
-	if livePods > g.maxPods {
-		m.found = append(m.found, fmt.Sprintf("deployment-surge: %s/%s has %d live pods, more than replicas+maxSurge = %d (by ReplicaSet: %v)", ns, app, livePods, g.maxPods, byRS))
+	counted, specs := 0, 0
+	spec := map[string]int32{}
+	for _, rs := range m.rss {
+		if rs.Namespace == ns && rs.Labels["app"] == app && rs.DeletionTimestamp == nil {
+			n := ptr.Deref(rs.Spec.Replicas, 1)
+			spec[rs.Name] = n
+			specs += int(n)
+		}
+	}
+	for name, n := range byRS {
+		if sp, ok := spec[name]; ok {
+			n = min(n, int(sp))
+		}
+		counted += n
+	}
+	if specs > g.maxPods {
+		m.found = append(m.found, fmt.Sprintf("deployment-surge: %s/%s's ReplicaSets want %d pods, more than replicas+maxSurge = %d (spec.replicas by ReplicaSet: %v)", ns, app, specs, g.maxPods, spec))
+	}
+	if counted > g.maxPods {
+		m.found = append(m.found, fmt.Sprintf("deployment-surge: %s/%s has %d live pods within its ReplicaSets' spec.replicas, more than replicas+maxSurge = %d (live pods by ReplicaSet: %v; spec.replicas: %v)", ns, app, counted, g.maxPods, byRS, spec))
 	}
 	if g.minReady >= 0 && ready < g.minReady {
 		m.found = append(m.found, fmt.Sprintf("deployment-unavailable: %s/%s has %d ready pods during a roll, fewer than replicas-maxUnavailable = %d", ns, app, ready, g.minReady))
+	}
+}
+
+// runReplicaSets lists and watches ReplicaSets until ctx ends, as run does pods.
+func (m *monitor) runReplicaSets(ctx context.Context) {
+	for ctx.Err() == nil {
+		list, err := m.cs.AppsV1().ReplicaSets("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		m.mu.Lock()
+		m.rss = map[string]*appsv1.ReplicaSet{}
+		for i := range list.Items {
+			m.rss[list.Items[i].Namespace+"/"+list.Items[i].Name] = &list.Items[i]
+		}
+		m.mu.Unlock()
+		rv := list.ResourceVersion
+		for ctx.Err() == nil {
+			w, err := m.cs.AppsV1().ReplicaSets("").Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
+			if err != nil {
+				break
+			}
+			if rv = m.consumeReplicaSets(w); rv == "" {
+				break
+			}
+		}
+	}
+}
+
+func (m *monitor) consumeReplicaSets(w watch.Interface) string {
+	defer w.Stop()
+	rv := ""
+	for ev := range w.ResultChan() {
+		rs, ok := ev.Object.(*appsv1.ReplicaSet)
+		if !ok {
+			return ""
+		}
+		rv = rs.ResourceVersion
+		m.upsertReplicaSet(rs, ev.Type == watch.Deleted)
+	}
+	return rv
+}
+
+func (m *monitor) upsertReplicaSet(rs *appsv1.ReplicaSet, deleted bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := rs.Namespace + "/" + rs.Name
+	if deleted {
+		delete(m.rss, key)
+	} else {
+		m.rss[key] = rs
+	}
+	m.checkDeployment(rs.Namespace, rs.Labels["app"])
+}
+
+// runJobs lists and watches Jobs until ctx ends, as run does pods.
+func (m *monitor) runJobs(ctx context.Context) {
+	for ctx.Err() == nil {
+		list, err := m.cs.BatchV1().Jobs("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		for i := range list.Items {
+			m.checkJob(&list.Items[i])
+		}
+		rv := list.ResourceVersion
+		for ctx.Err() == nil {
+			w, err := m.cs.BatchV1().Jobs("").Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
+			if err != nil {
+				break
+			}
+			if rv = m.consumeJobs(w); rv == "" {
+				break
+			}
+		}
+	}
+}
+
+func (m *monitor) consumeJobs(w watch.Interface) string {
+	defer w.Stop()
+	rv := ""
+	for ev := range w.ResultChan() {
+		job, ok := ev.Object.(*batchv1.Job)
+		if !ok {
+			return ""
+		}
+		rv = job.ResourceVersion
+		m.mu.Lock()
+		m.jobEvents++
+		m.mu.Unlock()
+		if ev.Type == watch.Added || ev.Type == watch.Modified {
+			m.checkJob(job)
+		}
+	}
+	return rv
+}
+
+// checkJob: a CronJob's Job name seen with a second UID is a minute run twice; more
+// successes than completions is a completion counted twice.
+func (m *monitor) checkJob(job *batchv1.Job) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := job.Namespace + "/" + job.Name
+	if ref := metav1.GetControllerOf(job); ref != nil && ref.Kind == "CronJob" {
+		if prev, ok := m.cronJobs[key]; ok && prev != job.UID {
+			m.found = append(m.found, fmt.Sprintf("cronjob-minute-twice: job %s (minute %s of CronJob %s) made again as uid %s after uid %s",
+				key, job.Annotations[batchv1.CronJobScheduledTimestampAnnotation], ref.Name, job.UID, prev))
+		}
+		m.cronJobs[key] = job.UID
+	}
+	if c := job.Spec.Completions; c != nil && job.Status.Succeeded > *c {
+		m.found = append(m.found, fmt.Sprintf("job-completion-twice: job %s counts %d successes for %d completions", key, job.Status.Succeeded, *c))
 	}
 }

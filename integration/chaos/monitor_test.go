@@ -1,9 +1,12 @@
 package chaos
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -91,16 +94,115 @@ func TestMonitorDeploymentBounds(t *testing.T) {
 
 func TestPlanRepeatsFromTheSeed(t *testing.T) {
 	seen := map[string]bool{}
-	for seed := range uint64(50) {
-		a, b := Plan(seed, 2), Plan(seed, 2)
-		if a != b {
-			t.Fatalf("seed %d planned %q then %q", seed, a, b)
+	for _, ha := range []bool{false, true} {
+		for seed := range uint64(100) {
+			a, b := Plan(seed, ha), Plan(seed, ha)
+			if a != b {
+				t.Fatalf("seed %d planned %q then %q", seed, a, b)
+			}
+			seen[strings.Fields(a)[1]] = true
+			_, f, _ := strings.Cut(a, "fault: ")
+			seen[strings.Fields(f)[0]] = true
 		}
-		seen[strings.Fields(a)[1]] = true
 	}
-	for _, kind := range []string{"deployment/web", "statefulset/db", "job/batch", "failing-job/broken", "daemonset/agent"} {
+	for _, kind := range []string{"deployment/web", "statefulset/db", "job/batch", "failing-job/broken", "daemonset/agent", "cronjob/tick", "hpa/scaled",
+		"kill-service", "sigstop-service", "kill-gateway", "kill-nats", "kill-postgres", "cut-postgres", "cut-nats", "kill-leader+nats-node"} {
 		if !seen[kind] {
-			t.Errorf("50 seeds never planned %s", kind)
+			t.Errorf("100 seeds never planned %s", kind)
 		}
+	}
+}
+
+func mkJob(name, uid, ownerKind string, completions *int32, succeeded int32) *batchv1.Job {
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID(uid)}}
+	if ownerKind != "" {
+		j.OwnerReferences = []metav1.OwnerReference{{Kind: ownerKind, Name: "tick", UID: "owner-uid", Controller: ptr.To(true)}}
+	}
+	j.Spec.Completions = completions
+	j.Status.Succeeded = succeeded
+	return j
+}
+
+func TestMonitorJobs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		jobs []*batchv1.Job
+		want string
+	}{
+		{"a CronJob's Job seen again", []*batchv1.Job{mkJob("tick-1", "a", "CronJob", ptr.To[int32](1), 0), mkJob("tick-1", "a", "CronJob", ptr.To[int32](1), 1)}, ""},
+		{"two minutes", []*batchv1.Job{mkJob("tick-1", "a", "CronJob", ptr.To[int32](1), 1), mkJob("tick-2", "b", "CronJob", ptr.To[int32](1), 0)}, ""},
+		{"a minute made again", []*batchv1.Job{mkJob("tick-1", "a", "CronJob", ptr.To[int32](1), 1), mkJob("tick-1", "b", "CronJob", ptr.To[int32](1), 0)}, "cronjob-minute-twice"},
+		{"a Job of no CronJob made again (a trial's own)", []*batchv1.Job{mkJob("batch", "a", "", ptr.To[int32](3), 3), mkJob("batch", "b", "", ptr.To[int32](3), 0)}, ""},
+		{"successes up to completions", []*batchv1.Job{mkJob("batch", "a", "", ptr.To[int32](3), 3)}, ""},
+		{"a success counted twice", []*batchv1.Job{mkJob("batch", "a", "", ptr.To[int32](3), 4)}, "job-completion-twice"},
+		{"no completions (a work queue)", []*batchv1.Job{mkJob("batch", "a", "", nil, 4)}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMonitor(nil)
+			for _, j := range tc.jobs {
+				m.checkJob(j)
+			}
+			found := m.take()
+			switch {
+			case tc.want == "" && len(found) > 0:
+				t.Errorf("found %q, want none", found)
+			case tc.want != "" && (len(found) != 1 || !strings.HasPrefix(found[0], tc.want+": ")):
+				t.Errorf("found %q, want one %s", found, tc.want)
+			}
+		})
+	}
+}
+
+func rsPod(name, rs string) *corev1.Pod {
+	p := pod(name, name, "ReplicaSet", true, false)
+	p.Labels["app"] = "web"
+	p.OwnerReferences[0].Name = rs
+	return p
+}
+
+func replicaSet(name string, replicas int32) *appsv1.ReplicaSet {
+	return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: map[string]string{"app": "web"}},
+		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To(replicas)}}
+}
+
+// TestMonitorDeploymentBoundsWithReplicaSets: replicas 5, maxSurge 1. The sum of the
+// ReplicaSets' spec.replicas must stay within 6; a scaled-down ReplicaSet's pods
+// above its spec.replicas are its pending deletions (Kubernetes deletes them after
+// the new ReplicaSet may have scaled up), counted once their ReplicaSet is known.
+func TestMonitorDeploymentBoundsWithReplicaSets(t *testing.T) {
+	pods := func(rs string, n int) []*corev1.Pod {
+		var out []*corev1.Pod
+		for i := range n {
+			out = append(out, rsPod(fmt.Sprintf("%s-%d", rs, i), rs))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		rss  []*appsv1.ReplicaSet
+		pods []*corev1.Pod
+		want string
+	}{
+		{"within the surge", []*appsv1.ReplicaSet{replicaSet("old", 4), replicaSet("new", 2)}, append(pods("old", 4), pods("new", 2)...), ""},
+		{"the old ReplicaSet's pending deletion", []*appsv1.ReplicaSet{replicaSet("old", 4), replicaSet("new", 2)}, append(pods("old", 5), pods("new", 2)...), ""},
+		{"the old ReplicaSet not seen yet", nil, append(pods("old", 5), pods("new", 2)...), "deployment-surge"},
+		{"more pods than the new ReplicaSet wants are not pending deletions of the old", []*appsv1.ReplicaSet{replicaSet("old", 4), replicaSet("new", 3)}, append(pods("old", 4), pods("new", 3)...), "deployment-surge"},
+		{"spec.replicas above the surge", []*appsv1.ReplicaSet{replicaSet("old", 5), replicaSet("new", 2)}, append(pods("old", 4), pods("new", 2)...), "deployment-surge"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMonitor(nil)
+			m.guardDeployment("ns", "web", 6, -1)
+			for _, rs := range tc.rss {
+				m.rss["ns/"+rs.Name] = rs
+			}
+			for _, p := range tc.pods {
+				m.pods["ns/"+p.Name] = p
+			}
+			m.checkDeployment("ns", "web")
+			got := m.take()
+			if tc.want == "" && len(got) > 0 || tc.want != "" && (len(got) == 0 || !strings.HasPrefix(got[0], tc.want+": ")) {
+				t.Errorf("violations %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

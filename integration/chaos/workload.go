@@ -16,7 +16,8 @@ import (
 
 // A workload is one object the trial drives through one step while a fault hits.
 type workload interface {
-	// Kind names the workload ("deployment", "statefulset", "job", "failing-job", "daemonset").
+	// Kind names the workload ("deployment", "statefulset", "job", "failing-job",
+	// "cronjob", "hpa", "daemonset").
 	Kind() string
 	Name() string
 	// Steps are the steps possible after the object exists (create is always possible).
@@ -33,6 +34,12 @@ type workload interface {
 	Alive() []object
 	// Cleanup deletes what is left of the workload (not waited for).
 	Cleanup(ctx context.Context)
+}
+
+// aligner is a workload whose step is bound to the clock: Align waits, before the
+// step and its fault start, for the instant the step needs (a CronJob's minute).
+type aligner interface {
+	Align(ctx context.Context, step string) error
 }
 
 // object is a created object the harness expects to exist.

@@ -6,6 +6,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -31,6 +34,10 @@ import (
 	"github.com/podwarden/podwarden/shared/devenv"
 	"github.com/podwarden/podwarden/shared/grpcserver"
 )
+
+// LeaseTTL is the services' leader lease TTL in a harness system: a replica killed
+// while it leads is replaced within it (plus a standby's retry, TTL/4).
+const LeaseTTL = 2 * time.Second
 
 // Services are the processes of a system, in start order; the gateway comes last.
 var Services = []string{"node", "deployment", "statefulset", "daemonset", "job", "autoscaler", "core"}
@@ -109,11 +116,20 @@ type Options struct {
 	GRPC grpcserver.Security
 	// Replicas of the deployment service (default 1).
 	Replicas int
+	// AllReplicas, when larger, is the number of replicas of every service.
+	AllReplicas int
 	// LogDir receives one log file per process (default: a temporary folder).
 	LogDir string
 	// NATSBinary, when set, runs NATS as that separate process (a nats-server, see
 	// BuildNATS) instead of embedded, so that RestartNATS kills it with SIGKILL.
 	NATSBinary string
+	// NATSCluster, with NATSBinary, runs that many NATS servers as one JetStream
+	// cluster (each with its own ports and store folder; the streams get as many
+	// replicas, at most 3), every service given all their URLs.
+	NATSCluster int
+	// Links gives every service replica its own TCP proxy (Link) to Postgres and to
+	// each NATS server, so that CutLinks can cut that replica's connections alone.
+	Links bool
 }
 
 // Proc is one running service process.
@@ -160,9 +176,13 @@ type System struct {
 	// NATS is the embedded server (nil when Options.NATSBinary runs it as a process).
 	NATS    *devenv.NATS
 	natsURL string
-	// natsProc is the NATS server process (Options.NATSBinary).
-	natsProc *Proc
-	Addrs    map[string]string
+	// natsNodes are the NATS server processes (Options.NATSBinary).
+	natsNodes []*natsNode
+	// pgAddr is the Postgres server's host:port (what links forward to).
+	pgAddr string
+	// links by process name ("deployment-1"), then upstream ("postgres", "nats").
+	links map[string]map[string][]*Link
+	Addrs map[string]string
 	// MetricsAddrs are where the first replica of each service serves /metrics.
 	MetricsAddrs map[string]string
 	GatewayURL   string
@@ -202,34 +222,26 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 		return nil, err
 	}
 	s := &System{opts: opts, bins: bins, DSN: dsn, Addrs: map[string]string{}, MetricsAddrs: map[string]string{}, logDir: logDir, natsDir: natsDir,
-		procs: map[string][]*Proc{}, conns: map[string]*grpc.ClientConn{}, dropDB: drop}
+		procs: map[string][]*Proc{}, conns: map[string]*grpc.ClientConn{}, dropDB: drop, links: map[string]map[string][]*Link{}}
+	if u, err := url.Parse(dsn); err == nil {
+		s.pgAddr = u.Host
+	}
 	if opts.NATSBinary == "" {
 		if s.NATS, err = devenv.StartNATS(devenv.NATSConfig{StoreDir: natsDir}); err != nil {
 			drop()
 			return nil, err
 		}
 		s.natsURL = s.NATS.URL
-	} else {
-		port, err := devenv.FreePort()
-		if err == nil {
-			s.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", port)
-			err = s.startNATSProc()
-		}
-		if err != nil {
-			drop()
-			return nil, err
-		}
+	} else if err := s.startNATSCluster(ctx); err != nil {
+		s.Stop()
+		return nil, err
 	}
 	if s.DNSAddr, err = freeDNSAddr(); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	for _, name := range Services {
-		replicas := 1
-		if name == "deployment" {
-			replicas = opts.Replicas
-		}
-		for i := range replicas {
+		for i := range s.replicas(name) {
 			if _, err := s.StartService(name, i); err != nil {
 				s.Stop()
 				return nil, err
@@ -303,18 +315,30 @@ func createDatabase(ctx context.Context, adminDSN string) (string, func(), error
 	return dsn, drop, nil
 }
 
-func (s *System) env(name string, replica int) []string {
+// replicas is how many replicas of a service the system runs.
+func (s *System) replicas(name string) int {
+	n := 1
+	if name == "deployment" {
+		n = s.opts.Replicas
+	}
+	return max(n, s.opts.AllReplicas)
+}
+
+func (s *System) env(name string, replica int, dsn, natsURL string) []string {
 	env := append(os.Environ(),
-		"PODWARDEN_POSTGRES_DSN="+s.DSN,
-		"PODWARDEN_NATS_URL="+s.natsURL,
+		"PODWARDEN_POSTGRES_DSN="+dsn,
+		"PODWARDEN_NATS_URL="+natsURL,
 		"PODWARDEN_GRPC_ADDR="+s.Addrs[name],
 		fmt.Sprintf("PODWARDEN_REPLICA_ID=%s-%d", name, replica),
 		fmt.Sprintf("PODWARDEN_SIM_NODES=%d", s.opts.Nodes),
 		"PODWARDEN_LOG_LEVEL=info",
-		"PODWARDEN_LEASE_TTL=2s",
+		"PODWARDEN_LEASE_TTL="+LeaseTTL.String(),
 		"PODWARDEN_SIM_SCHEDULE_DELAY=0s", "PODWARDEN_SIM_START_DELAY=0s",
 		"PODWARDEN_SIM_READY_DELAY=0s", "PODWARDEN_SIM_TERMINATION_DELAY=0s",
 	)
+	if n := len(s.natsNodes); n > 1 {
+		env = append(env, fmt.Sprintf("PODWARDEN_STREAM_REPLICAS=%d", min(n, 3)))
+	}
 	if s.opts.Nodes > 256 { // the default address plan (10.244.0.0/16 in /24s) holds 256 nodes
 		env = append(env, "PODWARDEN_CLUSTER_CIDR=10.0.0.0/8")
 	}
@@ -330,7 +354,14 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	if replica == 0 && s.Addrs[name] != "" {
 		addr = s.Addrs[name]
 	}
-	env := s.env(name, replica)
+	dsn, natsURL := s.DSN, s.natsURL
+	if s.opts.Links {
+		var err error
+		if dsn, natsURL, err = s.linked(fmt.Sprintf("%s-%d", name, replica)); err != nil {
+			return nil, err
+		}
+	}
+	env := s.env(name, replica, dsn, natsURL)
 	env = append(env, "PODWARDEN_GRPC_ADDR="+addr, "PODWARDEN_METRICS_ADDR=127.0.0.1:0")
 	if name == "node" {
 		// The first replica answers DNS on the system's port; never the default one.
@@ -594,21 +625,20 @@ func (s *System) KillProc(p *Proc) {
 // and starts it again on the same port and JetStream store, after pause: what the
 // services see when the NATS server crashes and comes back.
 //
-// With Options.NATSBinary the server process is killed with SIGKILL instead.
+// With Options.NATSBinary every NATS server process is killed with SIGKILL instead,
+// and started again on its ports and store.
 func (s *System) RestartNATS(pause time.Duration) error {
-	if s.natsProc != nil {
-		_ = syscall.Kill(-s.natsProc.PID(), syscall.SIGKILL)
-		<-s.natsProc.done
-		time.Sleep(pause)
-		var err error
-		for attempt := 0; attempt < 50; attempt++ {
-			// The port can linger a moment after the kill.
-			if err = s.startNATSProc(); err == nil {
-				return nil
-			}
-			time.Sleep(100 * time.Millisecond)
+	if len(s.natsNodes) > 0 {
+		for i := range s.natsNodes {
+			s.KillNATSNode(i)
 		}
-		return fmt.Errorf("restart nats: %w", err)
+		time.Sleep(pause)
+		for i := range s.natsNodes {
+			if err := s.StartNATSNode(i); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	u, err := url.Parse(s.NATS.URL)
 	if err != nil {
@@ -654,34 +684,293 @@ func BuildNATS(dir string) (string, error) {
 	return bin, nil
 }
 
-// startNATSProc starts the NATS server process on natsURL's port with JetStream
-// stored in natsDir, and waits until it accepts connections.
-func (s *System) startNATSProc() error {
-	u, err := url.Parse(s.natsURL)
-	if err != nil {
+// natsNode is one NATS server process: its client port is the kernel's pick at its
+// first start (read back from its ports file), kept for its restarts (its clients
+// know it). A cluster's route ports must be known to every server when it starts (a
+// JetStream cluster refuses to start without its routes): they are picked free
+// before the first start, and picked again if one was taken meanwhile.
+type natsNode struct {
+	i                        int
+	proc                     *Proc
+	clientAddr, clusterAddr  string
+	storeDir, portsDir, name string
+	restarts                 int
+}
+
+// NATSNodes is how many NATS server processes the system runs (0: embedded).
+func (s *System) NATSNodes() int { return len(s.natsNodes) }
+
+// startNATSCluster starts Options.NATSCluster NATS servers (at least one), the first
+// alone, each next one with a route to those before it, and waits until JetStream
+// answers on every one of them.
+func (s *System) startNATSCluster(ctx context.Context) error {
+	n := max(s.opts.NATSCluster, 1)
+	var urls []string
+	for i := range n {
+		node := &natsNode{i: i, name: fmt.Sprintf("nats-%d", i), storeDir: s.natsDir, portsDir: filepath.Join(s.natsDir, "ports")}
+		if n > 1 {
+			node.storeDir = filepath.Join(s.natsDir, node.name)
+			node.portsDir = filepath.Join(s.natsDir, node.name+"-ports")
+		}
+		if n == 1 {
+			node.name = "nats" // the log keeps its name of a single server
+		} else {
+			port, err := devenv.FreePort()
+			if err != nil {
+				return err
+			}
+			node.clusterAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		}
+		s.natsNodes = append(s.natsNodes, node)
+	}
+	for i, node := range s.natsNodes {
+		if err := s.StartNATSNode(i); err != nil {
+			return err
+		}
+		urls = append(urls, "nats://"+node.clientAddr)
+	}
+	s.natsURL = strings.Join(urls, ",")
+	return s.waitJetStream(ctx, 60*time.Second)
+}
+
+// KillNATSNode kills NATS server i with SIGKILL.
+func (s *System) KillNATSNode(i int) {
+	s.mu.Lock()
+	p := s.natsNodes[i].proc
+	s.natsNodes[i].proc = nil
+	s.mu.Unlock()
+	if p != nil {
+		_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// StartNATSNode starts NATS server i (again), on its ports once it had some; the
+// ports linger a moment after a kill, so it tries again for a while. A server
+// restarted into a cluster is waited for until it answers JetStream requests (a
+// NATS StatefulSet's readiness): a service started meanwhile fails to declare its
+// streams and exits.
+func (s *System) StartNATSNode(i int) error {
+	if err := s.startNATSNodeRetrying(i); err != nil {
 		return err
 	}
-	p, err := s.spawn("nats", s.opts.NATSBinary, os.Environ(), "-js", "-sd", s.natsDir, "-a", "127.0.0.1", "-p", u.Port(), "-n", "podwarden")
-	if err != nil {
-		return err
+	node := s.natsNodes[i]
+	if len(s.natsNodes) == 1 || node.restarts == 0 {
+		node.restarts++
+		return nil // the first start: startNATSCluster waits for them all
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	node.restarts++
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", u.Host, time.Second)
+		err := jetStreamReady(context.Background(), "nats://"+node.clientAddr)
 		if err == nil {
-			c.Close()
-			s.mu.Lock()
-			s.natsProc = p
-			s.mu.Unlock()
 			return nil
 		}
-		if p.exited() || time.Now().After(deadline) {
-			_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
-			<-p.done
-			return fmt.Errorf("nats-server did not start on %s (log %s)", u.Host, filepath.Join(s.logDir, "nats.log"))
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s restarted, JetStream not ready after 30s: %w", node.name, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func (s *System) startNATSNodeRetrying(i int) error {
+	var err error
+	node := s.natsNodes[i]
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = s.startNATSNode(node); err == nil {
+			return nil
+		}
+		if node.clientAddr == "" { // its first start: nothing lingers, but its route port may have been taken
+			if node.clusterAddr == "" || attempt >= 4 {
+				break
+			}
+			port, perr := devenv.FreePort()
+			if perr != nil {
+				return perr
+			}
+			node.clusterAddr = fmt.Sprintf("127.0.0.1:%d", port)
+			continue
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("start %s: %w", s.natsNodes[i].name, err)
+}
+
+func (s *System) startNATSNode(node *natsNode) error {
+	if err := os.MkdirAll(node.portsDir, 0o755); err != nil {
+		return err
+	}
+	client := "-1"
+	if node.clientAddr != "" {
+		_, client, _ = net.SplitHostPort(node.clientAddr)
+	}
+	args := []string{"-js", "-sd", node.storeDir, "-a", "127.0.0.1", "-p", client, "--ports_file_dir", node.portsDir}
+	if node.clusterAddr != "" {
+		var routes []string
+		for _, o := range s.natsNodes {
+			if o != node && o.clusterAddr != "" {
+				routes = append(routes, "nats://"+o.clusterAddr)
+			}
+		}
+		args = append(args, "-n", node.name, "--cluster_name", "podwarden", "--cluster", "nats://"+node.clusterAddr)
+		if len(routes) > 0 {
+			args = append(args, "--routes", strings.Join(routes, ","))
+		}
+	} else {
+		args = append(args, "-n", "podwarden")
+	}
+	p, err := s.spawn(node.name, s.opts.NATSBinary, os.Environ(), args...)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+		<-p.done
+		return fmt.Errorf("%w (log %s)", err, filepath.Join(s.logDir, node.name+".log"))
+	}
+	// The server writes its ports file once it listens (nats-server_<pid>.ports).
+	portsFile := filepath.Join(node.portsDir, fmt.Sprintf("%s_%d.ports", filepath.Base(s.opts.NATSBinary), p.PID()))
+	deadline := time.Now().Add(10 * time.Second)
+	var ports struct{ Nats, Cluster []string }
+	for {
+		b, err := os.ReadFile(portsFile)
+		if err == nil && json.Unmarshal(b, &ports) == nil && len(ports.Nats) > 0 {
+			break
+		}
+		if p.exited() {
+			return fail(errors.New("nats-server exited before it listened"))
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("nats-server wrote no ports file within 10s"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = os.Remove(portsFile)
+	host := func(u string) string {
+		if pu, err := url.Parse(u); err == nil {
+			return pu.Host
+		}
+		return ""
+	}
+	if node.clientAddr == "" {
+		node.clientAddr = host(ports.Nats[0])
+	}
+	s.mu.Lock()
+	node.proc = p
+	s.mu.Unlock()
+	return nil
+}
+
+// waitJetStream waits until every NATS server answers JetStream requests (a cluster
+// has elected its meta leader).
+func (s *System) waitJetStream(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, node := range s.natsNodes {
+		for {
+			err := jetStreamReady(ctx, "nats://"+node.clientAddr)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("JetStream not ready on %s after %v: %w", node.name, timeout, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func jetStreamReady(ctx context.Context, u string) error {
+	nc, err := nats.Connect(u, nats.Timeout(2*time.Second))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = js.AccountInfo(ctx)
+	return err
+}
+
+// StreamReplicas is how many NATS servers hold a JetStream stream (its leader and
+// its current replicas).
+func (s *System) StreamReplicas(ctx context.Context, stream string) (int, error) {
+	url := s.natsURL
+	if s.NATS != nil {
+		url = s.NATS.URL
+	}
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if info.Cluster == nil {
+		return 1, nil
+	}
+	return 1 + len(info.Cluster.Replicas), nil
+}
+
+// linked returns the Postgres DSN and NATS URL a service process is given with
+// Options.Links: the addresses of its own links (made at its first start, kept for
+// its restarts).
+func (s *System) linked(proc string) (dsn, natsURL string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := s.links[proc]
+	if ls == nil {
+		ls = map[string][]*Link{}
+		pg, err := NewLink(s.pgAddr)
+		if err != nil {
+			return "", "", err
+		}
+		ls["postgres"] = []*Link{pg}
+		for _, u := range strings.Split(s.natsURL, ",") {
+			pu, err := url.Parse(u)
+			if err != nil {
+				return "", "", err
+			}
+			l, err := NewLink(pu.Host)
+			if err != nil {
+				return "", "", err
+			}
+			ls["nats"] = append(ls["nats"], l)
+		}
+		s.links[proc] = ls
+	}
+	u, err := url.Parse(s.DSN)
+	if err != nil {
+		return "", "", err
+	}
+	u.Host = ls["postgres"][0].Addr()
+	var urls []string
+	for _, l := range ls["nats"] {
+		urls = append(urls, "nats://"+l.Addr())
+	}
+	return u.String(), strings.Join(urls, ","), nil
+}
+
+// Links returns a process's links to an upstream ("postgres" or "nats"; one per NATS
+// server), nil without Options.Links.
+func (s *System) Links(proc, upstream string) []*Link {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.links[proc][upstream]
 }
 
 // Procs returns the running replicas of a service.
@@ -726,13 +1015,16 @@ func (s *System) Logs(maxPerFile int) string {
 }
 
 // PIDs returns the process ids of every running process (for CPU/RSS accounting):
-// the services, the gateway and, when Options.NATSBinary runs it as a process, NATS.
+// the services, the gateway and, when Options.NATSBinary runs them as processes, the
+// NATS servers.
 func (s *System) PIDs() []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var pids []int
-	if s.natsProc != nil && !s.natsProc.exited() {
-		pids = append(pids, s.natsProc.PID())
+	for _, n := range s.natsNodes {
+		if n.proc != nil && !n.proc.exited() {
+			pids = append(pids, n.proc.PID())
+		}
 	}
 	for _, ps := range s.procs {
 		for _, p := range ps {
@@ -759,9 +1051,15 @@ func (s *System) Stop() {
 	if s.NATS != nil {
 		s.NATS.Stop()
 	}
-	if s.natsProc != nil {
-		_ = syscall.Kill(-s.natsProc.PID(), syscall.SIGKILL)
-		<-s.natsProc.done
+	for i := range s.natsNodes {
+		s.KillNATSNode(i)
+	}
+	for _, ls := range s.links {
+		for _, l := range ls {
+			for _, link := range l {
+				link.Close()
+			}
+		}
 	}
 	s.dropDB()
 }

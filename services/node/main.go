@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/services/node/service"
 	"github.com/podwarden/podwarden/shared/app"
 )
@@ -22,6 +24,7 @@ func main() {
 	var cfg service.Config
 	cfg.SimFromEnv()
 	cfg.DNSFromEnv()
+	cfg.StreamingFromEnv()
 	flag.StringVar(&cfg.App.GRPCAddr, "grpc-addr", "", "gRPC listen address (PODWARDEN_GRPC_ADDR, default "+service.DefaultGRPCAddr+")")
 	flag.StringVar(&cfg.App.MetricsAddr, "metrics-addr", "", "Prometheus /metrics listen address, \"off\" disables it (PODWARDEN_METRICS_ADDR, default "+app.DefaultMetricsAddr(service.DefaultGRPCAddr)+")")
 	flag.StringVar(&cfg.App.PostgresDSN, "postgres-dsn", "", "Postgres DSN (PODWARDEN_POSTGRES_DSN)")
@@ -42,6 +45,14 @@ func main() {
 	flag.StringVar(&cfg.Runtime, "runtime", cfg.Runtime, "container runtime: sim, or exec to really run commands as local processes (PODWARDEN_RUNTIME; exec runs arbitrary commands, see the README)")
 	flag.Float64Var(&cfg.TimeScale, "time-scale", cfg.TimeScale, "multiplier of simulated container run times, e.g. 0.1 (PODWARDEN_SIM_TIME_SCALE)")
 	flag.StringVar(&cfg.DNSAddr, "dns-addr", cfg.DNSAddr, "cluster DNS address, UDP and TCP; \"\" or off disables it (PODWARDEN_DNS_ADDR)")
+	flag.Func("missing-images", "comma-separated patterns of images that fail to pull, \"none\" for none (PODWARDEN_SIM_MISSING_IMAGES, default "+strings.Join(sim.DefaultMissingImages, ",")+")", func(v string) error {
+		cfg.MissingImages = []string{}
+		if v != "none" && v != "" {
+			cfg.MissingImages = strings.Split(v, ",")
+		}
+		return nil
+	})
+	flag.StringVar(&cfg.StreamingAddr, "streaming-addr", cfg.StreamingAddr, "streaming server address (exec, attach, port-forward, proxy), reached by the gateway (PODWARDEN_STREAMING_ADDR)")
 	flag.Parse()
 	cfg.App.FromEnv(service.DefaultGRPCAddr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

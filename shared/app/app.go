@@ -210,7 +210,10 @@ func New(ctx context.Context, name string, cfg Config, migrations fs.FS) (*App, 
 		return nil, err
 	}
 	b.Replicas = cfg.StreamReplicas
-	if err := b.EnsureStreams(ctx); err != nil {
+	// A NATS server that just restarted into its cluster answers, but its stream
+	// requests time out until it has caught up: try again for a while rather than
+	// exit (the service would only be restarted into the same wait).
+	if err := retryFor(ctx, log, "declare the streams", streamsTimeout, time.Second, b.EnsureStreams); err != nil {
 		db.Close()
 		if cfg.NATSConn == nil {
 			b.Close()
@@ -236,6 +239,28 @@ func New(ctx context.Context, name string, cfg Config, migrations fs.FS) (*App, 
 	a.Controllers = metrics.NewControllers(a.Metrics)
 	a.Metrics.MustRegister(db.PoolCollector(), b.Collector(), a.Relay.Collector(), a.Leader.Collector())
 	return a, nil
+}
+
+// streamsTimeout bounds how long New tries to declare the streams.
+const streamsTimeout = time.Minute
+
+// retryFor calls f until it succeeds, ctx ends or timeout has passed since the first
+// call (then it returns f's last error), waiting pause between calls and logging
+// each failure.
+func retryFor(ctx context.Context, log *slog.Logger, what string, timeout, pause time.Duration, f func(context.Context) error) error {
+	start := time.Now()
+	for {
+		err := f(ctx)
+		if err == nil || ctx.Err() != nil || time.Since(start)+pause > timeout {
+			return err
+		}
+		log.Warn("retrying at start", "what", what, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
 }
 
 // Close releases the database and the NATS connection (unless it was given).

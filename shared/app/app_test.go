@@ -1,8 +1,12 @@
 package app
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/podwarden/podwarden/shared/grpcserver"
 )
@@ -76,5 +80,37 @@ func TestValidateGRPCListen(t *testing.T) {
 				t.Fatalf("Validate: %v, want an error with %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestRetryFor: a step that fails a few times at start (NATS catching up) is tried
+// again until it succeeds; one that keeps failing gives up after the timeout with its
+// last error; a cancelled context stops at once.
+func TestRetryFor(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	failing := func(n int) (func(context.Context) error, *int) {
+		calls := 0
+		return func(context.Context) error {
+			calls++
+			if calls <= n {
+				return errors.New("context deadline exceeded")
+			}
+			return nil
+		}, &calls
+	}
+	f, calls := failing(2)
+	if err := retryFor(context.Background(), log, "x", time.Second, time.Millisecond, f); err != nil || *calls != 3 {
+		t.Errorf("fails twice: err %v after %d calls, want nil after 3", err, *calls)
+	}
+	f, calls = failing(1 << 30)
+	start := time.Now()
+	if err := retryFor(context.Background(), log, "x", 50*time.Millisecond, 10*time.Millisecond, f); err == nil || *calls < 2 || time.Since(start) > time.Second {
+		t.Errorf("always fails: err %v after %d calls in %v, want the error after a few calls", err, *calls, time.Since(start))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f, calls = failing(1 << 30)
+	if err := retryFor(ctx, log, "x", time.Minute, time.Second, f); err == nil || *calls != 1 {
+		t.Errorf("cancelled: err %v after %d calls, want the error after 1", err, *calls)
 	}
 }

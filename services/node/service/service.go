@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,6 +86,12 @@ type Config struct {
 	// Runtime is "sim" (default) or "exec": container commands really run as
 	// local processes (opt-in; see RuntimeExec).
 	Runtime string
+	// MissingImages are the sim registry's patterns of images that do not
+	// exist (sim.Registry); nil means sim.DefaultMissingImages, empty none.
+	MissingImages []string
+	// StreamingAddr is where the streaming server (exec, attach, port-forward,
+	// proxy) listens; "" means DefaultStreamingAddr.
+	StreamingAddr string
 	// Clock (default the wall clock).
 	Clock clock.Clock
 	// DNSAddr is where the cluster DNS answers, UDP and TCP ("host:port"; port
@@ -142,6 +149,28 @@ func (c *Config) SimFromEnv() {
 	c.CrashLoopBackOff = envDuration("PODWARDEN_SIM_CRASH_BACKOFF", HumanCrashLoopBackOff)
 	c.TimeScale = envTimeScale()
 	c.Runtime = envStr("PODWARDEN_RUNTIME", RuntimeSim)
+	c.MissingImages = envMissingImages()
+}
+
+// envMissingImages reads PODWARDEN_SIM_MISSING_IMAGES: comma-separated
+// patterns of images that fail to pull; unset means the defaults, "" or
+// "none" none.
+func envMissingImages() []string {
+	v, ok := os.LookupEnv("PODWARDEN_SIM_MISSING_IMAGES")
+	if !ok {
+		return sim.DefaultMissingImages
+	}
+	if v == "" || v == "none" {
+		return []string{}
+	}
+	return strings.Split(v, ",")
+}
+
+func (c *Config) registry() sim.Registry {
+	if c.MissingImages == nil {
+		return sim.Registry{Missing: sim.DefaultMissingImages}
+	}
+	return sim.Registry{Missing: c.MissingImages}
 }
 
 // PlanFromEnv sets the address plan from PODWARDEN_CLUSTER_CIDR,
@@ -261,30 +290,36 @@ func Run(ctx context.Context, cfg Config) error {
 	rt := newRuntime(cfg)
 	defer rt.close()
 	registerPodLogs(a.GRPC.GRPC, deps, cfg, rt)
+	stopDNS, dnsAddr, err := startDNS(ctx, a, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopDNS()
+	stopStreams, err := startStreams(a, cfg, rt, dnsAddr)
+	if err != nil {
+		return err
+	}
+	defer stopStreams()
 	caches := controller.Caches{Hub: a.Watch, Pods: podRes.Cache(), Nodes: nodeRes.Cache()}
 	ctl := controller.New(a.DB, a.Bus, caches, a.Log, cfg.Clock, controller.Config{
 		Delays: sim.Delays{
 			Start: cfg.StartDelay, Ready: cfg.ReadyDelay, Termination: cfg.TerminationDelay, BackOff: cfg.CrashLoopBackOff,
-			TimeScale: cfg.TimeScale, Runtime: rt.sim,
+			TimeScale: cfg.TimeScale, Runtime: rt.sim, Registry: cfg.registry(),
 		},
 		ScheduleDelay: cfg.ScheduleDelay,
 		Workers:       a.Config.Workers,
 		Resync:        a.Config.Resync,
 	})
-	stopDNS, err := startDNS(ctx, a, cfg)
-	if err != nil {
-		return err
-	}
-	defer stopDNS()
 	return a.Run(ctx, ctl.OnObject, ctl.Run)
 }
 
 // startDNS starts the cluster DNS (when enabled): its sockets are bound before
 // Run returns, the index follows the store on this replica whether or not it
-// leads. stop waits for both to end after ctx.
-func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), err error) {
+// leads. stop waits for both to end after ctx. addr is the UDP address it
+// answers on ("" when disabled).
+func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), addr string, err error) {
 	if !cfg.dnsEnabled() {
-		return func() {}, nil
+		return func() {}, "", nil
 	}
 	feeder := &clusterdns.Feeder{
 		Services:  server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now).Cache(),
@@ -293,7 +328,7 @@ func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), err err
 	}
 	srv := &clusterdns.Server{Addr: cfg.DNSAddr, PacketConn: cfg.DNSPacketConn, Listener: cfg.DNSListener, Index: feeder.Index, Log: a.Log}
 	if err := srv.Listen(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -305,7 +340,7 @@ func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), err err
 			a.Log.Error("cluster dns stopped", "err", err)
 		}
 	}()
-	return func() { cancel(); wg.Wait() }, nil
+	return func() { cancel(); wg.Wait() }, srv.LocalAddr(), nil
 }
 
 // controlPlaneIP is the InternalIP of the control-plane node ("" without one):

@@ -17,7 +17,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/podwarden/podwarden/services/node/internal/ipam"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
+	"github.com/podwarden/podwarden/services/node/internal/streams"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
@@ -245,18 +247,9 @@ func (r *Runtime) Log(pod *corev1.Pod, container string, previous bool) ([]sim.L
 	return append([]sim.LogEntry(nil), p.lines...), !p.exited, true
 }
 
-// podEnv is the container's environment: the node's PATH and HOME, HOSTNAME,
-// and the container's env values (valueFrom references are not resolved).
+// podEnv is the container's environment as the kubelet builds it (HOSTNAME,
+// the kubernetes Service's variables, env values and fieldRefs), with the
+// machine's PATH and its temporary directory as HOME.
 func podEnv(pod *corev1.Pod, c *corev1.Container) []string {
-	host := pod.GetSpec().GetHostname()
-	if host == "" {
-		host = pod.GetMetadata().GetName()
-	}
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "HOSTNAME=" + host}
-	for _, e := range c.GetEnv() {
-		if e.GetValueFrom() == nil {
-			env = append(env, e.GetName()+"="+e.GetValue())
-		}
-	}
-	return env
+	return streams.ProcessEnv(pod, c, ipam.KubernetesServiceIP)
 }

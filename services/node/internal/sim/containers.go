@@ -62,10 +62,12 @@ func reconcileStatuses(have []*corev1.ContainerStatus, containers []*corev1.Cont
 }
 
 // start runs the pod's containers Start after binding: init containers
-// complete, then every container runs.
+// complete, then every container runs, except those whose image fails to
+// pull: they cycle through ErrImagePull and ImagePullBackOff, and the pod
+// stays Pending, until their image exists.
 func (s *step) start() {
 	st := s.pod.Status
-	if st.Phase != podutil.PodPending || !anyWaiting(st.ContainerStatuses, ReasonContainerCreating) {
+	if st.Phase != podutil.PodPending || !anyWaiting(st.ContainerStatuses, ReasonContainerCreating, ReasonErrImagePull, ReasonImagePullBackOff) {
 		return
 	}
 	startAt := s.scheduledAt().Add(s.d.Start)
@@ -89,14 +91,24 @@ func (s *step) start() {
 		f := false
 		cs.Started = &f
 	}
+	pending := false
 	for i, c := range s.pod.Spec.Containers {
 		cs := st.ContainerStatuses[i]
-		if w := cs.GetState().GetWaiting(); w == nil || w.GetReason() != ReasonContainerCreating {
+		switch cs.GetState().GetWaiting().GetReason() {
+		case ReasonContainerCreating, ReasonErrImagePull, ReasonImagePullBackOff:
+		default:
+			continue
+		}
+		if s.pullFails(c) {
+			s.pullFailed(c, cs, startAt)
+			pending = true
 			continue
 		}
 		s.runContainer(c, cs, ts)
 	}
-	st.Phase = podutil.PodRunning
+	if !pending {
+		st.Phase = podutil.PodRunning
+	}
 }
 
 // runContainer starts container c now.
@@ -314,10 +326,12 @@ func Fail(p *corev1.Pod, code int32, now time.Time) {
 	p.Status.Phase = podutil.PodFailed
 }
 
-func anyWaiting(list []*corev1.ContainerStatus, reason string) bool {
+func anyWaiting(list []*corev1.ContainerStatus, reasons ...string) bool {
 	for _, cs := range list {
-		if cs.GetState().GetWaiting().GetReason() == reason {
-			return true
+		for _, r := range reasons {
+			if cs.GetState().GetWaiting().GetReason() == r {
+				return true
+			}
 		}
 	}
 	return false

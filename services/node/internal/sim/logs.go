@@ -119,6 +119,8 @@ func ContainerLog(p *corev1.Pod, name string, previous bool, now time.Time, time
 	case st.GetWaiting().GetReason() == ReasonCrashLoopBackOff && cs.GetLastState().GetTerminated() != nil:
 		// Like the kubelet: a crash-looping container's log is its last run's.
 		return terminatedRun(cs.GetLastState().GetTerminated()), true, nil
+	case st.GetWaiting().GetReason() == ReasonErrImagePull || st.GetWaiting().GetReason() == ReasonImagePullBackOff:
+		return nil, false, fmt.Errorf("%w: container %q in pod %q is waiting to start: trying and failing to pull image", ErrBadLogRequest, name, podName)
 	default:
 		return nil, false, fmt.Errorf("%w: container %q in pod %q is waiting to start: %s", ErrBadLogRequest, name, podName, st.GetWaiting().GetReason())
 	}

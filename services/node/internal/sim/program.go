@@ -1,10 +1,17 @@
 package sim
 
 import (
+	"context"
+	"math/big"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/podwarden/podwarden/services/node/internal/ipam"
+	"github.com/podwarden/podwarden/services/node/internal/simsh"
+	"github.com/podwarden/podwarden/services/node/internal/streams"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
@@ -60,34 +67,36 @@ func (p Program) Scaled(f float64) Program {
 }
 
 // ProgramFor decides the program of a container, in this order:
-//  1. no command and no args: runs until deleted;
+//  1. no command and no args: runs until deleted (the image's server);
 //  2. the pod's sim.podwarden.io/exit-code and sim.podwarden.io/duration
 //     annotations, when either is set: it runs that long (default 0) and exits
 //     with that code (default 0);
-//  3. a shell script (`sh -c '<script>'`, also bash/ash/dash, in command or
-//     args): `sleep N` adds N seconds, `exit N` ends it with code N, `echo text`
-//     and `date` write log lines, `false`/`true` set the status of the last
-//     command, which is the exit code when the script ends without `exit`;
-//     `sleep infinity` runs until deleted. Other commands take no time;
-//  4. a bare `sleep N`: runs N seconds and succeeds;
-//  5. any other command: with restartPolicy Always (servers) it runs until
-//     deleted; with Never or OnFailure it succeeds after ShortRun.
+//  3. a command the sim's shell models (package simsh: `sh -c SCRIPT`, echo,
+//     printf, sleep, true, false, date, hostname, cat of the pod's files, ...)
+//     runs by a shell's rules in simulated time: what it writes is its log,
+//     `sleep` takes its time, `sleep infinity` and a server (`nginx` in an
+//     nginx image) run until deleted, an unknown program in a script is
+//     `sh: X: not found` with exit code 127, the last status is the exit code;
+//  4. `perl -Mbignum=bpi -wle 'print bpi(N)'` (the Job chapter's pi) prints pi
+//     to N digits;
+//  5. anything else (a program the sim does not model, or a script with
+//     loops, conditionals, pipes, redirections or command substitutions): with
+//     restartPolicy Always (servers) it runs until deleted; with Never or
+//     OnFailure it succeeds after ShortRun.
 func ProgramFor(pod *corev1.Pod, c *corev1.Container) Program {
 	argv := append(append([]string{}, c.GetCommand()...), c.GetArgs()...)
 	if len(argv) == 0 {
 		return Program{Forever: true}
 	}
-	script, isScript := shellScript(argv)
-	var p Program
-	switch {
-	case isScript:
-		p = parseScript(script)
-	case path.Base(argv[0]) == "sleep" && len(argv) > 1:
-		p = parseScript("sleep " + argv[1])
-	case pod.GetSpec().GetRestartPolicy() == "Never" || pod.GetSpec().GetRestartPolicy() == "OnFailure":
-		p = Program{Duration: ShortRun}
-	default:
-		p = Program{Forever: true}
+	p, ok := simulate(pod, c, argv)
+	if !ok {
+		if digits, isPi := piCommand(argv); isPi {
+			p = Program{Lines: []LogLine{{Text: Pi(digits)}}}
+		} else if pod.GetSpec().GetRestartPolicy() == "Never" || pod.GetSpec().GetRestartPolicy() == "OnFailure" {
+			p = Program{Duration: ShortRun}
+		} else {
+			p = Program{Forever: true}
+		}
 	}
 	ann := pod.GetMetadata().GetAnnotations()
 	codeStr, hasCode := ann[AnnotationExitCode]
@@ -118,6 +127,150 @@ func ProgramFor(pod *corev1.Pod, c *corev1.Container) Program {
 	return p
 }
 
+// unmodelled finds shell syntax the sim's shell does not interpret.
+var unmodelled = regexp.MustCompile(`(^|[;&|\n(]\s*)(while|for|until|if|case|function|select)\s|\$\(|\$\(\(|` + "`" + `|(^|[^|])\|([^|]|$)|[<>]`)
+
+// simEpoch is the simulated clock's origin: `date` lines are recognised by it.
+var simEpoch = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// simulate runs argv in the sim's shell in simulated time; ok is false when
+// the shell does not model it.
+func simulate(pod *corev1.Pod, c *corev1.Container, argv []string) (Program, bool) {
+	if script, isScript := shellScript(argv); isScript && unmodelled.MatchString(script) {
+		return Program{}, false
+	}
+	var p Program
+	var at time.Duration
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := &simsh.Machine{
+		Hostname: streams.Hostname(pod),
+		Env:      streams.Env(pod, c, streams.DefaultPath, ipam.KubernetesServiceIP),
+		Files:    streams.Files(pod, ipam.DNSServiceIP),
+		Image:    c.GetImage(),
+		Now:      func() time.Time { return simEpoch.Add(at) },
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			if d >= foreverSleep {
+				p.Forever = true
+				cancel()
+				return context.Canceled
+			}
+			at += d
+			return nil
+		},
+		Serve: func(context.Context) error {
+			p.Forever = true
+			cancel()
+			return context.Canceled
+		},
+	}
+	out := &logWriter{at: func() time.Duration { return at }}
+	code, err := simsh.Exec(ctx, m, argv, simsh.Streams{Stdout: out, Stderr: out})
+	if err != nil {
+		return Program{}, false
+	}
+	out.flush()
+	p.Lines = out.lines
+	if p.Forever {
+		return p, true
+	}
+	p.Duration, p.ExitCode = at, int32(code)
+	return p, true
+}
+
+// foreverSleep is a sleep the sim treats as endless (`sleep infinity`, or
+// longer than a century).
+const foreverSleep = 100 * 365 * 24 * time.Hour
+
+// logWriter turns what a simulated program writes into log lines stamped with
+// the simulated time they are completed at; `date`'s output becomes a Date line.
+type logWriter struct {
+	at      func() time.Duration
+	partial strings.Builder
+	lines   []LogLine
+}
+
+func (w *logWriter) Write(b []byte) (int, error) {
+	for _, r := range string(b) {
+		if r != '\n' {
+			w.partial.WriteRune(r)
+			continue
+		}
+		w.line()
+	}
+	return len(b), nil
+}
+
+func (w *logWriter) line() {
+	at := w.at()
+	text := w.partial.String()
+	w.partial.Reset()
+	if text == simEpoch.Add(at).Format(simsh.DateFormat) {
+		w.lines = append(w.lines, LogLine{At: at, Date: true})
+		return
+	}
+	w.lines = append(w.lines, LogLine{At: at, Text: text})
+}
+
+func (w *logWriter) flush() {
+	if w.partial.Len() > 0 {
+		w.line()
+	}
+}
+
+// piCommand recognises `perl -Mbignum=bpi -wle 'print bpi(N)'`.
+func piCommand(argv []string) (int, bool) {
+	if path.Base(argv[0]) != "perl" {
+		return 0, false
+	}
+	joined := strings.Join(argv[1:], " ")
+	m := piRE.FindStringSubmatch(joined)
+	if m == nil || !strings.Contains(joined, "bignum") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n < 1 || n > 100000 {
+		return 0, false
+	}
+	return n, true
+}
+
+var piRE = regexp.MustCompile(`print\s+bpi\((\d+)\)`)
+
+// Pi is pi to n significant digits, rounded, as Perl's bignum bpi(n) prints it.
+func Pi(n int) string {
+	// Machin: pi = 16 atan(1/5) - 4 atan(1/239), in fixed point with guard digits.
+	guard := 10
+	scale := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n+guard)), nil)
+	atan := func(x int64) *big.Int {
+		sum := new(big.Int)
+		term := new(big.Int).Div(scale, big.NewInt(x))
+		x2 := big.NewInt(x * x)
+		for k := int64(0); term.Sign() != 0; k++ {
+			t := new(big.Int).Div(term, big.NewInt(2*k+1))
+			if k%2 == 0 {
+				sum.Add(sum, t)
+			} else {
+				sum.Sub(sum, t)
+			}
+			term.Div(term, x2)
+		}
+		return sum
+	}
+	pi := new(big.Int).Mul(atan(5), big.NewInt(16))
+	pi.Sub(pi, new(big.Int).Mul(atan(239), big.NewInt(4)))
+	// Round to n significant digits: pi has n+guard decimals and one integer digit.
+	div := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(guard+1)), nil)
+	half := new(big.Int).Div(div, big.NewInt(2))
+	pi.Add(pi, half)
+	pi.Div(pi, div)
+	digits := pi.String()
+	if n == 1 {
+		return digits
+	}
+	return digits[:1] + "." + digits[1:]
+}
+
 // shellScript finds `<shell> -c <script>` in argv.
 func shellScript(argv []string) (string, bool) {
 	for i := 0; i+2 < len(argv); i++ {
@@ -129,139 +282,4 @@ func shellScript(argv []string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// parseScript reads the commands of a script, separated by newlines, `;`,
-// `&&` or `||` (conditionals and loops are not interpreted).
-func parseScript(script string) Program {
-	var p Program
-	var at time.Duration
-	last := int32(0)
-	for _, cmd := range splitCommands(script) {
-		words := splitWords(cmd)
-		if len(words) == 0 {
-			continue
-		}
-		switch words[0] {
-		case "sleep":
-			if len(words) > 1 && words[1] == "infinity" {
-				p.Forever = true
-				return p
-			}
-			if len(words) > 1 {
-				at += parseSleep(words[1])
-			}
-			last = 0
-		case "exit":
-			code := last
-			if len(words) > 1 {
-				if v, err := strconv.ParseInt(words[1], 10, 32); err == nil {
-					code = int32(v & 0xff)
-				}
-			}
-			p.Duration, p.ExitCode = at, code
-			return p
-		case "echo":
-			args := words[1:]
-			for len(args) > 0 && (args[0] == "-n" || args[0] == "-e" || args[0] == "-E") {
-				args = args[1:]
-			}
-			p.Lines = append(p.Lines, LogLine{At: at, Text: strings.Join(args, " ")})
-			last = 0
-		case "date":
-			p.Lines = append(p.Lines, LogLine{At: at, Date: true})
-			last = 0
-		case "false":
-			last = 1
-		default:
-			last = 0
-		}
-	}
-	p.Duration, p.ExitCode = at, last
-	return p
-}
-
-// parseSleep reads sleep's argument: seconds, possibly fractional, or with a
-// unit suffix s, m, h, d.
-func parseSleep(s string) time.Duration {
-	mult := time.Second
-	switch {
-	case strings.HasSuffix(s, "s"):
-		s = strings.TrimSuffix(s, "s")
-	case strings.HasSuffix(s, "m"):
-		s, mult = strings.TrimSuffix(s, "m"), time.Minute
-	case strings.HasSuffix(s, "h"):
-		s, mult = strings.TrimSuffix(s, "h"), time.Hour
-	case strings.HasSuffix(s, "d"):
-		s, mult = strings.TrimSuffix(s, "d"), 24*time.Hour
-	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return time.Duration(n * float64(mult))
-}
-
-// splitCommands splits a script on newlines, `;`, `&&` and `||` outside quotes.
-func splitCommands(script string) []string {
-	var out []string
-	var cur strings.Builder
-	var quote rune
-	rs := []rune(script)
-	for i := 0; i < len(rs); i++ {
-		r := rs[i]
-		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-			cur.WriteRune(r)
-		case r == '\'' || r == '"':
-			quote = r
-			cur.WriteRune(r)
-		case r == ';' || r == '\n':
-			out = append(out, cur.String())
-			cur.Reset()
-		case (r == '&' || r == '|') && i+1 < len(rs) && rs[i+1] == r:
-			out = append(out, cur.String())
-			cur.Reset()
-			i++
-		default:
-			cur.WriteRune(r)
-		}
-	}
-	return append(out, cur.String())
-}
-
-// splitWords splits a command into words, removing quotes.
-func splitWords(cmd string) []string {
-	var out []string
-	var cur strings.Builder
-	var quote rune
-	in := false
-	for _, r := range cmd {
-		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '\'' || r == '"':
-			quote, in = r, true
-		case r == ' ' || r == '\t':
-			if in {
-				out = append(out, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteRune(r)
-			in = true
-		}
-	}
-	if in {
-		out = append(out, cur.String())
-	}
-	return out
 }

@@ -38,6 +38,9 @@ type Delays struct {
 	TimeScale float64
 	// Runtime, when set, really runs containers that have a command (exec runtime).
 	Runtime Runtime
+	// Registry decides which images exist; a container whose image does not
+	// fails to pull (ErrImagePull, ImagePullBackOff with the BackOff base).
+	Registry Registry
 }
 
 // MinBackOff bounds the crash-loop back-off from below, so a container that
