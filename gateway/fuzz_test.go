@@ -9,11 +9,6 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	k8scorev1 "k8s.io/api/core/v1"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"sigs.k8s.io/yaml"
@@ -158,20 +153,6 @@ func FuzzYAMLBody(f *testing.F) {
 	m := &yamlMarshaler{json: newJSONMarshaler()}
 	f.Fuzz(func(t *testing.T, data []byte) { checkBody(t, m, data) })
 }
-
-// kubeScheme is the scheme of the k8s.io/api types kubeDecoder knows, for
-// encoding protobuf seeds and re-encoding decoded bodies.
-var kubeScheme = func() *k8sruntime.Scheme {
-	s := k8sruntime.NewScheme()
-	for _, add := range []func(*k8sruntime.Scheme) error{
-		k8scorev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
-	} {
-		if err := add(s); err != nil {
-			panic(err)
-		}
-	}
-	return s
-}()
 
 func FuzzKubeProtobuf(f *testing.F) {
 	yamlDecoder := serializer.NewCodecFactory(kubeScheme).UniversalDeserializer()

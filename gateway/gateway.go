@@ -186,6 +186,9 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 		return nil, err
 	}
 	g.discovery.add(coreResources...)
+	if err := g.registerKubectlAPIs(); err != nil {
+		return nil, err
+	}
 	g.discovery.add(apiServiceResource)
 	g.fieldManagers.statusKinds = g.discovery.statusKinds()
 	g.schemas = bodySchemas(patchRoutes)
@@ -229,7 +232,8 @@ func NewHandler(ctx context.Context, cfg Config, backends Backends) (http.Handle
 	h = g.deleteCollection(h) // lists and deletes through everything above
 	h = g.watchDispatch(h)
 	h = negotiate(h)
-	h = g.tables(h) // sees kubectl's Accept before negotiate rewrites it
+	h = g.tables(h)          // sees kubectl's Accept before negotiate rewrites it
+	h = g.protobufAnswers(h) // sees the client's Accept before negotiate rewrites it
 	h = g.protobufBodies(h)
 	h = g.limitBody(h)
 	h = g.capListLimit(cfg.MaxListItems, h)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -49,7 +50,16 @@ func TestKubernetesProtobufBodies(t *testing.T) {
 	r := e.do(http.MethodPost, "/apis/apps/v1/namespaces/default/deployments", kubeProtobuf(t, dep),
 		"Content-Type: application/vnd.kubernetes.protobuf", "Accept: application/vnd.kubernetes.protobuf, */*")
 	r.wantCode(t, http.StatusCreated)
-	obj := r.object(t)
+	if ct := r.header.Get("Content-Type"); ct != mimeKubeProtobuf {
+		t.Fatalf("answered %q, want protobuf, the client's first choice", ct)
+	}
+	created, _, err := kubeDecoder.Decode(r.body, nil, nil)
+	if err != nil {
+		t.Fatalf("decode the answer: %v", err)
+	}
+	asJSON, _ := json.Marshal(created)
+	var obj map[string]any
+	_ = json.Unmarshal(asJSON, &obj)
 	if get(obj, "spec", "replicas") == nil || get(obj, "spec", "template", "spec", "containers", 0, "image") != "nginx" {
 		t.Errorf("created %s", r.body)
 	}

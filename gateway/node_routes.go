@@ -48,6 +48,7 @@ var (
 var nodePatchRoutes = []patchRoute{
 	{"/api/v1/nodes/{name}", nodeDesc},
 	{"/api/v1/namespaces/{namespace}/pods/{name}", podDesc},
+	{"/api/v1/namespaces/{namespace}/pods/{name}/status", podDesc},
 }
 
 // nodeResources are Nodes and Pods.
@@ -55,7 +56,7 @@ var nodeResources = []groupResource{
 	{"v1", apiResource{Name: "nodes", SingularName: "node", Kind: "Node", Verbs: objectVerbs, ShortNames: []string{"no"}}},
 	{"v1", apiResource{Name: "nodes/status", Kind: "Node", Verbs: []string{"get"}}},
 	{"v1", apiResource{Name: "pods", SingularName: "pod", Namespaced: true, Kind: "Pod", Verbs: objectVerbs, ShortNames: []string{"po"}, Categories: []string{"all"}}},
-	{"v1", apiResource{Name: "pods/status", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}}},
+	{"v1", apiResource{Name: "pods/status", Namespaced: true, Kind: "Pod", Verbs: subresourceVerbs}},
 }
 
 // metricsPatchRoutes are the Load paths that take a PATCH.
@@ -153,18 +154,8 @@ var podPrinter = printer{
 	columns: []column{col("Name", "string", 0), col("Ready", "string", 0), col("Status", "string", 0), col("Restarts", "string", 0), col("Age", "string", 0),
 		col("IP", "string", 1), col("Node", "string", 1), col("Nominated Node", "string", 1), col("Readiness Gates", "string", 1)},
 	cells: func(o map[string]any, now time.Time) []any {
-		ready, total, restarts := 0, 0, 0
-		for _, cs := range list(obj(o, "status"), "containerStatuses") {
-			total++
-			if cs["ready"] == true {
-				ready++
-			}
-			restarts += integer(cs, "restartCount")
-		}
-		if total == 0 {
-			total = len(list(obj(o, "spec"), "containers"))
-		}
-		return []any{name(o), fmt.Sprintf("%d/%d", ready, total), podStatus(o), fmt.Sprint(restarts), age(o, now),
+		ready, status, restarts := podReadyStatus(o)
+		return []any{name(o), fmt.Sprintf("%d/%d", ready, len(list(obj(o, "spec"), "containers"))), status, fmt.Sprint(restarts), age(o, now),
 			orNone(str2(obj(o, "status"), "podIP")), orNone(str2(obj(o, "spec"), "nodeName")), "<none>", "<none>"}
 	},
 }
@@ -172,7 +163,8 @@ var podPrinter = printer{
 // nodePrinter is kubectl's Node columns.
 var nodePrinter = printer{
 	columns: []column{col("Name", "string", 0), col("Status", "string", 0), col("Roles", "string", 0), col("Age", "string", 0), col("Version", "string", 0),
-		col("Internal-IP", "string", 1)},
+		col("Internal-IP", "string", 1), col("External-IP", "string", 1), col("OS-Image", "string", 1), col("Kernel-Version", "string", 1),
+		col("Container-Runtime", "string", 1)},
 	cells: func(o map[string]any, now time.Time) []any {
 		status := "Unknown"
 		for _, c := range list(obj(o, "status"), "conditions") {
@@ -190,36 +182,83 @@ var nodePrinter = printer{
 			}
 		}
 		sort.Strings(roles)
-		ip := "<none>"
+		internalIP, externalIP := "<none>", "<none>"
 		for _, a := range list(obj(o, "status"), "addresses") {
-			if a["type"] == "InternalIP" {
-				ip = fmt.Sprint(a["address"])
+			switch a["type"] {
+			case "InternalIP":
+				internalIP = fmt.Sprint(a["address"])
+			case "ExternalIP":
+				externalIP = fmt.Sprint(a["address"])
 			}
 		}
-		return []any{name(o), status, orNone(strings.Join(roles, ",")), age(o, now), orNone(str2(obj(obj(o, "status"), "nodeInfo"), "kubeletVersion")), ip}
+		info := obj(obj(o, "status"), "nodeInfo")
+		return []any{name(o), status, orNone(strings.Join(roles, ",")), age(o, now), orNone(str2(info, "kubeletVersion")), internalIP, externalIP,
+			orUnknown(str2(info, "osImage")), orUnknown(str2(info, "kernelVersion")), orUnknown(str2(info, "containerRuntimeVersion"))}
 	},
 }
 
-// podStatus is kubectl's STATUS column: the phase, or what a container waits for or
-// died of, or Terminating.
-func podStatus(o map[string]any) string {
-	st := obj(o, "status")
-	reason := str2(st, "phase")
-	if r := str2(st, "reason"); r != "" {
-		reason = r
+// orUnknown is kubectl's "<unknown>" for an empty node info field.
+func orUnknown(s string) string {
+	if s == "" {
+		return "<unknown>"
 	}
-	for _, cs := range list(st, "containerStatuses") {
-		state := obj(cs, "state")
-		if r := str2(obj(state, "waiting"), "reason"); r != "" {
-			reason = r
-		} else if r := str2(obj(state, "terminated"), "reason"); r != "" {
-			reason = r
+	return s
+}
+
+// podReadyStatus is kubectl's READY (ready containers), STATUS and RESTARTS
+// columns (printPod): a container counts as ready only while it is running, so a
+// Terminating pod whose containers have stopped shows 0/1; the status is the
+// phase, or the reason the first container waits or stopped, or Terminating
+// while a deleted pod is not yet terminal.
+func podReadyStatus(o map[string]any) (ready int, status string, restarts int) {
+	st := obj(o, "status")
+	phase := str2(st, "phase")
+	status = phase
+	if r := str2(st, "reason"); r != "" {
+		status = r
+	}
+	for _, c := range list(st, "conditions") {
+		if c["type"] == "PodScheduled" && c["reason"] == "SchedulingGated" {
+			status = "SchedulingGated"
 		}
 	}
-	if obj(o, "metadata")["deletionTimestamp"] != nil {
-		reason = "Terminating"
+	statuses := list(st, "containerStatuses")
+	hasRunning := false
+	for i := len(statuses) - 1; i >= 0; i-- {
+		cs := statuses[i]
+		restarts += integer(cs, "restartCount")
+		state := obj(cs, "state")
+		waiting, terminated := obj(state, "waiting"), obj(state, "terminated")
+		switch {
+		case str2(waiting, "reason") != "":
+			status = str2(waiting, "reason")
+		case str2(terminated, "reason") != "":
+			status = str2(terminated, "reason")
+		case terminated != nil && integer(terminated, "signal") != 0:
+			status = fmt.Sprintf("Signal:%d", integer(terminated, "signal"))
+		case terminated != nil:
+			status = fmt.Sprintf("ExitCode:%d", integer(terminated, "exitCode"))
+		case cs["ready"] == true && state["running"] != nil:
+			hasRunning = true
+			ready++
+		}
 	}
-	return reason
+	if status == "Completed" && hasRunning {
+		status = "NotReady"
+		for _, c := range list(st, "conditions") {
+			if c["type"] == "Ready" && c["status"] == "True" {
+				status = "Running"
+			}
+		}
+	}
+	deleted := obj(o, "metadata")["deletionTimestamp"] != nil
+	switch {
+	case deleted && str2(st, "reason") == "NodeLost":
+		status = "Unknown"
+	case deleted && phase != "Succeeded" && phase != "Failed":
+		status = "Terminating"
+	}
+	return ready, status, restarts
 }
 
 // servicePrinter is kubectl's `get services` columns (-o wide adds SELECTOR).

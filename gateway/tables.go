@@ -57,7 +57,8 @@ func col(name, typ string, priority int) column {
 // serves itself (events, ControllerRevisions) and every backend's, deployed or
 // not. Other kinds get defaultPrinter.
 var printers = func() map[string]printer {
-	m := map[string]printer{"Event": eventPrinter, "ControllerRevision": controllerRevisionPrinter, "APIService": apiServicePrinter}
+	m := map[string]printer{"Event": eventPrinter, "ControllerRevision": controllerRevisionPrinter, "ComponentStatus": componentStatusPrinter,
+		"APIService": apiServicePrinter}
 	for _, b := range allBackends {
 		maps.Copy(m, b.printers)
 	}
@@ -68,13 +69,20 @@ var printers = func() map[string]printer {
 var eventPrinter = printer{
 	columns: []column{col("Last Seen", "string", 0), col("Type", "string", 0), col("Reason", "string", 0), col("Object", "string", 0), col("Message", "string", 0)},
 	cells: func(o map[string]any, now time.Time) []any {
-		io := obj(o, "involvedObject")
+		// core/v1 names, else events.k8s.io/v1's.
+		io, message := obj(o, "involvedObject"), str2(o, "message")
+		if io == nil {
+			io, message = obj(o, "regarding"), str2(o, "note")
+		}
 		last := now
-		if t, err := time.Parse(time.RFC3339, str2(o, "lastTimestamp")); err == nil {
-			last = t
+		for _, f := range []string{"lastTimestamp", "deprecatedLastTimestamp", "eventTime"} {
+			if t, err := time.Parse(time.RFC3339, str2(o, f)); err == nil {
+				last = t
+				break
+			}
 		}
 		return []any{duration.HumanDuration(now.Sub(last)), str2(o, "type"), str2(o, "reason"),
-			strings.ToLower(str2(io, "kind")) + "/" + str2(io, "name"), str2(o, "message")}
+			strings.ToLower(str2(io, "kind")) + "/" + str2(io, "name"), message}
 	},
 }
 

@@ -298,6 +298,11 @@ func (r *Resource[T]) UpdateStatus(ctx context.Context, ns, name string, obj T) 
 	return r.update(ctx, ns, name, obj, nil, true)
 }
 
+// UpdateStatusDryRun is UpdateStatus that a dryRun of "All" only checks.
+func (r *Resource[T]) UpdateStatusDryRun(ctx context.Context, ns, name string, obj T, dryRun []string) (T, error) {
+	return r.update(ctx, ns, name, obj, dryRun, true)
+}
+
 func (r *Resource[T]) update(ctx context.Context, ns, name string, obj T, dryRun []string, status bool) (T, error) {
 	var zero T
 	obj = proto.Clone(obj).(T)

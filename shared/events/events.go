@@ -142,21 +142,35 @@ type Server struct {
 }
 
 // resource serves the events through crud (the watch cache, Kubernetes' list and watch
-// semantics), with their field selectors (involvedObject.name, involvedObject.kind,
-// involvedObject.namespace, involvedObject.uid, reason, type).
+// semantics), with their field selectors (SelectableFields).
 func (s *Server) resource() *crud.Resource[*corev1.Event] {
 	return &crud.Resource[*corev1.Event]{
 		Kind: Kind, APIVersion: "v1", KindName: "Event", Namespaced: true, Hub: s.Hub,
 		GR: apierr.GroupResource{Resource: "events"}, GK: apierr.GroupKind{Kind: "Event"},
 		TypeMeta: func(e *corev1.Event) (*string, *string) { return &e.ApiVersion, &e.Kind },
 		Fields: func(e *corev1.Event) map[string]string {
-			o := e.GetInvolvedObject()
-			return map[string]string{
-				"involvedObject.name": o.GetName(), "involvedObject.kind": o.GetKind(),
-				"involvedObject.namespace": o.GetNamespace(), "involvedObject.uid": o.GetUid(),
-				"reason": e.GetReason(), "type": e.GetType(),
-			}
+			return SelectableFields(e)
 		},
+	}
+}
+
+// SelectableFields are an event's fields a field selector can name, as Kubernetes'
+// event strategy's ToSelectableFields has them: the involvedObject's kind,
+// namespace, name, uid, apiVersion (`kubectl events --for deployment/x` selects
+// on it), resourceVersion and fieldPath, reason, reportingComponent, source (the
+// source component, else the reporting controller) and type.
+func SelectableFields(e *corev1.Event) map[string]string {
+	o := e.GetInvolvedObject()
+	source := e.GetSource().GetComponent()
+	if source == "" {
+		source = e.GetReportingComponent()
+	}
+	return map[string]string{
+		"involvedObject.kind": o.GetKind(), "involvedObject.namespace": o.GetNamespace(),
+		"involvedObject.name": o.GetName(), "involvedObject.uid": o.GetUid(),
+		"involvedObject.apiVersion": o.GetApiVersion(), "involvedObject.resourceVersion": o.GetResourceVersion(),
+		"involvedObject.fieldPath": o.GetFieldPath(),
+		"reason":                   e.GetReason(), "reportingComponent": e.GetReportingComponent(), "source": source, "type": e.GetType(),
 	}
 }
 

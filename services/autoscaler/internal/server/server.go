@@ -92,7 +92,7 @@ func (s *Server) UpdateHorizontalPodAutoscalerStatus(ctx context.Context, req *a
 	if req.GetHorizontalPodAutoscaler() == nil {
 		return nil, apierr.BadRequest(bodyRequired)
 	}
-	out, err := s.R.UpdateStatus(ctx, req.GetNamespace(), req.GetName(), req.GetHorizontalPodAutoscaler())
+	out, err := s.R.UpdateStatusDryRun(ctx, req.GetNamespace(), req.GetName(), req.GetHorizontalPodAutoscaler(), req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}

@@ -114,6 +114,11 @@ func TestConversion(t *testing.T) {
 	if back.GetSpec().GetTargetCpuUtilizationPercentage() != 10 || back.GetStatus().GetCurrentCpuUtilizationPercentage() != 58 || back.GetApiVersion() != APIVersionV1 {
 		t.Fatalf("v1 %v", back)
 	}
+	// A cpu metric whose current value is unknown yet (no metrics for the pods).
+	v2.Status.CurrentMetrics[0].Resource.Current = nil
+	if got := ToV1(v2).GetStatus(); got.CurrentCpuUtilizationPercentage != nil || got.GetCurrentReplicas() != 3 {
+		t.Fatalf("v1 status %v", got)
+	}
 }
 
 // TestToV1WithoutCurrentValue: a cpu metric status not measured yet (no

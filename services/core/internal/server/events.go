@@ -41,13 +41,18 @@ func EventResource(db *store.DB, hub *watch.Hub, now func() time.Time) *crud.Res
 	}
 }
 
-// DefaultEvent writes eventTime as MicroTime (UTC, six fractional digits).
+// DefaultEvent writes eventTime and series.lastObservedTime as MicroTime (UTC,
+// six fractional digits).
 func DefaultEvent(e *corev1.Event) {
-	if e.EventTime == nil {
-		return
+	if e.EventTime != nil {
+		if t, err := ParseMicroTime(e.GetEventTime()); err == nil {
+			*e.EventTime = FormatMicroTime(t)
+		}
 	}
-	if t, err := ParseMicroTime(e.GetEventTime()); err == nil {
-		*e.EventTime = FormatMicroTime(t)
+	if s := e.GetSeries(); s != nil {
+		if t, err := ParseMicroTime(s.GetLastObservedTime()); err == nil {
+			s.LastObservedTime = FormatMicroTime(t)
+		}
 	}
 }
 
@@ -55,7 +60,7 @@ func DefaultEvent(e *corev1.Event) {
 // (legacyValidateEvent): an event without eventTime is in the namespace of its
 // involvedObject ("default" for cluster-scoped ones); one with eventTime names its
 // reporter (reportingComponent, reportingInstance), action and reason within
-// their length limits.
+// their length limits, and a series seen at least twice, with its last time.
 func ValidateEvent(e, old *corev1.Event, create bool) field.ErrorList {
 	meta := field.NewPath("metadata")
 	var errs field.ErrorList
@@ -87,6 +92,15 @@ func ValidateEvent(e, old *corev1.Event, create bool) field.ErrorList {
 		errs = append(errs, requiredWithin(e.GetReportingInstance(), reportingInstanceLengthLimit, field.NewPath("reportingInstance"))...)
 		errs = append(errs, requiredWithin(e.GetAction(), actionLengthLimit, field.NewPath("action"))...)
 		errs = append(errs, requiredWithin(e.GetReason(), reasonLengthLimit, field.NewPath("reason"))...)
+		if s := e.GetSeries(); s != nil {
+			sp := field.NewPath("series")
+			if s.GetCount() < 2 {
+				errs = append(errs, field.Invalid(sp.Child("count"), s.GetCount(), "should be at least 2"))
+			}
+			if _, err := ParseMicroTime(s.GetLastObservedTime()); err != nil {
+				errs = append(errs, field.Required(sp.Child("lastObservedTime"), ""))
+			}
+		}
 		if len(e.GetMessage()) > noteLengthLimit {
 			errs = append(errs, field.Invalid(field.NewPath("message"), "", fmt.Sprintf("can have at most %v characters", noteLengthLimit)))
 		}

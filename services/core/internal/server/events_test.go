@@ -40,6 +40,12 @@ func TestValidateEvent(t *testing.T) {
 		"new style without action": {e: event("team", "team", func(e *corev1.Event) { newStyle(e); e.Action = "" }), want: []string{"action: Required value"}},
 		"new style, long reason":   {e: event("team", "team", func(e *corev1.Event) { newStyle(e); e.Reason = strings.Repeat("r", 129) }), want: []string{`reason: Invalid value: "": can have at most 128 characters`}},
 		"bad event time":           {e: event("team", "team", func(e *corev1.Event) { newStyle(e); e.EventTime = proto.String("now") }), want: []string{`eventTime: Invalid value: "now": must be an RFC 3339 time`}},
+		"a series": {e: event("team", "team", func(e *corev1.Event) {
+			newStyle(e)
+			e.Series = &corev1.EventSeries{Count: 2, LastObservedTime: "2026-12-07T18:50:27.000001Z"}
+		})},
+		"a series seen once, with no time": {e: event("team", "team", func(e *corev1.Event) { newStyle(e); e.Series = &corev1.EventSeries{Count: 1} }),
+			want: []string{"series.count: Invalid value: 1: should be at least 2", "series.lastObservedTime: Required value"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

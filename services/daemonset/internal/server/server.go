@@ -127,7 +127,7 @@ func (s *DaemonSetServer) UpdateDaemonSetStatus(ctx context.Context, req *daemon
 	if err := required(req.GetDaemonSet()); err != nil {
 		return nil, err
 	}
-	out, err := s.R.UpdateStatus(ctx, req.GetNamespace(), req.GetName(), req.GetDaemonSet())
+	out, err := s.R.UpdateStatusDryRun(ctx, req.GetNamespace(), req.GetName(), req.GetDaemonSet(), req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,7 @@ func (s *DeploymentServer) UpdateDeploymentStatus(ctx context.Context, req *depl
 	if req.GetDeployment() == nil {
 		return nil, apierr.BadRequest("a Deployment is required in the request body")
 	}
-	out, err := s.R.Deployments.UpdateStatus(ctx, req.GetNamespace(), req.GetName(), req.GetDeployment())
+	out, err := s.R.Deployments.UpdateStatusDryRun(ctx, req.GetNamespace(), req.GetName(), req.GetDeployment(), req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (s *DeploymentServer) UpdateDeploymentScale(ctx context.Context, req *deplo
 	d.Spec.Replicas = int32p(req.GetScale().GetSpec().GetReplicas())
 	// A Scale without resourceVersion is an unconditional write (checkScale compared a given one).
 	d.Metadata.ResourceVersion = ""
-	out, err := s.R.Deployments.Update(ctx, req.GetNamespace(), req.GetName(), d, nil)
+	out, err := s.R.Deployments.Update(ctx, req.GetNamespace(), req.GetName(), d, req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}

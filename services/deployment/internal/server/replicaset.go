@@ -62,7 +62,7 @@ func (s *ReplicaSetServer) UpdateReplicaSetStatus(ctx context.Context, req *depl
 	if req.GetReplicaSet() == nil {
 		return nil, apierr.BadRequest("a ReplicaSet is required in the request body")
 	}
-	out, err := s.R.ReplicaSets.UpdateStatus(ctx, req.GetNamespace(), req.GetName(), req.GetReplicaSet())
+	out, err := s.R.ReplicaSets.UpdateStatusDryRun(ctx, req.GetNamespace(), req.GetName(), req.GetReplicaSet(), req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (s *ReplicaSetServer) UpdateReplicaSetScale(ctx context.Context, req *deplo
 	o.Spec.Replicas = int32p(req.GetScale().GetSpec().GetReplicas())
 	// A Scale without resourceVersion is an unconditional write (checkScale compared a given one).
 	o.Metadata.ResourceVersion = ""
-	out, err := s.R.ReplicaSets.Update(ctx, req.GetNamespace(), req.GetName(), o, nil)
+	out, err := s.R.ReplicaSets.Update(ctx, req.GetNamespace(), req.GetName(), o, req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func (s *ReplicationControllerServer) UpdateReplicationControllerStatus(ctx cont
 	if req.GetReplicationController() == nil {
 		return nil, apierr.BadRequest("a ReplicationController is required in the request body")
 	}
-	out, err := s.R.ReplicationControllers.UpdateStatus(ctx, req.GetNamespace(), req.GetName(), req.GetReplicationController())
+	out, err := s.R.ReplicationControllers.UpdateStatusDryRun(ctx, req.GetNamespace(), req.GetName(), req.GetReplicationController(), req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (s *ReplicationControllerServer) UpdateReplicationControllerScale(ctx conte
 	o.Spec.Replicas = int32p(req.GetScale().GetSpec().GetReplicas())
 	// A Scale without resourceVersion is an unconditional write (checkScale compared a given one).
 	o.Metadata.ResourceVersion = ""
-	out, err := s.R.ReplicationControllers.Update(ctx, req.GetNamespace(), req.GetName(), o, nil)
+	out, err := s.R.ReplicationControllers.Update(ctx, req.GetNamespace(), req.GetName(), o, req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}

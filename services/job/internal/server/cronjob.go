@@ -71,7 +71,7 @@ func (s *CronJobServer) UpdateCronJobStatus(ctx context.Context, req *jobv1.Upda
 	if req.GetCronJob() == nil {
 		return nil, apierr.BadRequest("a CronJob is required in the request body")
 	}
-	out, err := s.R.CronJobs.UpdateStatus(ctx, req.GetNamespace(), req.GetName(), req.GetCronJob())
+	out, err := s.R.CronJobs.UpdateStatusDryRun(ctx, req.GetNamespace(), req.GetName(), req.GetCronJob(), req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}

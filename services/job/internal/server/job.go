@@ -68,7 +68,7 @@ func (s *JobServer) UpdateJobStatus(ctx context.Context, req *jobv1.UpdateJobSta
 	if req.GetJob() == nil {
 		return nil, apierr.BadRequest("a Job is required in the request body")
 	}
-	out, err := s.R.Jobs.UpdateStatus(ctx, req.GetNamespace(), req.GetName(), req.GetJob())
+	out, err := s.R.Jobs.UpdateStatusDryRun(ctx, req.GetNamespace(), req.GetName(), req.GetJob(), req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}

@@ -84,6 +84,8 @@ func (c *Controllers) syncPods(ctx context.Context, keys []string) map[string]er
 			st := c.step(p, now)
 			requeue[key] = st.requeue
 			switch {
+			case st.delete && stoppedBeforeDelete(p, st.pod):
+				w.DeleteStopped(st.pod, st.events)
 			case st.delete:
 				w.Delete(st.pod, st.events)
 			case st.write:
@@ -140,6 +142,15 @@ func (c *Controllers) step(p *corev1.Pod, now time.Time) kubeletStep {
 		st.write, st.pod = true, res.Pod
 	}
 	return st
+}
+
+// stoppedBeforeDelete reports whether a deletion step also stopped containers of
+// the stored pod (final's container statuses differ), whose status the kubelet
+// writes before it deletes the pod.
+func stoppedBeforeDelete(stored, final *corev1.Pod) bool {
+	return final != nil && stored.GetMetadata().GetDeletionTimestamp() != nil &&
+		!proto.Equal(&corev1.PodStatus{ContainerStatuses: stored.GetStatus().GetContainerStatuses()},
+			&corev1.PodStatus{ContainerStatuses: final.GetStatus().GetContainerStatuses()})
 }
 
 // maxSteps bounds the transitions applied in one write.

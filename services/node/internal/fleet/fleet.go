@@ -13,6 +13,7 @@ import (
 
 	"github.com/podwarden/podwarden/services/node/internal/ipam"
 	"github.com/podwarden/podwarden/services/node/internal/scheduler"
+	"github.com/podwarden/podwarden/shared/nodelease"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
@@ -192,6 +193,8 @@ func SetReady(n *nodev1.Node, ready bool, now time.Time) bool {
 	if len(n.Status.Conditions) == 0 {
 		n.Status.Conditions = ReadyConditions(now)
 	}
+	// The heartbeats stop at the kubelet's last status report.
+	n.Status.Conditions = nodelease.WithHeartbeats(n, now).Status.Conditions
 	for _, c := range n.Status.Conditions {
 		c.Status, c.Reason, c.Message, c.LastTransitionTime = "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.", ts
 	}

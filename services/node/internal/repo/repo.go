@@ -105,6 +105,8 @@ type PodWrites struct {
 	updateEvs [][]Event
 	deletes   []*corev1.Pod
 	deleteEvs [][]Event
+	// stopped are deleted pods whose final status is stored before they go.
+	stopped []*corev1.Pod
 }
 
 // Update adds a changed pod (optimistic on its resourceVersion) and its events.
@@ -115,6 +117,14 @@ func (w *PodWrites) Update(p *corev1.Pod, evs []Event) {
 // Delete adds a pod to remove (final snapshot) and its events.
 func (w *PodWrites) Delete(final *corev1.Pod, evs []Event) {
 	w.deletes, w.deleteEvs = append(w.deletes, final), append(w.deleteEvs, evs)
+}
+
+// DeleteStopped is Delete of a pod whose containers the step stopped: its final
+// status is written first (one MODIFIED, 0/1 Terminating for watchers, as a
+// kubelet writes it before it deletes the pod), then it goes.
+func (w *PodWrites) DeleteStopped(final *corev1.Pod, evs []Event) {
+	w.stopped = append(w.stopped, final)
+	w.Delete(final, evs)
 }
 
 // Len is the number of pods written.
@@ -129,6 +139,11 @@ func (w *PodWrites) Write(ctx context.Context, tx pgx.Tx, now time.Time) error {
 	var finished []string
 	var recs []events.Rec
 	if len(w.deletes) > 0 {
+		// The stopped statuses, in one statement; their new resourceVersions are
+		// the deletions' preconditions.
+		if err := Pods.UpdateMany(ctx, tx, w.stopped); err != nil {
+			return err
+		}
 		gone, err := Pods.DeleteMany(ctx, tx, w.deletes)
 		if err != nil {
 			return err

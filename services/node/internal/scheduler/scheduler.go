@@ -1,6 +1,6 @@
 // Package scheduler is the pure decision of kube-scheduler's default profile,
 // reduced to what the simulated fleet needs: filters (NodeUnschedulable,
-// TaintToleration, NodeAffinity, node readiness, NodeResourcesFit) and scores
+// TaintToleration, NodeAffinity, node readiness, NodePorts, NodeResourcesFit) and scores
 // (LeastAllocated, BalancedAllocation, spreading pods of one owner, preferred
 // node affinity, PreferNoSchedule taints). Schedule reads nothing and writes
 // nothing; the caller keeps podsByNode up to date between calls.
@@ -50,11 +50,12 @@ type nodeInfo struct {
 	requested Resources // for the filter: what pods request
 	nonZero   Resources // for scoring: with the default requests
 	pods      int
-	owners    map[string]int // live pods per controller uid
+	owners    map[string]int   // live pods per controller uid
+	ports     map[hostPort]int // host ports live pods use (how many)
 }
 
 func newNodeInfo() *nodeInfo {
-	return &nodeInfo{alloc: Resources{}, requested: Resources{}, nonZero: Resources{}, owners: map[string]int{}}
+	return &nodeInfo{alloc: Resources{}, requested: Resources{}, nonZero: Resources{}, owners: map[string]int{}, ports: map[hostPort]int{}}
 }
 
 func (ni *nodeInfo) add(p *corev1.Pod) { ni.count(p, 1) }
@@ -69,6 +70,12 @@ func (ni *nodeInfo) count(p *corev1.Pod, sign int64) {
 	ni.requested.addScaled(PodRequests(p), sign)
 	ni.nonZero.addScaled(podRequests(p, true), sign)
 	ni.pods += int(sign)
+	for _, hp := range hostPorts(p) {
+		ni.ports[hp] += int(sign)
+		if ni.ports[hp] <= 0 {
+			delete(ni.ports, hp)
+		}
+	}
 	if uid := podutil.GetControllerOf(p.GetMetadata()).GetUid(); uid != "" {
 		ni.owners[uid] += int(sign)
 		if ni.owners[uid] <= 0 {
@@ -280,6 +287,9 @@ func filter(pod *corev1.Pod, req Resources, ni *nodeInfo) (reasons []string, res
 	}
 	if !scheduling.MatchesNodeSelectorAndAffinity(pod.GetSpec(), node) {
 		return []string{ReasonNodeAffinity}, false
+	}
+	if portsConflict(hostPorts(pod), ni.ports) {
+		return []string{ReasonNodePorts}, true
 	}
 	if r := fitsResources(req, ni); len(r) > 0 {
 		return r, true

@@ -15,6 +15,7 @@ import (
 	"github.com/podwarden/podwarden/shared/apierr"
 	"github.com/podwarden/podwarden/shared/crud"
 	"github.com/podwarden/podwarden/shared/naming"
+	"github.com/podwarden/podwarden/shared/nodelease"
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/validation"
 
@@ -59,7 +60,8 @@ func (s *NodeServer) CreateNode(ctx context.Context, req *nodev1.CreateNodeReque
 		return nil, apierr.Invalid(nodeGK, m.Name, errs)
 	}
 	var out *nodev1.Node
-	err := inTx(ctx, s.DB, nodesGR, m.Name, func(tx pgx.Tx) error {
+	dryRun := isDryRun(req.GetDryRun())
+	err := writeTx(ctx, s.DB, nodesGR, m.Name, dryRun, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, cidrLock); err != nil {
 			return err
 		}
@@ -82,16 +84,21 @@ func (s *NodeServer) CreateNode(ctx context.Context, req *nodev1.CreateNodeReque
 	if err != nil {
 		return nil, err
 	}
+	if dryRun {
+		out.Metadata.ResourceVersion = "" // never stored
+	}
 	return &nodev1.CreateNodeResponse{Node: out}, nil
 }
 
-// GetNode returns one node.
+// GetNode returns one node, its conditions' heartbeats at its kubelet's last
+// status report (nodelease.WithHeartbeats: computed, not written; lists and
+// watches alike).
 func (s *NodeServer) GetNode(ctx context.Context, req *nodev1.GetNodeRequest) (*nodev1.GetNodeResponse, error) {
 	n, err := s.R.Get(ctx, "", req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	return &nodev1.GetNodeResponse{Node: n}, nil
+	return &nodev1.GetNodeResponse{Node: nodelease.WithHeartbeats(n, s.now())}, nil
 }
 
 // ListNodes lists nodes (labelSelector; fieldSelector metadata.name, spec.unschedulable).
@@ -99,6 +106,10 @@ func (s *NodeServer) ListNodes(ctx context.Context, req *nodev1.ListNodesRequest
 	res, err := s.R.List(ctx, "", crud.ListOptionsOf(req))
 	if err != nil {
 		return nil, err
+	}
+	now := s.now()
+	for i, n := range res.Items {
+		res.Items[i] = nodelease.WithHeartbeats(n, now)
 	}
 	return &nodev1.ListNodesResponse{ApiVersion: "v1", Kind: "NodeList", Metadata: res.Meta, Items: res.Items}, nil
 }
@@ -125,7 +136,8 @@ func (s *NodeServer) UpdateNode(ctx context.Context, req *nodev1.UpdateNodeReque
 		return nil, apierr.BadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", n.Metadata.Name, name))
 	}
 	var out *nodev1.Node
-	err := inTx(ctx, s.DB, nodesGR, name, func(tx pgx.Tx) error {
+	dryRun := isDryRun(req.GetDryRun())
+	err := writeTx(ctx, s.DB, nodesGR, name, dryRun, func(tx pgx.Tx) error {
 		old, err := repo.Nodes.GetForUpdate(ctx, tx, "", name)
 		if err != nil {
 			return err
@@ -158,6 +170,10 @@ func (s *NodeServer) UpdateNode(ctx context.Context, req *nodev1.UpdateNodeReque
 			return apierr.Invalid(nodeGK, name, errs)
 		}
 		fleet.SyncTaints(next, s.now())
+		if dryRun {
+			out = next // the resourceVersion stays the stored one
+			return nil
+		}
 		if proto.Equal(next, old) {
 			out = old
 			return nil
@@ -214,7 +230,7 @@ func (s *NodeServer) DeleteNode(ctx context.Context, req *nodev1.DeleteNodeReque
 func (s *NodeServer) WatchNodes(req *nodev1.WatchNodesRequest, stream nodev1.NodeService_WatchNodesServer) error {
 	return s.R.ServeWatch(stream, "", req,
 		func(typ string, n *nodev1.Node) error {
-			return stream.Send(&nodev1.WatchNodesResponse{Type: typ, Object: n})
+			return stream.Send(&nodev1.WatchNodesResponse{Type: typ, Object: nodelease.WithHeartbeats(n, s.now())})
 		})
 }
 

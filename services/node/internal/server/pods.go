@@ -79,13 +79,17 @@ func (s *PodServer) CreatePod(ctx context.Context, req *nodev1.CreatePodRequest)
 		return nil, apierr.Invalid(podGK, m.Name, errs)
 	}
 	var out *corev1.Pod
-	err = inTx(ctx, s.DB, podsGR, m.Name, func(tx pgx.Tx) error {
+	dryRun := isDryRun(req.GetDryRun())
+	err = writeTx(ctx, s.DB, podsGR, m.Name, dryRun, func(tx pgx.Tx) error {
 		var err error
 		out, err = repo.CreatePod(ctx, tx, now, p, nil)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if dryRun {
+		out.Metadata.ResourceVersion = "" // never stored
 	}
 	return &nodev1.CreatePodResponse{Pod: out}, nil
 }
@@ -135,7 +139,8 @@ func (s *PodServer) UpdatePod(ctx context.Context, req *nodev1.UpdatePodRequest)
 		return nil, apierr.BadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", p.Metadata.Name, name))
 	}
 	var out *corev1.Pod
-	err = inTx(ctx, s.DB, podsGR, name, func(tx pgx.Tx) error {
+	dryRun := isDryRun(req.GetDryRun())
+	err = writeTx(ctx, s.DB, podsGR, name, dryRun, func(tx pgx.Tx) error {
 		old, err := repo.Pods.GetForUpdate(ctx, tx, ns, name)
 		if err != nil {
 			return err
@@ -165,6 +170,10 @@ func (s *PodServer) UpdatePod(ctx context.Context, req *nodev1.UpdatePodRequest)
 			out = old
 			return nil
 		}
+		if dryRun {
+			out = next // the resourceVersion stays the stored one
+			return nil
+		}
 		out, err = repo.UpdatePod(ctx, tx, s.now(), next, repo.OwnerKind(old), nil)
 		return err
 	})
@@ -172,6 +181,66 @@ func (s *PodServer) UpdatePod(ctx context.Context, req *nodev1.UpdatePodRequest)
 		return nil, err
 	}
 	return &nodev1.UpdatePodResponse{Pod: out}, nil
+}
+
+// UpdatePodStatus writes the status subresource, as a kubelet, a controller or
+// a test suite does (`PUT pods/{name}/status`): only status changes (metadata
+// and spec stay as stored), validated as Kubernetes' ValidatePodStatusUpdate
+// does; the write is published to the pod's owner like the kubelet's own, and the
+// simulated kubelet goes on from it (a pod marked Failed stays Failed).
+func (s *PodServer) UpdatePodStatus(ctx context.Context, req *nodev1.UpdatePodStatusRequest) (*nodev1.UpdatePodStatusResponse, error) {
+	p := req.GetPod()
+	if p == nil || p.Metadata == nil {
+		return nil, apierr.BadRequest("metadata is required")
+	}
+	if err := checkPodTypeMeta(p); err != nil {
+		return nil, err
+	}
+	ns, err := namespaceOf(req.GetNamespace(), p.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	name := req.GetName()
+	if p.Metadata.Name == "" {
+		p.Metadata.Name = name
+	}
+	if p.Metadata.Name != name {
+		return nil, apierr.BadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", p.Metadata.Name, name))
+	}
+	var out *corev1.Pod
+	dryRun := isDryRun(req.GetDryRun())
+	err = writeTx(ctx, s.DB, podsGR, name, dryRun, func(tx pgx.Tx) error {
+		old, err := repo.Pods.GetForUpdate(ctx, tx, ns, name)
+		if err != nil {
+			return err
+		}
+		m := p.GetMetadata()
+		if m.ResourceVersion != "" && m.ResourceVersion != old.GetMetadata().GetResourceVersion() {
+			return apierr.Conflict(podsGR, name, apierr.OptimisticLockErrorMsg)
+		}
+		if m.Uid != "" && m.Uid != old.GetMetadata().GetUid() {
+			return apierr.Conflict(podsGR, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", m.Uid, old.GetMetadata().GetUid()))
+		}
+		next := proto.Clone(old).(*corev1.Pod)
+		next.Status = proto.Clone(p.GetStatus()).(*corev1.PodStatus)
+		if next.Status == nil {
+			next.Status = &corev1.PodStatus{}
+		}
+		if errs := admission.ValidateStatusUpdate(next, old); len(errs) > 0 {
+			return apierr.Invalid(podGK, name, errs)
+		}
+		if proto.Equal(next, old) || dryRun {
+			out = next
+			return nil
+		}
+		out, err = repo.UpdatePod(ctx, tx, s.now(), next, repo.OwnerKind(old), nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.ApiVersion, out.Kind = "v1", "Pod"
+	return &nodev1.UpdatePodStatusResponse{Pod: out}, nil
 }
 
 // disruptionTarget is the pod condition of a pod deleted by a disruption (eviction).

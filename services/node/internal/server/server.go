@@ -51,6 +51,25 @@ func inTx(ctx context.Context, db *store.DB, gr apierr.GroupResource, name strin
 	return storeErr(db.InTx(ctx, fn), gr, name)
 }
 
+// writeTx is inTx for a write that may be a dry run: a dry run's transaction
+// rolls back after fn, so the caller answers what fn computed (validated,
+// defaulted, its allocations tried) and nothing is stored or published.
+func writeTx(ctx context.Context, db *store.DB, gr apierr.GroupResource, name string, dryRun bool, fn func(tx pgx.Tx) error) error {
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if dryRun {
+			return errDryRun
+		}
+		return nil
+	})
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
+	return storeErr(err, gr, name)
+}
+
 func isDryRun(dryRun []string) bool {
 	for _, d := range dryRun {
 		if d == "All" {

@@ -169,7 +169,8 @@ func (s *ServiceServer) UpdateService(ctx context.Context, req *nodev1.UpdateSer
 	if svc.Metadata.Name != name {
 		return nil, apierr.BadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", svc.Metadata.Name, name))
 	}
-	out, err := s.write(ctx, name, isDryRun(req.GetDryRun()), func(tx pgx.Tx) (*nodev1.Service, error) {
+	dryRun := isDryRun(req.GetDryRun())
+	out, err := s.write(ctx, name, dryRun, func(tx pgx.Tx) (*nodev1.Service, error) {
 		old, err := repo.Services.GetForUpdate(ctx, tx, ns, name)
 		if err != nil {
 			return nil, err
@@ -202,6 +203,9 @@ func (s *ServiceServer) UpdateService(ctx context.Context, req *nodev1.UpdateSer
 		if proto.Equal(svc, old) {
 			return old, nil
 		}
+		if dryRun {
+			return svc, nil // the resourceVersion stays the stored one
+		}
 		return repo.Services.Update(ctx, tx, svc)
 	})
 	if err != nil {
@@ -215,7 +219,7 @@ func (s *ServiceServer) UpdateServiceStatus(ctx context.Context, req *nodev1.Upd
 	if req.GetService() == nil {
 		return nil, apierr.BadRequest("a Service is required in the request body")
 	}
-	out, err := s.R.UpdateStatus(ctx, req.GetNamespace(), req.GetName(), req.GetService())
+	out, err := s.R.UpdateStatusDryRun(ctx, req.GetNamespace(), req.GetName(), req.GetService(), req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}

@@ -141,7 +141,7 @@ func (s *StatefulSetServer) UpdateStatefulSetStatus(ctx context.Context, req *st
 	if err := required(req.GetStatefulSet()); err != nil {
 		return nil, err
 	}
-	out, err := s.R.UpdateStatus(ctx, req.GetNamespace(), req.GetName(), req.GetStatefulSet())
+	out, err := s.R.UpdateStatusDryRun(ctx, req.GetNamespace(), req.GetName(), req.GetStatefulSet(), req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (s *StatefulSetServer) UpdateStatefulSetScale(ctx context.Context, req *sta
 	set.Spec.Replicas = proto.Int32(req.GetScale().GetSpec().GetReplicas())
 	// A Scale without resourceVersion is an unconditional write (CheckScale compared a given one).
 	set.Metadata.ResourceVersion = ""
-	out, err := s.R.Update(ctx, req.GetNamespace(), req.GetName(), set, nil)
+	out, err := s.R.Update(ctx, req.GetNamespace(), req.GetName(), set, req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}

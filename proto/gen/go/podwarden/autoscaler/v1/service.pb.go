@@ -992,8 +992,10 @@ type UpdateHorizontalPodAutoscalerStatusRequest struct {
 	Namespace               string                   `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	Name                    string                   `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	HorizontalPodAutoscaler *HorizontalPodAutoscaler `protobuf:"bytes,3,opt,name=horizontal_pod_autoscaler,json=horizontalPodAutoscaler,proto3" json:"horizontal_pod_autoscaler,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateHorizontalPodAutoscalerStatusRequest) Reset() {
@@ -1043,6 +1045,13 @@ func (x *UpdateHorizontalPodAutoscalerStatusRequest) GetName() string {
 func (x *UpdateHorizontalPodAutoscalerStatusRequest) GetHorizontalPodAutoscaler() *HorizontalPodAutoscaler {
 	if x != nil {
 		return x.HorizontalPodAutoscaler
+	}
+	return nil
+}
+
+func (x *UpdateHorizontalPodAutoscalerStatusRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -1431,11 +1440,12 @@ const file_podwarden_autoscaler_v1_service_proto_rawDesc = "" +
 	"\x19horizontal_pod_autoscaler\x18\x03 \x01(\v22.podwarden.autoscaler.v1.HorizontalPodAutoscalerV1R\x17horizontalPodAutoscaler\x12\x17\n" +
 	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"\x99\x01\n" +
 	"'UpdateHorizontalPodAutoscalerV1Response\x12n\n" +
-	"\x19horizontal_pod_autoscaler\x18\x01 \x01(\v22.podwarden.autoscaler.v1.HorizontalPodAutoscalerV1R\x17horizontalPodAutoscaler\"\xcc\x01\n" +
+	"\x19horizontal_pod_autoscaler\x18\x01 \x01(\v22.podwarden.autoscaler.v1.HorizontalPodAutoscalerV1R\x17horizontalPodAutoscaler\"\xe5\x01\n" +
 	"*UpdateHorizontalPodAutoscalerStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12l\n" +
-	"\x19horizontal_pod_autoscaler\x18\x03 \x01(\v20.podwarden.autoscaler.v1.HorizontalPodAutoscalerR\x17horizontalPodAutoscaler\"\x9b\x01\n" +
+	"\x19horizontal_pod_autoscaler\x18\x03 \x01(\v20.podwarden.autoscaler.v1.HorizontalPodAutoscalerR\x17horizontalPodAutoscaler\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"\x9b\x01\n" +
 	"+UpdateHorizontalPodAutoscalerStatusResponse\x12l\n" +
 	"\x19horizontal_pod_autoscaler\x18\x01 \x01(\v20.podwarden.autoscaler.v1.HorizontalPodAutoscalerR\x17horizontalPodAutoscaler\"\x93\x02\n" +
 	"$DeleteHorizontalPodAutoscalerRequest\x12\x1c\n" +

@@ -1211,7 +1211,11 @@ type Event struct {
 	// events.k8s.io-style reporters; client-go's core/v1 recorder sends null.
 	EventTime *string `protobuf:"bytes,14,opt,name=event_time,json=eventTime,proto3,oneof" json:"event_time,omitempty"`
 	// action the reporter took or failed to take (events.k8s.io-style reporters).
-	Action        string `protobuf:"bytes,15,opt,name=action,proto3" json:"action,omitempty"`
+	Action string `protobuf:"bytes,15,opt,name=action,proto3" json:"action,omitempty"`
+	// series is set by events.k8s.io-style reporters on an event that repeats.
+	Series *EventSeries `protobuf:"bytes,16,opt,name=series,proto3" json:"series,omitempty"`
+	// related is a second object the event is about.
+	Related       *ObjectReference `protobuf:"bytes,17,opt,name=related,proto3" json:"related,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1351,6 +1355,74 @@ func (x *Event) GetAction() string {
 	return ""
 }
 
+func (x *Event) GetSeries() *EventSeries {
+	if x != nil {
+		return x.Series
+	}
+	return nil
+}
+
+func (x *Event) GetRelated() *ObjectReference {
+	if x != nil {
+		return x.Related
+	}
+	return nil
+}
+
+// EventSeries is core/v1 EventSeries: how often an event was seen, and when
+// last (MicroTime, like event_time).
+type EventSeries struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Count            int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	LastObservedTime string                 `protobuf:"bytes,2,opt,name=last_observed_time,json=lastObservedTime,proto3" json:"last_observed_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *EventSeries) Reset() {
+	*x = EventSeries{}
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventSeries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventSeries) ProtoMessage() {}
+
+func (x *EventSeries) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
+func (*EventSeries) Descriptor() ([]byte, []int) {
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EventSeries) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *EventSeries) GetLastObservedTime() string {
+	if x != nil {
+		return x.LastObservedTime
+	}
+	return ""
+}
+
 // Scale is the autoscaling/v1 Scale subresource.
 type Scale struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1365,7 +1437,7 @@ type Scale struct {
 
 func (x *Scale) Reset() {
 	*x = Scale{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1449,7 @@ func (x *Scale) String() string {
 func (*Scale) ProtoMessage() {}
 
 func (x *Scale) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[15]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1462,7 @@ func (x *Scale) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scale.ProtoReflect.Descriptor instead.
 func (*Scale) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{15}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Scale) GetApiVersion() string {
@@ -1438,7 +1510,7 @@ type ScaleSpec struct {
 
 func (x *ScaleSpec) Reset() {
 	*x = ScaleSpec{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1522,7 @@ func (x *ScaleSpec) String() string {
 func (*ScaleSpec) ProtoMessage() {}
 
 func (x *ScaleSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[16]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1535,7 @@ func (x *ScaleSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScaleSpec.ProtoReflect.Descriptor instead.
 func (*ScaleSpec) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{16}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ScaleSpec) GetReplicas() int32 {
@@ -1484,7 +1556,7 @@ type ScaleStatus struct {
 
 func (x *ScaleStatus) Reset() {
 	*x = ScaleStatus{}
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[17]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1568,7 @@ func (x *ScaleStatus) String() string {
 func (*ScaleStatus) ProtoMessage() {}
 
 func (x *ScaleStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_core_v1_meta_proto_msgTypes[17]
+	mi := &file_podwarden_core_v1_meta_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1581,7 @@ func (x *ScaleStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScaleStatus.ProtoReflect.Descriptor instead.
 func (*ScaleStatus) Descriptor() ([]byte, []int) {
-	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{17}
+	return file_podwarden_core_v1_meta_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ScaleStatus) GetReplicas() int32 {
@@ -1657,7 +1729,7 @@ const file_podwarden_core_v1_meta_proto_rawDesc = "" +
 	"field_path\x18\a \x01(\tR\tfieldPath\"?\n" +
 	"\vEventSource\x12\x1c\n" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x12\x12\n" +
-	"\x04host\x18\x02 \x01(\tR\x04host\"\x8b\x05\n" +
+	"\x04host\x18\x02 \x01(\tR\x04host\"\x81\x06\n" +
 	"\x05Event\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1676,8 +1748,13 @@ const file_podwarden_core_v1_meta_proto_rawDesc = "" +
 	"\x12reporting_instance\x18\r \x01(\tR\x11reportingInstance\x12\"\n" +
 	"\n" +
 	"event_time\x18\x0e \x01(\tH\x00R\teventTime\x88\x01\x01\x12\x16\n" +
-	"\x06action\x18\x0f \x01(\tR\x06actionB\r\n" +
-	"\v_event_time\"\xe1\x01\n" +
+	"\x06action\x18\x0f \x01(\tR\x06action\x126\n" +
+	"\x06series\x18\x10 \x01(\v2\x1e.podwarden.core.v1.EventSeriesR\x06series\x12<\n" +
+	"\arelated\x18\x11 \x01(\v2\".podwarden.core.v1.ObjectReferenceR\arelatedB\r\n" +
+	"\v_event_time\"Q\n" +
+	"\vEventSeries\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12,\n" +
+	"\x12last_observed_time\x18\x02 \x01(\tR\x10lastObservedTime\"\xe1\x01\n" +
 	"\x05Scale\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -1703,7 +1780,7 @@ func file_podwarden_core_v1_meta_proto_rawDescGZIP() []byte {
 	return file_podwarden_core_v1_meta_proto_rawDescData
 }
 
-var file_podwarden_core_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_podwarden_core_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_podwarden_core_v1_meta_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: podwarden.core.v1.ObjectMeta
 	(*ManagedFieldsEntry)(nil),       // 1: podwarden.core.v1.ManagedFieldsEntry
@@ -1720,30 +1797,31 @@ var file_podwarden_core_v1_meta_proto_goTypes = []any{
 	(*ObjectReference)(nil),          // 12: podwarden.core.v1.ObjectReference
 	(*EventSource)(nil),              // 13: podwarden.core.v1.EventSource
 	(*Event)(nil),                    // 14: podwarden.core.v1.Event
-	(*Scale)(nil),                    // 15: podwarden.core.v1.Scale
-	(*ScaleSpec)(nil),                // 16: podwarden.core.v1.ScaleSpec
-	(*ScaleStatus)(nil),              // 17: podwarden.core.v1.ScaleStatus
-	nil,                              // 18: podwarden.core.v1.ObjectMeta.LabelsEntry
-	nil,                              // 19: podwarden.core.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 20: podwarden.core.v1.LabelSelector.MatchLabelsEntry
-	(*timestamppb.Timestamp)(nil),    // 21: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),          // 22: google.protobuf.Struct
+	(*EventSeries)(nil),              // 15: podwarden.core.v1.EventSeries
+	(*Scale)(nil),                    // 16: podwarden.core.v1.Scale
+	(*ScaleSpec)(nil),                // 17: podwarden.core.v1.ScaleSpec
+	(*ScaleStatus)(nil),              // 18: podwarden.core.v1.ScaleStatus
+	nil,                              // 19: podwarden.core.v1.ObjectMeta.LabelsEntry
+	nil,                              // 20: podwarden.core.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 21: podwarden.core.v1.LabelSelector.MatchLabelsEntry
+	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),          // 23: google.protobuf.Struct
 }
 var file_podwarden_core_v1_meta_proto_depIdxs = []int32{
-	21, // 0: podwarden.core.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	21, // 1: podwarden.core.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	18, // 2: podwarden.core.v1.ObjectMeta.labels:type_name -> podwarden.core.v1.ObjectMeta.LabelsEntry
-	19, // 3: podwarden.core.v1.ObjectMeta.annotations:type_name -> podwarden.core.v1.ObjectMeta.AnnotationsEntry
+	22, // 0: podwarden.core.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	22, // 1: podwarden.core.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	19, // 2: podwarden.core.v1.ObjectMeta.labels:type_name -> podwarden.core.v1.ObjectMeta.LabelsEntry
+	20, // 3: podwarden.core.v1.ObjectMeta.annotations:type_name -> podwarden.core.v1.ObjectMeta.AnnotationsEntry
 	2,  // 4: podwarden.core.v1.ObjectMeta.owner_references:type_name -> podwarden.core.v1.OwnerReference
 	1,  // 5: podwarden.core.v1.ObjectMeta.managed_fields:type_name -> podwarden.core.v1.ManagedFieldsEntry
-	21, // 6: podwarden.core.v1.ManagedFieldsEntry.time:type_name -> google.protobuf.Timestamp
-	22, // 7: podwarden.core.v1.ManagedFieldsEntry.fields_v1:type_name -> google.protobuf.Struct
-	20, // 8: podwarden.core.v1.LabelSelector.match_labels:type_name -> podwarden.core.v1.LabelSelector.MatchLabelsEntry
+	22, // 6: podwarden.core.v1.ManagedFieldsEntry.time:type_name -> google.protobuf.Timestamp
+	23, // 7: podwarden.core.v1.ManagedFieldsEntry.fields_v1:type_name -> google.protobuf.Struct
+	21, // 8: podwarden.core.v1.LabelSelector.match_labels:type_name -> podwarden.core.v1.LabelSelector.MatchLabelsEntry
 	5,  // 9: podwarden.core.v1.LabelSelector.match_expressions:type_name -> podwarden.core.v1.LabelSelectorRequirement
-	21, // 10: podwarden.core.v1.Condition.last_probe_time:type_name -> google.protobuf.Timestamp
-	21, // 11: podwarden.core.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	21, // 12: podwarden.core.v1.Condition.last_update_time:type_name -> google.protobuf.Timestamp
-	21, // 13: podwarden.core.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	22, // 10: podwarden.core.v1.Condition.last_probe_time:type_name -> google.protobuf.Timestamp
+	22, // 11: podwarden.core.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	22, // 12: podwarden.core.v1.Condition.last_update_time:type_name -> google.protobuf.Timestamp
+	22, // 13: podwarden.core.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
 	3,  // 14: podwarden.core.v1.Status.metadata:type_name -> podwarden.core.v1.ListMeta
 	8,  // 15: podwarden.core.v1.Status.details:type_name -> podwarden.core.v1.StatusDetails
 	9,  // 16: podwarden.core.v1.StatusDetails.causes:type_name -> podwarden.core.v1.StatusCause
@@ -1751,16 +1829,18 @@ var file_podwarden_core_v1_meta_proto_depIdxs = []int32{
 	0,  // 18: podwarden.core.v1.Event.metadata:type_name -> podwarden.core.v1.ObjectMeta
 	12, // 19: podwarden.core.v1.Event.involved_object:type_name -> podwarden.core.v1.ObjectReference
 	13, // 20: podwarden.core.v1.Event.source:type_name -> podwarden.core.v1.EventSource
-	21, // 21: podwarden.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	21, // 22: podwarden.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,  // 23: podwarden.core.v1.Scale.metadata:type_name -> podwarden.core.v1.ObjectMeta
-	16, // 24: podwarden.core.v1.Scale.spec:type_name -> podwarden.core.v1.ScaleSpec
-	17, // 25: podwarden.core.v1.Scale.status:type_name -> podwarden.core.v1.ScaleStatus
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	22, // 21: podwarden.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	22, // 22: podwarden.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	15, // 23: podwarden.core.v1.Event.series:type_name -> podwarden.core.v1.EventSeries
+	12, // 24: podwarden.core.v1.Event.related:type_name -> podwarden.core.v1.ObjectReference
+	0,  // 25: podwarden.core.v1.Scale.metadata:type_name -> podwarden.core.v1.ObjectMeta
+	17, // 26: podwarden.core.v1.Scale.spec:type_name -> podwarden.core.v1.ScaleSpec
+	18, // 27: podwarden.core.v1.Scale.status:type_name -> podwarden.core.v1.ScaleStatus
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_core_v1_meta_proto_init() }
@@ -1781,7 +1861,7 @@ func file_podwarden_core_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_core_v1_meta_proto_rawDesc), len(file_podwarden_core_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -508,10 +508,12 @@ func (x *UpdateDaemonSetResponse) GetDaemonSet() *DaemonSet {
 
 // UpdateDaemonSetStatusRequest carries the object whose status is written.
 type UpdateDaemonSetStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	DaemonSet     *DaemonSet             `protobuf:"bytes,3,opt,name=daemon_set,json=daemonSet,proto3" json:"daemon_set,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	DaemonSet *DaemonSet             `protobuf:"bytes,3,opt,name=daemon_set,json=daemonSet,proto3" json:"daemon_set,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -563,6 +565,13 @@ func (x *UpdateDaemonSetStatusRequest) GetName() string {
 func (x *UpdateDaemonSetStatusRequest) GetDaemonSet() *DaemonSet {
 	if x != nil {
 		return x.DaemonSet
+	}
+	return nil
+}
+
+func (x *UpdateDaemonSetStatusRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -1657,12 +1666,13 @@ const file_podwarden_daemonset_v1_service_proto_rawDesc = "" +
 	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"[\n" +
 	"\x17UpdateDaemonSetResponse\x12@\n" +
 	"\n" +
-	"daemon_set\x18\x01 \x01(\v2!.podwarden.daemonset.v1.DaemonSetR\tdaemonSet\"\x92\x01\n" +
+	"daemon_set\x18\x01 \x01(\v2!.podwarden.daemonset.v1.DaemonSetR\tdaemonSet\"\xab\x01\n" +
 	"\x1cUpdateDaemonSetStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12@\n" +
 	"\n" +
-	"daemon_set\x18\x03 \x01(\v2!.podwarden.daemonset.v1.DaemonSetR\tdaemonSet\"a\n" +
+	"daemon_set\x18\x03 \x01(\v2!.podwarden.daemonset.v1.DaemonSetR\tdaemonSet\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"a\n" +
 	"\x1dUpdateDaemonSetStatusResponse\x12@\n" +
 	"\n" +
 	"daemon_set\x18\x01 \x01(\v2!.podwarden.daemonset.v1.DaemonSetR\tdaemonSet\"\x85\x02\n" +

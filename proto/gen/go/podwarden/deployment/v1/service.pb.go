@@ -507,10 +507,12 @@ func (x *UpdateDeploymentResponse) GetDeployment() *Deployment {
 
 // UpdateDeploymentStatusRequest carries the object whose status is written.
 type UpdateDeploymentStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Deployment    *Deployment            `protobuf:"bytes,3,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Namespace  string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name       string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Deployment *Deployment            `protobuf:"bytes,3,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -562,6 +564,13 @@ func (x *UpdateDeploymentStatusRequest) GetName() string {
 func (x *UpdateDeploymentStatusRequest) GetDeployment() *Deployment {
 	if x != nil {
 		return x.Deployment
+	}
+	return nil
+}
+
+func (x *UpdateDeploymentStatusRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -833,10 +842,12 @@ func (x *GetDeploymentScaleResponse) GetScale() *v1.Scale {
 
 // UpdateDeploymentScaleRequest carries the new Scale.
 type UpdateDeploymentScaleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Scale         *v1.Scale              `protobuf:"bytes,3,opt,name=scale,proto3" json:"scale,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Scale     *v1.Scale              `protobuf:"bytes,3,opt,name=scale,proto3" json:"scale,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -888,6 +899,13 @@ func (x *UpdateDeploymentScaleRequest) GetName() string {
 func (x *UpdateDeploymentScaleRequest) GetScale() *v1.Scale {
 	if x != nil {
 		return x.Scale
+	}
+	return nil
+}
+
+func (x *UpdateDeploymentScaleRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -1571,10 +1589,12 @@ func (x *UpdateReplicaSetResponse) GetReplicaSet() *ReplicaSet {
 
 // UpdateReplicaSetStatusRequest carries the object whose status is written.
 type UpdateReplicaSetStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	ReplicaSet    *ReplicaSet            `protobuf:"bytes,3,opt,name=replica_set,json=replicaSet,proto3" json:"replica_set,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Namespace  string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name       string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	ReplicaSet *ReplicaSet            `protobuf:"bytes,3,opt,name=replica_set,json=replicaSet,proto3" json:"replica_set,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1626,6 +1646,13 @@ func (x *UpdateReplicaSetStatusRequest) GetName() string {
 func (x *UpdateReplicaSetStatusRequest) GetReplicaSet() *ReplicaSet {
 	if x != nil {
 		return x.ReplicaSet
+	}
+	return nil
+}
+
+func (x *UpdateReplicaSetStatusRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -1897,10 +1924,12 @@ func (x *GetReplicaSetScaleResponse) GetScale() *v1.Scale {
 
 // UpdateReplicaSetScaleRequest carries the new Scale.
 type UpdateReplicaSetScaleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Scale         *v1.Scale              `protobuf:"bytes,3,opt,name=scale,proto3" json:"scale,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Scale     *v1.Scale              `protobuf:"bytes,3,opt,name=scale,proto3" json:"scale,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1952,6 +1981,13 @@ func (x *UpdateReplicaSetScaleRequest) GetName() string {
 func (x *UpdateReplicaSetScaleRequest) GetScale() *v1.Scale {
 	if x != nil {
 		return x.Scale
+	}
+	return nil
+}
+
+func (x *UpdateReplicaSetScaleRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -2639,8 +2675,10 @@ type UpdateReplicationControllerStatusRequest struct {
 	Namespace             string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	Name                  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	ReplicationController *ReplicationController `protobuf:"bytes,3,opt,name=replication_controller,json=replicationController,proto3" json:"replication_controller,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateReplicationControllerStatusRequest) Reset() {
@@ -2690,6 +2728,13 @@ func (x *UpdateReplicationControllerStatusRequest) GetName() string {
 func (x *UpdateReplicationControllerStatusRequest) GetReplicationController() *ReplicationController {
 	if x != nil {
 		return x.ReplicationController
+	}
+	return nil
+}
+
+func (x *UpdateReplicationControllerStatusRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -2961,10 +3006,12 @@ func (x *GetReplicationControllerScaleResponse) GetScale() *v1.Scale {
 
 // UpdateReplicationControllerScaleRequest carries the new Scale.
 type UpdateReplicationControllerScaleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Scale         *v1.Scale              `protobuf:"bytes,3,opt,name=scale,proto3" json:"scale,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Scale     *v1.Scale              `protobuf:"bytes,3,opt,name=scale,proto3" json:"scale,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3016,6 +3063,13 @@ func (x *UpdateReplicationControllerScaleRequest) GetName() string {
 func (x *UpdateReplicationControllerScaleRequest) GetScale() *v1.Scale {
 	if x != nil {
 		return x.Scale
+	}
+	return nil
+}
+
+func (x *UpdateReplicationControllerScaleRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -3806,13 +3860,14 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\x18UpdateDeploymentResponse\x12C\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2#.podwarden.deployment.v1.DeploymentR\n" +
-	"deployment\"\x96\x01\n" +
+	"deployment\"\xaf\x01\n" +
 	"\x1dUpdateDeploymentStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12C\n" +
 	"\n" +
 	"deployment\x18\x03 \x01(\v2#.podwarden.deployment.v1.DeploymentR\n" +
-	"deployment\"e\n" +
+	"deployment\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"e\n" +
 	"\x1eUpdateDeploymentStatusResponse\x12C\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2#.podwarden.deployment.v1.DeploymentR\n" +
@@ -3830,11 +3885,12 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"L\n" +
 	"\x1aGetDeploymentScaleResponse\x12.\n" +
-	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\x80\x01\n" +
+	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\x99\x01\n" +
 	"\x1cUpdateDeploymentScaleRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
-	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"O\n" +
+	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"O\n" +
 	"\x1dUpdateDeploymentScaleResponse\x12.\n" +
 	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xe7\x02\n" +
 	"\x17WatchDeploymentsRequest\x12\x1c\n" +
@@ -3885,12 +3941,13 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"`\n" +
 	"\x18UpdateReplicaSetResponse\x12D\n" +
 	"\vreplica_set\x18\x01 \x01(\v2#.podwarden.deployment.v1.ReplicaSetR\n" +
-	"replicaSet\"\x97\x01\n" +
+	"replicaSet\"\xb0\x01\n" +
 	"\x1dUpdateReplicaSetStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12D\n" +
 	"\vreplica_set\x18\x03 \x01(\v2#.podwarden.deployment.v1.ReplicaSetR\n" +
-	"replicaSet\"f\n" +
+	"replicaSet\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"f\n" +
 	"\x1eUpdateReplicaSetStatusResponse\x12D\n" +
 	"\vreplica_set\x18\x01 \x01(\v2#.podwarden.deployment.v1.ReplicaSetR\n" +
 	"replicaSet\"\x86\x02\n" +
@@ -3907,11 +3964,12 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"L\n" +
 	"\x1aGetReplicaSetScaleResponse\x12.\n" +
-	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\x80\x01\n" +
+	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\x99\x01\n" +
 	"\x1cUpdateReplicaSetScaleRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
-	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"O\n" +
+	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"O\n" +
 	"\x1dUpdateReplicaSetScaleResponse\x12.\n" +
 	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xe7\x02\n" +
 	"\x17WatchReplicaSetsRequest\x12\x1c\n" +
@@ -3957,11 +4015,12 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\x16replication_controller\x18\x03 \x01(\v2..podwarden.deployment.v1.ReplicationControllerR\x15replicationController\x12\x17\n" +
 	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"\x8c\x01\n" +
 	"#UpdateReplicationControllerResponse\x12e\n" +
-	"\x16replication_controller\x18\x01 \x01(\v2..podwarden.deployment.v1.ReplicationControllerR\x15replicationController\"\xc3\x01\n" +
+	"\x16replication_controller\x18\x01 \x01(\v2..podwarden.deployment.v1.ReplicationControllerR\x15replicationController\"\xdc\x01\n" +
 	"(UpdateReplicationControllerStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12e\n" +
-	"\x16replication_controller\x18\x03 \x01(\v2..podwarden.deployment.v1.ReplicationControllerR\x15replicationController\"\x92\x01\n" +
+	"\x16replication_controller\x18\x03 \x01(\v2..podwarden.deployment.v1.ReplicationControllerR\x15replicationController\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"\x92\x01\n" +
 	")UpdateReplicationControllerStatusResponse\x12e\n" +
 	"\x16replication_controller\x18\x01 \x01(\v2..podwarden.deployment.v1.ReplicationControllerR\x15replicationController\"\x91\x02\n" +
 	"\"DeleteReplicationControllerRequest\x12\x1c\n" +
@@ -3977,11 +4036,12 @@ const file_podwarden_deployment_v1_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"W\n" +
 	"%GetReplicationControllerScaleResponse\x12.\n" +
-	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\x8b\x01\n" +
+	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xa4\x01\n" +
 	"'UpdateReplicationControllerScaleRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
-	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"Z\n" +
+	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"Z\n" +
 	"(UpdateReplicationControllerScaleResponse\x12.\n" +
 	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xf2\x02\n" +
 	"\"WatchReplicationControllersRequest\x12\x1c\n" +

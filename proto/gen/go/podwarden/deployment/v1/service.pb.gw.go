@@ -367,6 +367,8 @@ func local_request_DeploymentService_UpdateDeployment_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
+var filter_DeploymentService_UpdateDeploymentStatus_0 = &utilities.DoubleArray{Encoding: map[string]int{"deployment": 0, "namespace": 1, "name": 2}, Base: []int{1, 1, 2, 3, 0, 0, 0}, Check: []int{0, 1, 1, 1, 2, 3, 4}}
+
 func request_DeploymentService_UpdateDeploymentStatus_0(ctx context.Context, marshaler runtime.Marshaler, client DeploymentServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdateDeploymentStatusRequest
@@ -391,6 +393,12 @@ func request_DeploymentService_UpdateDeploymentStatus_0(ctx context.Context, mar
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_DeploymentService_UpdateDeploymentStatus_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -423,6 +431,12 @@ func local_request_DeploymentService_UpdateDeploymentStatus_0(ctx context.Contex
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_DeploymentService_UpdateDeploymentStatus_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.UpdateDeploymentStatus(ctx, &protoReq)
 	return msg, metadata, err
@@ -558,6 +572,8 @@ func local_request_DeploymentService_GetDeploymentScale_0(ctx context.Context, m
 	return msg, metadata, err
 }
 
+var filter_DeploymentService_UpdateDeploymentScale_0 = &utilities.DoubleArray{Encoding: map[string]int{"scale": 0, "namespace": 1, "name": 2}, Base: []int{1, 1, 2, 3, 0, 0, 0}, Check: []int{0, 1, 1, 1, 2, 3, 4}}
+
 func request_DeploymentService_UpdateDeploymentScale_0(ctx context.Context, marshaler runtime.Marshaler, client DeploymentServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdateDeploymentScaleRequest
@@ -582,6 +598,12 @@ func request_DeploymentService_UpdateDeploymentScale_0(ctx context.Context, mars
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_DeploymentService_UpdateDeploymentScale_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -614,6 +636,12 @@ func local_request_DeploymentService_UpdateDeploymentScale_0(ctx context.Context
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_DeploymentService_UpdateDeploymentScale_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.UpdateDeploymentScale(ctx, &protoReq)
 	return msg, metadata, err
@@ -1317,6 +1345,8 @@ func local_request_ReplicaSetService_UpdateReplicaSet_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
+var filter_ReplicaSetService_UpdateReplicaSetStatus_0 = &utilities.DoubleArray{Encoding: map[string]int{"replica_set": 0, "namespace": 1, "name": 2}, Base: []int{1, 1, 2, 3, 0, 0, 0}, Check: []int{0, 1, 1, 1, 2, 3, 4}}
+
 func request_ReplicaSetService_UpdateReplicaSetStatus_0(ctx context.Context, marshaler runtime.Marshaler, client ReplicaSetServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdateReplicaSetStatusRequest
@@ -1341,6 +1371,12 @@ func request_ReplicaSetService_UpdateReplicaSetStatus_0(ctx context.Context, mar
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReplicaSetService_UpdateReplicaSetStatus_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -1373,6 +1409,12 @@ func local_request_ReplicaSetService_UpdateReplicaSetStatus_0(ctx context.Contex
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReplicaSetService_UpdateReplicaSetStatus_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.UpdateReplicaSetStatus(ctx, &protoReq)
 	return msg, metadata, err
@@ -1508,6 +1550,8 @@ func local_request_ReplicaSetService_GetReplicaSetScale_0(ctx context.Context, m
 	return msg, metadata, err
 }
 
+var filter_ReplicaSetService_UpdateReplicaSetScale_0 = &utilities.DoubleArray{Encoding: map[string]int{"scale": 0, "namespace": 1, "name": 2}, Base: []int{1, 1, 2, 3, 0, 0, 0}, Check: []int{0, 1, 1, 1, 2, 3, 4}}
+
 func request_ReplicaSetService_UpdateReplicaSetScale_0(ctx context.Context, marshaler runtime.Marshaler, client ReplicaSetServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdateReplicaSetScaleRequest
@@ -1532,6 +1576,12 @@ func request_ReplicaSetService_UpdateReplicaSetScale_0(ctx context.Context, mars
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReplicaSetService_UpdateReplicaSetScale_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -1564,6 +1614,12 @@ func local_request_ReplicaSetService_UpdateReplicaSetScale_0(ctx context.Context
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReplicaSetService_UpdateReplicaSetScale_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.UpdateReplicaSetScale(ctx, &protoReq)
 	return msg, metadata, err
@@ -1966,6 +2022,8 @@ func local_request_ReplicationControllerService_UpdateReplicationController_0(ct
 	return msg, metadata, err
 }
 
+var filter_ReplicationControllerService_UpdateReplicationControllerStatus_0 = &utilities.DoubleArray{Encoding: map[string]int{"replication_controller": 0, "namespace": 1, "name": 2}, Base: []int{1, 1, 2, 3, 0, 0, 0}, Check: []int{0, 1, 1, 1, 2, 3, 4}}
+
 func request_ReplicationControllerService_UpdateReplicationControllerStatus_0(ctx context.Context, marshaler runtime.Marshaler, client ReplicationControllerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdateReplicationControllerStatusRequest
@@ -1990,6 +2048,12 @@ func request_ReplicationControllerService_UpdateReplicationControllerStatus_0(ct
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReplicationControllerService_UpdateReplicationControllerStatus_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -2022,6 +2086,12 @@ func local_request_ReplicationControllerService_UpdateReplicationControllerStatu
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReplicationControllerService_UpdateReplicationControllerStatus_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.UpdateReplicationControllerStatus(ctx, &protoReq)
 	return msg, metadata, err
@@ -2157,6 +2227,8 @@ func local_request_ReplicationControllerService_GetReplicationControllerScale_0(
 	return msg, metadata, err
 }
 
+var filter_ReplicationControllerService_UpdateReplicationControllerScale_0 = &utilities.DoubleArray{Encoding: map[string]int{"scale": 0, "namespace": 1, "name": 2}, Base: []int{1, 1, 2, 3, 0, 0, 0}, Check: []int{0, 1, 1, 1, 2, 3, 4}}
+
 func request_ReplicationControllerService_UpdateReplicationControllerScale_0(ctx context.Context, marshaler runtime.Marshaler, client ReplicationControllerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdateReplicationControllerScaleRequest
@@ -2181,6 +2253,12 @@ func request_ReplicationControllerService_UpdateReplicationControllerScale_0(ctx
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReplicationControllerService_UpdateReplicationControllerScale_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -2213,6 +2291,12 @@ func local_request_ReplicationControllerService_UpdateReplicationControllerScale
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReplicationControllerService_UpdateReplicationControllerScale_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.UpdateReplicationControllerScale(ctx, &protoReq)
 	return msg, metadata, err

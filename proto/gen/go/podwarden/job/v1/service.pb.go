@@ -507,10 +507,12 @@ func (x *UpdateJobResponse) GetJob() *Job {
 
 // UpdateJobStatusRequest carries the object whose status is written.
 type UpdateJobStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Job           *Job                   `protobuf:"bytes,3,opt,name=job,proto3" json:"job,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Job       *Job                   `protobuf:"bytes,3,opt,name=job,proto3" json:"job,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -562,6 +564,13 @@ func (x *UpdateJobStatusRequest) GetName() string {
 func (x *UpdateJobStatusRequest) GetJob() *Job {
 	if x != nil {
 		return x.Job
+	}
+	return nil
+}
+
+func (x *UpdateJobStatusRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -1367,10 +1376,12 @@ func (x *UpdateCronJobResponse) GetCronJob() *CronJob {
 
 // UpdateCronJobStatusRequest carries the object whose status is written.
 type UpdateCronJobStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	CronJob       *CronJob               `protobuf:"bytes,3,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	CronJob   *CronJob               `protobuf:"bytes,3,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1422,6 +1433,13 @@ func (x *UpdateCronJobStatusRequest) GetName() string {
 func (x *UpdateCronJobStatusRequest) GetCronJob() *CronJob {
 	if x != nil {
 		return x.CronJob
+	}
+	return nil
+}
+
+func (x *UpdateCronJobStatusRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -1884,11 +1902,12 @@ const file_podwarden_job_v1_service_proto_rawDesc = "" +
 	"\x03job\x18\x03 \x01(\v2\x15.podwarden.job.v1.JobR\x03job\x12\x17\n" +
 	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"<\n" +
 	"\x11UpdateJobResponse\x12'\n" +
-	"\x03job\x18\x01 \x01(\v2\x15.podwarden.job.v1.JobR\x03job\"s\n" +
+	"\x03job\x18\x01 \x01(\v2\x15.podwarden.job.v1.JobR\x03job\"\x8c\x01\n" +
 	"\x16UpdateJobStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
-	"\x03job\x18\x03 \x01(\v2\x15.podwarden.job.v1.JobR\x03job\"B\n" +
+	"\x03job\x18\x03 \x01(\v2\x15.podwarden.job.v1.JobR\x03job\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"B\n" +
 	"\x17UpdateJobStatusResponse\x12'\n" +
 	"\x03job\x18\x01 \x01(\v2\x15.podwarden.job.v1.JobR\x03job\"\xff\x01\n" +
 	"\x10DeleteJobRequest\x12\x1c\n" +
@@ -1943,11 +1962,12 @@ const file_podwarden_job_v1_service_proto_rawDesc = "" +
 	"\bcron_job\x18\x03 \x01(\v2\x19.podwarden.job.v1.CronJobR\acronJob\x12\x17\n" +
 	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"M\n" +
 	"\x15UpdateCronJobResponse\x124\n" +
-	"\bcron_job\x18\x01 \x01(\v2\x19.podwarden.job.v1.CronJobR\acronJob\"\x84\x01\n" +
+	"\bcron_job\x18\x01 \x01(\v2\x19.podwarden.job.v1.CronJobR\acronJob\"\x9d\x01\n" +
 	"\x1aUpdateCronJobStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x124\n" +
-	"\bcron_job\x18\x03 \x01(\v2\x19.podwarden.job.v1.CronJobR\acronJob\"S\n" +
+	"\bcron_job\x18\x03 \x01(\v2\x19.podwarden.job.v1.CronJobR\acronJob\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"S\n" +
 	"\x1bUpdateCronJobStatusResponse\x124\n" +
 	"\bcron_job\x18\x01 \x01(\v2\x19.podwarden.job.v1.CronJobR\acronJob\"\x83\x02\n" +
 	"\x14DeleteCronJobRequest\x12\x1c\n" +

@@ -24,8 +24,10 @@ const (
 
 // CreateNodeRequest carries the object.
 type CreateNodeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// dry_run "All" validates and defaults without storing.
+	DryRun        []string `protobuf:"bytes,2,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -63,6 +65,13 @@ func (*CreateNodeRequest) Descriptor() ([]byte, []int) {
 func (x *CreateNodeRequest) GetNode() *Node {
 	if x != nil {
 		return x.Node
+	}
+	return nil
+}
+
+func (x *CreateNodeRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -360,9 +369,11 @@ func (x *ListNodesResponse) GetItems() []*Node {
 
 // UpdateNodeRequest carries the whole new object.
 type UpdateNodeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Node          *Node                  `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Node  *Node                  `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	// dry_run "All" validates and defaults without storing.
+	DryRun        []string `protobuf:"bytes,3,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -407,6 +418,13 @@ func (x *UpdateNodeRequest) GetName() string {
 func (x *UpdateNodeRequest) GetNode() *Node {
 	if x != nil {
 		return x.Node
+	}
+	return nil
+}
+
+func (x *UpdateNodeRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -705,9 +723,11 @@ func (x *WatchNodesResponse) GetObject() *Node {
 
 // CreatePodRequest carries the object.
 type CreatePodRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Pod           *v1.Pod                `protobuf:"bytes,2,opt,name=pod,proto3" json:"pod,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Pod       *v1.Pod                `protobuf:"bytes,2,opt,name=pod,proto3" json:"pod,omitempty"`
+	// dry_run "All" validates and defaults without storing.
+	DryRun        []string `protobuf:"bytes,3,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -752,6 +772,13 @@ func (x *CreatePodRequest) GetNamespace() string {
 func (x *CreatePodRequest) GetPod() *v1.Pod {
 	if x != nil {
 		return x.Pod
+	}
+	return nil
+}
+
+func (x *CreatePodRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -1065,10 +1092,12 @@ func (x *ListPodsResponse) GetItems() []*v1.Pod {
 
 // UpdatePodRequest carries the whole new object.
 type UpdatePodRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Pod           *v1.Pod                `protobuf:"bytes,3,opt,name=pod,proto3" json:"pod,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Pod       *v1.Pod                `protobuf:"bytes,3,opt,name=pod,proto3" json:"pod,omitempty"`
+	// dry_run "All" validates and defaults without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1124,6 +1153,128 @@ func (x *UpdatePodRequest) GetPod() *v1.Pod {
 	return nil
 }
 
+func (x *UpdatePodRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
+	}
+	return nil
+}
+
+// UpdatePodStatusRequest carries the object whose status is written.
+type UpdatePodStatusRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Pod       *v1.Pod                `protobuf:"bytes,3,opt,name=pod,proto3" json:"pod,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePodStatusRequest) Reset() {
+	*x = UpdatePodStatusRequest{}
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePodStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePodStatusRequest) ProtoMessage() {}
+
+func (x *UpdatePodStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePodStatusRequest.ProtoReflect.Descriptor instead.
+func (*UpdatePodStatusRequest) Descriptor() ([]byte, []int) {
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UpdatePodStatusRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *UpdatePodStatusRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdatePodStatusRequest) GetPod() *v1.Pod {
+	if x != nil {
+		return x.Pod
+	}
+	return nil
+}
+
+func (x *UpdatePodStatusRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
+	}
+	return nil
+}
+
+// UpdatePodStatusResponse carries the stored object.
+type UpdatePodStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pod           *v1.Pod                `protobuf:"bytes,1,opt,name=pod,proto3" json:"pod,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePodStatusResponse) Reset() {
+	*x = UpdatePodStatusResponse{}
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePodStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePodStatusResponse) ProtoMessage() {}
+
+func (x *UpdatePodStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePodStatusResponse.ProtoReflect.Descriptor instead.
+func (*UpdatePodStatusResponse) Descriptor() ([]byte, []int) {
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UpdatePodStatusResponse) GetPod() *v1.Pod {
+	if x != nil {
+		return x.Pod
+	}
+	return nil
+}
+
 // UpdatePodResponse carries the stored object.
 type UpdatePodResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1134,7 +1285,7 @@ type UpdatePodResponse struct {
 
 func (x *UpdatePodResponse) Reset() {
 	*x = UpdatePodResponse{}
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[19]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1297,7 @@ func (x *UpdatePodResponse) String() string {
 func (*UpdatePodResponse) ProtoMessage() {}
 
 func (x *UpdatePodResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[19]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1310,7 @@ func (x *UpdatePodResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePodResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePodResponse) Descriptor() ([]byte, []int) {
-	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{19}
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdatePodResponse) GetPod() *v1.Pod {
@@ -1185,7 +1336,7 @@ type DeletePodRequest struct {
 
 func (x *DeletePodRequest) Reset() {
 	*x = DeletePodRequest{}
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[20]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1348,7 @@ func (x *DeletePodRequest) String() string {
 func (*DeletePodRequest) ProtoMessage() {}
 
 func (x *DeletePodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[20]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1361,7 @@ func (x *DeletePodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePodRequest.ProtoReflect.Descriptor instead.
 func (*DeletePodRequest) Descriptor() ([]byte, []int) {
-	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{20}
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeletePodRequest) GetNamespace() string {
@@ -1258,7 +1409,7 @@ type DeletePodResponse struct {
 
 func (x *DeletePodResponse) Reset() {
 	*x = DeletePodResponse{}
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[21]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1421,7 @@ func (x *DeletePodResponse) String() string {
 func (*DeletePodResponse) ProtoMessage() {}
 
 func (x *DeletePodResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[21]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1434,7 @@ func (x *DeletePodResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePodResponse.ProtoReflect.Descriptor instead.
 func (*DeletePodResponse) Descriptor() ([]byte, []int) {
-	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{21}
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeletePodResponse) GetPod() *v1.Pod {
@@ -1312,7 +1463,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[22]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1475,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[22]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1488,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{22}
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchPodsRequest) GetNamespace() string {
@@ -1400,7 +1551,7 @@ type WatchPodsResponse struct {
 
 func (x *WatchPodsResponse) Reset() {
 	*x = WatchPodsResponse{}
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[23]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1563,7 @@ func (x *WatchPodsResponse) String() string {
 func (*WatchPodsResponse) ProtoMessage() {}
 
 func (x *WatchPodsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[23]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1576,7 @@ func (x *WatchPodsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsResponse.ProtoReflect.Descriptor instead.
 func (*WatchPodsResponse) Descriptor() ([]byte, []int) {
-	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{23}
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WatchPodsResponse) GetType() string {
@@ -1453,7 +1604,7 @@ type SetNodeReadyRequest struct {
 
 func (x *SetNodeReadyRequest) Reset() {
 	*x = SetNodeReadyRequest{}
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[24]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1616,7 @@ func (x *SetNodeReadyRequest) String() string {
 func (*SetNodeReadyRequest) ProtoMessage() {}
 
 func (x *SetNodeReadyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[24]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1629,7 @@ func (x *SetNodeReadyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeReadyRequest.ProtoReflect.Descriptor instead.
 func (*SetNodeReadyRequest) Descriptor() ([]byte, []int) {
-	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{24}
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SetNodeReadyRequest) GetName() string {
@@ -1505,7 +1656,7 @@ type SetNodeReadyResponse struct {
 
 func (x *SetNodeReadyResponse) Reset() {
 	*x = SetNodeReadyResponse{}
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[25]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +1668,7 @@ func (x *SetNodeReadyResponse) String() string {
 func (*SetNodeReadyResponse) ProtoMessage() {}
 
 func (x *SetNodeReadyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[25]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +1681,7 @@ func (x *SetNodeReadyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeReadyResponse.ProtoReflect.Descriptor instead.
 func (*SetNodeReadyResponse) Descriptor() ([]byte, []int) {
-	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{25}
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SetNodeReadyResponse) GetNode() *Node {
@@ -1554,7 +1705,7 @@ type InjectPodFaultRequest struct {
 
 func (x *InjectPodFaultRequest) Reset() {
 	*x = InjectPodFaultRequest{}
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[26]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1566,7 +1717,7 @@ func (x *InjectPodFaultRequest) String() string {
 func (*InjectPodFaultRequest) ProtoMessage() {}
 
 func (x *InjectPodFaultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[26]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1579,7 +1730,7 @@ func (x *InjectPodFaultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InjectPodFaultRequest.ProtoReflect.Descriptor instead.
 func (*InjectPodFaultRequest) Descriptor() ([]byte, []int) {
-	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{26}
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *InjectPodFaultRequest) GetNamespace() string {
@@ -1620,7 +1771,7 @@ type InjectPodFaultResponse struct {
 
 func (x *InjectPodFaultResponse) Reset() {
 	*x = InjectPodFaultResponse{}
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[27]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1783,7 @@ func (x *InjectPodFaultResponse) String() string {
 func (*InjectPodFaultResponse) ProtoMessage() {}
 
 func (x *InjectPodFaultResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_podwarden_node_v1_service_proto_msgTypes[27]
+	mi := &file_podwarden_node_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1796,7 @@ func (x *InjectPodFaultResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InjectPodFaultResponse.ProtoReflect.Descriptor instead.
 func (*InjectPodFaultResponse) Descriptor() ([]byte, []int) {
-	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_podwarden_node_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InjectPodFaultResponse) GetPod() *v1.Pod {
@@ -1659,9 +1810,10 @@ var File_podwarden_node_v1_service_proto protoreflect.FileDescriptor
 
 const file_podwarden_node_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpodwarden/node/v1/service.proto\x12\x11podwarden.node.v1\x1a\x1cpodwarden/core/v1/meta.proto\x1a\x1bpodwarden/core/v1/pod.proto\x1a\x1dpodwarden/node/v1/types.proto\"@\n" +
+	"\x1fpodwarden/node/v1/service.proto\x12\x11podwarden.node.v1\x1a\x1cpodwarden/core/v1/meta.proto\x1a\x1bpodwarden/core/v1/pod.proto\x1a\x1dpodwarden/node/v1/types.proto\"Y\n" +
 	"\x11CreateNodeRequest\x12+\n" +
-	"\x04node\x18\x01 \x01(\v2\x17.podwarden.node.v1.NodeR\x04node\"A\n" +
+	"\x04node\x18\x01 \x01(\v2\x17.podwarden.node.v1.NodeR\x04node\x12\x17\n" +
+	"\adry_run\x18\x02 \x03(\tR\x06dryRun\"A\n" +
 	"\x12CreateNodeResponse\x12+\n" +
 	"\x04node\x18\x01 \x01(\v2\x17.podwarden.node.v1.NodeR\x04node\"$\n" +
 	"\x0eGetNodeRequest\x12\x12\n" +
@@ -1680,10 +1832,11 @@ const file_podwarden_node_v1_service_proto_rawDesc = "" +
 	"apiVersion\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x127\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1b.podwarden.core.v1.ListMetaR\bmetadata\x12-\n" +
-	"\x05items\x18\x04 \x03(\v2\x17.podwarden.node.v1.NodeR\x05items\"T\n" +
+	"\x05items\x18\x04 \x03(\v2\x17.podwarden.node.v1.NodeR\x05items\"m\n" +
 	"\x11UpdateNodeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
-	"\x04node\x18\x02 \x01(\v2\x17.podwarden.node.v1.NodeR\x04node\"A\n" +
+	"\x04node\x18\x02 \x01(\v2\x17.podwarden.node.v1.NodeR\x04node\x12\x17\n" +
+	"\adry_run\x18\x03 \x03(\tR\x06dryRun\"A\n" +
 	"\x12UpdateNodeResponse\x12+\n" +
 	"\x04node\x18\x01 \x01(\v2\x17.podwarden.node.v1.NodeR\x04node\"\xb3\x01\n" +
 	"\x11DeleteNodeRequest\x12\x12\n" +
@@ -1703,10 +1856,11 @@ const file_podwarden_node_v1_service_proto_rawDesc = "" +
 	"\x14_send_initial_events\"Y\n" +
 	"\x12WatchNodesResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12/\n" +
-	"\x06object\x18\x02 \x01(\v2\x17.podwarden.node.v1.NodeR\x06object\"Z\n" +
+	"\x06object\x18\x02 \x01(\v2\x17.podwarden.node.v1.NodeR\x06object\"s\n" +
 	"\x10CreatePodRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12(\n" +
-	"\x03pod\x18\x02 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"=\n" +
+	"\x03pod\x18\x02 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\x12\x17\n" +
+	"\adry_run\x18\x03 \x03(\tR\x06dryRun\"=\n" +
 	"\x11CreatePodResponse\x12(\n" +
 	"\x03pod\x18\x01 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"A\n" +
 	"\rGetPodRequest\x12\x1c\n" +
@@ -1727,11 +1881,19 @@ const file_podwarden_node_v1_service_proto_rawDesc = "" +
 	"apiVersion\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x127\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1b.podwarden.core.v1.ListMetaR\bmetadata\x12,\n" +
-	"\x05items\x18\x04 \x03(\v2\x16.podwarden.core.v1.PodR\x05items\"n\n" +
+	"\x05items\x18\x04 \x03(\v2\x16.podwarden.core.v1.PodR\x05items\"\x87\x01\n" +
 	"\x10UpdatePodRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12(\n" +
-	"\x03pod\x18\x03 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"=\n" +
+	"\x03pod\x18\x03 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"\x8d\x01\n" +
+	"\x16UpdatePodStatusRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12(\n" +
+	"\x03pod\x18\x03 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"C\n" +
+	"\x17UpdatePodStatusResponse\x12(\n" +
+	"\x03pod\x18\x01 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"=\n" +
 	"\x11UpdatePodResponse\x12(\n" +
 	"\x03pod\x18\x01 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\"\x8c\x02\n" +
 	"\x10DeletePodRequest\x12\x1c\n" +
@@ -1778,13 +1940,14 @@ const file_podwarden_node_v1_service_proto_rawDesc = "" +
 	"DeleteNode\x12$.podwarden.node.v1.DeleteNodeRequest\x1a%.podwarden.node.v1.DeleteNodeResponse\x12[\n" +
 	"\n" +
 	"WatchNodes\x12$.podwarden.node.v1.WatchNodesRequest\x1a%.podwarden.node.v1.WatchNodesResponse0\x01\x12_\n" +
-	"\fSetNodeReady\x12&.podwarden.node.v1.SetNodeReadyRequest\x1a'.podwarden.node.v1.SetNodeReadyResponse2\xf9\x04\n" +
+	"\fSetNodeReady\x12&.podwarden.node.v1.SetNodeReadyRequest\x1a'.podwarden.node.v1.SetNodeReadyResponse2\xe3\x05\n" +
 	"\n" +
 	"PodService\x12V\n" +
 	"\tCreatePod\x12#.podwarden.node.v1.CreatePodRequest\x1a$.podwarden.node.v1.CreatePodResponse\x12M\n" +
 	"\x06GetPod\x12 .podwarden.node.v1.GetPodRequest\x1a!.podwarden.node.v1.GetPodResponse\x12S\n" +
 	"\bListPods\x12\".podwarden.node.v1.ListPodsRequest\x1a#.podwarden.node.v1.ListPodsResponse\x12V\n" +
-	"\tUpdatePod\x12#.podwarden.node.v1.UpdatePodRequest\x1a$.podwarden.node.v1.UpdatePodResponse\x12V\n" +
+	"\tUpdatePod\x12#.podwarden.node.v1.UpdatePodRequest\x1a$.podwarden.node.v1.UpdatePodResponse\x12h\n" +
+	"\x0fUpdatePodStatus\x12).podwarden.node.v1.UpdatePodStatusRequest\x1a*.podwarden.node.v1.UpdatePodStatusResponse\x12V\n" +
 	"\tDeletePod\x12#.podwarden.node.v1.DeletePodRequest\x1a$.podwarden.node.v1.DeletePodResponse\x12X\n" +
 	"\tWatchPods\x12#.podwarden.node.v1.WatchPodsRequest\x1a$.podwarden.node.v1.WatchPodsResponse0\x01\x12e\n" +
 	"\x0eInjectPodFault\x12(.podwarden.node.v1.InjectPodFaultRequest\x1a).podwarden.node.v1.InjectPodFaultResponseBFZDgithub.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1;nodev1b\x06proto3"
@@ -1801,99 +1964,105 @@ func file_podwarden_node_v1_service_proto_rawDescGZIP() []byte {
 	return file_podwarden_node_v1_service_proto_rawDescData
 }
 
-var file_podwarden_node_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_podwarden_node_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_podwarden_node_v1_service_proto_goTypes = []any{
-	(*CreateNodeRequest)(nil),      // 0: podwarden.node.v1.CreateNodeRequest
-	(*CreateNodeResponse)(nil),     // 1: podwarden.node.v1.CreateNodeResponse
-	(*GetNodeRequest)(nil),         // 2: podwarden.node.v1.GetNodeRequest
-	(*GetNodeResponse)(nil),        // 3: podwarden.node.v1.GetNodeResponse
-	(*ListNodesRequest)(nil),       // 4: podwarden.node.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),      // 5: podwarden.node.v1.ListNodesResponse
-	(*UpdateNodeRequest)(nil),      // 6: podwarden.node.v1.UpdateNodeRequest
-	(*UpdateNodeResponse)(nil),     // 7: podwarden.node.v1.UpdateNodeResponse
-	(*DeleteNodeRequest)(nil),      // 8: podwarden.node.v1.DeleteNodeRequest
-	(*DeleteNodeResponse)(nil),     // 9: podwarden.node.v1.DeleteNodeResponse
-	(*WatchNodesRequest)(nil),      // 10: podwarden.node.v1.WatchNodesRequest
-	(*WatchNodesResponse)(nil),     // 11: podwarden.node.v1.WatchNodesResponse
-	(*CreatePodRequest)(nil),       // 12: podwarden.node.v1.CreatePodRequest
-	(*CreatePodResponse)(nil),      // 13: podwarden.node.v1.CreatePodResponse
-	(*GetPodRequest)(nil),          // 14: podwarden.node.v1.GetPodRequest
-	(*GetPodResponse)(nil),         // 15: podwarden.node.v1.GetPodResponse
-	(*ListPodsRequest)(nil),        // 16: podwarden.node.v1.ListPodsRequest
-	(*ListPodsResponse)(nil),       // 17: podwarden.node.v1.ListPodsResponse
-	(*UpdatePodRequest)(nil),       // 18: podwarden.node.v1.UpdatePodRequest
-	(*UpdatePodResponse)(nil),      // 19: podwarden.node.v1.UpdatePodResponse
-	(*DeletePodRequest)(nil),       // 20: podwarden.node.v1.DeletePodRequest
-	(*DeletePodResponse)(nil),      // 21: podwarden.node.v1.DeletePodResponse
-	(*WatchPodsRequest)(nil),       // 22: podwarden.node.v1.WatchPodsRequest
-	(*WatchPodsResponse)(nil),      // 23: podwarden.node.v1.WatchPodsResponse
-	(*SetNodeReadyRequest)(nil),    // 24: podwarden.node.v1.SetNodeReadyRequest
-	(*SetNodeReadyResponse)(nil),   // 25: podwarden.node.v1.SetNodeReadyResponse
-	(*InjectPodFaultRequest)(nil),  // 26: podwarden.node.v1.InjectPodFaultRequest
-	(*InjectPodFaultResponse)(nil), // 27: podwarden.node.v1.InjectPodFaultResponse
-	(*Node)(nil),                   // 28: podwarden.node.v1.Node
-	(*v1.ListMeta)(nil),            // 29: podwarden.core.v1.ListMeta
-	(*v1.DeleteOptions)(nil),       // 30: podwarden.core.v1.DeleteOptions
-	(*v1.Pod)(nil),                 // 31: podwarden.core.v1.Pod
-	(*v1.Condition)(nil),           // 32: podwarden.core.v1.Condition
+	(*CreateNodeRequest)(nil),       // 0: podwarden.node.v1.CreateNodeRequest
+	(*CreateNodeResponse)(nil),      // 1: podwarden.node.v1.CreateNodeResponse
+	(*GetNodeRequest)(nil),          // 2: podwarden.node.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),         // 3: podwarden.node.v1.GetNodeResponse
+	(*ListNodesRequest)(nil),        // 4: podwarden.node.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),       // 5: podwarden.node.v1.ListNodesResponse
+	(*UpdateNodeRequest)(nil),       // 6: podwarden.node.v1.UpdateNodeRequest
+	(*UpdateNodeResponse)(nil),      // 7: podwarden.node.v1.UpdateNodeResponse
+	(*DeleteNodeRequest)(nil),       // 8: podwarden.node.v1.DeleteNodeRequest
+	(*DeleteNodeResponse)(nil),      // 9: podwarden.node.v1.DeleteNodeResponse
+	(*WatchNodesRequest)(nil),       // 10: podwarden.node.v1.WatchNodesRequest
+	(*WatchNodesResponse)(nil),      // 11: podwarden.node.v1.WatchNodesResponse
+	(*CreatePodRequest)(nil),        // 12: podwarden.node.v1.CreatePodRequest
+	(*CreatePodResponse)(nil),       // 13: podwarden.node.v1.CreatePodResponse
+	(*GetPodRequest)(nil),           // 14: podwarden.node.v1.GetPodRequest
+	(*GetPodResponse)(nil),          // 15: podwarden.node.v1.GetPodResponse
+	(*ListPodsRequest)(nil),         // 16: podwarden.node.v1.ListPodsRequest
+	(*ListPodsResponse)(nil),        // 17: podwarden.node.v1.ListPodsResponse
+	(*UpdatePodRequest)(nil),        // 18: podwarden.node.v1.UpdatePodRequest
+	(*UpdatePodStatusRequest)(nil),  // 19: podwarden.node.v1.UpdatePodStatusRequest
+	(*UpdatePodStatusResponse)(nil), // 20: podwarden.node.v1.UpdatePodStatusResponse
+	(*UpdatePodResponse)(nil),       // 21: podwarden.node.v1.UpdatePodResponse
+	(*DeletePodRequest)(nil),        // 22: podwarden.node.v1.DeletePodRequest
+	(*DeletePodResponse)(nil),       // 23: podwarden.node.v1.DeletePodResponse
+	(*WatchPodsRequest)(nil),        // 24: podwarden.node.v1.WatchPodsRequest
+	(*WatchPodsResponse)(nil),       // 25: podwarden.node.v1.WatchPodsResponse
+	(*SetNodeReadyRequest)(nil),     // 26: podwarden.node.v1.SetNodeReadyRequest
+	(*SetNodeReadyResponse)(nil),    // 27: podwarden.node.v1.SetNodeReadyResponse
+	(*InjectPodFaultRequest)(nil),   // 28: podwarden.node.v1.InjectPodFaultRequest
+	(*InjectPodFaultResponse)(nil),  // 29: podwarden.node.v1.InjectPodFaultResponse
+	(*Node)(nil),                    // 30: podwarden.node.v1.Node
+	(*v1.ListMeta)(nil),             // 31: podwarden.core.v1.ListMeta
+	(*v1.DeleteOptions)(nil),        // 32: podwarden.core.v1.DeleteOptions
+	(*v1.Pod)(nil),                  // 33: podwarden.core.v1.Pod
+	(*v1.Condition)(nil),            // 34: podwarden.core.v1.Condition
 }
 var file_podwarden_node_v1_service_proto_depIdxs = []int32{
-	28, // 0: podwarden.node.v1.CreateNodeRequest.node:type_name -> podwarden.node.v1.Node
-	28, // 1: podwarden.node.v1.CreateNodeResponse.node:type_name -> podwarden.node.v1.Node
-	28, // 2: podwarden.node.v1.GetNodeResponse.node:type_name -> podwarden.node.v1.Node
-	29, // 3: podwarden.node.v1.ListNodesResponse.metadata:type_name -> podwarden.core.v1.ListMeta
-	28, // 4: podwarden.node.v1.ListNodesResponse.items:type_name -> podwarden.node.v1.Node
-	28, // 5: podwarden.node.v1.UpdateNodeRequest.node:type_name -> podwarden.node.v1.Node
-	28, // 6: podwarden.node.v1.UpdateNodeResponse.node:type_name -> podwarden.node.v1.Node
-	30, // 7: podwarden.node.v1.DeleteNodeRequest.options:type_name -> podwarden.core.v1.DeleteOptions
-	28, // 8: podwarden.node.v1.DeleteNodeResponse.node:type_name -> podwarden.node.v1.Node
-	28, // 9: podwarden.node.v1.WatchNodesResponse.object:type_name -> podwarden.node.v1.Node
-	31, // 10: podwarden.node.v1.CreatePodRequest.pod:type_name -> podwarden.core.v1.Pod
-	31, // 11: podwarden.node.v1.CreatePodResponse.pod:type_name -> podwarden.core.v1.Pod
-	31, // 12: podwarden.node.v1.GetPodResponse.pod:type_name -> podwarden.core.v1.Pod
-	29, // 13: podwarden.node.v1.ListPodsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
-	31, // 14: podwarden.node.v1.ListPodsResponse.items:type_name -> podwarden.core.v1.Pod
-	31, // 15: podwarden.node.v1.UpdatePodRequest.pod:type_name -> podwarden.core.v1.Pod
-	31, // 16: podwarden.node.v1.UpdatePodResponse.pod:type_name -> podwarden.core.v1.Pod
-	30, // 17: podwarden.node.v1.DeletePodRequest.options:type_name -> podwarden.core.v1.DeleteOptions
-	32, // 18: podwarden.node.v1.DeletePodRequest.condition:type_name -> podwarden.core.v1.Condition
-	31, // 19: podwarden.node.v1.DeletePodResponse.pod:type_name -> podwarden.core.v1.Pod
-	31, // 20: podwarden.node.v1.WatchPodsResponse.object:type_name -> podwarden.core.v1.Pod
-	28, // 21: podwarden.node.v1.SetNodeReadyResponse.node:type_name -> podwarden.node.v1.Node
-	31, // 22: podwarden.node.v1.InjectPodFaultResponse.pod:type_name -> podwarden.core.v1.Pod
-	0,  // 23: podwarden.node.v1.NodeService.CreateNode:input_type -> podwarden.node.v1.CreateNodeRequest
-	2,  // 24: podwarden.node.v1.NodeService.GetNode:input_type -> podwarden.node.v1.GetNodeRequest
-	4,  // 25: podwarden.node.v1.NodeService.ListNodes:input_type -> podwarden.node.v1.ListNodesRequest
-	6,  // 26: podwarden.node.v1.NodeService.UpdateNode:input_type -> podwarden.node.v1.UpdateNodeRequest
-	8,  // 27: podwarden.node.v1.NodeService.DeleteNode:input_type -> podwarden.node.v1.DeleteNodeRequest
-	10, // 28: podwarden.node.v1.NodeService.WatchNodes:input_type -> podwarden.node.v1.WatchNodesRequest
-	24, // 29: podwarden.node.v1.NodeService.SetNodeReady:input_type -> podwarden.node.v1.SetNodeReadyRequest
-	12, // 30: podwarden.node.v1.PodService.CreatePod:input_type -> podwarden.node.v1.CreatePodRequest
-	14, // 31: podwarden.node.v1.PodService.GetPod:input_type -> podwarden.node.v1.GetPodRequest
-	16, // 32: podwarden.node.v1.PodService.ListPods:input_type -> podwarden.node.v1.ListPodsRequest
-	18, // 33: podwarden.node.v1.PodService.UpdatePod:input_type -> podwarden.node.v1.UpdatePodRequest
-	20, // 34: podwarden.node.v1.PodService.DeletePod:input_type -> podwarden.node.v1.DeletePodRequest
-	22, // 35: podwarden.node.v1.PodService.WatchPods:input_type -> podwarden.node.v1.WatchPodsRequest
-	26, // 36: podwarden.node.v1.PodService.InjectPodFault:input_type -> podwarden.node.v1.InjectPodFaultRequest
-	1,  // 37: podwarden.node.v1.NodeService.CreateNode:output_type -> podwarden.node.v1.CreateNodeResponse
-	3,  // 38: podwarden.node.v1.NodeService.GetNode:output_type -> podwarden.node.v1.GetNodeResponse
-	5,  // 39: podwarden.node.v1.NodeService.ListNodes:output_type -> podwarden.node.v1.ListNodesResponse
-	7,  // 40: podwarden.node.v1.NodeService.UpdateNode:output_type -> podwarden.node.v1.UpdateNodeResponse
-	9,  // 41: podwarden.node.v1.NodeService.DeleteNode:output_type -> podwarden.node.v1.DeleteNodeResponse
-	11, // 42: podwarden.node.v1.NodeService.WatchNodes:output_type -> podwarden.node.v1.WatchNodesResponse
-	25, // 43: podwarden.node.v1.NodeService.SetNodeReady:output_type -> podwarden.node.v1.SetNodeReadyResponse
-	13, // 44: podwarden.node.v1.PodService.CreatePod:output_type -> podwarden.node.v1.CreatePodResponse
-	15, // 45: podwarden.node.v1.PodService.GetPod:output_type -> podwarden.node.v1.GetPodResponse
-	17, // 46: podwarden.node.v1.PodService.ListPods:output_type -> podwarden.node.v1.ListPodsResponse
-	19, // 47: podwarden.node.v1.PodService.UpdatePod:output_type -> podwarden.node.v1.UpdatePodResponse
-	21, // 48: podwarden.node.v1.PodService.DeletePod:output_type -> podwarden.node.v1.DeletePodResponse
-	23, // 49: podwarden.node.v1.PodService.WatchPods:output_type -> podwarden.node.v1.WatchPodsResponse
-	27, // 50: podwarden.node.v1.PodService.InjectPodFault:output_type -> podwarden.node.v1.InjectPodFaultResponse
-	37, // [37:51] is the sub-list for method output_type
-	23, // [23:37] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	30, // 0: podwarden.node.v1.CreateNodeRequest.node:type_name -> podwarden.node.v1.Node
+	30, // 1: podwarden.node.v1.CreateNodeResponse.node:type_name -> podwarden.node.v1.Node
+	30, // 2: podwarden.node.v1.GetNodeResponse.node:type_name -> podwarden.node.v1.Node
+	31, // 3: podwarden.node.v1.ListNodesResponse.metadata:type_name -> podwarden.core.v1.ListMeta
+	30, // 4: podwarden.node.v1.ListNodesResponse.items:type_name -> podwarden.node.v1.Node
+	30, // 5: podwarden.node.v1.UpdateNodeRequest.node:type_name -> podwarden.node.v1.Node
+	30, // 6: podwarden.node.v1.UpdateNodeResponse.node:type_name -> podwarden.node.v1.Node
+	32, // 7: podwarden.node.v1.DeleteNodeRequest.options:type_name -> podwarden.core.v1.DeleteOptions
+	30, // 8: podwarden.node.v1.DeleteNodeResponse.node:type_name -> podwarden.node.v1.Node
+	30, // 9: podwarden.node.v1.WatchNodesResponse.object:type_name -> podwarden.node.v1.Node
+	33, // 10: podwarden.node.v1.CreatePodRequest.pod:type_name -> podwarden.core.v1.Pod
+	33, // 11: podwarden.node.v1.CreatePodResponse.pod:type_name -> podwarden.core.v1.Pod
+	33, // 12: podwarden.node.v1.GetPodResponse.pod:type_name -> podwarden.core.v1.Pod
+	31, // 13: podwarden.node.v1.ListPodsResponse.metadata:type_name -> podwarden.core.v1.ListMeta
+	33, // 14: podwarden.node.v1.ListPodsResponse.items:type_name -> podwarden.core.v1.Pod
+	33, // 15: podwarden.node.v1.UpdatePodRequest.pod:type_name -> podwarden.core.v1.Pod
+	33, // 16: podwarden.node.v1.UpdatePodStatusRequest.pod:type_name -> podwarden.core.v1.Pod
+	33, // 17: podwarden.node.v1.UpdatePodStatusResponse.pod:type_name -> podwarden.core.v1.Pod
+	33, // 18: podwarden.node.v1.UpdatePodResponse.pod:type_name -> podwarden.core.v1.Pod
+	32, // 19: podwarden.node.v1.DeletePodRequest.options:type_name -> podwarden.core.v1.DeleteOptions
+	34, // 20: podwarden.node.v1.DeletePodRequest.condition:type_name -> podwarden.core.v1.Condition
+	33, // 21: podwarden.node.v1.DeletePodResponse.pod:type_name -> podwarden.core.v1.Pod
+	33, // 22: podwarden.node.v1.WatchPodsResponse.object:type_name -> podwarden.core.v1.Pod
+	30, // 23: podwarden.node.v1.SetNodeReadyResponse.node:type_name -> podwarden.node.v1.Node
+	33, // 24: podwarden.node.v1.InjectPodFaultResponse.pod:type_name -> podwarden.core.v1.Pod
+	0,  // 25: podwarden.node.v1.NodeService.CreateNode:input_type -> podwarden.node.v1.CreateNodeRequest
+	2,  // 26: podwarden.node.v1.NodeService.GetNode:input_type -> podwarden.node.v1.GetNodeRequest
+	4,  // 27: podwarden.node.v1.NodeService.ListNodes:input_type -> podwarden.node.v1.ListNodesRequest
+	6,  // 28: podwarden.node.v1.NodeService.UpdateNode:input_type -> podwarden.node.v1.UpdateNodeRequest
+	8,  // 29: podwarden.node.v1.NodeService.DeleteNode:input_type -> podwarden.node.v1.DeleteNodeRequest
+	10, // 30: podwarden.node.v1.NodeService.WatchNodes:input_type -> podwarden.node.v1.WatchNodesRequest
+	26, // 31: podwarden.node.v1.NodeService.SetNodeReady:input_type -> podwarden.node.v1.SetNodeReadyRequest
+	12, // 32: podwarden.node.v1.PodService.CreatePod:input_type -> podwarden.node.v1.CreatePodRequest
+	14, // 33: podwarden.node.v1.PodService.GetPod:input_type -> podwarden.node.v1.GetPodRequest
+	16, // 34: podwarden.node.v1.PodService.ListPods:input_type -> podwarden.node.v1.ListPodsRequest
+	18, // 35: podwarden.node.v1.PodService.UpdatePod:input_type -> podwarden.node.v1.UpdatePodRequest
+	19, // 36: podwarden.node.v1.PodService.UpdatePodStatus:input_type -> podwarden.node.v1.UpdatePodStatusRequest
+	22, // 37: podwarden.node.v1.PodService.DeletePod:input_type -> podwarden.node.v1.DeletePodRequest
+	24, // 38: podwarden.node.v1.PodService.WatchPods:input_type -> podwarden.node.v1.WatchPodsRequest
+	28, // 39: podwarden.node.v1.PodService.InjectPodFault:input_type -> podwarden.node.v1.InjectPodFaultRequest
+	1,  // 40: podwarden.node.v1.NodeService.CreateNode:output_type -> podwarden.node.v1.CreateNodeResponse
+	3,  // 41: podwarden.node.v1.NodeService.GetNode:output_type -> podwarden.node.v1.GetNodeResponse
+	5,  // 42: podwarden.node.v1.NodeService.ListNodes:output_type -> podwarden.node.v1.ListNodesResponse
+	7,  // 43: podwarden.node.v1.NodeService.UpdateNode:output_type -> podwarden.node.v1.UpdateNodeResponse
+	9,  // 44: podwarden.node.v1.NodeService.DeleteNode:output_type -> podwarden.node.v1.DeleteNodeResponse
+	11, // 45: podwarden.node.v1.NodeService.WatchNodes:output_type -> podwarden.node.v1.WatchNodesResponse
+	27, // 46: podwarden.node.v1.NodeService.SetNodeReady:output_type -> podwarden.node.v1.SetNodeReadyResponse
+	13, // 47: podwarden.node.v1.PodService.CreatePod:output_type -> podwarden.node.v1.CreatePodResponse
+	15, // 48: podwarden.node.v1.PodService.GetPod:output_type -> podwarden.node.v1.GetPodResponse
+	17, // 49: podwarden.node.v1.PodService.ListPods:output_type -> podwarden.node.v1.ListPodsResponse
+	21, // 50: podwarden.node.v1.PodService.UpdatePod:output_type -> podwarden.node.v1.UpdatePodResponse
+	20, // 51: podwarden.node.v1.PodService.UpdatePodStatus:output_type -> podwarden.node.v1.UpdatePodStatusResponse
+	23, // 52: podwarden.node.v1.PodService.DeletePod:output_type -> podwarden.node.v1.DeletePodResponse
+	25, // 53: podwarden.node.v1.PodService.WatchPods:output_type -> podwarden.node.v1.WatchPodsResponse
+	29, // 54: podwarden.node.v1.PodService.InjectPodFault:output_type -> podwarden.node.v1.InjectPodFaultResponse
+	40, // [40:55] is the sub-list for method output_type
+	25, // [25:40] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_node_v1_service_proto_init() }
@@ -1904,15 +2073,15 @@ func file_podwarden_node_v1_service_proto_init() {
 	file_podwarden_node_v1_types_proto_init()
 	file_podwarden_node_v1_service_proto_msgTypes[8].OneofWrappers = []any{}
 	file_podwarden_node_v1_service_proto_msgTypes[10].OneofWrappers = []any{}
-	file_podwarden_node_v1_service_proto_msgTypes[20].OneofWrappers = []any{}
 	file_podwarden_node_v1_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_podwarden_node_v1_service_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_node_v1_service_proto_rawDesc), len(file_podwarden_node_v1_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

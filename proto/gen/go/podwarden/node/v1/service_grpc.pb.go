@@ -371,13 +371,14 @@ var NodeService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	PodService_CreatePod_FullMethodName      = "/podwarden.node.v1.PodService/CreatePod"
-	PodService_GetPod_FullMethodName         = "/podwarden.node.v1.PodService/GetPod"
-	PodService_ListPods_FullMethodName       = "/podwarden.node.v1.PodService/ListPods"
-	PodService_UpdatePod_FullMethodName      = "/podwarden.node.v1.PodService/UpdatePod"
-	PodService_DeletePod_FullMethodName      = "/podwarden.node.v1.PodService/DeletePod"
-	PodService_WatchPods_FullMethodName      = "/podwarden.node.v1.PodService/WatchPods"
-	PodService_InjectPodFault_FullMethodName = "/podwarden.node.v1.PodService/InjectPodFault"
+	PodService_CreatePod_FullMethodName       = "/podwarden.node.v1.PodService/CreatePod"
+	PodService_GetPod_FullMethodName          = "/podwarden.node.v1.PodService/GetPod"
+	PodService_ListPods_FullMethodName        = "/podwarden.node.v1.PodService/ListPods"
+	PodService_UpdatePod_FullMethodName       = "/podwarden.node.v1.PodService/UpdatePod"
+	PodService_UpdatePodStatus_FullMethodName = "/podwarden.node.v1.PodService/UpdatePodStatus"
+	PodService_DeletePod_FullMethodName       = "/podwarden.node.v1.PodService/DeletePod"
+	PodService_WatchPods_FullMethodName       = "/podwarden.node.v1.PodService/WatchPods"
+	PodService_InjectPodFault_FullMethodName  = "/podwarden.node.v1.PodService/InjectPodFault"
 )
 
 // PodServiceClient is the client API for PodService service.
@@ -394,6 +395,9 @@ type PodServiceClient interface {
 	ListPods(ctx context.Context, in *ListPodsRequest, opts ...grpc.CallOption) (*ListPodsResponse, error)
 	// UpdatePod replaces the object (optimistic on resourceVersion).
 	UpdatePod(ctx context.Context, in *UpdatePodRequest, opts ...grpc.CallOption) (*UpdatePodResponse, error)
+	// UpdatePodStatus replaces the status subresource (what a kubelet, a
+	// controller or a test suite writes); the simulated kubelet goes on from it.
+	UpdatePodStatus(ctx context.Context, in *UpdatePodStatusRequest, opts ...grpc.CallOption) (*UpdatePodStatusResponse, error)
 	// DeletePod deletes the object.
 	DeletePod(ctx context.Context, in *DeletePodRequest, opts ...grpc.CallOption) (*DeletePodResponse, error)
 	// WatchPods streams ADDED/MODIFIED/DELETED events.
@@ -444,6 +448,16 @@ func (c *podServiceClient) UpdatePod(ctx context.Context, in *UpdatePodRequest, 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdatePodResponse)
 	err := c.cc.Invoke(ctx, PodService_UpdatePod_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *podServiceClient) UpdatePodStatus(ctx context.Context, in *UpdatePodStatusRequest, opts ...grpc.CallOption) (*UpdatePodStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdatePodStatusResponse)
+	err := c.cc.Invoke(ctx, PodService_UpdatePodStatus_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -503,6 +517,9 @@ type PodServiceServer interface {
 	ListPods(context.Context, *ListPodsRequest) (*ListPodsResponse, error)
 	// UpdatePod replaces the object (optimistic on resourceVersion).
 	UpdatePod(context.Context, *UpdatePodRequest) (*UpdatePodResponse, error)
+	// UpdatePodStatus replaces the status subresource (what a kubelet, a
+	// controller or a test suite writes); the simulated kubelet goes on from it.
+	UpdatePodStatus(context.Context, *UpdatePodStatusRequest) (*UpdatePodStatusResponse, error)
 	// DeletePod deletes the object.
 	DeletePod(context.Context, *DeletePodRequest) (*DeletePodResponse, error)
 	// WatchPods streams ADDED/MODIFIED/DELETED events.
@@ -530,6 +547,9 @@ func (UnimplementedPodServiceServer) ListPods(context.Context, *ListPodsRequest)
 }
 func (UnimplementedPodServiceServer) UpdatePod(context.Context, *UpdatePodRequest) (*UpdatePodResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdatePod not implemented")
+}
+func (UnimplementedPodServiceServer) UpdatePodStatus(context.Context, *UpdatePodStatusRequest) (*UpdatePodStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdatePodStatus not implemented")
 }
 func (UnimplementedPodServiceServer) DeletePod(context.Context, *DeletePodRequest) (*DeletePodResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeletePod not implemented")
@@ -633,6 +653,24 @@ func _PodService_UpdatePod_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PodService_UpdatePodStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdatePodStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PodServiceServer).UpdatePodStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PodService_UpdatePodStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PodServiceServer).UpdatePodStatus(ctx, req.(*UpdatePodStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PodService_DeletePod_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeletePodRequest)
 	if err := dec(in); err != nil {
@@ -702,6 +740,10 @@ var PodService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdatePod",
 			Handler:    _PodService_UpdatePod_Handler,
+		},
+		{
+			MethodName: "UpdatePodStatus",
+			Handler:    _PodService_UpdatePodStatus_Handler,
 		},
 		{
 			MethodName: "DeletePod",

@@ -507,10 +507,12 @@ func (x *UpdateServiceResponse) GetService() *Service {
 
 // UpdateServiceStatusRequest carries the object whose status is stored.
 type UpdateServiceStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Service       *Service               `protobuf:"bytes,3,opt,name=service,proto3" json:"service,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Service   *Service               `protobuf:"bytes,3,opt,name=service,proto3" json:"service,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -562,6 +564,13 @@ func (x *UpdateServiceStatusRequest) GetName() string {
 func (x *UpdateServiceStatusRequest) GetService() *Service {
 	if x != nil {
 		return x.Service
+	}
+	return nil
+}
+
+func (x *UpdateServiceStatusRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -1655,11 +1664,12 @@ const file_podwarden_node_v1_services_proto_rawDesc = "" +
 	"\aservice\x18\x03 \x01(\v2\x1a.podwarden.node.v1.ServiceR\aservice\x12\x17\n" +
 	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"M\n" +
 	"\x15UpdateServiceResponse\x124\n" +
-	"\aservice\x18\x01 \x01(\v2\x1a.podwarden.node.v1.ServiceR\aservice\"\x84\x01\n" +
+	"\aservice\x18\x01 \x01(\v2\x1a.podwarden.node.v1.ServiceR\aservice\"\x9d\x01\n" +
 	"\x1aUpdateServiceStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x124\n" +
-	"\aservice\x18\x03 \x01(\v2\x1a.podwarden.node.v1.ServiceR\aservice\"S\n" +
+	"\aservice\x18\x03 \x01(\v2\x1a.podwarden.node.v1.ServiceR\aservice\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"S\n" +
 	"\x1bUpdateServiceStatusResponse\x124\n" +
 	"\aservice\x18\x01 \x01(\v2\x1a.podwarden.node.v1.ServiceR\aservice\"\xd4\x01\n" +
 	"\x14DeleteServiceRequest\x12\x1c\n" +

@@ -508,10 +508,12 @@ func (x *UpdateStatefulSetResponse) GetStatefulSet() *StatefulSet {
 
 // UpdateStatefulSetStatusRequest carries the object whose status is written.
 type UpdateStatefulSetStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	StatefulSet   *StatefulSet           `protobuf:"bytes,3,opt,name=stateful_set,json=statefulSet,proto3" json:"stateful_set,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Namespace   string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	StatefulSet *StatefulSet           `protobuf:"bytes,3,opt,name=stateful_set,json=statefulSet,proto3" json:"stateful_set,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -563,6 +565,13 @@ func (x *UpdateStatefulSetStatusRequest) GetName() string {
 func (x *UpdateStatefulSetStatusRequest) GetStatefulSet() *StatefulSet {
 	if x != nil {
 		return x.StatefulSet
+	}
+	return nil
+}
+
+func (x *UpdateStatefulSetStatusRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -834,10 +843,12 @@ func (x *GetStatefulSetScaleResponse) GetScale() *v1.Scale {
 
 // UpdateStatefulSetScaleRequest carries the new Scale.
 type UpdateStatefulSetScaleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Scale         *v1.Scale              `protobuf:"bytes,3,opt,name=scale,proto3" json:"scale,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Scale     *v1.Scale              `protobuf:"bytes,3,opt,name=scale,proto3" json:"scale,omitempty"`
+	// dry_run "All" validates without storing.
+	DryRun        []string `protobuf:"bytes,4,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -889,6 +900,13 @@ func (x *UpdateStatefulSetScaleRequest) GetName() string {
 func (x *UpdateStatefulSetScaleRequest) GetScale() *v1.Scale {
 	if x != nil {
 		return x.Scale
+	}
+	return nil
+}
+
+func (x *UpdateStatefulSetScaleRequest) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
 	}
 	return nil
 }
@@ -1856,11 +1874,12 @@ const file_podwarden_statefulset_v1_service_proto_rawDesc = "" +
 	"\fstateful_set\x18\x03 \x01(\v2%.podwarden.statefulset.v1.StatefulSetR\vstatefulSet\x12\x17\n" +
 	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"e\n" +
 	"\x19UpdateStatefulSetResponse\x12H\n" +
-	"\fstateful_set\x18\x01 \x01(\v2%.podwarden.statefulset.v1.StatefulSetR\vstatefulSet\"\x9c\x01\n" +
+	"\fstateful_set\x18\x01 \x01(\v2%.podwarden.statefulset.v1.StatefulSetR\vstatefulSet\"\xb5\x01\n" +
 	"\x1eUpdateStatefulSetStatusRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12H\n" +
-	"\fstateful_set\x18\x03 \x01(\v2%.podwarden.statefulset.v1.StatefulSetR\vstatefulSet\"k\n" +
+	"\fstateful_set\x18\x03 \x01(\v2%.podwarden.statefulset.v1.StatefulSetR\vstatefulSet\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"k\n" +
 	"\x1fUpdateStatefulSetStatusResponse\x12H\n" +
 	"\fstateful_set\x18\x01 \x01(\v2%.podwarden.statefulset.v1.StatefulSetR\vstatefulSet\"\x87\x02\n" +
 	"\x18DeleteStatefulSetRequest\x12\x1c\n" +
@@ -1876,11 +1895,12 @@ const file_podwarden_statefulset_v1_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"M\n" +
 	"\x1bGetStatefulSetScaleResponse\x12.\n" +
-	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\x81\x01\n" +
+	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\x9a\x01\n" +
 	"\x1dUpdateStatefulSetScaleRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
-	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"P\n" +
+	"\x05scale\x18\x03 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\x12\x17\n" +
+	"\adry_run\x18\x04 \x03(\tR\x06dryRun\"P\n" +
 	"\x1eUpdateStatefulSetScaleResponse\x12.\n" +
 	"\x05scale\x18\x01 \x01(\v2\x18.podwarden.core.v1.ScaleR\x05scale\"\xe8\x02\n" +
 	"\x18WatchStatefulSetsRequest\x12\x1c\n" +

@@ -367,6 +367,8 @@ func local_request_StatefulSetService_UpdateStatefulSet_0(ctx context.Context, m
 	return msg, metadata, err
 }
 
+var filter_StatefulSetService_UpdateStatefulSetStatus_0 = &utilities.DoubleArray{Encoding: map[string]int{"stateful_set": 0, "namespace": 1, "name": 2}, Base: []int{1, 1, 2, 3, 0, 0, 0}, Check: []int{0, 1, 1, 1, 2, 3, 4}}
+
 func request_StatefulSetService_UpdateStatefulSetStatus_0(ctx context.Context, marshaler runtime.Marshaler, client StatefulSetServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdateStatefulSetStatusRequest
@@ -391,6 +393,12 @@ func request_StatefulSetService_UpdateStatefulSetStatus_0(ctx context.Context, m
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_StatefulSetService_UpdateStatefulSetStatus_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -423,6 +431,12 @@ func local_request_StatefulSetService_UpdateStatefulSetStatus_0(ctx context.Cont
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_StatefulSetService_UpdateStatefulSetStatus_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.UpdateStatefulSetStatus(ctx, &protoReq)
 	return msg, metadata, err
@@ -558,6 +572,8 @@ func local_request_StatefulSetService_GetStatefulSetScale_0(ctx context.Context,
 	return msg, metadata, err
 }
 
+var filter_StatefulSetService_UpdateStatefulSetScale_0 = &utilities.DoubleArray{Encoding: map[string]int{"scale": 0, "namespace": 1, "name": 2}, Base: []int{1, 1, 2, 3, 0, 0, 0}, Check: []int{0, 1, 1, 1, 2, 3, 4}}
+
 func request_StatefulSetService_UpdateStatefulSetScale_0(ctx context.Context, marshaler runtime.Marshaler, client StatefulSetServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdateStatefulSetScaleRequest
@@ -582,6 +598,12 @@ func request_StatefulSetService_UpdateStatefulSetScale_0(ctx context.Context, ma
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_StatefulSetService_UpdateStatefulSetScale_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -614,6 +636,12 @@ func local_request_StatefulSetService_UpdateStatefulSetScale_0(ctx context.Conte
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_StatefulSetService_UpdateStatefulSetScale_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.UpdateStatefulSetScale(ctx, &protoReq)
 	return msg, metadata, err
