@@ -35,8 +35,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
-	testenv.Main(m)
+	// testenv.Main exits: a defer would never run, and every run left its 320 MB of
+	// binaries behind (the disk filled up with them).
+	testenv.Main(m, func() { _ = os.RemoveAll(dir) })
 }
 
 // startSystem runs a whole podwarden for one test.

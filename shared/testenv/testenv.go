@@ -26,9 +26,13 @@ var (
 	seq    atomic.Int64
 )
 
-// Main runs the tests and stops what the package started; call it from TestMain.
-func Main(m *testing.M) {
+// Main runs the tests, then the cleanups and stops what the package started, and exits;
+// call it from TestMain (a defer there would never run).
+func Main(m *testing.M, cleanup ...func()) {
 	code := m.Run()
+	for _, fn := range cleanup {
+		fn() // os.Exit below skips the caller's defers
+	}
 	if pg != nil {
 		_ = pg.Stop()
 		_ = os.RemoveAll(pgDir)
