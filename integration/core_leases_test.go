@@ -131,6 +131,19 @@ func TestLeaseAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
+	// The watch has started once it sees a change made after it: a probe lease. (The
+	// exact story of "lock" below needs the watch running before lock is created.)
+	a.expect(a.postJSON(base, map[string]any{"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+		"metadata": map[string]any{"name": "probe"}, "spec": map[string]any{"holderIdentity": "probe"}}), 201, "create probe lease")
+	for started := false; !started; {
+		select {
+		case ev := <-w.ResultChan():
+			l, ok := ev.Object.(*coordinationv1.Lease)
+			started = ok && l.Name == "probe"
+		case <-time.After(30 * time.Second):
+			t.Fatal("the watch never saw the probe lease")
+		}
+	}
 
 	bad := a.expect(a.postJSON(base, map[string]any{"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
 		"metadata": map[string]any{"name": "bad"}, "spec": map[string]any{"leaseDurationSeconds": 0, "leaseTransitions": -1}}), 422, "invalid lease")
