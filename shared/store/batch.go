@@ -31,21 +31,15 @@ func (k Kind[T]) GetManyForUpdate(ctx context.Context, tx pgx.Tx, keys []string)
 	if err != nil {
 		return nil, fmt.Errorf("get %d %s for update: %w", len(keys), k.Name, err)
 	}
-	defer rows.Close()
-	out := make(map[string]T, len(keys))
-	for rows.Next() {
-		var data []byte
-		var rv int64
-		if err := rows.Scan(&data, &rv); err != nil {
-			return nil, fmt.Errorf("get %s for update: %w", k.Name, err)
-		}
-		obj, err := k.Decode(data, rv)
-		if err != nil {
-			return nil, err
-		}
+	objs, err := k.scanObjects(rows)
+	if err != nil {
+		return nil, fmt.Errorf("get %d %s for update: %w", len(keys), k.Name, err)
+	}
+	out := make(map[string]T, len(objs))
+	for _, obj := range objs {
 		out[obj.GetMetadata().GetNamespace()+"/"+obj.GetMetadata().GetName()] = obj
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func splitKeys(keys []string) (nss, names []string) {

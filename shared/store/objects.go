@@ -127,13 +127,22 @@ func (k Kind[T]) List(ctx context.Context, q Querier, opts ListOptions) ([]T, er
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", k.Name, err)
 	}
+	out, err := k.scanObjects(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", k.Name, err)
+	}
+	return out, nil
+}
+
+// scanObjects decodes rows of objectColumns and closes them.
+func (k Kind[T]) scanObjects(rows pgx.Rows) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		var data []byte
 		var rv int64
 		if err := rows.Scan(&data, &rv); err != nil {
-			return nil, fmt.Errorf("list %s: %w", k.Name, err)
+			return nil, err
 		}
 		obj, err := k.Decode(data, rv)
 		if err != nil {
