@@ -11,8 +11,9 @@
 // connections to Postgres or to NATS for 1-5 s (harness.Link), then restarts
 // (continues, reconnects) it. It then checks invariants against the API: the
 // workload converges to its spec within a deadline; a pod watch never sees two pods
-// for one StatefulSet ordinal, nor a Deployment above replicas+maxSurge live pods
-// (or, while it rolls, below replicas-maxUnavailable ready ones); a Job watch never
+// for one StatefulSet ordinal, nor a Deployment's ReplicaSets wanting more than
+// replicas+maxSurge pods (or, while it rolls, below replicas-maxUnavailable ready
+// ones), nor a pod added to a ReplicaSet beyond its spec.replicas; a Job watch never
 // sees a CronJob's minute run twice nor a Job count more successes than its
 // completions; no pod or ReplicaSet outlives its controller after a grace period for
 // the garbage collector; every object created and not deleted still exists. Every

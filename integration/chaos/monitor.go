@@ -20,8 +20,10 @@ import (
 
 // monitor watches every pod and Job during the run and checks the invariants that
 // only a watch can see: never two pods for one StatefulSet ordinal at once; during a
-// Deployment's step never more live pods than replicas+maxSurge (nor, during a roll,
-// fewer ready ones than replicas-maxUnavailable); never a CronJob's Job (its name
+// Deployment's step never its ReplicaSets' spec.replicas summing above
+// replicas+maxSurge (nor, during a roll, fewer ready pods than
+// replicas-maxUnavailable); never a pod added to a ReplicaSet beyond its
+// spec.replicas; never a CronJob's Job (its name
 // carries its minute) made again with another UID; never a Job counting more
 // successes than its completions.
 type monitor struct {
@@ -44,6 +46,11 @@ type monitor struct {
 	jobEvents int
 	// rss are the ReplicaSets as their watch last reported them.
 	rss map[string]*appsv1.ReplicaSet
+	// over: ReplicaSets (namespace/name) seen with more live pods than their
+	// spec.replicas right after a pod was added, until the ReplicaSet watch covers them.
+	over map[string]overCreate
+	// now is the clock (tests set it).
+	now func() time.Time
 }
 
 type guard struct {
@@ -52,7 +59,8 @@ type guard struct {
 }
 
 func newMonitor(cs kubernetes.Interface) *monitor {
-	return &monitor{cs: cs, pods: map[string]*corev1.Pod{}, guards: map[string]guard{}, cronJobs: map[string]types.UID{}, rss: map[string]*appsv1.ReplicaSet{}}
+	return &monitor{cs: cs, pods: map[string]*corev1.Pod{}, guards: map[string]guard{}, cronJobs: map[string]types.UID{}, rss: map[string]*appsv1.ReplicaSet{},
+		over: map[string]overCreate{}, now: time.Now}
 }
 
 func (m *monitor) guardDeployment(ns, name string, maxPods, minReady int) {
@@ -74,10 +82,12 @@ func (m *monitor) counts() (events, relists, jobEvents int) {
 	return m.events, m.relists, m.jobEvents
 }
 
-// take returns the violations found since the last call.
+// take returns the violations found since the last call (a pod count the ReplicaSet
+// watch has not covered yet is judged once watchLag has passed).
 func (m *monitor) take() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.settleOverCreates(m.now())
 	out := m.found
 	m.found = nil
 	return out
@@ -140,6 +150,7 @@ func (m *monitor) replace(pods []corev1.Pod) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pods = map[string]*corev1.Pod{}
+	m.over = map[string]overCreate{} // counts made before the gap cannot be judged
 	for i := range pods {
 		m.pods[pods[i].Namespace+"/"+pods[i].Name] = &pods[i]
 	}
@@ -157,6 +168,10 @@ func (m *monitor) upsert(pod *corev1.Pod, added bool) {
 		m.found = append(m.found, fmt.Sprintf("statefulset-ordinal: pod %s (uid %s) %s while pod uid %s was not deleted (%s)",
 			key, pod.UID, map[bool]string{true: "added", false: "modified"}[added], prev.UID, ordinal(pod.Name)))
 	}
+	if added {
+		m.checkReplicaSetPods(pod, m.now())
+	}
+	m.settleOverCreates(m.now())
 	m.checkDeployment(pod.Namespace, pod.Labels["app"])
 }
 
@@ -168,21 +183,21 @@ func ordinal(name string) string {
 	return "ordinal " + name[i+1:]
 }
 
-// checkDeployment counts a guarded Deployment's ReplicaSets and pods (the trial's
-// namespace holds one Deployment, its ReplicaSets and pods labeled app=<name>).
-// Kubernetes bounds the sum of the ReplicaSets' spec.replicas by replicas+maxSurge
-// (NewRSNewReplicas); a scaled-down ReplicaSet's pods are deleted after, by its own
-// sync, so the new ReplicaSet's pods may come up first. A ReplicaSet's live pods
-// count up to its spec.replicas (the ones above are its pending deletions; the
-// convergence check sees any that stay); a ReplicaSet the watch has not reported yet
-// counts all its live pods.
+// checkDeployment checks a guarded Deployment's bounds as Kubernetes guarantees them
+// (its e2e checkRollingUpdateStatus): the sum of its ReplicaSets' spec.replicas
+// (NewRSNewReplicas bounds it) never above replicas+maxSurge, and, during a roll, at
+// least replicas-maxUnavailable ready pods. It does not bound the live pods by
+// replicas+maxSurge: the deployment controller scales the new ReplicaSet up as soon
+// as it has scaled an old one down, and the old one's pods above its spec.replicas
+// are deleted afterwards by that ReplicaSet's own sync (terminating pods do not
+// count); what bounds the pods is checkReplicaSetPods. The trial's namespace holds
+// one Deployment, its ReplicaSets and pods labeled app=<name>.
 func (m *monitor) checkDeployment(ns, app string) {
 	g, ok := m.guards[ns+"/"+app]
 	if !ok {
 		return
 	}
 	ready := 0
-	byRS := map[string]int{}
 	for _, p := range m.pods {
 		if p.Namespace != ns || p.Labels["app"] != app || !live(p) {
 			continue
@@ -190,12 +205,11 @@ func (m *monitor) checkDeployment(ns, app string) {
 		if ref := metav1.GetControllerOf(p); ref == nil || ref.Kind != "ReplicaSet" {
 			continue
 		}
-		byRS[metav1.GetControllerOf(p).Name]++
 		if podReady(p) {
 			ready++
 		}
 	}
-	counted, specs := 0, 0
+	specs := 0
 	spec := map[string]int32{}
 	for _, rs := range m.rss {
 		if rs.Namespace == ns && rs.Labels["app"] == app && rs.DeletionTimestamp == nil {
@@ -204,20 +218,74 @@ func (m *monitor) checkDeployment(ns, app string) {
 			specs += int(n)
 		}
 	}
-	for name, n := range byRS {
-		if sp, ok := spec[name]; ok {
-			n = min(n, int(sp))
-		}
-		counted += n
-	}
 	if specs > g.maxPods {
 		m.found = append(m.found, fmt.Sprintf("deployment-surge: %s/%s's ReplicaSets want %d pods, more than replicas+maxSurge = %d (spec.replicas by ReplicaSet: %v)", ns, app, specs, g.maxPods, spec))
 	}
-	if counted > g.maxPods {
-		m.found = append(m.found, fmt.Sprintf("deployment-surge: %s/%s has %d live pods within its ReplicaSets' spec.replicas, more than replicas+maxSurge = %d (live pods by ReplicaSet: %v; spec.replicas: %v)", ns, app, counted, g.maxPods, byRS, spec))
-	}
 	if g.minReady >= 0 && ready < g.minReady {
 		m.found = append(m.found, fmt.Sprintf("deployment-unavailable: %s/%s has %d ready pods during a roll, fewer than replicas-maxUnavailable = %d", ns, app, ready, g.minReady))
+	}
+}
+
+// watchLag is how long the ReplicaSet watch may trail the pod watch (two streams:
+// a pod of a scaled-up ReplicaSet may be reported before the ReplicaSet's new
+// spec.replicas).
+const watchLag = 5 * time.Second
+
+// overCreate is a pod added to a ReplicaSet that then had more live pods than its
+// spec.replicas as last reported, waiting for the ReplicaSet watch to report a
+// spec.replicas that covers them.
+type overCreate struct {
+	rsUID types.UID
+	pods  int
+	pod   string
+	at    time.Time
+}
+
+// checkReplicaSetPods: a ReplicaSet controller creates pods only up to its
+// spec.replicas (Kubernetes' manageReplicas creates diff = spec - active pods, with
+// expectations so that a sync never counts a pod twice), so a pod added to a
+// ReplicaSet never leaves it with more live pods than its spec.replicas. Pods above
+// spec.replicas are only ever a scaled-down ReplicaSet's pending deletions, already
+// there when the spec came down. p has just been added (not by a relist).
+func (m *monitor) checkReplicaSetPods(p *corev1.Pod, now time.Time) {
+	ref := metav1.GetControllerOf(p)
+	if ref == nil || ref.Kind != "ReplicaSet" || !live(p) {
+		return
+	}
+	n := 0
+	for _, q := range m.pods {
+		if r := metav1.GetControllerOf(q); q.Namespace == p.Namespace && r != nil && r.UID == ref.UID && live(q) {
+			n++
+		}
+	}
+	key := p.Namespace + "/" + ref.Name
+	if rs := m.rss[key]; rs != nil && rs.UID == ref.UID && n <= int(ptr.Deref(rs.Spec.Replicas, 1)) {
+		return
+	}
+	if o, ok := m.over[key]; !ok || o.rsUID != ref.UID || o.pods < n {
+		m.over[key] = overCreate{rsUID: ref.UID, pods: n, pod: p.Name, at: now}
+	}
+}
+
+// settleOverCreates drops what the ReplicaSet watch has since covered and reports
+// what it has not covered within watchLag.
+func (m *monitor) settleOverCreates(now time.Time) {
+	for key, o := range m.over {
+		rs := m.rss[key]
+		if rs != nil && rs.UID == o.rsUID && o.pods <= int(ptr.Deref(rs.Spec.Replicas, 1)) {
+			delete(m.over, key)
+			continue
+		}
+		if now.Sub(o.at) < watchLag {
+			continue
+		}
+		delete(m.over, key)
+		spec := "not reported"
+		if rs != nil && rs.UID == o.rsUID {
+			spec = fmt.Sprint(ptr.Deref(rs.Spec.Replicas, 1))
+		}
+		m.found = append(m.found, fmt.Sprintf("replicaset-overcreate: ReplicaSet %s had %d live pods once pod %s was added, more than its spec.replicas (%s, %v later)",
+			key, o.pods, o.pod, spec, watchLag))
 	}
 }
 
@@ -231,6 +299,7 @@ func (m *monitor) runReplicaSets(ctx context.Context) {
 		}
 		m.mu.Lock()
 		m.rss = map[string]*appsv1.ReplicaSet{}
+		m.over = map[string]overCreate{} // the specs between the two watches are unknown
 		for i := range list.Items {
 			m.rss[list.Items[i].Namespace+"/"+list.Items[i].Name] = &list.Items[i]
 		}
@@ -271,6 +340,7 @@ func (m *monitor) upsertReplicaSet(rs *appsv1.ReplicaSet, deleted bool) {
 	} else {
 		m.rss[key] = rs
 	}
+	m.settleOverCreates(m.now())
 	m.checkDeployment(rs.Namespace, rs.Labels["app"])
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -71,9 +72,9 @@ func TestMonitorDeploymentBounds(t *testing.T) {
 		minReady int
 		want     string
 	}{
-		{"within the surge", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", true, false), pod("web-3", "3", "ReplicaSet", false, false)}, 3, 2, ""},
-		{"above the surge", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", true, false), pod("web-3", "3", "ReplicaSet", false, false)}, 2, -1, "deployment-surge"},
-		{"terminating pods do not count", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", true, false), pod("web-3", "3", "ReplicaSet", true, true)}, 2, 2, ""},
+		{"enough ready during a roll", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", true, false), pod("web-3", "3", "ReplicaSet", false, false)}, 3, 2, ""},
+		{"live pods alone do not break the surge (their ReplicaSets' spec.replicas do)", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", true, false), pod("web-3", "3", "ReplicaSet", false, false)}, 2, -1, ""},
+		{"terminating pods are not ready ones", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", true, true)}, 2, 2, "deployment-unavailable"},
 		{"too few ready during a roll", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", true, false), pod("web-2", "2", "ReplicaSet", false, false)}, 3, 2, "deployment-unavailable"},
 		{"readiness not checked while scaling", []*corev1.Pod{pod("web-1", "1", "ReplicaSet", false, false)}, 3, -1, ""},
 	} {
@@ -157,18 +158,20 @@ func rsPod(name, rs string) *corev1.Pod {
 	p := pod(name, name, "ReplicaSet", true, false)
 	p.Labels["app"] = "web"
 	p.OwnerReferences[0].Name = rs
+	p.OwnerReferences[0].UID = types.UID("uid-" + rs)
 	return p
 }
 
 func replicaSet(name string, replicas int32) *appsv1.ReplicaSet {
-	return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: map[string]string{"app": "web"}},
+	return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID("uid-" + name), Labels: map[string]string{"app": "web"}},
 		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To(replicas)}}
 }
 
 // TestMonitorDeploymentBoundsWithReplicaSets: replicas 5, maxSurge 1. The sum of the
-// ReplicaSets' spec.replicas must stay within 6; a scaled-down ReplicaSet's pods
-// above its spec.replicas are its pending deletions (Kubernetes deletes them after
-// the new ReplicaSet may have scaled up), counted once their ReplicaSet is known.
+// ReplicaSets' spec.replicas must stay within 6 (Kubernetes' checkRollingUpdateStatus);
+// the live pods may be more: a scaled-down ReplicaSet's pods above its spec.replicas
+// are its pending deletions, which Kubernetes makes after the new ReplicaSet may have
+// scaled up.
 func TestMonitorDeploymentBoundsWithReplicaSets(t *testing.T) {
 	pods := func(rs string, n int) []*corev1.Pod {
 		var out []*corev1.Pod
@@ -185,8 +188,9 @@ func TestMonitorDeploymentBoundsWithReplicaSets(t *testing.T) {
 	}{
 		{"within the surge", []*appsv1.ReplicaSet{replicaSet("old", 4), replicaSet("new", 2)}, append(pods("old", 4), pods("new", 2)...), ""},
 		{"the old ReplicaSet's pending deletion", []*appsv1.ReplicaSet{replicaSet("old", 4), replicaSet("new", 2)}, append(pods("old", 5), pods("new", 2)...), ""},
-		{"the old ReplicaSet not seen yet", nil, append(pods("old", 5), pods("new", 2)...), "deployment-surge"},
-		{"more pods than the new ReplicaSet wants are not pending deletions of the old", []*appsv1.ReplicaSet{replicaSet("old", 4), replicaSet("new", 3)}, append(pods("old", 4), pods("new", 3)...), "deployment-surge"},
+		{"the ReplicaSets not seen yet", nil, append(pods("old", 5), pods("new", 2)...), ""},
+		{"7 live pods for 6: the old ReplicaSet's pending deletion after the new one scaled up", []*appsv1.ReplicaSet{replicaSet("old", 3), replicaSet("new", 3)}, append(pods("old", 4), pods("new", 3)...), ""},
+		{"the new ReplicaSet wants too many", []*appsv1.ReplicaSet{replicaSet("old", 4), replicaSet("new", 3)}, append(pods("old", 4), pods("new", 3)...), "deployment-surge"},
 		{"spec.replicas above the surge", []*appsv1.ReplicaSet{replicaSet("old", 5), replicaSet("new", 2)}, append(pods("old", 4), pods("new", 2)...), "deployment-surge"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,6 +206,99 @@ func TestMonitorDeploymentBoundsWithReplicaSets(t *testing.T) {
 			got := m.take()
 			if tc.want == "" && len(got) > 0 || tc.want != "" && (len(got) == 0 || !strings.HasPrefix(got[0], tc.want+": ")) {
 				t.Errorf("violations %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestMonitorReplicaSetPods: a pod added to a ReplicaSet never leaves it with more
+// live pods than its spec.replicas, once the ReplicaSet watch (which may trail the
+// pod watch by up to watchLag) has caught up; pods above a lowered spec.replicas are
+// pending deletions, not creations.
+func TestMonitorReplicaSetPods(t *testing.T) {
+	add := func(m *monitor, name, rs string) { m.upsert(rsPod(name, rs), true) }
+	setRS := func(m *monitor, name string, replicas int32) { m.upsertReplicaSet(replicaSet(name, replicas), false) }
+	for _, tc := range []struct {
+		name   string
+		events func(m *monitor, later func(time.Duration))
+		want   string
+	}{
+		{"pods up to spec.replicas", func(m *monitor, later func(time.Duration)) {
+			setRS(m, "web-a", 2)
+			add(m, "web-a-1", "web-a")
+			add(m, "web-a-2", "web-a")
+			later(watchLag)
+		}, ""},
+		{"a pod beyond spec.replicas", func(m *monitor, later func(time.Duration)) {
+			setRS(m, "web-a", 2)
+			add(m, "web-a-1", "web-a")
+			add(m, "web-a-2", "web-a")
+			add(m, "web-a-3", "web-a")
+			later(watchLag)
+		}, "replicaset-overcreate"},
+		{"the ReplicaSet watch reports the scale-up after the pod", func(m *monitor, later func(time.Duration)) {
+			setRS(m, "web-a", 1)
+			add(m, "web-a-1", "web-a")
+			add(m, "web-a-2", "web-a")
+			later(watchLag / 2)
+			setRS(m, "web-a", 2)
+			later(watchLag)
+		}, ""},
+		{"pods before their ReplicaSet is reported", func(m *monitor, later func(time.Duration)) {
+			add(m, "web-a-1", "web-a")
+			add(m, "web-a-2", "web-a")
+			setRS(m, "web-a", 2)
+			later(watchLag)
+		}, ""},
+		{"a ReplicaSet never reported", func(m *monitor, later func(time.Duration)) {
+			add(m, "web-a-1", "web-a")
+			later(watchLag)
+		}, "replicaset-overcreate"},
+		{"a scaled-down ReplicaSet's pending deletions", func(m *monitor, later func(time.Duration)) {
+			setRS(m, "web-a", 3)
+			add(m, "web-a-1", "web-a")
+			add(m, "web-a-2", "web-a")
+			add(m, "web-a-3", "web-a")
+			setRS(m, "web-a", 1)
+			later(watchLag)
+		}, ""},
+		{"a terminating pod's replacement", func(m *monitor, later func(time.Duration)) {
+			setRS(m, "web-a", 2)
+			add(m, "web-a-1", "web-a")
+			add(m, "web-a-2", "web-a")
+			gone := rsPod("web-a-1", "web-a")
+			gone.DeletionTimestamp = &metav1.Time{}
+			m.upsert(gone, false)
+			add(m, "web-a-3", "web-a")
+			later(watchLag)
+		}, ""},
+		{"a pod added beyond a lowered spec.replicas", func(m *monitor, later func(time.Duration)) {
+			setRS(m, "web-a", 2)
+			add(m, "web-a-1", "web-a")
+			add(m, "web-a-2", "web-a")
+			setRS(m, "web-a", 1)
+			add(m, "web-a-3", "web-a")
+			later(watchLag)
+		}, "replicaset-overcreate"},
+		{"a relist between the watches: no judgment", func(m *monitor, later func(time.Duration)) {
+			setRS(m, "web-a", 1)
+			add(m, "web-a-1", "web-a")
+			add(m, "web-a-2", "web-a")
+			m.replace([]corev1.Pod{*rsPod("web-a-1", "web-a"), *rsPod("web-a-2", "web-a")})
+			later(watchLag)
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMonitor(nil)
+			now := time.Unix(1000, 0)
+			m.now = func() time.Time { return now }
+			var got []string
+			tc.events(m, func(d time.Duration) { now = now.Add(d); got = append(got, m.take()...) })
+			switch {
+			case tc.want == "" && len(got) > 0:
+				t.Errorf("found %q, want none", got)
+			case tc.want != "" && (len(got) != 1 || !strings.HasPrefix(got[0], tc.want+": ")):
+				t.Errorf("found %q, want one %s", got, tc.want)
 			}
 		})
 	}
