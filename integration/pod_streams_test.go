@@ -332,7 +332,6 @@ func TestKubectlExecRuntime(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 is not on PATH")
 	}
-	port := freePort(t)
 	s := startSystem(t, harness.Options{Env: []string{"PODWARDEN_RUNTIME=exec"}})
 	k := newKubectl(t, bin, s.GatewayURL)
 	k.run("apply", "-f", writeTemp(t, fmt.Sprintf(`apiVersion: v1
@@ -343,12 +342,23 @@ spec:
   containers:
   - name: http
     image: python:3
-    command: [%q, "-m", "http.server", "%s", "--bind", "127.0.0.1"]
+    command: [%q, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"]
     env:
     - name: GREETING
       value: hello
-`, py, port)))
+`, py)))
 	k.run("wait", "--for=condition=Ready", "pod/server", "--timeout=60s")
+	// The server binds a port the kernel picks (none picked free here and taken by
+	// another process before it binds) and logs it.
+	var port string
+	eventually(t, 30*time.Second, "the container's server logs its port", func() (bool, string) {
+		r := k.try("", nil, "logs", "server")
+		m := servingPort.FindStringSubmatch(r.stdout)
+		if m != nil {
+			port = m[1]
+		}
+		return m != nil, r.stdout + r.stderr
+	})
 	r := k.try("", nil, "exec", "server", "--", "sh", "-c", "echo $HOSTNAME $GREETING $KUBERNETES_SERVICE_HOST; exit 3")
 	if r.code != 3 || r.stdout != "server hello 10.96.0.1\n" {
 		t.Fatalf("exec: %+v", r)
@@ -437,15 +447,9 @@ func TestKubectlAttach(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-}
+// servingPort is the port in python's http.server's first line ("Serving HTTP on
+// 127.0.0.1 port 36123 (http://127.0.0.1:36123/) ...").
+var servingPort = regexp.MustCompile(`Serving HTTP on \S+ port (\d+)`)
 
 // TestKubectlCp: kubectl cp (tar over exec) into and out of a simulated
 // container: what was copied in is there for later commands.

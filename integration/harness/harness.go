@@ -5,6 +5,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -236,10 +237,6 @@ func Start(ctx context.Context, bins map[string]string, adminDSN, natsDir string
 		s.Stop()
 		return nil, err
 	}
-	if s.DNSAddr, err = freeDNSAddr(); err != nil {
-		s.Stop()
-		return nil, err
-	}
 	for _, name := range Services {
 		for i := range s.replicas(name) {
 			if _, err := s.StartService(name, i); err != nil {
@@ -364,10 +361,11 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 	env := s.env(name, replica, dsn, natsURL)
 	env = append(env, "PODWARDEN_GRPC_ADDR="+addr, "PODWARDEN_METRICS_ADDR=127.0.0.1:0")
 	if name == "node" {
-		// The first replica answers DNS on the system's port; never the default one.
+		// The first replica answers DNS on a port the kernel picks (announced, read
+		// back below), then on the one it had; never the default one.
 		dns := "off"
 		if replica == 0 {
-			dns = s.DNSAddr
+			dns = cmp.Or(s.DNSAddr, "127.0.0.1:0")
 		}
 		env = append(env, "PODWARDEN_DNS_ADDR="+dns)
 	}
@@ -400,11 +398,20 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 		return p, err
 	}
 	p.Addr = m[1]
+	var dns []string
+	if name == "node" && replica == 0 {
+		if dns, err = p.announced(dnsLine, time.Second); err != nil {
+			return p, err
+		}
+	}
 	s.mu.Lock()
 	if replica == 0 {
 		s.Addrs[name] = p.Addr
 		if len(m) > 2 && m[2] != "" {
 			s.MetricsAddrs[name] = m[2]
+		}
+		if dns != nil {
+			s.DNSAddr = dns[1]
 		}
 	}
 	s.mu.Unlock()
@@ -413,6 +420,9 @@ func (s *System) StartService(name string, replica int) (*Proc, error) {
 
 // servingLine is what a service announces once it listens (app.Run).
 var servingLine = regexp.MustCompile(`grpc=(\S+)(?: .*?metrics=http://(\S+)/metrics)?`)
+
+// dnsLine is the node service's cluster DNS address in what it announces.
+var dnsLine = regexp.MustCompile(`\bdns=(\S+)`)
 
 // gatewayLine is what the gateway announces once it listens.
 var gatewayLine = regexp.MustCompile(`addr=(\S+)`)
@@ -493,24 +503,6 @@ func (s *System) spawn(logName, bin string, env []string, args ...string) (*Proc
 	p := &Proc{Name: logName, cmd: cmd, done: make(chan struct{}), listenFile: listenFile}
 	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
 	return p, nil
-}
-
-// freeDNSAddr is a loopback address whose port is free for both UDP and TCP.
-func freeDNSAddr() (string, error) {
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		addr := pc.LocalAddr().String()
-		l, err := net.Listen("tcp", addr)
-		_ = pc.Close()
-		if err == nil {
-			_ = l.Close()
-			return addr, nil
-		}
-	}
-	return "", errors.New("no port free for both UDP and TCP")
 }
 
 func waitGRPC(addr string, sec grpcserver.Security, timeout time.Duration) error {

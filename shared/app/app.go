@@ -185,6 +185,10 @@ type App struct {
 	// Controllers are the metrics of the reconcile loops; Run hands them to the
 	// controllers through the leader's context.
 	Controllers *metrics.Controllers
+	// Listening are more listeners' addresses (name, address, ...) that Run logs
+	// and announces with the gRPC one (e.g. the node service's cluster DNS), bound
+	// before Run.
+	Listening []any
 }
 
 // New opens the service's schema (applying migrations), connects to NATS, declares
@@ -344,6 +348,7 @@ func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(
 	if metricsLis != nil {
 		attrs = append(attrs, "metrics", "http://"+metricsLis.Addr().String()+"/metrics")
 	}
+	attrs = append(attrs, a.Listening...)
 	a.Log.Info("serving", attrs...)
 	if err := announce.Addrs(attrs...); err != nil {
 		a.Log.Warn("announce the addresses", "err", err)

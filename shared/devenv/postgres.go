@@ -133,11 +133,10 @@ func StartPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 		return nil, err
 	}
 	cfg.Dir = dir
-	if cfg.Port == 0 {
-		if cfg.Port, err = FreePort(); err != nil {
-			return nil, err
-		}
-	}
+	// Postgres binds the port itself (it cannot be handed a listener): a port picked
+	// free here may be taken by another process before it binds it, so a picked one
+	// that turns out taken is picked again.
+	picked := cfg.Port == 0
 	if err := prepareDir(dir); err != nil {
 		return nil, fmt.Errorf("prepare postgres dir: %w", err)
 	}
@@ -147,6 +146,26 @@ func StartPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 			return nil, fmt.Errorf("initdb: %w: %s", err, out)
 		}
 	}
+	for attempt := 1; ; attempt++ {
+		if picked {
+			if cfg.Port, err = pickPort(); err != nil {
+				return nil, err
+			}
+		}
+		p, err := startPostgres(ctx, cfg, bin, dir)
+		if err == nil || !picked || attempt == 5 || !errors.Is(err, errPortTaken) {
+			return p, err
+		}
+	}
+}
+
+// pickPort picks StartPostgres's port (tests replace it).
+var pickPort = FreePort
+
+// errPortTaken: Postgres could not bind its port.
+var errPortTaken = errors.New("port taken")
+
+func startPostgres(ctx context.Context, cfg PostgresConfig, bin, dir string) (*Postgres, error) {
 	opts := []string{
 		"-p " + strconv.Itoa(cfg.Port), "-k ''", "-c listen_addresses=127.0.0.1", "-c max_connections=300",
 		"-c shared_buffers=128MB",
@@ -160,8 +179,13 @@ func StartPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 	_ = runAs(filepath.Join(bin, "pg_ctl"), "-D", dir, "-m", "immediate", "stop").Run()
 	cmd := runAs(filepath.Join(bin, "pg_ctl"), "-D", dir, "-l", filepath.Join(dir, "postgres.log"), "-w", "-t", "60",
 		"-o", strings.Join(opts, " "), "start")
+	logFile := filepath.Join(dir, "postgres.log")
+	before, _ := os.ReadFile(logFile)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+		log, _ := os.ReadFile(logFile)
+		if len(log) >= len(before) && strings.Contains(string(log[len(before):]), "could not bind") {
+			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		}
 		return nil, fmt.Errorf("pg_ctl start: %w: %s\n%s", err, out, tail(string(log), 2000))
 	}
 	if err := p.createDatabase(ctx); err != nil {

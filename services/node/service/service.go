@@ -295,6 +295,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer stopDNS()
+	if dnsAddr != "" {
+		// Announced with the gRPC address: with port 0, whoever started the
+		// process learns the port the kernel picked (no port picked free, then bound).
+		a.Listening = append(a.Listening, "dns", dnsAddr)
+	}
 	stopStreams, err := startStreams(a, cfg, rt, dnsAddr)
 	if err != nil {
 		return err
