@@ -322,6 +322,11 @@ func (a *App) Run(ctx context.Context, onObject func(payload string), lead func(
 		return nil
 	})
 	g.Go(func() error {
+		// Campaign once the watch caches have loaded (see watch.Hub.Loaded): the
+		// controllers' first resync must not come before their caches' lists.
+		if err := a.Watch.Loaded(ctx); err != nil {
+			return nil // ctx ended
+		}
 		a.Leader.Run(metrics.WithControllers(ctx, a.Controllers), func(ctx context.Context) {
 			done := make(chan struct{})
 			go func() { a.Relay.Run(ctx); close(done) }()

@@ -181,6 +181,31 @@ func (h *Hub) Run(ctx context.Context, db *store.DB, log *slog.Logger) {
 	}
 }
 
+// Loaded waits until every cache of the hub has loaded (client-go's
+// WaitForCacheSync). A change committed while a cache still loads comes in its first
+// list, not as an event: a controller that resynced before then would not hear of it
+// until its next resync (a Deployment deleted then: the garbage collector, woken by
+// its deletion, would leave its ReplicaSets for 30 s). So a replica leads only once
+// its caches have loaded (app.Run): its first resync reads everything older than
+// their lists, their events bring everything newer.
+func (h *Hub) Loaded(ctx context.Context) error {
+	type loader interface {
+		waitReady(ctx context.Context) error
+	}
+	h.regMu.Lock()
+	caches := make([]loader, 0, len(h.caches))
+	for _, c := range h.caches {
+		caches = append(caches, c.(loader))
+	}
+	h.regMu.Unlock()
+	for _, c := range caches {
+		if err := c.waitReady(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // wake makes the feed look now and move its position to the horizon even when no new
 // change of a watched kind came (a reader waits for a resourceVersion).
 func (h *Hub) wake() {
