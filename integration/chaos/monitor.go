@@ -226,10 +226,12 @@ func (m *monitor) checkDeployment(ns, app string) {
 	}
 }
 
-// watchLag is how long the ReplicaSet watch may trail the pod watch (two streams:
-// a pod of a scaled-up ReplicaSet may be reported before the ReplicaSet's new
-// spec.replicas).
-const watchLag = 5 * time.Second
+// watchLag is how long the ReplicaSet watch may trail the pod watch (two streams from
+// two services: a pod of a scaled-up ReplicaSet may be reported before the
+// ReplicaSet's new spec.replicas, the more so while the deployment service is stopped
+// for up to 5 s). A duplicate pod is reported all the same, watchLag later (under its
+// namespace, chaos-<seed>, if that is in the next trial).
+const watchLag = 10 * time.Second
 
 // overCreate is a pod added to a ReplicaSet that then had more live pods than its
 // spec.replicas as last reported, waiting for the ReplicaSet watch to report a
