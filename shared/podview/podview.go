@@ -98,12 +98,36 @@ func ownerOf(p *corev1.Pod) (Owner, bool) {
 	return Owner{Kind: ref.GetKind(), Key: p.GetMetadata().GetNamespace() + "/" + ref.GetName()}, true
 }
 
+// Refusal is a pod the node service refused to create (its admission: a
+// ResourceQuota, a LimitRange), reported to its owner by a DELETED event with
+// create_refused: the owner's controller shows it (ReplicaFailure, FailedCreate)
+// and waits before it asks again.
+type Refusal struct {
+	Owner   Owner
+	Pod     string
+	Message string
+}
+
+// Refusals lists the refused creations among a batch's events.
+func Refusals(evs []*eventsv1.PodEvent) []Refusal {
+	var out []Refusal
+	for _, ev := range evs {
+		if ev.GetType() != eventsv1.PodEvent_TYPE_DELETED || ev.GetCreateRefused() == "" {
+			continue
+		}
+		if o, ok := ownerOf(ev.GetPod()); ok {
+			out = append(out, Refusal{Owner: o, Pod: ev.GetPod().GetMetadata().GetName(), Message: ev.GetCreateRefused()})
+		}
+	}
+	return out
+}
+
 // ApplyBatch decodes a batch of pod events and applies them in one transaction; it
-// returns the owners to wake. Undecodable events are dropped (reported to drop). The
+// returns the owners to wake and the refused creations (Refusals). Undecodable events are dropped (reported to drop). The
 // view's pods the batch names are read locked in one statement and the changed ones
 // written back in one (events of one pod apply in order in between), so a batch costs
 // a few statements, not two per event; creations and deletions go one by one.
-func (v View) ApplyBatch(ctx context.Context, db *store.DB, msgs []bus.Received, drop func(subject string, err error)) ([]Owner, error) {
+func (v View) ApplyBatch(ctx context.Context, db *store.DB, msgs []bus.Received, drop func(subject string, err error)) ([]Owner, []Refusal, error) {
 	evs := make([]*eventsv1.PodEvent, 0, len(msgs))
 	var keys []string
 	seen := map[string]bool{}
@@ -149,13 +173,13 @@ func (v View) ApplyBatch(ctx context.Context, db *store.DB, msgs []bus.Received,
 		return Pods.UpdateMany(ctx, tx, changed)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]Owner, 0, len(owners))
 	for o := range owners {
 		out = append(out, o)
 	}
-	return out, nil
+	return out, Refusals(evs), nil
 }
 
 // batch is the view's pods a transaction has read locked (nil: not stored) and which

@@ -300,7 +300,7 @@ func TestApplyBatch(t *testing.T) {
 		msg(&eventsv1.PodEvent{Type: eventsv1.PodEvent_TYPE_ADDED, Version: 3}), // no pod: skipped
 	}
 	var dropped []string
-	owners, err := Default.ApplyBatch(ctx, db, msgs, func(subject string, err error) { dropped = append(dropped, subject) })
+	owners, _, err := Default.ApplyBatch(ctx, db, msgs, func(subject string, err error) { dropped = append(dropped, subject) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -285,6 +285,9 @@ func Run(ctx context.Context, cfg Config) error {
 	nodev1.RegisterPodServiceServer(a.GRPC.GRPC, &server.PodServer{Deps: deps, R: podRes})
 	nodev1.RegisterServiceServiceServer(a.GRPC.GRPC, &server.ServiceServer{Deps: deps, R: server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now)})
 	nodev1.RegisterEndpointsServiceServer(a.GRPC.GRPC, &server.EndpointsServer{R: server.EndpointsResource(a.DB, a.Watch, cfg.Clock.Now)})
+	quotaRes := server.ResourceQuotaResource(a.DB, a.Watch, cfg.Clock.Now)
+	corev1.RegisterResourceQuotaServiceServer(a.GRPC.GRPC, &server.ResourceQuotaServer{R: quotaRes})
+	corev1.RegisterLimitRangeServiceServer(a.GRPC.GRPC, &server.LimitRangeServer{R: server.LimitRangeResource(a.DB, a.Watch, cfg.Clock.Now)})
 	registerMetrics(a, cfg)
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	rt := newRuntime(cfg)
@@ -300,7 +303,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer stopStreams()
-	caches := controller.Caches{Hub: a.Watch, Pods: podRes.Cache(), Nodes: nodeRes.Cache()}
+	caches := controller.Caches{Hub: a.Watch, Pods: podRes.Cache(), Nodes: nodeRes.Cache(), Quotas: quotaRes.Cache()}
 	ctl := controller.New(a.DB, a.Bus, caches, a.Log, cfg.Clock, controller.Config{
 		Delays: sim.Delays{
 			Start: cfg.StartDelay, Ready: cfg.ReadyDelay, Termination: cfg.TerminationDelay, BackOff: cfg.CrashLoopBackOff,

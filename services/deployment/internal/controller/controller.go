@@ -56,6 +56,8 @@ type Controller struct {
 
 	dPlanner  reconcile.DeploymentPlanner
 	rsPlanner reconcile.ReplicaSetPlanner
+	// refused are the owners whose pods the node service refused to create.
+	refused refusals
 }
 
 // New builds the loops over the caches fed by hub; they run in Run.

@@ -17,7 +17,7 @@ var view = podview.View{Tombstones: "pod_tombstones", Unowned: true}
 // pod view in one transaction; the pod cache then wakes the Jobs (watchCaches). The
 // view is quiet (no notification per pod), so the feed is told here.
 func (c *Controller) handlePodEvents(ctx context.Context, msgs []bus.Received) error {
-	_, err := view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
+	_, _, err := view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
 		c.log.Warn("dropping undecodable pod event", "subject", subject, "err", err)
 	})
 	if err == nil {

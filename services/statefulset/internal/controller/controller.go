@@ -168,7 +168,7 @@ func (c *Controller) Run(ctx context.Context) {
 // pod cache then wakes the owners (watchCaches). The view is quiet (no notification
 // per pod), so the feed is told here.
 func (c *Controller) handlePodEvents(ctx context.Context, msgs []bus.Received) error {
-	_, err := c.view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
+	_, _, err := c.view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
 		c.log.Warn("dropping undecodable pod event", "subject", subject, "err", err)
 	})
 	if err == nil {
