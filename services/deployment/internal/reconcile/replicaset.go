@@ -180,7 +180,7 @@ func (p ReplicaSetPlanner) plan(o replicaOwner, pods, related []*corev1.Pod, now
 		if diff >= 0 && allConfirmed(active) {
 			plan.RefusalResolved = true
 		} else if manageErr == nil {
-			manageErr = p.CreateRefused
+			manageErr = createError{p.CreateRefused}
 		}
 	}
 	holdCreates := p.CreateRefused != nil && !plan.RefusalResolved && now.Before(p.RetryAt)
@@ -204,6 +204,10 @@ func (p ReplicaSetPlanner) plan(o replicaOwner, pods, related []*corev1.Pod, now
 	}
 	return plan
 }
+
+// createError is a failed create whatever the pods in view say (a refusal
+// reaches the owner's cache after the event that reported it).
+type createError struct{ error }
 
 // allConfirmed reports whether the node service has reported on every pod (a
 // pod of the view that no event has reached yet may still be refused).
