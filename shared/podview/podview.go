@@ -103,9 +103,10 @@ func ownerOf(p *corev1.Pod) (Owner, bool) {
 // create_refused: the owner's controller shows it (ReplicaFailure, FailedCreate)
 // and waits before it asks again.
 type Refusal struct {
-	Owner   Owner
-	Pod     string
-	Message string
+	Owner    Owner
+	OwnerUID string
+	Pod      string
+	Message  string
 }
 
 // Refusals lists the refused creations among a batch's events.
@@ -116,7 +117,8 @@ func Refusals(evs []*eventsv1.PodEvent) []Refusal {
 			continue
 		}
 		if o, ok := ownerOf(ev.GetPod()); ok {
-			out = append(out, Refusal{Owner: o, Pod: ev.GetPod().GetMetadata().GetName(), Message: ev.GetCreateRefused()})
+			out = append(out, Refusal{Owner: o, OwnerUID: podutil.GetControllerOf(ev.GetPod().GetMetadata()).GetUid(),
+				Pod: ev.GetPod().GetMetadata().GetName(), Message: ev.GetCreateRefused()})
 		}
 	}
 	return out
