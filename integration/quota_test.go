@@ -132,6 +132,13 @@ func TestResourceQuotaWithKubectl(t *testing.T) {
 		out := k.within(30*time.Second, "get", "quota", "compute", "-n", "team", "-o", "jsonpath={.status.used.pods}")
 		return out == "1", out
 	})
+	// Services are counted too.
+	k.within(30*time.Second, "create", "quota", "objects", "-n", "team", "--hard=services=1")
+	k.within(30*time.Second, "create", "service", "clusterip", "one", "--tcp=80:80", "-n", "team")
+	if msg := k.fails("create", "service", "nodeport", "two", "--tcp=80:80", "-n", "team"); !strings.Contains(msg,
+		`services "two" is forbidden: exceeded quota: objects, requested: services=1, used: services=1, limited: services=1`) {
+		t.Fatalf("second service: %s", msg)
+	}
 	a.expect(a.do(http.MethodDelete, "/api/v1/namespaces/team/limitranges", "", nil), http.StatusOK, "deletecollection of limitranges")
 	if n := len(items(a.mustGet("/api/v1/namespaces/team/limitranges"))); n != 0 {
 		t.Fatalf("%d limitranges left", n)

@@ -144,6 +144,10 @@ func (c *Controllers) OnObject(payload string) {
 		c.onPodChange(rest) // the kubelet is woken by the cache (onPod)
 	case "Service", "Endpoints":
 		c.endpoints.Enqueue(rest)
+		if kind == "Service" {
+			ns, _, _ := strings.Cut(rest, "/")
+			c.quotaPodChanged(ns)
+		}
 	case "ResourceQuota":
 		ns, _, _ := strings.Cut(rest, "/")
 		c.quotas.Enqueue(ns)

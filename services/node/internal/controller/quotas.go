@@ -42,7 +42,8 @@ func (c *Controllers) listQuotaNamespaces(ctx context.Context) ([]string, error)
 	return out, nil
 }
 
-// quotaPodChanged wakes the quota controller of a pod's namespace when it has quotas.
+// quotaPodChanged wakes the quota controller of a pod's (or a service's)
+// namespace when it has quotas.
 func (c *Controllers) quotaPodChanged(namespace string) {
 	if c.caches.Quotas == nil {
 		return

@@ -92,7 +92,7 @@ type Quota struct {
 // resource pods are charged in.
 func NewQuota(rq *corev1.ResourceQuota) *Quota {
 	q := &Quota{Object: rq, Hard: FromProto(rq.GetSpec().GetHard()), Used: List{}}
-	for _, n := range PodResourceNames(Names(q.Hard)) {
+	for _, n := range append(PodResourceNames(Names(q.Hard)), serviceResourceNames(Names(q.Hard))...) {
 		q.Used[n] = resource.Quantity{Format: resource.DecimalSI}
 	}
 	return q
@@ -147,22 +147,5 @@ func AdmitPod(quotas []*Quota, p *corev1.Pod, qos string, now time.Time) error {
 		}
 		matched = append(matched, q)
 	}
-	delta := RemoveZeros(PodUsage(p, now))
-	if len(delta) == 0 || len(matched) == 0 {
-		return nil
-	}
-	next := make([]List, len(matched))
-	for i, q := range matched {
-		requested := Mask(delta, Names(q.Hard))
-		newUsage := Add(q.Used, requested)
-		if ok, exceeded := LessThanOrEqual(Mask(newUsage, Names(requested)), q.Hard); !ok {
-			return fmt.Errorf("exceeded quota: %s, requested: %s, used: %s, limited: %s", q.Object.GetMetadata().GetName(),
-				Mask(requested, exceeded), Mask(q.Used, exceeded), Mask(q.Hard, exceeded))
-		}
-		next[i] = newUsage
-	}
-	for i, q := range matched {
-		q.Used = next[i]
-	}
-	return nil
+	return charge(matched, RemoveZeros(PodUsage(p, now)))
 }

@@ -138,7 +138,7 @@ func TestAdmitPod(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			n := NewNamespace(nil, tc.quotas, tc.stored, now)
+			n := NewNamespace(nil, tc.quotas, tc.stored, nil, now)
 			before := n.Quotas[0].Used.String()
 			err := n.Admit(tc.pod)
 			if tc.wantErr != "" {
@@ -163,7 +163,7 @@ func TestAdmitPod(t *testing.T) {
 // TestAdmitPodRacesTheLastSlot: two pods admitted one after the other against
 // the same namespace state (as the quota row lock makes them) take one slot each.
 func TestAdmitPodRacesTheLastSlot(t *testing.T) {
-	n := NewNamespace(nil, []*corev1.ResourceQuota{rq("q", rl("pods", "1"))}, nil, time.Unix(0, 0))
+	n := NewNamespace(nil, []*corev1.ResourceQuota{rq("q", rl("pods", "1"))}, nil, nil, time.Unix(0, 0))
 	if err := n.Admit(pod("a", container("c", nil, nil))); err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,13 @@ package quota
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/podwarden/podwarden/services/node/internal/podstatus"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
 // Namespace is one namespace's admission state in a transaction: its
@@ -17,8 +19,8 @@ type Namespace struct {
 	Now    time.Time
 }
 
-// NewNamespace charges the stored pods to the quotas.
-func NewNamespace(ranges []*corev1.LimitRange, quotas []*corev1.ResourceQuota, pods []*corev1.Pod, now time.Time) *Namespace {
+// NewNamespace charges the stored pods and services to the quotas.
+func NewNamespace(ranges []*corev1.LimitRange, quotas []*corev1.ResourceQuota, pods []*corev1.Pod, services []*nodev1.Service, now time.Time) *Namespace {
 	n := &Namespace{Ranges: ranges, Now: now}
 	for _, rq := range quotas {
 		n.Quotas = append(n.Quotas, NewQuota(rq))
@@ -26,6 +28,9 @@ func NewNamespace(ranges []*corev1.LimitRange, quotas []*corev1.ResourceQuota, p
 	if len(n.Quotas) > 0 {
 		for _, p := range pods {
 			ChargePod(n.Quotas, p, podstatus.QOSClass(p), now)
+		}
+		for _, s := range services {
+			ChargeService(n.Quotas, s)
 		}
 	}
 	return n
@@ -72,5 +77,6 @@ func (n *Namespace) Statuses() []*corev1.ResourceQuota {
 }
 
 // Counts reports whether the node service keeps the usage of a quota's resource:
-// what pods are charged in. Object counts of other services' kinds are not kept.
-func Counts(name string) bool { return isPodResource(name) }
+// what pods and services are charged in. Object counts of other services' kinds
+// are not kept.
+func Counts(name string) bool { return isPodResource(name) || slices.Contains(serviceResources, name) }

@@ -12,6 +12,7 @@ import (
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	eventsv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/events/v1"
+	nodev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/node/v1"
 )
 
 // ResourceQuotas and LimitRanges are core/v1's, kept with the pods they limit.
@@ -24,7 +25,7 @@ var (
 
 // LoadAdmission reads a namespace's admission state in tx: its LimitRanges and
 // its ResourceQuotas, the quotas' rows locked until tx ends, and, when there are
-// quotas, its pods (read after the lock: every pod admitted by a transaction that
+// quotas, its pods and services (read after the lock: every pod admitted by a transaction that
 // held it before has committed, so two creates never both take the last slot).
 func LoadAdmission(ctx context.Context, tx pgx.Tx, namespace string, now time.Time) (*quota.Namespace, error) {
 	ranges, err := LimitRanges.List(ctx, tx, store.ListOptions{Namespace: namespace})
@@ -35,13 +36,19 @@ func LoadAdmission(ctx context.Context, tx pgx.Tx, namespace string, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	var pods []*corev1.Pod
+	var (
+		pods     []*corev1.Pod
+		services []*nodev1.Service
+	)
 	if len(quotas) > 0 {
 		if pods, err = Pods.List(ctx, tx, store.ListOptions{Namespace: namespace}); err != nil {
 			return nil, err
 		}
+		if services, err = Services.List(ctx, tx, store.ListOptions{Namespace: namespace}); err != nil {
+			return nil, err
+		}
 	}
-	return quota.NewNamespace(ranges, quotas, pods, now), nil
+	return quota.NewNamespace(ranges, quotas, pods, services, now), nil
 }
 
 // WriteQuotaStatuses stores the quotas whose status changed (their rows are
