@@ -52,7 +52,11 @@ func TestPodUsage(t *testing.T) {
 			want: "count/pods=1,cpu=2,pods=1,requests.cpu=2",
 		},
 		"terminal pod only counts as an object": {
-			pod: func() *corev1.Pod { p := pod("p", container("a", rl("cpu", "1"), nil)); p.Status.Phase = "Succeeded"; return p }(),
+			pod: func() *corev1.Pod {
+				p := pod("p", container("a", rl("cpu", "1"), nil))
+				p.Status.Phase = "Succeeded"
+				return p
+			}(),
 			want: "count/pods=1",
 		},
 		"deleted past its grace period is not charged": {
