@@ -455,3 +455,23 @@ func TestRepair(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusals: a DELETED event with create_refused is a refusal for the pod's
+// controller; other events, and refusals of bare pods, are not.
+func TestRefusals(t *testing.T) {
+	yes := true
+	owned := func(name string) *corev1.Pod {
+		return &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: name, Namespace: "ns",
+			OwnerReferences: []*corev1.OwnerReference{{Kind: "ReplicaSet", Name: "web", Uid: "rs-uid", Controller: &yes}}}}
+	}
+	got := Refusals([]*eventsv1.PodEvent{
+		{Type: eventsv1.PodEvent_TYPE_DELETED, Pod: owned("a"), CreateRefused: `pods "a" is forbidden: exceeded quota: q`},
+		{Type: eventsv1.PodEvent_TYPE_DELETED, Pod: owned("b")},
+		{Type: eventsv1.PodEvent_TYPE_MODIFIED, Pod: owned("c"), CreateRefused: "ignored"},
+		{Type: eventsv1.PodEvent_TYPE_DELETED, Pod: &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: "bare"}}, CreateRefused: "no owner"},
+	})
+	want := Refusal{Owner: Owner{Kind: "ReplicaSet", Key: "ns/web"}, OwnerUID: "rs-uid", Pod: "a", Message: `pods "a" is forbidden: exceeded quota: q`}
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("refusals %+v, want [%+v]", got, want)
+	}
+}
