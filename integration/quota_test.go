@@ -51,6 +51,10 @@ func TestResourceQuotaWithKubectl(t *testing.T) {
 		out := k.within(30*time.Second, "get", "quota", "-n", "team")
 		return regexp.MustCompile(`(?m)^compute\s+\S+\s+pods: 0/2, requests.cpu: 0/1\s+limits.cpu: 0/2$`).MatchString(out), out
 	})
+	if w := a.get("/api/v1/namespaces/team/resourcequotas?watch=true&timeoutSeconds=1"); w.Code != http.StatusOK ||
+		!regexp.MustCompile(`"type":"ADDED","object":\{.*"name":"compute"`).Match(w.Body) {
+		t.Fatalf("watch of quotas: %d %s", w.Code, w.Body)
+	}
 	if msg := k.fails("run", "bare", "--image=nginx", "-n", "team"); !strings.Contains(msg,
 		`pods "bare" is forbidden: failed quota: compute: must specify limits.cpu for: bare; requests.cpu for: bare`) {
 		t.Fatalf("pod without cpu: %s", msg)
