@@ -99,6 +99,10 @@ func TestResourceQuotaWithKubectl(t *testing.T) {
 		`^pods "web-[a-z0-9-]+" is forbidden: ` + regexp.QuoteMeta(exceeded) + `$`).MatchString(msg) {
 		t.Fatalf("ReplicaFailure message %q", msg)
 	}
+	poll(t, 30*time.Second, "the Deployment lifts ReplicaFailure", func() (bool, string) {
+		out := k.within(30*time.Second, "get", "deployment", "web", "-n", "team", "-o", `jsonpath={.status.conditions[?(@.type=="ReplicaFailure")].reason}`)
+		return out == "FailedCreate", out
+	})
 	desc := k.within(30*time.Second, "describe", "rs", "-n", "team", "-l", "app=web")
 	if !regexp.MustCompile(`Warning\s+FailedCreate\s+.*Error creating: pods "web-[a-z0-9-]+" is forbidden: ` + regexp.QuoteMeta(exceeded)).MatchString(desc) {
 		t.Fatalf("kubectl describe rs lacks the FailedCreate event:\n%s", desc)
