@@ -397,23 +397,40 @@ func TestForeground(t *testing.T) {
 	}
 }
 
-// TestCollectGarbage: the objects whose controller is gone are deleted; those of
-// a live owner and those without a controller stay.
+// TestCollectGarbage: the objects in scope whose controller is gone are deleted;
+// those of a live owner, those without a controller and those of owners out of scope
+// stay.
 func TestCollectGarbage(t *testing.T) {
-	db := openDB(t)
-	live := obj("live", nil, "")
-	live.Metadata.Uid = "live"
-	store1(t, db, widgets, live)
-	store1(t, db, widgets, obj("of-live", nil, "live"))
-	store1(t, db, widgets, obj("of-gone", nil, "gone"))
-	store1(t, db, widgets, obj("orphan", nil, ""))
-	var n int
-	inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		n, err = CollectGarbage(ctx, tx, now, widgets)
-		return err
-	})
-	if got := fmt.Sprint(names(t, db, widgets)); n != 1 || got != "[live of-live orphan]" {
-		t.Fatalf("collected %d, left %s", n, got)
+	for _, tc := range []struct {
+		name  string
+		scope GCScope
+		n     int
+		left  string
+	}{
+		{"all", GCScope{All: true}, 2, "[live of-live orphan]"},
+		{"one gone owner", GCScope{Owners: []string{"gone"}}, 1, "[live of-gone2 of-live orphan]"},
+		{"both gone owners", GCScope{Owners: []string{"gone", "gone2"}}, 2, "[live of-live orphan]"},
+		{"a live owner", GCScope{Owners: []string{"live"}}, 0, "[live of-gone of-gone2 of-live orphan]"},
+		{"repair only", GCScope{Repair: true}, 0, "[live of-gone of-gone2 of-live orphan]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openDB(t)
+			live := obj("live", nil, "")
+			live.Metadata.Uid = "live"
+			store1(t, db, widgets, live)
+			store1(t, db, widgets, obj("of-live", nil, "live"))
+			store1(t, db, widgets, obj("of-gone", nil, "gone"))
+			store1(t, db, widgets, obj("of-gone2", nil, "gone2"))
+			store1(t, db, widgets, obj("orphan", nil, ""))
+			var n int
+			inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
+				var err error
+				n, err = CollectGarbage(ctx, tx, now, widgets, tc.scope)
+				return err
+			})
+			if got := fmt.Sprint(names(t, db, widgets)); n != tc.n || got != tc.left {
+				t.Fatalf("collected %d, left %s; want %d, %s", n, got, tc.n, tc.left)
+			}
+		})
 	}
 }

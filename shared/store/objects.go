@@ -363,13 +363,20 @@ func TrimChanges(ctx context.Context, q Querier, keep time.Duration) error {
 }
 
 // Orphans lists objects of the kind whose controller owner (by uid) no longer exists
-// in this schema: what garbage collection deletes after a Background deletion. The rows
-// are locked until the transaction ends, so the deletions that follow (with their
-// resourceVersions as preconditions) are not failed by writes meanwhile (pod events).
-func (k Kind[T]) Orphans(ctx context.Context, q Querier) ([]T, error) {
+// in this schema: what garbage collection deletes after a Background deletion. With
+// owners, only the dependents of those owner uids are looked at (an index probe per
+// owner: what a deletion event asks for); without, every object of the kind (the
+// periodic pass). The rows are locked until the transaction ends, so the deletions
+// that follow (with their resourceVersions as preconditions) are not failed by writes
+// meanwhile (pod events).
+func (k Kind[T]) Orphans(ctx context.Context, q Querier, owners ...string) ([]T, error) {
+	owned, args := "c.owner_uid <> ''", []any{k.Name}
+	if len(owners) > 0 {
+		owned, args = "c.owner_uid = ANY($2)", append(args, owners)
+	}
 	rows, err := q.Query(ctx, `SELECT c.data, c.resource_version FROM objects c
-		WHERE c.kind=$1 AND c.owner_uid <> '' AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.uid = c.owner_uid)
-		ORDER BY c.namespace, c.name FOR UPDATE OF c`, k.Name)
+		WHERE c.kind=$1 AND `+owned+` AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.uid = c.owner_uid)
+		ORDER BY c.namespace, c.name FOR UPDATE OF c`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list orphaned %s: %w", k.Name, err)
 	}

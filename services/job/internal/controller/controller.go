@@ -68,8 +68,8 @@ func New(db *store.DB, b *bus.Bus, hub *watch.Hub, caches Caches, log *slog.Logg
 		List: keysOf(db, kinds.Jobs), Resync: cfg.Resync, Log: log})
 	c.cronJobs = controller.New(controller.Config{Name: "cronjob", Workers: cfg.Workers, Sync: c.syncCronJob,
 		List: keysOf(db, kinds.CronJobs), Resync: cfg.Resync, Log: log})
-	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
-		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
+	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, SyncBatch: apply.GCBatch(c.collectGarbage),
+		List: apply.GCKeys, Resync: cfg.Resync, Log: log})
 	c.watchCaches()
 	return c
 }
@@ -87,16 +87,19 @@ func keysOf[T store.Object](db *store.DB, kind store.Kind[T]) controller.ListFun
 // former one too on a change of controller), and an orphan added or relabelled wakes
 // the Jobs of its namespace that select it (to adopt it).
 func (c *Controller) watchCaches() {
+	cronJobCached, jobCached := apply.CachedIn("CronJob", c.caches.CronJobs), apply.CachedIn("Job", c.caches.Jobs)
 	c.caches.Jobs.OnChange(func(e watch.Event[*jobv1.Job]) {
 		c.jobs.Enqueue(e.Key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+		apply.EnqueueDependents(e, c.gc.Enqueue)
+		apply.EnqueueIfOrphan(e, c.gc.Enqueue, cronJobCached)
 		apply.EnqueueOwners(e, "CronJob", c.cronJobs.Enqueue, nil)
 	})
 	c.caches.CronJobs.OnChange(func(e watch.Event[*jobv1.CronJob]) {
 		c.cronJobs.Enqueue(e.Key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+		apply.EnqueueDependents(e, c.gc.Enqueue)
 	})
 	c.caches.Pods.OnChange(func(e watch.Event[*corev1.Pod]) {
+		apply.EnqueueIfOrphan(e, c.gc.Enqueue, jobCached)
 		apply.EnqueueOwners(e, "Job", c.jobs.Enqueue, func(p *corev1.Pod) []string {
 			return apply.Selecting(c.caches.Jobs, func(j *jobv1.Job) *corev1.LabelSelector { return j.GetSpec().GetSelector() }, p)
 		})
