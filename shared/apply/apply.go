@@ -87,11 +87,13 @@ func Apply(ctx context.Context, tx pgx.Tx, now time.Time, owner Owner, p Plan) (
 				i++
 				run, keys[name(next.obj.GetMetadata())] = append(run, next.obj), true
 			}
-			if err := w.many(ctx, tx, run); err != nil {
-				return res, fmt.Errorf("%s (and %d more): %w", w.what, len(run)-1, err)
+			if len(run) > 1 { // one alone is the single-row write below
+				if err := w.many(ctx, tx, run); err != nil {
+					return res, fmt.Errorf("%s (and %d more): %w", w.what, len(run)-1, err)
+				}
+				res.Wrote += len(run)
+				continue
 			}
-			res.Wrote += len(run)
-			continue
 		}
 		err := w.do(ctx, tx, now)
 		if w.same != nil && errors.Is(err, store.ErrAlreadyExists) {
