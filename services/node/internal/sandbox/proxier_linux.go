@@ -1,0 +1,7 @@
+//go:build linux
+
+package sandbox
+
+type proxier struct{}
+
+func (p *proxier) close() {}
