@@ -95,6 +95,9 @@ func (n *Network) setup() error {
 	if err := n.setupPodnet(); err != nil {
 		return err
 	}
+	if !n.cfg.Route {
+		return nil // no link at all: the pod network is reached through sockets opened in it
+	}
 	if err := n.setupLink(); err != nil {
 		return err
 	}
@@ -172,9 +175,6 @@ func (n *Network) setupLink() error {
 // route routes the cluster and service CIDRs from the node service's network
 // namespace into the pod network, those RoutePlan allows.
 func (n *Network) route() error {
-	if !n.cfg.Route {
-		return nil
-	}
 	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
 	if err != nil {
 		return err

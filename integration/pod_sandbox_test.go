@@ -1,0 +1,220 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/podwarden/podwarden/integration/harness"
+)
+
+// envPrivateNetns marks a test re-run in a network namespace of its own.
+const envPrivateNetns = "PODWARDEN_TEST_PRIVATE_NETNS"
+
+// inPrivateNetns runs the test alone in a fresh network namespace (loopback
+// only, no default route: nothing it does can reach the machine's network)
+// and reports false to the caller, which returns; in that re-run it reports
+// true. Without the capability to make one, the test is skipped.
+func inPrivateNetns(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(envPrivateNetns) != "" {
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		if err != nil {
+			t.Fatalf("loopback of the private network namespace: %v", err)
+		}
+		return true
+	}
+	if binDir == "" {
+		t.Skip("skipped: no built binaries to hand to a re-run")
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		// The test Postgres listens on the machine's loopback, out of reach: the
+		// re-run starts its own.
+		if !strings.HasPrefix(kv, "PODWARDEN_TEST_POSTGRES_DSN=") {
+			env = append(env, kv)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", "-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(env, envPrivateNetns+"=1", envBins+"="+binDir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if errors.Is(err, syscall.EPERM) {
+		t.Skipf("skipped: pod sandboxes need root (or CAP_NET_ADMIN and CAP_SYS_ADMIN): a private network namespace: %v", err)
+	}
+	t.Logf("re-run in a private network namespace:\n%s", out)
+	if err != nil {
+		t.Fatalf("the re-run failed: %v", err)
+	}
+	if strings.Contains(string(out), "--- SKIP: "+t.Name()) {
+		t.Skip("skipped in the re-run")
+	}
+	return false
+}
+
+// routeDev is the interface the route to ip leaves by ("" when none).
+func routeDev(t *testing.T, ip string) (name, kind string) {
+	t.Helper()
+	rs, err := netlink.RouteGet(net.ParseIP(ip))
+	if err != nil || len(rs) == 0 {
+		return "", ""
+	}
+	l, err := netlink.LinkByIndex(rs[0].LinkIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Attrs().Name, l.Type()
+}
+
+// checkRoutes is the safety rule: a pod IP and a ClusterIP are routed into the
+// pod network by the project's link (a veth named pw...), or not at all; never
+// by a default route (this namespace has none: 8.8.8.8 has no route).
+func checkRoutes(t *testing.T, when string, wantLink bool, ips ...string) {
+	t.Helper()
+	if dev, _ := routeDev(t, "8.8.8.8"); dev != "" {
+		t.Fatalf("%s: 8.8.8.8 is routed by %s: the test's namespace must have no default route", when, dev)
+	}
+	for _, ip := range ips {
+		dev, kind := routeDev(t, ip)
+		switch {
+		case wantLink && (!strings.HasPrefix(dev, "pw") || kind != "veth"):
+			t.Errorf("%s: %s is routed by %q (%s), want the project's link pw...", when, ip, dev, kind)
+		case !wantLink && dev != "":
+			t.Errorf("%s: %s is still routed by %s", when, ip, dev)
+		}
+	}
+}
+
+// TestPodSandbox is the StatefulSet chapter's steps into pods with pod
+// sandboxes: kubectl exec runs the machine's programs in the pod's network,
+// UTS and mount namespaces (hostname, resolv.conf, hosts, the cluster DNS
+// through the pod network); routes lead into the pod network only; a node
+// service killed with kill -9 leaves nothing after its next start, and a
+// stopped one nothing at all.
+func TestPodSandbox(t *testing.T) {
+	if !inPrivateNetns(t) {
+		return
+	}
+	bin := kubectlBin(t)
+	dir := t.TempDir()
+	s := startSystem(t, harness.Options{Env: []string{"PODWARDEN_SANDBOX=on", "PODWARDEN_SANDBOX_DIR=" + dir, "PODWARDEN_SANDBOX_ROUTES=on"}})
+	t.Cleanup(func() {
+		s.Terminate("node", 20*time.Second)
+		_ = exec.Command(bins["node"], "-sandbox-clean", "-sandbox-dir", dir).Run()
+	})
+	k := newKubectl(t, bin, s.GatewayURL)
+	a := api{t: t, base: s.GatewayURL}
+	k.run("apply", "-f", "testdata/manifests/statefulset-web.yaml")
+	podIP := func(name string) string {
+		var ip string
+		eventually(t, 90*time.Second, name+" ready", func() (bool, string) {
+			r := a.get("/api/v1/namespaces/default/pods/" + name)
+			if r.Code != 200 {
+				return false, string(r.Body)
+			}
+			p := r.JSON()
+			ip = str(path(p, "status", "podIP"))
+			for _, c := range asList(path(p, "status", "conditions")) {
+				if path(c, "type") == "Ready" && path(c, "status") == "True" {
+					return ip != "", ip
+				}
+			}
+			return false, ip
+		})
+		return ip
+	}
+	ip0, ip1 := podIP("web-0"), podIP("web-1")
+	exec := func(args ...string) kubectlRun {
+		return k.try("", nil, append([]string{"exec", "web-1", "--"}, args...)...)
+	}
+
+	if r := exec("hostname"); r.code != 0 || r.stdout != "web-1\n" {
+		t.Fatalf("hostname: %+v", r)
+	}
+	// The kernel's hostname (a UTS namespace), which the sim's shell cannot show.
+	if r := exec("cat", "/proc/sys/kernel/hostname"); r.code != 0 || r.stdout != "web-1\n" {
+		t.Fatalf("the UTS namespace's hostname: %+v", r)
+	}
+	r := exec("cat", "/etc/resolv.conf", "/etc/hosts")
+	wantLines(t, r.stdout, "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5",
+		ip1+"\tweb-1.nginx.default.svc.cluster.local\tweb-1")
+	if machine, _ := os.ReadFile("/etc/resolv.conf"); strings.Contains(string(machine), "10.96.0.10") {
+		t.Fatalf("the machine's resolv.conf changed:\n%s", machine)
+	}
+	// The pod's own network: its IP on eth0.
+	if r := exec("cat", "/proc/net/fib_trie"); !strings.Contains(r.stdout, ip1) || strings.Contains(r.stdout, ip0) {
+		t.Fatalf("the pod's addresses: %+v", r)
+	}
+	// glibc's resolver asks the cluster DNS (nameserver 10.96.0.10, inside the
+	// pod network) with the search path.
+	if r := exec("getent", "hosts", "web-0.nginx"); r.code != 0 || !strings.HasPrefix(r.stdout, ip0+" ") || !strings.Contains(r.stdout, "web-0.nginx.default.svc.cluster.local") {
+		t.Fatalf("getent hosts web-0.nginx: %+v", r)
+	}
+	if r := exec("nslookup", "web-0.nginx"); r.code != 0 || !strings.Contains(r.stdout, ip0) {
+		t.Fatalf("nslookup web-0.nginx: %+v", r)
+	}
+	if r := exec("sh", "-c", "exit 3"); r.code != 3 {
+		t.Fatalf("exit 3: %+v", r)
+	}
+	if r := k.try("hello\n", nil, "exec", "-i", "web-1", "--", "sh", "-c", "cat; echo $HOSTNAME"); r.code != 0 || r.stdout != "hello\nweb-1\n" {
+		t.Fatalf("exec -i: %+v", r)
+	}
+	checkRoutes(t, "after setup", true, ip0, ip1, "10.96.0.1", "10.96.0.10")
+
+	// kill -9: the pod network and the sandboxes stay behind; the next start
+	// removes them and makes a new pod network.
+	state := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "*", "net", "*"))
+		return m
+	}
+	before := state()
+	if len(before) < 2 {
+		t.Fatalf("state before the kill: %v, want the pod network and web-1's sandbox", before)
+	}
+	var podnetBefore syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(filepath.Dir(before[0]), "podnet"), &podnetBefore); err != nil {
+		t.Fatal(err)
+	}
+	s.Kill("node")
+	if _, err := s.StartService("node", 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.WaitReady(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	after := state()
+	if len(after) != 1 || !strings.HasSuffix(after[0], "/podnet") {
+		t.Fatalf("state after the restart: %v, want only a new pod network", after)
+	}
+	var podnetAfter syscall.Stat_t
+	if err := syscall.Stat(after[0], &podnetAfter); err != nil || podnetAfter.Ino == podnetBefore.Ino {
+		t.Fatalf("the pod network was not made anew (%v)", err)
+	}
+	checkRoutes(t, "after the restart", true, ip0, "10.96.0.1")
+	if r := exec("hostname"); r.code != 0 || r.stdout != "web-1\n" {
+		t.Fatalf("hostname after the restart: %+v", r)
+	}
+
+	// A stopped node service leaves nothing: no state, no route.
+	s.Terminate("node", 30*time.Second)
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Fatalf("left after the node service stopped: %v", left)
+	}
+	checkRoutes(t, "after teardown", false, ip0, ip1, "10.96.0.1")
+}

@@ -1,0 +1,35 @@
+package service
+
+import "testing"
+
+func TestShouldRoute(t *testing.T) {
+	tests := map[string]struct {
+		mode   string
+		inInit bool
+		want   bool
+	}{
+		"auto in the machine's own network namespace: no route there": {mode: SandboxAuto, inInit: true, want: false},
+		"auto in a namespace of its own: route":                       {mode: SandboxAuto, inInit: false, want: true},
+		"empty is auto":                                               {mode: "", inInit: true, want: false},
+		"on routes even in the machine's namespace":                   {mode: SandboxOn, inInit: true, want: true},
+		"off never routes":                                            {mode: SandboxOff, inInit: false, want: false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := shouldRoute(tc.mode, tc.inInit); got != tc.want {
+				t.Errorf("shouldRoute(%q, %v) = %v, want %v", tc.mode, tc.inInit, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidSandbox(t *testing.T) {
+	for _, ok := range []string{"", "auto", "on", "off"} {
+		if err := validSandbox("sandbox", ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	if err := validSandbox("sandbox", "yes"); err == nil || err.Error() != `sandbox "yes": want auto, on or off` {
+		t.Errorf("yes: %v", err)
+	}
+}
