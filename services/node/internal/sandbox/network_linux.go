@@ -135,13 +135,25 @@ func (n *Network) setupPodnet() error {
 	if err := n.h.LinkSetUp(n.bridge); err != nil {
 		return err
 	}
-	// ClusterIPs lead nowhere unless a rule rewrites them to an endpoint.
+	// Every pod IP is the pod network's own unless its pod has a sandbox (a /32
+	// to the bridge, more specific): the node service answers there for
+	// simulated containers (ListenPodnet), and nothing addressed to the cluster
+	// CIDR is ever routed further.
+	if err := n.h.RouteAdd(&netlink.Route{LinkIndex: lo.Attrs().Index, Dst: ipNet(n.cfg.ClusterCIDR), Type: unix.RTN_LOCAL,
+		Table: unix.RT_TABLE_MAIN, Scope: netlink.SCOPE_HOST}); err != nil {
+		return fmt.Errorf("cluster CIDR route: %w", err)
+	}
+	// ClusterIPs are the pod network's own too: what no rule rewrites to an
+	// endpoint is delivered here, where the rules reject it (a TCP reset:
+	// connection refused at once; ICMP for the rest). The rules exist before
+	// anything can reach the pod network.
 	if n.cfg.ServiceCIDR.IsValid() {
-		if err := n.h.RouteAdd(&netlink.Route{Dst: ipNet(n.cfg.ServiceCIDR), Type: unix.RTN_UNREACHABLE}); err != nil {
+		if err := n.h.RouteAdd(&netlink.Route{LinkIndex: lo.Attrs().Index, Dst: ipNet(n.cfg.ServiceCIDR), Type: unix.RTN_LOCAL,
+			Table: unix.RT_TABLE_MAIN, Scope: netlink.SCOPE_HOST}); err != nil {
 			return fmt.Errorf("service CIDR route: %w", err)
 		}
 	}
-	return nil
+	return n.SetServices(nil)
 }
 
 // setupLink makes the veth pair between the node service's network namespace

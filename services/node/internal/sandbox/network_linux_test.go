@@ -256,3 +256,135 @@ func TestStaleNetworkIsCleaned(t *testing.T) {
 		t.Errorf("%d links named %s, want 1", count, HostLinkName(cfg.ID))
 	}
 }
+
+// serveOnce answers every connection to ln with what.
+func serve(ln net.Listener, what string) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, what)
+			c.Close()
+		}
+	}()
+}
+
+func readFrom(dial func() (net.Conn, error)) (string, error) {
+	c, err := dial()
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+// TestServiceRules: a ClusterIP reaches its endpoints from the node service's
+// namespace and from pods, a NodePort from the pod network's addresses; a
+// ClusterIP without endpoints, or an unknown port, is refused at once.
+func TestServiceRules(t *testing.T) {
+	needPrivate(t)
+	n, err := Open(testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	client, err := n.Ensure(testPod("uid-c", "client", "10.244.1.2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backends []net.Listener
+	for i, ip := range []string{"10.244.1.3", "10.244.2.3"} {
+		s, err := n.Ensure(testPod("uid-b"+ip, "backend", ip))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := s.Listen(":8080")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		serve(ln, []string{"one", "two"}[i])
+		backends = append(backends, ln)
+	}
+	err = n.SetServices([]ServicePort{
+		{Name: "default/web:http", ClusterIP: netip.MustParseAddr("10.100.0.5"), Protocol: "TCP", Port: 80, NodePort: 30080,
+			Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.244.1.3:8080"), netip.MustParseAddrPort("10.244.2.3:8080")}},
+		{Name: "default/empty:http", ClusterIP: netip.MustParseAddr("10.100.0.6"), Protocol: "TCP", Port: 80},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 40 && len(seen) < 2; i++ {
+		got, err := readFrom(func() (net.Conn, error) { return net.DialTimeout("tcp4", "10.100.0.5:80", 5*time.Second) })
+		if err != nil {
+			t.Fatalf("ClusterIP from the node service's namespace: %v", err)
+		}
+		seen[got] = true
+	}
+	if !seen["one"] || !seen["two"] {
+		t.Errorf("the ClusterIP reached %v, want both endpoints", seen)
+	}
+	if got, err := readFrom(func() (net.Conn, error) { return client.Dial(context.Background(), "10.100.0.5:80") }); err != nil || (got != "one" && got != "two") {
+		t.Errorf("ClusterIP from a pod: %q, %v", got, err)
+	}
+	if got, err := readFrom(func() (net.Conn, error) { return net.DialTimeout("tcp4", LinkPeer.String()+":30080", 5*time.Second) }); err != nil || (got != "one" && got != "two") {
+		t.Errorf("NodePort: %q, %v", got, err)
+	}
+	for _, addr := range []string{"10.100.0.6:80", "10.100.0.5:81", "10.111.1.1:80"} {
+		start := time.Now()
+		_, err := client.Dial(context.Background(), addr)
+		if err == nil || !strings.Contains(err.Error(), "connection refused") || time.Since(start) > 2*time.Second {
+			t.Errorf("%s from a pod: %v after %v, want connection refused at once", addr, err, time.Since(start))
+		}
+		if _, err := net.DialTimeout("tcp4", addr, 5*time.Second); err == nil || !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("%s from the node service's namespace: %v, want connection refused", addr, err)
+		}
+	}
+	// The rules follow: the empty Service gets an endpoint.
+	if err := n.SetServices([]ServicePort{{Name: "default/empty:http", ClusterIP: netip.MustParseAddr("10.100.0.6"), Protocol: "TCP", Port: 80,
+		Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.244.2.3:8080")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readFrom(func() (net.Conn, error) { return client.Dial(context.Background(), "10.100.0.6:80") }); err != nil || got != "two" {
+		t.Errorf("after the update: %q, %v", got, err)
+	}
+	_ = backends
+}
+
+// TestPodIPsWithoutSandboxAreThePodNetworks: a pod IP whose pod has no sandbox
+// is answered by the pod network itself (where the node service serves
+// simulated containers), never routed on.
+func TestPodIPsWithoutSandboxAreThePodNetworks(t *testing.T) {
+	needPrivate(t)
+	n, err := Open(testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ln, err := n.ListenPodnet(":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, c.LocalAddr().String())
+			c.Close()
+		}
+	}()
+	if got, err := readFrom(func() (net.Conn, error) { return net.DialTimeout("tcp4", "10.244.3.4:80", 5*time.Second) }); err != nil || got != "10.244.3.4:80" {
+		t.Errorf("pod IP without a sandbox: %q, %v", got, err)
+	}
+	if _, err := net.DialTimeout("tcp4", "10.244.3.4:81", 5*time.Second); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("a closed port: %v", err)
+	}
+}
