@@ -3,7 +3,10 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,42 +141,90 @@ func TestPodSandbox(t *testing.T) {
 		return ip
 	}
 	ip0, ip1 := podIP("web-0"), podIP("web-1")
-	exec := func(args ...string) kubectlRun {
+	inPod := func(args ...string) kubectlRun {
 		return k.try("", nil, append([]string{"exec", "web-1", "--"}, args...)...)
 	}
 
-	if r := exec("hostname"); r.code != 0 || r.stdout != "web-1\n" {
+	if r := inPod("hostname"); r.code != 0 || r.stdout != "web-1\n" {
 		t.Fatalf("hostname: %+v", r)
 	}
 	// The kernel's hostname (a UTS namespace), which the sim's shell cannot show.
-	if r := exec("cat", "/proc/sys/kernel/hostname"); r.code != 0 || r.stdout != "web-1\n" {
+	if r := inPod("cat", "/proc/sys/kernel/hostname"); r.code != 0 || r.stdout != "web-1\n" {
 		t.Fatalf("the UTS namespace's hostname: %+v", r)
 	}
-	r := exec("cat", "/etc/resolv.conf", "/etc/hosts")
+	r := inPod("cat", "/etc/resolv.conf", "/etc/hosts")
 	wantLines(t, r.stdout, "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5",
 		ip1+"\tweb-1.nginx.default.svc.cluster.local\tweb-1")
 	if machine, _ := os.ReadFile("/etc/resolv.conf"); strings.Contains(string(machine), "10.96.0.10") {
 		t.Fatalf("the machine's resolv.conf changed:\n%s", machine)
 	}
 	// The pod's own network: its IP on eth0.
-	if r := exec("cat", "/proc/net/fib_trie"); !strings.Contains(r.stdout, ip1) || strings.Contains(r.stdout, ip0) {
+	if r := inPod("cat", "/proc/net/fib_trie"); !strings.Contains(r.stdout, ip1) || strings.Contains(r.stdout, ip0) {
 		t.Fatalf("the pod's addresses: %+v", r)
 	}
 	// glibc's resolver asks the cluster DNS (nameserver 10.96.0.10, inside the
 	// pod network) with the search path.
-	if r := exec("getent", "hosts", "web-0.nginx"); r.code != 0 || !strings.HasPrefix(r.stdout, ip0+" ") || !strings.Contains(r.stdout, "web-0.nginx.default.svc.cluster.local") {
+	if r := inPod("getent", "hosts", "web-0.nginx"); r.code != 0 || !strings.HasPrefix(r.stdout, ip0+" ") || !strings.Contains(r.stdout, "web-0.nginx.default.svc.cluster.local") {
 		t.Fatalf("getent hosts web-0.nginx: %+v", r)
 	}
-	if r := exec("nslookup", "web-0.nginx"); r.code != 0 || !strings.Contains(r.stdout, ip0) {
+	if r := inPod("nslookup", "web-0.nginx"); r.code != 0 || !strings.Contains(r.stdout, ip0) {
 		t.Fatalf("nslookup web-0.nginx: %+v", r)
 	}
-	if r := exec("sh", "-c", "exit 3"); r.code != 3 {
+	if r := inPod("sh", "-c", "exit 3"); r.code != 3 {
 		t.Fatalf("exit 3: %+v", r)
 	}
 	if r := k.try("hello\n", nil, "exec", "-i", "web-1", "--", "sh", "-c", "cat; echo $HOSTNAME"); r.code != 0 || r.stdout != "hello\nweb-1\n" {
 		t.Fatalf("exec -i: %+v", r)
 	}
 	checkRoutes(t, "after setup", true, ip0, ip1, "10.96.0.1", "10.96.0.10")
+
+	// Services: a ClusterIP reaches the ready endpoints (the simulated nginx of
+	// web-0 and web-2, answered by the pod network, and of web-1 in its
+	// sandbox), from the node and from a pod by the Service's name; a ClusterIP
+	// without endpoints refuses.
+	clusterIP := str(path(a.expect(a.postJSON("/api/v1/namespaces/default/services", map[string]any{
+		"metadata": map[string]any{"name": "web"},
+		"spec":     map[string]any{"selector": map[string]any{"app": "nginx"}, "ports": []any{map[string]any{"port": 80}}},
+	}), 201, "create Service web"), "spec", "clusterIP"))
+	emptyIP := str(path(a.expect(a.postJSON("/api/v1/namespaces/default/services", map[string]any{
+		"metadata": map[string]any{"name": "empty"},
+		"spec":     map[string]any{"selector": map[string]any{"app": "nobody"}, "ports": []any{map[string]any{"port": 80}}},
+	}), 201, "create Service empty"), "spec", "clusterIP"))
+	httpGet := func(url string) (string, error) {
+		c := http.Client{Timeout: 5 * time.Second}
+		resp, err := c.Get(url)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	eventually(t, 30*time.Second, "the ClusterIP answers from the node", func() (bool, string) {
+		body, err := httpGet("http://" + clusterIP + "/")
+		return strings.Contains(body, "<title>Welcome to nginx!</title>"), fmt.Sprint(body, err)
+	})
+	for i := 0; i < 10; i++ {
+		if body, err := httpGet("http://" + clusterIP + "/"); err != nil || !strings.Contains(body, "Welcome to nginx!") {
+			t.Fatalf("ClusterIP %s from the node, try %d: %v %q", clusterIP, i, err, body)
+		}
+	}
+	if body, err := httpGet("http://" + ip0 + "/"); err != nil || !strings.Contains(body, "Welcome to nginx!") {
+		t.Fatalf("curl <pod IP> from the node: %v %q", err, body)
+	}
+	// From inside a pod, by the Service's name through the cluster DNS: wget when
+	// the machine has it, else bash's /dev/tcp.
+	get := []string{"bash", "-c", "exec 3<>/dev/tcp/web/80 && printf 'GET / HTTP/1.0\r\nHost: web\r\n\r\n' >&3 && cat <&3"}
+	if _, err := exec.LookPath("wget"); err == nil {
+		get = []string{"wget", "-qO-", "http://web"}
+	}
+	if r := inPod(get...); r.code != 0 || !strings.Contains(r.stdout, "<title>Welcome to nginx!</title>") {
+		t.Fatalf("the Service by name from web-1: %+v", r)
+	}
+	if _, err := net.DialTimeout("tcp4", emptyIP+":80", 5*time.Second); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("a ClusterIP without endpoints: %v, want connection refused", err)
+	}
+	checkRoutes(t, "with Services", true, clusterIP, emptyIP)
 
 	// kill -9: the pod network and the sandboxes stay behind; the next start
 	// removes them and makes a new pod network.
@@ -207,7 +258,7 @@ func TestPodSandbox(t *testing.T) {
 		t.Fatalf("the pod network was not made anew (%v)", err)
 	}
 	checkRoutes(t, "after the restart", true, ip0, "10.96.0.1")
-	if r := exec("hostname"); r.code != 0 || r.stdout != "web-1\n" {
+	if r := inPod("hostname"); r.code != 0 || r.stdout != "web-1\n" {
 		t.Fatalf("hostname after the restart: %+v", r)
 	}
 

@@ -48,7 +48,7 @@ func newRuntime(cfg Config, podnet *sandbox.Network) runtime {
 	}
 	rt := execrt.New()
 	if podnet != nil {
-		rt.StartProcess = sandboxes{podnet}.start
+		rt.StartProcess = sandboxes{n: podnet, exec: true}.start
 	}
 	return runtime{sim: rt, logs: rt, close: rt.Close}
 }

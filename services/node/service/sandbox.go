@@ -109,7 +109,12 @@ func openSandboxes(a *app.App, cfg Config, plan ipam.Plan) (*sandbox.Network, er
 
 // sandboxes adapts the pod network to the streaming server: a pod's sandbox
 // is made on first use.
-type sandboxes struct{ n *sandbox.Network }
+type sandboxes struct {
+	n *sandbox.Network
+	// exec: the exec runtime (a container with a command is a real process;
+	// only those without are simulated).
+	exec bool
+}
 
 func (s sandboxes) Sandbox(p *corev1.Pod) (streams.Sandbox, error) {
 	return s.ensure(p)
@@ -123,6 +128,18 @@ func (s sandboxes) ensure(p *corev1.Pod) (*sandbox.Sandbox, error) {
 	return s.n.Ensure(sandbox.Pod{
 		UID: p.GetMetadata().GetUid(), Namespace: p.GetMetadata().GetNamespace(), Name: p.GetMetadata().GetName(),
 		Hostname: streams.Hostname(p), IP: ip, Files: streams.Files(p, ipam.DNSServiceIP),
+	}, func(sb *sandbox.Sandbox) error {
+		// A simulated web server answers inside the sandbox, as the pod network
+		// answers for pods without one.
+		for _, c := range p.GetSpec().GetContainers() {
+			if s.exec && len(c.GetCommand())+len(c.GetArgs()) > 0 {
+				continue
+			}
+			if port, h := streams.WebServer(c.GetImage()); h != nil {
+				return serveSimWeb(sb, h, port)
+			}
+		}
+		return nil
 	})
 }
 

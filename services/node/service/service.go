@@ -308,6 +308,11 @@ func Run(ctx context.Context, cfg Config) error {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		go collectSandboxes(ctx, podnet, podRes.Cache())
+		go proxyServices(ctx, a, podnet, server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now).Cache(),
+			server.EndpointsResource(a.DB, a.Watch, cfg.Clock.Now).Cache())
+		if err := serveSimPods(ctx, a, podnet, podRes.Cache()); err != nil {
+			return err
+		}
 	}
 	rt := newRuntime(cfg, podnet)
 	defer rt.close()

@@ -36,7 +36,7 @@ func startStreams(a *app.App, cfg Config, rt runtime, dnsAddr string, podnet *sa
 	}
 	var sbs streams.Sandboxes
 	if podnet != nil {
-		sbs = sandboxes{podnet}
+		sbs = sandboxes{n: podnet, exec: cfg.Runtime == RuntimeExec}
 	}
 	srv, err := streams.Listen(streams.Config{
 		Sandboxes: sbs,

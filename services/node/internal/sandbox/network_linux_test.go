@@ -74,7 +74,7 @@ func TestSandboxHostnameFilesAndNetwork(t *testing.T) {
 	}
 	defer n.Close()
 	hostsBefore, _ := os.ReadFile("/etc/hosts")
-	s, err := n.Ensure(testPod("uid-1", "web-1", "10.244.1.7"))
+	s, err := n.Ensure(testPod("uid-1", "web-1", "10.244.1.7"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestSandboxHostnameFilesAndNetwork(t *testing.T) {
 		t.Errorf("read %q", b)
 	}
 	// Two pods reach each other through the bridge.
-	s2, err := n.Ensure(testPod("uid-2", "web-2", "10.244.2.9"))
+	s2, err := n.Ensure(testPod("uid-2", "web-2", "10.244.2.9"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestStaleNetworkIsCleaned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := n.Ensure(testPod("uid-1", "web-1", "10.244.1.7"))
+	s, err := n.Ensure(testPod("uid-1", "web-1", "10.244.1.7"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,13 +292,13 @@ func TestServiceRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	client, err := n.Ensure(testPod("uid-c", "client", "10.244.1.2"))
+	client, err := n.Ensure(testPod("uid-c", "client", "10.244.1.2"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var backends []net.Listener
 	for i, ip := range []string{"10.244.1.3", "10.244.2.3"} {
-		s, err := n.Ensure(testPod("uid-b"+ip, "backend", ip))
+		s, err := n.Ensure(testPod("uid-b"+ip, "backend", ip), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -26,13 +27,18 @@ type Sandbox struct {
 	netns string // where its network namespace is pinned
 	files string // folder of its files
 	veth  string
+	// closers are closed when the sandbox goes (listeners the node service
+	// opened in it, which would hold its namespace).
+	closers []io.Closer
 }
 
 // ErrClosed: the network is closed.
 var ErrClosed = errors.New("pod network closed")
 
-// Ensure returns the pod's sandbox, making it on first use.
-func (n *Network) Ensure(p Pod) (*Sandbox, error) {
+// Ensure returns the pod's sandbox, making it on first use; then init, when
+// set, runs with it (before anyone else gets it); what init opens and hands to
+// AddCloser is closed when the sandbox goes.
+func (n *Network) Ensure(p Pod, init func(*Sandbox) error) (*Sandbox, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -48,6 +54,12 @@ func (n *Network) Ensure(p Pod) (*Sandbox, error) {
 	if err := n.makeSandbox(s); err != nil {
 		n.removeSandbox(s)
 		return nil, fmt.Errorf("sandbox of pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	if init != nil {
+		if err := init(s); err != nil {
+			n.removeSandbox(s)
+			return nil, fmt.Errorf("sandbox of pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
 	}
 	n.pods[p.UID] = s
 	return s, nil
@@ -120,6 +132,9 @@ func (n *Network) makeSandbox(s *Sandbox) error {
 // removeSandbox kills what runs in the sandbox and removes it (the pod's veth
 // and route, its namespace, its files).
 func (n *Network) removeSandbox(s *Sandbox) {
+	for _, c := range s.closers {
+		_ = c.Close()
+	}
 	killInNetns(s.netns)
 	if n.h != nil {
 		if l, err := n.h.LinkByName(s.veth); err == nil {
@@ -244,6 +259,9 @@ func (s *Sandbox) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	})
 	return c, err
 }
+
+// AddCloser has c closed when the sandbox goes.
+func (s *Sandbox) AddCloser(c io.Closer) { s.closers = append(s.closers, c) }
 
 // Listen listens on TCP addr inside the sandbox.
 func (s *Sandbox) Listen(addr string) (net.Listener, error) {

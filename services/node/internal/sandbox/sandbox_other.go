@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/netip"
 	"os/exec"

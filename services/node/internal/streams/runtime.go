@@ -348,6 +348,10 @@ func (s *Server) dialPod(ctx context.Context, p *corev1.Pod, port int32) (net.Co
 	return net.DialTimeout("tcp4", addr, 5*time.Second)
 }
 
+// SimServer is the handler of the pod's running simulated container serving
+// port (nil when none does).
+func SimServer(p *corev1.Pod, port int32) http.Handler { return simServer(p, port) }
+
 // simServer is the handler of the pod's running container serving port.
 func simServer(p *corev1.Pod, port int32) http.Handler {
 	running := map[string]bool{}
