@@ -21,7 +21,9 @@ type Sandbox struct{ Pod Pod }
 func Open(Config) (*Network, error) { return nil, Available() }
 
 func (*Network) Close()                                                 {}
-func (*Network) Ensure(Pod) (*Sandbox, error)                           { return nil, Available() }
+func (*Network) Ensure(Pod, func(*Sandbox) error) (*Sandbox, error)     { return nil, Available() }
+func (*Network) ListenPodnet(string) (net.Listener, error)              { return nil, Available() }
+func (*Sandbox) AddCloser(io.Closer)                                    {}
 func (*Network) Remove(string)                                          {}
 func (*Network) Get(string) *Sandbox                                    { return nil }
 func (*Network) UIDs() []string                                         { return nil }
