@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -35,3 +36,6 @@ func (*Network) SetServices([]ServicePort) error                        { return
 func (*Sandbox) Start(*exec.Cmd) error                                  { return Available() }
 func (*Sandbox) Dial(context.Context, string) (net.Conn, error)         { return nil, Available() }
 func (*Sandbox) Listen(string) (net.Listener, error)                    { return nil, Available() }
+
+// CleanStale has nothing to clean off Linux.
+func CleanStale(string, *slog.Logger) {}
