@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -268,4 +269,132 @@ func TestPodSandbox(t *testing.T) {
 		t.Fatalf("left after the node service stopped: %v", left)
 	}
 	checkRoutes(t, "after teardown", false, ip0, ip1, "10.96.0.1")
+}
+
+// perlServer is a one-connection-at-a-time HTTP server in perl-base (on every
+// Debian machine): it answers with the kernel's hostname, which is the pod's
+// in its sandbox.
+const perlServer = `apiVersion: v1
+kind: Pod
+metadata:
+  name: srv
+  labels: {app: srv}
+spec:
+  containers:
+  - name: srv
+    image: perl
+    command: ["perl", "-MIO::Socket::INET", "-e"]
+    args:
+    - |
+      # podwarden-sandbox-test-server
+      $s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die "listen: $!";
+      while ($c = $s->accept) {
+        open(my $h, "<", "/proc/sys/kernel/hostname"); my $name = <$h>; chomp $name;
+        print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello from $name\n"; close $c;
+      }
+    ports:
+    - containerPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: srv
+spec:
+  selector: {app: srv}
+  ports:
+  - port: 80
+    targetPort: 8080
+`
+
+// serverPIDs are the processes running perlServer.
+func serverPIDs() []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(b), "podwarden-sandbox-test-server") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestPodSandboxExecRuntime: under the exec runtime a container's process runs
+// in its pod's sandbox, so a real server in it is reachable at the pod IP and
+// through a ClusterIP, with the pod's hostname; after a kill -9 of the node
+// service the next start kills what it left running in the sandbox.
+func TestPodSandboxExecRuntime(t *testing.T) {
+	if !inPrivateNetns(t) {
+		return
+	}
+	bin := kubectlBin(t)
+	dir := t.TempDir()
+	s := startSystem(t, harness.Options{Env: []string{"PODWARDEN_RUNTIME=exec", "PODWARDEN_SANDBOX=on", "PODWARDEN_SANDBOX_DIR=" + dir, "PODWARDEN_SANDBOX_ROUTES=on"}})
+	t.Cleanup(func() {
+		s.Terminate("node", 20*time.Second)
+		_ = exec.Command(bins["node"], "-sandbox-clean", "-sandbox-dir", dir).Run()
+	})
+	k := newKubectl(t, bin, s.GatewayURL)
+	a := api{t: t, base: s.GatewayURL}
+	k.run("apply", "-f", writeTemp(t, perlServer))
+	var ip string
+	eventually(t, 60*time.Second, "srv has an IP", func() (bool, string) {
+		ip = str(path(a.mustGet("/api/v1/namespaces/default/pods/srv"), "status", "podIP"))
+		return ip != "", ip
+	})
+	get := func(url string) (string, error) {
+		c := http.Client{Timeout: 3 * time.Second}
+		resp, err := c.Get(url)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	eventually(t, 60*time.Second, "the server answers at the pod IP", func() (bool, string) {
+		body, err := get("http://" + ip + ":8080/")
+		return body == "hello from srv\n", fmt.Sprint(body, err)
+	})
+	clusterIP := str(path(a.mustGet("/api/v1/namespaces/default/services/srv"), "spec", "clusterIP"))
+	eventually(t, 30*time.Second, "the server answers at the ClusterIP", func() (bool, string) {
+		body, err := get("http://" + clusterIP + "/")
+		return body == "hello from srv\n", fmt.Sprint(body, err)
+	})
+	if body, err := get(s.GatewayURL + "/api/v1/namespaces/default/pods/srv:8080/proxy/"); err != nil || body != "hello from srv\n" {
+		t.Fatalf("the pod proxy: %q %v", body, err)
+	}
+	if r := k.try("", nil, "exec", "srv", "--", "cat", "/proc/sys/kernel/hostname"); r.code != 0 || r.stdout != "srv\n" {
+		t.Fatalf("exec: %+v", r)
+	}
+	old := serverPIDs()
+	if len(old) != 1 {
+		t.Fatalf("server processes: %v, want 1", old)
+	}
+	s.Kill("node")
+	if err := syscall.Kill(old[0], 0); err != nil {
+		t.Fatalf("the server died with the node service (%v): the kill -9 case needs it alive", err)
+	}
+	if _, err := s.StartService("node", 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the killed service's server process is gone", func() (bool, string) {
+		err := syscall.Kill(old[0], 0)
+		return errors.Is(err, syscall.ESRCH), fmt.Sprint(err)
+	})
+	eventually(t, 60*time.Second, "the server answers again", func() (bool, string) {
+		body, err := get("http://" + ip + ":8080/")
+		return body == "hello from srv\n", fmt.Sprint(body, err)
+	})
+	s.Terminate("node", 30*time.Second)
+	eventually(t, 10*time.Second, "no server process after the node service stopped", func() (bool, string) {
+		pids := serverPIDs()
+		return len(pids) == 0, fmt.Sprint(pids)
+	})
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Fatalf("left after the node service stopped: %v", left)
+	}
 }
