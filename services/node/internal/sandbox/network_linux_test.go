@@ -5,6 +5,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -387,4 +388,30 @@ func TestPodIPsWithoutSandboxAreThePodNetworks(t *testing.T) {
 	if _, err := net.DialTimeout("tcp4", "10.244.3.4:81", 5*time.Second); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("a closed port: %v", err)
 	}
+}
+
+// BenchmarkEnsure measures what a sandbox costs to make and remove.
+func BenchmarkEnsure(b *testing.B) {
+	if os.Getenv(envPrivate) == "" {
+		b.Skip("needs the private network namespace")
+	}
+	cfg := Config{Dir: b.TempDir(), ID: "bench", ClusterCIDR: netip.MustParsePrefix("10.244.0.0/16"), ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12"), Route: true}
+	n, err := Open(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ip := netip.AddrFrom4([4]byte{10, 244, byte(1 + i/250), byte(2 + i%250)})
+		if _, err := n.Ensure(testPod(fmt.Sprint("uid-", i), "p", ip.String()), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	start := time.Now()
+	for _, uid := range n.UIDs() {
+		n.Remove(uid)
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs-remove/op")
 }

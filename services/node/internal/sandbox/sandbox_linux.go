@@ -136,10 +136,10 @@ func (n *Network) removeSandbox(s *Sandbox) {
 		_ = c.Close()
 	}
 	killInNetns(s.netns)
+	// The pod's netns goes once unpinned (the kernel destroys it, its eth0 and
+	// so the veth's other end, in the background: deleting the veth here would
+	// wait for the network's grace periods, tens of milliseconds per pod).
 	if n.h != nil {
-		if l, err := n.h.LinkByName(s.veth); err == nil {
-			_ = n.h.LinkDel(l)
-		}
 		if n.bridge != nil && s.Pod.IP.IsValid() {
 			_ = n.h.RouteDel(&netlink.Route{LinkIndex: n.bridge.Attrs().Index, Dst: ipNet(netip.PrefixFrom(s.Pod.IP, 32)), Scope: netlink.SCOPE_LINK})
 		}
