@@ -265,6 +265,7 @@ func (n *Network) Close() {
 	if n.lock != nil {
 		n.lock.Close()
 	}
+	_ = os.Remove(n.cfg.Dir) // when no other node service uses it
 }
 
 // CleanStale removes the state folders under root whose node service is gone
