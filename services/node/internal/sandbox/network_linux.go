@@ -31,11 +31,11 @@ type Network struct {
 	bridge   netlink.Link
 	routed   []netip.Prefix
 
-	mu      sync.Mutex
-	pods    map[string]*Sandbox // by pod uid
-	closed  bool
-	rules   *proxier
-	anyIPOK bool
+	mu     sync.Mutex
+	pods   map[string]*Sandbox // by pod uid
+	closed bool
+	rules  *proxier
+	cg     *cgroups // nil: no usage
 }
 
 // Open cleans what earlier node services left (their state folders whose lock
@@ -82,6 +82,7 @@ func (n *Network) setup() error {
 	if err := unix.Mount("", n.dir, "", unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make %s private: %w", n.dir, err)
 	}
+	n.cg = openCgroups(n.cfg.ID)
 	n.podnet = filepath.Join(n.dir, "net", "podnet")
 	if err := createNetns(n.podnet); err != nil {
 		return err
@@ -261,6 +262,9 @@ func (n *Network) Close() {
 	if l, err := netlink.LinkByName(n.hostLink); err == nil {
 		_ = netlink.LinkDel(l)
 	}
+	if n.cg != nil {
+		n.cg.close()
+	}
 	cleanDir(n.dir)
 	if n.lock != nil {
 		n.lock.Close()
@@ -294,6 +298,7 @@ func CleanStale(root string, log *slog.Logger) {
 		if log != nil {
 			log.Info("pod network: removing what a stopped node service left", "dir", dir)
 		}
+		cleanStaleCgroups(e.Name())
 		cleanDir(dir)
 		f.Close()
 	}

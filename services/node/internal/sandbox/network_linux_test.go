@@ -415,3 +415,44 @@ func BenchmarkEnsure(b *testing.B) {
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs-remove/op")
 }
+
+// TestUsageFromCgroups: a process started in a sandbox is accounted to the
+// pod's cgroup (CPU time it burns, memory it holds), and killed with it.
+func TestUsageFromCgroups(t *testing.T) {
+	needPrivate(t)
+	n, err := Open(testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	s, err := n.Ensure(testPod("uid-cpu", "burn", "10.244.1.9"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := s.Usage(); !ok {
+		t.Skip("skipped: no cgroup v1 cpuacct+memory or v2 cpu+memory here")
+	}
+	burn := exec.Command("sh", "-c", "while :; do :; done")
+	if err := s.Start(burn); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = burn.Wait(); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cpu, mem, _ := s.Usage()
+		if cpu > uint64(200*time.Millisecond) && mem > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("usage after 10 s of a busy loop: cpu %v, memory %d", time.Duration(cpu), mem)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n.Remove("uid-cpu")
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the busy loop outlived its sandbox")
+	}
+}

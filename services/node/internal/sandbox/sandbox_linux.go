@@ -30,6 +30,7 @@ type Sandbox struct {
 	// closers are closed when the sandbox goes (listeners the node service
 	// opened in it, which would hold its namespace).
 	closers []io.Closer
+	cg      *cgroups // the pod's processes' groups (nil: none)
 }
 
 // ErrClosed: the network is closed.
@@ -66,6 +67,9 @@ func (n *Network) Ensure(p Pod, init func(*Sandbox) error) (*Sandbox, error) {
 }
 
 func (n *Network) makeSandbox(s *Sandbox) error {
+	if n.cg != nil && n.cg.make(s.Pod.UID) == nil {
+		s.cg = n.cg
+	}
 	if err := os.MkdirAll(s.files, 0o755); err != nil {
 		return err
 	}
@@ -134,6 +138,9 @@ func (n *Network) makeSandbox(s *Sandbox) error {
 func (n *Network) removeSandbox(s *Sandbox) {
 	for _, c := range s.closers {
 		_ = c.Close()
+	}
+	if s.cg != nil {
+		s.cg.remove(s.Pod.UID) // kills what is left in it
 	}
 	killInNetns(s.netns)
 	// The pod's netns goes once unpinned (the kernel destroys it, its eth0 and
@@ -244,6 +251,13 @@ func (s *Sandbox) Start(cmd *exec.Cmd) error {
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
 			return fmt.Errorf("enter the pod's netns: %w", err)
 		}
+		if s.cg != nil {
+			done, err := s.cg.enter(s.Pod.UID, cmd)
+			if err != nil {
+				return fmt.Errorf("enter the pod's cgroup: %w", err)
+			}
+			defer done()
+		}
 		return cmd.Start()
 	})
 }
@@ -258,6 +272,16 @@ func (s *Sandbox) Dial(ctx context.Context, addr string) (net.Conn, error) {
 		return err
 	})
 	return c, err
+}
+
+// Usage is the CPU time and memory of the processes started in the sandbox
+// (ok is false without cgroups).
+func (s *Sandbox) Usage() (cpuNanos, memBytes uint64, ok bool) {
+	if s.cg == nil {
+		return 0, 0, false
+	}
+	cpu, mem, err := s.cg.usage(s.Pod.UID)
+	return cpu, mem, err == nil
 }
 
 // AddCloser has c closed when the sandbox goes.

@@ -39,3 +39,6 @@ func (*Sandbox) Listen(string) (net.Listener, error)                    { return
 
 // CleanStale has nothing to clean off Linux.
 func CleanStale(string, *slog.Logger) {}
+
+// Usage is unavailable off Linux.
+func (*Sandbox) Usage() (cpuNanos, memBytes uint64, ok bool) { return 0, 0, false }
