@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/podwarden/podwarden/integration/harness"
 )
@@ -289,6 +290,7 @@ spec:
       # podwarden-sandbox-test-server
       $s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die "listen: $!";
       while ($c = $s->accept) {
+        while (<$c>) { last if /^\r?\n$/ }  # read the request: closing on unread data would reset
         open(my $h, "<", "/proc/sys/kernel/hostname"); my $name = <$h>; chomp $name;
         print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello from $name\n"; close $c;
       }
@@ -370,6 +372,19 @@ func TestPodSandboxExecRuntime(t *testing.T) {
 	if r := k.try("", nil, "exec", "srv", "--", "cat", "/proc/sys/kernel/hostname"); r.code != 0 || r.stdout != "srv\n" {
 		t.Fatalf("exec: %+v", r)
 	}
+	// Real usage: a busy loop's CPU, from its sandbox's cgroup, in the metrics API
+	// (what kubectl top and the HPA read).
+	k.run("run", "burn", "--image=busybox", "--", "sh", "-c", "while :; do :; done")
+	eventually(t, 90*time.Second, "the busy loop's CPU in the metrics API", func() (bool, string) {
+		r := a.get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/burn")
+		cpu := ""
+		for _, c := range asList(path(r.JSON(), "containers")) {
+			cpu = str(path(c, "usage", "cpu"))
+		}
+		q, err := resource.ParseQuantity(cpu)
+		return err == nil && q.MilliValue() >= 200, fmt.Sprintf("%d %s", r.Code, r.Body)
+	})
+	k.run("delete", "pod", "burn", "--grace-period=1")
 	old := serverPIDs()
 	if len(old) != 1 {
 		t.Fatalf("server processes: %v, want 1", old)

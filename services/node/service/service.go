@@ -297,7 +297,6 @@ func Run(ctx context.Context, cfg Config) error {
 	nodev1.RegisterPodServiceServer(a.GRPC.GRPC, &server.PodServer{Deps: deps, R: podRes})
 	nodev1.RegisterServiceServiceServer(a.GRPC.GRPC, &server.ServiceServer{Deps: deps, R: server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now)})
 	nodev1.RegisterEndpointsServiceServer(a.GRPC.GRPC, &server.EndpointsServer{R: server.EndpointsResource(a.DB, a.Watch, cfg.Clock.Now)})
-	registerMetrics(a, cfg)
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
 	podnet, err := openSandboxes(a, cfg, plan)
 	if err != nil {
@@ -314,6 +313,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	registerMetrics(ctx, a, cfg, podnet)
 	rt := newRuntime(cfg, podnet)
 	defer rt.close()
 	registerPodLogs(a.GRPC.GRPC, deps, cfg, rt)
