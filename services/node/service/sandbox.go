@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/podwarden/podwarden/services/node/internal/ipam"
@@ -127,7 +128,7 @@ func (s sandboxes) ensure(p *corev1.Pod) (*sandbox.Sandbox, error) {
 	}
 	return s.n.Ensure(sandbox.Pod{
 		UID: p.GetMetadata().GetUid(), Namespace: p.GetMetadata().GetNamespace(), Name: p.GetMetadata().GetName(),
-		Hostname: streams.Hostname(p), IP: ip, Files: streams.Files(p, ipam.DNSServiceIP),
+		Hostname: podHostname(streams.Hostname(p)), IP: ip, Files: streams.Files(p, ipam.DNSServiceIP),
 	}, func(sb *sandbox.Sandbox) error {
 		// A simulated web server answers inside the sandbox, as the pod network
 		// answers for pods without one.
@@ -176,4 +177,13 @@ func serveSandboxDNS(ctx context.Context, a *app.App, n *sandbox.Network, serve 
 		}
 	}()
 	return nil
+}
+
+// podHostname is the kubelet's: at most 63 characters (a pod name may have
+// 253), without a trailing '-' or '.' after the cut.
+func podHostname(name string) string {
+	if len(name) <= 63 {
+		return name
+	}
+	return strings.TrimRight(name[:63], "-.")
 }

@@ -1,6 +1,9 @@
 package service
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestShouldRoute(t *testing.T) {
 	tests := map[string]struct {
@@ -31,5 +34,14 @@ func TestValidSandbox(t *testing.T) {
 	}
 	if err := validSandbox("sandbox", "yes"); err == nil || err.Error() != `sandbox "yes": want auto, on or off` {
 		t.Errorf("yes: %v", err)
+	}
+}
+
+func TestPodHostname(t *testing.T) {
+	long := strings.Repeat("a", 62) + "-bcd"
+	for in, want := range map[string]string{"web-1": "web-1", long: strings.Repeat("a", 62), strings.Repeat("b", 70): strings.Repeat("b", 63)} {
+		if got := podHostname(in); got != want {
+			t.Errorf("podHostname(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
