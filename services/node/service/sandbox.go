@@ -118,6 +118,9 @@ type sandboxes struct {
 }
 
 func (s sandboxes) Sandbox(p *corev1.Pod) (streams.Sandbox, error) {
+	if p.GetSpec().GetHostNetwork() {
+		return nil, nil // the node's network: no sandbox, as without them
+	}
 	return s.ensure(p)
 }
 
@@ -146,6 +149,9 @@ func (s sandboxes) ensure(p *corev1.Pod) (*sandbox.Sandbox, error) {
 
 // sandboxStart starts an exec runtime container's process in its pod's sandbox.
 func (s sandboxes) start(p *corev1.Pod, cmd *exec.Cmd) error {
+	if p.GetSpec().GetHostNetwork() {
+		return cmd.Start()
+	}
 	sb, err := s.ensure(p)
 	if err != nil {
 		return err

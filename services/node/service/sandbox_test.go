@@ -3,6 +3,8 @@ package service
 import (
 	"strings"
 	"testing"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
 func TestShouldRoute(t *testing.T) {
@@ -43,5 +45,13 @@ func TestPodHostname(t *testing.T) {
 		if got := podHostname(in); got != want {
 			t.Errorf("podHostname(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestHostNetworkPodsGetNoSandbox(t *testing.T) {
+	p := &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: "h"}, Spec: &corev1.PodSpec{HostNetwork: true}}
+	// No pod network is touched (n is nil): the pod is on the node's network.
+	if sb, err := (sandboxes{}).Sandbox(p); sb != nil || err != nil {
+		t.Errorf("Sandbox = %v, %v; want none", sb, err)
 	}
 }
