@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/vishvananda/netlink"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -178,6 +179,24 @@ func TestPodSandbox(t *testing.T) {
 	if r := k.try("hello\n", nil, "exec", "-i", "web-1", "--", "sh", "-c", "cat; echo $HOSTNAME"); r.code != 0 || r.stdout != "hello\nweb-1\n" {
 		t.Fatalf("exec -i: %+v", r)
 	}
+	// exec -ti: the machine's sh on a terminal in the sandbox.
+	cmd := exec.Command(k.bin, "--kubeconfig", k.kubeconfig, "--cache-dir", k.cacheDir, "exec", "-ti", "web-1", "--", "sh", "-c", "tty; cat /proc/sys/kernel/hostname; read x; exit $x")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.kubeconfig)
+	tty, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	screen := newLockedBuffer()
+	go func() { _, _ = io.Copy(screen, tty) }()
+	eventually(t, 30*time.Second, "the terminal shows the pod's hostname", func() (bool, string) {
+		return strings.Contains(screen.String(), "/dev/pts/") && strings.Contains(screen.String(), "web-1"), screen.String()
+	})
+	_, _ = tty.Write([]byte("4\r"))
+	if err := cmd.Wait(); err == nil || cmd.ProcessState.ExitCode() != 4 {
+		t.Fatalf("exec -ti ended with %v, want exit code 4:\n%s", err, screen.String())
+	}
+
 	checkRoutes(t, "after setup", true, ip0, ip1, "10.96.0.1", "10.96.0.10")
 
 	// Services: a ClusterIP reaches the ready endpoints (the simulated nginx of
@@ -368,6 +387,13 @@ func TestPodSandboxExecRuntime(t *testing.T) {
 	})
 	if body, err := get(s.GatewayURL + "/api/v1/namespaces/default/pods/srv:8080/proxy/"); err != nil || body != "hello from srv\n" {
 		t.Fatalf("the pod proxy: %q %v", body, err)
+	}
+	// kubectl port-forward dials localhost inside the pod's sandbox, as the kubelet does.
+	port, stderr, stop := portForward(t, k, nil, "pod/srv", ":8080")
+	body, err := get("http://127.0.0.1:" + port + "/")
+	stop()
+	if err != nil || body != "hello from srv\n" {
+		t.Fatalf("port-forward: %q %v (%s)", body, err, stderr.String())
 	}
 	if r := k.try("", nil, "exec", "srv", "--", "cat", "/proc/sys/kernel/hostname"); r.code != 0 || r.stdout != "srv\n" {
 		t.Fatalf("exec: %+v", r)
