@@ -6,6 +6,8 @@ import (
 
 	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/podview"
+
+	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
 // The wait before an owner whose pod the node service refused asks again: 1s,
@@ -71,8 +73,8 @@ func (in *Informer) holdCreates(p Plan, now time.Time) Plan {
 	}
 	kept := p.Writes[:0:0]
 	for _, w := range p.Writes {
-		if w.pod != nil {
-			if ref := podutil.GetControllerOf(w.pod.GetMetadata()); ref != nil {
+		if pod, ok := w.obj.(*corev1.Pod); ok && w.group == createPodGroup {
+			if ref := podutil.GetControllerOf(pod.GetMetadata()); ref != nil {
 				if cur := h.m[ref.GetUid()]; cur != nil && now.Before(cur.until) {
 					if wait := cur.until.Sub(now); p.Requeue <= 0 || wait < p.Requeue {
 						p.Requeue = wait

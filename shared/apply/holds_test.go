@@ -25,7 +25,7 @@ func TestHoldCreates(t *testing.T) {
 	plan := Plan{Writes: []Write{CreatePod(heldPod("a", "job-1")), CreatePod(heldPod("b", "job-2")), Do("status", nil)}}
 
 	got := in.holdCreates(plan, now.Add(300*time.Millisecond))
-	if len(got.Writes) != 2 || got.Writes[0].pod.GetMetadata().GetName() != "b" || got.Writes[1].what != "status" {
+	if len(got.Writes) != 2 || got.Writes[0].obj.GetMetadata().GetName() != "b" || got.Writes[1].what != "status" {
 		t.Fatalf("writes %v", got.Writes)
 	}
 	if got.Requeue != 700*time.Millisecond {
