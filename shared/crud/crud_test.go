@@ -384,3 +384,62 @@ func TestServeWatchSendsHeadersAtOnce(t *testing.T) {
 		t.Fatal("no headers 5 s after the watch was established")
 	}
 }
+
+// actingStream is a grpc.ServerStream whose client acts (act) the moment the
+// headers arrive, before reading any event.
+type actingStream struct {
+	grpc.ServerStream
+	ctx context.Context
+	act func()
+}
+
+func (s *actingStream) Context() context.Context { return s.ctx }
+func (s *actingStream) SendHeader(metadata.MD) error {
+	s.act()
+	return nil
+}
+
+// TestServeWatchHeadersMeanEstablished: the headers of a watch without a
+// resourceVersion come once its starting point is fixed, so a change the client
+// makes as soon as it has them is an event after the initial state (ADDED with
+// the old labels, then MODIFIED), as from kube-apiserver, which answers a watch
+// once its watcher is registered. Headers sent before the start was fixed let
+// the change slip into the initial state: one ADDED with the new labels, and
+// no event of the change.
+func TestServeWatchHeadersMeanEstablished(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, _ := newResource(t)
+	if _, err := r.Create(ctx, "default", pod("a", map[string]string{"app": "web"}), nil); err != nil {
+		t.Fatal(err)
+	}
+	s := &actingStream{ctx: ctx, act: func() {
+		a, err := r.Get(ctx, "default", "a")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		a.Metadata.Labels["app"] = "api"
+		if _, err := r.Update(ctx, "default", "a", a, nil); err != nil {
+			t.Error(err)
+		}
+		r.Hub.Notify("Pod/default/a")
+	}}
+	sent := make(chan string, 10)
+	go func() {
+		_ = r.ServeWatch(s, "default", &nodev1.WatchPodsRequest{}, func(typ string, p *corev1.Pod) error {
+			sent <- typ + ":" + p.Metadata.Labels["app"]
+			return nil
+		})
+	}()
+	for _, want := range []string{"ADDED:web", "MODIFIED:api"} {
+		select {
+		case got := <-sent:
+			if got != want {
+				t.Fatalf("watch event %q, want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no watch event, want %q", want)
+		}
+	}
+}
