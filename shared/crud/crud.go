@@ -186,6 +186,9 @@ func (r *Resource[T]) Matcher(ns, labelSelector, fieldSelector string) (func(T) 
 	if err != nil {
 		return nil, apierr.BadRequest(fmt.Sprintf("invalid field selector: %v", err))
 	}
+	if fsel, err = ConvertFieldSelector(r.GR, fsel); err != nil {
+		return nil, err
+	}
 	return func(o T) bool {
 		m := o.GetMetadata()
 		if r.Namespaced && ns != "" && m.GetNamespace() != ns {

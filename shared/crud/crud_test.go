@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -441,5 +442,25 @@ func TestServeWatchHeadersMeanEstablished(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no watch event, want %q", want)
 		}
+	}
+}
+
+// TestUnknownFieldLabelIsBadRequest: a list, watch or matcher with a field label
+// the kind does not take is kube-apiserver's 400, not an empty answer.
+func TestUnknownFieldLabelIsBadRequest(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newResource(t)
+	const want = "field label not supported: spec.nodename"
+	if _, err := r.List(ctx, "", crud.ListOptions{FieldSelector: "spec.nodename=x"}); !apierr.IsBadRequest(err) || status.Convert(err).Message() != want {
+		t.Errorf("list: %v, want a 400 %q", err, want)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second) // a watch that was not refused runs until then
+	defer cancel()
+	err := r.Watch(wctx, "", crud.WatchOptions{FieldSelector: "spec.nodename=x"}, func(string, *corev1.Pod) error { return nil })
+	if !apierr.IsBadRequest(err) || status.Convert(err).Message() != want {
+		t.Errorf("watch: %v, want a 400 %q", err, want)
+	}
+	if _, err := r.List(ctx, "", crud.ListOptions{FieldSelector: "spec.host=node-1"}); err != nil {
+		t.Errorf("list by the legacy spec.host: %v", err)
 	}
 }
