@@ -308,7 +308,7 @@ func asDecoded(gvk schema.GroupVersionKind, obj *unstructured.Unstructured) *uns
 }
 
 // manageFields records the manager of every create (POST to a collection) and
-// update (PUT of an object or its status) that comes through the API: the
+// update (PUT of an object, its status or its scale: recordScale) that comes through the API: the
 // body gets its managedFields (from the stored object's) before the write. An
 // apply or other PATCH records its own (applyHandler, patchHandler).
 func (g *gateway) manageFields(next http.Handler) http.Handler {
@@ -320,7 +320,8 @@ func (g *gateway) manageFields(next http.Handler) http.Handler {
 		fm, info, gvk, ok, err := g.fieldManagerOf(r)
 		create := r.Method == http.MethodPost && info.name == "" && info.subresource == ""
 		update := r.Method == http.MethodPut && info.name != ""
-		if err != nil || !ok || !(create || update) {
+		scale := update && info.subresource == "scale"
+		if err != nil || !(ok || scale) || !(create || update) {
 			if err != nil {
 				g.log.WarnContext(r.Context(), "field manager", "err", err)
 			}
@@ -347,7 +348,11 @@ func (g *gateway) manageFields(next http.Handler) http.Handler {
 					live = cur.body
 				}
 			}
-			if create || live != nil {
+			switch {
+			case scale && live != nil:
+				body = g.recordScale(r, live, body)
+			case scale:
+			case create || live != nil:
 				body = g.recordUpdate(r, fm, gvk, live, body)
 			}
 		}

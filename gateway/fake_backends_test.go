@@ -209,6 +209,9 @@ func (f *fakeDeployments) UpdateDeploymentScale(_ context.Context, req *deployme
 		cur.Spec = &deploymentv1.DeploymentSpec{}
 	}
 	cur.Spec.Replicas = &r
+	if mf := req.GetScale().GetMetadata().GetManagedFields(); len(mf) > 0 { // as crud.KeepScaleManagers
+		cur.Metadata.ManagedFields = mf
+	}
 	f.version++
 	f.Updates++
 	cur.Metadata.ResourceVersion = strconv.Itoa(f.version)

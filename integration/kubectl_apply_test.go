@@ -177,3 +177,19 @@ func TestKubectlApplyThenServerSide(t *testing.T) {
 		t.Errorf("minReadySeconds %s after a forced apply", got)
 	}
 }
+
+// TestKubectlScaleRecordsItsManager: `kubectl scale` records kubectl's Update
+// entry with subresource scale on the object, owning .spec.replicas, as on a
+// cluster, for a Deployment and a StatefulSet (two backends).
+func TestKubectlScaleRecordsItsManager(t *testing.T) {
+	bin := kubectlBin(t)
+	s := startSystem(t, harness.Options{})
+	k := newKubectl(t, bin, s.GatewayURL)
+	k.run("create", "deployment", "web", "--image=nginx")
+	k.run("apply", "-f", "testdata/manifests/statefulset-web.yaml")
+	const entries = `jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource}={.fieldsV1}{"\n"}{end}`
+	for _, obj := range []string{"deployment/web", "statefulset/web"} {
+		wantLines(t, k.run("scale", obj, "--replicas=2"), "scaled")
+		wantLines(t, k.run("get", obj, "--show-managed-fields", "-o", entries), `kubectl/Update/scale={"f:spec":{"f:replicas":{}}}`)
+	}
+}
