@@ -400,9 +400,10 @@ func Orphan(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.T
 }
 
 // CollectGarbage deletes, as Delete does, the pods of the view whose controller is
-// gone: what a Background deletion of their owner leaves behind.
-func CollectGarbage(ctx context.Context, tx pgx.Tx, now time.Time) error {
-	pods, err := Pods.Orphans(ctx, tx)
+// gone: what a Background deletion of their owner leaves behind. With owners, only
+// the pods of those owner uids are looked at.
+func CollectGarbage(ctx context.Context, tx pgx.Tx, now time.Time, owners ...string) error {
+	pods, err := Pods.Orphans(ctx, tx, owners...)
 	if err != nil {
 		return err
 	}
