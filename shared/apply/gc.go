@@ -160,3 +160,12 @@ func CollectPods(ctx context.Context, tx pgx.Tx, now time.Time, s GCScope) error
 	}
 	return podview.CollectGarbage(ctx, tx, now, s.Owners...)
 }
+
+// RepairPods is the repair key's work: view.Repair over the pods as the view's cache
+// holds them.
+func RepairPods(ctx context.Context, tx pgx.Tx, now time.Time, view podview.View, pods *watch.Cache[*corev1.Pod]) error {
+	if err := pods.Synced(ctx); err != nil {
+		return err
+	}
+	return view.Repair(ctx, tx, now, pods.Select(store.ListOptions{}))
+}

@@ -422,26 +422,50 @@ const CommandTimeout = 2 * time.Minute
 // Repair resends lost commands (JetStream redelivery is bounded): a pod the node
 // service never reported on gets its CREATE again, a pod deleted long ago its
 // DELETE (both idempotent in the node service, by uid with tombstones); and it
-// trims tombstones older than an hour.
-func (v View) Repair(ctx context.Context, tx pgx.Tx, now time.Time) error {
-	pods, err := Pods.List(ctx, tx, store.ListOptions{})
-	if err != nil {
-		return err
-	}
-	for _, p := range pods {
-		m := p.GetMetadata()
-		switch {
-		case m.GetDeletionTimestamp() != nil && now.Sub(m.GetDeletionTimestamp().AsTime()) > CommandTimeout+graceOf(p):
-			err = resend(ctx, tx, p, eventsv1.PodCommand_OP_DELETE, now)
-		case m.GetDeletionTimestamp() == nil && ObservedVersion(p) == 0 && now.Sub(m.GetCreationTimestamp().AsTime()) > CommandTimeout:
-			err = resend(ctx, tx, p, eventsv1.PodCommand_OP_CREATE, now)
+// trims tombstones older than an hour. The candidates come from cached, the view's
+// pods as its cache has them (nothing listed or decoded: at 100,000 pods a periodic
+// pass over Postgres cost seconds of CPU); each is read again locked and decided on
+// its stored copy.
+func (v View) Repair(ctx context.Context, tx pgx.Tx, now time.Time, cached []*corev1.Pod) error {
+	var keys []string
+	for _, p := range cached {
+		if _, ok := lostCommand(p, now); ok {
+			keys = append(keys, p.GetMetadata().GetNamespace()+"/"+p.GetMetadata().GetName())
 		}
+	}
+	if len(keys) > 0 {
+		stored, err := Pods.GetManyForUpdate(ctx, tx, keys)
 		if err != nil {
 			return err
 		}
+		for _, k := range keys {
+			p, ok := stored[k]
+			if !ok {
+				continue
+			}
+			if op, ok := lostCommand(p, now); ok {
+				if err := resend(ctx, tx, p, op, now); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	_, err = tx.Exec(ctx, "DELETE FROM "+v.Tombstones+" WHERE deleted_at < now() - interval '1 hour'")
+	_, err := tx.Exec(ctx, "DELETE FROM "+v.Tombstones+" WHERE deleted_at < now() - interval '1 hour'")
 	return err
+}
+
+// lostCommand decides whether a pod's command is to be sent again, and which: its
+// DELETE when its deletion is older than the command timeout and its grace period,
+// its CREATE when the node service never reported on it within the timeout.
+func lostCommand(p *corev1.Pod, now time.Time) (eventsv1.PodCommand_Op, bool) {
+	m := p.GetMetadata()
+	switch {
+	case m.GetDeletionTimestamp() != nil && now.Sub(m.GetDeletionTimestamp().AsTime()) > CommandTimeout+graceOf(p):
+		return eventsv1.PodCommand_OP_DELETE, true
+	case m.GetDeletionTimestamp() == nil && ObservedVersion(p) == 0 && now.Sub(m.GetCreationTimestamp().AsTime()) > CommandTimeout:
+		return eventsv1.PodCommand_OP_CREATE, true
+	}
+	return 0, false
 }
 
 // resend publishes a command for a pod of the view again, with a fresh message id

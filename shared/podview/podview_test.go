@@ -401,7 +401,8 @@ func TestForNode(t *testing.T) {
 
 // TestRepair: a pod the node service never reported on gets its CREATE again
 // after the timeout, one deleted long ago (past its grace) its DELETE; fresh ones
-// are left alone; tombstones older than an hour go.
+// are left alone; a candidate the cache has stale is decided on its stored copy;
+// tombstones older than an hour go.
 func TestRepair(t *testing.T) {
 	for name, v := range views {
 		t.Run(name, func(t *testing.T) {
@@ -428,11 +429,21 @@ func TestRepair(t *testing.T) {
 			mk("stuck-deleting", "u4", old, old, true, nil)
 			mk("just-deleted", "u5", old, timestamppb.New(now), true, nil)
 			mk("long-grace", "u6", old, old, true, proto.Int64(600))
-			_, err := db.Pool.Exec(ctx, "INSERT INTO "+v.Tombstones+" (uid, deleted_at) VALUES ('old', now() - interval '2 hours'), ('recent', now())")
+			mk("heard-of-since", "u7", old, nil, true, nil)
+			if _, err := db.Pool.Exec(ctx, "INSERT INTO "+v.Tombstones+" (uid, deleted_at) VALUES ('old', now() - interval '2 hours'), ('recent', now())"); err != nil {
+				t.Fatal(err)
+			}
+			cached, err := Pods.List(ctx, db.Pool, store.ListOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			inTx(t, db, func(ctx context.Context, tx pgx.Tx) error { return v.Repair(ctx, tx, now) })
+			for i, p := range cached {
+				if p.Metadata.Name == "heard-of-since" { // the cache has not seen its report yet
+					cached[i] = viewPod("u7", "Pending")
+					cached[i].Metadata.Name, cached[i].Metadata.CreationTimestamp = "heard-of-since", old
+				}
+			}
+			inTx(t, db, func(ctx context.Context, tx pgx.Tx) error { return v.Repair(ctx, tx, now, cached) })
 			ops, _, ids := commands(t, db)
 			sort.Strings(ops)
 			if fmt.Sprint(ops) != "[OP_CREATE:never-heard-of OP_DELETE:stuck-deleting]" {

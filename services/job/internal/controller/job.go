@@ -116,7 +116,7 @@ func (c *Controller) collectGarbage(ctx context.Context, s apply.GCScope) error 
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
 		if s.Repair {
-			if err := view.Repair(ctx, tx, now); err != nil {
+			if err := apply.RepairPods(ctx, tx, now, view, c.caches.Pods); err != nil {
 				return err
 			}
 		}

@@ -22,7 +22,7 @@ func (c *Controller) collectGarbage(ctx context.Context, s apply.GCScope) error 
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
 		if s.Repair {
-			if err := c.view.Repair(ctx, tx, now); err != nil {
+			if err := apply.RepairPods(ctx, tx, now, c.view, c.caches.Pods); err != nil {
 				return err
 			}
 		}
