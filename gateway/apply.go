@@ -262,22 +262,53 @@ func (g *gateway) recordUpdate(r *http.Request, fm *managedfields.FieldManager, 
 	if g.fieldManagers.fits(gvk, newObj) != nil {
 		return next
 	}
-	var liveObj runtime.Object
+	var liveObj *unstructured.Unstructured
 	if live == nil {
-		liveObj, _ = unstructuredCreater{}.New(gvk)
+		liveObj = &unstructured.Unstructured{Object: map[string]any{}}
+		liveObj.SetGroupVersionKind(gvk)
 	} else if liveObj, err = toUnstructured(live); err != nil {
 		return next
 	}
-	out := fm.UpdateNoErrors(liveObj, newObj, managerOf(r))
-	b, err := fromObject(out)
+	out, ok := fm.UpdateNoErrors(asDecoded(gvk, liveObj), asDecoded(gvk, newObj), managerOf(r)).(*unstructured.Unstructured)
+	if !ok {
+		return next
+	}
+	newObj.SetManagedFields(out.GetManagedFields())
+	b, err := fromObject(newObj)
 	if err != nil {
 		return next
 	}
 	return b
 }
 
+// asDecoded is obj as kube-apiserver's field manager sees a write: decoded
+// into its k8s.io/api type and back, so that a field set to its zero value
+// where the type leaves it out (minReadySeconds: 0, paused: false) is no field
+// at all, and owned by nobody. kube-apiserver records the manager of a create
+// or update on the decoded object (handlers/create.go, update.go), so `kubectl
+// apply`'s kubectl-client-side-apply never owns .spec.minReadySeconds of a
+// manifest that sets it to 0, and a later `kubectl apply --server-side` of the
+// same manifest conflicts with nothing. A kind without a k8s.io/api type, or a
+// body that does not decode, is taken as it is.
+func asDecoded(gvk schema.GroupVersionKind, obj *unstructured.Unstructured) *unstructured.Unstructured {
+	typed, err := kubeScheme.New(gvk)
+	if err != nil {
+		return obj
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, typed); err != nil {
+		return obj
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
+	if err != nil {
+		return obj
+	}
+	out := &unstructured.Unstructured{Object: m}
+	out.SetGroupVersionKind(gvk)
+	return out
+}
+
 // manageFields records the manager of every create (POST to a collection) and
-// update (PUT of an object or its status) that comes through the API: the
+// update (PUT of an object, its status or its scale: recordScale) that comes through the API: the
 // body gets its managedFields (from the stored object's) before the write. An
 // apply or other PATCH records its own (applyHandler, patchHandler).
 func (g *gateway) manageFields(next http.Handler) http.Handler {
@@ -289,7 +320,8 @@ func (g *gateway) manageFields(next http.Handler) http.Handler {
 		fm, info, gvk, ok, err := g.fieldManagerOf(r)
 		create := r.Method == http.MethodPost && info.name == "" && info.subresource == ""
 		update := r.Method == http.MethodPut && info.name != ""
-		if err != nil || !ok || !(create || update) {
+		scale := update && info.subresource == "scale"
+		if err != nil || !(ok || scale) || !(create || update) {
 			if err != nil {
 				g.log.WarnContext(r.Context(), "field manager", "err", err)
 			}
@@ -316,7 +348,11 @@ func (g *gateway) manageFields(next http.Handler) http.Handler {
 					live = cur.body
 				}
 			}
-			if create || live != nil {
+			switch {
+			case scale && live != nil:
+				body = g.recordScale(r, live, body)
+			case scale:
+			case create || live != nil:
 				body = g.recordUpdate(r, fm, gvk, live, body)
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 const applyPath = "/apis/apps/v1/namespaces/default/deployments/web"
@@ -212,4 +214,59 @@ func TestApplyForceAsOne(t *testing.T) {
 	e := newEnv(t)
 	e.apply(applyPath, webApply("2", "nginx"), "fieldManager=kubectl").wantCode(t, http.StatusCreated)
 	e.apply(applyPath, webApply("4", "nginx"), "fieldManager=ci&force=1").wantCode(t, http.StatusOK)
+}
+
+// TestUpdateOwnsNoZeroValues: a create that sets a field to the zero value its
+// type leaves out (minReadySeconds: 0) does not own it, as kube-apiserver
+// records the manager on the decoded object; so `kubectl apply` then `kubectl
+// apply --server-side` of the same manifest does not conflict on it, and the
+// applier owns it.
+func TestUpdateOwnsNoZeroValues(t *testing.T) {
+	e := newEnv(t)
+	config := strings.Replace(webApply("2", "nginx:1.25"), "  replicas: 2\n", "  replicas: 2\n  minReadySeconds: 0\n  paused: false\n", 1)
+	body, err := yaml.YAMLToJSON([]byte(config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := e.do(http.MethodPost, "/apis/apps/v1/namespaces/default/deployments?fieldManager=kubectl-client-side-apply", string(body), "Content-Type: application/json")
+	created.wantCode(t, http.StatusCreated)
+	owned := ownedFields(t, created.object(t), "kubectl-client-side-apply")
+	if !strings.Contains(owned, `"f:replicas"`) || strings.Contains(owned, `"f:minReadySeconds"`) || strings.Contains(owned, `"f:paused"`) {
+		t.Errorf("the create owns %s: want replicas, not minReadySeconds or paused", owned)
+	}
+	res := e.apply(applyPath, config, "fieldManager=kubectl")
+	res.wantCode(t, http.StatusOK)
+	if owned := ownedFields(t, res.object(t), "kubectl"); !strings.Contains(owned, `"f:minReadySeconds"`) {
+		t.Errorf("the applier owns %s, lacking minReadySeconds", owned)
+	}
+}
+
+// TestScaleWritesRecordTheirManager: a write to /scale records its manager on
+// the parent as kube-apiserver's scale subresources do: `kubectl scale` (a merge
+// patch from kubectl's User-Agent) or a PUT of the Scale gets an Update entry with
+// subresource "scale" owning .spec.replicas, which the creator no longer owns.
+func TestScaleWritesRecordTheirManager(t *testing.T) {
+	e := newEnv(t)
+	e.do(http.MethodPost, "/apis/apps/v1/namespaces/default/deployments?fieldManager=kubectl-create",
+		`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"nginx"}]}}}}`,
+		"Content-Type: application/json").wantCode(t, http.StatusCreated)
+	e.do(http.MethodPatch, applyPath+"/scale", `{"spec":{"replicas":3}}`, "Content-Type: "+mergePatchType,
+		"User-Agent: kubectl/v1.32.4 (linux/amd64) kubernetes/abc").wantCode(t, http.StatusOK)
+	obj := e.do(http.MethodGet, applyPath, "").object(t)
+	if got := managers(t, obj); strings.Join(got, ",") != "kubectl-create/Update,kubectl/Update/scale" {
+		t.Fatalf("after kubectl scale: %v", got)
+	}
+	if owned := ownedFields(t, obj, "kubectl"); owned != `{"f:spec":{"f:replicas":{}}}` {
+		t.Errorf("kubectl's scale entry owns %s", owned)
+	}
+	if owned := ownedFields(t, obj, "kubectl-create"); strings.Contains(owned, `"f:replicas"`) || !strings.Contains(owned, `"f:selector"`) {
+		t.Errorf("the creator owns %s after the scale", owned)
+	}
+
+	e.do(http.MethodPut, applyPath+"/scale?fieldManager=hpa", `{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"web","namespace":"default"},"spec":{"replicas":4}}`,
+		"Content-Type: application/json").wantCode(t, http.StatusOK)
+	obj = e.do(http.MethodGet, applyPath, "").object(t)
+	if got := managers(t, obj); strings.Join(got, ",") != "hpa/Update/scale,kubectl-create/Update" {
+		t.Fatalf("after a PUT of the scale: %v", got)
+	}
 }

@@ -38,7 +38,7 @@ var autoscalerPatchRoutes = []patchRoute{
 var autoscalerResources = []groupResource{
 	{"autoscaling/v2", apiResource{Name: "horizontalpodautoscalers", SingularName: "horizontalpodautoscaler", Namespaced: true, Kind: "HorizontalPodAutoscaler", Verbs: objectVerbs, ShortNames: []string{"hpa"}, Categories: []string{"all"}}},
 	{"autoscaling/v2", apiResource{Name: "horizontalpodautoscalers/status", Namespaced: true, Kind: "HorizontalPodAutoscaler", Verbs: subresourceVerbs}},
-	{"autoscaling/v1", apiResource{Name: "horizontalpodautoscalers", SingularName: "horizontalpodautoscaler", Namespaced: true, Kind: "HorizontalPodAutoscaler", Verbs: []string{"create", "delete", "deletecollection", "get", "list", "patch", "update"}, ShortNames: []string{"hpa"}, Categories: []string{"all"}}},
+	{"autoscaling/v1", apiResource{Name: "horizontalpodautoscalers", SingularName: "horizontalpodautoscaler", Namespaced: true, Kind: "HorizontalPodAutoscaler", Verbs: objectVerbs, ShortNames: []string{"hpa"}, Categories: []string{"all"}}},
 }
 
 // registerAutoscaler registers the autoscaler backend's generated routes.

@@ -42,6 +42,9 @@ func apiErr(code codes.Code, reason, group, kind, name, msg string, causes ...*e
 }
 
 // fakeDeployments is a map-backed DeploymentService that records what it was asked.
+// slowWatchEstablish is how long a watch of namespace "slow" takes to be established.
+const slowWatchEstablish = time.Second
+
 type fakeDeployments struct {
 	deploymentv1.UnimplementedDeploymentServiceServer
 
@@ -54,6 +57,9 @@ type fakeDeployments struct {
 	Updates int
 	// Deletes records every delete request.
 	Deletes []*deploymentv1.DeleteDeploymentRequest
+	// slowEstablished is when the last watch in namespace "slow" was established
+	// (slowWatchEstablish after it was asked for).
+	slowEstablished time.Time
 	// Watches records every watch request; events are sent to every open watch.
 	Watches []*deploymentv1.WatchDeploymentsRequest
 	watchCh chan *deploymentv1.WatchDeploymentsResponse
@@ -203,6 +209,9 @@ func (f *fakeDeployments) UpdateDeploymentScale(_ context.Context, req *deployme
 		cur.Spec = &deploymentv1.DeploymentSpec{}
 	}
 	cur.Spec.Replicas = &r
+	if mf := req.GetScale().GetMetadata().GetManagedFields(); len(mf) > 0 { // as crud.KeepScaleManagers
+		cur.Metadata.ManagedFields = mf
+	}
 	f.version++
 	f.Updates++
 	cur.Metadata.ResourceVersion = strconv.Itoa(f.version)
@@ -221,10 +230,16 @@ func (f *fakeDeployments) WatchDeployments(req *deploymentv1.WatchDeploymentsReq
 		}
 	}
 	f.mu.Unlock()
-	if req.GetNamespace() == "silent" {
-		// A backend that sends nothing, not even headers, until something happens.
-		<-stream.Context().Done()
-		return nil
+	if req.GetNamespace() == "slow" {
+		// A backend whose watch takes a while to be established (its cache catching up).
+		select {
+		case <-time.After(slowWatchEstablish):
+		case <-stream.Context().Done():
+			return nil
+		}
+		f.mu.Lock()
+		f.slowEstablished = time.Now()
+		f.mu.Unlock()
 	}
 	if err := stream.SendHeader(nil); err != nil { // tell the client the watch is established
 		return err

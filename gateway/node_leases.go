@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/podwarden/podwarden/shared/nodelease"
 
@@ -41,7 +43,15 @@ func (g *gateway) registerNodeLeases(conn grpc.ClientConnInterface) error {
 	}
 	list := func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 		q := r.URL.Query()
-		resp, err := nodes.ListNodes(r.Context(), &nodev1.ListNodesRequest{LabelSelector: q.Get("labelSelector"), FieldSelector: q.Get("fieldSelector")})
+		sel, none, err := nodeLeaseSelector(q.Get("fieldSelector"))
+		if err != nil {
+			g.writeError(w, r, newAPIError(ReasonBadRequest, err.Error()))
+			return
+		}
+		if none {
+			sel = "metadata.name=" // no node has it: the list is empty, with its resourceVersion
+		}
+		resp, err := nodes.ListNodes(r.Context(), &nodev1.ListNodesRequest{LabelSelector: q.Get("labelSelector"), FieldSelector: sel})
 		if err != nil {
 			g.writeError(w, r, err)
 			return
@@ -60,4 +70,34 @@ func (g *gateway) registerNodeLeases(conn grpc.ClientConnInterface) error {
 		return fmt.Errorf("register node lease get: %w", err)
 	}
 	return nil
+}
+
+// nodeLeaseSelector turns a node Lease list's field selector into the nodes' one.
+// A Lease takes metadata.name and metadata.namespace (kube-apiserver's default field
+// label conversion); metadata.namespace is decided here (every node Lease is in
+// kube-node-lease: none reports a requirement that rules them all out), and
+// metadata.name is the node's. Any other label is refused in kube-apiserver's words.
+func nodeLeaseSelector(s string) (nodes string, none bool, err error) {
+	sel, err := fields.ParseSelector(s)
+	if err != nil {
+		return "", false, fmt.Errorf("invalid field selector: %v", err)
+	}
+	var keep []fields.Selector
+	for _, req := range sel.Requirements() {
+		switch req.Field {
+		case "metadata.name":
+			if req.Operator == selection.NotEquals {
+				keep = append(keep, fields.OneTermNotEqualSelector(req.Field, req.Value))
+			} else {
+				keep = append(keep, fields.OneTermEqualSelector(req.Field, req.Value))
+			}
+		case "metadata.namespace":
+			if (req.Value == nodelease.Namespace) == (req.Operator == selection.NotEquals) {
+				none = true
+			}
+		default:
+			return "", false, fmt.Errorf("%q is not a known field selector: only %q, %q", req.Field, "metadata.name", "metadata.namespace")
+		}
+	}
+	return fields.AndSelectors(keep...).String(), none, nil
 }

@@ -26,13 +26,15 @@ var nodeBackend = backend{
 	name:        BackendNode,
 	conn:        func(b *Backends) *grpc.ClientConnInterface { return &b.Node },
 	register:    (*gateway).registerNode,
-	patchRoutes: slices.Concat(nodePatchRoutes, metricsPatchRoutes, servicePatchRoutes),
-	resources:   slices.Concat(nodeResources, metricsResources, serviceResources, podLogResources, streamResources),
+	patchRoutes: slices.Concat(nodePatchRoutes, metricsPatchRoutes, servicePatchRoutes, quotaPatchRoutes),
+	resources:   slices.Concat(nodeResources, metricsResources, serviceResources, podLogResources, streamResources, quotaResources),
 	printers: map[string]printer{
-		"Pod":       podPrinter,
-		"Node":      nodePrinter,
-		"Service":   servicePrinter,
-		"Endpoints": endpointsPrinter,
+		"Pod":           podPrinter,
+		"Node":          nodePrinter,
+		"Service":       servicePrinter,
+		"Endpoints":     endpointsPrinter,
+		"ResourceQuota": resourceQuotaPrinter,
+		"LimitRange":    limitRangePrinter,
 	},
 }
 
@@ -99,6 +101,8 @@ func (g *gateway) registerNode(ctx context.Context, conn grpc.ClientConnInterfac
 		metricsv1.RegisterMetricsServiceHandlerClient(ctx, g.mux, metricsv1.NewMetricsServiceClient(conn)),
 		nodev1.RegisterServiceServiceHandlerClient(ctx, g.mux, nodev1.NewServiceServiceClient(conn)),
 		nodev1.RegisterEndpointsServiceHandlerClient(ctx, g.mux, nodev1.NewEndpointsServiceClient(conn)),
+		corev1.RegisterResourceQuotaServiceHandlerClient(ctx, g.mux, corev1.NewResourceQuotaServiceClient(conn)),
+		corev1.RegisterLimitRangeServiceHandlerClient(ctx, g.mux, corev1.NewLimitRangeServiceClient(conn)),
 		g.registerPodLog(conn),
 	)
 }

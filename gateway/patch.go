@@ -90,7 +90,8 @@ func (g *gateway) patchHandler(rt patchRoute) runtime.HandlerFunc {
 			g.writeError(w, r, err)
 			return
 		}
-		fm, _, gvk, managed, _ := g.fieldManagerOf(r)
+		fm, info, gvk, managed, _ := g.fieldManagerOf(r)
+		scale := info.subresource == "scale"
 		for attempt := 1; ; attempt++ {
 			cur := g.inProcess(r.Context(), r, http.MethodGet, nil)
 			if cur.code != http.StatusOK {
@@ -126,7 +127,10 @@ func (g *gateway) patchHandler(rt patchRoute) runtime.HandlerFunc {
 				g.relay(w, r, cur)
 				return
 			}
-			if managed {
+			switch {
+			case scale:
+				patched = g.recordScale(r, cur.body, patched)
+			case managed:
 				patched = g.recordUpdate(r, fm, gvk, cur.body, patched)
 			}
 			res := g.inProcess(r.Context(), r, http.MethodPut, patched)

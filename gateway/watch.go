@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -21,8 +20,13 @@ import (
 //
 // Every watch (rewritten or asked on a watch path) answers newline-delimited
 // {"type":...,"object":...}, flushed per event, and:
-//   - gets its headers within watchHeaderGrace even when the backend is silent
-//     (see watchHeaderWriter): clients wait for them before they go on;
+//   - gets its headers when the backend's watch is established, not before
+//     (forwardResponse writes them when the backend's gRPC headers come, which
+//     a backend sends once the watch's starting point is fixed: crud.ServeWatch),
+//     as kube-apiserver answers a watch once its watcher is registered: a client
+//     that acts once it has the headers sees its action as an event. (A grace
+//     timer used to send them after 200 ms whatever the backend did: a slow
+//     backend's watch then missed what the client did meanwhile);
 //   - ends cleanly after timeoutSeconds, as in Kubernetes.
 //
 // The rest (resourceVersion, resourceVersionMatch, allowWatchBookmarks,
@@ -54,8 +58,6 @@ func (g *gateway) watchDispatch(next http.Handler) http.Handler {
 			defer end.Stop()
 			w = &quietEndWriter{ResponseWriter: w, ctx: ctx}
 		}
-		ww := newWatchHeaderWriter(w, watchHeaderGrace)
-		defer ww.finish()
 		q.Del("watch")
 		r2 := r.Clone(ctx)
 		r2.URL.Path = target
@@ -63,124 +65,9 @@ func (g *gateway) watchDispatch(next http.Handler) http.Handler {
 		r2.URL.RawQuery = q.Encode()
 		r2.RequestURI = r2.URL.RequestURI()
 		r2.Header.Set("Accept", mimeJSON)
-		next.ServeHTTP(ww, r2)
+		next.ServeHTTP(w, r2)
 	})
 }
-
-// watchHeaderGrace is how long a watch waits for its backend to establish the
-// stream (or refuse it, which is then answered with a proper HTTP error)
-// before the gateway sends the 200 headers itself.
-var watchHeaderGrace = 200 * time.Millisecond
-
-// watchHeaderWriter sends a watch's headers after a grace period if the
-// handler has not answered by then. grpc-gateway answers only once the backend
-// sends its gRPC headers, which a backend may hold back until the first event;
-// kubectl (rollout status, get -w) waits for the headers with no deadline.
-// After such an early 200, an error the handler answers as a Status becomes a
-// watch event of type ERROR, as kube-apiserver reports errors inside a watch.
-//
-// The handler's headers live in a map of their own until it commits: the timer
-// never touches them, so the two goroutines share only what mu guards.
-type watchHeaderWriter struct {
-	w      http.ResponseWriter
-	header http.Header
-
-	mu        sync.Mutex
-	committed bool
-	early     bool // committed by the timer
-	errCode   int  // an error status asked for after an early commit
-	timer     *time.Timer
-}
-
-func newWatchHeaderWriter(w http.ResponseWriter, grace time.Duration) *watchHeaderWriter {
-	ww := &watchHeaderWriter{w: w, header: http.Header{}}
-	ww.timer = time.AfterFunc(grace, ww.commitEarly)
-	return ww
-}
-
-func (ww *watchHeaderWriter) commitEarly() {
-	ww.mu.Lock()
-	defer ww.mu.Unlock()
-	if ww.committed {
-		return
-	}
-	ww.committed, ww.early = true, true
-	ww.w.Header().Set("Content-Type", mimeJSON)
-	ww.w.WriteHeader(http.StatusOK)
-	_ = http.NewResponseController(ww.w).Flush()
-}
-
-// hold cancels the early commit: the handler is about to answer by itself.
-func (ww *watchHeaderWriter) hold() {
-	ww.mu.Lock()
-	defer ww.mu.Unlock()
-	ww.timer.Stop()
-}
-
-// finish makes sure the timer never writes after the handler returned.
-func (ww *watchHeaderWriter) finish() {
-	ww.mu.Lock()
-	defer ww.mu.Unlock()
-	ww.timer.Stop()
-	ww.committed = true
-}
-
-func (ww *watchHeaderWriter) Header() http.Header { return ww.header }
-
-func (ww *watchHeaderWriter) commitLocked(code int) {
-	ww.timer.Stop()
-	ww.committed = true
-	h := ww.w.Header()
-	for k, v := range ww.header {
-		h[k] = v
-	}
-	ww.w.WriteHeader(code)
-}
-
-func (ww *watchHeaderWriter) WriteHeader(code int) {
-	ww.mu.Lock()
-	defer ww.mu.Unlock()
-	if ww.committed {
-		if ww.early && code >= http.StatusBadRequest {
-			ww.errCode = code
-		}
-		return
-	}
-	ww.commitLocked(code)
-}
-
-var statusPrefix = []byte(`{"kind":"Status"`)
-
-func (ww *watchHeaderWriter) Write(b []byte) (int, error) {
-	ww.mu.Lock()
-	defer ww.mu.Unlock()
-	if !ww.committed {
-		ww.commitLocked(http.StatusOK)
-	}
-	if ww.errCode != 0 && bytes.HasPrefix(b, statusPrefix) {
-		ww.errCode = 0
-		ev := make([]byte, 0, len(b)+len(errorEventPrefix)+12)
-		ev = append(ev, `{"type":"ERROR","object":`...)
-		ev = append(ev, bytes.TrimSpace(b)...)
-		ev = append(ev, "}\n"...)
-		if _, err := ww.w.Write(ev); err != nil {
-			return 0, err
-		}
-		return len(b), nil
-	}
-	return ww.w.Write(b)
-}
-
-func (ww *watchHeaderWriter) Flush() {
-	ww.mu.Lock()
-	defer ww.mu.Unlock()
-	if !ww.committed {
-		ww.commitLocked(http.StatusOK)
-	}
-	_ = http.NewResponseController(ww.w).Flush()
-}
-
-func (ww *watchHeaderWriter) Unwrap() http.ResponseWriter { return ww.w }
 
 func isTrue(v string) bool { return v == "true" || v == "1" }
 
@@ -249,9 +136,6 @@ func (w *quietEndWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // the way kube-apiserver refuses a watch (400 for a bad selector, 404, ...).
 func answerStreamErrorAsStatus(w http.ResponseWriter) {
 	for {
-		if ww, ok := w.(*watchHeaderWriter); ok {
-			ww.hold()
-		}
 		if sw, ok := w.(*statusWriter); ok {
 			if sw.code == 0 {
 				sw.errorEventAsStatus = true

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -133,13 +131,18 @@ func TestWatchHeadersArriveBeforeTheFirstEvent(t *testing.T) {
 	}
 }
 
-func TestWatchOfASilentBackendStillGetsHeaders(t *testing.T) {
+// TestWatchHeadersWaitForTheBackend: a watch is answered (its headers sent) only
+// once the backend's watch is established, as kube-apiserver answers once its
+// watcher is registered: a client that acts as soon as it has the headers must
+// see its action as an event. A gateway that sent the headers itself after a
+// grace period (200 ms) answered a slow backend's watch before it existed.
+func TestWatchHeadersWaitForTheBackend(t *testing.T) {
 	e := newEnv(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	for _, path := range []string{
-		"/apis/apps/v1/namespaces/silent/deployments?watch=true",
-		"/apis/apps/v1/watch/namespaces/silent/deployments",
+		"/apis/apps/v1/namespaces/slow/deployments?watch=true",
+		"/apis/apps/v1/watch/namespaces/slow/deployments",
 	} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+path, nil)
 		if err != nil {
@@ -147,45 +150,19 @@ func TestWatchOfASilentBackendStillGetsHeaders(t *testing.T) {
 		}
 		resp, err := e.srv.Client().Do(req)
 		if err != nil {
-			t.Fatalf("%s: no headers from a silent backend: %v", path, err)
+			t.Fatalf("%s: %v", path, err)
 		}
+		answered := time.Now()
 		resp.Body.Close()
+		e.deploy.mu.Lock()
+		established := e.deploy.slowEstablished
+		e.deploy.mu.Unlock()
+		if established.IsZero() || answered.Before(established) {
+			t.Errorf("%s: answered at %v, before the backend's watch was established (%v)", path, answered.Format(time.StampMilli), established.Format(time.StampMilli))
+		}
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != mimeJSON {
 			t.Errorf("%s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
-	}
-}
-
-func TestWatchHeaderWriterTurnsALateErrorIntoAnEvent(t *testing.T) {
-	rec := httptest.NewRecorder()
-	ww := newWatchHeaderWriter(rec, 0)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ww.mu.Lock()
-		committed := ww.committed
-		ww.mu.Unlock()
-		if committed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("headers never committed")
-		}
-		runtime.Gosched()
-	}
-	// What the error handler writes when the backend refuses after the grace period.
-	ww.Header().Set("Content-Type", mimeJSON)
-	ww.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = ww.Write([]byte(`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"down","reason":"ServiceUnavailable","code":503}`))
-	ww.finish()
-	if rec.Code != http.StatusOK {
-		t.Errorf("code %d", rec.Code)
-	}
-	var ev map[string]any
-	if err := json.Unmarshal(bytes.TrimSpace(rec.Body.Bytes()), &ev); err != nil {
-		t.Fatalf("body %q: %v", rec.Body.Bytes(), err)
-	}
-	if ev["type"] != "ERROR" || get(ev, "object", "reason") != "ServiceUnavailable" {
-		t.Errorf("event %v", ev)
 	}
 }
 

@@ -115,6 +115,18 @@ apiVersion: v1
 kind: Secret
 metadata: {name: creds}
 stringData: {password: s3cret}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: shop-quota}
+spec:
+  hard: {pods: "50", count/pods: "60"}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: claim-limits}
+spec:
+  limits: [{type: PersistentVolumeClaim, max: {storage: 10Gi}}]
 `
 
 // shopCollections are the collections of namespace shop that must end empty.
@@ -126,6 +138,7 @@ var shopCollections = []string{
 	"/api/v1/namespaces/shop/pods", "/api/v1/namespaces/shop/services", "/api/v1/namespaces/shop/endpoints",
 	"/api/v1/namespaces/shop/persistentvolumeclaims", "/api/v1/namespaces/shop/configmaps",
 	"/api/v1/namespaces/shop/secrets", "/api/v1/namespaces/shop/serviceaccounts",
+	"/api/v1/namespaces/shop/resourcequotas", "/api/v1/namespaces/shop/limitranges",
 }
 
 // kubectlFails runs kubectl expecting it to fail, and returns its standard error.

@@ -126,3 +126,70 @@ func TestKubectlFieldValidation(t *testing.T) {
 		t.Errorf("tier label %q after the patch", got)
 	}
 }
+
+// TestKubectlApplyThenServerSide: an object created by client-side `kubectl
+// apply` moves to server-side apply as on a cluster: kubectl migrates the
+// kubectl-client-side-apply manager's fields to its Apply manager, so the
+// first `kubectl apply --server-side` of the same manifest conflicts with
+// nothing (not even on fields stored at their zero value, such as
+// minReadySeconds: 0), changes nothing, and leaves kubectl's Apply managers;
+// a second manager then conflicts on what kubectl owns and takes it with
+// --force-conflicts.
+func TestKubectlApplyThenServerSide(t *testing.T) {
+	bin := kubectlBin(t)
+	s := startSystem(t, harness.Options{})
+	k := newKubectl(t, bin, s.GatewayURL)
+	const manifest = "testdata/manifests/deployment-rolling.yaml"
+	wantLines(t, k.run("apply", "-f", manifest), "deployment.apps/nginx created")
+	managers := `jsonpath={.metadata.managedFields[*].manager}/{.metadata.managedFields[*].operation}`
+	if got := k.run("get", "deployment", "nginx", "--show-managed-fields", "-o", managers); got != "kubectl-client-side-apply/Update" {
+		t.Errorf("managers after kubectl apply: %q, want kubectl-client-side-apply/Update", got)
+	}
+	generation := k.run("get", "deployment", "nginx", "-o", "jsonpath={.metadata.generation}")
+	wantLines(t, k.run("apply", "--server-side", "-f", manifest), "deployment.apps/nginx serverside-applied")
+	// kubectl's own steps, as against a cluster: kubectl-last-applied applies the
+	// last-applied-configuration annotation alone (kept for a downgrade to
+	// client-side apply), and kubectl-client-side-apply's fields are migrated to
+	// kubectl's Apply entry.
+	if got := k.run("get", "deployment", "nginx", "--show-managed-fields", "-o", managers); got != "kubectl-last-applied kubectl/Apply Apply" {
+		t.Errorf("managers after kubectl apply --server-side: %q, want kubectl-last-applied kubectl/Apply Apply", got)
+	}
+	if got := k.run("get", "deployment", "nginx", "-o", "jsonpath={.metadata.generation}"); got != generation {
+		t.Errorf("generation %s after applying the same manifest server-side, was %s", got, generation)
+	}
+	wantLines(t, k.run("apply", "--server-side", "-f", manifest), "deployment.apps/nginx serverside-applied")
+
+	changed := filepath.Join(t.TempDir(), "changed.yaml")
+	b, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(changed, bytes.Replace(b, []byte("minReadySeconds: 0"), []byte("minReadySeconds: 5"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := kubectlResult(k, "apply", "--server-side", "--field-manager=ci", "-f", changed)
+	if err == nil {
+		t.Fatalf("a conflicting apply succeeded")
+	}
+	wantLines(t, stderr, `Apply failed with 1 conflict: conflict with "kubectl": .spec.minReadySeconds`)
+	wantLines(t, k.run("apply", "--server-side", "--field-manager=ci", "--force-conflicts", "-f", changed), "deployment.apps/nginx serverside-applied")
+	if got := k.run("get", "deployment", "nginx", "-o", "jsonpath={.spec.minReadySeconds}"); got != "5" {
+		t.Errorf("minReadySeconds %s after a forced apply", got)
+	}
+}
+
+// TestKubectlScaleRecordsItsManager: `kubectl scale` records kubectl's Update
+// entry with subresource scale on the object, owning .spec.replicas, as on a
+// cluster, for a Deployment and a StatefulSet (two backends).
+func TestKubectlScaleRecordsItsManager(t *testing.T) {
+	bin := kubectlBin(t)
+	s := startSystem(t, harness.Options{})
+	k := newKubectl(t, bin, s.GatewayURL)
+	k.run("create", "deployment", "web", "--image=nginx")
+	k.run("apply", "-f", "testdata/manifests/statefulset-web.yaml")
+	const entries = `jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource}={.fieldsV1}{"\n"}{end}`
+	for _, obj := range []string{"deployment/web", "statefulset/web"} {
+		wantLines(t, k.run("scale", obj, "--replicas=2"), "scaled")
+		wantLines(t, k.run("get", obj, "--show-managed-fields", "-o", entries), `kubectl/Update/scale={"f:spec":{"f:replicas":{}}}`)
+	}
+}

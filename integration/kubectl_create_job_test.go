@@ -19,4 +19,9 @@ func TestKubectlCreateJob(t *testing.T) {
 	testenv.Eventually(t, 60*time.Second, "job hello complete", func() bool {
 		return strings.TrimSpace(k.run("get", "job", "hello", "-o", "jsonpath={.status.succeeded}")) == "1"
 	})
+	// A Job without labels gets its template's (batch/v1 defaulting), as `kubectl
+	// describe job` shows on a cluster.
+	uid := k.run("get", "job", "hello", "-o", "jsonpath={.metadata.uid}")
+	wantLines(t, k.run("describe", "job", "hello"), "Labels:           batch.kubernetes.io/controller-uid="+uid,
+		"batch.kubernetes.io/job-name=hello", "controller-uid="+uid, "job-name=hello")
 }

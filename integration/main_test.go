@@ -19,17 +19,29 @@ import (
 
 var bins map[string]string
 
+// binDir is where TestMain built the binaries; envBins hands it to a re-run
+// of the test binary.
+var binDir string
+
+const envBins = "PODWARDEN_TEST_BINS"
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
 		// The end-to-end tests need the binaries, Postgres and NATS.
 		os.Exit(0)
 	}
+	if dir := os.Getenv(envBins); dir != "" {
+		// Re-run by a test in a private network namespace: the binaries are built.
+		bins = harness.Built(dir)
+		testenv.Main(m)
+	}
 	dir, err := os.MkdirTemp("", "podwarden-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	binDir = dir
 	bins, err = harness.Build(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -33,6 +33,8 @@ func collectionPath(doc []byte) string {
 		return storageClassesPath
 	case "PodDisruptionBudget":
 		return pdbsPath
+	case "ResourceQuota":
+		return "/api/v1/namespaces/default/resourcequotas"
 	}
 	return ""
 }
@@ -83,6 +85,7 @@ func TestInvalidManifestsRejected(t *testing.T) {
 		"statefulset without serviceName": {file: "invalid/statefulset-no-servicename.yaml", field: "spec.serviceName"},
 		"statefulset negative partition":  {file: "invalid/statefulset-partition-negative.yaml", field: "spec.updateStrategy.rollingUpdate.partition"},
 		"pdb with both bounds":            {file: "invalid/pdb-min-and-max.yaml", field: "spec"},
+		"quota with a negative limit":     {file: "invalid/quota-negative-hard.yaml", field: "spec.hard[pods]"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -103,7 +106,7 @@ func TestInvalidManifestsRejected(t *testing.T) {
 			}
 		})
 	}
-	for _, p := range []string{"/apis/apps/v1/deployments", "/apis/apps/v1/statefulsets"} {
+	for _, p := range []string{"/apis/apps/v1/deployments", "/apis/apps/v1/statefulsets", "/api/v1/resourcequotas"} {
 		if n := len(items(a.mustGet(p))); n != 0 {
 			t.Fatalf("rejected manifests stored %d objects at %s", n, p)
 		}

@@ -47,6 +47,8 @@ type options struct {
 	nodeMaskSize int
 	nodeNetwork  string
 	secure       bool
+	// pod sandboxes
+	sandbox, sandboxDir, sandboxRoutes string
 }
 
 func main() {
@@ -59,10 +61,14 @@ func main() {
 	var env nodesvc.Config // the node service's settings that come from PODWARDEN_* variables
 	env.DNSFromEnv()
 	env.PlanFromEnv()
+	env.SandboxFromEnv()
 	flag.StringVar(&o.clusterCIDR, "cluster-cidr", env.ClusterCIDR, "CIDR the nodes' podCIDRs are cut from (PODWARDEN_CLUSTER_CIDR)")
 	flag.IntVar(&o.nodeMaskSize, "node-cidr-mask-size", env.NodeCIDRMaskSize, "prefix length of each node's podCIDR (PODWARDEN_NODE_CIDR_MASK_SIZE)")
 	flag.StringVar(&o.nodeNetwork, "node-network", env.NodeNetwork, "network of the nodes' InternalIPs (PODWARDEN_NODE_NETWORK)")
 	flag.StringVar(&o.dnsAddr, "dns", env.DNSAddr, `cluster DNS address, UDP and TCP; "" or off disables it (PODWARDEN_DNS_ADDR)`)
+	flag.StringVar(&o.sandbox, "sandbox", env.Sandbox, "pod sandboxes from Linux namespaces: auto (when the machine allows it), on or off (PODWARDEN_SANDBOX)")
+	flag.StringVar(&o.sandboxRoutes, "sandbox-routes", env.SandboxRoutes, "route the cluster and service CIDRs into the pod network: auto (unless this is the machine's own network namespace), on or off (PODWARDEN_SANDBOX_ROUTES)")
+	o.sandboxDir = env.SandboxDir
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.DurationVar(&o.startDelay, "start-delay", 500*time.Millisecond, "simulated time from scheduled to running")
 	flag.DurationVar(&o.readyDelay, "ready-delay", 500*time.Millisecond, "simulated time from running to ready")
@@ -121,7 +127,8 @@ func run(o options) error {
 		cfg.MetricsAddr = app.DefaultMetricsAddr(nodesvc.DefaultGRPCAddr)
 		return named("node", nodesvc.Run(gctx, nodesvc.Config{App: cfg, Nodes: o.nodes, DNSAddr: o.dnsAddr,
 			ClusterCIDR: o.clusterCIDR, NodeCIDRMaskSize: o.nodeMaskSize, NodeNetwork: o.nodeNetwork,
-			StartDelay: o.startDelay, ReadyDelay: o.readyDelay, TerminationDelay: o.stopDelay, CrashLoopBackOff: 10 * time.Second}))
+			StartDelay: o.startDelay, ReadyDelay: o.readyDelay, TerminationDelay: o.stopDelay, CrashLoopBackOff: 10 * time.Second,
+			Sandbox: o.sandbox, SandboxDir: o.sandboxDir, SandboxRoutes: o.sandboxRoutes}))
 	})
 	g.Go(func() error {
 		cfg := base

@@ -13,8 +13,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,7 +111,7 @@ func runOnce(cfg config, bins map[string]string, natsBin, dsn, dir string) (benc
 	defer s.Stop()
 	jobs := jobv1.NewJobServiceClient(s.Conn("job"))
 	var out benchutil.Run
-	cpu0, pg0 := benchutil.CPUSeconds(s.PIDs()), benchutil.PostgresCPUSeconds(dsn)
+	byProgram0, pg0 := benchutil.CPUSecondsByProgram(s.PIDs()), benchutil.PostgresCPUSeconds(dsn)
 
 	start := time.Now()
 	if err := benchutil.Parallel(cfg.jobs, 16, func(i int) error {
@@ -153,13 +155,22 @@ func runOnce(cfg config, bins map[string]string, natsBin, dsn, dir string) (benc
 	}
 	total := time.Since(start).Seconds()
 	pods := float64(cfg.jobs * cfg.completions)
-	cpu, pg := benchutil.CPUSeconds(s.PIDs())-cpu0, benchutil.PostgresCPUSeconds(dsn)-pg0
+	byProgram, pg := benchutil.CPUSecondsByProgram(s.PIDs()), benchutil.PostgresCPUSeconds(dsn)-pg0
+	cpu := 0.0
+	for _, prog := range slices.Sorted(maps.Keys(byProgram)) {
+		cpu += byProgram[prog] - byProgram0[prog]
+	}
 	out.Add("job_pods_per_s", pods/total, "pods/s")
 	out.Add("job_all_complete_seconds", total, "s")
 	out.Add("job_create_seconds", created.Seconds(), "s")
 	out.Add("job_cpu_per_1000_pods", (cpu+pg)*1000/pods, "cpu-s")
 	out.Add("job_services_cpu_seconds", cpu, "cpu-s")
 	out.Add("job_postgres_cpu_seconds", pg, "cpu-s")
+	for _, prog := range slices.Sorted(maps.Keys(byProgram)) {
+		name := strings.TrimSuffix(strings.TrimPrefix(prog, "podwarden-"), "-server") // nats-server: nats
+		out.Add("job_cpu_per_1000_pods_"+name, (byProgram[prog]-byProgram0[prog])*1000/pods, "cpu-s")
+	}
+	out.Add("job_cpu_per_1000_pods_postgres", pg*1000/pods, "cpu-s")
 	out.Add("job_services_peak_rss_mib", float64(benchutil.PeakRSSKiB(s.PIDs()))/1024, "MiB")
 	return out, nil
 }

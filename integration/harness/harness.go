@@ -73,6 +73,15 @@ func RepoRoot() (string, error) {
 	}
 }
 
+// Built is what Build(dir) returned: the binaries in dir.
+func Built(dir string) map[string]string {
+	bins := map[string]string{}
+	for name := range packages {
+		bins[name] = filepath.Join(dir, "podwarden-"+name)
+	}
+	return bins
+}
+
 // Build compiles every process into dir and returns name -> binary path.
 func Build(dir string) (map[string]string, error) {
 	root, err := RepoRoot()
@@ -332,6 +341,9 @@ func (s *System) env(name string, replica int, dsn, natsURL string) []string {
 		"PODWARDEN_LEASE_TTL="+LeaseTTL.String(),
 		"PODWARDEN_SIM_SCHEDULE_DELAY=0s", "PODWARDEN_SIM_START_DELAY=0s",
 		"PODWARDEN_SIM_READY_DELAY=0s", "PODWARDEN_SIM_TERMINATION_DELAY=0s",
+		// Pod sandboxes change the network namespace the node service runs in:
+		// only tests that run in a private one turn them on (Options.Env).
+		"PODWARDEN_SANDBOX=off",
 	)
 	if n := len(s.natsNodes); n > 1 {
 		env = append(env, fmt.Sprintf("PODWARDEN_STREAM_REPLICAS=%d", min(n, 3)))
@@ -578,6 +590,24 @@ func (s *System) Kill(name string) {
 	for _, p := range procs {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
+	}
+}
+
+// Terminate stops a service's processes with SIGTERM (a graceful stop: what
+// they hold is released) and waits until they have exited, SIGKILL after timeout.
+func (s *System) Terminate(name string, timeout time.Duration) {
+	s.mu.Lock()
+	procs := s.procs[name]
+	s.procs[name] = nil
+	s.mu.Unlock()
+	for _, p := range procs {
+		_ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(timeout):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}
 	}
 }
 

@@ -10,11 +10,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
+	"github.com/podwarden/podwarden/services/node/internal/sandbox"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/services/node/service"
 	"github.com/podwarden/podwarden/shared/app"
@@ -25,6 +27,7 @@ func main() {
 	cfg.SimFromEnv()
 	cfg.DNSFromEnv()
 	cfg.StreamingFromEnv()
+	cfg.SandboxFromEnv()
 	flag.StringVar(&cfg.App.GRPCAddr, "grpc-addr", "", "gRPC listen address (PODWARDEN_GRPC_ADDR, default "+service.DefaultGRPCAddr+")")
 	flag.StringVar(&cfg.App.MetricsAddr, "metrics-addr", "", "Prometheus /metrics listen address, \"off\" disables it (PODWARDEN_METRICS_ADDR, default "+app.DefaultMetricsAddr(service.DefaultGRPCAddr)+")")
 	flag.StringVar(&cfg.App.PostgresDSN, "postgres-dsn", "", "Postgres DSN (PODWARDEN_POSTGRES_DSN)")
@@ -53,7 +56,15 @@ func main() {
 		return nil
 	})
 	flag.StringVar(&cfg.StreamingAddr, "streaming-addr", cfg.StreamingAddr, "streaming server address (exec, attach, port-forward, proxy), reached by the gateway (PODWARDEN_STREAMING_ADDR)")
+	flag.StringVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "pod sandboxes from Linux namespaces: auto (when the machine allows it), on (required) or off (PODWARDEN_SANDBOX)")
+	flag.StringVar(&cfg.SandboxDir, "sandbox-dir", cfg.SandboxDir, "folder of the machine's pod networks (PODWARDEN_SANDBOX_DIR)")
+	flag.StringVar(&cfg.SandboxRoutes, "sandbox-routes", cfg.SandboxRoutes, "route the cluster and service CIDRs into the pod network: auto (unless this is the machine's own network namespace), on or off (PODWARDEN_SANDBOX_ROUTES)")
+	clean := flag.Bool("sandbox-clean", false, "remove the pod networks that stopped node services left in -sandbox-dir (after a kill -9; the next start does it too), then exit")
 	flag.Parse()
+	if *clean {
+		sandbox.CleanStale(cfg.SandboxDir, slog.Default())
+		return
+	}
 	cfg.App.FromEnv(service.DefaultGRPCAddr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -76,17 +76,24 @@ func Apply(ctx context.Context, tx pgx.Tx, now time.Time, owner Owner, p Plan) (
 	for i := 0; i < len(p.Writes); i++ {
 		w := p.Writes[i]
 		if w.batchable() {
-			// A run of pod creations (a scale-up) is one insert and one outbox insert.
-			run := []*corev1.Pod{w.pod}
-			for i+1 < len(p.Writes) && p.Writes[i+1].batchable() {
+			// A run of pod creations (a scale-up), or of updates of one kind (the
+			// counted marks of a Job's pods), is one statement.
+			run, keys := []store.Object{w.obj}, map[string]bool{name(w.obj.GetMetadata()): true}
+			for i+1 < len(p.Writes) {
+				next := p.Writes[i+1]
+				if !next.batchable() || next.group != w.group || keys[name(next.obj.GetMetadata())] {
+					break
+				}
 				i++
-				run = append(run, p.Writes[i].pod)
+				run, keys[name(next.obj.GetMetadata())] = append(run, next.obj), true
 			}
-			if err := podview.CreateMany(ctx, tx, run); err != nil {
-				return res, err
+			if len(run) > 1 { // one alone is the single-row write below
+				if err := w.many(ctx, tx, run); err != nil {
+					return res, fmt.Errorf("%s (and %d more): %w", w.what, len(run)-1, err)
+				}
+				res.Wrote += len(run)
+				continue
 			}
-			res.Wrote += len(run)
-			continue
 		}
 		err := w.do(ctx, tx, now)
 		if w.same != nil && errors.Is(err, store.ErrAlreadyExists) {
@@ -138,13 +145,28 @@ type Write struct {
 	// same, when set (CreateOrReuse), reads what holds a taken name and says
 	// whether it is the object the create wanted: the create is then done.
 	same func(ctx context.Context, tx pgx.Tx) (bool, error)
-	// pod, when set, is a CreatePod write: Apply writes a run of them together.
-	pod *corev1.Pod
+	// many, when set, writes a run of neighbouring writes of the same group in one
+	// statement (each write's object is obj): Apply writes runs of such plain
+	// writes together.
+	group string
+	obj   store.Object
+	many  func(ctx context.Context, tx pgx.Tx, objs []store.Object) error
 }
 
-// batchable: a plain CreatePod (no modifier), written with its neighbours.
+// batchable: a write with a many and no modifier, written with its neighbours.
 func (w Write) batchable() bool {
-	return w.pod != nil && len(w.ignore) == 0 && w.collided == nil && w.same == nil
+	return w.many != nil && len(w.ignore) == 0 && w.collided == nil && w.same == nil
+}
+
+// manyOf is a Write's many for objects of type T.
+func manyOf[T store.Object](write func(ctx context.Context, tx pgx.Tx, objs []T) error) func(context.Context, pgx.Tx, []store.Object) error {
+	return func(ctx context.Context, tx pgx.Tx, objs []store.Object) error {
+		ts := make([]T, len(objs))
+		for i, o := range objs {
+			ts[i] = o.(T)
+		}
+		return write(ctx, tx, ts)
+	}
 }
 
 // String names the write ("create ReplicaSet default/web-6c7985744b").
@@ -232,7 +254,7 @@ func Update[T store.Object](k store.Kind[T], obj T) Write {
 	return Write{what: "update " + k.Name + " " + name(obj.GetMetadata()), do: func(ctx context.Context, tx pgx.Tx, _ time.Time) error {
 		_, err := k.Update(ctx, tx, obj)
 		return err
-	}}
+	}, group: "update " + k.Name, obj: obj, many: manyOf(func(ctx context.Context, tx pgx.Tx, objs []T) error { return k.UpdateMany(ctx, tx, objs) })}
 }
 
 // Delete removes a stored object (already gone is fine).
@@ -284,11 +306,14 @@ func bumpCollisionCount(owner proto.Message) error {
 // CreatePod stores a pod of the view and the pod.create command that asks the
 // node service for it.
 func CreatePod(p *corev1.Pod) Write {
-	return Write{what: "create pod " + name(p.GetMetadata()), pod: p, do: func(ctx context.Context, tx pgx.Tx, _ time.Time) error {
+	return Write{what: "create pod " + name(p.GetMetadata()), do: func(ctx context.Context, tx pgx.Tx, _ time.Time) error {
 		_, err := podview.Create(ctx, tx, p)
 		return err
-	}}
+	}, group: createPodGroup, obj: p, many: manyOf(podview.CreateMany)}
 }
+
+// createPodGroup is the batch group of CreatePod writes.
+const createPodGroup = "create pod"
 
 // UpdatePod stores a pod's new ownerReferences and labels and tells the node service.
 func UpdatePod(p *corev1.Pod) Write {

@@ -3,6 +3,7 @@ package apply
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
@@ -128,6 +130,96 @@ func TestApply(t *testing.T) {
 	}
 	if got := fmt.Sprint(names(t, db, podview.Pods)); got != "[gone(deleting) new]" {
 		t.Fatalf("pods after the failed plan %s", got)
+	}
+}
+
+// countingTx counts the statements sent through it.
+type countingTx struct {
+	pgx.Tx
+	n int
+}
+
+func (c *countingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c.n++
+	return c.Tx.Exec(ctx, sql, args...)
+}
+
+func (c *countingTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c.n++
+	return c.Tx.Query(ctx, sql, args...)
+}
+
+func (c *countingTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	c.n++
+	return c.Tx.QueryRow(ctx, sql, args...)
+}
+
+// TestApplyWritesRunsTogether: a run of neighbouring plain updates of one kind (or of
+// pod creations) is one statement, whatever its length; a repeated object, a
+// modifier or another kind ends the run; a stale object in a run fails the plan.
+func TestApplyWritesRunsTogether(t *testing.T) {
+	db := openDB(t)
+	var ws []*corev1.Pod
+	for i := range 4 {
+		ws = append(ws, store1(t, db, widgets, obj(fmt.Sprintf("w%d", i), nil, "")))
+	}
+	relabel := func(w *corev1.Pod, v string) *corev1.Pod {
+		c := proto.Clone(w).(*corev1.Pod)
+		c.Metadata.Labels = map[string]string{"v": v}
+		return c
+	}
+	statements := func(p Plan) (int, error) {
+		var n int
+		err := db.InTx(context.Background(), func(tx pgx.Tx) error {
+			c := &countingTx{Tx: tx}
+			_, err := Apply(context.Background(), c, now, owner, p)
+			n = c.n
+			return err
+		})
+		return n, err
+	}
+	var one, three, pods Plan
+	one.Add(Update(widgets, relabel(ws[0], "1")))
+	n1, err := statements(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws[0] = applytest.Get(t, db, widgets, "default", "w0")
+	three.Add(Update(widgets, relabel(ws[1], "3")), Update(widgets, relabel(ws[2], "3")), Update(widgets, relabel(ws[3], "3")))
+	n3, err := statements(three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods.Add(CreatePod(obj("p1", nil, "rs")), CreatePod(obj("p2", nil, "rs")), Update(widgets, relabel(ws[0], "again")))
+	np, err := statements(pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n3 != n1 || np <= n1 {
+		t.Fatalf("statements: %d for one update, %d for three, %d for two pod creations and an update", n1, n3, np)
+	}
+	var got []string
+	for _, w := range applytest.List(t, db, widgets) {
+		got = append(got, w.Metadata.Name+"="+w.Metadata.Labels["v"])
+	}
+	if fmt.Sprint(got) != "[w0=again w1=3 w2=3 w3=3]" {
+		t.Fatalf("widgets %v", got)
+	}
+	if got := fmt.Sprint(names(t, db, podview.Pods)); got != "[p1 p2]" {
+		t.Fatalf("pods %s", got)
+	}
+	// A stale copy (w2 as first stored) fails the whole run.
+	var stale Plan
+	stale.Add(Update(widgets, relabel(ws[2], "4")), Update(widgets, relabel(applytest.Get(t, db, widgets, "default", "w3"), "4")))
+	if _, err := statements(stale); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale run: %v", err)
+	}
+	// The same object twice is two statements, applied in order.
+	var twice Plan
+	w3 := applytest.Get(t, db, widgets, "default", "w3")
+	twice.Add(Update(widgets, relabel(w3, "5")), Update(widgets, relabel(w3, "6")))
+	if _, err := statements(twice); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("the same object twice at one resourceVersion: %v", err)
 	}
 }
 
@@ -397,23 +489,40 @@ func TestForeground(t *testing.T) {
 	}
 }
 
-// TestCollectGarbage: the objects whose controller is gone are deleted; those of
-// a live owner and those without a controller stay.
+// TestCollectGarbage: the objects in scope whose controller is gone are deleted;
+// those of a live owner, those without a controller and those of owners out of scope
+// stay.
 func TestCollectGarbage(t *testing.T) {
-	db := openDB(t)
-	live := obj("live", nil, "")
-	live.Metadata.Uid = "live"
-	store1(t, db, widgets, live)
-	store1(t, db, widgets, obj("of-live", nil, "live"))
-	store1(t, db, widgets, obj("of-gone", nil, "gone"))
-	store1(t, db, widgets, obj("orphan", nil, ""))
-	var n int
-	inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		n, err = CollectGarbage(ctx, tx, now, widgets)
-		return err
-	})
-	if got := fmt.Sprint(names(t, db, widgets)); n != 1 || got != "[live of-live orphan]" {
-		t.Fatalf("collected %d, left %s", n, got)
+	for _, tc := range []struct {
+		name  string
+		scope GCScope
+		n     int
+		left  string
+	}{
+		{"all", GCScope{All: true}, 2, "[live of-live orphan]"},
+		{"one gone owner", GCScope{Owners: []string{"gone"}}, 1, "[live of-gone2 of-live orphan]"},
+		{"both gone owners", GCScope{Owners: []string{"gone", "gone2"}}, 2, "[live of-live orphan]"},
+		{"a live owner", GCScope{Owners: []string{"live"}}, 0, "[live of-gone of-gone2 of-live orphan]"},
+		{"repair only", GCScope{Repair: true}, 0, "[live of-gone of-gone2 of-live orphan]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openDB(t)
+			live := obj("live", nil, "")
+			live.Metadata.Uid = "live"
+			store1(t, db, widgets, live)
+			store1(t, db, widgets, obj("of-live", nil, "live"))
+			store1(t, db, widgets, obj("of-gone", nil, "gone"))
+			store1(t, db, widgets, obj("of-gone2", nil, "gone2"))
+			store1(t, db, widgets, obj("orphan", nil, ""))
+			var n int
+			inTx(t, db, func(ctx context.Context, tx pgx.Tx) error {
+				var err error
+				n, err = CollectGarbage(ctx, tx, now, widgets, tc.scope)
+				return err
+			})
+			if got := fmt.Sprint(names(t, db, widgets)); n != tc.n || got != tc.left {
+				t.Fatalf("collected %d, left %s; want %d, %s", n, got, tc.n, tc.left)
+			}
+		})
 	}
 }

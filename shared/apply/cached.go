@@ -32,6 +32,8 @@ type Informer struct {
 	last map[string]int64
 	// pruneAt is the size of last at which wrote forgets what the caches hold.
 	pruneAt int
+	// holds are the owners whose pod creations wait after a refusal.
+	holds holds
 
 	// term is the Done channel of the leadership term the caches were last made
 	// consistent for (see newTerm).
@@ -140,6 +142,7 @@ func SyncCached[T store.Object](ctx context.Context, db *store.DB, in *Informer,
 	obj := proto.Clone(cached).(T)
 	t := now()
 	p, err := plan(obj, t)
+	p = in.holdCreates(p, t)
 	if err != nil || len(p.Writes) == 0 && len(p.Events) == 0 {
 		return p, Result{}, err
 	}

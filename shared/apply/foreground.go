@@ -90,20 +90,3 @@ func MarkForeground[T store.Object](k store.Kind[T], obj T) Write {
 		return err
 	}}
 }
-
-// CollectGarbage is the Background half of the garbage collector for one kind:
-// it deletes, in tx, the stored objects of kind whose controller is gone (what
-// a Background deletion of their owner leaves behind) and returns how many.
-// Pods go through podview.CollectGarbage, which asks the node service.
-func CollectGarbage[T store.Object](ctx context.Context, tx pgx.Tx, now time.Time, kind store.Kind[T]) (int, error) {
-	orphans, err := kind.Orphans(ctx, tx)
-	if err != nil {
-		return 0, err
-	}
-	var p Plan
-	for _, o := range orphans {
-		p.Add(Delete(kind, o))
-	}
-	res, err := Apply(ctx, tx, now, Owner{}, p)
-	return res.Wrote, err
-}

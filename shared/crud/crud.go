@@ -186,6 +186,9 @@ func (r *Resource[T]) Matcher(ns, labelSelector, fieldSelector string) (func(T) 
 	if err != nil {
 		return nil, apierr.BadRequest(fmt.Sprintf("invalid field selector: %v", err))
 	}
+	if fsel, err = ConvertFieldSelector(r.GR, fsel); err != nil {
+		return nil, err
+	}
 	return func(o T) bool {
 		m := o.GetMetadata()
 		if r.Namespaced && ns != "" && m.GetNamespace() != ns {
@@ -472,17 +475,18 @@ func (r *Resource[T]) Watch(ctx context.Context, ns string, o WatchOptions, send
 }
 
 // ServeWatch serves a Watch RPC: it checks the request, sends the stream's headers as
-// soon as the watch is established (a client that waits for them, as the gateway's
-// merged watches do, need not wait for a first event), then the events.
+// soon as the watch is established (its starting point fixed: every change after the
+// headers is sent, as kube-apiserver answers a watch once its watcher is registered;
+// and a client that waits for them, as the gateway does, need not wait for a first
+// event), then the events. An error before that (a bad selector, 410 Gone) is the
+// RPC's status, with no headers sent.
 func (r *Resource[T]) ServeWatch(stream grpc.ServerStream, ns string, req WatchRequest, send func(typ string, obj T) error) error {
 	c, wo, match, err := r.watchable(ns, WatchOptionsOf(req))
 	if err != nil {
 		return err
 	}
-	if err := stream.SendHeader(metadata.MD{}); err != nil {
-		return err
-	}
-	return r.follow(stream.Context(), c, wo, match, send)
+	established := func() error { return stream.SendHeader(metadata.MD{}) }
+	return r.followFrom(stream.Context(), c, wo, match, established, send)
 }
 
 // watchable checks a watch's options and selectors and finds the kind's cache.
@@ -504,7 +508,11 @@ func (r *Resource[T]) watchable(ns string, o WatchOptions) (*watch.Cache[T], wat
 }
 
 func (r *Resource[T]) follow(ctx context.Context, c *watch.Cache[T], wo watch.WatchOptions, match func(T) bool, send func(typ string, obj T) error) error {
-	err := c.Watch(ctx, wo, match, send)
+	return r.followFrom(ctx, c, wo, match, nil, send)
+}
+
+func (r *Resource[T]) followFrom(ctx context.Context, c *watch.Cache[T], wo watch.WatchOptions, match func(T) bool, established func() error, send func(typ string, obj T) error) error {
+	err := c.WatchEstablished(ctx, wo, match, established, send)
 	if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 		return apierr.FromStore(err, r.GR, "")
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -382,5 +383,84 @@ func TestServeWatchSendsHeadersAtOnce(t *testing.T) {
 		t.Fatalf("an event (%s) before the headers", typ)
 	case <-time.After(5 * time.Second):
 		t.Fatal("no headers 5 s after the watch was established")
+	}
+}
+
+// actingStream is a grpc.ServerStream whose client acts (act) the moment the
+// headers arrive, before reading any event.
+type actingStream struct {
+	grpc.ServerStream
+	ctx context.Context
+	act func()
+}
+
+func (s *actingStream) Context() context.Context { return s.ctx }
+func (s *actingStream) SendHeader(metadata.MD) error {
+	s.act()
+	return nil
+}
+
+// TestServeWatchHeadersMeanEstablished: the headers of a watch without a
+// resourceVersion come once its starting point is fixed, so a change the client
+// makes as soon as it has them is an event after the initial state (ADDED with
+// the old labels, then MODIFIED), as from kube-apiserver, which answers a watch
+// once its watcher is registered. Headers sent before the start was fixed let
+// the change slip into the initial state: one ADDED with the new labels, and
+// no event of the change.
+func TestServeWatchHeadersMeanEstablished(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, _ := newResource(t)
+	if _, err := r.Create(ctx, "default", pod("a", map[string]string{"app": "web"}), nil); err != nil {
+		t.Fatal(err)
+	}
+	s := &actingStream{ctx: ctx, act: func() {
+		a, err := r.Get(ctx, "default", "a")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		a.Metadata.Labels["app"] = "api"
+		if _, err := r.Update(ctx, "default", "a", a, nil); err != nil {
+			t.Error(err)
+		}
+		r.Hub.Notify("Pod/default/a")
+	}}
+	sent := make(chan string, 10)
+	go func() {
+		_ = r.ServeWatch(s, "default", &nodev1.WatchPodsRequest{}, func(typ string, p *corev1.Pod) error {
+			sent <- typ + ":" + p.Metadata.Labels["app"]
+			return nil
+		})
+	}()
+	for _, want := range []string{"ADDED:web", "MODIFIED:api"} {
+		select {
+		case got := <-sent:
+			if got != want {
+				t.Fatalf("watch event %q, want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no watch event, want %q", want)
+		}
+	}
+}
+
+// TestUnknownFieldLabelIsBadRequest: a list, watch or matcher with a field label
+// the kind does not take is kube-apiserver's 400, not an empty answer.
+func TestUnknownFieldLabelIsBadRequest(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newResource(t)
+	const want = "field label not supported: spec.nodename"
+	if _, err := r.List(ctx, "", crud.ListOptions{FieldSelector: "spec.nodename=x"}); !apierr.IsBadRequest(err) || status.Convert(err).Message() != want {
+		t.Errorf("list: %v, want a 400 %q", err, want)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second) // a watch that was not refused runs until then
+	defer cancel()
+	err := r.Watch(wctx, "", crud.WatchOptions{FieldSelector: "spec.nodename=x"}, func(string, *corev1.Pod) error { return nil })
+	if !apierr.IsBadRequest(err) || status.Convert(err).Message() != want {
+		t.Errorf("watch: %v, want a 400 %q", err, want)
+	}
+	if _, err := r.List(ctx, "", crud.ListOptions{FieldSelector: "spec.host=node-1"}); err != nil {
+		t.Errorf("list by the legacy spec.host: %v", err)
 	}
 }

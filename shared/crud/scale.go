@@ -32,3 +32,13 @@ func CheckScale(s *corev1.Scale, gr apierr.GroupResource, m *corev1.ObjectMeta) 
 	}
 	return nil
 }
+
+// KeepScaleManagers gives the object m describes the managedFields a Scale write
+// carries: the gateway records the write's manager as kube-apiserver's scale
+// subresources do and sends the object's resulting entries in the Scale's
+// metadata (a Scale without any leaves the object's alone).
+func KeepScaleManagers(s *corev1.Scale, m *corev1.ObjectMeta) {
+	if mf := s.GetMetadata().GetManagedFields(); len(mf) > 0 {
+		m.ManagedFields = mf
+	}
+}

@@ -173,6 +173,10 @@ func startPostgres(ctx context.Context, cfg PostgresConfig, bin, dir string) (*P
 	if !cfg.Durable {
 		opts = append(opts, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
 	}
+	// For investigations, e.g. "-c shared_preload_libraries=pg_stat_statements".
+	if extra := os.Getenv("PODWARDEN_DEV_POSTGRES_OPTIONS"); extra != "" {
+		opts = append(opts, extra)
+	}
 	p := &Postgres{cfg: cfg, bin: bin, Port: cfg.Port,
 		DSN: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", cfg.Port, cfg.Database)}
 	// A cluster left running by a killed launcher is stopped first.

@@ -98,12 +98,38 @@ func ownerOf(p *corev1.Pod) (Owner, bool) {
 	return Owner{Kind: ref.GetKind(), Key: p.GetMetadata().GetNamespace() + "/" + ref.GetName()}, true
 }
 
+// Refusal is a pod the node service refused to create (its admission: a
+// ResourceQuota, a LimitRange), reported to its owner by a DELETED event with
+// create_refused: the owner's controller shows it (ReplicaFailure, FailedCreate)
+// and waits before it asks again.
+type Refusal struct {
+	Owner    Owner
+	OwnerUID string
+	Pod      string
+	Message  string
+}
+
+// Refusals lists the refused creations among a batch's events.
+func Refusals(evs []*eventsv1.PodEvent) []Refusal {
+	var out []Refusal
+	for _, ev := range evs {
+		if ev.GetType() != eventsv1.PodEvent_TYPE_DELETED || ev.GetCreateRefused() == "" {
+			continue
+		}
+		if o, ok := ownerOf(ev.GetPod()); ok {
+			out = append(out, Refusal{Owner: o, OwnerUID: podutil.GetControllerOf(ev.GetPod().GetMetadata()).GetUid(),
+				Pod: ev.GetPod().GetMetadata().GetName(), Message: ev.GetCreateRefused()})
+		}
+	}
+	return out
+}
+
 // ApplyBatch decodes a batch of pod events and applies them in one transaction; it
-// returns the owners to wake. Undecodable events are dropped (reported to drop). The
+// returns the owners to wake and the refused creations (Refusals). Undecodable events are dropped (reported to drop). The
 // view's pods the batch names are read locked in one statement and the changed ones
 // written back in one (events of one pod apply in order in between), so a batch costs
 // a few statements, not two per event; creations and deletions go one by one.
-func (v View) ApplyBatch(ctx context.Context, db *store.DB, msgs []bus.Received, drop func(subject string, err error)) ([]Owner, error) {
+func (v View) ApplyBatch(ctx context.Context, db *store.DB, msgs []bus.Received, drop func(subject string, err error)) ([]Owner, []Refusal, error) {
 	evs := make([]*eventsv1.PodEvent, 0, len(msgs))
 	var keys []string
 	seen := map[string]bool{}
@@ -149,13 +175,13 @@ func (v View) ApplyBatch(ctx context.Context, db *store.DB, msgs []bus.Received,
 		return Pods.UpdateMany(ctx, tx, changed)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]Owner, 0, len(owners))
 	for o := range owners {
 		out = append(out, o)
 	}
-	return out, nil
+	return out, Refusals(evs), nil
 }
 
 // batch is the view's pods a transaction has read locked (nil: not stored) and which
@@ -400,9 +426,10 @@ func Orphan(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta, now time.T
 }
 
 // CollectGarbage deletes, as Delete does, the pods of the view whose controller is
-// gone: what a Background deletion of their owner leaves behind.
-func CollectGarbage(ctx context.Context, tx pgx.Tx, now time.Time) error {
-	pods, err := Pods.Orphans(ctx, tx)
+// gone: what a Background deletion of their owner leaves behind. With owners, only
+// the pods of those owner uids are looked at.
+func CollectGarbage(ctx context.Context, tx pgx.Tx, now time.Time, owners ...string) error {
+	pods, err := Pods.Orphans(ctx, tx, owners...)
 	if err != nil {
 		return err
 	}
@@ -421,26 +448,50 @@ const CommandTimeout = 2 * time.Minute
 // Repair resends lost commands (JetStream redelivery is bounded): a pod the node
 // service never reported on gets its CREATE again, a pod deleted long ago its
 // DELETE (both idempotent in the node service, by uid with tombstones); and it
-// trims tombstones older than an hour.
-func (v View) Repair(ctx context.Context, tx pgx.Tx, now time.Time) error {
-	pods, err := Pods.List(ctx, tx, store.ListOptions{})
-	if err != nil {
-		return err
-	}
-	for _, p := range pods {
-		m := p.GetMetadata()
-		switch {
-		case m.GetDeletionTimestamp() != nil && now.Sub(m.GetDeletionTimestamp().AsTime()) > CommandTimeout+graceOf(p):
-			err = resend(ctx, tx, p, eventsv1.PodCommand_OP_DELETE, now)
-		case m.GetDeletionTimestamp() == nil && ObservedVersion(p) == 0 && now.Sub(m.GetCreationTimestamp().AsTime()) > CommandTimeout:
-			err = resend(ctx, tx, p, eventsv1.PodCommand_OP_CREATE, now)
+// trims tombstones older than an hour. The candidates come from cached, the view's
+// pods as its cache has them (nothing listed or decoded: at 100,000 pods a periodic
+// pass over Postgres cost seconds of CPU); each is read again locked and decided on
+// its stored copy.
+func (v View) Repair(ctx context.Context, tx pgx.Tx, now time.Time, cached []*corev1.Pod) error {
+	var keys []string
+	for _, p := range cached {
+		if _, ok := lostCommand(p, now); ok {
+			keys = append(keys, p.GetMetadata().GetNamespace()+"/"+p.GetMetadata().GetName())
 		}
+	}
+	if len(keys) > 0 {
+		stored, err := Pods.GetManyForUpdate(ctx, tx, keys)
 		if err != nil {
 			return err
 		}
+		for _, k := range keys {
+			p, ok := stored[k]
+			if !ok {
+				continue
+			}
+			if op, ok := lostCommand(p, now); ok {
+				if err := resend(ctx, tx, p, op, now); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	_, err = tx.Exec(ctx, "DELETE FROM "+v.Tombstones+" WHERE deleted_at < now() - interval '1 hour'")
+	_, err := tx.Exec(ctx, "DELETE FROM "+v.Tombstones+" WHERE deleted_at < now() - interval '1 hour'")
 	return err
+}
+
+// lostCommand decides whether a pod's command is to be sent again, and which: its
+// DELETE when its deletion is older than the command timeout and its grace period,
+// its CREATE when the node service never reported on it within the timeout.
+func lostCommand(p *corev1.Pod, now time.Time) (eventsv1.PodCommand_Op, bool) {
+	m := p.GetMetadata()
+	switch {
+	case m.GetDeletionTimestamp() != nil && now.Sub(m.GetDeletionTimestamp().AsTime()) > CommandTimeout+graceOf(p):
+		return eventsv1.PodCommand_OP_DELETE, true
+	case m.GetDeletionTimestamp() == nil && ObservedVersion(p) == 0 && now.Sub(m.GetCreationTimestamp().AsTime()) > CommandTimeout:
+		return eventsv1.PodCommand_OP_CREATE, true
+	}
+	return 0, false
 }
 
 // resend publishes a command for a pod of the view again, with a fresh message id

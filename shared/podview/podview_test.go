@@ -300,7 +300,7 @@ func TestApplyBatch(t *testing.T) {
 		msg(&eventsv1.PodEvent{Type: eventsv1.PodEvent_TYPE_ADDED, Version: 3}), // no pod: skipped
 	}
 	var dropped []string
-	owners, err := Default.ApplyBatch(ctx, db, msgs, func(subject string, err error) { dropped = append(dropped, subject) })
+	owners, _, err := Default.ApplyBatch(ctx, db, msgs, func(subject string, err error) { dropped = append(dropped, subject) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,8 @@ func TestForNode(t *testing.T) {
 
 // TestRepair: a pod the node service never reported on gets its CREATE again
 // after the timeout, one deleted long ago (past its grace) its DELETE; fresh ones
-// are left alone; tombstones older than an hour go.
+// are left alone; a candidate the cache has stale is decided on its stored copy;
+// tombstones older than an hour go.
 func TestRepair(t *testing.T) {
 	for name, v := range views {
 		t.Run(name, func(t *testing.T) {
@@ -428,11 +429,21 @@ func TestRepair(t *testing.T) {
 			mk("stuck-deleting", "u4", old, old, true, nil)
 			mk("just-deleted", "u5", old, timestamppb.New(now), true, nil)
 			mk("long-grace", "u6", old, old, true, proto.Int64(600))
-			_, err := db.Pool.Exec(ctx, "INSERT INTO "+v.Tombstones+" (uid, deleted_at) VALUES ('old', now() - interval '2 hours'), ('recent', now())")
+			mk("heard-of-since", "u7", old, nil, true, nil)
+			if _, err := db.Pool.Exec(ctx, "INSERT INTO "+v.Tombstones+" (uid, deleted_at) VALUES ('old', now() - interval '2 hours'), ('recent', now())"); err != nil {
+				t.Fatal(err)
+			}
+			cached, err := Pods.List(ctx, db.Pool, store.ListOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			inTx(t, db, func(ctx context.Context, tx pgx.Tx) error { return v.Repair(ctx, tx, now) })
+			for i, p := range cached {
+				if p.Metadata.Name == "heard-of-since" { // the cache has not seen its report yet
+					cached[i] = viewPod("u7", "Pending")
+					cached[i].Metadata.Name, cached[i].Metadata.CreationTimestamp = "heard-of-since", old
+				}
+			}
+			inTx(t, db, func(ctx context.Context, tx pgx.Tx) error { return v.Repair(ctx, tx, now, cached) })
 			ops, _, ids := commands(t, db)
 			sort.Strings(ops)
 			if fmt.Sprint(ops) != "[OP_CREATE:never-heard-of OP_DELETE:stuck-deleting]" {
@@ -453,5 +464,25 @@ func TestRepair(t *testing.T) {
 				t.Fatalf("tombstones left %v %v", left, err)
 			}
 		})
+	}
+}
+
+// TestRefusals: a DELETED event with create_refused is a refusal for the pod's
+// controller; other events, and refusals of bare pods, are not.
+func TestRefusals(t *testing.T) {
+	yes := true
+	owned := func(name string) *corev1.Pod {
+		return &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: name, Namespace: "ns",
+			OwnerReferences: []*corev1.OwnerReference{{Kind: "ReplicaSet", Name: "web", Uid: "rs-uid", Controller: &yes}}}}
+	}
+	got := Refusals([]*eventsv1.PodEvent{
+		{Type: eventsv1.PodEvent_TYPE_DELETED, Pod: owned("a"), CreateRefused: `pods "a" is forbidden: exceeded quota: q`},
+		{Type: eventsv1.PodEvent_TYPE_DELETED, Pod: owned("b")},
+		{Type: eventsv1.PodEvent_TYPE_MODIFIED, Pod: owned("c"), CreateRefused: "ignored"},
+		{Type: eventsv1.PodEvent_TYPE_DELETED, Pod: &corev1.Pod{Metadata: &corev1.ObjectMeta{Name: "bare"}}, CreateRefused: "no owner"},
+	})
+	want := Refusal{Owner: Owner{Kind: "ReplicaSet", Key: "ns/web"}, OwnerUID: "rs-uid", Pod: "a", Message: `pods "a" is forbidden: exceeded quota: q`}
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("refusals %+v, want [%+v]", got, want)
 	}
 }

@@ -325,9 +325,15 @@ func Horizon(ctx context.Context, q Querier) (horizon, latest int64, err error) 
 // ChangesAfter reports whether the change log has an entry after rv (of any kind,
 // committed or not yet visible: a cheap look before reading the horizon).
 func ChangesAfter(ctx context.Context, q Querier, rv int64) (bool, error) {
-	var news bool
-	err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM changes WHERE resource_version > $1)", rv).Scan(&news)
-	return news, err
+	// Not EXISTS (...): a prepared statement's generic plan estimates a third of the
+	// log after any rv and scans it from the oldest entry; ORDER BY with LIMIT takes
+	// the primary key's index from rv (7 ms against 0.03 ms on a 50,000-entry log).
+	var next int64
+	err := q.QueryRow(ctx, "SELECT resource_version FROM changes WHERE resource_version > $1 ORDER BY resource_version LIMIT 1", rv).Scan(&next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // ReadChanges reads the change log entries of every kind in (after, upTo], oldest first.
@@ -363,13 +369,20 @@ func TrimChanges(ctx context.Context, q Querier, keep time.Duration) error {
 }
 
 // Orphans lists objects of the kind whose controller owner (by uid) no longer exists
-// in this schema: what garbage collection deletes after a Background deletion. The rows
-// are locked until the transaction ends, so the deletions that follow (with their
-// resourceVersions as preconditions) are not failed by writes meanwhile (pod events).
-func (k Kind[T]) Orphans(ctx context.Context, q Querier) ([]T, error) {
+// in this schema: what garbage collection deletes after a Background deletion. With
+// owners, only the dependents of those owner uids are looked at (an index probe per
+// owner: what a deletion event asks for); without, every object of the kind (the
+// periodic pass). The rows are locked until the transaction ends, so the deletions
+// that follow (with their resourceVersions as preconditions) are not failed by writes
+// meanwhile (pod events).
+func (k Kind[T]) Orphans(ctx context.Context, q Querier, owners ...string) ([]T, error) {
+	owned, args := "c.owner_uid <> ''", []any{k.Name}
+	if len(owners) > 0 {
+		owned, args = "c.owner_uid = ANY($2)", append(args, owners)
+	}
 	rows, err := q.Query(ctx, `SELECT c.data, c.resource_version FROM objects c
-		WHERE c.kind=$1 AND c.owner_uid <> '' AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.uid = c.owner_uid)
-		ORDER BY c.namespace, c.name FOR UPDATE OF c`, k.Name)
+		WHERE c.kind=$1 AND `+owned+` AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.uid = c.owner_uid)
+		ORDER BY c.namespace, c.name FOR UPDATE OF c`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list orphaned %s: %w", k.Name, err)
 	}

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/podwarden/podwarden/shared/store"
 	"github.com/podwarden/podwarden/shared/testenv"
@@ -266,5 +269,56 @@ func TestKeys(t *testing.T) {
 	sort.Strings(keys)
 	if fmt.Sprint(keys) != "[default/a default/b]" {
 		t.Fatalf("keys %v, want the kind's own only", keys)
+	}
+}
+
+// TestChangesAfterTakesTheIndex: ChangesAfter answers whether the change log has news
+// after a resourceVersion, and its statement's generic plan (what a prepared statement
+// runs after a few executions) reads the primary key's index from that version instead
+// of scanning the log from its oldest entry; the hubs run it on every notification.
+func TestChangesAfterTakesTheIndex(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	var many []*corev1.Pod
+	for i := range 2000 {
+		many = append(many, pod(fmt.Sprintf("p%d", i), nil, ""))
+	}
+	if _, err := pods.CreateMany(ctx, db.Pool, many); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, "ANALYZE changes"); err != nil {
+		t.Fatal(err)
+	}
+	last, err := store.CurrentRV(ctx, db.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	for rv, want := range map[int64]bool{last - 1: true, last: false, last + 10: false} {
+		if got, err := store.ChangesAfter(ctx, conn, rv); err != nil || got != want {
+			t.Fatalf("ChangesAfter(%d) = %v, %v; want %v", rv, got, err, want)
+		}
+	}
+	var name string
+	if err := conn.QueryRow(ctx, "SELECT name FROM pg_prepared_statements WHERE statement LIKE '%FROM changes WHERE resource_version > $1%' AND statement NOT LIKE '%pg_prepared_statements%'").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, fmt.Sprintf("EXPLAIN EXECUTE %q(%d)", name, last-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := strings.Join(plan, "\n"); !strings.Contains(p, "Index") || strings.Contains(p, "Seq Scan") {
+		t.Fatalf("generic plan:\n%s", p)
 	}
 }

@@ -52,13 +52,21 @@ func (c *Cache[T]) Select(opts store.ListOptions) []T {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
-	var out []T
+	// Filtered first, then sorted: a label selector's few matches are all that is
+	// sorted.
+	var matched []string
 	for _, k := range keys {
-		obj := c.objs[k].obj
-		if selects(opts, obj) {
-			out = append(out, obj)
+		if selects(opts, c.objs[k].obj) {
+			matched = append(matched, k)
 		}
+	}
+	if len(matched) == 0 {
+		return nil
+	}
+	sort.Strings(matched)
+	out := make([]T, len(matched))
+	for i, k := range matched {
+		out[i] = c.objs[k].obj
 	}
 	return out
 }

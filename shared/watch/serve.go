@@ -126,6 +126,16 @@ func tooOld(rv, start int64) error {
 //     BOOKMARK annotated k8s.io/initial-events-end;
 //   - allowWatchBookmarks: a BOOKMARK with the current resourceVersion every BookmarkEvery.
 func (c *Cache[T]) Watch(ctx context.Context, o WatchOptions, match func(T) bool, send Sender[T]) error {
+	return c.WatchEstablished(ctx, o, match, nil, send)
+}
+
+// WatchEstablished is Watch that calls established (when not nil) once the watch is
+// established: its starting point is fixed, so every change committed after
+// established returns reaches send, and nothing was sent yet. A server sends its
+// stream's headers there, as kube-apiserver answers a watch only once its watcher is
+// registered: a client that acts once the headers arrived sees its action as an event.
+// An error from established ends the watch with it.
+func (c *Cache[T]) WatchEstablished(ctx context.Context, o WatchOptions, match func(T) bool, established func() error, send Sender[T]) error {
 	if err := c.waitReady(ctx); err != nil {
 		return err
 	}
@@ -166,18 +176,16 @@ func (c *Cache[T]) Watch(ctx context.Context, o WatchOptions, match func(T) bool
 		from = rv
 	}
 
-	var pos int64
+	var (
+		pos   int64
+		items []keyed[T] // the initial state
+	)
 	c.mu.RLock()
 	switch {
 	case initial:
 		pos = c.rv
-		items := c.stateAtLocked(pos, match)
+		items = c.stateAtLocked(pos, match)
 		c.mu.RUnlock()
-		for _, it := range items {
-			if err := send(store.Added, it.obj); err != nil {
-				return err
-			}
-		}
 	case from < 0:
 		pos = c.rv
 		c.mu.RUnlock()
@@ -188,6 +196,16 @@ func (c *Cache[T]) Watch(ctx context.Context, o WatchOptions, match func(T) bool
 			return tooOld(from, start)
 		}
 		pos = from
+	}
+	if established != nil {
+		if err := established(); err != nil {
+			return err
+		}
+	}
+	for _, it := range items {
+		if err := send(store.Added, it.obj); err != nil {
+			return err
+		}
 	}
 	if o.SendInitialEvents != nil && *o.SendInitialEvents && o.AllowWatchBookmarks {
 		if err := send(Bookmark, c.bookmark(pos, true)); err != nil {

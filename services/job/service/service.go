@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/podwarden/podwarden/services/job/internal/controller"
 	"github.com/podwarden/podwarden/services/job/internal/kinds"
@@ -59,6 +60,15 @@ func Run(ctx context.Context, cfg Config) error {
 	caches := controller.Caches{Jobs: res.Jobs.Cache(), CronJobs: res.CronJobs.Cache(), Pods: watch.For(a.Watch, kinds.Pods, nil)}
 	ctl := controller.New(a.DB, a.Bus, a.Watch, caches, a.Log, cfg.Clock, controller.Config{
 		Workers: a.Config.Workers, Resync: a.Config.Resync, BackOff: reconcile.DefaultBackOff.Scaled(cfg.TimeScale),
+		SyncBatchPeriod: scaled(controller.SyncJobBatchPeriod, cfg.TimeScale),
 	})
 	return a.Run(ctx, nil, ctl.Run) // the caches wake the loops
+}
+
+// scaled is d times the time scale (d itself for 0 or 1).
+func scaled(d time.Duration, f float64) time.Duration {
+	if f <= 0 || f == 1 {
+		return d
+	}
+	return time.Duration(float64(d) * f)
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/podwarden/podwarden/services/node/internal/execrt"
+	"github.com/podwarden/podwarden/services/node/internal/sandbox"
 	"github.com/podwarden/podwarden/services/node/internal/server"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 
@@ -41,11 +42,14 @@ type runtime struct {
 	close func()
 }
 
-func newRuntime(cfg Config) runtime {
+func newRuntime(cfg Config, podnet *sandbox.Network) runtime {
 	if cfg.Runtime != RuntimeExec {
 		return runtime{close: func() {}}
 	}
 	rt := execrt.New()
+	if podnet != nil {
+		rt.StartProcess = sandboxes{n: podnet, exec: true}.start
+	}
 	return runtime{sim: rt, logs: rt, close: rt.Close}
 }
 

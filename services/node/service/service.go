@@ -23,6 +23,7 @@ import (
 	"github.com/podwarden/podwarden/services/node/internal/ipam"
 	"github.com/podwarden/podwarden/services/node/internal/migrations"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
+	"github.com/podwarden/podwarden/services/node/internal/sandbox"
 	"github.com/podwarden/podwarden/services/node/internal/server"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/app"
@@ -101,6 +102,17 @@ type Config struct {
 	// DNSPacketConn and DNSListener, when both set, are served instead of DNSAddr.
 	DNSPacketConn net.PacketConn
 	DNSListener   net.Listener
+	// Sandbox says whether pods get sandboxes from Linux namespaces (a network
+	// namespace with the pod IP, the pod's hostname and /etc files): SandboxAuto
+	// (when the machine allows it; the command's default), SandboxOn or
+	// SandboxOff ("" means off: a service run in-process, by tests, makes none).
+	Sandbox string
+	// SandboxDir is the machine's folder of pod networks (sandbox.DefaultDir).
+	SandboxDir string
+	// SandboxRoutes says whether the cluster and service CIDRs are routed from
+	// the service's network namespace into its pod network: SandboxAuto (only
+	// when that is not the machine's own network namespace), SandboxOn, SandboxOff.
+	SandboxRoutes string
 }
 
 // DefaultDNSAddr is the command's cluster DNS address.
@@ -224,7 +236,7 @@ func (c *Config) defaults() {
 // Validate reports bad settings (after defaults), among them an address plan
 // that cannot hold the fleet.
 func (c *Config) Validate() error {
-	errs := []error{validRuntime(c.Runtime)}
+	errs := []error{validRuntime(c.Runtime), validSandbox("sandbox", c.Sandbox), validSandbox("sandbox routes", c.SandboxRoutes)}
 	if plan, err := c.plan(); err != nil {
 		errs = append(errs, err)
 	} else if err := plan.Holds(c.Nodes); err != nil {
@@ -285,12 +297,30 @@ func Run(ctx context.Context, cfg Config) error {
 	nodev1.RegisterPodServiceServer(a.GRPC.GRPC, &server.PodServer{Deps: deps, R: podRes})
 	nodev1.RegisterServiceServiceServer(a.GRPC.GRPC, &server.ServiceServer{Deps: deps, R: server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now)})
 	nodev1.RegisterEndpointsServiceServer(a.GRPC.GRPC, &server.EndpointsServer{R: server.EndpointsResource(a.DB, a.Watch, cfg.Clock.Now)})
-	registerMetrics(a, cfg)
+	quotaRes := server.ResourceQuotaResource(a.DB, a.Watch, cfg.Clock.Now)
+	corev1.RegisterResourceQuotaServiceServer(a.GRPC.GRPC, &server.ResourceQuotaServer{R: quotaRes})
+	corev1.RegisterLimitRangeServiceServer(a.GRPC.GRPC, &server.LimitRangeServer{R: server.LimitRangeResource(a.DB, a.Watch, cfg.Clock.Now)})
 	corev1.RegisterEventServiceServer(a.GRPC.GRPC, &events.Server{Hub: a.Watch})
-	rt := newRuntime(cfg)
+	podnet, err := openSandboxes(a, cfg, plan)
+	if err != nil {
+		return err
+	}
+	if podnet != nil {
+		defer podnet.Close()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go collectSandboxes(ctx, podnet, podRes.Cache())
+		go proxyServices(ctx, a, podnet, server.ServiceResource(a.DB, a.Watch, cfg.Clock.Now).Cache(),
+			server.EndpointsResource(a.DB, a.Watch, cfg.Clock.Now).Cache())
+		if err := serveSimPods(ctx, a, podnet, podRes.Cache()); err != nil {
+			return err
+		}
+	}
+	registerMetrics(ctx, a, cfg, podnet)
+	rt := newRuntime(cfg, podnet)
 	defer rt.close()
 	registerPodLogs(a.GRPC.GRPC, deps, cfg, rt)
-	stopDNS, dnsAddr, err := startDNS(ctx, a, cfg)
+	stopDNS, dnsAddr, err := startDNS(ctx, a, cfg, podnet)
 	if err != nil {
 		return err
 	}
@@ -300,12 +330,12 @@ func Run(ctx context.Context, cfg Config) error {
 		// process learns the port the kernel picked (no port picked free, then bound).
 		a.Listening = append(a.Listening, "dns", dnsAddr)
 	}
-	stopStreams, err := startStreams(a, cfg, rt, dnsAddr)
+	stopStreams, err := startStreams(a, cfg, rt, dnsAddr, podnet)
 	if err != nil {
 		return err
 	}
 	defer stopStreams()
-	caches := controller.Caches{Hub: a.Watch, Pods: podRes.Cache(), Nodes: nodeRes.Cache()}
+	caches := controller.Caches{Hub: a.Watch, Pods: podRes.Cache(), Nodes: nodeRes.Cache(), Quotas: quotaRes.Cache()}
 	ctl := controller.New(a.DB, a.Bus, caches, a.Log, cfg.Clock, controller.Config{
 		Delays: sim.Delays{
 			Start: cfg.StartDelay, Ready: cfg.ReadyDelay, Termination: cfg.TerminationDelay, BackOff: cfg.CrashLoopBackOff,
@@ -322,7 +352,7 @@ func Run(ctx context.Context, cfg Config) error {
 // Run returns, the index follows the store on this replica whether or not it
 // leads. stop waits for both to end after ctx. addr is the UDP address it
 // answers on ("" when disabled).
-func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), addr string, err error) {
+func startDNS(ctx context.Context, a *app.App, cfg Config, podnet *sandbox.Network) (stop func(), addr string, err error) {
 	if !cfg.dnsEnabled() {
 		return func() {}, "", nil
 	}
@@ -345,6 +375,16 @@ func startDNS(ctx context.Context, a *app.App, cfg Config) (stop func(), addr st
 			a.Log.Error("cluster dns stopped", "err", err)
 		}
 	}()
+	if podnet != nil {
+		err := serveSandboxDNS(ctx, a, podnet, func(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
+			return (&clusterdns.Server{PacketConn: pc, Listener: ln, Index: feeder.Index, Log: a.Log}).Serve(ctx)
+		})
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return nil, "", err
+		}
+	}
 	return func() { cancel(); wg.Wait() }, srv.LocalAddr(), nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/podwarden/podwarden/services/node/internal/ipam"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
+	"github.com/podwarden/podwarden/services/node/internal/sandbox"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/services/node/internal/streams"
 	"github.com/podwarden/podwarden/shared/app"
@@ -28,13 +29,18 @@ func (c *Config) StreamingFromEnv() {
 
 // startStreams serves PodStreamService and its streaming server; stop closes
 // it with every stream it serves.
-func startStreams(a *app.App, cfg Config, rt runtime, dnsAddr string) (stop func(), err error) {
+func startStreams(a *app.App, cfg Config, rt runtime, dnsAddr string, podnet *sandbox.Network) (stop func(), err error) {
 	addr := cfg.StreamingAddr
 	if addr == "" {
 		addr = DefaultStreamingAddr
 	}
+	var sbs streams.Sandboxes
+	if podnet != nil {
+		sbs = sandboxes{n: podnet, exec: cfg.Runtime == RuntimeExec}
+	}
 	srv, err := streams.Listen(streams.Config{
-		Addr: addr,
+		Sandboxes: sbs,
+		Addr:      addr,
 		Pods: func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
 			return repo.Pods.Get(ctx, a.DB.Pool, ns, name)
 		},

@@ -116,6 +116,19 @@ func (s *Server) WatchHorizontalPodAutoscalers(req *autoscalerv1.WatchHorizontal
 		})
 }
 
+// WatchHorizontalPodAutoscalersV1 streams the same changes with each object as
+// autoscaling/v1 (a bookmark as a bookmark: its type meta and metadata).
+func (s *Server) WatchHorizontalPodAutoscalersV1(req *autoscalerv1.WatchHorizontalPodAutoscalersV1Request, stream autoscalerv1.HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1Server) error {
+	return s.R.ServeWatch(stream, req.GetNamespace(), req,
+		func(typ string, h *autoscalerv1.HorizontalPodAutoscaler) error {
+			obj := &autoscalerv1.HorizontalPodAutoscalerV1{ApiVersion: APIVersionV1, Kind: Kind, Metadata: h.GetMetadata()}
+			if typ != watch.Bookmark {
+				obj = ToV1(h)
+			}
+			return stream.Send(&autoscalerv1.WatchHorizontalPodAutoscalersV1Response{Type: typ, Object: obj})
+		})
+}
+
 func checkV1TypeMeta(h *autoscalerv1.HorizontalPodAutoscalerV1) error {
 	if (h.GetApiVersion() != "" && h.GetApiVersion() != APIVersionV1) || (h.GetKind() != "" && h.GetKind() != Kind) {
 		return apierr.BadRequest(fmt.Sprintf("the API version in the data (%s) or kind (%s) does not match the expected API version (%s) and kind (%s) of this endpoint",

@@ -187,6 +187,27 @@ func RemoteContent(b Backends) []ContentType {
 					_, err := loads.DeleteLoad(ctx, &metricsv1.DeleteLoadRequest{Namespace: ns, Name: name})
 					return err
 				}})
+		// ResourceQuotas and LimitRanges go after the pods, as nothing limits them then.
+		quotas, ranges := corev1.NewResourceQuotaServiceClient(c), corev1.NewLimitRangeServiceClient(c)
+		out = append(out,
+			ContentType{Resource: "resourcequotas.",
+				List: func(ctx context.Context, ns string) ([]*corev1.ObjectMeta, error) {
+					r, err := quotas.ListResourceQuotas(ctx, &corev1.ListResourceQuotasRequest{Namespace: ns})
+					return metas(r.GetItems(), err)
+				},
+				Delete: func(ctx context.Context, ns, name string) error {
+					_, err := quotas.DeleteResourceQuota(ctx, &corev1.DeleteResourceQuotaRequest{Namespace: ns, Name: name})
+					return err
+				}},
+			ContentType{Resource: "limitranges.",
+				List: func(ctx context.Context, ns string) ([]*corev1.ObjectMeta, error) {
+					r, err := ranges.ListLimitRanges(ctx, &corev1.ListLimitRangesRequest{Namespace: ns})
+					return metas(r.GetItems(), err)
+				},
+				Delete: func(ctx context.Context, ns, name string) error {
+					_, err := ranges.DeleteLimitRange(ctx, &corev1.DeleteLimitRangeRequest{Namespace: ns, Name: name})
+					return err
+				}})
 	}
 	return out
 }

@@ -63,8 +63,8 @@ func New(db *store.DB, b *bus.Bus, hub *watch.Hub, caches Caches, log *slog.Logg
 	c := &Controller{db: db, bus: b, log: log, clock: clk, in: apply.NewInformer(hub, caches.Revisions, caches.Pods, caches.Nodes), caches: caches, nodes: cfg.Nodes, backoff: newFailedBackoff()}
 	c.daemonSets = controller.New(controller.Config{Name: "daemonset", Workers: cfg.Workers, Sync: c.syncDaemonSet,
 		List: c.listKeys, Resync: cfg.Resync, Log: log})
-	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
-		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
+	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, SyncBatch: apply.GCBatch(c.collectGarbage),
+		List: apply.GCKeys, Resync: cfg.Resync, Log: log})
 	if cfg.Nodes != nil {
 		c.repair = controller.New(controller.Config{Name: "noderepair", Workers: 1, Sync: c.syncRepair,
 			List: func(context.Context) ([]string, error) { return []string{nodeRepairKey}, nil }, Resync: cfg.Resync, Log: log})
@@ -103,16 +103,18 @@ func (c *Controller) watchCaches() {
 	selecting := func(obj store.Object) []string {
 		return apply.Selecting(c.caches.DaemonSets, func(ds *daemonsetv1.DaemonSet) *corev1.LabelSelector { return ds.GetSpec().GetSelector() }, obj)
 	}
+	daemonSetCached := apply.CachedIn("DaemonSet", c.caches.DaemonSets)
 	c.caches.DaemonSets.OnChange(func(e watch.Event[*daemonsetv1.DaemonSet]) {
 		c.daemonSets.Enqueue(e.Key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+		apply.EnqueueDependents(e, c.gc.Enqueue)
 	})
 	c.caches.Pods.OnChange(func(e watch.Event[*corev1.Pod]) {
+		apply.EnqueueIfOrphan(e, c.gc.Enqueue, daemonSetCached)
 		apply.EnqueueOwners(e, "DaemonSet", c.daemonSets.Enqueue, func(p *corev1.Pod) []string { return selecting(p) })
 	})
 	c.caches.Revisions.OnChange(func(e watch.Event[*revisions.Revision]) {
 		apply.EnqueueOwners(e, "DaemonSet", c.daemonSets.Enqueue, func(r *revisions.Revision) []string { return selecting(r) })
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+		apply.EnqueueIfOrphan(e, c.gc.Enqueue, daemonSetCached)
 	})
 	c.caches.Nodes.OnChange(func(e watch.Event[*nodev1.Node]) {
 		for _, ds := range c.caches.DaemonSets.Select(store.ListOptions{}) {

@@ -14,11 +14,13 @@ var view = podview.Default
 // the pod cache then wakes the owners (watchCaches). The view is quiet (no
 // notification per pod), so the feed is told here.
 func (c *Controller) handlePodEvents(ctx context.Context, msgs []bus.Received) error {
-	_, err := view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
+	_, refused, err := view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
 		c.log.Warn("dropping undecodable pod event", "subject", subject, "err", err)
 	})
 	if err == nil {
 		c.in.Hub.Kick()
+		// Owners whose pods the node service refused (a quota) wait before asking again.
+		c.in.HoldCreates(refused, c.clock.Now())
 	}
 	return err
 }

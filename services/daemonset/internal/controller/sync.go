@@ -116,27 +116,21 @@ func daemonSetWrites(ds *daemonsetv1.DaemonSet, hp reconcile.HistoryPlan, p reco
 	return out
 }
 
-const (
-	// gcKey is enqueued (debounced by gcDelay) on every DaemonSet and
-	// ControllerRevision change; repairKey only by the periodic resync.
-	gcKey     = "gc"
-	repairKey = "repair"
-	gcDelay   = 100 * time.Millisecond
-)
-
-// collectGarbage deletes what a Background deletion left behind: revisions and
-// pods whose DaemonSet is gone. On repairKey it repairs the pod view instead
-// (lost commands, old tombstones).
-func (c *Controller) collectGarbage(ctx context.Context, key string) error {
-	if key == repairKey {
-		return c.db.InTx(ctx, func(tx pgx.Tx) error { return view.Repair(ctx, tx, c.clock.Now()) })
-	}
+// collectGarbage deletes what a Background deletion left behind, in the scope of
+// the keys waiting together: revisions and pods whose DaemonSet is gone. A repair
+// key also repairs the pod view (lost commands, old tombstones).
+func (c *Controller) collectGarbage(ctx context.Context, s apply.GCScope) error {
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
-		if _, err := apply.CollectGarbage(ctx, tx, now, kinds.ControllerRevisions); err != nil {
+		if s.Repair {
+			if err := apply.RepairPods(ctx, tx, now, view, c.caches.Pods); err != nil {
+				return err
+			}
+		}
+		if _, err := apply.CollectGarbage(ctx, tx, now, kinds.ControllerRevisions, s); err != nil {
 			return err
 		}
-		if err := podview.CollectGarbage(ctx, tx, now); err != nil {
+		if err := apply.CollectPods(ctx, tx, now, s); err != nil {
 			return err
 		}
 		c.backoff.gc(now)

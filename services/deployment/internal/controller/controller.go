@@ -56,6 +56,8 @@ type Controller struct {
 
 	dPlanner  reconcile.DeploymentPlanner
 	rsPlanner reconcile.ReplicaSetPlanner
+	// refused are the owners whose pods the node service refused to create.
+	refused refusals
 }
 
 // New builds the loops over the caches fed by hub; they run in Run.
@@ -67,8 +69,8 @@ func New(db *store.DB, b *bus.Bus, hub *watch.Hub, caches Caches, log *slog.Logg
 		List: keysOf(db, kinds.ReplicaSets), Resync: cfg.Resync, Log: log})
 	c.rcs = controller.New(controller.Config{Name: "replicationcontroller", Workers: cfg.Workers, Sync: c.syncReplicationController,
 		List: keysOf(db, kinds.ReplicationControllers), Resync: cfg.Resync, Log: log})
-	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
-		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
+	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, SyncBatch: apply.GCBatch(c.collectGarbage),
+		List: apply.GCKeys, Resync: cfg.Resync, Log: log})
 	c.watchCaches()
 	return c
 }
@@ -87,22 +89,27 @@ func keysOf[T store.Object](db *store.DB, kind store.Kind[T]) controller.ListFun
 // and a pod gone wakes the Deployment of its ReplicaSet too (a Recreate rollout waits
 // for the old pods to be gone).
 func (c *Controller) watchCaches() {
+	deploymentCached := apply.CachedIn("Deployment", c.caches.Deployments)
+	podOwnerCached := apply.Cached(apply.CachedIn("ReplicaSet", c.caches.ReplicaSets),
+		apply.CachedIn("ReplicationController", c.caches.ReplicationControllers))
 	c.caches.Deployments.OnChange(func(e watch.Event[*deploymentv1.Deployment]) {
 		c.deployments.Enqueue(e.Key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+		apply.EnqueueDependents(e, c.gc.Enqueue)
 	})
 	c.caches.ReplicaSets.OnChange(func(e watch.Event[*deploymentv1.ReplicaSet]) {
 		c.replicaSets.Enqueue(e.Key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+		apply.EnqueueDependents(e, c.gc.Enqueue)
+		apply.EnqueueIfOrphan(e, c.gc.Enqueue, deploymentCached)
 		apply.EnqueueOwners(e, "Deployment", c.deployments.Enqueue, func(rs *deploymentv1.ReplicaSet) []string {
 			return apply.Selecting(c.caches.Deployments, func(d *deploymentv1.Deployment) *corev1.LabelSelector { return d.GetSpec().GetSelector() }, rs)
 		})
 	})
 	c.caches.ReplicationControllers.OnChange(func(e watch.Event[*deploymentv1.ReplicationController]) {
 		c.rcs.Enqueue(e.Key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+		apply.EnqueueDependents(e, c.gc.Enqueue)
 	})
 	c.caches.Pods.OnChange(func(e watch.Event[*corev1.Pod]) {
+		apply.EnqueueIfOrphan(e, c.gc.Enqueue, podOwnerCached)
 		apply.EnqueueOwners(e, "ReplicaSet", c.replicaSets.Enqueue, func(p *corev1.Pod) []string {
 			return apply.Selecting(c.caches.ReplicaSets, func(rs *deploymentv1.ReplicaSet) *corev1.LabelSelector { return rs.GetSpec().GetSelector() }, p)
 		})

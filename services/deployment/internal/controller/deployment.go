@@ -116,26 +116,22 @@ func OrphanReplicaSets(ctx context.Context, tx pgx.Tx, owner *corev1.ObjectMeta)
 	return nil
 }
 
-const (
-	// gcKey is enqueued (debounced by gcDelay) on every Deployment, ReplicaSet and
-	// ReplicationController change; repairKey only by the periodic resync.
-	gcKey     = "gc"
-	repairKey = "repair"
-	gcDelay   = 100 * time.Millisecond
-)
-
-// collectGarbage deletes what a Background deletion left behind: ReplicaSets whose
-// Deployment is gone, then pods whose ReplicaSet or ReplicationController is gone.
-// On repairKey it repairs the pod view instead (lost commands, old tombstones).
-func (c *Controller) collectGarbage(ctx context.Context, key string) error {
-	if key == repairKey {
-		return c.db.InTx(ctx, func(tx pgx.Tx) error { return view.Repair(ctx, tx, c.clock.Now()) })
-	}
+// collectGarbage deletes what a Background deletion left behind, in the scope of
+// the keys waiting together: ReplicaSets whose Deployment is gone, then pods whose
+// ReplicaSet or ReplicationController is gone (the ReplicaSets deleted here wake it
+// again for theirs). A repair key also repairs the pod view (lost commands, old
+// tombstones).
+func (c *Controller) collectGarbage(ctx context.Context, s apply.GCScope) error {
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
-		if _, err := apply.CollectGarbage(ctx, tx, now, kinds.ReplicaSets); err != nil {
+		if s.Repair {
+			if err := apply.RepairPods(ctx, tx, now, view, c.caches.Pods); err != nil {
+				return err
+			}
+		}
+		if _, err := apply.CollectGarbage(ctx, tx, now, kinds.ReplicaSets, s); err != nil {
 			return err
 		}
-		return podview.CollectGarbage(ctx, tx, now)
+		return apply.CollectPods(ctx, tx, now, s)
 	})
 }

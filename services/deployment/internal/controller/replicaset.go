@@ -66,6 +66,10 @@ func planPodOwner[T store.Object](pods *watch.Cache[*corev1.Pod], now time.Time,
 // syncReplicaSet is the ReplicaSet controller's syncReplicaSet on stored state:
 // read, claim pods, plan, apply, in one transaction.
 func (c *Controller) syncReplicaSet(ctx context.Context, key string) error {
+	var (
+		last     reconcile.ReplicaSetPlan
+		reported int
+	)
 	plan, _, err := apply.SyncCached(ctx, c.db, c.in, c.clock.Now, c.caches.ReplicaSets, kinds.ReplicaSets, key,
 		apply.Owner{APIVersion: "apps/v1", Kind: "ReplicaSet", Component: "replicaset-controller"},
 		func(rs *deploymentv1.ReplicaSet, now time.Time) (apply.Plan, error) {
@@ -77,7 +81,10 @@ func (c *Controller) syncReplicaSet(ctx context.Context, key string) error {
 				kind: kinds.ReplicaSets, obj: rs, ref: podview.ControllerRefTo("apps/v1", "ReplicaSet", rs.Metadata),
 				sel: apply.Selector{Matches: sel, MatchLabels: rs.GetSpec().GetSelector().GetMatchLabels()},
 				plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
-					return c.rsPlanner.PlanReplicaSet(rs, pods, nil, now)
+					planner := c.refused.planner(c.rsPlanner, "ReplicaSet/"+key)
+					last = planner.PlanReplicaSet(rs, pods, nil, now)
+					reported = len(planner.Refused)
+					return last
 				},
 				setStatus: func(st *deploymentv1.ReplicaSetStatus) bool {
 					changed := !proto.Equal(rs.Status, st)
@@ -89,6 +96,7 @@ func (c *Controller) syncReplicaSet(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	c.refused.done("ReplicaSet/"+key, reported, last.RefusalResolved)
 	requeue(c.replicaSets, key, plan)
 	return nil
 }
@@ -105,6 +113,10 @@ func requeue(l *controller.Controller, key string, plan apply.Plan) {
 
 // syncReplicationController is the replication manager's sync, as syncReplicaSet.
 func (c *Controller) syncReplicationController(ctx context.Context, key string) error {
+	var (
+		last     reconcile.ReplicaSetPlan
+		reported int
+	)
 	plan, _, err := apply.SyncCached(ctx, c.db, c.in, c.clock.Now, c.caches.ReplicationControllers, kinds.ReplicationControllers, key,
 		apply.Owner{APIVersion: "v1", Kind: "ReplicationController", Component: "replication-controller"},
 		func(rc *deploymentv1.ReplicationController, now time.Time) (apply.Plan, error) {
@@ -116,7 +128,10 @@ func (c *Controller) syncReplicationController(ctx context.Context, key string) 
 				kind: kinds.ReplicationControllers, obj: rc, ref: podview.ControllerRefTo("v1", "ReplicationController", rc.Metadata),
 				sel: apply.Selector{Matches: sel, MatchLabels: rc.GetSpec().GetSelector()},
 				plan: func(pods []*corev1.Pod, now time.Time) reconcile.ReplicaSetPlan {
-					return c.rsPlanner.PlanReplicationController(rc, pods, now)
+					planner := c.refused.planner(c.rsPlanner, "ReplicationController/"+key)
+					last = planner.PlanReplicationController(rc, pods, now)
+					reported = len(planner.Refused)
+					return last
 				},
 				setStatus: func(st *deploymentv1.ReplicaSetStatus) bool {
 					changed := !proto.Equal(rc.Status, st)
@@ -128,6 +143,7 @@ func (c *Controller) syncReplicationController(ctx context.Context, key string) 
 	if err != nil {
 		return err
 	}
+	c.refused.done("ReplicationController/"+key, reported, last.RefusalResolved)
 	requeue(c.rcs, key, plan)
 	return nil
 }

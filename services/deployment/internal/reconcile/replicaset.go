@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/podwarden/podwarden/shared/podutil"
+	"github.com/podwarden/podwarden/shared/podview"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 	deploymentv1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/deployment/v1"
@@ -47,8 +48,11 @@ type ReplicaSetPlan struct {
 	// Record each once its action is stored.
 	Events []*corev1.Event
 	// RequeueAfter, when positive, is when to sync again because a Ready pod
-	// becomes available (minReadySeconds) with nothing else to wake the owner.
+	// becomes available (minReadySeconds) with nothing else to wake the owner,
+	// or because creates wait for a refusal's RetryAt.
 	RequeueAfter time.Duration
+	// RefusalResolved: the planner's CreateRefused no longer holds (forget it).
+	RefusalResolved bool
 }
 
 // ReplicaSetPlanner holds the knobs of ReplicaSet planning; its zero value is
@@ -63,6 +67,17 @@ type ReplicaSetPlanner struct {
 	// this owner; non-nil sets the ReplicaFailure condition (reason
 	// FailedCreate or FailedDelete), nil clears it.
 	ManageErr error
+	// CreateRefused is the last refusal, by the node service's admission (a
+	// ResourceQuota, a LimitRange), of a pod this owner asked for: the
+	// asynchronous form of Kubernetes' failed create. Until the refusal is
+	// resolved (the owner has all its replicas and the node service has
+	// confirmed each of them) it is the ReplicaFailure condition's error, and
+	// before RetryAt no pod is created (Kubernetes' rate-limited requeue after a
+	// failed sync). Refused lists the refusals not yet reported: each is a
+	// Warning FailedCreate event "Error creating: <message>".
+	CreateRefused error
+	RetryAt       time.Time
+	Refused       []string
 }
 
 // PlanReplicaSet plans one sync of rs with the default planner. pods are the
@@ -159,21 +174,50 @@ func (p ReplicaSetPlanner) plan(o replicaOwner, pods, related []*corev1.Pod, now
 	active, terminating := splitReplicaPods(pods)
 
 	var plan ReplicaSetPlan
+	manageErr := p.ManageErr
+	diff := len(active) - int(o.replicas)
+	if p.CreateRefused != nil {
+		if diff >= 0 && allConfirmed(active) {
+			plan.RefusalResolved = true
+		} else if manageErr == nil {
+			manageErr = createError{p.CreateRefused}
+		}
+	}
+	holdCreates := p.CreateRefused != nil && !plan.RefusalResolved && now.Before(p.RetryAt)
 	if o.meta.GetDeletionTimestamp() == nil {
-		diff := len(active) - int(o.replicas)
 		switch {
+		case diff < 0 && holdCreates:
+			plan.RequeueAfter = p.RetryAt.Sub(now)
 		case diff < 0:
 			plan.Create = p.podsToCreate(o, min(-diff, p.burst()), pods, related, now)
 		case diff > 0:
 			plan.Delete = podsToDelete(o, active, related, min(diff, p.burst()), now)
 		}
 	}
-	plan.Status = calculateReplicaStatus(o, active, terminating, p.ManageErr, now)
-	plan.Events = replicaActionEvents(o, plan.Create, plan.Delete, now)
-	if p.ManageErr == nil {
+	plan.Status = calculateReplicaStatus(o, active, terminating, manageErr, now)
+	for i, msg := range p.Refused {
+		plan.Events = append(plan.Events, replicaOwnerEvent(o, rsEventWarning, ReasonFailedCreate, "Error creating: "+msg, now, i))
+	}
+	plan.Events = append(plan.Events, replicaActionEvents(o, plan.Create, plan.Delete, now)...)
+	if manageErr == nil {
 		plan.RequeueAfter = availabilityRequeue(active, o.minReadySeconds, now)
 	}
 	return plan
+}
+
+// createError is a failed create whatever the pods in view say (a refusal
+// reaches the owner's cache after the event that reported it).
+type createError struct{ error }
+
+// allConfirmed reports whether the node service has reported on every pod (a
+// pod of the view that no event has reached yet may still be refused).
+func allConfirmed(pods []*corev1.Pod) bool {
+	for _, pod := range pods {
+		if podview.ObservedVersion(pod) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (p ReplicaSetPlanner) burst() int {

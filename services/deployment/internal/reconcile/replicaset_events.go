@@ -11,7 +11,8 @@ import (
 
 // The event type and reasons Kubernetes' pod control records on the owner.
 const (
-	rsEventNormal = "Normal"
+	rsEventNormal  = "Normal"
+	rsEventWarning = "Warning"
 
 	ReasonSuccessfulCreate = "SuccessfulCreate"
 	ReasonSuccessfulDelete = "SuccessfulDelete"

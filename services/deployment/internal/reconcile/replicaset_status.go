@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"errors"
 	"time"
 
 	"github.com/podwarden/podwarden/shared/podutil"
@@ -75,7 +76,7 @@ func calculateReplicaStatus(o replicaOwner, active, terminating []*corev1.Pod, m
 	switch {
 	case manageErr != nil && failure == nil:
 		var reason string
-		if diff := len(active) - int(o.replicas); diff < 0 {
+		if diff := len(active) - int(o.replicas); diff < 0 || errors.As(manageErr, new(createError)) {
 			reason = ReasonFailedCreate
 		} else if diff > 0 {
 			reason = ReasonFailedDelete

@@ -2,8 +2,9 @@ package server
 
 import (
 	"context"
-	"github.com/podwarden/podwarden/shared/crud"
 	"time"
+
+	"github.com/podwarden/podwarden/shared/crud"
 
 	"google.golang.org/grpc/metadata"
 
@@ -106,6 +107,7 @@ func (s *DeploymentServer) UpdateDeploymentScale(ctx context.Context, req *deplo
 	d.Spec.Replicas = int32p(req.GetScale().GetSpec().GetReplicas())
 	// A Scale without resourceVersion is an unconditional write (checkScale compared a given one).
 	d.Metadata.ResourceVersion = ""
+	crud.KeepScaleManagers(req.GetScale(), d.Metadata)
 	out, err := s.R.Deployments.Update(ctx, req.GetNamespace(), req.GetName(), d, req.GetDryRun())
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+
 	"github.com/podwarden/podwarden/shared/crud"
 
 	"github.com/podwarden/podwarden/shared/apierr"
@@ -99,6 +100,7 @@ func (s *ReplicaSetServer) UpdateReplicaSetScale(ctx context.Context, req *deplo
 	o.Spec.Replicas = int32p(req.GetScale().GetSpec().GetReplicas())
 	// A Scale without resourceVersion is an unconditional write (checkScale compared a given one).
 	o.Metadata.ResourceVersion = ""
+	crud.KeepScaleManagers(req.GetScale(), o.Metadata)
 	out, err := s.R.ReplicaSets.Update(ctx, req.GetNamespace(), req.GetName(), o, req.GetDryRun())
 	if err != nil {
 		return nil, err

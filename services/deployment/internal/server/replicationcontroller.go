@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+
 	"github.com/podwarden/podwarden/shared/crud"
 
 	"github.com/podwarden/podwarden/shared/apierr"
@@ -100,6 +101,7 @@ func (s *ReplicationControllerServer) UpdateReplicationControllerScale(ctx conte
 	o.Spec.Replicas = int32p(req.GetScale().GetSpec().GetReplicas())
 	// A Scale without resourceVersion is an unconditional write (checkScale compared a given one).
 	o.Metadata.ResourceVersion = ""
+	crud.KeepScaleManagers(req.GetScale(), o.Metadata)
 	out, err := s.R.ReplicationControllers.Update(ctx, req.GetNamespace(), req.GetName(), o, req.GetDryRun())
 	if err != nil {
 		return nil, err

@@ -78,6 +78,10 @@ func NewResources(db *store.DB, hub *watch.Hub, now func() time.Time) *Resources
 		},
 		CopyStatus: func(dst, src *deploymentv1.ReplicationController) { dst.Status = src.Status },
 		SpecEqual:  func(a, b *deploymentv1.ReplicationController) bool { return proto.Equal(a.Spec, b.Spec) },
+		// kube-apiserver's ReplicationController strategy: status.replicas is selectable.
+		Fields: func(rc *deploymentv1.ReplicationController) map[string]string {
+			return map[string]string{"status.replicas": strconv.Itoa(int(rc.GetStatus().GetReplicas()))}
+		},
 		OrphanDependents: func(ctx context.Context, tx pgx.Tx, rc *deploymentv1.ReplicationController) error {
 			return podview.Orphan(ctx, tx, rc.Metadata, now())
 		},

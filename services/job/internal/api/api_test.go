@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -28,6 +29,15 @@ func TestDefaultJob(t *testing.T) {
 	l := s.Template.Metadata.Labels
 	if l[LabelControllerUID] != uid || l[LabelJobName] != "pi" || l[LegacyLabelControllerUID] != uid || l[LegacyLabelJobName] != "pi" {
 		t.Errorf("template labels %v", l)
+	}
+	if !maps.Equal(j.Metadata.Labels, l) {
+		t.Errorf("a job without labels gets its template's: %v, want %v", j.Metadata.Labels, l)
+	}
+	labelled := baseJob()
+	labelled.Metadata.Labels = map[string]string{"app": "pi"}
+	DefaultJob(labelled)
+	if !maps.Equal(labelled.Metadata.Labels, map[string]string{"app": "pi"}) {
+		t.Errorf("a job's own labels were changed: %v", labelled.Metadata.Labels)
 	}
 	if errs := ValidateJob(j, nil, true); len(errs) != 0 {
 		t.Errorf("defaulted job invalid: %v", errs)

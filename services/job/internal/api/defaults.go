@@ -3,6 +3,7 @@
 package api
 
 import (
+	"maps"
 	"strings"
 
 	"github.com/google/uuid"
@@ -68,6 +69,13 @@ func DefaultJob(j *jobv1.Job) {
 		j.Metadata.Uid = uuid.NewString()
 	}
 	GenerateSelector(j.Metadata, j.Spec)
+	// batch/v1's SetDefaults_Job: a Job without labels gets its template's. kube-apiserver
+	// defaults a Job again each time it decodes it from storage, after generateSelector
+	// labelled the template, so `kubectl describe job pi` lists the controller-uid and
+	// job-name labels.
+	if len(j.Metadata.Labels) == 0 && len(j.Spec.GetTemplate().GetMetadata().GetLabels()) > 0 {
+		j.Metadata.Labels = maps.Clone(j.Spec.Template.Metadata.Labels)
+	}
 }
 
 func defaultJobSpec(s *jobv1.JobSpec) {

@@ -39,7 +39,15 @@ type Config struct {
 	// BackOff is the pod failure back-off of Jobs (default reconcile.DefaultBackOff);
 	// ttlSecondsAfterFinished is scaled with it.
 	BackOff reconcile.BackOff
+	// SyncBatchPeriod is how long a pod's change waits before its Job syncs, so that
+	// the changes of a Job's pods meanwhile share one sync and one status write
+	// (Kubernetes' syncJobBatchPeriod, 1s, the default here too; negative: none). A
+	// change of the Job itself syncs it at once.
+	SyncBatchPeriod time.Duration
 }
+
+// SyncJobBatchPeriod is Kubernetes' job controller's syncJobBatchPeriod.
+const SyncJobBatchPeriod = time.Second
 
 // Controller owns the loops of the service.
 type Controller struct {
@@ -54,7 +62,8 @@ type Controller struct {
 	cronJobs *controller.Controller
 	gc       *controller.Controller
 
-	planner reconcile.JobPlanner
+	planner     reconcile.JobPlanner
+	batchPeriod time.Duration
 }
 
 // New builds the loops over the caches fed by hub; they run in Run.
@@ -62,14 +71,17 @@ func New(db *store.DB, b *bus.Bus, hub *watch.Hub, caches Caches, log *slog.Logg
 	if cfg.BackOff.Base <= 0 {
 		cfg.BackOff = reconcile.DefaultBackOff
 	}
-	c := &Controller{db: db, bus: b, log: log, clock: clk, in: apply.NewInformer(hub, caches.Jobs, caches.Pods), caches: caches,
+	if cfg.SyncBatchPeriod == 0 {
+		cfg.SyncBatchPeriod = SyncJobBatchPeriod
+	}
+	c := &Controller{db: db, bus: b, log: log, clock: clk, batchPeriod: max(cfg.SyncBatchPeriod, 0), in: apply.NewInformer(hub, caches.Jobs, caches.Pods), caches: caches,
 		planner: reconcile.JobPlanner{BackOff: cfg.BackOff, Name: naming.GenerateName}}
 	c.jobs = controller.New(controller.Config{Name: "job", Workers: cfg.Workers, Sync: c.syncJob,
 		List: keysOf(db, kinds.Jobs), Resync: cfg.Resync, Log: log})
 	c.cronJobs = controller.New(controller.Config{Name: "cronjob", Workers: cfg.Workers, Sync: c.syncCronJob,
 		List: keysOf(db, kinds.CronJobs), Resync: cfg.Resync, Log: log})
-	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
-		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
+	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, SyncBatch: apply.GCBatch(c.collectGarbage),
+		List: apply.GCKeys, Resync: cfg.Resync, Log: log})
 	c.watchCaches()
 	return c
 }
@@ -81,23 +93,28 @@ func keysOf[T store.Object](db *store.DB, kind store.Kind[T]) controller.ListFun
 
 // watchCaches wakes the loops from the caches (client-go's event handlers, as
 // Kubernetes' job and cronjob controllers register them): a sync woken by a change
-// reads a cache that holds it. A Job's change wakes it, the garbage collector and its
-// CronJob (the former one too on a change of controller; an orphan Job wakes no
-// CronJob); a CronJob's wakes it and the garbage collector; a pod's wakes its Job (the
-// former one too on a change of controller), and an orphan added or relabelled wakes
-// the Jobs of its namespace that select it (to adopt it).
+// reads a cache that holds it. A Job's change wakes it and its CronJob (the former
+// one too on a change of controller; an orphan Job wakes no CronJob); a CronJob's
+// wakes it; a pod's wakes its Job after the batch period (the former one too on a
+// change of controller), and an orphan added or relabelled wakes the Jobs of its
+// namespace that select it (to adopt it). Deletions and dependents of missing owners
+// wake the garbage collector.
 func (c *Controller) watchCaches() {
+	cronJobCached, jobCached := apply.CachedIn("CronJob", c.caches.CronJobs), apply.CachedIn("Job", c.caches.Jobs)
 	c.caches.Jobs.OnChange(func(e watch.Event[*jobv1.Job]) {
 		c.jobs.Enqueue(e.Key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+		apply.EnqueueDependents(e, c.gc.Enqueue)
+		apply.EnqueueIfOrphan(e, c.gc.Enqueue, cronJobCached)
 		apply.EnqueueOwners(e, "CronJob", c.cronJobs.Enqueue, nil)
 	})
 	c.caches.CronJobs.OnChange(func(e watch.Event[*jobv1.CronJob]) {
 		c.cronJobs.Enqueue(e.Key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+		apply.EnqueueDependents(e, c.gc.Enqueue)
 	})
+	batched := func(key string) { c.jobs.EnqueueAfter(key, c.batchPeriod) }
 	c.caches.Pods.OnChange(func(e watch.Event[*corev1.Pod]) {
-		apply.EnqueueOwners(e, "Job", c.jobs.Enqueue, func(p *corev1.Pod) []string {
+		apply.EnqueueIfOrphan(e, c.gc.Enqueue, jobCached)
+		apply.EnqueueOwners(e, "Job", batched, func(p *corev1.Pod) []string {
 			return apply.Selecting(c.caches.Jobs, func(j *jobv1.Job) *corev1.LabelSelector { return j.GetSpec().GetSelector() }, p)
 		})
 	})

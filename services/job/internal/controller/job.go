@@ -108,34 +108,21 @@ func jobWrites(j *jobv1.Job, pods []*corev1.Pod, p reconcile.JobPlan) apply.Plan
 	return out
 }
 
-const (
-	// gcKey is enqueued (debounced by gcDelay) on every Job and CronJob change;
-	// repairKey only by the periodic resync.
-	gcKey     = "gc"
-	repairKey = "repair"
-	gcDelay   = 100 * time.Millisecond
-)
-
-// collectGarbage deletes what a Background deletion left behind: Jobs whose
-// CronJob is gone, then pods whose Job is gone. On repairKey it repairs the pod
-// view instead (lost commands, old tombstones).
-func (c *Controller) collectGarbage(ctx context.Context, key string) error {
-	if key == repairKey {
-		return c.db.InTx(ctx, func(tx pgx.Tx) error { return view.Repair(ctx, tx, c.clock.Now()) })
-	}
-	again := false
-	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
+// collectGarbage deletes what a Background deletion left behind, in the scope of
+// the keys waiting together: Jobs whose CronJob is gone, then pods whose Job is gone
+// (the Jobs deleted here wake it again for theirs). A repair key also repairs the pod
+// view (lost commands, old tombstones).
+func (c *Controller) collectGarbage(ctx context.Context, s apply.GCScope) error {
+	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
-		// Deleting Jobs may leave more to collect: look again after.
-		n, err := apply.CollectGarbage(ctx, tx, now, kinds.Jobs)
-		if err != nil {
+		if s.Repair {
+			if err := apply.RepairPods(ctx, tx, now, view, c.caches.Pods); err != nil {
+				return err
+			}
+		}
+		if _, err := apply.CollectGarbage(ctx, tx, now, kinds.Jobs, s); err != nil {
 			return err
 		}
-		again = n > 0
-		return podview.CollectGarbage(ctx, tx, now)
+		return apply.CollectPods(ctx, tx, now, s)
 	})
-	if err == nil && again {
-		c.gc.EnqueueAfter(gcKey, gcDelay)
-	}
-	return err
 }

@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/podwarden/podwarden/services/job/internal/api"
@@ -15,6 +19,7 @@ import (
 	"github.com/podwarden/podwarden/services/job/internal/migrations"
 	"github.com/podwarden/podwarden/shared/apply/applytest"
 	"github.com/podwarden/podwarden/shared/clock"
+	ctlr "github.com/podwarden/podwarden/shared/controller"
 	"github.com/podwarden/podwarden/shared/podutil"
 	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
@@ -35,10 +40,15 @@ var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 func newController(t *testing.T) (*Controller, *store.DB) {
 	t.Helper()
+	return newControllerWith(t, Config{})
+}
+
+func newControllerWith(t *testing.T, cfg Config) (*Controller, *store.DB) {
+	t.Helper()
 	db := applytest.OpenDB(t, "job_sync", migrations.FS)
 	hub := applytest.Hub(t, db)
 	caches := Caches{Jobs: watch.For(hub, kinds.Jobs, nil), CronJobs: watch.For(hub, kinds.CronJobs, nil), Pods: watch.For(hub, kinds.Pods, nil)}
-	return New(db, nil, hub, caches, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), Config{}), db
+	return New(db, nil, hub, caches, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewFake(t0), cfg), db
 }
 
 // run runs one sync once the caches hold every write so far, and fails if it
@@ -188,4 +198,68 @@ func TestSyncCronJobForeground(t *testing.T) {
 	applytest.Equal(t, "jobs", applytest.Names(t, db, kinds.Jobs), "[]")
 	syncCron()
 	applytest.Equal(t, "cronjobs", applytest.Names(t, db, kinds.CronJobs), "[]")
+}
+
+// TestPodChangesShareOneJobSync: as with Kubernetes' syncJobBatchPeriod, a pod's
+// change wakes its Job only after the batch period, so that the changes of its pods
+// meanwhile are counted by one sync and one status write (before, each pod's change
+// synced the Job: five syncs and five status writes for five completions).
+func TestPodChangesShareOneJobSync(t *testing.T) {
+	const period = 3 * time.Second
+	c, db := newControllerWith(t, Config{SyncBatchPeriod: period})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	storeJob(t, db, func(j *jobv1.Job) { j.Spec.Parallelism, j.Spec.Completions = proto.Int32(3), proto.Int32(3) })
+	c.mustSync(t)
+	pods := applytest.List(t, db, kinds.Pods)
+	if len(pods) != 3 {
+		t.Fatalf("%d pods", len(pods))
+	}
+	// The Job loop, recording its syncs; every write so far handled before it runs.
+	var mu sync.Mutex
+	var synced []string
+	syncs := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(synced) }
+	c.jobs = ctlr.New(ctlr.Config{Name: "job", Workers: 1, Sync: func(_ context.Context, key string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		synced = append(synced, key)
+		return nil
+	}})
+	now, err := store.CurrentRV(ctx, db.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.in.Hub.Seen(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	go c.jobs.Run(ctx)
+	start := time.Now()
+	for _, p := range pods {
+		p.Status = &corev1.PodStatus{Phase: "Succeeded"}
+		p, err := kinds.Pods.Update(ctx, db.Pool, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rv, _ := strconv.ParseInt(p.GetMetadata().GetResourceVersion(), 10, 64)
+		if err := c.in.Hub.Seen(ctx, rv); err != nil { // the change handled
+			t.Fatal(err)
+		}
+		// For a while (well inside the period) the Job is not synced; without the
+		// batch period it would be at once.
+		for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if s := syncs(); len(s) != 0 && time.Since(start) < period {
+				t.Fatalf("synced %v before the batch period ended", s)
+			}
+		}
+	}
+	deadline := time.Now().Add(period + 20*time.Second)
+	for len(syncs()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the Job was never synced")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := syncs(); fmt.Sprint(s) != "[default/pi]" {
+		t.Fatalf("synced %v, want the Job once", s)
+	}
 }

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,6 +45,10 @@ func NewResources(db *store.DB, hub *watch.Hub, now func() time.Time) *Resources
 		ResetStatus: func(j *jobv1.Job) { j.Status = &jobv1.JobStatus{} },
 		CopyStatus:  func(dst, src *jobv1.Job) { dst.Status = src.Status },
 		SpecEqual:   func(a, b *jobv1.Job) bool { return proto.Equal(a.Spec, b.Spec) },
+		// kube-apiserver's Job strategy: status.successful is status.succeeded.
+		Fields: func(j *jobv1.Job) map[string]string {
+			return map[string]string{"status.successful": strconv.Itoa(int(j.GetStatus().GetSucceeded()))}
+		},
 		OrphanDependents: func(ctx context.Context, tx pgx.Tx, j *jobv1.Job) error {
 			return orphanPods(ctx, tx, j.Metadata, now())
 		},

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/podwarden/podwarden/services/node/internal/admission"
+	"github.com/podwarden/podwarden/services/node/internal/quota"
 	"github.com/podwarden/podwarden/services/node/internal/repo"
 	"github.com/podwarden/podwarden/services/node/internal/sim"
 	"github.com/podwarden/podwarden/shared/bus"
@@ -180,8 +181,9 @@ func (c *Controllers) createPods(ctx context.Context, tx pgx.Tx, now time.Time, 
 			fresh = append(fresh, p)
 		}
 	}
-	if len(fresh) == 0 {
-		return false, nil
+	fresh, err = c.admit(ctx, tx, now, fresh)
+	if err != nil || len(fresh) == 0 {
+		return false, err
 	}
 	created, err := repo.CreatePods(ctx, tx, fresh)
 	if err != nil {
@@ -292,4 +294,41 @@ func (c *Controllers) updatePod(ctx context.Context, tx pgx.Tx, now time.Time, c
 	}
 	_, err = repo.UpdatePod(ctx, tx, now, next, repo.OwnerKind(p), nil)
 	return err
+}
+
+// admit runs the namespaces' admission (LimitRanges, ResourceQuotas) on commanded
+// pods, as kube-apiserver does on a controller's create: a refused pod is
+// reported to its owner (repo.PublishRefused) and left out; the quotas' usage is
+// charged in tx, whose lock on them serializes the creates of a namespace.
+func (c *Controllers) admit(ctx context.Context, tx pgx.Tx, now time.Time, pods []*corev1.Pod) ([]*corev1.Pod, error) {
+	byNS := map[string]*quota.Namespace{}
+	var order []string
+	out := pods[:0:0]
+	for _, p := range pods {
+		ns := p.GetMetadata().GetNamespace()
+		n, ok := byNS[ns]
+		if !ok {
+			var err error
+			if n, err = repo.LoadAdmission(ctx, tx, ns, now); err != nil {
+				return nil, err
+			}
+			byNS[ns] = n
+			order = append(order, ns)
+		}
+		if err := n.Admit(p); err != nil {
+			why := quota.Refusal(p.GetMetadata().GetName(), err)
+			c.log.Info("pod creation refused", "pod", repo.Key(p.GetMetadata()), "uid", p.GetMetadata().GetUid(), "reason", why)
+			if err := repo.PublishRefused(ctx, tx, p, why); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		out = append(out, p)
+	}
+	for _, ns := range order {
+		if err := repo.WriteQuotaStatuses(ctx, tx, byNS[ns]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -47,6 +47,9 @@ type Caches struct {
 	Hub   *watch.Hub
 	Pods  *watch.Cache[*corev1.Pod]
 	Nodes *watch.Cache[*nodev1.Node]
+	// Quotas are the ResourceQuotas (a pod change wakes the quota controller
+	// only in a namespace that has some).
+	Quotas *watch.Cache[*corev1.ResourceQuota]
 }
 
 // scheduleKey is the scheduler's single key: one sync schedules every pending pod.
@@ -66,6 +69,7 @@ type Controllers struct {
 	kubelet   *controller.Controller
 	nodes     *controller.Controller
 	endpoints *controller.Controller
+	quotas    *controller.Controller
 	services  serviceIndex
 
 	// unschedulable is the number of pods the last scheduling pass left pending:
@@ -100,6 +104,9 @@ func New(db *store.DB, b *bus.Bus, caches Caches, log *slog.Logger, clk clock.Cl
 	c.endpoints = controller.New(controller.Config{
 		Name: "endpoints", Workers: 2, Sync: c.syncEndpoints, List: c.listServiceKeys, Resync: cfg.Resync, Log: log,
 	})
+	c.quotas = controller.New(controller.Config{
+		Name: "resourcequota", Workers: 1, Sync: c.syncQuotas, List: c.listQuotaNamespaces, Resync: cfg.Resync, Log: log,
+	})
 	caches.Pods.OnChange(c.onPod)
 	caches.Nodes.OnChange(func(e watch.Event[*nodev1.Node]) { c.state.Node(e.Object, e.Type == store.Deleted) })
 	return c
@@ -112,6 +119,7 @@ func (c *Controllers) onPod(e watch.Event[*corev1.Pod]) {
 	p, deleted := e.Object, e.Type == store.Deleted
 	c.state.Pod(p, deleted)
 	c.kubelet.Enqueue(e.Key)
+	c.quotaPodChanged(p.GetMetadata().GetNamespace())
 	switch {
 	case !deleted && !placement.Bound(p) && p.GetMetadata().GetDeletionTimestamp() == nil && !podutil.IsPodTerminal(p):
 		c.scheduler.Enqueue(scheduleKey)
@@ -136,6 +144,13 @@ func (c *Controllers) OnObject(payload string) {
 		c.onPodChange(rest) // the kubelet is woken by the cache (onPod)
 	case "Service", "Endpoints":
 		c.endpoints.Enqueue(rest)
+		if kind == "Service" {
+			ns, _, _ := strings.Cut(rest, "/")
+			c.quotaPodChanged(ns)
+		}
+	case "ResourceQuota":
+		ns, _, _ := strings.Cut(rest, "/")
+		c.quotas.Enqueue(ns)
 	case "Node":
 		_, name, _ := strings.Cut(rest, "/")
 		c.nodes.Enqueue(name)
@@ -168,7 +183,7 @@ func (c *Controllers) enqueueAll() {
 func (c *Controllers) Run(ctx context.Context) {
 	c.newTerm.Store(true)
 	var wg sync.WaitGroup
-	for _, f := range []func(context.Context){c.scheduler.Run, c.kubelet.Run, c.nodes.Run, c.endpoints.Run, c.consume, c.housekeep} {
+	for _, f := range []func(context.Context){c.scheduler.Run, c.kubelet.Run, c.nodes.Run, c.endpoints.Run, c.quotas.Run, c.consume, c.housekeep} {
 		wg.Add(1)
 		go func() { defer wg.Done(); f(ctx) }()
 	}

@@ -34,6 +34,10 @@ const MaxExited = 2000
 // Runtime runs and tracks the processes. It implements sim.Runtime and the log
 // server's LogSource.
 type Runtime struct {
+	// StartProcess, when set, starts a container's process (in its pod's
+	// sandbox); nil starts it as a plain process of the machine.
+	StartProcess func(pod *corev1.Pod, cmd *exec.Cmd) error
+
 	mu    sync.Mutex
 	procs map[string]*proc   // by container id (one incarnation)
 	byPod map[string][]*proc // by pod uid
@@ -88,7 +92,11 @@ func (r *Runtime) Start(pod *corev1.Pod, c *corev1.Container, id string) {
 	cmd.Stdout, cmd.Stderr = pw, pw
 	p.cmd = cmd
 	go p.collect(pr)
-	if err := cmd.Start(); err != nil {
+	start := func() error { return cmd.Start() }
+	if r.StartProcess != nil {
+		start = func() error { return r.StartProcess(pod, cmd) }
+	}
+	if err := start(); err != nil {
 		p.add("exec: " + err.Error())
 		_ = pw.Close()
 		<-p.collected

@@ -135,6 +135,10 @@ type Server struct {
 	metricsv1.UnimplementedMetricsServiceServer
 	DB    *store.DB
 	Clock clock.Clock
+	// Measured, when set, is a pod's real CPU and memory usage (milli-units),
+	// measured from its processes (the exec runtime's, in their sandbox's
+	// cgroup); ok false leaves the pod to the Loads.
+	Measured func(p *corev1.Pod) (cpu, memory int64, ok bool)
 }
 
 func (s *Server) snapshot(ctx context.Context, ns string) ([]*corev1.Pod, map[string]Usage, []*metricsv1.Load, error) {
@@ -178,7 +182,21 @@ func (s *Server) snapshotFor(ctx context.Context, ns string, sel k8slabels.Selec
 			}
 		}
 	}
-	return ps, PodUsage(all, ls), ls, nil
+	usage := PodUsage(all, ls)
+	if s.Measured != nil {
+		for _, p := range all {
+			k := p.GetMetadata().GetNamespace() + "/" + p.GetMetadata().GetName()
+			u, known := usage[k]
+			if !known {
+				continue // not running
+			}
+			if cpu, mem, ok := s.Measured(p); ok {
+				u.CPU, u.Memory = cpu, mem
+				usage[k] = u
+			}
+		}
+	}
+	return ps, usage, ls, nil
 }
 
 func filterPods(ps []*corev1.Pod, sel k8slabels.Selector) []*corev1.Pod {

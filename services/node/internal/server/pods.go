@@ -81,9 +81,23 @@ func (s *PodServer) CreatePod(ctx context.Context, req *nodev1.CreatePodRequest)
 	var out *corev1.Pod
 	dryRun := isDryRun(req.GetDryRun())
 	err = writeTx(ctx, s.DB, podsGR, m.Name, dryRun, func(tx pgx.Tx) error {
-		var err error
-		out, err = repo.CreatePod(ctx, tx, now, p, nil)
-		return err
+		// LimitRanger and ResourceQuota admission, under the namespace's quota locks.
+		adm, err := repo.LoadAdmission(ctx, tx, ns, now)
+		if err != nil {
+			return err
+		}
+		if err := adm.Admit(p); err != nil {
+			return apierr.Forbidden(podsGR, m.Name, err)
+		}
+		if len(adm.Ranges) > 0 {
+			if errs := admission.ValidateCreate(p); len(errs) > 0 {
+				return apierr.Invalid(podGK, m.Name, errs)
+			}
+		}
+		if out, err = repo.CreatePod(ctx, tx, now, p, nil); err != nil {
+			return err
+		}
+		return repo.WriteQuotaStatuses(ctx, tx, adm)
 	})
 	if err != nil {
 		return nil, err

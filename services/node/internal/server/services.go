@@ -95,10 +95,22 @@ func (s *ServiceServer) CreateService(ctx context.Context, req *nodev1.CreateSer
 		return nil, apierr.Invalid(serviceGK, m.Name, errs)
 	}
 	out, err := s.write(ctx, m.Name, isDryRun(req.GetDryRun()), func(tx pgx.Tx) (*nodev1.Service, error) {
+		// ResourceQuota admission, under the namespace's quota locks.
+		adm, err := repo.LoadAdmission(ctx, tx, m.Namespace, s.now())
+		if err != nil {
+			return nil, err
+		}
+		if err := adm.AdmitService(svc); err != nil {
+			return nil, apierr.Forbidden(servicesGR, m.Name, err)
+		}
 		if err := allocate(ctx, tx, svc, nil); err != nil {
 			return nil, err
 		}
-		return repo.Services.Create(ctx, tx, svc)
+		created, err := repo.Services.Create(ctx, tx, svc)
+		if err != nil {
+			return nil, err
+		}
+		return created, repo.WriteQuotaStatuses(ctx, tx, adm)
 	})
 	if err != nil {
 		return nil, err

@@ -68,9 +68,16 @@ func (r runtime) Exec(ctx context.Context, containerID string, cmd []string, in 
 		return fmt.Errorf("container not found (%q)", parts[2])
 	}
 	var code int
-	if r.s.cfg.ExecRuntime {
-		code, err = r.s.execProcess(ctx, p, c, cmd, in, out, errw, tty, resize)
-	} else {
+	sb, err := r.s.sandbox(p)
+	if err != nil {
+		return err
+	}
+	switch {
+	case sb != nil && (r.s.cfg.ExecRuntime || onMachine(cmd[0])):
+		code, err = r.s.execProcess(ctx, p, c, cmd, in, out, errw, tty, resize, sb.Start)
+	case r.s.cfg.ExecRuntime:
+		code, err = r.s.execProcess(ctx, p, c, cmd, in, out, errw, tty, resize, nil)
+	default:
 		go drainResize(ctx, resize)
 		code, err = simsh.Exec(ctx, r.s.machine(p, c), cmd, simsh.Streams{Stdin: in, Stdout: writerOrNil(out), Stderr: writerOrNil(errw), TTY: tty})
 	}
@@ -160,10 +167,30 @@ func (s *Server) machine(p *corev1.Pod, c *corev1.Container) *simsh.Machine {
 	}
 }
 
+// sandbox is the pod's sandbox when pods get them (nil otherwise).
+func (s *Server) sandbox(p *corev1.Pod) (Sandbox, error) {
+	if s.cfg.Sandboxes == nil {
+		return nil, nil
+	}
+	return s.cfg.Sandboxes.Sandbox(p)
+}
+
+// onMachine reports whether the machine has the program (in a sandbox of a
+// simulated container, what the machine lacks and the sim's shell models,
+// like nslookup or nginx -v, is answered by the sim's shell).
+func onMachine(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
+}
+
 // execProcess runs cmd as a process of the machine with the container's
 // environment (PATH is the machine's, so its programs run), in its own process
-// group, killed with the group when the stream ends.
-func (s *Server) execProcess(ctx context.Context, p *corev1.Pod, c *corev1.Container, argv []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) (int, error) {
+// group, killed with the group when the stream ends; start, when set, starts
+// it (in the pod's sandbox).
+func (s *Server) execProcess(ctx context.Context, p *corev1.Pod, c *corev1.Container, argv []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize, start func(*exec.Cmd) error) (int, error) {
+	if start == nil {
+		start = (*exec.Cmd).Start
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = ProcessEnv(p, c, s.cfg.KubernetesIP)
 	cmd.Dir = os.TempDir()
@@ -180,7 +207,7 @@ func (s *Server) execProcess(ctx context.Context, p *corev1.Pod, c *corev1.Conta
 	}
 	cmd.WaitDelay = time.Second
 	if tty {
-		return runTTY(ctx, cmd, in, out, resize)
+		return runTTY(ctx, cmd, in, out, resize, start)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if in != nil {
@@ -192,17 +219,26 @@ func (s *Server) execProcess(ctx context.Context, p *corev1.Pod, c *corev1.Conta
 	if errw != nil {
 		cmd.Stderr = errw
 	}
-	return exitCode(cmd.Run())
+	if err := start(cmd); err != nil {
+		return exitCode(err)
+	}
+	return exitCode(cmd.Wait())
 }
 
 // runTTY runs cmd on a pseudo-terminal sized by the client's resize events.
-func runTTY(ctx context.Context, cmd *exec.Cmd, in io.Reader, out io.Writer, resize <-chan remotecommand.TerminalSize) (int, error) {
+func runTTY(ctx context.Context, cmd *exec.Cmd, in io.Reader, out io.Writer, resize <-chan remotecommand.TerminalSize, start func(*exec.Cmd) error) (int, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	ptmx, err := pty.Start(cmd)
+	ptmx, tty, err := pty.Open()
 	if err != nil {
 		return 0, err
 	}
 	defer ptmx.Close()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	err = start(cmd)
+	tty.Close()
+	if err != nil {
+		return exitCode(err)
+	}
 	go func() {
 		for {
 			select {
@@ -283,7 +319,7 @@ func (r runtime) PortForward(ctx context.Context, podSandboxID string, port int3
 	refused := fmt.Errorf("failed to connect to localhost:%d inside namespace %q, IPv4: dial tcp4 127.0.0.1:%d: connect: connection refused IPv6 dial tcp6 [::1]:%d: connect: connection refused ",
 		port, podSandboxID, port, port)
 	if r.s.cfg.ExecRuntime {
-		conn, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+		conn, err := r.s.dialPod(ctx, p, port)
 		if err == nil {
 			return splice(conn, stream)
 		}
@@ -297,6 +333,24 @@ func (r runtime) PortForward(ctx context.Context, podSandboxID string, port int3
 	}
 	return ServeConn(h, stream)
 }
+
+// dialPod connects to a port of an exec runtime pod: localhost in its sandbox
+// (as the kubelet's port-forward does), or the machine's without one.
+func (s *Server) dialPod(ctx context.Context, p *corev1.Pod, port int32) (net.Conn, error) {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	sb, err := s.sandbox(p)
+	if err != nil {
+		return nil, err
+	}
+	if sb != nil {
+		return sb.Dial(ctx, addr)
+	}
+	return net.DialTimeout("tcp4", addr, 5*time.Second)
+}
+
+// SimServer is the handler of the pod's running simulated container serving
+// port (nil when none does).
+func SimServer(p *corev1.Pod, port int32) http.Handler { return simServer(p, port) }
 
 // simServer is the handler of the pod's running container serving port.
 func simServer(p *corev1.Pod, port int32) http.Handler {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,7 +52,25 @@ type Config struct {
 	// Follow writes what container of pod writes from now on until it stops
 	// (`kubectl attach`); nil: attach shows nothing.
 	Follow func(ctx context.Context, pod *corev1.Pod, container string, out io.Writer) error
-	Log    *slog.Logger
+	// Sandboxes, when set, gives pods sandboxes (Linux namespaces): commands run
+	// there with the machine's programs, and the exec runtime's ports are the
+	// sandbox's. nil: no sandboxes (sim shell, or plain processes).
+	Sandboxes Sandboxes
+	Log       *slog.Logger
+}
+
+// Sandboxes makes and finds pods' sandboxes.
+type Sandboxes interface {
+	// Sandbox is the pod's sandbox, made on first use.
+	Sandbox(p *corev1.Pod) (Sandbox, error)
+}
+
+// Sandbox is one pod's.
+type Sandbox interface {
+	// Start starts cmd inside the sandbox.
+	Start(cmd *exec.Cmd) error
+	// Dial connects to a TCP address from inside the sandbox.
+	Dial(ctx context.Context, addr string) (net.Conn, error)
 }
 
 // Server is the node service's streaming server and its PodStreamService.
@@ -364,9 +383,12 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		if t.scheme == "https" {
 			target.Scheme = "https"
 		}
-		if c, err := net.DialTimeout("tcp4", target.Host, 2*time.Second); err == nil {
+		if c, err := s.dialPod(r.Context(), t.pod, t.port); err == nil {
 			c.Close()
 			rp := httputil.NewSingleHostReverseProxy(target)
+			rp.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return s.dialPod(ctx, t.pod, t.port)
+			}}
 			rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) { proxyError(w, t, err) }
 			rp.ServeHTTP(w, r)
 			return

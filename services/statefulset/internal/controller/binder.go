@@ -61,8 +61,10 @@ func (c *Controller) syncBinder(ctx context.Context, key string) error {
 		}
 		volumes := c.caches.Volumes.Select(store.ListOptions{}) // Bind modifies copies only
 		classes := c.caches.Classes.Select(store.ListOptions{})
-		in := reconcile.Claim{Classes: classes,
-			ConsumerNode: reconcile.ConsumerNode(claim, c.caches.Pods.Select(store.ListOptions{Namespace: ns}))}
+		in := reconcile.Claim{Classes: classes}
+		if reconcile.ClaimWaitsForConsumer(claim, classes) { // the namespace's pods only then
+			in.ConsumerNode = reconcile.ConsumerNode(claim, c.caches.Pods.Select(store.ListOptions{Namespace: ns}))
+		}
 		now := c.clock.Now()
 		b, ok := reconcile.Bind(claim, volumes, in, now)
 		if !ok {

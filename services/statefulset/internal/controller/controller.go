@@ -60,10 +60,9 @@ type Controller struct {
 }
 
 const (
-	gcKey      = "gc"
-	repairKey  = "repair"
 	volumesKey = "/volumes" // the binder's reclaim pass (no claim key starts with "/")
-	gcDelay    = 100 * time.Millisecond
+	// reclaimDelay debounces the reclaim pass over the changes of claims and volumes.
+	reclaimDelay = 100 * time.Millisecond
 )
 
 // New builds the loops over the caches fed by hub; they run in Run.
@@ -78,8 +77,8 @@ func New(db *store.DB, b *bus.Bus, hub *watch.Hub, caches Caches, log *slog.Logg
 			return append(keys, volumesKey), err
 		},
 		Resync: cfg.Resync, Log: log})
-	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, Sync: c.collectGarbage,
-		List: func(context.Context) ([]string, error) { return []string{gcKey, repairKey}, nil }, Resync: cfg.Resync, Log: log})
+	c.gc = controller.New(controller.Config{Name: "garbagecollector", Workers: 1, SyncBatch: apply.GCBatch(c.collectGarbage),
+		List: apply.GCKeys, Resync: cfg.Resync, Log: log})
 	c.watchCaches()
 	return c
 }
@@ -93,11 +92,14 @@ func New(db *store.DB, b *bus.Bus, hub *watch.Hub, caches Caches, log *slog.Logg
 // (the claim, and the reclaim pass) and the sets it may belong to; a volume's the
 // reclaim pass; a revision's the garbage collector.
 func (c *Controller) watchCaches() {
+	setCached := apply.CachedIn("StatefulSet", c.caches.StatefulSets)
 	c.caches.StatefulSets.OnChange(func(e watch.Event[*statefulsetv1.StatefulSet]) {
 		c.sets.Enqueue(e.Key)
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+		apply.EnqueueDependents(e, c.gc.Enqueue)
 	})
 	c.caches.Pods.OnChange(func(e watch.Event[*corev1.Pod]) {
+		apply.EnqueueDependents(e, c.gc.Enqueue) // claims the retention policy gave to the pod
+		apply.EnqueueIfOrphan(e, c.gc.Enqueue, setCached)
 		apply.EnqueueOwners(e, "StatefulSet", c.sets.Enqueue, func(p *corev1.Pod) []string {
 			return apply.Selecting(c.caches.StatefulSets, func(s *statefulsetv1.StatefulSet) *corev1.LabelSelector { return s.GetSpec().GetSelector() }, p)
 		})
@@ -123,14 +125,21 @@ func (c *Controller) watchCaches() {
 	}
 	c.caches.Claims.OnChange(func(e watch.Event[*statefulsetv1.PersistentVolumeClaim]) {
 		c.binder.Enqueue(e.Key)
-		c.binder.EnqueueAfter(volumesKey, gcDelay)
+		c.binder.EnqueueAfter(volumesKey, reclaimDelay)
 		c.enqueueSetsOf(e.Key)
+		// A claim given owners that are all gone already (the retention policy's
+		// write racing the owner's deletion) is garbage that no deletion event names.
+		if m := e.Object.GetMetadata(); e.Type != store.Deleted && len(m.GetOwnerReferences()) > 0 && !c.anyOwnerCached(m) {
+			for _, r := range m.GetOwnerReferences() {
+				c.gc.Enqueue(apply.GCOwnerKey(r.GetUid()))
+			}
+		}
 	})
 	c.caches.Volumes.OnChange(func(watch.Event[*statefulsetv1.PersistentVolume]) {
-		c.binder.EnqueueAfter(volumesKey, gcDelay)
+		c.binder.EnqueueAfter(volumesKey, reclaimDelay)
 	})
-	c.caches.Revisions.OnChange(func(watch.Event[*revisions.Revision]) {
-		c.gc.EnqueueAfter(gcKey, gcDelay)
+	c.caches.Revisions.OnChange(func(e watch.Event[*revisions.Revision]) {
+		apply.EnqueueIfOrphan(e, c.gc.Enqueue, setCached)
 	})
 }
 
@@ -168,11 +177,13 @@ func (c *Controller) Run(ctx context.Context) {
 // pod cache then wakes the owners (watchCaches). The view is quiet (no notification
 // per pod), so the feed is told here.
 func (c *Controller) handlePodEvents(ctx context.Context, msgs []bus.Received) error {
-	_, err := c.view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
+	_, refused, err := c.view.ApplyBatch(ctx, c.db, msgs, func(subject string, err error) {
 		c.log.Warn("dropping undecodable pod event", "subject", subject, "err", err)
 	})
 	if err == nil {
 		c.in.Hub.Kick()
+		// Owners whose pods the node service refused (a quota) wait before asking again.
+		c.in.HoldCreates(refused, c.clock.Now())
 	}
 	return err
 }

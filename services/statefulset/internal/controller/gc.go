@@ -3,41 +3,48 @@ package controller
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/podwarden/podwarden/services/statefulset/internal/kinds"
 	"github.com/podwarden/podwarden/shared/apply"
-	"github.com/podwarden/podwarden/shared/podview"
 	"github.com/podwarden/podwarden/shared/store"
 
 	corev1 "github.com/podwarden/podwarden/proto/gen/go/podwarden/core/v1"
 )
 
 // collectGarbage deletes what a Background deletion or the retention policy left
-// behind: revisions and pods whose StatefulSet is gone, claims whose every owner is
-// gone. On repairKey it resends lost pod commands and trims tombstones instead.
-func (c *Controller) collectGarbage(ctx context.Context, key string) error {
+// behind, in the scope of the keys waiting together: revisions and pods whose
+// StatefulSet is gone, claims whose every owner is gone. A repair key also resends
+// lost pod commands and trims tombstones.
+func (c *Controller) collectGarbage(ctx context.Context, s apply.GCScope) error {
 	return c.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := c.clock.Now()
-		if key == repairKey {
-			return c.view.Repair(ctx, tx, now)
+		if s.Repair {
+			if err := apply.RepairPods(ctx, tx, now, c.view, c.caches.Pods); err != nil {
+				return err
+			}
 		}
-		if _, err := apply.CollectGarbage(ctx, tx, now, kinds.ControllerRevisions); err != nil {
+		if _, err := apply.CollectGarbage(ctx, tx, now, kinds.ControllerRevisions, s); err != nil {
 			return err
 		}
-		if err := podview.CollectGarbage(ctx, tx, now); err != nil {
+		if err := apply.CollectPods(ctx, tx, now, s); err != nil {
 			return err
 		}
-		return c.collectClaims(ctx, tx)
+		return c.collectClaims(ctx, tx, s)
 	})
 }
 
-// collectClaims deletes the claims that have owners (the retention policy's
-// StatefulSet or pod) none of which exists any more, like Kubernetes' garbage
-// collector. Claims without owners are never collected. The candidates come from the
-// caches (nothing listed or decoded); each is checked in Postgres before it goes.
-func (c *Controller) collectClaims(ctx context.Context, tx pgx.Tx) error {
+// collectClaims deletes the claims in scope (all, or those naming one of its owners)
+// that have owners (the retention policy's StatefulSet or pod) none of which exists
+// any more, like Kubernetes' garbage collector. Claims without owners are never
+// collected. The candidates come from the caches (nothing listed or decoded); each is
+// checked in Postgres before it goes.
+func (c *Controller) collectClaims(ctx context.Context, tx pgx.Tx, s apply.GCScope) error {
+	if !s.Collects() {
+		return nil
+	}
 	for _, l := range []apply.Loader{c.caches.Claims, c.caches.StatefulSets, c.caches.Pods} {
 		if err := l.Synced(ctx); err != nil {
 			return err
@@ -45,6 +52,9 @@ func (c *Controller) collectClaims(ctx context.Context, tx pgx.Tx) error {
 	}
 	for _, cl := range c.caches.Claims.Select(store.ListOptions{}) {
 		refs := cl.GetMetadata().GetOwnerReferences()
+		if !s.All && !slices.ContainsFunc(refs, func(r *corev1.OwnerReference) bool { return slices.Contains(s.Owners, r.GetUid()) }) {
+			continue
+		}
 		if len(refs) == 0 || cl.GetMetadata().GetDeletionTimestamp() != nil || c.anyOwnerCached(cl.GetMetadata()) {
 			continue
 		}

@@ -80,11 +80,7 @@ func (c *Controller) planStatefulSet(set *statefulsetv1.StatefulSet, now time.Ti
 			pods = append(pods, p)
 		}
 	}
-	pvcs := c.caches.Claims.Select(store.ListOptions{Namespace: m.Namespace, Labels: sel.MatchLabels})
-	byName := make(map[string]*statefulsetv1.PersistentVolumeClaim, len(pvcs))
-	for _, cl := range pvcs {
-		byName[cl.Metadata.Name] = cl
-	}
+	byName := c.claimsOf(set, pods)
 
 	hp := reconcile.PlanHistory(set, revs)
 	currentName, currentSet, err := reconcile.CurrentRevision(set, revs, hp.Hash)
@@ -134,6 +130,39 @@ func statefulSetWrites(set *statefulsetv1.StatefulSet, hp reconcile.HistoryPlan,
 	out.Add(revisions.Deletes(reconcile.HistoryToDelete(set, old, pods))...)
 	for _, e := range p.Events {
 		out.Event(e.Type, e.Reason, e.Message)
+	}
+	return out
+}
+
+// claimsOf reads from the cache, by name, the claims Decide may look at: the
+// templates' claims of every ordinal the set's replicas span and of every pod it has
+// (as Kubernetes' StatefulSet controller gets each pod's claims by name, with no look
+// at the namespace's other claims).
+func (c *Controller) claimsOf(set *statefulsetv1.StatefulSet, pods []*corev1.Pod) map[string]*statefulsetv1.PersistentVolumeClaim {
+	templates := set.GetSpec().GetVolumeClaimTemplates()
+	if len(templates) == 0 {
+		return nil
+	}
+	out := map[string]*statefulsetv1.PersistentVolumeClaim{}
+	add := func(ordinal int) {
+		for _, t := range templates {
+			name := reconcile.ClaimName(t, set, ordinal)
+			if _, seen := out[name]; seen {
+				continue
+			}
+			if cl, ok := c.caches.Claims.Get(set.GetMetadata().GetNamespace(), name); ok {
+				out[name] = cl
+			}
+		}
+	}
+	start := reconcile.StartOrdinal(set)
+	for ord := start; ord < start+int(set.GetSpec().GetReplicas()); ord++ {
+		add(ord)
+	}
+	for _, p := range pods {
+		if ord := reconcile.Ordinal(p); ord >= 0 {
+			add(ord)
+		}
 	}
 	return out
 }

@@ -5,8 +5,8 @@ package reconcile
 
 import (
 	"maps"
-	"regexp"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -44,15 +44,29 @@ func ClaimName(tmpl *statefulsetv1.PersistentVolumeClaim, set *statefulsetv1.Sta
 	return tmpl.GetMetadata().GetName() + "-" + PodName(set, ordinal)
 }
 
-var ordinalRE = regexp.MustCompile(`^(.*)-([0-9]+)$`)
+// parentAndOrdinal splits a name as Kubernetes' `^(.*)-([0-9]+)$` does (its
+// getParentNameAndOrdinal), without a regexp (it ran on every pod of every sync):
+// ok false when the name does not end in -<digits>.
+func parentAndOrdinal(name string) (parent, digits string, ok bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 || i == len(name)-1 {
+		return "", "", false
+	}
+	for _, r := range name[i+1:] {
+		if r < '0' || r > '9' {
+			return "", "", false
+		}
+	}
+	return name[:i], name[i+1:], true
+}
 
 // Ordinal is the ordinal a pod's name carries, -1 when it has none.
 func Ordinal(p *corev1.Pod) int {
-	m := ordinalRE.FindStringSubmatch(p.GetMetadata().GetName())
-	if m == nil {
+	_, digits, ok := parentAndOrdinal(p.GetMetadata().GetName())
+	if !ok {
 		return -1
 	}
-	o, err := strconv.Atoi(m[2])
+	o, err := strconv.Atoi(digits)
 	if err != nil {
 		return -1
 	}
@@ -61,8 +75,8 @@ func Ordinal(p *corev1.Pod) int {
 
 // IsMemberOf reports whether p's name is one of set's: <set>-<ordinal>.
 func IsMemberOf(set *statefulsetv1.StatefulSet, p *corev1.Pod) bool {
-	m := ordinalRE.FindStringSubmatch(p.GetMetadata().GetName())
-	return m != nil && m[1] == set.GetMetadata().GetName()
+	parent, _, ok := parentAndOrdinal(p.GetMetadata().GetName())
+	return ok && parent == set.GetMetadata().GetName()
 }
 
 // StartOrdinal is spec.ordinals.start (0 by default).

@@ -66,6 +66,19 @@ func WaitsForConsumer(sc *storagev1.StorageClass) bool {
 	return sc.GetVolumeBindingMode() == BindingWaitForFirstConsumer
 }
 
+// ClaimWaitsForConsumer reports whether Bind may ask for the claim's consumer node:
+// its class (among classes) binds at the first consumer. A claim without a class gets
+// the default class first.
+func ClaimWaitsForConsumer(c *statefulsetv1.PersistentVolumeClaim, classes []*storagev1.StorageClass) bool {
+	name := claimClass(c)
+	for _, sc := range classes {
+		if name != "" && sc.GetMetadata().GetName() == name {
+			return WaitsForConsumer(sc)
+		}
+	}
+	return false
+}
+
 // ConsumerNode is the node of the first scheduled, non-terminal pod that mounts the
 // claim (the scheduler's selected node of a WaitForFirstConsumer claim); "" when
 // no such pod is scheduled yet.

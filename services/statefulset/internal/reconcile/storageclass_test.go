@@ -161,3 +161,25 @@ func TestBindClasses(t *testing.T) {
 		t.Errorf("events %v, want Warning %s", b.Events, want)
 	}
 }
+
+// TestClaimWaitsForConsumer: the binder looks for a claim's consumer (the pods of its
+// namespace) only when its class binds at the first consumer.
+func TestClaimWaitsForConsumer(t *testing.T) {
+	unset := claim("", "1Gi")
+	unset.Spec.StorageClassName = nil
+	classes := []*storagev1.StorageClass{class("wait", "", BindingWaitForFirstConsumer), class("now", "", BindingImmediate), defaultClass("standard", t0)}
+	for _, tc := range []struct {
+		claim *statefulsetv1.PersistentVolumeClaim
+		want  bool
+	}{
+		{claim("wait", "1Gi"), true},
+		{claim("now", "1Gi"), false},
+		{claim("standard", "1Gi"), false},
+		{claim("missing", "1Gi"), false},
+		{unset, false},
+	} {
+		if got := ClaimWaitsForConsumer(tc.claim, classes); got != tc.want {
+			t.Errorf("ClaimWaitsForConsumer(class %q) = %v, want %v", tc.claim.GetSpec().GetStorageClassName(), got, tc.want)
+		}
+	}
+}

@@ -182,6 +182,7 @@ func (s *StatefulSetServer) UpdateStatefulSetScale(ctx context.Context, req *sta
 	set.Spec.Replicas = proto.Int32(req.GetScale().GetSpec().GetReplicas())
 	// A Scale without resourceVersion is an unconditional write (CheckScale compared a given one).
 	set.Metadata.ResourceVersion = ""
+	crud.KeepScaleManagers(req.GetScale(), set.Metadata)
 	out, err := s.R.Update(ctx, req.GetNamespace(), req.GetName(), set, req.GetDryRun())
 	if err != nil {
 		return nil, err

@@ -1372,6 +1372,156 @@ func (x *WatchHorizontalPodAutoscalersResponse) GetObject() *HorizontalPodAutosc
 	return nil
 }
 
+// WatchHorizontalPodAutoscalersV1Request filters like WatchHorizontalPodAutoscalersRequest.
+type WatchHorizontalPodAutoscalersV1Request struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Namespace       string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	LabelSelector   string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	FieldSelector   string                 `protobuf:"bytes,3,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
+	ResourceVersion string                 `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	// allowWatchBookmarks: periodic BOOKMARK events. sendInitialEvents (with
+	// resourceVersionMatch NotOlderThan): ADDED for the state, then a bookmark annotated
+	// k8s.io/initial-events-end.
+	AllowWatchBookmarks  bool   `protobuf:"varint,5,opt,name=allow_watch_bookmarks,json=allowWatchBookmarks,proto3" json:"allow_watch_bookmarks,omitempty"`
+	SendInitialEvents    *bool  `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3,oneof" json:"send_initial_events,omitempty"`
+	ResourceVersionMatch string `protobuf:"bytes,7,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Request) Reset() {
+	*x = WatchHorizontalPodAutoscalersV1Request{}
+	mi := &file_podwarden_autoscaler_v1_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Request) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchHorizontalPodAutoscalersV1Request) ProtoMessage() {}
+
+func (x *WatchHorizontalPodAutoscalersV1Request) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_autoscaler_v1_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchHorizontalPodAutoscalersV1Request.ProtoReflect.Descriptor instead.
+func (*WatchHorizontalPodAutoscalersV1Request) Descriptor() ([]byte, []int) {
+	return file_podwarden_autoscaler_v1_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Request) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Request) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Request) GetFieldSelector() string {
+	if x != nil {
+		return x.FieldSelector
+	}
+	return ""
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Request) GetResourceVersion() string {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Request) GetAllowWatchBookmarks() bool {
+	if x != nil {
+		return x.AllowWatchBookmarks
+	}
+	return false
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Request) GetSendInitialEvents() bool {
+	if x != nil && x.SendInitialEvents != nil {
+		return *x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Request) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
+	}
+	return ""
+}
+
+// WatchHorizontalPodAutoscalersV1Response is one watch event (type ADDED, MODIFIED,
+// DELETED, BOOKMARK or ERROR) with the object as autoscaling/v1.
+type WatchHorizontalPodAutoscalersV1Response struct {
+	state         protoimpl.MessageState     `protogen:"open.v1"`
+	Type          string                     `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Object        *HorizontalPodAutoscalerV1 `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Response) Reset() {
+	*x = WatchHorizontalPodAutoscalersV1Response{}
+	mi := &file_podwarden_autoscaler_v1_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Response) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchHorizontalPodAutoscalersV1Response) ProtoMessage() {}
+
+func (x *WatchHorizontalPodAutoscalersV1Response) ProtoReflect() protoreflect.Message {
+	mi := &file_podwarden_autoscaler_v1_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchHorizontalPodAutoscalersV1Response.ProtoReflect.Descriptor instead.
+func (*WatchHorizontalPodAutoscalersV1Response) Descriptor() ([]byte, []int) {
+	return file_podwarden_autoscaler_v1_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Response) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WatchHorizontalPodAutoscalersV1Response) GetObject() *HorizontalPodAutoscalerV1 {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
 var File_podwarden_autoscaler_v1_service_proto protoreflect.FileDescriptor
 
 const file_podwarden_autoscaler_v1_service_proto_rawDesc = "" +
@@ -1468,7 +1618,19 @@ const file_podwarden_autoscaler_v1_service_proto_rawDesc = "" +
 	"\x14_send_initial_events\"\x85\x01\n" +
 	"%WatchHorizontalPodAutoscalersResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12H\n" +
-	"\x06object\x18\x02 \x01(\v20.podwarden.autoscaler.v1.HorizontalPodAutoscalerR\x06object2\x9f\x0e\n" +
+	"\x06object\x18\x02 \x01(\v20.podwarden.autoscaler.v1.HorizontalPodAutoscalerR\x06object\"\xf6\x02\n" +
+	"&WatchHorizontalPodAutoscalersV1Request\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
+	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12%\n" +
+	"\x0efield_selector\x18\x03 \x01(\tR\rfieldSelector\x12)\n" +
+	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x122\n" +
+	"\x15allow_watch_bookmarks\x18\x05 \x01(\bR\x13allowWatchBookmarks\x123\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bH\x00R\x11sendInitialEvents\x88\x01\x01\x124\n" +
+	"\x16resource_version_match\x18\a \x01(\tR\x14resourceVersionMatchB\x16\n" +
+	"\x14_send_initial_events\"\x89\x01\n" +
+	"'WatchHorizontalPodAutoscalersV1Response\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12J\n" +
+	"\x06object\x18\x02 \x01(\v22.podwarden.autoscaler.v1.HorizontalPodAutoscalerV1R\x06object2\xc8\x0f\n" +
 	"\x1eHorizontalPodAutoscalerService\x12\x9e\x01\n" +
 	"\x1dCreateHorizontalPodAutoscaler\x12=.podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerRequest\x1a>.podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerResponse\x12\x95\x01\n" +
 	"\x1aGetHorizontalPodAutoscaler\x12:.podwarden.autoscaler.v1.GetHorizontalPodAutoscalerRequest\x1a;.podwarden.autoscaler.v1.GetHorizontalPodAutoscalerResponse\x12\x9b\x01\n" +
@@ -1480,7 +1642,8 @@ const file_podwarden_autoscaler_v1_service_proto_rawDesc = "" +
 	"\x1fCreateHorizontalPodAutoscalerV1\x12?.podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerV1Request\x1a@.podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerV1Response\x12\x9b\x01\n" +
 	"\x1cGetHorizontalPodAutoscalerV1\x12<.podwarden.autoscaler.v1.GetHorizontalPodAutoscalerV1Request\x1a=.podwarden.autoscaler.v1.GetHorizontalPodAutoscalerV1Response\x12\xa1\x01\n" +
 	"\x1eListHorizontalPodAutoscalersV1\x12>.podwarden.autoscaler.v1.ListHorizontalPodAutoscalersV1Request\x1a?.podwarden.autoscaler.v1.ListHorizontalPodAutoscalersV1Response\x12\xa4\x01\n" +
-	"\x1fUpdateHorizontalPodAutoscalerV1\x12?.podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Request\x1a@.podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1ResponseBRZPgithub.com/podwarden/podwarden/proto/gen/go/podwarden/autoscaler/v1;autoscalerv1b\x06proto3"
+	"\x1fUpdateHorizontalPodAutoscalerV1\x12?.podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Request\x1a@.podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Response\x12\xa6\x01\n" +
+	"\x1fWatchHorizontalPodAutoscalersV1\x12?.podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersV1Request\x1a@.podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersV1Response0\x01BRZPgithub.com/podwarden/podwarden/proto/gen/go/podwarden/autoscaler/v1;autoscalerv1b\x06proto3"
 
 var (
 	file_podwarden_autoscaler_v1_service_proto_rawDescOnce sync.Once
@@ -1494,7 +1657,7 @@ func file_podwarden_autoscaler_v1_service_proto_rawDescGZIP() []byte {
 	return file_podwarden_autoscaler_v1_service_proto_rawDescData
 }
 
-var file_podwarden_autoscaler_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_podwarden_autoscaler_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_podwarden_autoscaler_v1_service_proto_goTypes = []any{
 	(*CreateHorizontalPodAutoscalerRequest)(nil),        // 0: podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerRequest
 	(*CreateHorizontalPodAutoscalerResponse)(nil),       // 1: podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerResponse
@@ -1518,59 +1681,64 @@ var file_podwarden_autoscaler_v1_service_proto_goTypes = []any{
 	(*DeleteHorizontalPodAutoscalerResponse)(nil),       // 19: podwarden.autoscaler.v1.DeleteHorizontalPodAutoscalerResponse
 	(*WatchHorizontalPodAutoscalersRequest)(nil),        // 20: podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersRequest
 	(*WatchHorizontalPodAutoscalersResponse)(nil),       // 21: podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersResponse
-	(*HorizontalPodAutoscaler)(nil),                     // 22: podwarden.autoscaler.v1.HorizontalPodAutoscaler
-	(*v1.ListMeta)(nil),                                 // 23: podwarden.core.v1.ListMeta
-	(*HorizontalPodAutoscalerV1)(nil),                   // 24: podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
-	(*v1.DeleteOptions)(nil),                            // 25: podwarden.core.v1.DeleteOptions
-	(*v1.Status)(nil),                                   // 26: podwarden.core.v1.Status
+	(*WatchHorizontalPodAutoscalersV1Request)(nil),      // 22: podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersV1Request
+	(*WatchHorizontalPodAutoscalersV1Response)(nil),     // 23: podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersV1Response
+	(*HorizontalPodAutoscaler)(nil),                     // 24: podwarden.autoscaler.v1.HorizontalPodAutoscaler
+	(*v1.ListMeta)(nil),                                 // 25: podwarden.core.v1.ListMeta
+	(*HorizontalPodAutoscalerV1)(nil),                   // 26: podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
+	(*v1.DeleteOptions)(nil),                            // 27: podwarden.core.v1.DeleteOptions
+	(*v1.Status)(nil),                                   // 28: podwarden.core.v1.Status
 }
 var file_podwarden_autoscaler_v1_service_proto_depIdxs = []int32{
-	22, // 0: podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerRequest.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
-	22, // 1: podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerResponse.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
-	22, // 2: podwarden.autoscaler.v1.GetHorizontalPodAutoscalerResponse.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
-	23, // 3: podwarden.autoscaler.v1.ListHorizontalPodAutoscalersResponse.metadata:type_name -> podwarden.core.v1.ListMeta
-	22, // 4: podwarden.autoscaler.v1.ListHorizontalPodAutoscalersResponse.items:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
-	22, // 5: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerRequest.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
-	22, // 6: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerResponse.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
-	24, // 7: podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerV1Request.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
-	24, // 8: podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerV1Response.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
-	24, // 9: podwarden.autoscaler.v1.GetHorizontalPodAutoscalerV1Response.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
-	23, // 10: podwarden.autoscaler.v1.ListHorizontalPodAutoscalersV1Response.metadata:type_name -> podwarden.core.v1.ListMeta
-	24, // 11: podwarden.autoscaler.v1.ListHorizontalPodAutoscalersV1Response.items:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
-	24, // 12: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Request.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
-	24, // 13: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Response.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
-	22, // 14: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerStatusRequest.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
-	22, // 15: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerStatusResponse.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
-	25, // 16: podwarden.autoscaler.v1.DeleteHorizontalPodAutoscalerRequest.options:type_name -> podwarden.core.v1.DeleteOptions
-	26, // 17: podwarden.autoscaler.v1.DeleteHorizontalPodAutoscalerResponse.status:type_name -> podwarden.core.v1.Status
-	22, // 18: podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersResponse.object:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
-	0,  // 19: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.CreateHorizontalPodAutoscaler:input_type -> podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerRequest
-	2,  // 20: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.GetHorizontalPodAutoscaler:input_type -> podwarden.autoscaler.v1.GetHorizontalPodAutoscalerRequest
-	4,  // 21: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.ListHorizontalPodAutoscalers:input_type -> podwarden.autoscaler.v1.ListHorizontalPodAutoscalersRequest
-	6,  // 22: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscaler:input_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerRequest
-	16, // 23: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscalerStatus:input_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerStatusRequest
-	18, // 24: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.DeleteHorizontalPodAutoscaler:input_type -> podwarden.autoscaler.v1.DeleteHorizontalPodAutoscalerRequest
-	20, // 25: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.WatchHorizontalPodAutoscalers:input_type -> podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersRequest
-	8,  // 26: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.CreateHorizontalPodAutoscalerV1:input_type -> podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerV1Request
-	10, // 27: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.GetHorizontalPodAutoscalerV1:input_type -> podwarden.autoscaler.v1.GetHorizontalPodAutoscalerV1Request
-	12, // 28: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.ListHorizontalPodAutoscalersV1:input_type -> podwarden.autoscaler.v1.ListHorizontalPodAutoscalersV1Request
-	14, // 29: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscalerV1:input_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Request
-	1,  // 30: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.CreateHorizontalPodAutoscaler:output_type -> podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerResponse
-	3,  // 31: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.GetHorizontalPodAutoscaler:output_type -> podwarden.autoscaler.v1.GetHorizontalPodAutoscalerResponse
-	5,  // 32: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.ListHorizontalPodAutoscalers:output_type -> podwarden.autoscaler.v1.ListHorizontalPodAutoscalersResponse
-	7,  // 33: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscaler:output_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerResponse
-	17, // 34: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscalerStatus:output_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerStatusResponse
-	19, // 35: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.DeleteHorizontalPodAutoscaler:output_type -> podwarden.autoscaler.v1.DeleteHorizontalPodAutoscalerResponse
-	21, // 36: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.WatchHorizontalPodAutoscalers:output_type -> podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersResponse
-	9,  // 37: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.CreateHorizontalPodAutoscalerV1:output_type -> podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerV1Response
-	11, // 38: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.GetHorizontalPodAutoscalerV1:output_type -> podwarden.autoscaler.v1.GetHorizontalPodAutoscalerV1Response
-	13, // 39: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.ListHorizontalPodAutoscalersV1:output_type -> podwarden.autoscaler.v1.ListHorizontalPodAutoscalersV1Response
-	15, // 40: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscalerV1:output_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Response
-	30, // [30:41] is the sub-list for method output_type
-	19, // [19:30] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	24, // 0: podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerRequest.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
+	24, // 1: podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerResponse.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
+	24, // 2: podwarden.autoscaler.v1.GetHorizontalPodAutoscalerResponse.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
+	25, // 3: podwarden.autoscaler.v1.ListHorizontalPodAutoscalersResponse.metadata:type_name -> podwarden.core.v1.ListMeta
+	24, // 4: podwarden.autoscaler.v1.ListHorizontalPodAutoscalersResponse.items:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
+	24, // 5: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerRequest.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
+	24, // 6: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerResponse.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
+	26, // 7: podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerV1Request.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
+	26, // 8: podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerV1Response.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
+	26, // 9: podwarden.autoscaler.v1.GetHorizontalPodAutoscalerV1Response.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
+	25, // 10: podwarden.autoscaler.v1.ListHorizontalPodAutoscalersV1Response.metadata:type_name -> podwarden.core.v1.ListMeta
+	26, // 11: podwarden.autoscaler.v1.ListHorizontalPodAutoscalersV1Response.items:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
+	26, // 12: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Request.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
+	26, // 13: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Response.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
+	24, // 14: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerStatusRequest.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
+	24, // 15: podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerStatusResponse.horizontal_pod_autoscaler:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
+	27, // 16: podwarden.autoscaler.v1.DeleteHorizontalPodAutoscalerRequest.options:type_name -> podwarden.core.v1.DeleteOptions
+	28, // 17: podwarden.autoscaler.v1.DeleteHorizontalPodAutoscalerResponse.status:type_name -> podwarden.core.v1.Status
+	24, // 18: podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersResponse.object:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscaler
+	26, // 19: podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersV1Response.object:type_name -> podwarden.autoscaler.v1.HorizontalPodAutoscalerV1
+	0,  // 20: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.CreateHorizontalPodAutoscaler:input_type -> podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerRequest
+	2,  // 21: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.GetHorizontalPodAutoscaler:input_type -> podwarden.autoscaler.v1.GetHorizontalPodAutoscalerRequest
+	4,  // 22: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.ListHorizontalPodAutoscalers:input_type -> podwarden.autoscaler.v1.ListHorizontalPodAutoscalersRequest
+	6,  // 23: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscaler:input_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerRequest
+	16, // 24: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscalerStatus:input_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerStatusRequest
+	18, // 25: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.DeleteHorizontalPodAutoscaler:input_type -> podwarden.autoscaler.v1.DeleteHorizontalPodAutoscalerRequest
+	20, // 26: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.WatchHorizontalPodAutoscalers:input_type -> podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersRequest
+	8,  // 27: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.CreateHorizontalPodAutoscalerV1:input_type -> podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerV1Request
+	10, // 28: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.GetHorizontalPodAutoscalerV1:input_type -> podwarden.autoscaler.v1.GetHorizontalPodAutoscalerV1Request
+	12, // 29: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.ListHorizontalPodAutoscalersV1:input_type -> podwarden.autoscaler.v1.ListHorizontalPodAutoscalersV1Request
+	14, // 30: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscalerV1:input_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Request
+	22, // 31: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.WatchHorizontalPodAutoscalersV1:input_type -> podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersV1Request
+	1,  // 32: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.CreateHorizontalPodAutoscaler:output_type -> podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerResponse
+	3,  // 33: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.GetHorizontalPodAutoscaler:output_type -> podwarden.autoscaler.v1.GetHorizontalPodAutoscalerResponse
+	5,  // 34: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.ListHorizontalPodAutoscalers:output_type -> podwarden.autoscaler.v1.ListHorizontalPodAutoscalersResponse
+	7,  // 35: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscaler:output_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerResponse
+	17, // 36: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscalerStatus:output_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerStatusResponse
+	19, // 37: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.DeleteHorizontalPodAutoscaler:output_type -> podwarden.autoscaler.v1.DeleteHorizontalPodAutoscalerResponse
+	21, // 38: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.WatchHorizontalPodAutoscalers:output_type -> podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersResponse
+	9,  // 39: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.CreateHorizontalPodAutoscalerV1:output_type -> podwarden.autoscaler.v1.CreateHorizontalPodAutoscalerV1Response
+	11, // 40: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.GetHorizontalPodAutoscalerV1:output_type -> podwarden.autoscaler.v1.GetHorizontalPodAutoscalerV1Response
+	13, // 41: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.ListHorizontalPodAutoscalersV1:output_type -> podwarden.autoscaler.v1.ListHorizontalPodAutoscalersV1Response
+	15, // 42: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.UpdateHorizontalPodAutoscalerV1:output_type -> podwarden.autoscaler.v1.UpdateHorizontalPodAutoscalerV1Response
+	23, // 43: podwarden.autoscaler.v1.HorizontalPodAutoscalerService.WatchHorizontalPodAutoscalersV1:output_type -> podwarden.autoscaler.v1.WatchHorizontalPodAutoscalersV1Response
+	32, // [32:44] is the sub-list for method output_type
+	20, // [20:32] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_podwarden_autoscaler_v1_service_proto_init() }
@@ -1581,13 +1749,14 @@ func file_podwarden_autoscaler_v1_service_proto_init() {
 	file_podwarden_autoscaler_v1_types_proto_init()
 	file_podwarden_autoscaler_v1_service_proto_msgTypes[18].OneofWrappers = []any{}
 	file_podwarden_autoscaler_v1_service_proto_msgTypes[20].OneofWrappers = []any{}
+	file_podwarden_autoscaler_v1_service_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_podwarden_autoscaler_v1_service_proto_rawDesc), len(file_podwarden_autoscaler_v1_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -989,6 +989,71 @@ func local_request_HorizontalPodAutoscalerService_UpdateHorizontalPodAutoscalerV
 	return msg, metadata, err
 }
 
+var filter_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_0 = &utilities.DoubleArray{Encoding: map[string]int{"namespace": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_0(ctx context.Context, marshaler runtime.Marshaler, client HorizontalPodAutoscalerServiceClient, req *http.Request, pathParams map[string]string) (HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1Client, runtime.ServerMetadata, error) {
+	var (
+		protoReq WatchHorizontalPodAutoscalersV1Request
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["namespace"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "namespace")
+	}
+	protoReq.Namespace, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "namespace", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	stream, err := client.WatchHorizontalPodAutoscalersV1(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
+var filter_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_1 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_1(ctx context.Context, marshaler runtime.Marshaler, client HorizontalPodAutoscalerServiceClient, req *http.Request, pathParams map[string]string) (HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1Client, runtime.ServerMetadata, error) {
+	var (
+		protoReq WatchHorizontalPodAutoscalersV1Request
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_1); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	stream, err := client.WatchHorizontalPodAutoscalersV1(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 // RegisterHorizontalPodAutoscalerServiceHandlerServer registers the http handlers for service HorizontalPodAutoscalerService to "mux".
 // UnaryRPC     :call HorizontalPodAutoscalerServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -1308,6 +1373,20 @@ func RegisterHorizontalPodAutoscalerServiceHandlerServer(ctx context.Context, mu
 			return
 		}
 		forward_HorizontalPodAutoscalerService_UpdateHorizontalPodAutoscalerV1_0(annotatedContext, mux, outboundMarshaler, w, req, response_HorizontalPodAutoscalerService_UpdateHorizontalPodAutoscalerV1_0{resp.(*UpdateHorizontalPodAutoscalerV1Response)}, mux.GetForwardResponseOptions()...)
+	})
+
+	mux.Handle(http.MethodGet, pattern_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
+	})
+
+	mux.Handle(http.MethodGet, pattern_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
 	})
 
 	return nil
@@ -1638,6 +1717,40 @@ func RegisterHorizontalPodAutoscalerServiceHandlerClient(ctx context.Context, mu
 		}
 		forward_HorizontalPodAutoscalerService_UpdateHorizontalPodAutoscalerV1_0(annotatedContext, mux, outboundMarshaler, w, req, response_HorizontalPodAutoscalerService_UpdateHorizontalPodAutoscalerV1_0{resp.(*UpdateHorizontalPodAutoscalerV1Response)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/podwarden.autoscaler.v1.HorizontalPodAutoscalerService/WatchHorizontalPodAutoscalersV1", runtime.WithHTTPPathPattern("/apis/autoscaling/v1/watch/namespaces/{namespace}/horizontalpodautoscalers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/podwarden.autoscaler.v1.HorizontalPodAutoscalerService/WatchHorizontalPodAutoscalersV1", runtime.WithHTTPPathPattern("/apis/autoscaling/v1/watch/horizontalpodautoscalers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_1(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_1(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -1758,6 +1871,8 @@ var (
 	pattern_HorizontalPodAutoscalerService_ListHorizontalPodAutoscalersV1_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5}, []string{"apis", "autoscaling", "v1", "namespaces", "namespace", "horizontalpodautoscalers"}, ""))
 	pattern_HorizontalPodAutoscalerService_ListHorizontalPodAutoscalersV1_1      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"apis", "autoscaling", "v1", "horizontalpodautoscalers"}, ""))
 	pattern_HorizontalPodAutoscalerService_UpdateHorizontalPodAutoscalerV1_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5, 1, 0, 4, 1, 5, 6}, []string{"apis", "autoscaling", "v1", "namespaces", "namespace", "horizontalpodautoscalers", "name"}, ""))
+	pattern_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"apis", "autoscaling", "v1", "watch", "namespaces", "namespace", "horizontalpodautoscalers"}, ""))
+	pattern_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_1     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 2, 4}, []string{"apis", "autoscaling", "v1", "watch", "horizontalpodautoscalers"}, ""))
 )
 
 var (
@@ -1778,4 +1893,6 @@ var (
 	forward_HorizontalPodAutoscalerService_ListHorizontalPodAutoscalersV1_0      = runtime.ForwardResponseMessage
 	forward_HorizontalPodAutoscalerService_ListHorizontalPodAutoscalersV1_1      = runtime.ForwardResponseMessage
 	forward_HorizontalPodAutoscalerService_UpdateHorizontalPodAutoscalerV1_0     = runtime.ForwardResponseMessage
+	forward_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_0     = runtime.ForwardResponseStream
+	forward_HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_1     = runtime.ForwardResponseStream
 )

@@ -30,6 +30,7 @@ const (
 	HorizontalPodAutoscalerService_GetHorizontalPodAutoscalerV1_FullMethodName        = "/podwarden.autoscaler.v1.HorizontalPodAutoscalerService/GetHorizontalPodAutoscalerV1"
 	HorizontalPodAutoscalerService_ListHorizontalPodAutoscalersV1_FullMethodName      = "/podwarden.autoscaler.v1.HorizontalPodAutoscalerService/ListHorizontalPodAutoscalersV1"
 	HorizontalPodAutoscalerService_UpdateHorizontalPodAutoscalerV1_FullMethodName     = "/podwarden.autoscaler.v1.HorizontalPodAutoscalerService/UpdateHorizontalPodAutoscalerV1"
+	HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_FullMethodName     = "/podwarden.autoscaler.v1.HorizontalPodAutoscalerService/WatchHorizontalPodAutoscalersV1"
 )
 
 // HorizontalPodAutoscalerServiceClient is the client API for HorizontalPodAutoscalerService service.
@@ -61,6 +62,9 @@ type HorizontalPodAutoscalerServiceClient interface {
 	ListHorizontalPodAutoscalersV1(ctx context.Context, in *ListHorizontalPodAutoscalersV1Request, opts ...grpc.CallOption) (*ListHorizontalPodAutoscalersV1Response, error)
 	// UpdateHorizontalPodAutoscalerV1 replaces an autoscaler from an autoscaling/v1 object.
 	UpdateHorizontalPodAutoscalerV1(ctx context.Context, in *UpdateHorizontalPodAutoscalerV1Request, opts ...grpc.CallOption) (*UpdateHorizontalPodAutoscalerV1Response, error)
+	// WatchHorizontalPodAutoscalersV1 streams the same events as WatchHorizontalPodAutoscalers,
+	// each object as autoscaling/v1.
+	WatchHorizontalPodAutoscalersV1(ctx context.Context, in *WatchHorizontalPodAutoscalersV1Request, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchHorizontalPodAutoscalersV1Response], error)
 }
 
 type horizontalPodAutoscalerServiceClient struct {
@@ -190,6 +194,25 @@ func (c *horizontalPodAutoscalerServiceClient) UpdateHorizontalPodAutoscalerV1(c
 	return out, nil
 }
 
+func (c *horizontalPodAutoscalerServiceClient) WatchHorizontalPodAutoscalersV1(ctx context.Context, in *WatchHorizontalPodAutoscalersV1Request, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchHorizontalPodAutoscalersV1Response], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &HorizontalPodAutoscalerService_ServiceDesc.Streams[1], HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchHorizontalPodAutoscalersV1Request, WatchHorizontalPodAutoscalersV1Response]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1Client = grpc.ServerStreamingClient[WatchHorizontalPodAutoscalersV1Response]
+
 // HorizontalPodAutoscalerServiceServer is the server API for HorizontalPodAutoscalerService service.
 // All implementations must embed UnimplementedHorizontalPodAutoscalerServiceServer
 // for forward compatibility.
@@ -219,6 +242,9 @@ type HorizontalPodAutoscalerServiceServer interface {
 	ListHorizontalPodAutoscalersV1(context.Context, *ListHorizontalPodAutoscalersV1Request) (*ListHorizontalPodAutoscalersV1Response, error)
 	// UpdateHorizontalPodAutoscalerV1 replaces an autoscaler from an autoscaling/v1 object.
 	UpdateHorizontalPodAutoscalerV1(context.Context, *UpdateHorizontalPodAutoscalerV1Request) (*UpdateHorizontalPodAutoscalerV1Response, error)
+	// WatchHorizontalPodAutoscalersV1 streams the same events as WatchHorizontalPodAutoscalers,
+	// each object as autoscaling/v1.
+	WatchHorizontalPodAutoscalersV1(*WatchHorizontalPodAutoscalersV1Request, grpc.ServerStreamingServer[WatchHorizontalPodAutoscalersV1Response]) error
 	mustEmbedUnimplementedHorizontalPodAutoscalerServiceServer()
 }
 
@@ -261,6 +287,9 @@ func (UnimplementedHorizontalPodAutoscalerServiceServer) ListHorizontalPodAutosc
 }
 func (UnimplementedHorizontalPodAutoscalerServiceServer) UpdateHorizontalPodAutoscalerV1(context.Context, *UpdateHorizontalPodAutoscalerV1Request) (*UpdateHorizontalPodAutoscalerV1Response, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateHorizontalPodAutoscalerV1 not implemented")
+}
+func (UnimplementedHorizontalPodAutoscalerServiceServer) WatchHorizontalPodAutoscalersV1(*WatchHorizontalPodAutoscalersV1Request, grpc.ServerStreamingServer[WatchHorizontalPodAutoscalersV1Response]) error {
+	return status.Error(codes.Unimplemented, "method WatchHorizontalPodAutoscalersV1 not implemented")
 }
 func (UnimplementedHorizontalPodAutoscalerServiceServer) mustEmbedUnimplementedHorizontalPodAutoscalerServiceServer() {
 }
@@ -475,6 +504,17 @@ func _HorizontalPodAutoscalerService_UpdateHorizontalPodAutoscalerV1_Handler(srv
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchHorizontalPodAutoscalersV1Request)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(HorizontalPodAutoscalerServiceServer).WatchHorizontalPodAutoscalersV1(m, &grpc.GenericServerStream[WatchHorizontalPodAutoscalersV1Request, WatchHorizontalPodAutoscalersV1Response]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1Server = grpc.ServerStreamingServer[WatchHorizontalPodAutoscalersV1Response]
+
 // HorizontalPodAutoscalerService_ServiceDesc is the grpc.ServiceDesc for HorizontalPodAutoscalerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -527,6 +567,11 @@ var HorizontalPodAutoscalerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchHorizontalPodAutoscalers",
 			Handler:       _HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalers_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchHorizontalPodAutoscalersV1",
+			Handler:       _HorizontalPodAutoscalerService_WatchHorizontalPodAutoscalersV1_Handler,
 			ServerStreams: true,
 		},
 	},

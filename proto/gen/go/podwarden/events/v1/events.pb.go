@@ -255,7 +255,12 @@ type PodEvent struct {
 	// Pod is the full snapshot after the change.
 	Pod *v1.Pod `protobuf:"bytes,2,opt,name=pod,proto3" json:"pod,omitempty"`
 	// Version increases with every change of this pod: handlers drop older ones.
-	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// create_refused, on a DELETED event of a commanded pod that was never stored: why
+	// the node service's admission refused it (a ResourceQuota's "exceeded quota: ..."
+	// or a LimitRange's message), for the owner's FailedCreate event and
+	// ReplicaFailure condition.
+	CreateRefused string `protobuf:"bytes,4,opt,name=create_refused,json=createRefused,proto3" json:"create_refused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -309,6 +314,13 @@ func (x *PodEvent) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *PodEvent) GetCreateRefused() string {
+	if x != nil {
+		return x.CreateRefused
+	}
+	return ""
 }
 
 // NodeEvent is published by the node service on every change of a node (subject nodes.events).
@@ -387,11 +399,12 @@ const file_podwarden_events_v1_events_proto_rawDesc = "" +
 	"\tOP_CREATE\x10\x01\x12\r\n" +
 	"\tOP_DELETE\x10\x02\x12\r\n" +
 	"\tOP_UPDATE\x10\x03B\x17\n" +
-	"\x15_grace_period_seconds\"\xd9\x01\n" +
+	"\x15_grace_period_seconds\"\x80\x02\n" +
 	"\bPodEvent\x126\n" +
 	"\x04type\x18\x01 \x01(\x0e2\".podwarden.events.v1.PodEvent.TypeR\x04type\x12(\n" +
 	"\x03pod\x18\x02 \x01(\v2\x16.podwarden.core.v1.PodR\x03pod\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\x03R\aversion\"Q\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12%\n" +
+	"\x0ecreate_refused\x18\x04 \x01(\tR\rcreateRefused\"Q\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
