@@ -77,10 +77,12 @@ func TestInformersOnNamespacesAndHPAsV1(t *testing.T) {
 		}
 		return "?"
 	}
-	if _, err := factory.Core().V1().Namespaces().Informer().AddEventHandler(namespaces.handler(metaName)); err != nil {
+	nsReg, err := factory.Core().V1().Namespaces().Informer().AddEventHandler(namespaces.handler(metaName))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := factory.Autoscaling().V1().HorizontalPodAutoscalers().Informer().AddEventHandler(hpas.handler(metaName)); err != nil {
+	hpaReg, err := factory.Autoscaling().V1().HorizontalPodAutoscalers().Informer().AddEventHandler(hpas.handler(metaName))
+	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -90,6 +92,11 @@ func TestInformersOnNamespacesAndHPAsV1(t *testing.T) {
 		if !ok {
 			t.Fatalf("informer of %v never synced", typ)
 		}
+	}
+	// The stores have synced; the handlers get the initial list asynchronously, and
+	// their registrations say when they have had all of it.
+	if !cache.WaitForCacheSync(ctx.Done(), nsReg.HasSynced, hpaReg.HasSynced) {
+		t.Fatal("the handlers never had the informers' initial lists")
 	}
 	t.Logf("%v: informers synced", time.Since(start))
 	if !namespaces.has("ADD default") {
